@@ -1,0 +1,308 @@
+"""Exhaustive breadth-first exploration of every interleaving of a model's threads.
+
+Breadth-first, so the first violation found has a shortest trace (with reduction: shortest in the
+reduced graph; `shortest=True` then re-searches without reduction up to that depth, so the printed
+trace is a shortest one of the full graph). The visited store keys on the full state, not a
+fingerprint, so no state is ever lost to a hash collision. Invariants are checked on every new state;
+a state with no enabled step is terminal: a deadlock if some thread has not finished, otherwise the
+final predicates are checked. A search cut short by `max_states`, `max_seconds` or `max_depth` ends
+in verdict "incomplete", never "holds". Threads are tried in declaration order and outcomes of a
+step in the order the model lists them, so the same input gives the same trace.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .model import CompiledModel
+from .reduce import Reducer
+
+HOLDS, VIOLATED, INCOMPLETE = "holds", "violated", "incomplete"
+DEADLOCK = "deadlock"
+
+
+@dataclass
+class Stats:
+    states: int = 0
+    transitions: int = 0
+    max_depth: int = 0
+    seconds: float = 0.0
+    peak_rss_mb: float = 0.0
+    reduced_expansions: int = 0       # states expanded through an ample set smaller than enabled
+    reexpansions: int = 0             # states expanded again for steps that were asleep
+
+    @property
+    def states_per_s(self) -> float:
+        return self.states / self.seconds if self.seconds > 0 else float(self.states)
+
+    def to_json(self) -> dict:
+        return {"states": self.states, "transitions": self.transitions, "max_depth": self.max_depth,
+                "seconds": round(self.seconds, 4), "states_per_s": round(self.states_per_s),
+                "peak_rss_mb": round(self.peak_rss_mb, 1)}
+
+
+@dataclass
+class Result:
+    model: CompiledModel
+    verdict: str
+    reduction: bool
+    stats: Stats
+    kind: str | None = None           # "invariant" | "deadlock" | "final"
+    invariant: str | None = None      # name of what broke ("deadlock" for a deadlock)
+    path: list = field(default_factory=list)   # [(thread index, state after)], from the initial state
+    bound: str | None = None          # which bound made the search incomplete
+    trace_note: str = ""
+
+    @property
+    def states_in_trace(self) -> list:
+        return [self.model.initial] + [s for _, s in self.path]
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+class _Bound(Exception):
+    def __init__(self, which: str):
+        self.which = which
+
+
+def explore(cm: CompiledModel, *, reduction: bool = True, max_states: int | None = None,
+            max_seconds: float | None = None, max_depth: int | None = None, shortest: bool = True,
+            progress: Callable[[Stats], None] | None = None, graph: bool = False) -> Result:
+    """Explore `cm`; return the verdict with statistics and, on a violation, the path to it.
+
+    With `graph=True` the result carries `edges` (state, thread index, state) for DOT export."""
+    t0 = time.perf_counter()
+    stats = Stats()
+    parent: dict = {cm.initial: None}
+    edges: list | None = [] if graph else None
+    result = None
+    try:
+        if reduction:
+            result = _bfs_reduced(cm, parent, stats, t0, max_states, max_seconds, max_depth, progress,
+                                  edges)
+        else:
+            result = _bfs_full(cm, parent, stats, t0, max_states, max_seconds, max_depth, progress, edges)
+    except _Bound as b:
+        result = Result(cm, INCOMPLETE, reduction, stats, bound=b.which)
+    stats.states = len(parent)
+    stats.seconds = time.perf_counter() - t0
+    stats.peak_rss_mb = _peak_rss_mb()
+    result.stats = stats
+    result.reduction = reduction
+    if result.verdict == VIOLATED:
+        result.path = _path(parent, result._bad)
+        if reduction and shortest and result.path:
+            _shorten(cm, result, max_seconds)
+    if graph:
+        result.edges = edges
+        result.parent = parent
+    return result
+
+
+def _violation(cm, reduction, stats, kind, name, bad) -> Result:
+    r = Result(cm, VIOLATED, reduction, stats, kind=kind, invariant=name)
+    r._bad = bad
+    return r
+
+
+def _path(parent: dict, s) -> list:
+    out = []
+    while parent[s] is not None:
+        prev, ti = parent[s]
+        out.append((ti, s))
+        s = prev
+    out.reverse()
+    return out
+
+
+def _shorten(cm: CompiledModel, result: Result, max_seconds: float | None) -> None:
+    """Replace a reduced-search trace by a shortest one: an unreduced search to the same depth
+    must find a violation at that depth or earlier (the reduced trace is a witness)."""
+    depth = len(result.path)
+    full = explore(cm, reduction=False, max_depth=depth, max_seconds=max_seconds, shortest=False)
+    if full.verdict == VIOLATED and len(full.path) <= depth:
+        result.path = full.path
+        result.kind, result.invariant = full.kind, full.invariant
+        result.trace_note = "shortest trace, from an unreduced search up to the reduced trace's depth"
+    else:
+        result.trace_note = "trace from the reduced search (the unreduced re-search was cut short)"
+
+
+def _check_new(cm, reduction, stats, s):
+    inv = cm.check_invariants(s)
+    if inv is not None:
+        return _violation(cm, reduction, stats, "invariant", inv.name, s)
+    return None
+
+
+def _terminal(cm, reduction, stats, s):
+    if not cm.all_done(s):
+        return _violation(cm, reduction, stats, "deadlock", DEADLOCK, s)
+    inv = cm.check_finals(s)
+    if inv is not None:
+        return _violation(cm, reduction, stats, "final", inv.name, s)
+    return None
+
+
+def _tick(stats, parent, t0, max_seconds, progress, depth):
+    now = time.perf_counter()
+    if max_seconds is not None and now - t0 > max_seconds:
+        raise _Bound("max_seconds")
+    if progress is not None:
+        stats.states = len(parent)
+        stats.seconds = now - t0
+        stats.max_depth = depth
+        progress(stats)
+
+
+def _bfs_full(cm, parent, stats, t0, max_states, max_seconds, max_depth, progress, edges):
+    """The unreduced search: the hot loop of the explorer, kept lean."""
+    bad = _check_new(cm, False, stats, cm.initial)
+    if bad:
+        return bad
+    fires = cm._fire
+    pcs = list(enumerate(cm.pc_index))
+    has_inv = bool(cm.invariants)
+    check_inv = cm.check_invariants
+    limit = max_states if max_states is not None else float("inf")
+    frontier = [cm.initial]
+    depth = 0
+    transitions = 0
+    expanded = 0
+    while frontier:
+        if max_depth is not None and depth > max_depth:
+            stats.transitions = transitions
+            raise _Bound("max_depth")
+        nxt = []
+        append = nxt.append
+        for s in frontier:
+            enabled = False
+            for ti, pci in pcs:
+                f = fires[ti][s[pci]]
+                if f is None:
+                    continue
+                for n in f(s):
+                    enabled = True
+                    transitions += 1
+                    if edges is not None:
+                        edges.append((s, ti, n))
+                    if n in parent:
+                        continue
+                    parent[n] = (s, ti)
+                    if has_inv and check_inv(n) is not None:
+                        stats.transitions = transitions
+                        stats.max_depth = depth + 1
+                        return _check_new(cm, False, stats, n)
+                    append(n)
+            if not enabled:
+                bad = _terminal(cm, False, stats, s)
+                if bad:
+                    stats.transitions = transitions
+                    stats.max_depth = depth
+                    return bad
+            expanded += 1
+            if not expanded & 0xFFF:
+                stats.transitions = transitions
+                _tick(stats, parent, t0, max_seconds, progress, depth)
+            if len(parent) > limit:
+                stats.transitions = transitions
+                raise _Bound("max_states")
+        frontier = nxt
+        if frontier:
+            depth += 1
+    stats.transitions = transitions
+    stats.max_depth = depth
+    return Result(cm, HOLDS, False, stats)
+
+
+def _bfs_reduced(cm, parent, stats, t0, max_states, max_seconds, max_depth, progress, edges):
+    """Breadth-first search with ample sets and sleep sets (see reduce.py)."""
+    bad = _check_new(cm, True, stats, cm.initial)
+    if bad:
+        return bad
+    red = Reducer(cm)
+    n_threads = len(cm.threads)
+    limit = max_states if max_states is not None else float("inf")
+    sleep: dict = {cm.initial: 0}        # state -> bitmask of threads asleep there
+    expanded_set: set = set()
+    frontier = [cm.initial]
+    depth = 0
+    transitions = 0
+    expanded = 0
+    while frontier:
+        if max_depth is not None and depth > max_depth:
+            stats.transitions = transitions
+            raise _Bound("max_depth")
+        nxt = []
+        for s in frontier:
+            z = sleep[s]
+            succ = [(ti, cm.fire(ti, s)) for ti in range(n_threads)]
+            enabled = [ti for ti, outs in succ if outs]
+            if not enabled:
+                bad = _terminal(cm, True, stats, s)
+                if bad:
+                    stats.transitions = transitions
+                    stats.max_depth = depth
+                    return bad
+                continue
+            explore_set = enabled
+            a = red.ample_thread(s, enabled) if len(enabled) > 1 else None
+            if a is not None:
+                # C3: fall back to full expansion if the ample step closes a cycle
+                if all(n not in parent for n in succ[a][1]):
+                    explore_set = [a]
+                    stats.reduced_expansions += 1
+            if s in expanded_set:
+                stats.reexpansions += 1
+            expanded_set.add(s)
+            done_mask = 0
+            for ti in explore_set:
+                bit = 1 << ti
+                if z & bit:
+                    continue
+                # threads asleep in the successor: asleep here or explored before, if independent
+                carry = 0
+                cand = (z | done_mask) & ~bit
+                tj = 0
+                while cand >> tj:
+                    if (cand >> tj) & 1 and red.independent(ti, tj, s):
+                        carry |= 1 << tj
+                    tj += 1
+                for n in succ[ti][1]:
+                    transitions += 1
+                    if edges is not None:
+                        edges.append((s, ti, n))
+                    old = sleep.get(n)
+                    if old is None:
+                        parent[n] = (s, ti)
+                        sleep[n] = carry
+                        bad = _check_new(cm, True, stats, n)
+                        if bad:
+                            stats.transitions = transitions
+                            stats.max_depth = depth + 1
+                            return bad
+                        nxt.append(n)
+                    elif old & ~carry:
+                        # re-reached with fewer threads asleep: those must be explored from n
+                        sleep[n] = old & carry
+                        if n in expanded_set:
+                            nxt.append(n)
+                done_mask |= bit
+            expanded += 1
+            if not expanded & 0xFFF:
+                stats.transitions = transitions
+                _tick(stats, parent, t0, max_seconds, progress, depth)
+            if len(parent) > limit:
+                stats.transitions = transitions
+                raise _Bound("max_states")
+        frontier = nxt
+        if frontier:
+            depth += 1
+    stats.transitions = transitions
+    stats.max_depth = depth
+    return Result(cm, HOLDS, True, stats)

@@ -1,0 +1,537 @@
+"""The modelling API: interleavable transition systems built from threads of labelled atomic steps.
+
+A model is a flat record of named fields (the state schema), a set of threads, invariants that must
+hold in every reachable state and final predicates that must hold when every thread has finished.
+A thread is a sequence of labelled steps, as in PlusCal: a step is atomic, has a guard (is it
+enabled?), an effect (the fields it changes, optionally a jump to another label, or a list of
+alternative outcomes for a nondeterministic choice), a declared footprint (the fields it reads and
+writes; partial-order reduction relies on it, and `check_footprints` verifies it) and the kernel
+reference it models (`mm/memory.c:do_swap_page: swap_free(entry)`).
+
+Locks are first-class: a lock is a field holding its owner; a step that acquires a lock is enabled
+only while the lock is free, so holding a lock across steps makes a region atomic for every other
+step that takes the same lock.
+
+Knobs select historical kernel behaviour; a model builder is a function of the knob values, and a
+variant (in the scenario registry) is a named knob set standing for a kernel commit or release.
+
+Hot path: a state is a tuple subclass (one slot per field, then one program counter per thread) with
+read-only properties per field name, so model code reads `s.pte` while the explorer hashes plain
+tuples. Effects return a dict of the fields they change; a compiled step applies it to a list copy.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field as dc_field
+from operator import itemgetter
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+__all__ = [
+    "GOTO", "DONE", "FREE", "Knob", "Knobs", "Model", "Thread", "Step", "Invariant",
+    "CompiledModel", "ModelError", "KnobError", "builder", "check_footprints",
+]
+
+GOTO = "goto"        # key of an effect's dict that names the label to jump to
+DONE = "done"        # the label a thread ends at
+FREE = 0             # value of a lock field that nobody holds
+
+
+class ModelError(Exception):
+    """A model is malformed (a bug in the model, not in the user's input)."""
+
+
+class KnobError(ValueError):
+    """A knob name or value a user gave is not valid for the model."""
+
+
+# --------------------------------------------------------------------------------------------
+# Knobs
+
+
+@dataclass(frozen=True)
+class Knob:
+    """A switch selecting historical behaviour, e.g. `swap_out.remember_exclusive` (bool)."""
+
+    name: str
+    default: Any
+    doc: str = ""
+    domain: tuple = ()          # allowed values; empty means bool
+
+    def __post_init__(self):
+        if not self.domain:
+            if not isinstance(self.default, bool):
+                raise ModelError(f"knob {self.name}: a non-bool knob needs a domain")
+            object.__setattr__(self, "domain", (False, True))
+        if self.default not in self.domain:
+            raise ModelError(f"knob {self.name}: default {self.default!r} not in its domain")
+
+    def parse(self, text: str) -> Any:
+        """Parse a command-line value (`--set name=text`)."""
+        if isinstance(text, str):
+            low = text.strip().lower()
+            for value in self.domain:
+                if isinstance(value, bool):
+                    if low in (("true", "1", "yes", "on") if value else ("false", "0", "no", "off")):
+                        return value
+                elif str(value).lower() == low:
+                    return value
+        elif text in self.domain:
+            return text
+        allowed = ", ".join(_fmt_value(v) for v in self.domain)
+        raise KnobError(f"knob {self.name}: value {text!r} is not one of {allowed}")
+
+    def check(self, value: Any) -> Any:
+        if isinstance(value, bool) != all(isinstance(v, bool) for v in self.domain) or value not in self.domain:
+            return self.parse(value if not isinstance(value, bool) else str(value))
+        return value
+
+
+def _fmt_value(v: Any) -> str:
+    return str(v).lower() if isinstance(v, bool) else str(v)
+
+
+class Knobs(Mapping):
+    """The knob values a model is built with: defaults overridden by a variant and by `--set`."""
+
+    def __init__(self, declared: Sequence[Knob], values: Mapping[str, Any] | None = None):
+        self.declared = {k.name: k for k in declared}
+        self._values = {k.name: k.default for k in declared}
+        for name, value in (values or {}).items():
+            self.set(name, value)
+
+    def set(self, name: str, value: Any) -> None:
+        knob = self.declared.get(name)
+        if knob is None:
+            known = ", ".join(sorted(self.declared)) or "none"
+            raise KnobError(f"unknown knob {name!r} (this scenario's knobs: {known})")
+        self._values[name] = knob.check(value)
+
+    def __getitem__(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            raise ModelError(f"model reads undeclared knob {name!r}") from None
+
+    def __iter__(self):
+        return iter(self._values)
+
+    def __len__(self):
+        return len(self._values)
+
+    def non_default(self) -> dict:
+        return {n: v for n, v in self._values.items() if v != self.declared[n].default}
+
+
+def builder(*knobs: Knob):
+    """Mark a function `build(knobs) -> Model` as a model builder with the knobs it reads."""
+
+    def mark(fn):
+        fn.knobs = tuple(knobs)
+        return fn
+
+    return mark
+
+
+# --------------------------------------------------------------------------------------------
+# Schema, steps, threads
+
+
+@dataclass
+class FieldDef:
+    name: str
+    init: Any
+    domain: tuple | None
+    doc: str
+    is_lock: bool = False
+
+
+@dataclass
+class Step:
+    """One atomic step of a thread."""
+
+    label: str
+    ref: str                                  # kernel function and call it models
+    guard: Callable | None = None             # state -> bool; None: always enabled
+    effect: Callable | None = None            # state -> dict | list[dict] | None
+    reads: frozenset = frozenset()
+    writes: frozenset = frozenset()
+    acquire: tuple = ()                       # locks taken (step waits while any is held)
+    release: tuple = ()                       # locks dropped
+    branches: tuple = ()                      # labels the effect may jump to with GOTO
+    doc: str = ""
+    thread: str = ""
+    index: int = -1
+
+    @property
+    def footprint_reads(self) -> frozenset:
+        return self.reads | frozenset(self.acquire) | frozenset(self.release)
+
+    @property
+    def footprint_writes(self) -> frozenset:
+        return self.writes | frozenset(self.acquire) | frozenset(self.release)
+
+
+class Thread:
+    def __init__(self, model: "Model", name: str, doc: str = ""):
+        self.model = model
+        self.name = name
+        self.doc = doc
+        self.steps: list[Step] = []
+
+    def step(self, label: str, ref: str, *, guard: Callable | None = None,
+             effect: Callable | None = None, reads: Iterable[str] = (), writes: Iterable[str] = (),
+             acquire: str | Iterable[str] = (), release: str | Iterable[str] = (),
+             branches: Iterable[str] = (), doc: str = "") -> "Thread":
+        """Append a step. `reads`/`writes` are the fields the guard and effect touch (locks named in
+        `acquire`/`release` are added to the footprint automatically)."""
+        acquire = (acquire,) if isinstance(acquire, str) else tuple(acquire)
+        release = (release,) if isinstance(release, str) else tuple(release)
+        if any(st.label == label for st in self.steps):
+            raise ModelError(f"thread {self.name}: duplicate label {label!r}")
+        self.steps.append(Step(label=label, ref=ref, guard=guard, effect=effect,
+                               reads=frozenset(reads), writes=frozenset(writes),
+                               acquire=acquire, release=release, branches=tuple(branches), doc=doc,
+                               thread=self.name, index=len(self.steps)))
+        return self
+
+
+@dataclass
+class Invariant:
+    name: str
+    fn: Callable
+    reads: frozenset
+    doc: str = ""
+    final: bool = False          # checked only on terminal states where every thread is done
+
+
+class Model:
+    """A model under construction. Call `compile()` (done by the explorer) to freeze it."""
+
+    def __init__(self, name: str, doc: str = "", knobs: Knobs | None = None):
+        self.name = name
+        self.doc = doc
+        self.knobs = knobs
+        self.fields: dict[str, FieldDef] = {}
+        self.threads: list[Thread] = []
+        self.invariants: list[Invariant] = []
+
+    def field(self, name: str, init: Any, domain: Iterable | None = None, doc: str = "") -> str:
+        if not name.isidentifier() or name.startswith("_") or name in (GOTO,):
+            raise ModelError(f"field name {name!r} must be an identifier not starting with _")
+        if name in self.fields:
+            raise ModelError(f"duplicate field {name!r}")
+        dom = tuple(domain) if domain is not None else None
+        if dom is not None and init not in dom:
+            raise ModelError(f"field {name}: initial value {init!r} not in its domain")
+        self.fields[name] = FieldDef(name, init, dom, doc)
+        return name
+
+    def lock(self, name: str, doc: str = "") -> str:
+        """A lock: the field holds FREE or the 1-based index of the owning thread."""
+        self.field(name, FREE, None, doc)
+        self.fields[name].is_lock = True
+        return name
+
+    def thread(self, name: str, doc: str = "") -> Thread:
+        if any(t.name == name for t in self.threads):
+            raise ModelError(f"duplicate thread {name!r}")
+        t = Thread(self, name, doc)
+        self.threads.append(t)
+        return t
+
+    def invariant(self, name: str, fn: Callable, reads: Iterable[str], doc: str = "") -> None:
+        self.invariants.append(Invariant(name, fn, frozenset(reads), doc or (fn.__doc__ or "").strip()))
+
+    def final(self, name: str, fn: Callable, reads: Iterable[str], doc: str = "") -> None:
+        """A predicate on terminal states in which every thread has finished."""
+        self.invariants.append(Invariant(name, fn, frozenset(reads), doc or (fn.__doc__ or "").strip(),
+                                         final=True))
+
+    def compile(self) -> "CompiledModel":
+        return CompiledModel(self)
+
+
+# --------------------------------------------------------------------------------------------
+# The frozen model the explorer runs
+
+
+class CompiledModel:
+    """A frozen model: state class, compiled steps, successor function."""
+
+    def __init__(self, model: Model):
+        self.model = model
+        self.name = model.name
+        self.fields = list(model.fields.values())
+        self.field_names = [f.name for f in self.fields]
+        self.threads = list(model.threads)
+        self.thread_names = [t.name for t in self.threads]
+        if not self.threads:
+            raise ModelError(f"model {self.name} has no threads")
+        nf = len(self.fields)
+        self.index = {n: i for i, n in enumerate(self.field_names)}
+        self.pc_index = [nf + i for i in range(len(self.threads))]
+        self.invariants = [i for i in model.invariants if not i.final]
+        self.finals = [i for i in model.invariants if i.final]
+        self._validate()
+        self.State = self._state_class()
+        self.done_pc = [len(t.steps) for t in self.threads]
+        self.initial = self.State(tuple(f.init for f in self.fields) + (0,) * len(self.threads))
+        # per thread: tuple indexed by pc of compiled `fire(state) -> list of successors`
+        self._fire = [tuple(self._compile_step(ti, st) for st in t.steps) + (None,)
+                      for ti, t in enumerate(self.threads)]
+        self.steps = [st for t in self.threads for st in t.steps]
+
+    # -- validation -------------------------------------------------------------------------
+    def _validate(self) -> None:
+        names = set(self.field_names)
+        for t in self.threads:
+            labels = {st.label for st in t.steps} | {DONE}
+            for st in t.steps:
+                where = f"model {self.name}, thread {t.name}, step {st.label}"
+                for n in st.reads | st.writes:
+                    if n not in names:
+                        raise ModelError(f"{where}: footprint names unknown field {n!r}")
+                for n in st.acquire + st.release:
+                    if n not in names or not self.model.fields[n].is_lock:
+                        raise ModelError(f"{where}: {n!r} is not a lock")
+                for b in st.branches:
+                    if b not in labels:
+                        raise ModelError(f"{where}: branch to unknown label {b!r}")
+                if not st.ref:
+                    raise ModelError(f"{where}: missing kernel reference")
+        for inv in self.model.invariants:
+            for n in inv.reads:
+                if n not in names:
+                    raise ModelError(f"invariant {inv.name}: reads unknown field {n!r}")
+
+    # -- state class ------------------------------------------------------------------------
+    def _state_class(self):
+        ns: dict[str, Any] = {"__slots__": ()}
+        for i, n in enumerate(self.field_names):
+            ns[n] = property(itemgetter(i))
+        cm = self
+
+        def as_dict(self):
+            return dict(zip(cm.field_names, self))
+
+        def __repr__(self):
+            pcs = ", ".join(f"{t}@{cm.label_at(ti, self)}" for ti, t in enumerate(cm.thread_names))
+            return f"<{cm.name} {as_dict(self)} {pcs}>"
+
+        ns["as_dict"] = as_dict
+        ns["__repr__"] = __repr__
+        return type(f"{self.name.replace('-', '_')}_State", (tuple,), ns)
+
+    def make_state(self, values: Mapping[str, Any], pcs: Sequence[int] | None = None):
+        row = [values.get(n, f.init) for n, f in zip(self.field_names, self.fields)]
+        return self.State(tuple(row) + tuple(pcs or (0,) * len(self.threads)))
+
+    # -- step compilation -------------------------------------------------------------------
+    def _compile_step(self, ti: int, st: Step):
+        t = self.threads[ti]
+        labels = {s.label: s.index for s in t.steps}
+        labels[DONE] = len(t.steps)
+        index = self.index
+        State = self.State
+        new = tuple.__new__
+        pc_i = self.pc_index[ti]
+        next_pc = st.index + 1
+        guard = st.guard
+        effect = st.effect
+        owner = ti + 1
+        acq = tuple(index[n] for n in st.acquire)
+        rel = tuple(index[n] for n in st.release)
+        branches = set(st.branches)
+        where = f"thread {t.name}, step {st.label}"
+
+        def apply(s, d):
+            row = list(s)
+            pc = next_pc
+            if d:
+                for k, v in d.items():
+                    if k == GOTO:
+                        if v not in branches:
+                            raise ModelError(f"{where}: jump to undeclared label {v!r}")
+                        pc = labels[v]
+                    else:
+                        row[index[k]] = v
+            for i in acq:
+                row[i] = owner
+            for i in rel:
+                row[i] = FREE
+            row[pc_i] = pc
+            return new(State, row)
+
+        # Specialised closures: most steps have neither a guard nor locks, keep them lean.
+        if not acq and not rel and guard is None and effect is not None:
+            def fire(s):
+                d = effect(s)
+                if d.__class__ is list:
+                    return [apply(s, x) for x in d]
+                return [apply(s, d)]
+            return fire
+
+        def fire(s):
+            for i in acq:
+                if s[i] != FREE:
+                    return ()
+            if guard is not None and not guard(s):
+                return ()
+            d = effect(s) if effect is not None else None
+            if d.__class__ is list:
+                return [apply(s, x) for x in d]
+            return [apply(s, d)]
+
+        return fire
+
+    # -- queries the explorer uses ----------------------------------------------------------
+    def successors(self, s) -> list:
+        """All (thread index, successor) pairs of state `s`."""
+        out = []
+        for ti, pci in enumerate(self.pc_index):
+            f = self._fire[ti][s[pci]]
+            if f is not None:
+                for n in f(s):
+                    out.append((ti, n))
+        return out
+
+    def fire(self, ti: int, s) -> list:
+        f = self._fire[ti][s[self.pc_index[ti]]]
+        return f(s) if f is not None else []
+
+    def step_at(self, ti: int, s) -> Step | None:
+        pc = s[self.pc_index[ti]]
+        steps = self.threads[ti].steps
+        return steps[pc] if pc < len(steps) else None
+
+    def label_at(self, ti: int, s) -> str:
+        st = self.step_at(ti, s)
+        return st.label if st else DONE
+
+    def all_done(self, s) -> bool:
+        return all(s[p] == d for p, d in zip(self.pc_index, self.done_pc))
+
+    def check_invariants(self, s) -> Invariant | None:
+        for inv in self.invariants:
+            if not inv.fn(s):
+                return inv
+        return None
+
+    def check_finals(self, s) -> Invariant | None:
+        for inv in self.finals:
+            if not inv.fn(s):
+                return inv
+        return None
+
+    def describe_value(self, name: str, value: Any) -> str:
+        if self.model.fields[name].is_lock:
+            return "free" if value == FREE else f"held by {self.thread_names[value - 1]}"
+        return _fmt_value(value)
+
+
+# --------------------------------------------------------------------------------------------
+# Footprint checking: no step may touch a field outside its declared footprint
+
+
+class _Recorder:
+    """Reads a state by field name and records which fields were read."""
+
+    __slots__ = ("_s", "_reads", "_index")
+
+    def __init__(self, s, index):
+        self._s = s
+        self._reads = set()
+        self._index = index
+
+    def __getattr__(self, name):
+        i = self._index.get(name)
+        if i is None:
+            raise AttributeError(name)
+        self._reads.add(name)
+        return self._s[i]
+
+    def __getitem__(self, key):
+        raise ModelError("model code must read fields by name, not by index")
+
+
+@dataclass
+class FootprintViolation:
+    thread: str
+    label: str
+    kind: str           # "read" | "write" | "domain" | "lock"
+    fields: tuple
+    state: Any = dc_field(repr=False, default=None)
+
+    def __str__(self):
+        return f"{self.thread}.{self.label}: undeclared {self.kind} of {', '.join(self.fields)}"
+
+
+def check_footprints(cm: CompiledModel, max_states: int = 20000) -> list[FootprintViolation]:
+    """Explore up to `max_states` states and run every step's guard and effect through a recorder;
+    report reads and writes outside the declared footprint, values outside a field's domain, and
+    invariants reading undeclared fields."""
+    found: dict[tuple, FootprintViolation] = {}
+
+    def note(v: FootprintViolation):
+        found.setdefault((v.thread, v.label, v.kind, v.fields), v)
+
+    seen = {cm.initial}
+    queue = [cm.initial]
+    head = 0
+    while head < len(queue) and len(seen) <= max_states:
+        s = queue[head]
+        head += 1
+        for inv in cm.model.invariants:
+            r = _Recorder(s, cm.index)
+            inv.fn(r)
+            extra = r._reads - inv.reads
+            if extra:
+                note(FootprintViolation("invariant", inv.name, "read", tuple(sorted(extra)), s))
+        for ti, t in enumerate(cm.threads):
+            st = cm.step_at(ti, s)
+            if st is None:
+                continue
+            if any(s[cm.index[lk]] != FREE for lk in st.acquire):
+                continue
+            for lk in st.release:
+                if s[cm.index[lk]] != ti + 1:
+                    note(FootprintViolation(t.name, st.label, "lock", (lk,), s))
+            r = _Recorder(s, cm.index)
+            if st.guard is not None and not st.guard(r):
+                extra = r._reads - st.footprint_reads
+                if extra:
+                    note(FootprintViolation(t.name, st.label, "read", tuple(sorted(extra)), s))
+                continue
+            d = st.effect(r) if st.effect is not None else None
+            extra = r._reads - st.footprint_reads
+            if extra:
+                note(FootprintViolation(t.name, st.label, "read", tuple(sorted(extra)), s))
+            for out in (d if isinstance(d, list) else [d]):
+                keys = set((out or {}).keys()) - {GOTO}
+                bad = keys - st.writes
+                if bad:
+                    note(FootprintViolation(t.name, st.label, "write", tuple(sorted(bad)), s))
+                for k in keys & set(cm.index):
+                    dom = cm.model.fields[k].domain
+                    if dom is not None and out[k] not in dom:
+                        note(FootprintViolation(t.name, st.label, "domain", (f"{k}={out[k]!r}",), s))
+        for _, n in cm.successors(s):
+            if n not in seen:
+                seen.add(n)
+                queue.append(n)
+    return list(found.values())
+
+
+def builder_knobs(fn: Callable) -> tuple:
+    """The knobs a builder declared with @builder (none if it declared none)."""
+    return getattr(fn, "knobs", ())
+
+
+def describe_callable(fn: Callable | None) -> str:
+    if fn is None:
+        return ""
+    try:
+        return inspect.getsource(fn).strip()
+    except (OSError, TypeError):
+        return repr(fn)

@@ -1,0 +1,187 @@
+"""The scenario registry: `specs/scenarios/*.toml`.
+
+A scenario file names the model builder (`module:function`, a function of the knob values returning a
+`Model`), the threads it runs, the invariants it checks, and its variants: named knob sets standing
+for a kernel commit or release, each with the verdict the tool must give. `pteverify run` and the
+tests read the same files, so an expectation lives in one place.
+
+    name = "odirect-swapout"
+    title = "O_DIRECT read vs swap-out: the DMA write must land in the mapped page"
+    model = "pteverify.models.anon_exclusive:odirect_swapout"
+    threads = ["odirect", "reclaim", "writer"]          # checked against the built model
+    invariants = ["gup_ref_is_mapped_page"]             # default: all the model defines
+    default_variant = "v6.0"
+
+    [[variants]]
+    name = "v5.18"
+    commit = "..."                                      # or release = "v5.18"
+    description = "before mm/swap: remember PG_anon_exclusive via a swp pte bit"
+    knobs = { "swap_out.remember_exclusive" = false }
+    expect = "violated"                                 # holds | violated
+    invariant = "gup_ref_is_mapped_page"                # with violated: which one (or "deadlock")
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.resources
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .model import CompiledModel, KnobError, Knobs, Model, ModelError, builder_knobs
+
+VERDICTS = ("holds", "violated")
+_SCENARIO_KEYS = {"name", "title", "description", "model", "threads", "invariants", "default_variant",
+                  "variants", "kind", "max_states"}
+_VARIANT_KEYS = {"name", "commit", "release", "description", "knobs", "expect", "invariant"}
+
+
+class ScenarioError(ValueError):
+    """A scenario file or a user's choice of scenario/variant is wrong (exit code 2)."""
+
+
+@dataclass
+class Variant:
+    name: str
+    knobs: dict
+    expect: str
+    invariant: str | None = None
+    commit: str | None = None
+    release: str | None = None
+    description: str = ""
+
+    @property
+    def stands_for(self) -> str:
+        return self.commit or self.release or ""
+
+
+@dataclass
+class Scenario:
+    name: str
+    title: str
+    description: str
+    model_ref: str
+    path: Path
+    threads: list
+    invariants: list | None
+    variants: list
+    default_variant: str
+    kind: str = "mm"
+    max_states: int | None = None
+    _builder: Any = field(default=None, repr=False)
+
+    # -- the builder ------------------------------------------------------------------------
+    @property
+    def builder(self):
+        if self._builder is None:
+            mod_name, _, fn_name = self.model_ref.partition(":")
+            try:
+                mod = importlib.import_module(mod_name)
+                self._builder = getattr(mod, fn_name)
+            except (ImportError, AttributeError) as e:
+                raise ScenarioError(f"{self.path}: model {self.model_ref!r} cannot be loaded: {e}") from None
+        return self._builder
+
+    @property
+    def knobs(self) -> tuple:
+        return builder_knobs(self.builder)
+
+    def variant(self, name: str | None) -> Variant:
+        name = name or self.default_variant
+        for v in self.variants:
+            if v.name == name:
+                return v
+        known = ", ".join(v.name for v in self.variants)
+        raise ScenarioError(f"scenario {self.name} has no variant {name!r} (variants: {known})")
+
+    def knob_values(self, variant: Variant, overrides: dict | None = None) -> Knobs:
+        """Knob values of `variant`, then the user's `--set` overrides (strings are parsed)."""
+        knobs = Knobs(self.knobs)
+        for k, v in variant.knobs.items():
+            try:
+                knobs.set(k, v)
+            except KnobError as e:
+                raise ScenarioError(f"{self.path}: variant {variant.name}: {e}") from None
+        for k, v in (overrides or {}).items():
+            knobs.set(k, v)        # KnobError: the user's mistake, reported by the CLI
+        return knobs
+
+    def build(self, variant: Variant, overrides: dict | None = None) -> CompiledModel:
+        knobs = self.knob_values(variant, overrides)
+        model = self.builder(knobs)
+        if not isinstance(model, Model):
+            raise ModelError(f"{self.model_ref} returned {type(model).__name__}, not a Model")
+        model.knobs = knobs
+        if self.invariants is not None:
+            known = {i.name for i in model.invariants}
+            missing = [n for n in self.invariants if n not in known]
+            if missing:
+                raise ScenarioError(f"{self.path}: invariants {missing} not defined by {self.model_ref}")
+            model.invariants = [i for i in model.invariants if i.name in self.invariants]
+        names = [t.name for t in model.threads]
+        if self.threads and names != list(self.threads):
+            raise ScenarioError(f"{self.path}: threads {self.threads} but {self.model_ref} builds {names}")
+        return model.compile()
+
+
+def specs_dir() -> Path:
+    return Path(str(importlib.resources.files("pteverify.specs")))
+
+
+def _load(path: Path) -> Scenario:
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise ScenarioError(f"{path}: {e}") from None
+    unknown = set(data) - _SCENARIO_KEYS
+    if unknown:
+        raise ScenarioError(f"{path}: unknown key(s) {sorted(unknown)}")
+    for key in ("name", "model", "variants"):
+        if key not in data:
+            raise ScenarioError(f"{path}: missing key {key!r}")
+    if data["name"] != path.stem:
+        raise ScenarioError(f"{path}: name {data['name']!r} differs from the file name")
+    variants = []
+    for i, v in enumerate(data["variants"]):
+        where = f"{path}: variants[{i}]"
+        unknown = set(v) - _VARIANT_KEYS
+        if unknown:
+            raise ScenarioError(f"{where}: unknown key(s) {sorted(unknown)}")
+        if "name" not in v or v.get("expect") not in VERDICTS:
+            raise ScenarioError(f"{where}: needs a name and expect = holds|violated")
+        if v["expect"] == "violated" and not v.get("invariant"):
+            raise ScenarioError(f"{where}: expect = violated needs the invariant that breaks")
+        variants.append(Variant(name=v["name"], knobs=dict(v.get("knobs", {})), expect=v["expect"],
+                                invariant=v.get("invariant"), commit=v.get("commit"),
+                                release=v.get("release"), description=v.get("description", "")))
+    if not variants:
+        raise ScenarioError(f"{path}: no variants")
+    default = data.get("default_variant", variants[0].name)
+    if default not in {v.name for v in variants}:
+        raise ScenarioError(f"{path}: default_variant {default!r} is not a variant")
+    return Scenario(name=data["name"], title=data.get("title", data["name"]),
+                    description=data.get("description", ""), model_ref=data["model"], path=path,
+                    threads=list(data.get("threads", [])), invariants=data.get("invariants"),
+                    variants=variants, default_variant=default, kind=data.get("kind", "mm"),
+                    max_states=data.get("max_states"))
+
+
+def load_scenarios(directory: Path | None = None) -> dict[str, Scenario]:
+    directory = directory or specs_dir() / "scenarios"
+    out = {}
+    for p in sorted(directory.glob("*.toml")):
+        sc = _load(p)
+        out[sc.name] = sc
+    return out
+
+
+def get_scenario(name: str, directory: Path | None = None) -> Scenario:
+    p = Path(name)
+    if p.suffix == ".toml" and p.exists():
+        return _load(p)
+    scenarios = load_scenarios(directory)
+    if name not in scenarios:
+        raise ScenarioError(f"unknown scenario {name!r} (see `pteverify list`)")
+    return scenarios[name]
