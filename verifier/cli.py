@@ -1,1 +1,363 @@
-def main(): print("ok")
+"""Command line: argument parsing, output and exit codes only; the work is done by the library.
+
+Exit codes: 0 holds / proved, 1 violated / disproved, 2 bad input or usage, 3 incomplete / unknown.
+Bad input is reported as one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+import click
+
+from . import __version__
+from .explore import HOLDS, INCOMPLETE, VIOLATED, explore
+from .model import KnobError, ModelError
+from .report import run_json
+from .scenario import ScenarioError, get_scenario, load_scenarios
+
+EXIT_OK, EXIT_VIOLATED, EXIT_BAD_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
+DOT_MAX_TRANSITIONS = 50_000
+
+
+class BadInput(Exception):
+    """A user's mistake: printed as one line, exit code 2."""
+
+
+def _colour(stream) -> bool:
+    return stream.isatty() and "NO_COLOR" not in os.environ
+
+
+def _emit_json(obj) -> None:
+    click.echo(json.dumps(obj, indent=2))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="pteverify")
+def cli():
+    """pteverify: model checking of the Linux kernel's page-table and swap code, and Z3 proofs of
+    every architecture's swap-PTE layout."""
+
+
+# ------------------------------------------------------------------------------------------
+# list
+
+
+@cli.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def list_cmd(as_json: bool):
+    """List the scenarios (with their variants and expected verdicts) and the arch layouts."""
+    scenarios = load_scenarios()
+    layouts = _layout_names()
+    if as_json:
+        _emit_json({
+            "scenarios": [{
+                "name": sc.name, "title": sc.title, "kind": sc.kind,
+                "default_variant": sc.default_variant,
+                "variants": [{"name": v.name, "expect": v.expect, "invariant": v.invariant,
+                              "stands_for": v.stands_for, "description": v.description}
+                             for v in sc.variants],
+            } for sc in scenarios.values()],
+            "layouts": layouts,
+        })
+        return
+    width = max((len(n) for n in scenarios), default=10)
+    click.echo("Scenarios:")
+    for sc in scenarios.values():
+        variants = ", ".join(f"{v.name}={v.expect}" for v in sc.variants)
+        click.echo(f"  {sc.name.ljust(width)}  {sc.title}")
+        click.echo(f"  {''.ljust(width)}  variants: {variants}")
+    click.echo(f"Layouts ({len(layouts)}):")
+    line = "  "
+    for name in layouts:
+        if len(line) + len(name) > 100:
+            click.echo(line.rstrip())
+            line = "  "
+        line += name + "  "
+    if line.strip():
+        click.echo(line.rstrip())
+
+
+def _layout_names() -> list[str]:
+    try:
+        from .layout import shipped_layout_paths
+    except ImportError:
+        return []
+    return sorted(shipped_layout_paths())
+
+
+# ------------------------------------------------------------------------------------------
+# show
+
+
+@cli.command("show")
+@click.argument("scenario")
+@click.option("--variant", "variant_name", help="Show the model as built for this variant.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def show_cmd(scenario: str, variant_name: str | None, as_json: bool):
+    """Show a scenario: threads and their steps with kernel references, knobs, variants, invariants."""
+    sc = get_scenario(scenario)
+    variant = sc.variant(variant_name)
+    cm = sc.build(variant)
+    threads = [{"name": t.name, "doc": t.doc,
+                "steps": [{"label": st.label, "kernel_ref": st.ref,
+                           "acquire": list(st.acquire), "release": list(st.release),
+                           "reads": sorted(st.reads), "writes": sorted(st.writes),
+                           "branches": list(st.branches)} for st in t.steps]}
+               for t in cm.threads]
+    knobs = [{"name": k.name, "default": k.default, "domain": list(k.domain), "doc": k.doc,
+              "value": cm.model.knobs[k.name]} for k in sc.knobs]
+    invariants = [{"name": i.name, "doc": i.doc, "final": i.final} for i in cm.model.invariants]
+    if as_json:
+        _emit_json({"scenario": sc.name, "title": sc.title, "description": sc.description,
+                    "model": sc.model_ref, "variant": variant.name, "threads": threads,
+                    "fields": [{"name": f.name, "init": str(f.init), "doc": f.doc} for f in cm.fields],
+                    "knobs": knobs, "invariants": invariants,
+                    "variants": [{"name": v.name, "stands_for": v.stands_for, "knobs": v.knobs,
+                                  "expect": v.expect, "invariant": v.invariant,
+                                  "description": v.description} for v in sc.variants]})
+        return
+    bold = (lambda s: click.style(s, bold=True)) if _colour(sys.stdout) else (lambda s: s)
+    click.echo(bold(f"{sc.name}: {sc.title}"))
+    if sc.description:
+        click.echo(f"  {sc.description}")
+    click.echo(f"  model {sc.model_ref}, shown as variant {variant.name}")
+    click.echo(bold("Threads:"))
+    for t in threads:
+        click.echo(f"  {t['name']}" + (f"  ({t['doc']})" if t["doc"] else ""))
+        lw = max((len(s["label"]) for s in t["steps"]), default=0)
+        for s in t["steps"]:
+            locks = ""
+            if s["acquire"]:
+                locks += f"  [takes {', '.join(s['acquire'])}]"
+            if s["release"]:
+                locks += f"  [drops {', '.join(s['release'])}]"
+            click.echo(f"    {s['label'].ljust(lw)}  {s['kernel_ref']}{locks}")
+    click.echo(bold("Invariants:"))
+    for i in invariants:
+        click.echo(f"  {i['name']}{' (final)' if i['final'] else ''}: {i['doc']}")
+    click.echo(bold("Knobs:"))
+    if not knobs:
+        click.echo("  none")
+    for k in knobs:
+        click.echo(f"  {k['name']} = {_v(k['value'])} (default {_v(k['default'])}; "
+                   f"{'/'.join(_v(d) for d in k['domain']) if len(k['domain']) <= 6 else 'range'}): {k['doc']}")
+    click.echo(bold("Variants:"))
+    for v in sc.variants:
+        knob_text = ", ".join(f"{k}={_v(x)}" for k, x in v.knobs.items()) or "defaults"
+        expect = v.expect + (f" ({v.invariant})" if v.invariant else "")
+        stands = f" [{v.stands_for}]" if v.stands_for else ""
+        click.echo(f"  {v.name}{stands}: expect {expect}; {knob_text}")
+        if v.description:
+            click.echo(f"      {v.description}")
+
+
+def _v(x) -> str:
+    return str(x).lower() if isinstance(x, bool) else str(x)
+
+
+# ------------------------------------------------------------------------------------------
+# run
+
+
+def _parse_sets(sets: tuple[str, ...]) -> dict:
+    out = {}
+    for item in sets:
+        name, eq, value = item.partition("=")
+        if not eq or not name.strip():
+            raise BadInput(f"--set {item!r}: expected KNOB=VALUE")
+        out[name.strip()] = value.strip()
+    return out
+
+
+class _Progress:
+    """A progress line on a TTY for runs over a second: states, states/s, depth."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.bar = None
+        self.t0 = time.perf_counter()
+
+    def __call__(self, stats) -> None:
+        if not self.enabled or time.perf_counter() - self.t0 < 1.0:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+            self.bar = tqdm(unit=" states", unit_scale=True, file=sys.stderr, leave=False,
+                            dynamic_ncols=True)
+        self.bar.n = stats.states
+        self.bar.set_postfix_str(f"depth {stats.max_depth}, {stats.transitions} transitions",
+                                 refresh=False)
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+@cli.command("run")
+@click.argument("scenario")
+@click.option("--variant", "variant_name", help="Variant (kernel commit or release) to run; default: the scenario's default.")
+@click.option("--set", "sets", multiple=True, metavar="KNOB=VALUE", help="Override a knob (repeatable).")
+@click.option("--max-states", type=click.IntRange(min=1), help="Stop after this many states: verdict incomplete.")
+@click.option("--max-seconds", type=click.FloatRange(min=0, min_open=True), help="Stop after this long: verdict incomplete.")
+@click.option("--no-reduction", is_flag=True, help="Explore every interleaving without partial-order reduction.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--dot", "dot_file", type=click.Path(dir_okay=False, writable=True), help="Write the explored state graph (small runs) as DOT.")
+def run_cmd(scenario, variant_name, sets, max_states, max_seconds, no_reduction, as_json, dot_file):
+    """Explore every interleaving of SCENARIO's threads and check its invariants."""
+    sc = get_scenario(scenario)
+    variant = sc.variant(variant_name)
+    overrides = _parse_sets(sets)
+    cm = sc.build(variant, overrides)
+    progress = _Progress(_colour(sys.stderr) or sys.stderr.isatty())
+    try:
+        result = explore(cm, reduction=not no_reduction, max_states=max_states, max_seconds=max_seconds,
+                         progress=progress, graph=dot_file is not None)
+    finally:
+        progress.close()
+    if dot_file:
+        _write_dot(result, dot_file, sc.name)
+    if as_json:
+        _emit_json(run_json(sc, variant, result, overrides))
+    else:
+        _print_run(sc, variant, result, overrides)
+    sys.exit({HOLDS: EXIT_OK, VIOLATED: EXIT_VIOLATED, INCOMPLETE: EXIT_INCOMPLETE}[result.verdict])
+
+
+def _write_dot(result, path: str, name: str) -> None:
+    from .trace import explored_graph, to_dot
+    if len(result.edges) > DOT_MAX_TRANSITIONS:
+        click.echo(f"pteverify: --dot: {len(result.edges)} transitions is too many to draw "
+                   f"(limit {DOT_MAX_TRANSITIONS}); {path} not written", err=True)
+        return
+    with open(path, "w") as f:
+        f.write(to_dot(explored_graph(result), name))
+
+
+def _print_run(sc, variant, result, overrides) -> None:
+    from .trace import race_table
+    colour = _colour(sys.stdout)
+    st = result.stats
+    verdict = result.verdict.upper()
+    if colour:
+        verdict = click.style(verdict, fg={"HOLDS": "green", "VIOLATED": "red"}.get(verdict, "yellow"),
+                              bold=True)
+    stands = f" [{variant.stands_for}]" if variant.stands_for else ""
+    what = f"{sc.name}, variant {variant.name}{stands}"
+    if overrides:
+        what += ", " + ", ".join(f"{k}={v}" for k, v in overrides.items())
+    line = f"{what}: {verdict}"
+    if result.verdict == VIOLATED:
+        line += f" ({result.invariant})"
+    elif result.verdict == INCOMPLETE:
+        line += f" (search cut short by {result.bound.replace('_', '-')}; nothing proved)"
+    click.echo(line)
+    click.echo(f"  {st.states} states, {st.transitions} transitions, depth {st.max_depth}, "
+               f"{st.seconds:.2f} s ({st.states_per_s:,.0f} states/s), "
+               f"reduction {'on' if result.reduction else 'off'}")
+    if variant.expect and not overrides and result.verdict != INCOMPLETE and result.verdict != variant.expect:
+        click.echo(f"  note: the scenario expects this variant to give '{variant.expect}'")
+    if result.verdict == VIOLATED:
+        click.echo("")
+        click.echo(race_table(result))
+        if result.trace_note:
+            click.echo(f"  ({result.trace_note})")
+
+
+# ------------------------------------------------------------------------------------------
+# prove / layout
+
+
+@cli.command("prove")
+@click.argument("layouts", nargs=-1)
+@click.option("--all", "all_layouts", is_flag=True, help="Prove every shipped layout.")
+@click.option("--layout-file", "files", multiple=True, type=click.Path(dir_okay=False),
+              help="A layout file of your own (repeatable).")
+@click.option("--property", "properties", multiple=True, help="Prove only this property (repeatable).")
+@click.option("--timeout", "timeout_s", type=click.FloatRange(min=0, min_open=True), default=30.0,
+              show_default=True, help="Solver time limit per property, seconds (exceeded: unknown).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def prove_cmd(layouts, all_layouts, files, properties, timeout_s, as_json):
+    """Prove swap-PTE layout properties with Z3 for all values."""
+    from .layout import PROPERTY_NAMES, format_report, load_layout, prove_layout, resolve, shipped_layout_paths
+    for p in properties:
+        if p not in PROPERTY_NAMES:
+            raise BadInput(f"unknown property {p!r} (properties: {', '.join(PROPERTY_NAMES)})")
+    if all_layouts and layouts:
+        raise BadInput("give layout names or --all, not both")
+    names = sorted(shipped_layout_paths()) if all_layouts else list(layouts)
+    chosen = resolve(names) + [load_layout(f) for f in files]
+    if not chosen:
+        raise BadInput("nothing to prove: name layouts, or use --all or --layout-file FILE")
+    reports = [prove_layout(lay, list(properties) or None, timeout_s) for lay in chosen]
+    if as_json:
+        _emit_json({"layouts": [r.to_json() for r in reports]})
+    else:
+        colour = _colour(sys.stdout)
+        for r in reports:
+            click.echo(format_report(r, colour))
+    verdicts = {r.verdict for r in reports}
+    sys.exit(EXIT_VIOLATED if "disproved" in verdicts else EXIT_INCOMPLETE if "unknown" in verdicts
+             else EXIT_OK)
+
+
+@cli.group("layout")
+def layout_group():
+    """Inspect swap-PTE layouts."""
+
+
+@layout_group.command("show")
+@click.argument("layout")
+@click.option("--layout-file", "is_file", is_flag=True, help="LAYOUT is a path to a layout file.")
+def layout_show_cmd(layout, is_file):
+    """Draw LAYOUT's swap-PTE bit diagram."""
+    from .layout import load_layout, render_layout, resolve
+    lay = load_layout(layout) if is_file or layout.endswith(".toml") else resolve([layout])[0]
+    click.echo(render_layout(lay, _colour(sys.stdout)))
+
+
+# ------------------------------------------------------------------------------------------
+
+
+def _bad_input_types() -> tuple:
+    types = [BadInput, ScenarioError, KnobError]
+    try:
+        from .layout import LayoutError
+        types.append(LayoutError)
+    except ImportError:
+        pass
+    return tuple(types)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: bad input is one line on stderr and exit 2, never a traceback."""
+    try:
+        cli.main(args=argv, prog_name="pteverify", standalone_mode=False)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except click.exceptions.Abort:
+        click.echo("pteverify: aborted", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    except click.UsageError as e:
+        hint = f" (see `{e.ctx.command_path} --help`)" if e.ctx is not None else ""
+        click.echo(f"pteverify: {e.format_message()}{hint}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    except click.ClickException as e:
+        click.echo(f"pteverify: {e.format_message()}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    except _bad_input_types() as e:
+        click.echo(f"pteverify: {e}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    except ModelError as e:
+        click.echo(f"pteverify: model error: {e}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    except OSError as e:
+        click.echo(f"pteverify: {e.filename or ''}: {e.strerror}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    except KeyboardInterrupt:
+        click.echo("pteverify: interrupted", err=True)
+        sys.exit(130)

@@ -95,7 +95,7 @@ def explore(cm: CompiledModel, *, reduction: bool = True, max_states: int | None
     result.stats = stats
     result.reduction = reduction
     if result.verdict == VIOLATED:
-        result.path = _path(parent, result._bad)
+        result.path = _path(cm, parent, result._bad)
         if reduction and shortest and result.path:
             _shorten(cm, result, max_seconds)
     if graph:
@@ -110,13 +110,18 @@ def _violation(cm, reduction, stats, kind, name, bad) -> Result:
     return r
 
 
-def _path(parent: dict, s) -> list:
+def _path(cm: CompiledModel, parent: dict, s) -> list:
+    """The path from the initial state to `s`, as (thread index, state) pairs. The parent store
+    keeps only the predecessor; the thread is found again by firing each thread from it."""
+    states = []
+    while s is not None:
+        states.append(s)
+        s = parent[s]
+    states.reverse()
     out = []
-    while parent[s] is not None:
-        prev, ti = parent[s]
-        out.append((ti, s))
-        s = prev
-    out.reverse()
+    for prev, nxt in zip(states, states[1:]):
+        ti = next(ti for ti in range(len(cm.threads)) if nxt in cm.fire(ti, prev))
+        out.append((ti, nxt))
     return out
 
 
@@ -128,7 +133,7 @@ def _shorten(cm: CompiledModel, result: Result, max_seconds: float | None) -> No
     if full.verdict == VIOLATED and len(full.path) <= depth:
         result.path = full.path
         result.kind, result.invariant = full.kind, full.invariant
-        result.trace_note = "shortest trace, from an unreduced search up to the reduced trace's depth"
+        result.trace_note = f"shortest trace: confirmed by an unreduced search to depth {depth}"
     else:
         result.trace_note = "trace from the reduced search (the unreduced re-search was cut short)"
 
@@ -177,6 +182,7 @@ def _bfs_full(cm, parent, stats, t0, max_states, max_seconds, max_depth, progres
     while frontier:
         if max_depth is not None and depth > max_depth:
             stats.transitions = transitions
+            stats.max_depth = depth
             raise _Bound("max_depth")
         nxt = []
         append = nxt.append
@@ -193,7 +199,7 @@ def _bfs_full(cm, parent, stats, t0, max_states, max_seconds, max_depth, progres
                         edges.append((s, ti, n))
                     if n in parent:
                         continue
-                    parent[n] = (s, ti)
+                    parent[n] = s
                     if has_inv and check_inv(n) is not None:
                         stats.transitions = transitions
                         stats.max_depth = depth + 1
@@ -211,6 +217,7 @@ def _bfs_full(cm, parent, stats, t0, max_states, max_seconds, max_depth, progres
                 _tick(stats, parent, t0, max_seconds, progress, depth)
             if len(parent) > limit:
                 stats.transitions = transitions
+                stats.max_depth = depth
                 raise _Bound("max_states")
         frontier = nxt
         if frontier:
@@ -237,6 +244,7 @@ def _bfs_reduced(cm, parent, stats, t0, max_states, max_seconds, max_depth, prog
     while frontier:
         if max_depth is not None and depth > max_depth:
             stats.transitions = transitions
+            stats.max_depth = depth
             raise _Bound("max_depth")
         nxt = []
         for s in frontier:
@@ -279,7 +287,7 @@ def _bfs_reduced(cm, parent, stats, t0, max_states, max_seconds, max_depth, prog
                         edges.append((s, ti, n))
                     old = sleep.get(n)
                     if old is None:
-                        parent[n] = (s, ti)
+                        parent[n] = s
                         sleep[n] = carry
                         bad = _check_new(cm, True, stats, n)
                         if bad:
@@ -299,6 +307,7 @@ def _bfs_reduced(cm, parent, stats, t0, max_states, max_seconds, max_depth, prog
                 _tick(stats, parent, t0, max_seconds, progress, depth)
             if len(parent) > limit:
                 stats.transitions = transitions
+                stats.max_depth = depth
                 raise _Bound("max_states")
         frontier = nxt
         if frontier:

@@ -333,8 +333,6 @@ class CompiledModel:
         labels = {s.label: s.index for s in t.steps}
         labels[DONE] = len(t.steps)
         index = self.index
-        State = self.State
-        new = tuple.__new__
         pc_i = self.pc_index[ti]
         next_pc = st.index + 1
         guard = st.guard
@@ -345,23 +343,7 @@ class CompiledModel:
         branches = set(st.branches)
         where = f"thread {t.name}, step {st.label}"
 
-        def apply(s, d):
-            row = list(s)
-            pc = next_pc
-            if d:
-                for k, v in d.items():
-                    if k == GOTO:
-                        if v not in branches:
-                            raise ModelError(f"{where}: jump to undeclared label {v!r}")
-                        pc = labels[v]
-                    else:
-                        row[index[k]] = v
-            for i in acq:
-                row[i] = owner
-            for i in rel:
-                row[i] = FREE
-            row[pc_i] = pc
-            return new(State, row)
+        apply = self._compile_apply(st, labels, pc_i, next_pc, owner, acq, rel, branches, where)
 
         # Specialised closures: most steps have neither a guard nor locks, keep them lean.
         if not acq and not rel and guard is None and effect is not None:
@@ -384,6 +366,42 @@ class CompiledModel:
             return [apply(s, d)]
 
         return fire
+
+    def _compile_apply(self, st: Step, labels, pc_i, next_pc, owner, acq, rel, branches, where):
+        """Generate `apply(state, changes) -> successor` for one step. The successor tuple is built
+        in one display from the declared write set: fields outside it are copied, so an effect can
+        only change what it declares (check_footprints reports any attempt)."""
+        n = len(self.field_names) + len(self.threads)
+        items = []
+        for i in range(n):
+            if i == pc_i:
+                items.append("pc")
+            elif i in acq:
+                items.append(str(owner))
+            elif i in rel:
+                items.append(str(FREE))
+            elif i < len(self.field_names) and self.field_names[i] in st.writes:
+                items.append(f"d[{self.field_names[i]!r}] if {self.field_names[i]!r} in d else s[{i}]")
+            else:
+                items.append(f"s[{i}]")
+        body = ["def apply(s, d):"]
+        if st.branches:
+            body += ["    pc = NEXT",
+                     "    if d and GOTO in d:",
+                     "        target = d[GOTO]",
+                     "        if target not in BRANCHES:",
+                     "            raise ModelError(WHERE + ': jump to undeclared label ' + repr(target))",
+                     "        pc = LABELS[target]"]
+        else:
+            body += ["    pc = NEXT"]
+        if st.writes:
+            body += ["    if not d:", "        d = EMPTY"]
+        body += ["    return new(State, (" + ", ".join(items) + ",))"]
+        env = {"new": tuple.__new__, "State": self.State, "NEXT": next_pc, "GOTO": GOTO,
+               "BRANCHES": branches, "LABELS": labels, "WHERE": where, "ModelError": ModelError,
+               "EMPTY": {}}
+        exec("\n".join(body), env)
+        return env["apply"]
 
     # -- queries the explorer uses ----------------------------------------------------------
     def successors(self, s) -> list:

@@ -1,0 +1,95 @@
+"""The command line: exit codes, one-line errors, the JSON contract, DOT export."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from pteverify.scenario import load_scenarios
+
+
+def run(*args):
+    p = subprocess.run([sys.executable, "-m", "pteverify", *args], capture_output=True, text=True)
+    return p.returncode, p.stdout, p.stderr
+
+
+def test_run_holds_exit_0():
+    rc, out, err = run("run", "peterson")
+    assert rc == 0 and "HOLDS" in out
+
+
+def test_run_violation_exit_1_with_race_table():
+    rc, out, err = run("run", "peterson", "--variant", "broken-order")
+    assert rc == 1
+    assert "VIOLATED (mutual_exclusion)" in out
+    assert "while (flag[1] && turn == 1) ;" in out and "cs0: 0 -> 1" in out
+    assert "=> invariant mutual_exclusion violated" in out
+
+
+def test_run_json_contract():
+    rc, out, _ = run("run", "lost-update", "--json")
+    assert rc == 1
+    doc = json.loads(out)
+    for key in ("scenario", "variant", "verdict", "states", "transitions", "seconds", "reduction",
+                "invariant", "trace"):
+        assert key in doc
+    assert doc["verdict"] == "violated" and doc["invariant"] == "no_lost_update"
+    assert doc["reduction"] is True
+    step = doc["trace"][0]
+    assert set(step) >= {"thread", "label", "kernel_ref", "changes"}
+    rc, out, _ = run("run", "lost-update", "--variant", "atomic", "--json", "--no-reduction")
+    doc = json.loads(out)
+    assert rc == 0 and doc["verdict"] == "holds" and doc["reduction"] is False and "trace" not in doc
+
+
+def test_incomplete_exit_3():
+    rc, out, _ = run("run", "counters", "--set", "counter.increments=50", "--max-states", "100", "--json")
+    assert rc == 3 and json.loads(out)["verdict"] == "incomplete"
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (("run", "no-such-scenario"), "unknown scenario 'no-such-scenario'"),
+    (("run", "peterson", "--variant", "v9"), "has no variant 'v9'"),
+    (("run", "peterson", "--set", "nope=1"), "unknown knob 'nope'"),
+    (("run", "peterson", "--set", "peterson.flag_before_turn=perhaps"), "is not one of false, true"),
+    (("run", "peterson", "--set", "novalue"), "expected KNOB=VALUE"),
+    (("run", "peterson", "--max-states", "-4"), "--max-states"),
+    (("run", "peterson", "--frobnicate"), "No such option"),
+    (("show", "no-such-scenario"), "unknown scenario"),
+    (("explode",), "No such command"),
+])
+def test_bad_input_one_line_exit_2(args, fragment):
+    rc, out, err = run(*args)
+    assert rc == 2
+    assert fragment in err
+    assert len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err
+
+
+def test_list_json():
+    rc, out, _ = run("list", "--json")
+    doc = json.loads(out)
+    assert rc == 0 and "layouts" in doc
+    names = {s["name"] for s in doc["scenarios"]}
+    assert names == set(load_scenarios())
+    peterson = next(s for s in doc["scenarios"] if s["name"] == "peterson")
+    assert {v["name"]: v["expect"] for v in peterson["variants"]} == {"correct": "holds",
+                                                                      "broken-order": "violated"}
+
+
+def test_show_lists_steps_with_references():
+    rc, out, _ = run("show", "philosophers")
+    assert rc == 0
+    assert "take_first" in out and "[takes fork0]" in out and "philosophers.ordered" in out
+    assert "naive: expect violated (deadlock)" in out
+
+
+def test_dot_export(tmp_path):
+    dot = tmp_path / "g.dot"
+    rc, out, _ = run("run", "philosophers", "--no-reduction", "--dot", str(dot))
+    assert rc == 1
+    text = dot.read_text()
+    assert text.startswith('digraph "philosophers"') and "->" in text and "color=red" in text
+    # one node line per explored state
+    assert sum(1 for line in text.splitlines() if "[label=" in line and "->" not in line) == 20

@@ -1,0 +1,509 @@
+"""Loading and validating a layout file (specs/arch/<layout>.toml, format in specs/arch/FORMAT.md)."""
+
+from __future__ import annotations
+
+import importlib.resources
+import re
+import tomllib
+from pathlib import Path
+
+from . import cexpr
+from .backends import PY
+from .cexpr import ConstDef, EvalContext, Expander, MacroDef, Parser, Token, TypeTable, Value
+from .ctypes_ import BASE_KEYWORDS, IntType, StructType, make_base_types
+from .errors import LayoutError, UndefinedBehaviour
+
+FLAG_NAMES = ("exclusive", "soft_dirty", "uffd_wp")
+
+REQUIRED_MACROS = ("__swp_type", "__swp_offset", "__swp_entry", "__pte_to_swp_entry",
+                   "__swp_entry_to_pte", "pte_present", "pte_none")
+REQUIRED_ARITY = {"__swp_type": 1, "__swp_offset": 1, "__swp_entry": 2, "__pte_to_swp_entry": 1,
+                  "__swp_entry_to_pte": 1, "pte_present": 1, "pte_none": 1,
+                  "__pmd_to_swp_entry": 1, "__swp_entry_to_pmd": 1, "pmd_present": 1, "pmd_none": 1}
+PMD_MACROS = ("__pmd_to_swp_entry", "__swp_entry_to_pmd")
+
+_TOP_KEYS = {
+    # key: (required, type check, description)
+    "layout": (True, str), "arch": (True, str), "description": (True, str), "source": (True, list),
+    "kernel": (True, str), "width": (True, int), "long_bits": (True, int),
+    "swp_entry_bits": (False, int), "max_swapfiles_shift": (False, int), "offset_bits": (False, int),
+    "pmd_width": (False, int), "notes": (False, str),
+    "types": (False, dict), "structs": (False, dict), "constants": (False, dict),
+    "macros": (True, dict), "flags": (False, dict), "bits": (False, dict),
+}
+_TYPE_WORDS = {str: "a string", int: "an integer", list: "a list", dict: "a table"}
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_SIGNATURE = re.compile(r"\s*(?P<head>[^()]*?)\s*(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*\((?P<params>[^()]*)\)\s*\Z")
+_IGNORED_DECL_WORDS = {"static", "inline", "__always_inline", "extern"}
+
+
+def _macro_field(key: str) -> str:
+    return f'[macros] "{key}"'
+
+
+class Layout:
+    """A loaded, validated layout file."""
+
+    def __init__(self, path: Path, data: dict, raw_text: str):
+        self.path = Path(path)
+        self.raw_text = raw_text
+        self.name: str = data["layout"]
+        self.arch: str = data["arch"]
+        self.description: str = data["description"]
+        self.source: list[str] = list(data["source"])
+        self.kernel: str = data["kernel"]
+        self.width: int = data["width"]
+        self.long_bits: int = data["long_bits"]
+        self.swp_entry_bits: int = data.get("swp_entry_bits", self.long_bits)
+        self.max_swapfiles_shift: int = data.get("max_swapfiles_shift", 5)
+        self.offset_bits: int | None = data.get("offset_bits")
+        self.pmd_width: int = data.get("pmd_width", self.width)
+        self.notes: str = data.get("notes", "")
+        self.base_types = make_base_types(self.long_bits)
+        self.typedefs: dict[str, IntType] = {}
+        self.structs: dict[str, StructType] = {}
+        self.constants: dict[str, ConstDef] = {}
+        self.macros: dict[str, MacroDef] = {}
+        self.flags: dict[str, list[Token]] = {}
+        self.must_be_zero: list[Token] | None = None
+        self.hardware_may_set: list[Token] | None = None
+        self.bit_names: dict[int, str] = {}
+        self._driver_cache: dict = {}
+        self.type_table = TypeTable(self.base_types, self.typedefs, self.structs)
+        self.expander = Expander(self.constants, self.macros)
+
+    def __repr__(self) -> str:
+        return f"Layout({self.name!r}, {str(self.path)!r})"
+
+    # --- errors -----------------------------------------------------------------------------
+
+    def located(self, err: LayoutError) -> LayoutError:
+        """Adds the file and line to an error raised by the front end."""
+        if err.path is None:
+            err.path = self.path
+            err.line = err.line or _line_of(self.raw_text, err.field)
+        return err
+
+    # --- types --------------------------------------------------------------------------------
+
+    def ctype(self, text: str, field: str):
+        toks = cexpr.tokenize(text, field)
+        p = Parser(toks, self.type_table, field)
+        if not toks or not self.type_table.is_type_start(toks[0]):
+            raise LayoutError(f"'{text}' is not a type", field=field, column=1)
+        t, _ = p.type_name()
+        if p.peek().kind != "end":
+            raise p.peek().error(f"unexpected '{p.peek().text}' in a type name")
+        return t
+
+    @property
+    def ulong(self) -> IntType:
+        return self.base_types["unsigned long"]
+
+    @property
+    def uint(self) -> IntType:
+        return self.base_types["unsigned int"]
+
+    def struct(self, name: str) -> StructType:
+        return self.structs[name]
+
+    # --- evaluation ---------------------------------------------------------------------------
+
+    def parse_tokens(self, toks: list[Token], field: str | None):
+        return Parser(self.expander.expand(toks), self.type_table, field).parse()
+
+    def driver(self, key, text: str):
+        """Parses (once) an expression the prover writes over the file's macros, e.g.
+        '__swp_entry(__pv_a0, __pv_a1)'; errors inside the macros name the macro's field."""
+        ast = self._driver_cache.get(key)
+        if ast is None:
+            try:
+                ast = self.parse_tokens(cexpr.tokenize(text, None), None)
+            except LayoutError as e:
+                raise self.located(e)
+            self._driver_cache[key] = ast
+        return ast
+
+    def call(self, ctx: EvalContext, macro: str, *args: Value) -> Value:
+        names = [f"__pteverify_arg{i}" for i in range(len(args))]
+        ast = self.driver(("call", macro, len(args)), f"{macro}({', '.join(names)})")
+        saved = ctx.env
+        ctx.env = dict(zip(names, args))
+        try:
+            return cexpr.evaluate(ast, ctx)
+        except LayoutError as e:
+            raise self.located(e)
+        finally:
+            ctx.env = saved
+
+    def eval_tokens(self, ctx: EvalContext, key, toks: list[Token], field: str) -> Value:
+        ast = self._driver_cache.get(key)
+        if ast is None:
+            try:
+                ast = self.parse_tokens(toks, field)
+            except LayoutError as e:
+                raise self.located(e)
+            self._driver_cache[key] = ast
+        saved = ctx.env
+        ctx.env = {}
+        try:
+            return cexpr.evaluate(ast, ctx)
+        except LayoutError as e:
+            raise self.located(e)
+        finally:
+            ctx.env = saved
+
+    def context(self, backend) -> EvalContext:
+        return EvalContext(backend, {}, self.base_types)
+
+    def constant_value(self, name: str) -> int:
+        """Plain value of a constant (its bit pattern at its C type's width)."""
+        c = self.constants[name]
+        return self.eval_tokens(self.context(PY), ("const", name), c.body, c.field).v
+
+    def has_macro(self, name: str) -> bool:
+        return name in self.macros
+
+
+# ---------------------------------------------------------------------------------------------
+
+def _line_of(raw: str, field: str | None) -> int | None:
+    """Line of a field like '[macros] "__swp_type(x)"' or 'width' in the TOML text."""
+    if not field:
+        return None
+    m = re.match(r'\[(\w+)\]\s+(.*)', field)
+    section, key = (m.group(1), m.group(2)) if m else (None, field)
+    key = key.strip('"')
+    current = None
+    for no, line in enumerate(raw.splitlines(), 1):
+        s = line.strip()
+        h = re.match(r"\[\s*([\w.]+)\s*\]", s)
+        if h and not s.startswith("[["):
+            current = h.group(1)
+            continue
+        if current == section or (section is None and current is None):
+            for cand in (f'"{key}"', f"'{key}'", key):
+                if s.startswith(cand) and s[len(cand):].lstrip().startswith("="):
+                    return no
+    return None
+
+
+def _fail(layout_path, raw, message, field=None, column=None):
+    return LayoutError(message, path=layout_path, line=_line_of(raw, field), field=field, column=column)
+
+
+def _check_type(path, raw, where, value, want):
+    if want is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, want)
+    if not ok:
+        raise _fail(path, raw, f"must be {_TYPE_WORDS[want]}, not {type(value).__name__}", where)
+
+
+def load_layout(path) -> Layout:
+    """Reads, validates and type-checks a layout file. Raises LayoutError (one line, naming file,
+    field and column) on any problem."""
+    path = Path(path)
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise LayoutError(f"cannot read: {e.strerror}", path=path) from None
+    try:
+        data = tomllib.loads(raw)
+    except tomllib.TOMLDecodeError as e:
+        m = re.search(r"\(at line (\d+), column (\d+)\)", str(e))
+        msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(e))
+        if m:
+            raise LayoutError(f"TOML syntax: {msg}", path=path, line=int(m.group(1)),
+                              column=int(m.group(2))) from None
+        raise LayoutError(f"TOML syntax: {msg}", path=path) from None
+    return _build(path, data, raw)
+
+
+def _build(path: Path, data: dict, raw: str) -> Layout:
+    for key in data:
+        if key not in _TOP_KEYS:
+            raise _fail(path, raw, f"unknown key '{key}' (known: {', '.join(_TOP_KEYS)})", key)
+    for key, (required, want) in _TOP_KEYS.items():
+        if key not in data:
+            if required:
+                raise _fail(path, raw, f"missing required key '{key}'", None)
+            continue
+        _check_type(path, raw, key if want is not dict else f"[{key}]", data[key], want)
+    if data["layout"] != path.stem:
+        raise _fail(path, raw, f"layout name '{data['layout']}' differs from the file name '{path.stem}'", "layout")
+    if not data["source"] or not all(isinstance(s, str) and s for s in data["source"]):
+        raise _fail(path, raw, "must be a non-empty list of header paths", "source")
+    for key in ("width", "long_bits", "pmd_width", "swp_entry_bits"):
+        if key in data and data[key] not in (32, 64):
+            raise _fail(path, raw, f"must be 32 or 64, not {data[key]}", key)
+    mss = data.get("max_swapfiles_shift", 5)
+    if not 1 <= mss <= 8:
+        raise _fail(path, raw, f"must be between 1 and 8, not {mss}", "max_swapfiles_shift")
+    seb = data.get("swp_entry_bits", data["long_bits"])
+    if "offset_bits" in data and not 1 <= data["offset_bits"] <= seb:
+        raise _fail(path, raw, f"must be between 1 and swp_entry_bits ({seb}), not {data['offset_bits']}", "offset_bits")
+
+    lay = Layout(path, data, raw)
+    try:
+        _load_types(lay, data.get("types", {}))
+        _load_structs(lay, data.get("structs", {}))
+        _load_constants(lay, data.get("constants", {}))
+        _load_macros(lay, data["macros"])
+        _load_flags(lay, data.get("flags", {}))
+        _load_bits(lay, data.get("bits", {}))
+        _check_names(lay)
+        _check_expansion(lay)
+        for name in lay.constants:
+            try:
+                lay.constant_value(name)
+            except UndefinedBehaviour as ub:
+                raise LayoutError(ub.describe(), field=ub.field, column=ub.column) from None
+        from .semantics import smoke_check
+        smoke_check(lay)
+    except LayoutError as e:
+        raise lay.located(e) from None
+    return lay
+
+
+def _ident(name: str, field: str):
+    if not _IDENT.match(name) or name in BASE_KEYWORDS or name == "sizeof":
+        raise LayoutError(f"'{name}' is not a valid C identifier here", field=field)
+
+
+def _load_types(lay: Layout, table: dict):
+    pending = dict(table)
+    for name, val in table.items():
+        field = f"[types] {name}"
+        _ident(name, field)
+        if name in lay.base_types:
+            raise LayoutError(f"'{name}' is a built-in type name", field=field)
+        if not isinstance(val, str):
+            raise LayoutError(f"must be a string naming a C type, not {type(val).__name__}", field=field)
+
+    def resolve(name, chain):
+        if name in lay.typedefs:
+            return lay.typedefs[name]
+        field = f"[types] {name}"
+        if name in chain:
+            raise LayoutError(f"typedef cycle: {' -> '.join(chain + [name])}", field=field, column=1)
+        text = pending[name]
+        words = text.split()
+        for w in words:
+            if w in pending and w not in lay.typedefs:
+                resolve(w, chain + [name])
+        t = lay.ctype(text, field)
+        if t.is_struct:
+            raise LayoutError("a typedef of a struct belongs in [structs]", field=field, column=1)
+        lay.typedefs[name] = t
+        return t
+
+    for name in table:
+        resolve(name, [])
+
+
+def _load_structs(lay: Layout, table: dict):
+    for name, val in table.items():
+        field = f"[structs] {name}"
+        _ident(name, field)
+        if name in lay.base_types or name in lay.typedefs:
+            raise LayoutError(f"'{name}' is already a type name", field=field)
+        if isinstance(val, str):
+            t = lay.ctype(val, field)
+            if t.is_struct:
+                raise LayoutError("a struct member must have an integer type", field=field, column=1)
+            lay.structs[name] = StructType(name, t, ())
+            continue
+        if not isinstance(val, dict):
+            raise LayoutError("must be a string (the member's type) or a table {type, members}", field=field)
+        for k in val:
+            if k not in ("type", "members"):
+                raise LayoutError(f"unknown key '{k}' (known: type, members)", field=field)
+        if "type" not in val or "members" not in val:
+            raise LayoutError("a struct table needs both 'type' and 'members'", field=field)
+        if not isinstance(val["type"], str):
+            raise LayoutError("'type' must be a string", field=field)
+        storage = lay.ctype(val["type"], field)
+        if storage.is_struct:
+            raise LayoutError("'type' must be an integer type", field=field)
+        members = []
+        if not isinstance(val["members"], list) or not val["members"]:
+            raise LayoutError("'members' must be a non-empty list of [name, first_bit, bits]", field=field)
+        for m in val["members"]:
+            if not (isinstance(m, list) and len(m) in (3, 4) and isinstance(m[0], str)
+                    and all(isinstance(x, int) and not isinstance(x, bool) for x in m[1:3])):
+                raise LayoutError(f"member {m!r} must be [name, first_bit, bits] or [name, first_bit, bits, \"type\"]", field=field)
+            mname, lo, bits = m[0], m[1], m[2]
+            _ident(mname, field)
+            if bits < 1 or lo < 0 or lo + bits > storage.bits:
+                raise LayoutError(f"member '{mname}' (bits {lo}..{lo + bits - 1}) does not fit in {storage.bits} bits", field=field)
+            if len(m) == 4:
+                if not isinstance(m[3], str):
+                    raise LayoutError(f"member '{mname}': the type must be a string", field=field)
+                mtype = lay.ctype(m[3], field)
+                if mtype.is_struct or mtype.bits != bits:
+                    raise LayoutError(f"member '{mname}': type '{m[3]}' is not {bits} bits wide", field=field)
+            else:
+                from .ctypes_ import uint_of_bits
+                mtype = uint_of_bits(bits, lay.base_types)
+            members.append((mname, lo, bits, mtype))
+        lay.structs[name] = StructType(name, storage, tuple(members))
+    for needed in ("pte_t", "swp_entry_t"):
+        if needed not in lay.structs:
+            raise LayoutError(f"missing struct '{needed}' (e.g. {needed} = \"unsigned long\")", field="[structs]")
+
+
+def _expr_tokens(val, field: str) -> list[Token]:
+    if isinstance(val, bool) or not isinstance(val, (str, int)):
+        raise LayoutError(f"must be a C expression (string) or an integer, not {type(val).__name__}", field=field)
+    if isinstance(val, int):
+        if val < 0:
+            raise LayoutError("a negative integer: write it as a C expression string", field=field)
+        return cexpr.tokenize(str(val), field)
+    toks = cexpr.tokenize(val, field)
+    if not toks:
+        raise LayoutError("empty expression", field=field, column=1)
+    return toks
+
+
+def _load_constants(lay: Layout, table: dict):
+    for name, val in table.items():
+        field = f"[constants] {name}"
+        _ident(name, field)
+        lay.constants[name] = ConstDef(name, _expr_tokens(val, field), field)
+
+
+def _load_macros(lay: Layout, table: dict):
+    for key, val in table.items():
+        field = _macro_field(key)
+        m = _SIGNATURE.match(key)
+        if not m:
+            raise LayoutError("key must be a C signature such as \"__swp_type(x)\" or \"unsigned long __swp_type(swp_entry_t x)\"", field=field)
+        name = m.group("name")
+        _ident(name, field)
+        if name in lay.constants:
+            raise LayoutError(f"'{name}' is also a constant", field=field)
+        if name in lay.macros:
+            raise LayoutError(f"'{name}' is defined twice", field=field)
+        head = [w for w in m.group("head").split() if w not in _IGNORED_DECL_WORDS]
+        ret = " ".join(head) or None
+        if ret is not None:
+            lay.ctype(ret, field)
+        params, ptypes = [], []
+        ptext = m.group("params").strip()
+        if ptext and ptext != "void":
+            for p in ptext.split(","):
+                words = p.split()
+                if not words:
+                    raise LayoutError("empty parameter", field=field)
+                pname = words[-1]
+                _ident(pname, field)
+                if pname in params:
+                    raise LayoutError(f"parameter '{pname}' given twice", field=field)
+                ptype = " ".join(words[:-1]) or None
+                if ptype is not None:
+                    lay.ctype(ptype, field)
+                params.append(pname)
+                ptypes.append(ptype)
+        if not isinstance(val, str):
+            raise LayoutError(f"must be a C expression (string), not {type(val).__name__}", field=field)
+        body = cexpr.tokenize(val, field)
+        if not body:
+            raise LayoutError("empty expression", field=field, column=1)
+        lay.macros[name] = MacroDef(name, params, ptypes, ret, body, field)
+    for name in REQUIRED_MACROS:
+        if name not in lay.macros:
+            raise LayoutError(f"missing required macro '{name}'", field="[macros]")
+    for name, arity in REQUIRED_ARITY.items():
+        if name in lay.macros and len(lay.macros[name].params) != arity:
+            raise LayoutError(f"'{name}' must take {arity} parameter(s)", field=lay.macros[name].field)
+    pmd = [n for n in PMD_MACROS if n in lay.macros]
+    if pmd and len(pmd) != len(PMD_MACROS):
+        missing = [n for n in PMD_MACROS if n not in lay.macros][0]
+        raise LayoutError(f"PMD forms need both __pmd_to_swp_entry and __swp_entry_to_pmd: '{missing}' is missing", field="[macros]")
+    if pmd and "pmd_t" not in lay.structs:
+        raise LayoutError("PMD forms are given but [structs] has no pmd_t", field="[structs]")
+
+
+def _load_flags(lay: Layout, table: dict):
+    for name, val in table.items():
+        field = f"[flags] {name}"
+        if name not in FLAG_NAMES:
+            raise LayoutError(f"unknown flag '{name}' (known: {', '.join(FLAG_NAMES)})", field=field)
+        lay.flags[name] = _expr_tokens(val, field)
+
+
+def _load_bits(lay: Layout, table: dict):
+    for key, val in table.items():
+        field = f"[bits] {key}"
+        if key in ("must_be_zero", "hardware_may_set"):
+            setattr(lay, key, _expr_tokens(val, field))
+        elif key == "names":
+            if not isinstance(val, dict):
+                raise LayoutError("must be a table {bit = \"label\"}", field=field)
+            for b, label in val.items():
+                if not b.isdigit() or not 0 <= int(b) < max(lay.width, lay.pmd_width):
+                    raise LayoutError(f"'{b}' is not a bit number below {lay.width}", field=field)
+                if not isinstance(label, str):
+                    raise LayoutError(f"label of bit {b} must be a string", field=field)
+                lay.bit_names[int(b)] = label
+        else:
+            raise LayoutError(f"unknown key '{key}' (known: must_be_zero, hardware_may_set, names)", field=f"[bits]")
+
+
+def _check_names(lay: Layout):
+    """Every identifier must be a parameter, a constant, a macro or a type name."""
+    def check(toks, params, field):
+        prev = None
+        for t in toks:
+            if t.kind == "id" and not (prev is not None and prev.text == "." and prev.kind == "punct"):
+                n = t.text
+                if not (n in params or n in lay.constants or n in lay.macros or n == "sizeof"
+                        or n in BASE_KEYWORDS or n in lay.base_types or n in lay.typedefs
+                        or n in lay.structs):
+                    raise t.error(f"unknown name '{n}'")
+            prev = t
+    for c in lay.constants.values():
+        check(c.body, (), c.field)
+    for m in lay.macros.values():
+        check(m.body, m.params, m.field)
+    for name, toks in lay.flags.items():
+        check(toks, (), f"[flags] {name}")
+    for key in ("must_be_zero", "hardware_may_set"):
+        toks = getattr(lay, key)
+        if toks:
+            check(toks, (), f"[bits] {key}")
+
+
+def _check_expansion(lay: Layout):
+    """Expands every constant and macro body once, so that cycles are found whether or not the
+    prover reaches them."""
+    for c in lay.constants.values():
+        lay.expander.expand(c.body, (c.name,))
+    for m in lay.macros.values():
+        placeholders = [[Token("id", f"__pteverify_param{i}", m.field, 1)] for i in range(len(m.params))]
+        lay.expander.expand(lay.expander._substitute(m, placeholders, m.body[0], (m.name,)), (m.name,))
+
+
+# ---------------------------------------------------------------------------------------------
+
+def shipped_layout_paths() -> dict[str, Path]:
+    """Layout name -> path of every specs/arch/*.toml shipped with pteverify."""
+    root = importlib.resources.files("pteverify.specs") / "arch"
+    out = {}
+    for entry in sorted(root.iterdir(), key=lambda p: p.name):
+        if entry.name.endswith(".toml"):
+            out[entry.name[:-5]] = Path(str(entry))
+    return out
+
+
+def resolve(names: list[str]) -> list[Layout]:
+    """Loads the shipped layouts named; an unknown name is a LayoutError."""
+    shipped = shipped_layout_paths()
+    out = []
+    for n in names:
+        if n not in shipped:
+            raise LayoutError(f"unknown layout '{n}' (see `pteverify list`)")
+        out.append(load_layout(shipped[n]))
+    return out
