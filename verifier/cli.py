@@ -213,7 +213,7 @@ def run_cmd(scenario, variant_name, sets, max_states, max_seconds, no_reduction,
     variant = sc.variant(variant_name)
     overrides = _parse_sets(sets)
     cm = sc.build(variant, overrides)
-    progress = _Progress(_colour(sys.stderr) or sys.stderr.isatty())
+    progress = _Progress(sys.stderr.isatty())
     try:
         result = explore(cm, reduction=not no_reduction, max_states=max_states, max_seconds=max_seconds,
                          progress=progress, graph=dot_file is not None)

@@ -104,8 +104,9 @@ class Layout:
     def uint(self) -> IntType:
         return self.base_types["unsigned int"]
 
-    def struct(self, name: str) -> StructType:
-        return self.structs[name]
+    def value_type(self, name: str):
+        """pte_t / pmd_t / swp_entry_t: a struct, or an integer typedef (no STRICT_MM_TYPECHECKS)."""
+        return self.structs.get(name) or self.typedefs.get(name)
 
     # --- evaluation ---------------------------------------------------------------------------
 
@@ -277,8 +278,6 @@ def _load_types(lay: Layout, table: dict):
     for name, val in table.items():
         field = f"[types] {name}"
         _ident(name, field)
-        if name in lay.base_types:
-            raise LayoutError(f"'{name}' is a built-in type name", field=field)
         if not isinstance(val, str):
             raise LayoutError(f"must be a string naming a C type, not {type(val).__name__}", field=field)
 
@@ -349,9 +348,11 @@ def _load_structs(lay: Layout, table: dict):
                 mtype = uint_of_bits(bits, lay.base_types)
             members.append((mname, lo, bits, mtype))
         lay.structs[name] = StructType(name, storage, tuple(members))
-    for needed in ("pte_t", "swp_entry_t"):
-        if needed not in lay.structs:
-            raise LayoutError(f"missing struct '{needed}' (e.g. {needed} = \"unsigned long\")", field="[structs]")
+    if "swp_entry_t" not in lay.structs:
+        raise LayoutError("missing struct 'swp_entry_t' (swp_entry_t = \"unsigned long\")", field="[structs]")
+    if "pte_t" not in lay.structs and "pte_t" not in lay.typedefs:
+        raise LayoutError("missing 'pte_t': a struct in [structs] (pte_t = \"pteval_t\"), or an integer "
+                          "typedef in [types] where the header has typedef pteval_t pte_t", field="[structs]")
 
 
 def _expr_tokens(val, field: str) -> list[Token]:
@@ -422,7 +423,7 @@ def _load_macros(lay: Layout, table: dict):
     if pmd and len(pmd) != len(PMD_MACROS):
         missing = [n for n in PMD_MACROS if n not in lay.macros][0]
         raise LayoutError(f"PMD forms need both __pmd_to_swp_entry and __swp_entry_to_pmd: '{missing}' is missing", field="[macros]")
-    if pmd and "pmd_t" not in lay.structs:
+    if pmd and "pmd_t" not in lay.structs and "pmd_t" not in lay.typedefs:
         raise LayoutError("PMD forms are given but [structs] has no pmd_t", field="[structs]")
 
 

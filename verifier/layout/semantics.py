@@ -30,9 +30,10 @@ class Semantics:
         self.L = layout
         self.be = backend
         self.ctx = layout.context(backend)
-        self.pte_t = layout.struct("pte_t")
-        self.swp_t = layout.struct("swp_entry_t")
-        self.pmd_t = layout.structs.get("pmd_t")
+        self.pte_t = layout.value_type("pte_t")
+        self.swp_t = layout.value_type("swp_entry_t")
+        self.pmd_t = layout.value_type("pmd_t")
+        self.pte_storage = self.pte_t.storage if self.pte_t.is_struct else self.pte_t
         lb = layout.long_bits
         self.type_shift = lb - 1 - layout.max_swapfiles_shift       # SWP_TYPE_SHIFT
         self.offset_mask = (1 << self.type_shift) - 1               # SWP_OFFSET_MASK
@@ -41,11 +42,15 @@ class Semantics:
     # --- helpers ------------------------------------------------------------------------------
 
     def _expect(self, val: Value, want, macro: str) -> Value:
-        if val.ctype != want:
-            m = self.L.macros.get(macro)
-            raise LayoutError(f"'{macro}' gives a value of type '{val.ctype}', expected '{want}'",
-                              field=m.field if m else None, column=1, path=self.L.path)
-        return val
+        """The macro's result stored in a variable of type want (a struct must match; an integer
+        converts as C assignment does)."""
+        if val.ctype == want:
+            return val
+        m = self.L.macros.get(macro)
+        if want.is_struct or val.ctype.is_struct:
+            raise self.L.located(LayoutError(f"'{macro}' gives a value of type '{val.ctype}', expected '{want}'",
+                                             field=m.field if m else None, column=1))
+        return convert(self.ctx, val, want, m.body[0])
 
     def call(self, macro: str, *args: Value) -> Value:
         return self.L.call(self.ctx, macro, *args)
@@ -137,7 +142,7 @@ class Semantics:
             val = self.L.eval_tokens(self.ctx, ("flag", flag), toks, field)
             if val.ctype.is_struct:
                 raise self.L.located(LayoutError(f"the mask has struct type '{val.ctype}'", field=field, column=1))
-            self._masks[flag] = convert(self.ctx, val, self.pte_t.storage, toks[0])
+            self._masks[flag] = convert(self.ctx, val, self.pte_storage, toks[0])
         return self._masks[flag]
 
     def mk(self, flag: str, pte: Value) -> Value:
@@ -145,14 +150,14 @@ class Semantics:
         if name in self.L.macros:
             return self._expect(self.call(name, pte), self.pte_t, name)
         m = self.flag_mask(flag)
-        return Value(self.pte_t, self.be.bor(pte.v, m.v, self.pte_t.bits))
+        return Value(self.pte_t, self.be.bor(pte.v, m.v, self.pte_storage.bits))
 
     def clear(self, flag: str, pte: Value) -> Value:
         name = f"pte_swp_clear_{flag}"
         if name in self.L.macros:
             return self._expect(self.call(name, pte), self.pte_t, name)
         m = self.flag_mask(flag)
-        bits = self.pte_t.bits
+        bits = self.pte_storage.bits
         return Value(self.pte_t, self.be.band(pte.v, self.be.inv(m.v, bits), bits))
 
     def test(self, flag: str, pte: Value):
@@ -160,7 +165,7 @@ class Semantics:
         if name in self.L.macros:
             return self.truth(self.call(name, pte), name)
         m = self.flag_mask(flag)
-        bits = self.pte_t.bits
+        bits = self.pte_storage.bits
         return self.be.not_(self.be.eq(self.be.band(pte.v, m.v, bits), self.be.const(0, bits)))
 
     def clear_flags(self, pte: Value) -> Value:
