@@ -89,6 +89,7 @@ class PyBackend:
     def or_(self, *cs): return any(cs)
     def not_(self, c): return not c
     def implies(self, a, b): return (not a) or b
+    def iff(self, a, b): return bool(a) == bool(b)
 
 
 class Z3Backend:
@@ -227,6 +228,13 @@ class Z3Backend:
         return z3.Not(c)
 
     def implies(self, a, b): return self.or_(self.not_(a), b)
+
+    def iff(self, a, b):
+        if z3.is_true(b):
+            return a
+        if z3.is_false(b):
+            return self.not_(a)
+        return a == b
 
 
 PY = PyBackend()

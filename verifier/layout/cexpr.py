@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 from .ctypes_ import (BASE_KEYWORDS, IntType, StructType, canonical_specifiers, promote,
-                      uint_of_bits, usual_arithmetic)
+                      usual_arithmetic)
 from .errors import LayoutError, UndefinedBehaviour
 
 # ---------------------------------------------------------------------------------------------
@@ -538,7 +538,7 @@ class Parser:
 # Interpreter
 
 class Value:
-    __slots__ = ("ctype", "v")
+    __slots__ = ("ctype", "v", "ub")
 
     def __init__(self, ctype, v):
         self.ctype = ctype
@@ -558,6 +558,7 @@ class EvalContext:
         self.types = types
         self.path = []
         self.ub: list[tuple] = []   # (condition, description)
+        self.suppress = 0           # > 0 inside a ?: branch that is not evaluated
 
     def guard(self):
         return self.be.and_(*self.path) if self.path else self.be.true()
@@ -565,7 +566,7 @@ class EvalContext:
     def undefined(self, cond, what: str, tok: Token):
         """Record (symbolic) or raise (concrete) undefined behaviour when cond holds."""
         c = self.be.concrete_bool(cond)
-        if c is False:
+        if c is False or self.suppress:
             return
         if not self.be.symbolic:
             raise UndefinedBehaviour(what, tok.field, tok.col)
@@ -708,17 +709,26 @@ def evaluate(node: Node, ctx: EvalContext) -> Value:
         c = truth(ctx, evaluate(node.c, ctx), node.tok, "?:")
         cc = be.concrete_bool(c)
         if cc is not None:
-            return evaluate(node.a if cc else node.b, ctx)
-        ctx.path.append(c)
-        try:
-            a = evaluate(node.a, ctx)
-        finally:
-            ctx.path.pop()
-        ctx.path.append(be.not_(c))
-        try:
-            b = evaluate(node.b, ctx)
-        finally:
-            ctx.path.pop()
+            # the branch not taken is not evaluated in C, but its type still decides the
+            # result's type: evaluate it with undefined behaviour ignored
+            ctx.suppress += 1
+            try:
+                other = evaluate(node.b if cc else node.a, ctx)
+            finally:
+                ctx.suppress -= 1
+            taken = evaluate(node.a if cc else node.b, ctx)
+            a, b = (taken, other) if cc else (other, taken)
+        else:
+            ctx.path.append(c)
+            try:
+                a = evaluate(node.a, ctx)
+            finally:
+                ctx.path.pop()
+            ctx.path.append(be.not_(c))
+            try:
+                b = evaluate(node.b, ctx)
+            finally:
+                ctx.path.pop()
         if a.ctype.is_struct or b.ctype.is_struct:
             if a.ctype != b.ctype:
                 raise node.tok.error(f"'?:' branches have types '{a.ctype}' and '{b.ctype}'")

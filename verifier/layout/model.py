@@ -157,6 +157,17 @@ class Layout:
     def context(self, backend) -> EvalContext:
         return EvalContext(backend, {}, self.base_types)
 
+    def eval_expr(self, text: str, backend=PY, env: dict | None = None) -> Value:
+        """Evaluates a C expression over this file's constants, macros and types; env binds
+        extra names to cexpr.Value. Used by tests and tools."""
+        ctx = self.context(backend)
+        toks = cexpr.tokenize(text, "<expression>")
+        ast = Parser(self.expander.expand(toks), self.type_table, "<expression>").parse()
+        ctx.env = dict(env or {})
+        val = cexpr.evaluate(ast, ctx)
+        val.ub = ctx.ub  # undefined-behaviour conditions met (symbolic back end)
+        return val
+
     def constant_value(self, name: str) -> int:
         """Plain value of a constant (its bit pattern at its C type's width)."""
         c = self.constants[name]
@@ -255,7 +266,6 @@ def _build(path: Path, data: dict, raw: str) -> Layout:
         _load_flags(lay, data.get("flags", {}))
         _load_bits(lay, data.get("bits", {}))
         _check_names(lay)
-        _check_expansion(lay)
         for name in lay.constants:
             try:
                 lay.constant_value(name)
@@ -454,37 +464,35 @@ def _load_bits(lay: Layout, table: dict):
 
 
 def _check_names(lay: Layout):
-    """Every identifier must be a parameter, a constant, a macro or a type name."""
-    def check(toks, params, field):
+    """Expands every constant, macro body, flag and [bits] expression once (finding macro cycles
+    whether or not the prover reaches them), then requires every identifier left to be a
+    parameter or a type name. Names are checked after expansion, as cpp would, so an argument
+    that is only pasted with ## (the UL of _AC(1, UL)) is not taken for a name."""
+    placeholder = "__pteverify_param"
+
+    def check(toks):
         prev = None
         for t in toks:
             if t.kind == "id" and not (prev is not None and prev.text == "." and prev.kind == "punct"):
                 n = t.text
-                if not (n in params or n in lay.constants or n in lay.macros or n == "sizeof"
-                        or n in BASE_KEYWORDS or n in lay.base_types or n in lay.typedefs
-                        or n in lay.structs):
+                if not (n.startswith(placeholder) or n == "sizeof" or n in BASE_KEYWORDS
+                        or n in lay.base_types or n in lay.typedefs or n in lay.structs):
+                    if n in lay.macros:
+                        raise t.error(f"function-like macro '{n}' used without arguments")
                     raise t.error(f"unknown name '{n}'")
             prev = t
+
     for c in lay.constants.values():
-        check(c.body, (), c.field)
+        check(lay.expander.expand(c.body, (c.name,)))
     for m in lay.macros.values():
-        check(m.body, m.params, m.field)
+        args = [[Token("id", f"{placeholder}{i}", m.field, 1)] for i in range(len(m.params))]
+        check(lay.expander.expand(lay.expander._substitute(m, args, m.body[0], (m.name,)), (m.name,)))
     for name, toks in lay.flags.items():
-        check(toks, (), f"[flags] {name}")
+        check(lay.expander.expand(toks))
     for key in ("must_be_zero", "hardware_may_set"):
         toks = getattr(lay, key)
         if toks:
-            check(toks, (), f"[bits] {key}")
-
-
-def _check_expansion(lay: Layout):
-    """Expands every constant and macro body once, so that cycles are found whether or not the
-    prover reaches them."""
-    for c in lay.constants.values():
-        lay.expander.expand(c.body, (c.name,))
-    for m in lay.macros.values():
-        placeholders = [[Token("id", f"__pteverify_param{i}", m.field, 1)] for i in range(len(m.params))]
-        lay.expander.expand(lay.expander._substitute(m, placeholders, m.body[0], (m.name,)), (m.name,))
+            check(lay.expander.expand(toks))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,109 @@
+"""Malformed layout files give one LayoutError line naming the file, the field and the column."""
+
+from pathlib import Path
+
+import pytest
+
+from pteverify.layout import LayoutError, load_layout
+
+FIXTURES = Path(__file__).parent / "layouts"
+BASE = (FIXTURES / "fixture-ok.toml").read_text()
+
+
+def _load(tmp_path, *subs, name="bad"):
+    text = BASE.replace('layout = "fixture-ok"', f'layout = "{name}"')
+    for old, new in subs:
+        assert old in text, old
+        text = text.replace(old, new)
+    p = tmp_path / f"{name}.toml"
+    p.write_text(text)
+    with pytest.raises(LayoutError) as e:
+        load_layout(p)
+    msg = str(e.value)
+    assert "\n" not in msg
+    assert msg.startswith(str(p)), msg
+    return e.value, msg
+
+
+def test_expression_syntax_error(tmp_path):
+    err, msg = _load(tmp_path, ('"__swp_offset(x)" = "((x).val >> SWP_OFFSET_SHIFT)"',
+                                '"__swp_offset(x)" = "((x).val >> )"'))
+    assert '[macros] "__swp_offset(x)", column 13' in msg and "expected an expression" in msg
+    assert err.line == BASE.splitlines().index('"__swp_offset(x)" = "((x).val >> SWP_OFFSET_SHIFT)"') + 1
+
+
+def test_unknown_name(tmp_path):
+    err, msg = _load(tmp_path, ('SWP_OFFSET_SHIFT = "(SWP_TYPE_SHIFT + SWP_TYPE_BITS)"',
+                                'SWP_OFFSET_SHIFT = "(SWP_TYPE_SHIFT + SWP_TYPE_BTIS)"'))
+    assert "[constants] SWP_OFFSET_SHIFT, column 19: unknown name 'SWP_TYPE_BTIS'" in msg
+
+
+def test_unknown_name_in_macro(tmp_path):
+    _, msg = _load(tmp_path, ('"__swp_type(x)" = "(((x).val >> SWP_TYPE_SHIFT) & __SWP_TYPE_MASK)"',
+                              '"__swp_type(x)" = "(((y).val >> SWP_TYPE_SHIFT) & __SWP_TYPE_MASK)"'))
+    assert "[macros] \"__swp_type(x)\", column 4: unknown name 'y'" in msg
+
+
+def test_macro_cycle(tmp_path):
+    _, msg = _load(tmp_path, ('SWP_TYPE_BITS = 5', 'SWP_TYPE_BITS = "(SWP_OFFSET_SHIFT - 9)"'))
+    assert "macro cycle" in msg and "SWP_TYPE_BITS" in msg and "column" in msg
+
+
+def test_function_macro_cycle(tmp_path):
+    _, msg = _load(tmp_path, ('"pte_val(x)" = "((x).pte)"', '"pte_val(x)" = "(__pte(x).pte)"'),
+                   ('"__pte(x)" = "((pte_t) { .pte = (x) })"', '"__pte(x)" = "((pte_t) { .pte = pte_val(x) })"'))
+    assert "macro cycle" in msg and "column" in msg
+
+
+def test_missing_key(tmp_path):
+    _, msg = _load(tmp_path, ('kernel = "none (test fixture)"\n', ''))
+    assert "missing required key 'kernel'" in msg
+
+
+def test_missing_required_macro(tmp_path):
+    _, msg = _load(tmp_path, ('"pte_none(pte)" = "(!(pte_val(pte) & ~(_PAGE_ACCESSED | _PAGE_DIRTY | _PAGE_HW_DBM)))"\n', ''))
+    assert "[macros]: missing required macro 'pte_none'" in msg
+
+
+def test_unknown_key(tmp_path):
+    _, msg = _load(tmp_path, ('width = 64', 'width = 64\ncolour = "red"'))
+    line = BASE.splitlines().index("width = 64") + 2
+    assert f":{line}: colour: unknown key 'colour'" in msg
+
+
+def test_wrong_type(tmp_path):
+    _, msg = _load(tmp_path, ('width = 64', 'width = "64"'))
+    assert "width: must be an integer, not str" in msg
+
+
+def test_bad_width(tmp_path):
+    _, msg = _load(tmp_path, ('width = 64', 'width = 48'))
+    assert "width: must be 32 or 64, not 48" in msg
+
+
+def test_toml_syntax(tmp_path):
+    err, msg = _load(tmp_path, ('width = 64', 'width = = 64'))
+    assert "TOML syntax" in msg and err.line == BASE.splitlines().index("width = 64") + 1
+    assert "column 9" in msg
+
+
+def test_unknown_flag(tmp_path):
+    _, msg = _load(tmp_path, ('uffd_wp = "_PAGE_SWP_UFFD_WP"', 'uffd = "_PAGE_SWP_UFFD_WP"'))
+    assert "[flags] uffd: unknown flag 'uffd'" in msg
+
+
+def test_type_error_names_the_macro(tmp_path):
+    _, msg = _load(tmp_path, ('"__swp_entry_to_pte(x)" = "__pte((x).val)"', '"__swp_entry_to_pte(x)" = "((x).val)"'))
+    assert "[macros] \"__swp_entry_to_pte(x)\"" in msg and "expected 'pte_t'" in msg
+
+
+def test_layout_name_must_match_file(tmp_path):
+    p = tmp_path / "other.toml"
+    p.write_text(BASE)
+    with pytest.raises(LayoutError, match="differs from the file name 'other'"):
+        load_layout(p)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(LayoutError, match="cannot read"):
+        load_layout(tmp_path / "nope.toml")

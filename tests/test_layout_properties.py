@@ -1,0 +1,230 @@
+"""The layout properties: every shipped layout is proved, every property fails on a seeded broken
+layout, and each counterexample really violates the property under plain evaluation."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pteverify.layout import (PROPERTY_NAMES, LayoutError, format_report, load_layout, prove_layout,
+                              render_layout, resolve, shipped_layout_paths)
+from pteverify.layout.backends import PY
+from pteverify.layout.errors import UndefinedBehaviour
+from pteverify.layout.semantics import Semantics
+
+FIXTURES = Path(__file__).parent / "layouts"
+SHIPPED = shipped_layout_paths()
+
+# Properties that the kernel headers themselves violate, as transcribed faithfully by the layout
+# files (each reported as a candidate kernel bug, see the file's notes). test_known_kernel_findings
+# asserts each is disproved with a counterexample that plain evaluation confirms; if the header or
+# the transcription changes so that the property holds, this list must be updated.
+KNOWN_FINDINGS = {
+    ("nios2", "not_present_not_none"):
+        "pte_none() ignores bits 0-3, which hold offset bits 0-3: (type 0, offset 1..15) reads none",
+    ("hexagon", "reserved_bits"):
+        "offset bit 2 lands on bit 9 (__HVM_PTE_R), which must be zero for the HVM to treat the PTE as invalid",
+    ("mips32-huge", "reserved_bits"):
+        "with MIPS_HUGE_TLB_SUPPORT on 32-bit, type bit 0 lands on _PAGE_VALID (bit 8)",
+}
+
+
+def _shipped_cases():
+    for name, path in sorted(SHIPPED.items()):
+        for prop in PROPERTY_NAMES:
+            marks = []
+            if (name, prop) in KNOWN_FINDINGS:
+                continue            # asserted disproved by test_known_kernel_findings
+            yield pytest.param(name, prop, marks=marks, id=f"{name}-{prop}")
+
+
+_REPORTS = {}
+
+
+def _report(name):
+    if name not in _REPORTS:
+        _REPORTS[name] = prove_layout(load_layout(SHIPPED[name]))
+    return _REPORTS[name]
+
+
+@pytest.mark.parametrize("name, prop", list(_shipped_cases()))
+def test_shipped_layout_proved(name, prop):
+    report = _report(name)
+    results = {p.name: p for p in report.properties}
+    if prop not in results:
+        assert prop in {n for n, _ in report.skipped}
+        return
+    r = results[prop]
+    assert r.verdict == "proved", f"{name} {prop}: {r.verdict} {r.counterexample}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Seeded broken layouts: (file, property that must fail)
+
+BROKEN = [
+    ("broken-flag-on-offset", "flag_independent"),
+    ("broken-flag-on-offset", "round_trip"),          # pte_to_swp_entry clears the flag: offset bit lost
+    ("broken-flag-set-by-encode", "flag_independent"),
+    ("broken-reads-present", "not_present_not_none"),
+    ("broken-reads-present", "reserved_bits"),
+    ("broken-mask-bit-count", "round_trip"),
+    ("broken-mask-bit-count", "capacity"),
+    ("broken-truncated-offset", "round_trip"),
+    ("broken-truncated-offset", "capacity"),
+    ("broken-hardware-bit", "reserved_bits"),
+    ("broken-pmd", "pmd_round_trip"),
+    ("broken-pmd", "pmd_not_present_not_none"),
+    ("broken-collision", "round_trip"),
+    ("broken-tiny-offset", "capacity"),
+    ("broken-shift-ub", "round_trip"),
+]
+
+
+def _violations(layout, prop, ce):
+    """Independent plain-evaluation check of a counterexample: the list of ways it violates prop."""
+    sem = Semantics(layout, PY)
+    t, o = ce["type"], ce["offset"]
+    flags = {f: ce.get("flags", {}).get(f, False) for f in sem.flags()}
+    out = []
+    try:
+        fresh = sem.encode(sem.uint(t), sem.ulong(o))
+    except UndefinedBehaviour as ub:
+        return [str(ub)]
+    pte = sem.with_flags(fresh, flags)
+    assert ce["pte"] == f"{pte.v:#0{sem.pte_storage.bits // 4 + 2}x}", "the reported PTE is not the encoding"
+    t_ok = lambda kt: kt == t
+    if prop == "round_trip":
+        kt, ko = sem.decode(fresh)
+        if (kt, ko) != (t, o):
+            out.append("round trip")
+    elif prop == "not_present_not_none":
+        assert (t, o) != (0, 0)
+        if sem.present(pte):
+            out.append("present")
+        if sem.none(pte):
+            out.append("none")
+    elif prop == "flag_independent":
+        f = ce["flag"]
+        if sem.test(f, fresh):
+            out.append("encode sets the flag")
+        for variant in (sem.mk(f, pte), sem.clear(f, pte)):
+            if sem.decode(variant) != (t, o):
+                out.append("decode changed")
+        if not sem.test(f, sem.mk(f, pte)) or sem.test(f, sem.clear(f, pte)):
+            out.append("does not read back")
+    elif prop == "reserved_bits":
+        mbz = layout.eval_expr(" ".join(x.text for x in layout.must_be_zero)).v if layout.must_be_zero else 0
+        hw = layout.eval_expr(" ".join(x.text for x in layout.hardware_may_set)).v if layout.hardware_may_set else 0
+        if pte.v & mbz:
+            out.append("must_be_zero bit set")
+        ref = sem.encode(sem.uint(1), sem.ulong(1)).v
+        if (pte.v & hw) != (ref & hw):
+            out.append("field or flag drives a hardware bit")
+        touched = type(pte)(pte.ctype, pte.v | (int(ce.get("hardware_bits", "0"), 16) & hw))
+        if sem.decode(touched) != (t, o):
+            out.append("hardware bits change decode")
+        if sem.present(touched) or sem.none(touched):
+            out.append("hardware bits make it present or none")
+    elif prop == "pmd_round_trip":
+        if sem.decode(sem.encode_pmd(sem.uint(t), sem.ulong(o)), pmd=True) != (t, o):
+            out.append("pmd round trip")
+    elif prop == "pmd_not_present_not_none":
+        pmd = sem.encode_pmd(sem.uint(t), sem.ulong(o))
+        if sem.pmd_present(pmd) or sem.pmd_none(pmd):
+            out.append("pmd present/none")
+    elif prop == "capacity":
+        ty, off = sem.decode_arch(fresh)
+        if (ty.v, off.v) != (t, o) or ce["offset_bits"] < 16 or ce["type_bits"] < 5:
+            out.append("capacity")
+    return out
+
+
+@pytest.mark.parametrize("fixture, prop", BROKEN, ids=[f"{f}-{p}" for f, p in BROKEN])
+def test_seeded_breakage_is_disproved(fixture, prop):
+    layout = load_layout(FIXTURES / f"{fixture}.toml")
+    report = prove_layout(layout, [prop])
+    [r] = report.properties
+    assert r.verdict == "disproved"
+    assert report.verdict == "disproved"
+    ce = r.counterexample
+    assert ce and ce["violation"]
+    assert _violations(layout, prop, ce), f"counterexample {ce} does not violate {prop} under plain evaluation"
+    text = format_report(report, color=False)
+    assert prop in text and "disproved" in text
+
+
+def test_every_property_has_a_seeded_failure():
+    assert {p for _, p in BROKEN} == set(PROPERTY_NAMES)
+
+
+def test_fixture_ok_is_proved():
+    report = prove_layout(load_layout(FIXTURES / "fixture-ok.toml"))
+    assert report.verdict == "proved"
+    assert [p.name for p in report.properties] == list(PROPERTY_NAMES)
+    assert report.capacity == {"type_bits": 5, "offset_bits": 50}
+
+
+def test_collision_diagram_marks_the_colliding_bit():
+    report = prove_layout(load_layout(FIXTURES / "broken-collision.toml"), ["round_trip"])
+    text = format_report(report, color=False)
+    assert "COLLISION: swap offset bit 0 + swap type bit 4" in text
+    ruler = [line for line in text.splitlines() if line.startswith("  swp   ")][0][8:]
+    assert ruler[63 - 13] == "!"      # bit 13, MSB first
+
+
+def test_ub_shift_is_reported_not_valued():
+    report = prove_layout(load_layout(FIXTURES / "broken-shift-ub.toml"), ["round_trip"])
+    [r] = report.properties
+    assert r.verdict == "disproved"
+    assert "shift count 59 out of range for 'unsigned int'" in r.counterexample["violation"]
+    assert '[macros] "__swp_entry(type, offset)"' in r.counterexample["violation"]
+
+
+def test_timeout_is_unknown_never_proved():
+    report = prove_layout(load_layout(FIXTURES / "fixture-ok.toml"), timeout_s=0)
+    assert {p.verdict for p in report.properties} == {"unknown"}
+    assert report.verdict == "unknown"
+
+
+def test_json_contract():
+    report = prove_layout(load_layout(FIXTURES / "broken-collision.toml"))
+    doc = json.loads(json.dumps(report.to_json()))
+    assert set(doc) == {"layout", "source", "width", "properties", "capacity"}
+    assert doc["layout"] == "broken-collision" and doc["width"] == 64
+    assert set(doc["capacity"]) == {"type_bits", "offset_bits"}
+    for p in doc["properties"]:
+        assert set(p) <= {"name", "verdict", "seconds", "counterexample"}
+        assert p["verdict"] in ("proved", "disproved", "unknown")
+        assert ("counterexample" in p) == (p["verdict"] == "disproved")
+    rt = [p for p in doc["properties"] if p["name"] == "round_trip"][0]
+    assert rt["counterexample"]["pte"].startswith("0x")
+
+
+def test_render_layout_derives_fields_from_the_encoding():
+    text = render_layout(load_layout(FIXTURES / "fixture-ok.toml"))
+    assert "bits 14-63  swap offset bits 0-49" in text
+    assert "bits  9-13  swap type bits 0-4" in text
+    assert "bit   3     exclusive (_PAGE_SWP_EXCLUSIVE)" in text
+    assert "swap PMD" in text
+
+
+def test_resolve_and_unknown_property():
+    name = sorted(SHIPPED)[0]
+    [layout] = resolve([name])
+    assert layout.name == name and layout.path == SHIPPED[name]
+    with pytest.raises(LayoutError) as e:
+        resolve(["no-such-layout"])
+    assert str(e.value) == "unknown layout 'no-such-layout' (see `pteverify list`)"
+    with pytest.raises(LayoutError, match="unknown property"):
+        prove_layout(layout, ["bogus"])
+
+
+@pytest.mark.parametrize("name, prop", sorted(KNOWN_FINDINGS), ids=lambda x: str(x))
+def test_known_kernel_findings(name, prop):
+    """The candidate kernel bugs stay found: disproved, with a counterexample that really violates
+    the property when the header's expressions are evaluated plainly."""
+    report = _report(name)
+    r = {p.name: p for p in report.properties}[prop]
+    assert r.verdict == "disproved"
+    assert _violations(report.layout, prop, r.counterexample), r.counterexample
+    assert report.verdict == "disproved"
