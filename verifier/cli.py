@@ -281,7 +281,8 @@ def _print_run(sc, variant, result, overrides) -> None:
 @click.option("--timeout", "timeout_s", type=click.FloatRange(min=0, min_open=True), default=30.0,
               show_default=True, help="Solver time limit per property, seconds (exceeded: unknown).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def prove_cmd(layouts, all_layouts, files, properties, timeout_s, as_json):
+@click.option("-v", "--verbose", is_flag=True, help="Every property of every layout, even when proved.")
+def prove_cmd(layouts, all_layouts, files, properties, timeout_s, as_json, verbose):
     """Prove swap-PTE layout properties with Z3 for all values."""
     from .layout import PROPERTY_NAMES, format_report, load_layout, prove_layout, resolve, shipped_layout_paths
     for p in properties:
@@ -298,8 +299,20 @@ def prove_cmd(layouts, all_layouts, files, properties, timeout_s, as_json):
         _emit_json({"layouts": [r.to_json() for r in reports]})
     else:
         colour = _colour(sys.stdout)
+        compact = len(reports) > 1 and not verbose
+        width = max(len(r.layout.name) for r in reports)
         for r in reports:
-            click.echo(format_report(r, colour))
+            if compact and r.verdict == "proved":
+                cap = r.capacity
+                click.echo(f"{r.layout.name.ljust(width)}  proved  {len(r.properties)} properties, "
+                           f"{r.seconds:.2f}s  (type {cap.get('type_bits')} bits, "
+                           f"offset {cap.get('offset_bits')} bits)")
+            else:
+                click.echo(format_report(r, colour))
+        if len(reports) > 1:
+            counts = {v: sum(1 for r in reports if r.verdict == v) for v in ("proved", "disproved", "unknown")}
+            click.echo(f"{len(reports)} layouts: {counts['proved']} proved, {counts['disproved']} disproved, "
+                       f"{counts['unknown']} unknown; {sum(r.seconds for r in reports):.2f}s")
     verdicts = {r.verdict for r in reports}
     sys.exit(EXIT_VIOLATED if "disproved" in verdicts else EXIT_INCOMPLETE if "unknown" in verdicts
              else EXIT_OK)
