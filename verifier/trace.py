@@ -7,6 +7,7 @@ models), with the fields it changed (old -> new) beneath it; the table closes wi
 
 from __future__ import annotations
 
+import re
 import textwrap
 from dataclasses import dataclass
 from typing import Any
@@ -75,7 +76,17 @@ def broken_doc(result: Result) -> str:
     return ""
 
 
-def race_table(result: Result, max_width: int = 46) -> str:
+_FILE_PREFIX = re.compile(r"^[\w./-]+\.[chS]:(?=\w)")
+
+
+def short_ref(ref: str) -> str:
+    """The kernel reference without its leading source path (`mm/memory.c:do_swap_page: ...` ->
+    `do_swap_page: ...`): the table's columns are narrow, and the function names the file to a
+    kernel developer; `pteverify show` and the JSON trace keep the full reference."""
+    return _FILE_PREFIX.sub("", ref, count=1)
+
+
+def race_table(result: Result, max_width: int = 40) -> str:
     """Render the violating path: one column per thread, time downwards."""
     cm = result.model
     steps = trace_steps(result)
@@ -83,10 +94,12 @@ def race_table(result: Result, max_width: int = 46) -> str:
     cells: list[tuple[int, list[str]]] = []
     for st in steps:
         col = threads.index(st.thread)
-        lines = textwrap.wrap(st.kernel_ref, max_width, subsequent_indent="  ", break_on_hyphens=False)
+        lines = textwrap.wrap(short_ref(st.kernel_ref), max_width, subsequent_indent="  ",
+                              break_on_hyphens=False, break_long_words=False)
         for name, (old, new) in st.changes.items():
             text = f"{name}: {_fmt(cm, name, old)} -> {_fmt(cm, name, new)}"
-            lines += textwrap.wrap(text, max_width, initial_indent="    ", subsequent_indent="      ")
+            lines += textwrap.wrap(text, max_width, initial_indent="    ", subsequent_indent="      ",
+                                   break_long_words=False)
         cells.append((col, lines))
     widths = [max([len(t)] + [len(x) for c, ls in cells if c == i for x in ls]) for i, t in enumerate(threads)]
     num_w = len(str(len(cells)))
