@@ -1,0 +1,232 @@
+"""Scenario builders for issue "Anon-exclusive I": swap-out, swap-in and swapoff against GUP references.
+
+Each builder is a function of its knobs (see specs/scenarios/<name>.toml for the variants, i.e. the
+knob sets standing for kernel commits) that wires the path modules into threads:
+
+* `odirect_swapout`: an O_DIRECT read holds an R/W FOLL_GET reference and DMAs into the page while
+  reclaim swaps the page out and another thread writes elsewhere in the page, refaulting it. The loss
+  fixed by 1493a1913e34 "mm/swap: remember PG_anon_exclusive via a swp pte bit".
+* `vmsplice_swapout`: David Hildenbrand's test_swp_exclusive: vmsplice() takes a R/O FOLL_GET
+  reference, MADV_PAGEOUT swaps the page out, a write faults it back: the page must not be replaced.
+* `swapin_two_faults`: two threads of one mm fault on the same swapped-out page on a
+  SWP_SYNCHRONOUS_IO device (skip-swapcache swapin) while reclaim swaps it out again: the ABA on
+  pte_same() fixed by 13ddaf26be32 "mm/swap: fix race when skipping swapcache".
+* `swapoff_bits`: swapoff against a uffd-wp protected, soft-dirty swapped-out page and a writer: the
+  bits lost before 14a762dd1977 "mm/swapfile: fix lost swap bits in unuse_pte()".
+* `swapoff_read_error`: swapoff reads a bad swap slot while a thread loads from the page: the garbage
+  mapped before 9f186f9e5fa9 "mm/swapfile: unuse_pte can map random data if swap read fails".
+"""
+
+from __future__ import annotations
+
+from pteverify.model import Knob, Model, builder
+
+from . import mm as mmv
+from .gup import emit_dma_write, emit_gup, emit_gup_release
+from .mm import MM, ORIGINAL, Kernel, pte_present, pte_swap
+from .swap_out import emit_shrink_page_list
+from .swapoff import emit_try_to_unuse
+from .user import emit_access, emit_fault_handlers
+
+K_ANON_EXCLUSIVE = Knob("mm.anon_exclusive", True,
+                        "PG_anon_exclusive exists (6c287605fd56, v5.19): set when a page is mapped "
+                        "exclusively, cleared by page_try_share_anon_rmap(), reused by do_wp_page()")
+K_REMEMBER = Knob("swap_out.remember_exclusive", True,
+                  "try_to_unmap_one() stores PG_anon_exclusive in the swap PTE (pte_swp_mkexclusive) and "
+                  "do_swap_page()/unuse_pte() restore it (1493a1913e34, v5.19)")
+K_ARCH = Knob("arch.swp_exclusive", True,
+              "the architecture implements __HAVE_ARCH_PTE_SWP_EXCLUSIVE (x86-64, arm64, s390x, ppc64 "
+              "book3s since v5.19; all architectures with swap since v6.3)")
+K_STABLE = Knob("swap.stable_writes", False,
+                "the swap device needs stable pages during writeback (SWP_STABLE_WRITES): do_swap_page() "
+                "drops the exclusive marker of a page under writeback")
+K_PIN = Knob("gup.foll_pin", False,
+             "the O_DIRECT read takes FOLL_PIN instead of FOLL_GET (what-if: pinned pages are never "
+             "swapped out)")
+K_SYNC = Knob("swap.synchronous_io", True,
+              "the swap device has SWP_SYNCHRONOUS_IO (zram, pmem): do_swap_page() skips the swap cache "
+              "when __swap_count(entry) == 1")
+K_PREPARE = Knob("swap_in.swapcache_prepare", True,
+                 "the skip-swapcache swapin pins SWAP_HAS_CACHE with swapcache_prepare() and clears it "
+                 "after the PTL unlock (13ddaf26be32, v6.8)")
+K_KEEP_BITS = Knob("swapoff.keep_swp_bits", True,
+                   "unuse_pte() carries soft-dirty and uffd-wp from the swap PTE (14a762dd1977, v5.19)")
+K_UFFD = Knob("uffd.wp_armed", True, "the page is write-protected with UFFDIO_WRITEPROTECT")
+K_CHECK_UPTODATE = Knob("swapoff.check_uptodate", True,
+                        "unuse_pte() installs a swap-in error entry instead of mapping a !PageUptodate "
+                        "page (9f186f9e5fa9, v5.19)")
+
+EXCLUSIVE_KNOBS = (K_ANON_EXCLUSIVE, K_REMEMBER, K_ARCH)
+
+
+def _kernel(knobs, **fixed) -> Kernel:
+    values = dict(fixed)
+    mapping = {"mm.anon_exclusive": "anon_exclusive", "swap_out.remember_exclusive": "remember_exclusive",
+               "arch.swp_exclusive": "arch_swp_exclusive", "swap.stable_writes": "stable_writes",
+               "swap.synchronous_io": "synchronous_io", "swap_in.swapcache_prepare": "swapcache_prepare",
+               "swapoff.keep_swp_bits": "unuse_keep_swp_bits",
+               "swapoff.check_uptodate": "unuse_check_uptodate"}
+    for knob, attr in mapping.items():
+        if knob in knobs.declared:
+            values[attr] = knobs[knob]
+    return Kernel(**values)
+
+
+def _exclusive_invariants(mm: MM, k: Kernel) -> None:
+    if k.anon_exclusive:
+        mmv.inv_writable_pte_maps_exclusive_page(mm)
+        mmv.inv_pinned_mapped_page_is_exclusive(mm)
+        mmv.inv_swap_pte_page_not_exclusive(mm)
+
+
+# Every PTE of a page the process has written is soft-dirty (x86 with CONFIG_MEM_SOFT_DIRTY:
+# pte_mkdirty() sets _PAGE_SOFT_DIRTY; no clear_refs runs in these scenarios), and so is its swap PTE.
+
+
+def _mapped_exclusive(k: Kernel, **extra) -> dict:
+    """An anonymous page faulted in and written by the process: mapped once, exclusive."""
+    return dict({"ref": 1, "map": 1, "excl": k.anon_exclusive, "swapbacked": True, "uptodate": True,
+                 "data": ORIGINAL}, **extra)
+
+
+@builder(*EXCLUSIVE_KNOBS, K_STABLE, K_PIN)
+def odirect_swapout(knobs) -> Model:
+    """O_DIRECT read (R/W GUP reference + DMA) vs swap-out, refault and a CPU write elsewhere in the page."""
+    k = _kernel(knobs, synchronous_io=False)
+    pin = knobs["gup.foll_pin"]
+    m = Model("odirect-swapout", "O_DIRECT read vs swap-out: the DMA must land in the mapped page", knobs)
+    mm = MM(m, folios=("A", "B", "C"))
+    mm.add_pte(pte_present("A", write=True, dirty=True, soft_dirty=True))
+    mm.add_folios(A=_mapped_exclusive(k))
+    mm.add_swap_slot()
+    dma_done = mm.ghost("dma_done", False, "the device finished writing the O_DIRECT data")
+    dma_target = mm.ghost("dma_landed_in", "-", "the page the DMA wrote, and whether it was the page "
+                          "mapped at the address then")
+    cpu_done = mm.ghost("cpu_stored", False, "the writer's store completed")
+
+    odirect = mm.thread("odirect", "O_DIRECT read(): GUP of the user buffer, DMA, completion")
+    held = emit_gup(odirect, k, write=True, pin=pin,
+                    ref=f"block/bio.c:bio_iov_iter_get_pages -> mm/gup.c:follow_page_pte("
+                        f"{'FOLL_PIN' if pin else 'FOLL_GET'}|FOLL_WRITE): pte_offset_map_lock(); "
+                        "can_follow_write_pte(); try_grab_page(); pte_unmap_unlock() [else faultin_page()]")
+    emit_dma_write(odirect, held, dma_done, dma_target)
+    emit_gup_release(odirect, held, pin)
+    emit_fault_handlers(odirect, k)
+
+    reclaim = mm.thread("reclaim", "kswapd: shrink_page_list() on the page")
+    emit_shrink_page_list(reclaim, k)
+
+    writer = mm.thread("writer", "another thread of the process reads, then writes elsewhere in the page")
+    emit_access(writer, k, "load", label="load", cont="store")
+    emit_access(writer, k, "store", "cpu", cpu_done, label="store")
+    emit_fault_handlers(writer, k)
+
+    _exclusive_invariants(mm, k)
+    mmv.inv_no_lost_write(mm, {"dma": dma_done, "cpu": cpu_done})
+    mmv.inv_gup_page_is_mapped_page(mm, dma_target)
+    return m
+
+
+@builder(*EXCLUSIVE_KNOBS)
+def vmsplice_swapout(knobs) -> Model:
+    """test_swp_exclusive: vmsplice() reference, MADV_PAGEOUT, write: the page must not be replaced."""
+    k = _kernel(knobs, synchronous_io=False)
+    m = Model("vmsplice-swapout", "test_swp_exclusive: an exclusive page swapped out and back in is "
+              "reused by the next write fault", knobs)
+    mm = MM(m, folios=("A", "B"))
+    mm.add_pte(pte_present("A", write=True, dirty=True, soft_dirty=True))
+    mm.add_folios(A=_mapped_exclusive(k))
+    mm.add_swap_slot()
+    cpu_done = mm.ghost("cpu_stored", False, "the test's store completed")
+
+    test = mm.thread("test", "the test program: vmsplice(); madvise(MADV_PAGEOUT); write")
+    held = emit_gup(test, k, write=False, pin=False, cont="isolate",
+                    ref="fs/splice.c:vmsplice_to_pipe -> iov_iter_get_pages -> mm/gup.c:follow_page_pte("
+                        "FOLL_GET): try_grab_page() [the pipe holds the page]")
+    emit_shrink_page_list(test, k, cont="access",
+                          isolate_ref="mm/madvise.c:madvise_cold_or_pageout_pte_range(MADV_PAGEOUT): "
+                                      "isolate_lru_page(page) -> reclaim_pages -> shrink_page_list")
+    emit_access(test, k, "store", "cpu", cpu_done)
+    emit_fault_handlers(test, k)
+
+    _exclusive_invariants(mm, k)
+    mmv.inv_exclusive_page_not_replaced(mm, held)
+    mmv.inv_no_lost_write(mm, {"cpu": cpu_done})
+    return m
+
+
+@builder(K_SYNC, K_PREPARE)
+def swapin_two_faults(knobs) -> Model:
+    """Two threads fault on one swapped-out page (skip-swapcache swapin) while reclaim swaps it out again."""
+    k = _kernel(knobs)
+    m = Model("swapin-two-faults", "two threads of one mm fault on the same swapped-out page", knobs)
+    mm = MM(m, folios=("A", "B", "C"))
+    mm.add_pte(pte_swap(exclusive=k.swp_exclusive, soft_dirty=True))
+    mm.add_folios()
+    mm.add_swap_slot(count=1, data=ORIGINAL)
+    cpu_done = mm.ghost("cpu_stored", False, "fault1's store completed")
+
+    t0 = mm.thread("fault0", "thread 0 of the process loads from the page")
+    emit_access(t0, k, "load")
+    emit_fault_handlers(t0, k)
+    t1 = mm.thread("fault1", "thread 1 of the process stores to the page")
+    emit_access(t1, k, "store", "cpu", cpu_done)
+    emit_fault_handlers(t1, k)
+    reclaim = mm.thread("reclaim", "kswapd swaps the page out again once it is mapped")
+    emit_shrink_page_list(reclaim, k)
+
+    _exclusive_invariants(mm, k)
+    mmv.inv_no_lost_write(mm, {"cpu": cpu_done})
+    return m
+
+
+@builder(K_KEEP_BITS, K_UFFD)
+def swapoff_bits(knobs) -> Model:
+    """swapoff vs a uffd-wp protected, soft-dirty swapped-out page and a writer."""
+    k = _kernel(knobs)
+    armed = knobs["uffd.wp_armed"]
+    m = Model("swapoff-bits", "soft-dirty and uffd-wp survive swapoff", knobs)
+    mm = MM(m, folios=("A", "B"))
+    mm.add_pte(pte_swap(exclusive=True, soft_dirty=True, uffd_wp=armed))
+    mm.add_folios()
+    mm.add_swap_slot(count=1, data=ORIGINAL)
+    wp = mm.ghost("uffd_wp_armed", armed, "UFFDIO_WRITEPROTECT is in force on the page")
+    sd = mm.ghost("written_since_clear_refs", True, "the page was written since the last clear_refs")
+    cpu_done = mm.ghost("cpu_stored", False, "the writer's store completed")
+
+    swapoff = mm.thread("swapoff", "swapoff(2): try_to_unuse()")
+    emit_try_to_unuse(swapoff, k)
+    writer = mm.thread("writer", "a thread of the process stores to the page")
+    emit_access(writer, k, "store", "cpu", cpu_done)
+    emit_fault_handlers(writer, k)
+
+    _exclusive_invariants(mm, k)
+    mmv.inv_uffd_wp_survives_swap(mm, wp)
+    mmv.inv_soft_dirty_survives_swap(mm, sd)
+    mmv.inv_no_lost_write(mm, {"cpu": cpu_done})
+    return m
+
+
+@builder(K_CHECK_UPTODATE, K_KEEP_BITS)
+def swapoff_read_error(knobs) -> Model:
+    """swapoff reads a bad swap slot while a thread loads from the page."""
+    k = _kernel(knobs)
+    m = Model("swapoff-read-error", "a failed swap read during swapoff never maps the page's garbage", knobs)
+    mm = MM(m, folios=("A", "B"))
+    mm.add_pte(pte_swap(exclusive=True, soft_dirty=True))
+    mm.add_folios()
+    mm.add_swap_slot(count=1, data=ORIGINAL, bad=True)
+
+    swapoff = mm.thread("swapoff", "swapoff(2): try_to_unuse()")
+    emit_try_to_unuse(swapoff, k)
+    reader = mm.thread("reader", "a thread of the process loads from the page")
+    emit_access(reader, k, "load")
+    emit_fault_handlers(reader, k)
+
+    _exclusive_invariants(mm, k)
+    mmv.inv_no_unread_data_mapped(mm)
+    return m
+
+
+__all__ = ["odirect_swapout", "vmsplice_swapout", "swapin_two_faults", "swapoff_bits",
+           "swapoff_read_error"]

@@ -1,0 +1,488 @@
+"""The shared mm vocabulary every kernel model in pteverify is built from.
+
+One process (one mm), one user address, one page-table entry at that address: the races modelled here
+are about what that PTE, the folios behind it and the swap slot do while several kernel paths run.
+`MM` adds the fields to a `pteverify.model.Model`:
+
+* the **PTE** at the address, a `Pte` value: none, present (pfn = folio id, write, dirty, soft-dirty,
+  uffd-wp), swap (slot plus the swp bits exclusive, soft-dirty, uffd-wp), migration, PTE marker or
+  swap-in-error entry. Comparing two `Pte` values is `pte_same()`;
+* a small pool of **folios** ("A", "B", ...), each with refcount, mapcount, GUP pin count,
+  PG_anon_exclusive, PG_swapcache, PG_swapbacked, PG_dirty, PG_uptodate, PG_writeback, the folio lock
+  and its content. Content is the set of writes that reached the page ("old+dma+cpu"), so a lost write
+  is visible; "garbage" is what a folio whose swap read failed holds;
+* one **swap slot**: its swap count (swap_map without SWAP_HAS_CACHE), SWAP_HAS_CACHE, the folio the
+  swap cache holds for it, and what the swap device holds;
+* the **page-table lock** (PTL) and the folio locks, first-class locks whose value is the owner.
+
+A free folio has refcount 0 and every flag clear; allocation takes the first free folio of the pool
+(deterministically, so symmetric states are not told apart by folio name) and `put_folio` frees a
+folio whose refcount drops to zero. Per-thread locals of the kernel functions (vmf->orig_pte, the page
+a fault holds, `exclusive`) are fields named after the thread and are reset when the function returns,
+so finished work leaves no trace in the state.
+
+The path families live in their own modules (swap_out, swap_in, swapoff, gup, cow, user); each step
+names the kernel function and call it models.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable, NamedTuple
+
+from pteverify.model import FREE, GOTO, Model, ModelError
+
+NO_FOLIO = "-"
+ORIGINAL = "old"          # the page's content before the scenario starts
+GARBAGE = "garbage"       # content of a folio whose swap read failed (!PG_uptodate)
+NO_DATA = "-"             # a free folio / an unused swap slot
+SLOT = "slot0"
+
+
+def written(data: str, tag: str) -> str:
+    """`data` after a write `tag` landed in it; canonical (sorted) so equal contents are equal states."""
+    if data in (NO_DATA, GARBAGE):
+        base, tags = data, set()
+    else:
+        base, *rest = data.split("+")
+        tags = set(rest)
+    tags.add(tag)
+    return "+".join([base] + sorted(tags))
+
+
+def holds_write(data: str | None, tag: str) -> bool:
+    return data is not None and tag in data.split("+")[1:]
+
+
+# --------------------------------------------------------------------------------------------
+# The kernel being modelled: knob values the path modules read
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """Which historical behaviour each path follows. Defaults are the current kernel; scenario builders
+    fill this from their knobs (a knob a scenario does not declare keeps the default)."""
+
+    anon_exclusive: bool = True        # 6c287605fd56 (v5.19): PG_anon_exclusive exists
+    remember_exclusive: bool = True    # 1493a1913e34 (v5.19): try_to_unmap_one sets the swp bit,
+                                       #   do_swap_page/unuse_pte honour pte_swp_exclusive()
+    arch_swp_exclusive: bool = True    # the arch implements __HAVE_ARCH_PTE_SWP_EXCLUSIVE
+    stable_writes: bool = False        # the swap device has SWP_STABLE_WRITES
+    synchronous_io: bool = False       # the swap device has SWP_SYNCHRONOUS_IO (skip-swapcache swapin)
+    swapcache_prepare: bool = True     # 13ddaf26be32 (v6.8): the skip path pins SWAP_HAS_CACHE
+    unuse_keep_swp_bits: bool = True   # 14a762dd1977 (v5.19): unuse_pte keeps soft-dirty / uffd-wp
+    unuse_check_uptodate: bool = True  # 9f186f9e5fa9 (v5.19): unuse_pte maps no !uptodate page
+    pinned_swapout_check: bool = True  # shrink_folio_list: folio_maybe_dma_pinned() -> keep
+
+    @property
+    def swp_exclusive(self) -> bool:
+        """Does a swap PTE carry the exclusive marker at all?"""
+        return self.anon_exclusive and self.remember_exclusive and self.arch_swp_exclusive
+
+
+# --------------------------------------------------------------------------------------------
+# Page-table entries
+
+
+class Pte(NamedTuple):
+    """The PTE at the modelled address. Equality is pte_same(); `str()` is what race tables print."""
+
+    kind: str                   # none | present | swap | migration | marker | swapin_error
+    folio: str = NO_FOLIO       # present / migration: the folio the pfn points to
+    write: bool = False         # present: pte_write(); migration: writable entry
+    dirty: bool = False         # present: pte_dirty()
+    soft_dirty: bool = False    # pte_soft_dirty() / pte_swp_soft_dirty()
+    uffd_wp: bool = False       # pte_uffd_wp() / pte_swp_uffd_wp()
+    exclusive: bool = False     # swap: pte_swp_exclusive(); migration: readable-exclusive
+    slot: str = ""              # swap: the swap entry (type/offset)
+
+    @property
+    def present(self) -> bool:
+        return self.kind == "present"
+
+    @property
+    def is_swap(self) -> bool:
+        return self.kind == "swap"
+
+    def __str__(self) -> str:
+        bits = []
+        if self.kind == "present":
+            bits = [self.folio, "rw" if self.write else "ro"] + (["dirty"] if self.dirty else [])
+        elif self.kind == "swap":
+            bits = [self.slot] + (["excl"] if self.exclusive else [])
+        elif self.kind == "migration":
+            bits = [self.folio, "write" if self.write else ("read-excl" if self.exclusive else "read")]
+        bits += (["soft-dirty"] if self.soft_dirty else []) + (["uffd-wp"] if self.uffd_wp else [])
+        return f"{self.kind}({', '.join(bits)})" if bits else self.kind
+
+
+PTE_NONE = Pte("none")
+PTE_SWAPIN_ERROR = Pte("swapin_error")     # make_swapin_error_entry() (later a PTE marker)
+
+
+def pte_present(folio: str, write: bool = False, dirty: bool = False, soft_dirty: bool = False,
+                uffd_wp: bool = False) -> Pte:
+    return Pte("present", folio, write, dirty, soft_dirty, uffd_wp)
+
+
+def pte_swap(slot: str = SLOT, exclusive: bool = False, soft_dirty: bool = False,
+             uffd_wp: bool = False) -> Pte:
+    return Pte("swap", soft_dirty=soft_dirty, uffd_wp=uffd_wp, exclusive=exclusive, slot=slot)
+
+
+def pte_same_as_swp(pte: Pte, swp: Pte) -> bool:
+    """mm/swapfile.c:pte_same_as_swp(): pte_same() after pte_swp_clear_flags(), so the exclusive,
+    soft-dirty and uffd-wp swp bits are ignored."""
+    return pte.kind == "swap" and swp.kind == "swap" and pte.slot == swp.slot
+
+
+# --------------------------------------------------------------------------------------------
+# Folios, swap slot, locks
+
+
+FOLIO_FLAGS = ("ref", "map", "pin", "excl", "swapcache", "swapbacked", "dirty", "uptodate",
+               "writeback", "data")
+FOLIO_DOC = {
+    "ref": "folio_ref_count(): mappings, swap cache, GUP and temporary references",
+    "map": "folio_mapcount()",
+    "pin": "GUP pins (FOLL_PIN); folio_maybe_dma_pinned() is pin > 0",
+    "excl": "PageAnonExclusive()",
+    "swapcache": "folio_test_swapcache()",
+    "swapbacked": "folio_test_swapbacked()",
+    "dirty": "folio_test_dirty()",
+    "uptodate": "folio_test_uptodate()",
+    "writeback": "folio_test_writeback()",
+    "data": "content: which writes reached the page",
+}
+FREE_FOLIO = {"ref": 0, "map": 0, "pin": 0, "excl": False, "swapcache": False, "swapbacked": False,
+              "dirty": False, "uptodate": False, "writeback": False, "data": NO_DATA}
+
+
+class MM:
+    """Adds the mm vocabulary to a model and offers the helpers the path modules share."""
+
+    def __init__(self, m: Model, folios: Iterable[str] = ("A", "B"), slot: str = SLOT):
+        self.m = m
+        self.folios = tuple(folios)
+        self.slot = slot
+        self.f = {k: {} for k in FOLIO_FLAGS}      # self.f["ref"]["A"] == "A_ref"
+        self.lock = {}                             # self.lock["A"] == "A_lock"
+        self.ptl = m.lock("ptl", "the page-table lock (pte_offset_map_lock / page_vma_mapped_walk)")
+        self.pte = None
+        self.ctxs: list[Ctx] = []
+        # ghosts read by invariants (defaults; scenarios override with mm.ghost())
+        self.ghosts: dict[str, str] = {}
+
+    # -- schema ----------------------------------------------------------------------------
+    def add_pte(self, init: Pte) -> str:
+        self.pte = self.m.field("pte", init, doc="the PTE at the modelled user address")
+        return self.pte
+
+    def add_folios(self, **init: dict) -> None:
+        """Declare the folio pool; `init` maps a folio id to its initial flags (others start free)."""
+        for fid in self.folios:
+            values = dict(FREE_FOLIO, **init.get(fid, {}))
+            for flag in FOLIO_FLAGS:
+                self.f[flag][fid] = self.m.field(f"{fid}_{flag}", values[flag],
+                                                 doc=f"folio {fid}: {FOLIO_DOC[flag]}")
+            self.lock[fid] = self.m.lock(f"{fid}_lock", f"folio {fid}: the folio lock (PG_locked)")
+
+    def add_swap_slot(self, count: int = 0, has_cache: bool = False, cache: str = NO_FOLIO,
+                      data: str = NO_DATA, bad: bool = False) -> None:
+        m = self.m
+        self.swp_count = m.field("swp_count", count, range(0, 4),
+                                 "swap_count(si->swap_map[offset]): swap PTEs referencing the slot")
+        self.swp_has_cache = m.field("swp_has_cache", has_cache, (False, True),
+                                     "SWAP_HAS_CACHE in swap_map: the slot is pinned by the swap cache")
+        self.swp_cache = m.field("swp_cache", cache, (NO_FOLIO,) + self.folios,
+                                 "the folio the swap cache holds for the slot")
+        self.swp_data = m.field("swp_data", data, doc="what the swap device holds in the slot")
+        self.swp_bad = bad      # a bad sector: swap_readpage() fails, the folio stays !uptodate
+
+    def ghost(self, name: str, init: Any, doc: str) -> str:
+        self.ghosts[name] = self.m.field(name, init, doc=f"(ghost) {doc}")
+        return self.ghosts[name]
+
+    # -- field lists for footprints --------------------------------------------------------
+    def ff(self, *flags: str, folios: Iterable[str] | None = None) -> list[str]:
+        """Field names of `flags` for every folio (or the given ones)."""
+        return [self.f[fl][fid] for fl in flags for fid in (folios or self.folios)]
+
+    def all_folio(self) -> list[str]:
+        return self.ff(*FOLIO_FLAGS)
+
+    def locks(self) -> list[str]:
+        return [self.lock[fid] for fid in self.folios]
+
+    def slot_fields(self) -> list[str]:
+        return [self.swp_count, self.swp_has_cache, self.swp_cache, self.swp_data]
+
+    # -- state helpers (effects accumulate their changes in a dict `d`) --------------------
+    @staticmethod
+    def v(s, d: dict, name: str) -> Any:
+        """A field's value as the effect has changed it so far."""
+        return d[name] if name in d else getattr(s, name)
+
+    def fv(self, s, d: dict, flag: str, fid: str) -> Any:
+        return self.v(s, d, self.f[flag][fid])
+
+    def fset(self, d: dict, fid: str, **flags: Any) -> None:
+        for flag, value in flags.items():
+            d[self.f[flag][fid]] = value
+
+    def alloc_folio(self, s, d: dict, **flags: Any) -> str:
+        """Take the first free folio of the pool (refcount 0) and give it `flags` (ref defaults to 1)."""
+        for fid in self.folios:
+            if self.fv(s, d, "ref", fid) == 0:
+                self.fset(d, fid, **dict({"ref": 1, "swapbacked": True}, **flags))
+                return fid
+        raise ModelError(f"folio pool {self.folios} exhausted: the scenario needs a larger pool")
+
+    def get_folio(self, s, d: dict, fid: str, n: int = 1) -> None:
+        self.fset(d, fid, ref=self.fv(s, d, "ref", fid) + n)
+
+    def put_folio(self, s, d: dict, fid: str, n: int = 1) -> None:
+        """folio_put(): drop `n` references; the last one frees the folio."""
+        ref = self.fv(s, d, "ref", fid) - n
+        if ref < 0:
+            raise ModelError(f"folio {fid}: refcount underflow")
+        if ref == 0:
+            if self.fv(s, d, "map", fid) or self.fv(s, d, "swapcache", fid):
+                raise ModelError(f"folio {fid}: freed while mapped or in the swap cache")
+            self.fset(d, fid, **FREE_FOLIO)
+        else:
+            self.fset(d, fid, ref=ref)
+
+    def slot_in_use(self, s, d: dict) -> bool:
+        return self.v(s, d, self.swp_count) > 0 or self.v(s, d, self.swp_has_cache)
+
+    def maybe_free_slot(self, s, d: dict) -> None:
+        """swap_range_free(): once neither a swap PTE nor the swap cache references the slot, its
+        content is gone (the slot can be handed out again)."""
+        if not self.slot_in_use(s, d):
+            d[self.swp_data] = NO_DATA
+
+    def swap_free(self, s, d: dict) -> None:
+        """swap_free(entry): drop one swap-map reference."""
+        count = self.v(s, d, self.swp_count)
+        if count <= 0:
+            raise ModelError("swap_free() of a free swap entry")
+        d[self.swp_count] = count - 1
+        self.maybe_free_slot(s, d)
+
+    def delete_from_swap_cache(self, s, d: dict, fid: str) -> None:
+        """delete_from_swap_cache() + put_swap_page(): the folio leaves the swap cache, drops the
+        cache reference, and the slot loses SWAP_HAS_CACHE."""
+        self.fset(d, fid, swapcache=False)
+        d[self.swp_cache] = NO_FOLIO
+        d[self.swp_has_cache] = False
+        self.put_folio(s, d, fid)
+        self.maybe_free_slot(s, d)
+
+    def try_to_free_swap(self, s, d: dict, fid: str) -> bool:
+        """try_to_free_swap() / folio_free_swap() with the folio locked: only when the folio is in the
+        swap cache, not under writeback and no swap PTE references the slot; the data now lives only
+        in RAM, so the folio is dirtied."""
+        if not self.fv(s, d, "swapcache", fid) or self.fv(s, d, "writeback", fid):
+            return False
+        if self.v(s, d, self.swp_count) != 0:
+            return False
+        self.delete_from_swap_cache(s, d, fid)
+        self.fset(d, fid, dirty=True)
+        return True
+
+    def page_at_address(self, s) -> str | None:
+        """The page the address resolves to: the present PTE's folio, or the swap cache folio of the
+        swap PTE's slot. None while no page backs the address (none, error entry, slot on disk)."""
+        pte = getattr(s, self.pte)
+        if pte.kind == "present":
+            return pte.folio
+        if pte.kind == "swap":
+            cache = getattr(s, self.swp_cache)
+            return None if cache == NO_FOLIO else cache
+        return None
+
+    def content_at_address(self, s) -> str | None:
+        """What a load from the address would see once faulted in."""
+        pte = getattr(s, self.pte)
+        page = self.page_at_address(s)
+        if page is not None:
+            return getattr(s, self.f["data"][page])
+        if pte.kind == "swap":
+            return getattr(s, self.swp_data)
+        return None
+
+    def address_reads(self) -> list[str]:
+        return [self.pte, self.swp_cache, self.swp_data] + self.ff("data")
+
+    # -- threads -------------------------------------------------------------------------------
+    def thread(self, name: str, doc: str = "") -> "Ctx":
+        ctx = Ctx(self, name, doc)
+        self.ctxs.append(ctx)
+        return ctx
+
+
+class Ctx:
+    """A thread plus the locals of the kernel functions it runs (fields named `<thread>_<local>`)."""
+
+    def __init__(self, mm: MM, name: str, doc: str = ""):
+        self.mm = mm
+        self.name = name
+        self.t = mm.m.thread(name, doc)
+        self.owner = len(mm.m.threads)          # value of a lock field this thread holds
+        self.vars: dict[str, str] = {}         # local name -> field name
+        self._defaults: dict[str, Any] = {}
+        self.retry_labels: list[str] = []      # labels a fault returns to (the faulting callers)
+
+    def local(self, name: str, init: Any, doc: str) -> str:
+        if name not in self.vars:
+            self.vars[name] = self.mm.m.field(f"{self.name}_{name}", init, doc=f"{self.name}: {doc}")
+            self._defaults[name] = init
+        return self.vars[name]
+
+    def reset(self, d: dict, *names: str) -> None:
+        """Reset locals on return from a kernel function (keeps the state space canonical)."""
+        for n in names:
+            if n in self.vars:
+                d[self.vars[n]] = self._defaults[n]
+
+    def locals_fields(self, *names: str) -> list[str]:
+        return [self.vars[n] for n in names if n in self.vars]
+
+    def step(self, label: str, ref: str, **kw) -> None:
+        self.t.step(label, ref, **kw)
+
+    # the fault locals shared by do_swap_page and do_wp_page
+    def fault_locals(self) -> None:
+        self.local("orig", PTE_NONE, "vmf->orig_pte")
+        self.local("fwrite", False, "FAULT_FLAG_WRITE (cleared once the fault mapped the page writable)")
+        self.local("unshare", False, "FAULT_FLAG_UNSHARE (GUP R/O pin of a maybe-shared anon page)")
+        self.local("page", NO_FOLIO, "the folio the fault holds a reference on (vmf->page / folio)")
+        self.local("swapcache", NO_FOLIO, "do_swap_page: `swapcache` (NO_FOLIO on the skip-swapcache path)")
+        self.local("excl", False, "do_swap_page: `exclusive`")
+        self.local("clear", False, "do_swap_page: need_clear_cache (swapcache_prepare() pin taken)")
+        self.local("new", NO_FOLIO, "wp_page_copy: new_page")
+        self.local("result", "-", "how the thread's last operation ended")
+        self.local("ret", "-", "where handle_mm_fault() returns to (the access or GUP step to retry)")
+
+    FAULT_LOCALS = ("orig", "fwrite", "unshare", "page", "swapcache", "excl", "clear", "new", "ret")
+
+    def caller(self, label: str) -> None:
+        """Register `label` as a step that raises faults and is retried after them."""
+        self.fault_locals()
+        if label not in self.retry_labels:
+            self.retry_labels.append(label)
+
+    def leave_fault(self, s, d: dict, keep_clear: bool = False) -> dict:
+        """Return from handle_mm_fault(): reset the fault locals, jump back to the faulting step."""
+        d[GOTO] = self.mm.v(s, d, self.vars["ret"])
+        self.reset(d, *[n for n in self.FAULT_LOCALS if not (keep_clear and n == "clear")])
+        return d
+
+
+# --------------------------------------------------------------------------------------------
+# Invariants, in the kernel's own terms
+
+
+def inv_writable_pte_maps_exclusive_page(mm: MM) -> None:
+    def ok(s):
+        pte = getattr(s, mm.pte)
+        return not (pte.present and pte.write) or getattr(s, mm.f["excl"][pte.folio])
+
+    mm.m.invariant("writable_pte_maps_exclusive_page", ok, [mm.pte] + mm.ff("excl"),
+                   "a writable present PTE maps a PG_anon_exclusive page "
+                   "(do_swap_page: VM_BUG_ON(pte_write(pte) && !PageAnonExclusive(page)))")
+
+
+def inv_pinned_mapped_page_is_exclusive(mm: MM) -> None:
+    def ok(s):
+        pte = getattr(s, mm.pte)
+        return not (pte.present and getattr(s, mm.f["pin"][pte.folio])) or getattr(s, mm.f["excl"][pte.folio])
+
+    mm.m.invariant("pinned_mapped_page_is_exclusive", ok, [mm.pte] + mm.ff("pin", "excl"),
+                   "a GUP-pinned (FOLL_PIN) anonymous page mapped by a present PTE is PG_anon_exclusive "
+                   "(gup_must_unshare() / sanity_check_pinned_pages())")
+
+
+def inv_swap_pte_page_not_exclusive(mm: MM) -> None:
+    def ok(s):
+        pte = getattr(s, mm.pte)
+        if not pte.is_swap:
+            return True
+        cache = getattr(s, mm.swp_cache)
+        return cache == NO_FOLIO or not getattr(s, mm.f["excl"][cache])
+
+    mm.m.invariant("swap_pte_page_not_exclusive", ok, [mm.pte, mm.swp_cache] + mm.ff("excl"),
+                   "a swap PTE never points at a PG_anon_exclusive page in the swap cache "
+                   "(do_swap_page: BUG_ON(PageAnon(page) && PageAnonExclusive(page)))")
+
+
+def inv_gup_page_is_mapped_page(mm: MM, dma_target: str) -> None:
+    mm.m.invariant("gup_page_is_mapped_page", lambda s: not getattr(s, dma_target).endswith("(not mapped)"),
+                   [dma_target],
+                   "with an R/W FOLL_GET reference and no fork, the page the GUP reference holds is the "
+                   "page mapped at its address: the device's DMA write lands in the mapped page")
+
+
+def inv_no_lost_write(mm: MM, writes: dict[str, str]) -> None:
+    """`writes` maps a write tag ("cpu", "dma") to the ghost field that is True once it completed."""
+    ghosts = list(writes.values())
+
+    def ok(s):
+        # Inside a PTL-held section the page data may be in flight (do_swap_page has dropped the
+        # swap reference but not yet installed its folio): judge consistent page tables only.
+        if getattr(s, mm.ptl) != FREE:
+            return True
+        content = mm.content_at_address(s)
+        if content is None:
+            return True
+        return all(holds_write(content, tag) for tag, g in writes.items() if getattr(s, g))
+
+    mm.m.invariant("no_lost_write", ok, [mm.ptl] + mm.address_reads() + ghosts,
+                   "no write, by the CPU or by DMA through a GUP reference, is lost: whenever the page "
+                   "table is consistent (PTL free), every completed write is in the page the address "
+                   "resolves to (present PTE, or the swap cache / swap slot behind the swap PTE)")
+
+
+def inv_uffd_wp_survives_swap(mm: MM, armed: str) -> None:
+    def ok(s):
+        pte = getattr(s, mm.pte)
+        return not getattr(s, armed) or pte.kind not in ("present", "swap") or pte.uffd_wp
+
+    mm.m.invariant("uffd_wp_survives_swap", ok, [mm.pte, armed],
+                   "uffd-wp protection survives swap: while UFFDIO_WRITEPROTECT is in force the PTE, "
+                   "present or swap, carries the uffd-wp bit (pte_uffd_wp / pte_swp_uffd_wp)")
+
+
+def inv_soft_dirty_survives_swap(mm: MM, written_since_clear: str) -> None:
+    def ok(s):
+        pte = getattr(s, mm.pte)
+        return not getattr(s, written_since_clear) or pte.kind not in ("present", "swap") or pte.soft_dirty
+
+    mm.m.invariant("soft_dirty_survives_swap", ok, [mm.pte, written_since_clear],
+                   "a page written since the last clear_refs stays soft-dirty across swap-out, swap-in "
+                   "and swapoff (pte_soft_dirty / pte_swp_soft_dirty), or /proc/pid/pagemap misses it")
+
+
+def inv_no_unread_data_mapped(mm: MM) -> None:
+    def ok(s):
+        pte = getattr(s, mm.pte)
+        return not pte.present or getattr(s, mm.f["uptodate"][pte.folio])
+
+    mm.m.invariant("no_unread_data_mapped", ok, [mm.pte] + mm.ff("uptodate"),
+                   "no data of a non-uptodate folio is ever mapped: a present PTE maps only a "
+                   "PG_uptodate folio (a failed swap read must never reach user space)")
+
+
+def inv_exclusive_page_not_replaced(mm: MM, held: str) -> None:
+    """`held`: a local holding the folio the pipe (vmsplice) references."""
+
+    def ok(s):
+        fid = getattr(s, held)
+        pte = getattr(s, mm.pte)
+        return fid == NO_FOLIO or not pte.present or pte.folio == fid
+
+    mm.m.invariant("exclusive_page_not_replaced", ok, [held, mm.pte],
+                   "an exclusive anonymous page that was swapped out and faulted back in is reused, not "
+                   "replaced, by the next write fault: the page vmsplice() holds stays the page mapped "
+                   "(test_swp_exclusive: \"PASS: page was not replaced during COW\")")
