@@ -54,9 +54,9 @@ def engine(n: int = 3, k: int = 99) -> None:
           f"{secs:.2f} s, {states / secs:,.0f} states/s")
 
 
-def scenarios(kinds=None) -> None:
-    print(f"\n{'scenario:variant':44} {'verdict':>10} {'full states':>12} {'s':>7} "
-          f"{'reduced states':>15} {'s':>7}")
+def scenarios(kinds=("mm",)) -> None:
+    print(f"\n{'scenario:variant':44} {'verdict':>10} {'full states':>12} {'transitions':>12} {'s':>6} "
+          f"{'reduced states':>15} {'transitions':>12} {'s':>6}")
     for sc in load_scenarios().values():
         if kinds and sc.kind not in kinds:
             continue
@@ -66,7 +66,8 @@ def scenarios(kinds=None) -> None:
             red = explore(cm, reduction=True)
             assert full.verdict == red.verdict
             print(f"{sc.name + ':' + v.name:44} {full.verdict:>10} {full.stats.states:>12,} "
-                  f"{full.stats.seconds:>7.2f} {red.stats.states:>15,} {red.stats.seconds:>7.2f}")
+                  f"{full.stats.transitions:>12,} {full.stats.seconds:>6.2f} {red.stats.states:>15,} "
+                  f"{red.stats.transitions:>12,} {red.stats.seconds:>6.2f}")
 
 
 if __name__ == "__main__":
