@@ -1,6 +1,7 @@
 """Hypothesis cross-check: for every layout (shipped and fixtures) and every macro and constant it
 defines, the Z3 term and plain Python evaluation agree on random values, including on whether the
-values reach undefined behaviour."""
+values reach undefined behaviour. The file's [symbols] get a random allowed (aligned, in range) value,
+the same on both sides."""
 
 from pathlib import Path
 
@@ -66,6 +67,12 @@ def _compiled(path):
     return _CACHE[path]
 
 
+def _symbol_value(sd):
+    """A random value the symbol may take: a multiple of its align within [min, max]."""
+    lo_k, hi_k = -(-sd.lo // sd.align), sd.hi // sd.align
+    return st.one_of(st.integers(lo_k, hi_k), st.sampled_from([lo_k, hi_k])).map(lambda k: k * sd.align)
+
+
 def _value(bits):
     return st.one_of(st.integers(0, 2 ** bits - 1),
                      st.sampled_from([0, 1, 2 ** bits - 1, 2 ** (bits - 1)]),
@@ -85,16 +92,23 @@ def test_z3_agrees_with_plain_evaluation(path):
     @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
     @given(st.data())
     def check(data):
+        symbols = {n: data.draw(_symbol_value(sd), label=f"symbol {n}") for n, sd in layout.symbols.items()}
+        for n, v in symbols.items():
+            assert layout.symbols[n].allows(v)
+        symbol_subst = [(z3.BitVec(f"symbol_{n}", layout.symbols[n].ctype.bits),
+                         z3.BitVecVal(v, layout.symbols[n].ctype.bits)) for n, v in symbols.items()]
+        py_symbols = layout.symbol_values(PY, symbols)
         for label, args, val, ub, name in comp.entries:
             concrete = [data.draw(_value(t.bits), label=f"{label} arg{i}") for i, (_, t) in enumerate(args)]
-            subst = [(v, z3.BitVecVal(x, t.bits)) for (v, t), x in zip(args, concrete)]
+            subst = [(v, z3.BitVecVal(x, t.bits)) for (v, t), x in zip(args, concrete)] + symbol_subst
             z3_ub = any(z3.is_true(z3.simplify(z3.substitute(c, *subst) if subst else c)) for c, _ in ub)
             try:
                 if name is None:
                     c = layout.constants[label]
-                    py = layout.eval_tokens(layout.context(PY), ("const", label), c.body, c.field)
+                    py = layout.eval_tokens(layout.context(PY, py_symbols), ("const", label), c.body, c.field)
                 else:
-                    py = layout.call(layout.context(PY), name, *[Value(t, x) for (_, t), x in zip(args, concrete)])
+                    py = layout.call(layout.context(PY, py_symbols), name,
+                                     *[Value(t, x) for (_, t), x in zip(args, concrete)])
                 py_ub = False
             except UndefinedBehaviour:
                 py_ub = True
@@ -169,3 +183,20 @@ def test_operators_z3_agree_with_plain(fixture):
                                                  st.sampled_from(_TYPES), st.sampled_from(_TYPES),
                                                  _value(64), st.one_of(_value(64), st.integers(0, 70)))(check))
     random_check()
+
+
+@pytest.mark.parametrize("path", [p for p in PATHS if load_layout(p).symbols], ids=lambda p: p.stem)
+def test_symbols_are_free_variables_of_the_terms(path):
+    """A layout's [symbols] reach the Z3 terms as free variables (so the cross-check above varies
+    them), and plain evaluation depends on the value given."""
+    comp = _compiled(path)
+    names = {f"symbol_{n}" for n in comp.layout.symbols}
+    seen = set()
+    for _, _, val, _, _ in comp.entries:
+        todo = [val.v]
+        while todo:
+            e = todo.pop()
+            if z3.is_const(e) and e.decl().kind() == z3.Z3_OP_UNINTERPRETED:
+                seen.add(str(e))
+            todo.extend(e.children())
+    assert names <= seen

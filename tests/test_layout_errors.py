@@ -107,3 +107,68 @@ def test_layout_name_must_match_file(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(LayoutError, match="cannot read"):
         load_layout(tmp_path / "nope.toml")
+
+
+# --- [pmd_flags], [symbols], [bits] pmd_names ---------------------------------------------------
+
+def test_pmd_flag_unknown_name(tmp_path):
+    _, msg = _load(tmp_path, ('[pmd_flags]\nsoft_dirty', '[pmd_flags]\nsoft_dirt'))
+    assert "[pmd_flags] soft_dirt" in msg and "unknown flag 'soft_dirt'" in msg
+
+
+def test_pmd_flags_need_pmd_forms(tmp_path):
+    _, msg = _load(tmp_path, ('"__pmd_to_swp_entry(pmd)" = "((swp_entry_t) { pmd_val(pmd) })"\n', ''),
+                   ('"__swp_entry_to_pmd(x)" = "__pmd((x).val)"\n', ''))
+    assert "[pmd_flags]" in msg and "no PMD forms" in msg
+
+
+def test_pmd_accessor_without_pmd_flag(tmp_path):
+    _, msg = _load(tmp_path, ('"pmd_none(pmd)" = "(pmd_val(pmd) == 0)"',
+                              '"pmd_none(pmd)" = "(pmd_val(pmd) == 0)"\n"pmd_swp_mkexclusive(pmd)" = "__pmd(pmd_val(pmd) | 8)"'))
+    assert "'pmd_swp_mkexclusive' is given but [pmd_flags] has no 'exclusive'" in msg
+    assert '[macros] "pmd_swp_mkexclusive(pmd)"' in msg
+
+
+def test_pmd_accessor_arity(tmp_path):
+    _, msg = _load(tmp_path, ('"pmd_none(pmd)" = "(pmd_val(pmd) == 0)"',
+                              '"pmd_none(pmd)" = "(pmd_val(pmd) == 0)"\n"pmd_swp_soft_dirty(pmd, x)" = "(pmd_val(pmd) & 2)"'))
+    assert "'pmd_swp_soft_dirty' must take 1 parameter" in msg
+
+
+_SYM = ('"pmd_none(pmd)" = "(pmd_val(pmd) == 0)"', '"pmd_none(pmd)" = "(pmd_val(pmd) == (unsigned long)tbl)"')
+
+
+def test_symbol_align_not_power_of_two(tmp_path):
+    _, msg = _load(tmp_path, _SYM, ('[pmd_flags]', '[symbols]\ntbl = { align = 3000 }\n\n[pmd_flags]'))
+    assert "[symbols] tbl" in msg and "'align' must be a power of two" in msg
+
+
+def test_symbol_unknown_key(tmp_path):
+    _, msg = _load(tmp_path, _SYM, ('[pmd_flags]', '[symbols]\ntbl = { alignment = 4096 }\n\n[pmd_flags]'))
+    assert "unknown key 'alignment' (known: type, align, min, max)" in msg
+
+
+def test_symbol_clashes_with_constant(tmp_path):
+    _, msg = _load(tmp_path, ('[pmd_flags]', '[symbols]\nSWP_TYPE_BITS = { align = 8 }\n\n[pmd_flags]'))
+    assert "[symbols] SWP_TYPE_BITS" in msg and "is also a constant" in msg
+
+
+def test_symbol_without_allowed_value(tmp_path):
+    _, msg = _load(tmp_path, _SYM, ('[pmd_flags]', '[symbols]\ntbl = { align = 4096, min = 4097, max = "8191" }\n\n[pmd_flags]'))
+    assert "no multiple of align 0x1000 lies in [min, max] = [0x1001, 0x1fff]" in msg
+
+
+def test_symbol_bound_uses_symbol(tmp_path):
+    _, msg = _load(tmp_path, _SYM, ('[pmd_flags]', '[symbols]\ntbl = { align = 8, min = "tbl" }\n\n[pmd_flags]'))
+    assert "'min': uses the symbol 'tbl'" in msg
+
+
+def test_misspelled_symbol_is_an_unknown_name(tmp_path):
+    _, msg = _load(tmp_path, ('"pmd_none(pmd)" = "(pmd_val(pmd) == 0)"', '"pmd_none(pmd)" = "(pmd_val(pmd) == (unsigned long)tlb)"'),
+                   ('[pmd_flags]', '[symbols]\ntbl = { align = 8 }\n\n[pmd_flags]'))
+    assert "unknown name 'tlb'" in msg
+
+
+def test_pmd_names_bit_out_of_range(tmp_path):
+    _, msg = _load(tmp_path, ('names = { 0 = "P",', 'pmd_names = { 64 = "X" }\nnames = { 0 = "P",'))
+    assert "[bits] pmd_names" in msg and "'64' is not a bit number below 64" in msg

@@ -26,6 +26,12 @@ KNOWN_FINDINGS = {
         "offset bit 2 lands on bit 9 (__HVM_PTE_R), which must be zero for the HVM to treat the PTE as invalid",
     ("mips32-huge", "reserved_bits"):
         "with MIPS_HUGE_TLB_SUPPORT on 32-bit, type bit 0 lands on _PAGE_VALID (bit 8)",
+    ("riscv", "pmd_not_present_not_none"):
+        "_PAGE_SWP_SOFT_DIRTY is _PAGE_EXEC (bit 3), a _PAGE_LEAF bit the THP pmd_present() tests: "
+        "pmd_swp_mksoft_dirty() on a PMD migration entry makes it read present",
+    ("loongarch", "pmd_not_present_not_none"):
+        "_PAGE_PRESENT_INVALID (bit 60) is swap offset bit 36, which pmd_present() tests on a _PAGE_HUGE "
+        "swap PMD; with 4 KiB pages the migration young bit (SWP_MIG_YOUNG_BIT = 36) lands there",
 }
 
 
@@ -74,6 +80,10 @@ BROKEN = [
     ("broken-hardware-bit", "reserved_bits"),
     ("broken-pmd", "pmd_round_trip"),
     ("broken-pmd", "pmd_not_present_not_none"),
+    ("broken-pmd-flag-present", "pmd_not_present_not_none"),
+    ("broken-pmd-flag-on-offset", "pmd_flag_independent"),
+    ("broken-pmd-flag-on-offset", "pmd_round_trip"),  # the PMD decode clears uffd-wp: offset bit 0 lost
+    ("broken-symbol", "pmd_not_present_not_none"),
     ("broken-collision", "round_trip"),
     ("broken-tiny-offset", "capacity"),
     ("broken-shift-ub", "round_trip"),
@@ -82,17 +92,49 @@ BROKEN = [
 
 def _violations(layout, prop, ce):
     """Independent plain-evaluation check of a counterexample: the list of ways it violates prop."""
-    sem = Semantics(layout, PY)
+    symbols = {n: int(v, 16) for n, v in ce.get("symbols", {}).items()}
+    for n, v in symbols.items():
+        assert layout.symbols[n].allows(v), f"symbol {n} = {v:#x} outside its declared range"
+    sem = Semantics(layout, PY, symbols)
     t, o = ce["type"], ce["offset"]
-    flags = {f: ce.get("flags", {}).get(f, False) for f in sem.flags()}
     out = []
+    if prop.startswith("pmd_"):
+        pflags = {f: ce.get("flags", {}).get(f, False) for f in sem.pmd_flags()}
+        try:
+            fresh = sem.encode_pmd(sem.uint(t), sem.ulong(o))
+        except UndefinedBehaviour as ub:
+            return [str(ub)]
+        pmd = sem.pmd_with_flags(fresh, pflags)
+        assert ce["pmd"] == f"{pmd.v:#0{sem.pmd_storage.bits // 4 + 2}x}", "the reported PMD is not the encoding"
+        if prop == "pmd_round_trip":
+            if sem.decode(fresh, pmd=True) != (t, o):
+                out.append("pmd round trip")
+        elif prop == "pmd_not_present_not_none":
+            assert (t, o) != (0, 0)
+            if "pmd_present" in layout.macros and sem.pmd_present(pmd):
+                out.append("pmd present")
+            if "pmd_none" in layout.macros and sem.pmd_none(pmd):
+                out.append("pmd none")
+        elif prop == "pmd_flag_independent":
+            f = ce["flag"]
+            if sem.pmd_test(f, fresh):
+                out.append("encode sets the PMD flag")
+            for variant in (sem.pmd_mk(f, pmd), sem.pmd_clear(f, pmd)):
+                if sem.decode(variant, pmd=True) != (t, o):
+                    out.append("decode changed")
+                for g in sem.pmd_flags():
+                    if g != f and bool(sem.pmd_test(g, variant)) != pflags[g]:
+                        out.append(f"{g} changed")
+            if not sem.pmd_test(f, sem.pmd_mk(f, pmd)) or sem.pmd_test(f, sem.pmd_clear(f, pmd)):
+                out.append("does not read back")
+        return out
+    flags = {f: ce.get("flags", {}).get(f, False) for f in sem.flags()}
     try:
         fresh = sem.encode(sem.uint(t), sem.ulong(o))
     except UndefinedBehaviour as ub:
         return [str(ub)]
     pte = sem.with_flags(fresh, flags)
     assert ce["pte"] == f"{pte.v:#0{sem.pte_storage.bits // 4 + 2}x}", "the reported PTE is not the encoding"
-    t_ok = lambda kt: kt == t
     if prop == "round_trip":
         kt, ko = sem.decode(fresh)
         if (kt, ko) != (t, o):
@@ -125,13 +167,6 @@ def _violations(layout, prop, ce):
             out.append("hardware bits change decode")
         if sem.present(touched) or sem.none(touched):
             out.append("hardware bits make it present or none")
-    elif prop == "pmd_round_trip":
-        if sem.decode(sem.encode_pmd(sem.uint(t), sem.ulong(o)), pmd=True) != (t, o):
-            out.append("pmd round trip")
-    elif prop == "pmd_not_present_not_none":
-        pmd = sem.encode_pmd(sem.uint(t), sem.ulong(o))
-        if sem.pmd_present(pmd) or sem.pmd_none(pmd):
-            out.append("pmd present/none")
     elif prop == "capacity":
         ty, off = sem.decode_arch(fresh)
         if (ty.v, off.v) != (t, o) or ce["offset_bits"] < 16 or ce["type_bits"] < 5:
@@ -162,6 +197,57 @@ def test_fixture_ok_is_proved():
     assert report.verdict == "proved"
     assert [p.name for p in report.properties] == list(PROPERTY_NAMES)
     assert report.capacity == {"type_bits": 5, "offset_bits": 50}
+
+
+def test_pmd_flag_counterexamples_name_the_flag_and_the_bit():
+    report = prove_layout(load_layout(FIXTURES / "broken-pmd-flag-present.toml"), ["pmd_not_present_not_none"])
+    [r] = report.properties
+    ce = r.counterexample
+    assert ce["flags"]["soft_dirty"] is True and "pte" not in ce
+    assert int(ce["pmd"], 16) & (1 << 7)
+    text = format_report(report, color=False)
+    assert "bit   7     soft_dirty (_PAGE_PSE)  [PSE]  <-- makes it read present" in text
+    report = prove_layout(load_layout(FIXTURES / "broken-pmd-flag-on-offset.toml"), ["pmd_flag_independent"])
+    [r] = report.properties
+    text = format_report(report, color=False)
+    assert "COLLISION: uffd_wp ((_AT(pteval_t, 1) << 14)) + swap offset bit 0" in text
+
+
+def test_riscv_pmd_soft_dirty_reads_present():
+    """The groupA example, by plain evaluation of the shipped file: a PMD migration entry
+    (type 30, offset 0x1234) is 0x1234f00; with soft-dirty 0x1234f08, and pmd_present() holds."""
+    layout = load_layout(SHIPPED["riscv"])
+    sem = Semantics(layout, PY)
+    pmd = sem.encode_pmd(sem.uint(30), sem.ulong(0x1234))
+    assert pmd.v == 0x1234f00 and not sem.pmd_present(pmd)
+    sd = sem.pmd_mk("soft_dirty", pmd)
+    assert sd.v == 0x1234f08 and sem.pmd_present(sd)
+    assert sem.decode(sd, pmd=True) == (30, 0x1234)
+
+
+def test_symbol_is_quantified_over_every_allowed_value(tmp_path):
+    """fixture-symbol: pmd_none() compares with an opaque table address, proved for every 4096-aligned
+    address at or above its min. Without the min, some aligned address equals a swap PMD: disproved,
+    and the counterexample gives that address, which plain evaluation confirms."""
+    ok = load_layout(FIXTURES / "fixture-symbol.toml")
+    assert prove_layout(ok).verdict == "proved"
+    report = prove_layout(load_layout(FIXTURES / "broken-symbol.toml"), ["pmd_not_present_not_none"])
+    [r] = report.properties
+    ce = r.counterexample
+    addr = int(ce["symbols"]["empty_pte_table"], 16)
+    assert addr % 4096 == 0 and addr == int(ce["pmd"], 16)
+    assert "the swap PMD reads none (pmd_none)" in ce["violation"]
+    assert "with empty_pte_table = " in format_report(report, color=False)
+
+
+def test_pmd_names_label_the_pmd_diagram():
+    s390 = render_layout(load_layout(SHIPPED["s390"]))
+    pte_part, pmd_part = s390.split("swap PMD")
+    assert "bits  6-10  swap type bits 0-4  [FC R NX]" in pmd_part      # segment-table entry bits
+    assert "bits  4-5   1  [I CS]" in pmd_part
+    assert "bit   1     soft_dirty (_SEGMENT_ENTRY_SOFT_DIRTY)  [SD]" in pmd_part
+    assert "bits  9-10  1  [I R]" in pte_part                            # the PTE keeps its own names
+    assert "[s w r d y]" in pte_part and "[s w r d y]" not in pmd_part
 
 
 def test_collision_diagram_marks_the_colliding_bit():

@@ -552,10 +552,12 @@ class EvalContext:
     """Back end, variable bindings, and (symbolic back end) the undefined-behaviour conditions met,
     each guarded by the path condition under which the operation is evaluated."""
 
-    def __init__(self, backend, env: dict[str, Value], types: dict[str, IntType]):
+    def __init__(self, backend, env: dict[str, Value], types: dict[str, IntType],
+                 symbols: dict[str, Value] | None = None):
         self.be = backend
         self.env = env
         self.types = types
+        self.symbols = symbols or {}   # the file's [symbols]: free values (see model.SymbolDef)
         self.path = []
         self.ub: list[tuple] = []   # (condition, description)
         self.suppress = 0           # > 0 inside a ?: branch that is not evaluated
@@ -619,10 +621,12 @@ def evaluate(node: Node, ctx: EvalContext) -> Value:
     if cls is Num:
         return Value(node.ctype, be.const(node.value, node.ctype.bits))
     if cls is Var:
-        try:
-            return ctx.env[node.name]
-        except KeyError:
-            raise node.tok.error(f"unknown name '{node.name}'") from None
+        val = ctx.env.get(node.name)
+        if val is None:
+            val = ctx.symbols.get(node.name)
+            if val is None:
+                raise node.tok.error(f"unknown name '{node.name}'")
+        return val
     if cls is Binary:
         op = node.op
         if op in ("&&", "||"):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from .backends import PY
 from .errors import UndefinedBehaviour
 from .model import Layout
-from .prover import Inputs, LayoutReport, _limits
+from .prover import Inputs, LayoutReport, _limits, _symbols_detail
 from .semantics import Semantics
 
 FLAG_LETTERS = {"exclusive": "E", "soft_dirty": "S", "uffd_wp": "U"}
@@ -34,6 +34,7 @@ class Analysis:
     hardware_may_set: int
     type_bits: int
     offset_bits: int
+    pmd: bool = False
 
 
 def _bits_of(v: int):
@@ -83,17 +84,20 @@ def analyse(layout: Layout, pmd: bool = False) -> Analysis:
             for b in _bits_of(driven):
                 owners.setdefault(b, set()).add((kind, i))
     base = enc(0, 0) or 0
-    if not pmd:
-        for f in sem.flags():
-            driven = 0
-            for t, o in bases:
-                try:
+    for f in (sem.pmd_flags() if pmd else sem.flags()):
+        driven = 0
+        for t, o in bases:
+            try:
+                if pmd:
+                    p = sem.encode_pmd(sem.uint(t), sem.ulong(o))
+                    driven |= sem.pmd_mk(f, p).v ^ sem.pmd_clear(f, p).v
+                else:
                     p = sem.encode(sem.uint(t), sem.ulong(o))
                     driven |= sem.mk(f, p).v ^ sem.clear(f, p).v
-                except UndefinedBehaviour:
-                    pass
-            for b in _bits_of(driven):
-                owners.setdefault(b, set()).add((f"flag:{f}", 0))
+            except UndefinedBehaviour:
+                pass
+        for b in _bits_of(driven):
+            owners.setdefault(b, set()).add((f"flag:{f}", 0))
     inverted = {b for b, os in owners.items() if (base >> b) & 1 and all(k in ("type", "offset") for k, _ in os)}
     masks = {}
     for key in ("must_be_zero", "hardware_may_set"):
@@ -104,7 +108,7 @@ def analyse(layout: Layout, pmd: bool = False) -> Analysis:
             val = layout.eval_tokens(sem.ctx, ("bits", key), toks, f"[bits] {key}")
             masks[key] = convert(sem.ctx, val, sem.pte_storage, toks[0]).v
     return Analysis(width, {b: sorted(o) for b, o in owners.items()}, base, inverted, undriven,
-                    masks["must_be_zero"], masks["hardware_may_set"], nt, no)
+                    masks["must_be_zero"], masks["hardware_may_set"], nt, no, pmd)
 
 
 def _char(a: Analysis, b: int) -> str:
@@ -121,12 +125,18 @@ def _char(a: Analysis, b: int) -> str:
     return FLAG_LETTERS.get(kind[5:], "F")
 
 
-def _describe_owner(kind: str, idx_hi: int, idx_lo: int) -> str:
+def _describe_owner(kind: str, idx_hi: int, idx_lo: int, masks: dict | None = None) -> str:
+    """masks: flag name -> the mask expression as written in the file ([flags] or [pmd_flags])."""
     if kind in ("type", "offset"):
         rng = f"{idx_lo}" if idx_hi == idx_lo else f"{idx_lo}-{idx_hi}"
         return f"swap {kind} bit{'s' if idx_hi != idx_lo else ''} {rng}"
     f = kind[5:]
-    return f"{f} ({FLAG_MACROS.get(f, f)})"
+    return f"{f} ({(masks or {}).get(f) or FLAG_MACROS.get(f, f)})"
+
+
+def _flag_texts(layout: Layout, pmd: bool) -> dict:
+    section = "pmd_flags" if pmd else "flags"
+    return {f: text for (sec, f), text in layout.flag_text.items() if sec == section}
 
 
 def render(layout: Layout, a: Analysis, marks: dict | None = None, pte: int | None = None,
@@ -135,9 +145,10 @@ def render(layout: Layout, a: Analysis, marks: dict | None = None, pte: int | No
     of each bit, then a list of bit ranges like the kernel's header comments. marks maps PTE bits
     to the reason they are marked."""
     marks = dict(marks or {})
+    ftext = _flag_texts(layout, a.pmd)
     for b, os in a.owners.items():
         if len(os) > 1:
-            marks.setdefault(b, "collision: " + " and ".join(_describe_owner(k, i, i) for k, i in os))
+            marks.setdefault(b, "collision: " + " and ".join(_describe_owner(k, i, i, ftext) for k, i in os))
     w = a.width
     red = (lambda s: f"{_RED}{_BOLD}{s}{_RESET}") if color else (lambda s: s)
     lines = []
@@ -156,7 +167,7 @@ def render(layout: Layout, a: Analysis, marks: dict | None = None, pte: int | No
         lines.append(f"  rsv   {rsv.rstrip()}")
     if pte is not None:
         val = "".join(red(str((pte >> b) & 1)) if b in marks else str((pte >> b) & 1) for b in order)
-        lines.append(f"  pte   {val}")
+        lines.append(f"  {'pmd' if a.pmd else 'pte'}   {val}")
     if marks:
         lines.append("        " + "".join(red("^") if b in marks else " " for b in order).rstrip())
     legend = "  t type, o offset"
@@ -194,6 +205,8 @@ def render(layout: Layout, a: Analysis, marks: dict | None = None, pte: int | No
                 continue
         runs.append({"key": k, "hi": b, "lo": b})
     names = layout.bit_names
+    if a.pmd and layout.pmd_bit_names is not None:
+        names = layout.pmd_bit_names
     for r in runs:
         hi, lo, k = r["hi"], r["lo"], r["key"]
         span = f"bit  {lo:>2}   " if hi == lo else f"bits {lo:>2}-{hi:<2}"
@@ -201,9 +214,9 @@ def render(layout: Layout, a: Analysis, marks: dict | None = None, pte: int | No
         if k[0] == "fixed":
             what = f"{k[1]}"
         elif len(os) > 1:
-            what = "COLLISION: " + " + ".join(_describe_owner(kk, i, i) for kk, i in os)
+            what = "COLLISION: " + " + ".join(_describe_owner(kk, i, i, ftext) for kk, i in os)
         elif os[0][0].startswith("flag:"):
-            what = _describe_owner(os[0][0], 0, 0)
+            what = _describe_owner(os[0][0], 0, 0, ftext)
         else:
             what = _describe_owner(os[0][0], os[0][1], a.owners[lo][0][1])
             if hi in a.inverted:
@@ -246,7 +259,10 @@ def render_layout(layout: Layout, color: bool = False) -> str:
     out = [render(layout, a, color=color, title=title)]
     if "__swp_entry_to_pmd" in layout.macros:
         pa = analyse(layout, pmd=True)
-        out.append(render(layout, pa, color=color, title=f"{layout.name}: swap PMD ({pa.width} bits)"))
+        title = f"{layout.name}: swap PMD ({pa.width} bits)"
+        if layout.pmd_bit_names == {}:
+            title += "; PMD bit labels not given"
+        out.append(render(layout, pa, color=color, title=title))
     return "\n\n".join(out)
 
 
@@ -255,15 +271,17 @@ def render_layout(layout: Layout, color: bool = False) -> str:
 
 def counterexample_marks(layout: Layout, prop: str, values: dict, a: Analysis) -> tuple[dict, int | None]:
     """PTE bits to mark for a failed property at the counterexample, and the PTE to print."""
-    sem = Semantics(layout, PY)
+    sem = Semantics(layout, PY, values.get("symbols"))
     inp = Inputs(sem, values)
     marks: dict[int, str] = {}
     pmd = prop.startswith("pmd_")
     try:
-        fresh = sem.encode_pmd(inp.type_value, inp.offset_value) if pmd else sem.encode(inp.type_value, inp.offset_value)
+        if pmd:
+            pte = sem.pmd_with_flags(sem.encode_pmd(inp.type_value, inp.offset_value), inp.pmd_flags)
+        else:
+            pte = sem.with_flags(sem.encode(inp.type_value, inp.offset_value), inp.flags)
     except UndefinedBehaviour:
         return marks, None
-    pte = fresh if pmd else sem.with_flags(fresh, inp.flags)
     t, o = values["type"], values["offset"]
 
     def mark_inputs(lost_t: int, lost_o: int):
@@ -274,10 +292,13 @@ def counterexample_marks(layout: Layout, prop: str, values: dict, a: Analysis) -
 
     flag = values.get("flag")
     try:
-        if prop in ("round_trip", "pmd_round_trip", "flag_independent", "reserved_bits"):
+        if prop in ("round_trip", "pmd_round_trip", "flag_independent", "pmd_flag_independent",
+                    "reserved_bits"):
             probe = pte
             if prop == "flag_independent" and flag:
                 probe = sem.mk(flag, pte)
+            if prop == "pmd_flag_independent" and flag:
+                probe = sem.pmd_mk(flag, pte)
             if prop == "reserved_bits" and a.hardware_may_set:
                 probe = type(pte)(pte.ctype, pte.v | (values.get("hardware_bits", 0) & a.hardware_may_set))
             kt, ko = sem.decode(probe, pmd=pmd)
@@ -285,7 +306,7 @@ def counterexample_marks(layout: Layout, prop: str, values: dict, a: Analysis) -
         if prop == "capacity":
             ty, off = sem.decode_arch(pte)
             mark_inputs(ty.v ^ t, off.v ^ o)
-        if prop == "flag_independent" and flag:
+        if prop in ("flag_independent", "pmd_flag_independent") and flag:
             for b, os in a.owners.items():
                 if (f"flag:{flag}", 0) in os:
                     marks.setdefault(b, f"{flag} bit")
@@ -323,14 +344,19 @@ def _fmt_ce(ce: dict) -> list[str]:
         lines.append(ce["violation"])
     if "type" in ce and "offset" in ce:
         flags = [f for f, v in ce.get("flags", {}).items() if v]
-        s = f"type {ce['type']}, offset {ce['offset']:#x}, flags: {', '.join(flags) or 'none'}"
+        label = "PMD swp flags" if "pmd" in ce else "flags"
+        s = f"type {ce['type']}, offset {ce['offset']:#x}, {label}: {', '.join(flags) or 'none'}"
         if "flag" in ce:
             s += f" (flag under test: {ce['flag']})"
         if "pte" in ce:
             s += f" -> pte {ce['pte']}"
+        if "pmd" in ce:
+            s += f" -> pmd {ce['pmd']}"
         if "decoded_type" in ce:
             s += f" -> __swp_type {ce['decoded_type']}, __swp_offset {ce['decoded_offset']:#x}"
         lines.append(s)
+    if ce.get("symbols"):
+        lines.append("with " + ", ".join(f"{n} = {v}" for n, v in ce["symbols"].items()))
     return lines
 
 
@@ -348,7 +374,8 @@ def format_report(report: LayoutReport, color: bool = False) -> str:
     lim = f"2^{limit.bit_length() - 1}" if limit & (limit - 1) == 0 else f"{limit:#x}"
     lines.append(f"  domain: types 0-{(1 << L.max_swapfiles_shift) - 1}, offsets < {lim} "
                  f"({'offset_bits' if L.offset_bits is not None else 'generic_max_swapfile_size()'})"
-                 f"; present/none: type 0 with offset 0 or >= UINT_MAX excepted (never created)")
+                 f"; present/none: type 0 with offset 0 or >= UINT_MAX excepted (never created)"
+                 f"{_symbols_detail(L)}")
     analysis = None
     w = max(len(n) for n in ["pmd_not_present_not_none"])
     for p in report.properties:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.resources
 import re
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import cexpr
@@ -14,6 +15,11 @@ from .ctypes_ import BASE_KEYWORDS, IntType, StructType, make_base_types
 from .errors import LayoutError, UndefinedBehaviour
 
 FLAG_NAMES = ("exclusive", "soft_dirty", "uffd_wp")
+# The swp flags that the kernel's generic PMD decode clears before __pmd_to_swp_entry()
+# (softleaf_from_pmd() in include/linux/leafops.h, pmd_to_swp_entry() in older swapops.h):
+# soft-dirty and uffd-wp. No architecture has a PMD exclusive swp bit (pmd_swp_mkexclusive).
+PMD_DECODE_CLEARS = ("soft_dirty", "uffd_wp")
+FLAG_ACCESSORS = ("{p}_swp_mk{f}", "{p}_swp_{f}", "{p}_swp_clear_{f}")
 
 REQUIRED_MACROS = ("__swp_type", "__swp_offset", "__swp_entry", "__pte_to_swp_entry",
                    "__swp_entry_to_pte", "pte_present", "pte_none")
@@ -29,7 +35,8 @@ _TOP_KEYS = {
     "swp_entry_bits": (False, int), "max_swapfiles_shift": (False, int), "offset_bits": (False, int),
     "pmd_width": (False, int), "notes": (False, str),
     "types": (False, dict), "structs": (False, dict), "constants": (False, dict),
-    "macros": (True, dict), "flags": (False, dict), "bits": (False, dict),
+    "macros": (True, dict), "flags": (False, dict), "pmd_flags": (False, dict), "bits": (False, dict),
+    "symbols": (False, dict),
 }
 _TYPE_WORDS = {str: "a string", int: "an integer", list: "a list", dict: "a table"}
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -39,6 +46,27 @@ _IGNORED_DECL_WORDS = {"static", "inline", "__always_inline", "extern"}
 
 def _macro_field(key: str) -> str:
     return f'[macros] "{key}"'
+
+
+@dataclass
+class SymbolDef:
+    """An opaque symbol of the file's [symbols] table (e.g. the address of an extern array such as
+    loongarch's invalid_pte_table): a free value of type ctype, quantified universally by the
+    proofs, restricted to multiples of align within [lo, hi]."""
+    name: str
+    ctype: IntType
+    align: int
+    lo: int
+    hi: int
+    field: str
+
+    @property
+    def default(self) -> int:
+        """The value plain evaluation uses when none is given: the smallest allowed value."""
+        return -(-self.lo // self.align) * self.align
+
+    def allows(self, v: int) -> bool:
+        return self.lo <= v <= self.hi and v % self.align == 0
 
 
 class Layout:
@@ -65,9 +93,13 @@ class Layout:
         self.constants: dict[str, ConstDef] = {}
         self.macros: dict[str, MacroDef] = {}
         self.flags: dict[str, list[Token]] = {}
+        self.pmd_flags: dict[str, list[Token]] = {}
+        self.flag_text: dict[tuple[str, str], str] = {}   # ('flags'|'pmd_flags', flag) -> the mask as written
+        self.symbols: dict[str, SymbolDef] = {}
         self.must_be_zero: list[Token] | None = None
         self.hardware_may_set: list[Token] | None = None
         self.bit_names: dict[int, str] = {}
+        self.pmd_bit_names: dict[int, str] | None = None   # None: the PMD diagram uses bit_names
         self._driver_cache: dict = {}
         self.type_table = TypeTable(self.base_types, self.typedefs, self.structs)
         self.expander = Expander(self.constants, self.macros)
@@ -154,8 +186,38 @@ class Layout:
         finally:
             ctx.env = saved
 
-    def context(self, backend) -> EvalContext:
-        return EvalContext(backend, {}, self.base_types)
+    def symbol_values(self, backend, values: dict | None = None) -> dict[str, Value]:
+        """The [symbols] as cexpr.Value: on the symbolic back end a free bit-vector per symbol
+        (named symbol_<name>, so that equal names are one variable); on the plain one values[name],
+        or the symbol's default (smallest allowed value)."""
+        out = {}
+        for name, sd in self.symbols.items():
+            if backend.symbolic:
+                import z3
+                out[name] = Value(sd.ctype, z3.BitVec(f"symbol_{name}", sd.ctype.bits))
+            else:
+                v = (values or {}).get(name, sd.default)
+                out[name] = Value(sd.ctype, v & ((1 << sd.ctype.bits) - 1))
+        return out
+
+    def symbol_constraint(self, backend, symbols: dict[str, Value]):
+        """Back-end boolean: every symbol value is a multiple of its align within [min, max]."""
+        be = backend
+        conds = []
+        for name, sd in self.symbols.items():
+            v, bits = symbols[name].v, sd.ctype.bits
+            if sd.align > 1:
+                conds.append(be.eq(be.band(v, be.const(sd.align - 1, bits), bits), be.const(0, bits)))
+            if sd.lo > 0:
+                conds.append(be.ule(be.const(sd.lo, bits), v))
+            if sd.hi < (1 << bits) - 1:
+                conds.append(be.ule(v, be.const(sd.hi, bits)))
+        return be.and_(*conds) if conds else be.true()
+
+    def context(self, backend, symbols: dict[str, Value] | None = None) -> EvalContext:
+        if symbols is None:
+            symbols = self.symbol_values(backend)
+        return EvalContext(backend, {}, self.base_types, symbols)
 
     def eval_expr(self, text: str, backend=PY, env: dict | None = None) -> Value:
         """Evaluates a C expression over this file's constants, macros and types; env binds
@@ -263,9 +325,12 @@ def _build(path: Path, data: dict, raw: str) -> Layout:
         _load_structs(lay, data.get("structs", {}))
         _load_constants(lay, data.get("constants", {}))
         _load_macros(lay, data["macros"])
+        _load_symbols(lay, data.get("symbols", {}))
         _load_flags(lay, data.get("flags", {}))
+        _load_pmd_flags(lay, data.get("pmd_flags", {}))
         _load_bits(lay, data.get("bits", {}))
         _check_names(lay)
+        _symbol_bounds(lay, data.get("symbols", {}))
         for name in lay.constants:
             try:
                 lay.constant_value(name)
@@ -443,6 +508,104 @@ def _load_flags(lay: Layout, table: dict):
         if name not in FLAG_NAMES:
             raise LayoutError(f"unknown flag '{name}' (known: {', '.join(FLAG_NAMES)})", field=field)
         lay.flags[name] = _expr_tokens(val, field)
+        lay.flag_text[("flags", name)] = str(val)
+    _check_accessor_arity(lay, "pte")
+
+
+def _check_accessor_arity(lay: Layout, prefix: str):
+    for f in FLAG_NAMES:
+        for pattern in FLAG_ACCESSORS:
+            name = pattern.format(p=prefix, f=f)
+            if name in lay.macros and len(lay.macros[name].params) != 1:
+                raise LayoutError(f"'{name}' must take 1 parameter", field=lay.macros[name].field)
+
+
+def _load_pmd_flags(lay: Layout, table: dict):
+    """[pmd_flags]: the swp flags of PMD swap (migration) entries, like [flags]; overrides are the
+    pmd_swp_mk<flag>(pmd), pmd_swp_<flag>(pmd), pmd_swp_clear_<flag>(pmd) macros."""
+    if table and "__swp_entry_to_pmd" not in lay.macros:
+        raise LayoutError("PMD swp flags are given but the layout has no PMD forms (__swp_entry_to_pmd)",
+                          field="[pmd_flags]")
+    for name, val in table.items():
+        field = f"[pmd_flags] {name}"
+        if name not in FLAG_NAMES:
+            raise LayoutError(f"unknown flag '{name}' (known: {', '.join(FLAG_NAMES)})", field=field)
+        lay.pmd_flags[name] = _expr_tokens(val, field)
+        lay.flag_text[("pmd_flags", name)] = str(val)
+    for f in FLAG_NAMES:
+        for pattern in FLAG_ACCESSORS:
+            name = pattern.format(p="pmd", f=f)
+            if name in lay.macros and f not in lay.pmd_flags:
+                raise LayoutError(f"'{name}' is given but [pmd_flags] has no '{f}'",
+                                  field=lay.macros[name].field)
+    _check_accessor_arity(lay, "pmd")
+
+
+_SYMBOL_KEYS = ("type", "align", "min", "max")
+
+
+def _load_symbols(lay: Layout, table: dict):
+    """[symbols]: opaque link-time values the expressions use (the address of an extern array),
+    each a table {type, align, min, max}. The bounds are evaluated later (_symbol_bounds), once
+    the constants they may use are known."""
+    for name, val in table.items():
+        field = f"[symbols] {name}"
+        _ident(name, field)
+        if name in lay.constants or name in lay.macros:
+            raise LayoutError(f"'{name}' is also a {'constant' if name in lay.constants else 'macro'}", field=field)
+        if name in lay.base_types or name in lay.typedefs or name in lay.structs:
+            raise LayoutError(f"'{name}' is a type name", field=field)
+        if not isinstance(val, dict):
+            raise LayoutError("must be a table such as { align = 4096 }", field=field)
+        for k in val:
+            if k not in _SYMBOL_KEYS:
+                raise LayoutError(f"unknown key '{k}' (known: {', '.join(_SYMBOL_KEYS)})", field=field)
+        tname = val.get("type", "unsigned long")
+        if not isinstance(tname, str):
+            raise LayoutError("'type' must be a string naming an integer type", field=field)
+        ctype = lay.ctype(tname, field)
+        if ctype.is_struct:
+            raise LayoutError("'type' must be an integer type", field=field)
+        align = val.get("align", 1)
+        if isinstance(align, bool) or not isinstance(align, int) or align < 1 or align & (align - 1) \
+                or align >= 1 << ctype.bits:
+            raise LayoutError(f"'align' must be a power of two below 2^{ctype.bits}, not {align!r}", field=field)
+        lay.symbols[name] = SymbolDef(name, ctype, align, 0, (1 << ctype.bits) - 1, field)
+
+
+def _symbol_bounds(lay: Layout, table: dict):
+    for name, sd in lay.symbols.items():
+        val = table[name]
+        for key in ("min", "max"):
+            if key not in val:
+                continue
+            try:
+                toks = _expr_tokens(val[key], sd.field)
+                for t in lay.expander.expand(toks):
+                    if t.kind == "id" and t.text in lay.symbols:
+                        raise t.error(f"uses the symbol '{t.text}'")
+                v = lay.eval_tokens(lay.context(PY), ("symbol", name, key), toks, sd.field)
+            except UndefinedBehaviour as ub:
+                raise LayoutError(f"'{key}': {ub.describe()}", field=sd.field) from None
+            except LayoutError as e:
+                if e.field == sd.field:       # an error in the bound's own text: say which bound
+                    e.message = f"'{key}': {e.message}"
+                    e.args = (str(e),)
+                raise
+            if v.ctype.is_struct:
+                raise LayoutError(f"'{key}' has struct type '{v.ctype}'", field=sd.field)
+            n = v.v
+            if v.ctype.signed and n >> (v.ctype.bits - 1):
+                raise LayoutError(f"'{key}' is negative", field=sd.field)
+            if n >= 1 << sd.ctype.bits:
+                raise LayoutError(f"'{key}' = {n:#x} does not fit in '{sd.ctype}'", field=sd.field)
+            if key == "min":
+                sd.lo = n
+            else:
+                sd.hi = n
+        if sd.default > sd.hi:
+            raise LayoutError(f"no multiple of align {sd.align:#x} lies in [min, max] = [{sd.lo:#x}, {sd.hi:#x}]",
+                              field=sd.field)
 
 
 def _load_bits(lay: Layout, table: dict):
@@ -450,17 +613,26 @@ def _load_bits(lay: Layout, table: dict):
         field = f"[bits] {key}"
         if key in ("must_be_zero", "hardware_may_set"):
             setattr(lay, key, _expr_tokens(val, field))
-        elif key == "names":
+        elif key in ("names", "pmd_names"):
             if not isinstance(val, dict):
                 raise LayoutError("must be a table {bit = \"label\"}", field=field)
+            width = lay.pmd_width if key == "pmd_names" else lay.width
+            if key == "pmd_names" and "__swp_entry_to_pmd" not in lay.macros:
+                raise LayoutError("PMD bit names are given but the layout has no PMD forms", field=field)
+            names = {}
             for b, label in val.items():
-                if not b.isdigit() or not 0 <= int(b) < max(lay.width, lay.pmd_width):
-                    raise LayoutError(f"'{b}' is not a bit number below {lay.width}", field=field)
+                if not b.isdigit() or not 0 <= int(b) < width:
+                    raise LayoutError(f"'{b}' is not a bit number below {width}", field=field)
                 if not isinstance(label, str):
                     raise LayoutError(f"label of bit {b} must be a string", field=field)
-                lay.bit_names[int(b)] = label
+                names[int(b)] = label
+            if key == "names":
+                lay.bit_names = names
+            else:
+                lay.pmd_bit_names = names
         else:
-            raise LayoutError(f"unknown key '{key}' (known: must_be_zero, hardware_may_set, names)", field=f"[bits]")
+            raise LayoutError(f"unknown key '{key}' (known: must_be_zero, hardware_may_set, names, pmd_names)",
+                              field=f"[bits]")
 
 
 def _check_names(lay: Layout):
@@ -476,7 +648,8 @@ def _check_names(lay: Layout):
             if t.kind == "id" and not (prev is not None and prev.text == "." and prev.kind == "punct"):
                 n = t.text
                 if not (n.startswith(placeholder) or n == "sizeof" or n in BASE_KEYWORDS
-                        or n in lay.base_types or n in lay.typedefs or n in lay.structs):
+                        or n in lay.base_types or n in lay.typedefs or n in lay.structs
+                        or n in lay.symbols):
                     if n in lay.macros:
                         raise t.error(f"function-like macro '{n}' used without arguments")
                     raise t.error(f"unknown name '{n}'")
@@ -487,7 +660,7 @@ def _check_names(lay: Layout):
     for m in lay.macros.values():
         args = [[Token("id", f"{placeholder}{i}", m.field, 1)] for i in range(len(m.params))]
         check(lay.expander.expand(lay.expander._substitute(m, args, m.body[0], (m.name,)), (m.name,)))
-    for name, toks in lay.flags.items():
+    for name, toks in list(lay.flags.items()) + list(lay.pmd_flags.items()):
         check(lay.expander.expand(toks))
     for key in ("must_be_zero", "hardware_may_set"):
         toks = getattr(lay, key)

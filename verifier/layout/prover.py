@@ -26,8 +26,9 @@ from .semantics import Semantics
 
 PROPERTY_NAMES: tuple[str, ...] = (
     "round_trip", "not_present_not_none", "flag_independent", "reserved_bits",
-    "pmd_round_trip", "pmd_not_present_not_none", "capacity",
+    "pmd_round_trip", "pmd_not_present_not_none", "pmd_flag_independent", "capacity",
 )
+PMD_PROPERTIES = ("pmd_round_trip", "pmd_not_present_not_none", "pmd_flag_independent")
 
 # Capacity verdict: an offset field narrower than this is a capacity failure even when it round
 # trips (2**16 pages = 256 MiB of swap with 4 KiB pages; every mainline layout has 19 bits or more).
@@ -102,8 +103,9 @@ class LayoutReport:
 # Inputs
 
 class Inputs:
-    """The free values of a property: type, offset, one boolean per swp flag, and the bits
-    hardware sets. Z3 variables on the symbolic side, Python values on the concrete side."""
+    """The free values of a property: type, offset, one boolean per swp flag and per PMD swp flag,
+    the bits hardware sets, and the file's [symbols] (held by the Semantics). Z3 variables on the
+    symbolic side, Python values on the concrete side."""
 
     def __init__(self, sem: Semantics, values: dict | None = None):
         self.sem = sem
@@ -112,12 +114,14 @@ class Inputs:
             self.t = z3.BitVec("type", 32)
             self.o = z3.BitVec("offset", L.long_bits)
             self.flags = {f: z3.Bool(f"flag_{f}") for f in sem.flags()}
+            self.pmd_flags = {f: z3.Bool(f"pmd_flag_{f}") for f in sem.pmd_flags()}
             self.hw = z3.BitVec("hardware_bits", sem.pte_storage.bits)
         else:
             v = values or {}
             self.t = v.get("type", 0)
             self.o = v.get("offset", 0)
             self.flags = {f: bool(v.get("flags", {}).get(f, False)) for f in sem.flags()}
+            self.pmd_flags = {f: bool(v.get("pmd_flags", {}).get(f, False)) for f in sem.pmd_flags()}
             self.hw = v.get("hardware_bits", 0)
 
     @property
@@ -132,12 +136,18 @@ class Inputs:
         def num(x, bits):
             v = model.eval(x, model_completion=True)
             return v.as_long()
-        return {
+        out = {
             "type": num(self.t, 32),
             "offset": num(self.o, self.sem.L.long_bits),
             "flags": {f: z3.is_true(model.eval(b, model_completion=True)) for f, b in self.flags.items()},
             "hardware_bits": num(self.hw, self.sem.pte_storage.bits),
         }
+        if self.pmd_flags:
+            out["pmd_flags"] = {f: z3.is_true(model.eval(b, model_completion=True))
+                                for f, b in self.pmd_flags.items()}
+        if self.sem.symbols:
+            out["symbols"] = {n: num(v.v, v.ctype.bits) for n, v in self.sem.symbols.items()}
+        return out
 
 
 def _domain(sem: Semantics, inp: Inputs, offset_limit: int, type_limit: int, except_slot: bool):
@@ -148,6 +158,7 @@ def _domain(sem: Semantics, inp: Inputs, offset_limit: int, type_limit: int, exc
         conds.append(be.ult(inp.o, be.const(offset_limit, lb)))
     if except_slot:
         conds.append(be.not_(never_created(sem, inp.t, inp.o)))
+    conds.append(sem.symbol_constraint())
     return be.and_(*conds)
 
 
@@ -242,12 +253,35 @@ def obligations_pmd_round_trip(sem: Semantics, inp: Inputs):
 
 def obligations_pmd_not_present_not_none(sem: Semantics, inp: Inputs):
     be = sem.be
-    pmd = sem.encode_pmd(inp.type_value, inp.offset_value)
+    pmd = sem.pmd_with_flags(sem.encode_pmd(inp.type_value, inp.offset_value), inp.pmd_flags)
     out = []
     if "pmd_present" in sem.L.macros:
         out.append(("the swap PMD reads present (pmd_present)", be.not_(sem.pmd_present(pmd))))
     if "pmd_none" in sem.L.macros:
         out.append(("the swap PMD reads none (pmd_none)", be.not_(sem.pmd_none(pmd))))
+    return out
+
+
+def obligations_pmd_flag(sem: Semantics, inp: Inputs, flag: str):
+    """As obligations_flag, for a PMD swap entry and its PMD swp flags."""
+    be = sem.be
+    fresh = sem.encode_pmd(inp.type_value, inp.offset_value)
+    base = sem.pmd_with_flags(fresh, inp.pmd_flags)
+    set_ = sem.pmd_mk(flag, base)
+    cleared = sem.pmd_clear(flag, base)
+    out = [(f"__swp_entry_to_pmd() produces {flag} set", be.not_(sem.pmd_test(flag, fresh)))]
+    for g in sem.pmd_flags():
+        out.append((f"PMD {g} does not read back after setting the flags",
+                    be.iff(sem.pmd_test(g, base), inp.pmd_flags[g])))
+    out.append((f"pmd_swp_mk{flag}() does not read back as set", sem.pmd_test(flag, set_)))
+    out.append((f"pmd_swp_clear_{flag}() does not read back as clear", be.not_(sem.pmd_test(flag, cleared))))
+    for g in sem.pmd_flags():
+        if g == flag:
+            continue
+        for label, pmd in ((f"pmd_swp_mk{flag}()", set_), (f"pmd_swp_clear_{flag}()", cleared)):
+            out.append((f"{label} changes PMD {g}", be.iff(sem.pmd_test(g, pmd), inp.pmd_flags[g])))
+    out += _same_entry(sem, inp, set_, f"after pmd_swp_mk{flag}()", pmd=True)
+    out += _same_entry(sem, inp, cleared, f"after pmd_swp_clear_{flag}()", pmd=True)
     return out
 
 
@@ -310,7 +344,7 @@ class _Query:
 def _confirm(layout: Layout, build, values: dict):
     """Evaluates the property with plain integers at the counterexample; returns the
     descriptions of the obligations that fail (or the UB met)."""
-    sem = Semantics(layout, PY)
+    sem = Semantics(layout, PY, values.get("symbols"))
     inp = Inputs(sem, values)
     try:
         obligations = build(sem, inp)
@@ -339,17 +373,26 @@ def _fmt_limit(n: int) -> str:
     return f"{n:#x}"
 
 
-def _counterexample(layout: Layout, values: dict, failed: list[str], extra: dict | None = None) -> dict:
-    sem = Semantics(layout, PY)
+def _counterexample(layout: Layout, values: dict, failed: list[str], extra: dict | None = None,
+                    pmd: bool = False) -> dict:
+    """The counterexample as concrete values: the entry, the flags set, the PTE (for a PMD
+    property: the PMD) in hex and what the arch macros decode from it, and any [symbols] values."""
+    sem = Semantics(layout, PY, values.get("symbols"))
     inp = Inputs(sem, values)
-    ce = {"type": values["type"], "offset": values["offset"], "flags": dict(inp.flags)}
-    if values.get("hardware_bits"):
+    ce = {"type": values["type"], "offset": values["offset"],
+          "flags": dict(inp.pmd_flags if pmd else inp.flags)}
+    if values.get("hardware_bits") and not pmd:
         ce["hardware_bits"] = f"{values['hardware_bits']:#x}"
+    if values.get("symbols"):
+        ce["symbols"] = {n: f"{v:#x}" for n, v in values["symbols"].items()}
     try:
-        fresh = sem.encode(inp.type_value, inp.offset_value)
-        pte = sem.with_flags(fresh, inp.flags)
-        ce["pte"] = f"{pte.v:#0{sem.pte_storage.bits // 4 + 2}x}"
-        ty, off = sem.decode_arch(pte)
+        if pmd:
+            entry = sem.pmd_with_flags(sem.encode_pmd(inp.type_value, inp.offset_value), inp.pmd_flags)
+            ce["pmd"] = f"{entry.v:#0{sem.pmd_storage.bits // 4 + 2}x}"
+        else:
+            entry = sem.with_flags(sem.encode(inp.type_value, inp.offset_value), inp.flags)
+            ce["pte"] = f"{entry.v:#0{sem.pte_storage.bits // 4 + 2}x}"
+        ty, off = sem.decode_arch(entry, pmd=pmd)
         ce["decoded_type"] = ty.v
         ce["decoded_offset"] = off.v
     except UndefinedBehaviour:
@@ -377,7 +420,7 @@ def _check(layout: Layout, name: str, build, domain_args: dict, deadline: float,
                           f"does not confirm ({values}); please report")
         if verdict == "disproved":
             extra = extra_fn(values) if extra_fn else None
-            ce = _counterexample(layout, values, failed, extra)
+            ce = _counterexample(layout, values, failed, extra, pmd=name in PMD_PROPERTIES)
             marks = {"values": values, "property": name, "ub": ub is not None}
     return PropertyResult(name, verdict, time.monotonic() - start, ce, detail, marks)
 
@@ -478,6 +521,16 @@ def _capacity(layout: Layout, kmax: int, limit: int, deadline: float) -> tuple[P
     return PropertyResult("capacity", "disproved", seconds, ce, detail, marks), capacity
 
 
+def _symbols_detail(layout: Layout) -> str:
+    if not layout.symbols:
+        return ""
+    parts = []
+    for sd in layout.symbols.values():
+        rng = "" if (sd.lo, sd.hi) == (0, (1 << sd.ctype.bits) - 1) else f" in [{sd.lo:#x}, {sd.hi:#x}]"
+        parts.append(f"{sd.name} (any multiple of {sd.align:#x}{rng})")
+    return "; for every " + ", ".join(parts)
+
+
 def prove_layout(layout: Layout, properties: list[str] | None = None,
                  timeout_s: float = 30.0) -> LayoutReport:
     """Proves the named properties (all applicable ones by default) of one layout. timeout_s
@@ -493,7 +546,7 @@ def prove_layout(layout: Layout, properties: list[str] | None = None,
     slot_domain = dict(offset_limit=limit, type_limit=types, except_slot=True)
     stated = (f"offset_bits = {layout.offset_bits}" if layout.offset_bits is not None
               else "generic_max_swapfile_size()")
-    dom = f"types < {types}, offsets < {_fmt_limit(limit)} ({stated})"
+    dom = f"types < {types}, offsets < {_fmt_limit(limit)} ({stated}){_symbols_detail(layout)}"
     results: list[PropertyResult] = []
     skipped: list[tuple[str, str]] = []
     capacity = {"type_bits": None, "offset_bits": None}
@@ -549,8 +602,27 @@ def prove_layout(layout: Layout, properties: list[str] | None = None,
             if not has_pmd or not ("pmd_present" in layout.macros or "pmd_none" in layout.macros):
                 skipped.append((name, "no PMD forms with pmd_present/pmd_none in this layout"))
                 continue
+            flags = ", any PMD swp flags" if sem.pmd_flags() else ""
             results.append(_check(layout, name, obligations_pmd_not_present_not_none, slot_domain,
-                                  deadline(), f"{dom}; {SLOT_EXCEPTION}"))
+                                  deadline(), f"{dom}{flags}; {SLOT_EXCEPTION}"))
+        elif name == "pmd_flag_independent":
+            if not has_pmd or not sem.pmd_flags():
+                skipped.append((name, "no PMD swp flags declared in [pmd_flags]" if has_pmd else
+                                "no PMD forms (__swp_entry_to_pmd) in this layout"))
+                continue
+            start = time.monotonic()
+            r = None
+            total_detail = f"{', '.join(sem.pmd_flags())}; {dom}, any other PMD swp flags"
+            for f in sem.pmd_flags():
+                r = _check(layout, name, lambda s, i, f=f: obligations_pmd_flag(s, i, f), base_domain,
+                           deadline(), total_detail)
+                if r.verdict != "proved":
+                    if r.counterexample is not None:
+                        r.counterexample["flag"] = f
+                        r.marks["flag"] = f
+                    break
+            r.seconds = time.monotonic() - start
+            results.append(r)
         elif name == "capacity":
             r, capacity = _capacity(layout, kmax, limit, deadline())
             results.append(r)

@@ -12,6 +12,15 @@ Mirrors include/linux/swapops.h and mm/swapfile.c (read in linux-mm/linux-mm and
                                e = __pte_to_swp_entry(pte);
                                swp_entry(__swp_type(e), __swp_offset(e))
     generic_max_swapfile_size() = swp_offset(pte_to_swp_entry(swp_entry_to_pte(swp_entry(0, ~0UL)))) + 1
+
+and for PMD swap (migration) entries, include/linux/leafops.h (linux-mm/linux-mm), formerly
+pmd_to_swp_entry() in swapops.h:
+
+    swp_entry_to_pmd(entry)  = __swp_entry_to_pmd(__swp_entry(swp_type(entry), swp_offset(entry)))
+    softleaf_from_pmd(pmd)   = if (pmd_swp_soft_dirty(pmd)) pmd = pmd_swp_clear_soft_dirty(pmd);
+                               if (pmd_swp_uffd(pmd)) pmd = pmd_swp_clear_uffd(pmd);
+                               e = __pmd_to_swp_entry(pmd);
+                               swp_entry(__swp_type(e), __swp_offset(e))
 """
 
 from __future__ import annotations
@@ -19,25 +28,38 @@ from __future__ import annotations
 from .backends import PY
 from .cexpr import Value, convert, truth
 from .errors import LayoutError, UndefinedBehaviour
-from .model import FLAG_NAMES, Layout
+from .model import FLAG_NAMES, PMD_DECODE_CLEARS, Layout
 
 
 class Semantics:
     """Kernel operations on one layout with one back end. Values passed around are cexpr.Value
     (C type + bit pattern); booleans are back-end booleans."""
 
-    def __init__(self, layout: Layout, backend):
+    def __init__(self, layout: Layout, backend, symbols: dict | None = None):
+        """symbols: plain values of the file's [symbols] (plain back end only; by default each
+        symbol's smallest allowed value). On the symbolic back end each symbol is a free variable,
+        constrained by symbol_constraint()."""
         self.L = layout
         self.be = backend
-        self.ctx = layout.context(backend)
+        self.symbols = layout.symbol_values(backend, symbols)
+        self.ctx = layout.context(backend, self.symbols)
         self.pte_t = layout.value_type("pte_t")
         self.swp_t = layout.value_type("swp_entry_t")
         self.pmd_t = layout.value_type("pmd_t")
         self.pte_storage = self.pte_t.storage if self.pte_t.is_struct else self.pte_t
+        self.pmd_storage = None
+        if self.pmd_t is not None:
+            self.pmd_storage = self.pmd_t.storage if self.pmd_t.is_struct else self.pmd_t
         lb = layout.long_bits
         self.type_shift = lb - 1 - layout.max_swapfiles_shift       # SWP_TYPE_SHIFT
         self.offset_mask = (1 << self.type_shift) - 1               # SWP_OFFSET_MASK
         self._masks: dict = {}
+
+    def symbol_constraint(self):
+        return self.L.symbol_constraint(self.be, self.symbols)
+
+    def symbol_plain_values(self) -> dict:
+        return {n: v.v for n, v in self.symbols.items()}
 
     # --- helpers ------------------------------------------------------------------------------
 
@@ -97,8 +119,11 @@ class Semantics:
 
     def decode_arch(self, pte: Value, pmd: bool = False, clear_flags: bool = True):
         """(__swp_type(e), __swp_offset(e)) as unsigned long, e = __pte_to_swp_entry(pte) after
-        pte_swp_clear_flags() (PMD: __pmd_to_swp_entry(pmd))."""
+        pte_swp_clear_flags() (PMD: __pmd_to_swp_entry(pmd) after clearing soft-dirty and uffd-wp,
+        as softleaf_from_pmd() does)."""
         if pmd:
+            if clear_flags:
+                pte = self.pmd_clear_decode_flags(pte)
             e = self._expect(self.call("__pmd_to_swp_entry", pte), self.swp_t, "__pmd_to_swp_entry")
         else:
             if clear_flags:
@@ -183,6 +208,57 @@ class Semantics:
             pte = self.ite(setting[f], self.mk(f, pte), pte)
         return pte
 
+    # --- PMD swp flags --------------------------------------------------------------------------
+
+    def pmd_flags(self) -> list[str]:
+        return [f for f in FLAG_NAMES if f in self.L.pmd_flags]
+
+    def pmd_flag_mask(self, flag: str) -> Value:
+        key = ("pmd", flag)
+        if key not in self._masks:
+            toks = self.L.pmd_flags[flag]
+            field = f"[pmd_flags] {flag}"
+            val = self.L.eval_tokens(self.ctx, ("pmd_flag", flag), toks, field)
+            if val.ctype.is_struct:
+                raise self.L.located(LayoutError(f"the mask has struct type '{val.ctype}'", field=field, column=1))
+            self._masks[key] = convert(self.ctx, val, self.pmd_storage, toks[0])
+        return self._masks[key]
+
+    def pmd_mk(self, flag: str, pmd: Value) -> Value:
+        name = f"pmd_swp_mk{flag}"
+        if name in self.L.macros:
+            return self._expect(self.call(name, pmd), self.pmd_t, name)
+        m = self.pmd_flag_mask(flag)
+        return Value(self.pmd_t, self.be.bor(pmd.v, m.v, self.pmd_storage.bits))
+
+    def pmd_clear(self, flag: str, pmd: Value) -> Value:
+        name = f"pmd_swp_clear_{flag}"
+        if name in self.L.macros:
+            return self._expect(self.call(name, pmd), self.pmd_t, name)
+        m = self.pmd_flag_mask(flag)
+        bits = self.pmd_storage.bits
+        return Value(self.pmd_t, self.be.band(pmd.v, self.be.inv(m.v, bits), bits))
+
+    def pmd_test(self, flag: str, pmd: Value):
+        name = f"pmd_swp_{flag}"
+        if name in self.L.macros:
+            return self.truth(self.call(name, pmd), name)
+        m = self.pmd_flag_mask(flag)
+        bits = self.pmd_storage.bits
+        return self.be.not_(self.be.eq(self.be.band(pmd.v, m.v, bits), self.be.const(0, bits)))
+
+    def pmd_clear_decode_flags(self, pmd: Value) -> Value:
+        """What softleaf_from_pmd() clears before __pmd_to_swp_entry(): soft-dirty, uffd-wp."""
+        for f in self.pmd_flags():
+            if f in PMD_DECODE_CLEARS:
+                pmd = self.ite(self.pmd_test(f, pmd), self.pmd_clear(f, pmd), pmd)
+        return pmd
+
+    def pmd_with_flags(self, pmd: Value, setting: dict) -> Value:
+        for f in self.pmd_flags():
+            pmd = self.ite(setting[f], self.pmd_mk(f, pmd), pmd)
+        return pmd
+
     # --- plain values -----------------------------------------------------------------------------
 
     def kernel_max_offset(self) -> int:
@@ -216,6 +292,10 @@ def smoke_check(layout: Layout) -> None:
             sem.clear(f, pte)
         if "__swp_entry_to_pmd" in layout.macros:
             pmd = sem.encode_pmd(t, o)
+            for f in sem.pmd_flags():
+                sem.pmd_flag_mask(f)
+                sem.pmd_test(f, sem.pmd_mk(f, pmd))
+                sem.pmd_clear(f, pmd)
             sem.decode(pmd, pmd=True)
             if "pmd_present" in layout.macros:
                 sem.pmd_present(pmd)
