@@ -172,3 +172,12 @@ def test_misspelled_symbol_is_an_unknown_name(tmp_path):
 def test_pmd_names_bit_out_of_range(tmp_path):
     _, msg = _load(tmp_path, ('names = { 0 = "P",', 'pmd_names = { 64 = "X" }\nnames = { 0 = "P",'))
     assert "[bits] pmd_names" in msg and "'64' is not a bit number below 64" in msg
+
+
+def test_known_findings_must_name_a_property(tmp_path):
+    from pteverify.layout import LayoutError, load_layout
+    src = (Path(__file__).parent / "layouts" / "fixture-ok.toml").read_text()
+    bad = tmp_path / "fixture-ok.toml"
+    bad.write_text(src + '\n[known_findings]\nno_such_property = "why"\n')
+    with pytest.raises(LayoutError, match=r"\[known_findings\] no_such_property.*unknown property"):
+        load_layout(bad)

@@ -385,6 +385,8 @@ def format_report(report: LayoutReport, color: bool = False) -> str:
             extra = f"  {p.detail}"
         elif p.verdict == "unknown":
             extra = f"  {p.detail or 'solver timeout'}"
+        if p.name in L.known_findings:
+            extra += f"  (known finding: {L.known_findings[p.name]})"
         lines.append(f"  {verdict} {p.name:<{w}} {p.seconds:6.2f}s{extra}")
         if p.verdict == "disproved" and p.counterexample is not None:
             for s in _fmt_ce(p.counterexample):

@@ -36,7 +36,7 @@ _TOP_KEYS = {
     "pmd_width": (False, int), "notes": (False, str),
     "types": (False, dict), "structs": (False, dict), "constants": (False, dict),
     "macros": (True, dict), "flags": (False, dict), "pmd_flags": (False, dict), "bits": (False, dict),
-    "symbols": (False, dict),
+    "symbols": (False, dict), "known_findings": (False, dict),
 }
 _TYPE_WORDS = {str: "a string", int: "an integer", list: "a list", dict: "a table"}
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -100,6 +100,9 @@ class Layout:
         self.hardware_may_set: list[Token] | None = None
         self.bit_names: dict[int, str] = {}
         self.pmd_bit_names: dict[int, str] | None = None   # None: the PMD diagram uses bit_names
+        # property -> why the header violates it: a candidate kernel bug, faithfully transcribed;
+        # `pteverify check` expects these properties disproved, `prove` still reports them
+        self.known_findings: dict[str, str] = {}
         self._driver_cache: dict = {}
         self.type_table = TypeTable(self.base_types, self.typedefs, self.structs)
         self.expander = Expander(self.constants, self.macros)
@@ -329,6 +332,7 @@ def _build(path: Path, data: dict, raw: str) -> Layout:
         _load_flags(lay, data.get("flags", {}))
         _load_pmd_flags(lay, data.get("pmd_flags", {}))
         _load_bits(lay, data.get("bits", {}))
+        _load_known_findings(lay, data.get("known_findings", {}))
         _check_names(lay)
         _symbol_bounds(lay, data.get("symbols", {}))
         for name in lay.constants:
@@ -689,3 +693,14 @@ def resolve(names: list[str]) -> list[Layout]:
             raise LayoutError(f"unknown layout '{n}' (see `pteverify list`)")
         out.append(load_layout(shipped[n]))
     return out
+
+
+def _load_known_findings(lay: Layout, table: dict) -> None:
+    from .prover import PROPERTY_NAMES
+    for prop, why in table.items():
+        field = f"[known_findings] {prop}"
+        if prop not in PROPERTY_NAMES:
+            raise LayoutError(f"unknown property '{prop}' (known: {', '.join(PROPERTY_NAMES)})", field=field)
+        if not isinstance(why, str) or not why.strip():
+            raise LayoutError("must be a string saying why the header violates the property", field=field)
+        lay.known_findings[prop] = why.strip()

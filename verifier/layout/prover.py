@@ -96,6 +96,7 @@ class LayoutReport:
             "width": self.layout.width,
             "properties": [p.to_json() for p in self.properties],
             "capacity": dict(self.capacity),
+            **({"known_findings": dict(self.layout.known_findings)} if self.layout.known_findings else {}),
         }
 
 
