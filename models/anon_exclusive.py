@@ -69,6 +69,10 @@ def _kernel(knobs, **fixed) -> Kernel:
     for knob, attr in mapping.items():
         if knob in knobs.declared:
             values[attr] = knobs[knob]
+    if getattr(knobs, "arch", None) is not None:
+        # run --arch: the layout, not the knob, says whether swap PTEs have an exclusive bit
+        values["arch"] = mmv.ArchSwap(knobs.arch)
+        values["arch_swp_exclusive"] = "exclusive" in values["arch"].has
     return Kernel(**values)
 
 
@@ -89,7 +93,7 @@ def _mapped_exclusive(k: Kernel, **extra) -> dict:
                  "data": ORIGINAL}, **extra)
 
 
-@builder(*EXCLUSIVE_KNOBS, K_STABLE, K_PIN)
+@builder(*EXCLUSIVE_KNOBS, K_STABLE, K_PIN, arch=True)
 def odirect_swapout(knobs) -> Model:
     """O_DIRECT read (R/W GUP reference + DMA) vs swap-out, refault and a CPU write elsewhere in the page."""
     k = _kernel(knobs, synchronous_io=False)
@@ -127,7 +131,7 @@ def odirect_swapout(knobs) -> Model:
     return m
 
 
-@builder(*EXCLUSIVE_KNOBS)
+@builder(*EXCLUSIVE_KNOBS, arch=True)
 def vmsplice_swapout(knobs) -> Model:
     """test_swp_exclusive: vmsplice() reference, MADV_PAGEOUT, write: the page must not be replaced."""
     k = _kernel(knobs, synchronous_io=False)
@@ -161,7 +165,7 @@ def swapin_two_faults(knobs) -> Model:
     k = _kernel(knobs)
     m = Model("swapin-two-faults", "two threads of one mm fault on the same swapped-out page", knobs)
     mm = MM(m, folios=("A", "B", "C"))
-    mm.add_pte(pte_swap(exclusive=k.swp_exclusive, soft_dirty=True))
+    mm.add_pte(pte_swap(exclusive=k.swp_exclusive, soft_dirty=True, arch=k.arch))
     mm.add_folios()
     mm.add_swap_slot(count=1, data=ORIGINAL)
     cpu_done = mm.ghost("cpu_stored", False, "fault1's store completed")
@@ -187,7 +191,7 @@ def swapoff_bits(knobs) -> Model:
     armed = knobs["uffd.wp_armed"]
     m = Model("swapoff-bits", "soft-dirty and uffd-wp survive swapoff", knobs)
     mm = MM(m, folios=("A", "B"))
-    mm.add_pte(pte_swap(exclusive=True, soft_dirty=True, uffd_wp=armed))
+    mm.add_pte(pte_swap(exclusive=True, soft_dirty=True, uffd_wp=armed, arch=k.arch))
     mm.add_folios()
     mm.add_swap_slot(count=1, data=ORIGINAL)
     wp = mm.ghost("uffd_wp_armed", armed, "UFFDIO_WRITEPROTECT is in force on the page")
@@ -213,7 +217,7 @@ def swapoff_read_error(knobs) -> Model:
     k = _kernel(knobs)
     m = Model("swapoff-read-error", "a failed swap read during swapoff never maps the page's garbage", knobs)
     mm = MM(m, folios=("A", "B"))
-    mm.add_pte(pte_swap(exclusive=True, soft_dirty=True))
+    mm.add_pte(pte_swap(exclusive=True, soft_dirty=True, arch=k.arch))
     mm.add_folios()
     mm.add_swap_slot(count=1, data=ORIGINAL, bad=True)
 

@@ -73,6 +73,7 @@ class Kernel:
     unuse_keep_swp_bits: bool = True   # 14a762dd1977 (v5.19): unuse_pte keeps soft-dirty / uffd-wp
     unuse_check_uptodate: bool = True  # 9f186f9e5fa9 (v5.19): unuse_pte maps no !uptodate page
     pinned_swapout_check: bool = True  # shrink_folio_list: folio_maybe_dma_pinned() -> keep
+    arch: "ArchSwap | None" = None     # run --arch: swap PTEs are bit patterns of this arch layout
 
     @property
     def swp_exclusive(self) -> bool:
@@ -95,6 +96,7 @@ class Pte(NamedTuple):
     uffd_wp: bool = False       # pte_uffd_wp() / pte_swp_uffd_wp()
     exclusive: bool = False     # swap: pte_swp_exclusive(); migration: readable-exclusive
     slot: str = ""              # swap: the swap entry (type/offset)
+    raw: str = ""               # swap under run --arch: the PTE value in the arch's encoding (hex)
 
     @property
     def present(self) -> bool:
@@ -113,6 +115,7 @@ class Pte(NamedTuple):
         elif self.kind == "migration":
             bits = [self.folio, "write" if self.write else ("read-excl" if self.exclusive else "read")]
         bits += (["soft-dirty"] if self.soft_dirty else []) + (["uffd-wp"] if self.uffd_wp else [])
+        bits += [f"pte={self.raw}"] if self.raw else []
         return f"{self.kind}({', '.join(bits)})" if bits else self.kind
 
 
@@ -126,8 +129,64 @@ def pte_present(folio: str, write: bool = False, dirty: bool = False, soft_dirty
 
 
 def pte_swap(slot: str = SLOT, exclusive: bool = False, soft_dirty: bool = False,
-             uffd_wp: bool = False) -> Pte:
+             uffd_wp: bool = False, arch: "ArchSwap | None" = None) -> Pte:
+    """swp_entry_to_pte(entry) with the swp bits set (pte_swp_mkexclusive() etc.). With an arch
+    codec the PTE is the arch's real bit pattern, and what it reads back is what it decodes to."""
+    if arch is not None:
+        return arch.make(slot, exclusive=exclusive, soft_dirty=soft_dirty, uffd_wp=uffd_wp)
     return Pte("swap", soft_dirty=soft_dirty, uffd_wp=uffd_wp, exclusive=exclusive, slot=slot)
+
+
+class ArchSwap:
+    """Swap PTEs as bit patterns of one arch layout (`pteverify run --arch LAYOUT`).
+
+    Swap-out encodes with the layout's own macros, evaluated plainly (the C expressions the prover
+    proves): `__swp_entry_to_pte(__swp_entry(type, offset))`, then the arch's `pte_swp_mkexclusive()`,
+    `pte_swp_mksoft_dirty()`, `pte_swp_mkuffd_wp()` for the bits wanted (a bit the arch does not have is
+    simply not set: the kernel's generic stubs are no-ops). What swap-in, swapoff and fork then see is
+    decoded from that value with the arch's `pte_swp_exclusive()` etc. and `pte_to_swp_entry()`: a
+    lost or colliding bit shows up as a wrong flag or a different swap entry. The modelled slot is swap
+    type 0 at the largest offset the kernel uses on the layout (every offset bit set), so a collision
+    with any offset bit is exercised."""
+
+    def __init__(self, layout):
+        from pteverify.layout.backends import PY
+        from pteverify.layout.semantics import Semantics
+        from pteverify.layout.prover import _limits
+        self.layout = layout
+        self.sem = Semantics(layout, PY)
+        _, limit, _ = _limits(layout)
+        self.entry = (0, min(limit, 0xFFFFFFFF) - 1)   # type 0, the largest offset read_swap_header() allows
+        self.has = set(self.sem.flags())
+
+    @property
+    def name(self) -> str:
+        return self.layout.name
+
+    def make(self, slot: str, exclusive: bool, soft_dirty: bool, uffd_wp: bool) -> Pte:
+        sem = self.sem
+        t, o = self.entry if slot == SLOT else self._entry_of(slot)
+        pte = sem.encode(sem.uint(t), sem.ulong(o))
+        for flag, want in (("exclusive", exclusive), ("soft_dirty", soft_dirty), ("uffd_wp", uffd_wp)):
+            if want and flag in self.has:
+                pte = sem.mk(flag, pte)
+        return self.read(pte)
+
+    def read(self, pte) -> Pte:
+        sem = self.sem
+        t, o = sem.decode(pte)
+        slot = SLOT if (t, o) == self.entry else f"entry({t}, {o:#x})"
+        flag = {f: bool(sem.test(f, pte)) if f in self.has else False
+                for f in ("exclusive", "soft_dirty", "uffd_wp")}
+        width = sem.pte_storage.bits // 4
+        return Pte("swap", soft_dirty=flag["soft_dirty"], uffd_wp=flag["uffd_wp"],
+                   exclusive=flag["exclusive"], slot=slot, raw=f"{pte.v:#0{width + 2}x}")
+
+    def _entry_of(self, slot: str) -> tuple[int, int]:
+        if slot.startswith("entry("):
+            t, o = slot[6:-1].split(",")
+            return int(t), int(o, 16)
+        raise ModelError(f"--arch: the model uses swap slot {slot!r}, which has no arch encoding")
 
 
 def pte_same_as_swp(pte: Pte, swp: Pte) -> bool:
@@ -299,7 +358,8 @@ class MM:
             return pte.folio
         if pte.kind == "swap":
             cache = getattr(s, self.swp_cache)
-            return None if cache == NO_FOLIO else cache
+            # a swap PTE that decodes to another entry (run --arch) finds nothing in the swap cache
+            return None if cache == NO_FOLIO or pte.slot != self.slot else cache
         return None
 
     def content_at_address(self, s) -> str | None:
@@ -309,7 +369,8 @@ class MM:
         if page is not None:
             return getattr(s, self.f["data"][page])
         if pte.kind == "swap":
-            return getattr(s, self.swp_data)
+            # the entry the PTE decodes to holds the data only if it is the modelled slot
+            return getattr(s, self.swp_data) if pte.slot == self.slot else NO_DATA
         return None
 
     def address_reads(self) -> list[str]:

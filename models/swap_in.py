@@ -94,6 +94,10 @@ def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
 
     def lookup(s):
         d = {}
+        if getattr(s, orig).slot != mm.slot:
+            # run --arch: the swap PTE decodes to an entry no swap device holds: get_swap_device()
+            # fails, do_swap_page() returns 0 and the access faults again (forever)
+            return leave(d, s=s)
         cache = getattr(s, mm.swp_cache)
         if cache != NO_FOLIO:
             mm.get_folio(s, d, cache)

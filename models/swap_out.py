@@ -136,7 +136,7 @@ def emit_shrink_page_list(ctx: Ctx, k: Kernel, *, isolate_ref: str | None = None
         pv = getattr(s, pteval)
         d = {mm.ptl: FREE,
              mm.pte: pte_swap(mm.slot, exclusive=getattr(s, excl) and k.swp_exclusive,
-                              soft_dirty=pv.soft_dirty, uffd_wp=pv.uffd_wp)}
+                              soft_dirty=pv.soft_dirty, uffd_wp=pv.uffd_wp, arch=k.arch)}
         mm.fset(d, fid, map=getattr(s, mm.f["map"][fid]) - 1)    # page_remove_rmap()
         mm.put_folio(s, d, fid)
         ctx.reset(d, "anon_excl", "pteval")

@@ -44,6 +44,8 @@ def test_expected_verdict(sc, v, reduction, record_property):
     r = _run(sc, v, reduction)
     record_property("states", r.stats.states)
     assert r.verdict == v.expect, f"{sc.name}:{v.name} gave {r.verdict} ({r.invariant})"
+    if reduction and v.states is not None:
+        assert r.stats.states == v.states, "state count drifted from the golden count in the scenario file"
     if r.verdict == VIOLATED:
         assert r.invariant == v.invariant
         assert_valid_trace(r)

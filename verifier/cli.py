@@ -207,12 +207,18 @@ class _Progress:
 @click.option("--no-reduction", is_flag=True, help="Explore every interleaving without partial-order reduction.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--dot", "dot_file", type=click.Path(dir_okay=False, writable=True), help="Write the explored state graph (small runs) as DOT.")
-def run_cmd(scenario, variant_name, sets, max_states, max_seconds, no_reduction, as_json, dot_file):
-    """Explore every interleaving of SCENARIO's threads and check its invariants."""
+@click.option("--arch", "arch", metavar="LAYOUT", help="Encode the model's swap PTEs with this arch layout (a shipped name or a layout file).")
+def run_cmd(scenario, variant_name, sets, max_states, max_seconds, no_reduction, as_json, dot_file, arch):
+    """Explore every interleaving of SCENARIO's threads and check its invariants.
+
+    SCENARIO is a shipped scenario's name or the path of a scenario file of your own."""
     sc = get_scenario(scenario)
     variant = sc.variant(variant_name)
     overrides = _parse_sets(sets)
-    cm = sc.build(variant, overrides)
+    layout = _load_arch(arch) if arch else None
+    cm = sc.build(variant, overrides, arch=layout)
+    if max_states is None:
+        max_states = sc.max_states
     progress = _Progress(sys.stderr.isatty())
     try:
         result = explore(cm, reduction=not no_reduction, max_states=max_states, max_seconds=max_seconds,
@@ -226,6 +232,11 @@ def run_cmd(scenario, variant_name, sets, max_states, max_seconds, no_reduction,
     else:
         _print_run(sc, variant, result, overrides)
     sys.exit({HOLDS: EXIT_OK, VIOLATED: EXIT_VIOLATED, INCOMPLETE: EXIT_INCOMPLETE}[result.verdict])
+
+
+def _load_arch(arch: str):
+    from .layout import load_layout, resolve
+    return load_layout(arch) if arch.endswith(".toml") else resolve([arch])[0]
 
 
 def _write_dot(result, path: str, name: str) -> None:
@@ -250,6 +261,8 @@ def _print_run(sc, variant, result, overrides) -> None:
     what = f"{sc.name}, variant {variant.name}{stands}"
     if overrides:
         what += ", " + ", ".join(f"{k}={v}" for k, v in overrides.items())
+    if result.model.model.knobs is not None and result.model.model.knobs.arch is not None:
+        what += f", arch {result.model.model.knobs.arch.name}"
     line = f"{what}: {verdict}"
     if result.verdict == VIOLATED:
         line += f" ({result.invariant})"
@@ -331,6 +344,144 @@ def layout_show_cmd(layout, is_file):
     from .layout import load_layout, render_layout, resolve
     lay = load_layout(layout) if is_file or layout.endswith(".toml") else resolve([layout])[0]
     click.echo(render_layout(lay, _colour(sys.stdout)))
+
+
+# ------------------------------------------------------------------------------------------
+# check
+
+
+@cli.command("check")
+@click.option("--jobs", "-j", "n_jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Run scenario variants and layouts over this many processes.")
+@click.option("--only", "only", multiple=True, metavar="PATTERN",
+              help="Only jobs whose id or name matches this glob (repeatable): 'odirect-*', 'layout/x86*'.")
+@click.option("--scenarios", "scenarios_dir", type=click.Path(file_okay=False, exists=True),
+              help="Scenario files from this directory instead of the shipped ones.")
+@click.option("--layouts", "layouts_dir", type=click.Path(file_okay=False, exists=True),
+              help="Layout files from this directory instead of the shipped ones.")
+@click.option("--no-layouts", is_flag=True, help="Skip the layout proofs.")
+@click.option("--arch", "archs", multiple=True, metavar="LAYOUT|all",
+              help="Also run the arch-aware scenarios with their swap PTEs encoded by this layout (repeatable; 'all': every shipped layout).")
+@click.option("--changed-only", is_flag=True,
+              help="Rerun only jobs whose content hash differs from the baseline report; keep its passing results.")
+@click.option("--baseline", type=click.Path(dir_okay=False), default=".pteverify/check.json", show_default=True,
+              help="The report --changed-only compares with; every check writes its JSON here.")
+@click.option("--max-seconds", type=click.FloatRange(min=0, min_open=True), default=600.0, show_default=True,
+              help="Per scenario variant: a longer search is incomplete, which fails the check.")
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON report.")
+@click.option("--junit", "junit_file", type=click.Path(dir_okay=False), help="Write a JUnit XML report.")
+@click.option("--sarif", "sarif_file", type=click.Path(dir_okay=False), help="Write a SARIF 2.1.0 report.")
+@click.option("--markdown", "md_file", type=click.Path(dir_okay=False), help="Write a Markdown summary.")
+@click.option("--update-golden", is_flag=True, help="Write every variant's state count into its scenario file, then exit.")
+def check_cmd(n_jobs, only, scenarios_dir, layouts_dir, no_layouts, archs, changed_only, baseline, max_seconds,
+              as_json, junit_file, sarif_file, md_file, update_golden):
+    """The CI gate: every scenario variant against its expected verdict (and golden state count),
+    every layout property proved; exit 0 only when every expectation is met."""
+    from pathlib import Path
+
+    from . import check as chk
+    from .report import junit_xml, markdown, sarif
+    if update_golden:
+        for name, variant, old, new in chk.update_golden(Path(scenarios_dir) if scenarios_dir else None, only):
+            click.echo(f"{name}:{variant}: states {old} -> {new}")
+        return
+    arch_files = []
+    for a in archs:
+        if a == "all":
+            from .layout import shipped_layout_paths
+            arch_files += [str(p) for _, p in sorted(shipped_layout_paths().items())]
+        else:
+            arch_files.append(str(_load_arch(a).path))
+    t0 = time.perf_counter()
+    jobs = chk.plan(Path(scenarios_dir) if scenarios_dir else None, Path(layouts_dir) if layouts_dir else None,
+                    tuple(only), tuple(arch_files), max_seconds=max_seconds, include_layouts=not no_layouts)
+    if not jobs:
+        raise BadInput("nothing to check: no scenario or layout matches" + (f" {' '.join(only)}" if only else ""))
+    order = {job.id: i for i, job in enumerate(jobs)}
+    kept = []
+    if changed_only:
+        jobs, kept = chk.reuse_unchanged(jobs, chk.load_baseline(Path(baseline)))
+    progress = _CheckProgress(sys.stderr.isatty() and not as_json)
+    try:
+        results = chk.run_jobs(jobs, n_jobs, progress)
+    finally:
+        progress.close()
+    results = chk.in_plan_order(kept + results, order)
+    seconds = time.perf_counter() - t0
+    report = chk.report_json(results, seconds, n_jobs)
+    base = Path(baseline)
+    base.parent.mkdir(parents=True, exist_ok=True)
+    base.write_text(json.dumps(report, indent=1))
+    if junit_file:
+        Path(junit_file).write_text(junit_xml(results, seconds))
+    if sarif_file:
+        Path(sarif_file).write_text(json.dumps(sarif(results), indent=1))
+    if md_file:
+        Path(md_file).write_text(markdown(results, seconds, n_jobs))
+    if as_json:
+        _emit_json(report)
+    else:
+        _print_check(results, report["summary"])
+    sys.exit(EXIT_OK if report["summary"]["ok"] else EXIT_VIOLATED)
+
+
+class _CheckProgress:
+    def __init__(self, enabled: bool):
+        self.bar = None
+        self.enabled = enabled
+
+    def __call__(self, done, total, job):
+        if not self.enabled:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+            self.bar = tqdm(total=total, unit=" jobs", file=sys.stderr, leave=False, dynamic_ncols=True)
+        self.bar.update(done - self.bar.n)
+        self.bar.set_postfix_str(job.id, refresh=True)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _print_check(results, summ) -> None:
+    colour = _colour(sys.stdout)
+
+    def paint(text, ok):
+        return click.style(text, fg="green" if ok else "red", bold=not ok) if colour else text
+
+    scen = [r for r in results if r.kind == "scenario"]
+    if scen:
+        w = max(len(f"{r.name}:{r.item}" + (f"@{r.arch}" if r.arch else "")) for r in scen)
+        click.echo("Scenarios:")
+        for r in scen:
+            name = f"{r.name}:{r.item}" + (f"@{r.arch}" if r.arch else "")
+            verdict = r.verdict + (f" ({r.invariant})" if r.invariant else "")
+            tag = "ok  " if r.status == "pass" else "FAIL"
+            cached = " (cached)" if r.cached else ""
+            line = f"  {paint(tag, r.status == 'pass')} {name.ljust(w)}  {verdict:<40} {r.states or '':>7} states{cached}"
+            click.echo(line.rstrip())
+            if r.status != "pass":
+                click.echo(f"       {r.message}")
+    lay = [r for r in results if r.kind != "scenario"]
+    if lay:
+        by: dict[str, list] = {}
+        for r in lay:
+            by.setdefault(r.name, []).append(r)
+        w = max(len(n) for n in by)
+        click.echo("Layouts:")
+        for name, rs in by.items():
+            bad = [r for r in rs if r.status != "pass"]
+            known = [r.item for r in rs if r.verdict == "disproved" and r.status == "pass"]
+            tag = "ok  " if not bad else "FAIL"
+            extra = f"  known findings: {', '.join(known)}" if known else ""
+            click.echo(f"  {paint(tag, not bad)} {name.ljust(w)}  {sum(r.verdict == 'proved' for r in rs)} proved{extra}")
+            for r in bad:
+                click.echo(f"       {r.item}: {r.message}")
+    ok = summ["ok"]
+    click.echo(paint(f"{summ['passed']}/{summ['total']} expectations met" + ("" if ok else f", {summ['failed']} unmet"),
+                     ok) + f" ({summ['seconds']:.1f} s, {summ['jobs']} job(s)" +
+               (f", {summ['cached']} cached" if summ['cached'] else "") + ")")
 
 
 # ------------------------------------------------------------------------------------------

@@ -95,6 +95,7 @@ class Knobs(Mapping):
     """The knob values a model is built with: defaults overridden by a variant and by `--set`."""
 
     def __init__(self, declared: Sequence[Knob], values: Mapping[str, Any] | None = None):
+        self.arch = None        # a swap-PTE layout the model encodes its swap PTEs with (run --arch)
         self.declared = {k.name: k for k in declared}
         self._values = {k.name: k.default for k in declared}
         for name, value in (values or {}).items():
@@ -123,11 +124,13 @@ class Knobs(Mapping):
         return {n: v for n, v in self._values.items() if v != self.declared[n].default}
 
 
-def builder(*knobs: Knob):
-    """Mark a function `build(knobs) -> Model` as a model builder with the knobs it reads."""
+def builder(*knobs: Knob, arch: bool = False):
+    """Mark a function `build(knobs) -> Model` as a model builder with the knobs it reads; `arch`:
+    it honours `knobs.arch` (a swap-PTE layout to encode its swap PTEs with)."""
 
     def mark(fn):
         fn.knobs = tuple(knobs)
+        fn.arch_aware = arch
         return fn
 
     return mark

@@ -35,7 +35,7 @@ from .model import CompiledModel, KnobError, Knobs, Model, ModelError, builder_k
 VERDICTS = ("holds", "violated")
 _SCENARIO_KEYS = {"name", "title", "description", "model", "threads", "invariants", "default_variant",
                   "variants", "kind", "max_states"}
-_VARIANT_KEYS = {"name", "commit", "release", "description", "knobs", "expect", "invariant"}
+_VARIANT_KEYS = {"name", "commit", "release", "description", "knobs", "expect", "invariant", "states"}
 
 
 class ScenarioError(ValueError):
@@ -51,6 +51,7 @@ class Variant:
     commit: str | None = None
     release: str | None = None
     description: str = ""
+    states: int | None = None          # golden state count (reduction on): drift fails `check`
 
     @property
     def stands_for(self) -> str:
@@ -88,6 +89,11 @@ class Scenario:
     def knobs(self) -> tuple:
         return builder_knobs(self.builder)
 
+    @property
+    def supports_arch(self) -> bool:
+        """Can the model encode its swap PTEs with an arch layout's macros (`run --arch`)?"""
+        return bool(getattr(self.builder, "arch_aware", False))
+
     def variant(self, name: str | None) -> Variant:
         name = name or self.default_variant
         for v in self.variants:
@@ -108,8 +114,14 @@ class Scenario:
             knobs.set(k, v)        # KnobError: the user's mistake, reported by the CLI
         return knobs
 
-    def build(self, variant: Variant, overrides: dict | None = None) -> CompiledModel:
+    def build(self, variant: Variant, overrides: dict | None = None, arch=None) -> CompiledModel:
+        """Build the model of `variant` with the user's knob overrides; `arch`, a loaded swap-PTE
+        layout, makes the model's swap PTEs real bit patterns of that layout."""
         knobs = self.knob_values(variant, overrides)
+        if arch is not None:
+            if not self.supports_arch:
+                raise ScenarioError(f"scenario {self.name} does not model swap-PTE bits: --arch does not apply")
+            knobs.arch = arch
         model = self.builder(knobs)
         if not isinstance(model, Model):
             raise ModelError(f"{self.model_ref} returned {type(model).__name__}, not a Model")
@@ -153,9 +165,12 @@ def _load(path: Path) -> Scenario:
             raise ScenarioError(f"{where}: needs a name and expect = holds|violated")
         if v["expect"] == "violated" and not v.get("invariant"):
             raise ScenarioError(f"{where}: expect = violated needs the invariant that breaks")
+        if "states" in v and (not isinstance(v["states"], int) or v["states"] < 1):
+            raise ScenarioError(f"{where}: states must be a positive integer (the golden state count)")
         variants.append(Variant(name=v["name"], knobs=dict(v.get("knobs", {})), expect=v["expect"],
                                 invariant=v.get("invariant"), commit=v.get("commit"),
-                                release=v.get("release"), description=v.get("description", "")))
+                                release=v.get("release"), description=v.get("description", ""),
+                                states=v.get("states")))
     if not variants:
         raise ScenarioError(f"{path}: no variants")
     default = data.get("default_variant", variants[0].name)

@@ -1,0 +1,404 @@
+"""The CI gate: every scenario variant against its expected verdict, every layout property proved.
+
+The unit of work is a `Job` (one scenario variant, or one layout); `run_job` is a pure function of it
+returning plain `CheckResult`s, so jobs can be fanned out over a local process pool (`run_jobs`) or,
+unchanged, over a cluster engine: a job and its results pickle and serialise to JSON, and a job
+carries file paths and names only, never live objects.
+
+Each result carries a content hash of what it depends on (the scenario file, the source of every model
+module its builder imports, the engine's version and source digest; for layouts the layout file and
+the prover's source), so CI can tell which results a change can affect: `changed_only` reruns only the
+jobs whose hash differs from a baseline report. Golden state counts (`states` beside `expect` in a
+scenario's variant) make drift in a model a failed expectation with a clear message.
+"""
+
+from __future__ import annotations
+
+import ast
+import fnmatch
+import hashlib
+import importlib.util
+import json
+import os
+import re
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from . import __version__
+
+PASS, FAIL = "pass", "fail"
+
+
+@dataclass(frozen=True)
+class Job:
+    """One unit of work: a scenario variant (optionally on an arch layout), or one layout's proofs."""
+
+    kind: str                          # "scenario" | "layout"
+    name: str                          # scenario or layout name
+    path: str                          # the scenario or layout file
+    variant: str = ""                  # scenario variant
+    arch: str = ""                     # scenario: the layout file its swap PTEs are encoded with
+    reduction: bool = True
+    max_seconds: float | None = None
+    hash: str = ""
+
+    @property
+    def id(self) -> str:
+        if self.kind == "scenario":
+            return f"scenario/{self.name}/{self.variant}" + (f"@{Path(self.arch).stem}" if self.arch else "")
+        return f"layout/{self.name}"
+
+
+@dataclass
+class CheckResult:
+    id: str
+    kind: str                          # "scenario" | "layout-property"
+    name: str                          # scenario or layout
+    item: str                          # variant or property
+    file: str
+    status: str                        # pass | fail
+    verdict: str                       # holds | violated | incomplete | proved | disproved | unknown | error
+    expect: str
+    message: str = ""
+    seconds: float = 0.0
+    hash: str = ""
+    arch: str = ""
+    states: int | None = None
+    transitions: int | None = None
+    golden_states: int | None = None
+    invariant: str | None = None
+    stands_for: str = ""
+    details: dict = field(default_factory=dict)     # trace (scenarios) or counterexample (layouts)
+    cached: bool = False
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        return {k: v for k, v in d.items() if v not in (None, "", {}) or k in ("status", "verdict")}
+
+
+# --------------------------------------------------------------------------------------------
+# Content hashes
+
+
+def _sha(*parts: bytes) -> str:
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(len(p).to_bytes(8, "little"))
+        h.update(p)
+    return h.hexdigest()[:16]
+
+
+_ENGINE_DIGEST: str | None = None
+
+
+def engine_digest() -> str:
+    """The engine's version and a digest of its sources (a change in the explorer can change results)."""
+    global _ENGINE_DIGEST
+    if _ENGINE_DIGEST is None:
+        here = Path(__file__).parent
+        files = sorted(here.glob("*.py"))
+        _ENGINE_DIGEST = __version__ + "+" + _sha(*(f.read_bytes() for f in files))
+    return _ENGINE_DIGEST
+
+
+def _module_file(name: str) -> Path | None:
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+    return Path(spec.origin) if spec and spec.origin and spec.origin.endswith(".py") else None
+
+
+def model_modules(root: str) -> list[Path]:
+    """The source files of `root` and every module of the same top-level package it imports,
+    transitively (found by reading the imports, not by importing)."""
+    top = root.split(".")[0]
+    seen: dict[str, Path] = {}
+    todo = [root]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        path = _module_file(name)
+        if path is None:
+            continue
+        seen[name] = path
+        tree = ast.parse(path.read_text())
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = package.split(".")
+                    base = base[:len(base) - node.level + 1]
+                    mod = ".".join(base + ([node.module] if node.module else []))
+                else:
+                    mod = node.module or ""
+                targets = [mod] + [f"{mod}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            else:
+                continue
+            for t in targets:
+                if t.split(".")[0] == top and t != "pteverify" and not t.startswith("pteverify.") or \
+                        t.startswith("pteverify.models"):
+                    todo.append(t)
+    return [seen[k] for k in sorted(seen)]
+
+
+def scenario_hash(scenario_path: Path, model_ref: str, arch: str = "") -> str:
+    module = model_ref.partition(":")[0]
+    parts = [scenario_path.read_bytes(), engine_digest().encode()]
+    parts += [p.read_bytes() for p in model_modules(module)]
+    if arch:
+        parts.append(Path(arch).read_bytes())
+    return _sha(*parts)
+
+
+def layout_hash(layout_path: Path) -> str:
+    prover = Path(__file__).parent / "layout"
+    return _sha(layout_path.read_bytes(), engine_digest().encode(),
+                *(p.read_bytes() for p in sorted(prover.glob("*.py"))))
+
+
+# --------------------------------------------------------------------------------------------
+# Planning
+
+
+def plan(scenarios_dir: Path | None = None, layouts_dir: Path | None = None, only: tuple = (),
+         arch: tuple = (), reduction: bool = True, max_seconds: float | None = None,
+         include_layouts: bool = True) -> list[Job]:
+    """The jobs of a check, in a fixed order (scenarios by name and variant order, then layouts).
+    `only`: glob patterns matched against job ids and names; `arch`: layout files to run the
+    arch-aware scenarios on (each variant once per layout)."""
+    from .scenario import load_scenarios, specs_dir
+    scenarios = load_scenarios(scenarios_dir)
+    jobs: list[Job] = []
+    for sc in scenarios.values():
+        archs = [""]
+        if arch and sc.supports_arch:
+            archs = [str(a) for a in arch]
+        for a in archs:
+            for v in sc.variants:
+                job = Job("scenario", sc.name, str(sc.path), v.name, a, reduction, max_seconds)
+                if _selected(job, only):
+                    jobs.append(Job(**{**asdict(job), "hash": scenario_hash(sc.path, sc.model_ref, a)}))
+    if include_layouts:
+        layouts = layouts_dir or specs_dir() / "arch"
+        for p in sorted(Path(layouts).glob("*.toml")):
+            job = Job("layout", p.stem, str(p))
+            if _selected(job, only):
+                jobs.append(Job(**{**asdict(job), "hash": layout_hash(p)}))
+    return jobs
+
+
+def _selected(job: Job, only: tuple) -> bool:
+    if not only:
+        return True
+    keys = [job.id, job.name, f"{job.name}:{job.variant}" if job.variant else job.name]
+    return any(fnmatch.fnmatch(k, pat) for pat in only for k in keys)
+
+
+# --------------------------------------------------------------------------------------------
+# Running one job
+
+
+def run_job(job: Job) -> list[CheckResult]:
+    t0 = time.perf_counter()
+    try:
+        if job.kind == "scenario":
+            return [_run_scenario(job)]
+        return _run_layout(job)
+    except Exception as e:       # a job that cannot run is a failed expectation, reported, not a crash
+        item = job.variant if job.kind == "scenario" else "load"
+        return [CheckResult(job.id, job.kind if job.kind == "scenario" else "layout-property", job.name,
+                            item, job.path, FAIL, "error", "", f"{type(e).__name__}: {e}",
+                            time.perf_counter() - t0, job.hash, job.arch)]
+
+
+def _run_scenario(job: Job) -> CheckResult:
+    from .explore import INCOMPLETE, VIOLATED, explore
+    from .scenario import get_scenario
+    from .trace import trace_json
+    sc = get_scenario(job.path)
+    v = sc.variant(job.variant)
+    arch_layout = None
+    if job.arch:
+        from .layout import load_layout
+        arch_layout = load_layout(job.arch)
+    cm = sc.build(v, arch=arch_layout)
+    r = explore(cm, reduction=job.reduction, max_states=sc.max_states, max_seconds=job.max_seconds)
+    res = CheckResult(job.id, "scenario", sc.name, v.name, job.path, PASS, r.verdict, v.expect,
+                      seconds=r.stats.seconds, hash=job.hash, arch=Path(job.arch).stem if job.arch else "",
+                      states=r.stats.states, transitions=r.stats.transitions,
+                      golden_states=None if job.arch or not job.reduction else v.states,
+                      invariant=r.invariant, stands_for=v.stands_for)
+    problems = []
+    if r.verdict == INCOMPLETE:
+        problems.append(f"search cut short by {r.bound}: nothing proved")
+    elif r.verdict != v.expect:
+        if r.verdict == VIOLATED:
+            problems.append(f"unexpected violation of {r.invariant} (expected the variant to hold)")
+        else:
+            problems.append(f"expected a violation of {v.invariant}, none found")
+    elif r.verdict == VIOLATED and v.invariant and r.invariant != v.invariant:
+        problems.append(f"violated {r.invariant}, expected {v.invariant}")
+    if not problems and res.golden_states is not None and r.stats.states != v.states:
+        problems.append(f"state count drift: {r.stats.states} states, the golden count is {v.states} "
+                        f"(the model or the engine changed; if intended, run `pteverify check "
+                        f"--update-golden`)")
+    if r.verdict == VIOLATED:
+        res.details = {"trace": trace_json(r)}
+    if problems:
+        res.status = FAIL
+        res.message = "; ".join(problems)
+    else:
+        res.message = (f"{r.verdict}" + (f" ({r.invariant})" if r.invariant else "") + " as expected")
+    return res
+
+
+def _run_layout(job: Job) -> list[CheckResult]:
+    from .layout import load_layout, prove_layout
+    lay = load_layout(job.path)
+    rep = prove_layout(lay)
+    expected = {prop: "disproved" for prop in lay.known_findings}
+    out = []
+    for p in rep.properties:
+        exp = expected.get(p.name, "proved")
+        res = CheckResult(f"{job.id}/{p.name}", "layout-property", lay.name, p.name, job.path,
+                          PASS if p.verdict == exp else FAIL, p.verdict, exp, seconds=p.seconds,
+                          hash=job.hash)
+        if p.counterexample:
+            res.details = {"counterexample": p.counterexample}
+        if p.verdict == exp:
+            res.message = f"{p.verdict} as expected"
+        elif p.verdict == "unknown":
+            res.message = "solver gave up (unknown): nothing proved"
+        else:
+            res.message = f"{p.verdict}, expected {exp}" + (f": {p.detail}" if p.detail else "")
+        out.append(res)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Running many
+
+
+def run_jobs(jobs: list[Job], n_jobs: int = 1, progress=None) -> list[CheckResult]:
+    """Run `jobs`, serially or over `n_jobs` processes; results come back in job order, so a
+    parallel run reports exactly what a serial one does."""
+    results: list[list[CheckResult]] = [None] * len(jobs)      # type: ignore[list-item]
+    if n_jobs <= 1 or len(jobs) <= 1:
+        for i, job in enumerate(jobs):
+            results[i] = run_job(job)
+            if progress:
+                progress(i + 1, len(jobs), job)
+    else:
+        with ProcessPoolExecutor(max_workers=n_jobs) as pool:
+            futures = {pool.submit(run_job, job): i for i, job in enumerate(jobs)}
+            done = 0
+            from concurrent.futures import as_completed
+            for fut in as_completed(futures):
+                i = futures[fut]
+                results[i] = fut.result()
+                done += 1
+                if progress:
+                    progress(done, len(jobs), jobs[i])
+    return [r for rs in results for r in rs]
+
+
+def reuse_unchanged(jobs: list[Job], baseline: dict) -> tuple[list[Job], list[CheckResult]]:
+    """Split jobs into those to run and the baseline results still valid for the others (same hash,
+    and they passed: a failed result is always rerun)."""
+    by_hash: dict[str, list[dict]] = {}
+    for r in baseline.get("results", []):
+        by_hash.setdefault(r.get("hash", ""), []).append(r)
+    to_run, kept = [], []
+    for job in jobs:
+        old = [r for r in by_hash.get(job.hash, []) if r["id"] == job.id or r["id"].startswith(job.id + "/")]
+        if job.hash and old and all(r["status"] == PASS for r in old):
+            for r in old:
+                fields = {k: r.get(k) for k in CheckResult.__dataclass_fields__ if k in r}
+                fields.setdefault("details", {})
+                kept.append(CheckResult(**{**fields, "cached": True}))
+        else:
+            to_run.append(job)
+    return to_run, kept
+
+
+def in_plan_order(results: list[CheckResult], order: dict[str, int]) -> list[CheckResult]:
+    """Results in the order of the jobs that made them (cached and fresh ones mixed)."""
+    def key(r):
+        return order.get(r.id, order.get(r.id.rpartition("/")[0], len(order)))
+    return sorted(results, key=key)
+
+
+def summary(results: list[CheckResult], seconds: float, n_jobs: int) -> dict:
+    failed = [r for r in results if r.status != PASS]
+    return {"total": len(results), "passed": len(results) - len(failed), "failed": len(failed),
+            "cached": sum(1 for r in results if r.cached), "seconds": round(seconds, 3), "jobs": n_jobs,
+            "ok": not failed}
+
+
+def report_json(results: list[CheckResult], seconds: float, n_jobs: int) -> dict:
+    return {"engine": engine_digest(), "summary": summary(results, seconds, n_jobs),
+            "results": [r.to_json() for r in results]}
+
+
+# --------------------------------------------------------------------------------------------
+# Golden state counts
+
+
+def update_golden(scenarios_dir: Path | None = None, only: tuple = ()) -> list[tuple[str, str, int | None, int]]:
+    """Run every scenario variant (reduction on, as `check` does) and write its state count as
+    `states = N` into the variant's block of the scenario file. Returns (scenario, variant, old, new)."""
+    from .explore import explore
+    from .scenario import load_scenarios
+    changes = []
+    for sc in load_scenarios(scenarios_dir).values():
+        text = sc.path.read_text()
+        blocks = _variant_blocks(text)
+        if len(blocks) != len(sc.variants):
+            raise ValueError(f"{sc.path}: cannot map [[variants]] blocks to variants")
+        new_text = text
+        for (start, end), v in reversed(list(zip(blocks, sc.variants))):
+            if only and not any(fnmatch.fnmatch(f"{sc.name}:{v.name}", p) or fnmatch.fnmatch(sc.name, p)
+                                for p in only):
+                continue
+            r = explore(sc.build(v), reduction=True, max_states=sc.max_states)
+            n = r.stats.states
+            block = new_text[start:end]
+            if re.search(r"^states\s*=.*$", block, re.M):
+                block2 = re.sub(r"^states\s*=.*$", f"states = {n}", block, count=1, flags=re.M)
+            else:
+                m = re.search(r"^expect\s*=.*$", block, re.M)
+                block2 = block[:m.end()] + f"\nstates = {n}" + block[m.end():]
+            if block2 != block:
+                changes.append((sc.name, v.name, v.states, n))
+            new_text = new_text[:start] + block2 + new_text[end:]
+        if new_text != text:
+            sc.path.write_text(new_text)
+    return list(reversed(changes)) if changes else changes
+
+
+def _variant_blocks(text: str) -> list[tuple[int, int]]:
+    starts = [m.start() for m in re.finditer(r"^\[\[variants\]\]\s*$", text, re.M)]
+    ends = starts[1:] + [len(text)]
+    out = []
+    for s, e in zip(starts, ends):
+        body = text.index("\n", s) + 1 if "\n" in text[s:e] else e
+        nxt = re.search(r"^\[", text[body:e], re.M)       # a table after the variant's keys ends it
+        out.append((s, body + nxt.start() if nxt else e))
+    return out
+
+
+def load_baseline(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+
+
+def default_jobs() -> int:
+    return max(1, min(os.cpu_count() or 1, 8))
