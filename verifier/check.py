@@ -111,9 +111,10 @@ def _module_file(name: str) -> Path | None:
     return Path(spec.origin) if spec and spec.origin and spec.origin.endswith(".py") else None
 
 
-def model_modules(root: str) -> list[Path]:
-    """The source files of `root` and every module of the same top-level package it imports,
-    transitively (found by reading the imports, not by importing)."""
+def model_modules(root: str, root_file: Path | None = None) -> list[Path]:
+    """The source files of `root` and every module of the same top-level package (or of
+    pteverify.models) it imports, transitively (found by reading the imports, not by importing).
+    `root_file`: a user's model module given by path."""
     top = root.split(".")[0]
     seen: dict[str, Path] = {}
     todo = [root]
@@ -121,7 +122,7 @@ def model_modules(root: str) -> list[Path]:
         name = todo.pop()
         if name in seen:
             continue
-        path = _module_file(name)
+        path = root_file if (root_file is not None and name == root) else _module_file(name)
         if path is None:
             continue
         seen[name] = path
@@ -150,7 +151,11 @@ def model_modules(root: str) -> list[Path]:
 def scenario_hash(scenario_path: Path, model_ref: str, arch: str = "") -> str:
     module = model_ref.partition(":")[0]
     parts = [scenario_path.read_bytes(), engine_digest().encode()]
-    parts += [p.read_bytes() for p in model_modules(module)]
+    if module.endswith(".py"):
+        user_file = (scenario_path.parent / module).resolve()
+        parts += [p.read_bytes() for p in model_modules("__user_model__", user_file)]
+    else:
+        parts += [p.read_bytes() for p in model_modules(module)]
     if arch:
         parts.append(Path(arch).read_bytes())
     return _sha(*parts)

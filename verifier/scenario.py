@@ -7,7 +7,7 @@ tests read the same files, so an expectation lives in one place.
 
     name = "odirect-swapout"
     title = "O_DIRECT read vs swap-out: the DMA write must land in the mapped page"
-    model = "pteverify.models.anon_exclusive:odirect_swapout"
+    model = "pteverify.models.anon_exclusive:odirect_swapout"   # or "my_model.py:build", beside this file
     threads = ["odirect", "reclaim", "writer"]          # checked against the built model
     invariants = ["gup_ref_is_mapped_page"]             # default: all the model defines
     default_variant = "v6.0"
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.resources
+import importlib.util
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,13 +76,28 @@ class Scenario:
 
     # -- the builder ------------------------------------------------------------------------
     @property
+    def model_file(self) -> Path | None:
+        """A user's model module given by path (`model = "my_model.py:build"`, relative to the
+        scenario file), or None for an importable module name."""
+        mod = self.model_ref.partition(":")[0]
+        return (self.path.parent / mod).resolve() if mod.endswith(".py") else None
+
+    @property
     def builder(self):
         if self._builder is None:
             mod_name, _, fn_name = self.model_ref.partition(":")
             try:
-                mod = importlib.import_module(mod_name)
+                if self.model_file is not None:
+                    spec = importlib.util.spec_from_file_location(
+                        f"pteverify_user_model_{self.name.replace('-', '_')}", self.model_file)
+                    if spec is None or not self.model_file.exists():
+                        raise ImportError(f"no such file {self.model_file}")
+                    mod = importlib.util.module_from_spec(spec)
+                    spec.loader.exec_module(mod)
+                else:
+                    mod = importlib.import_module(mod_name)
                 self._builder = getattr(mod, fn_name)
-            except (ImportError, AttributeError) as e:
+            except (ImportError, AttributeError, SyntaxError) as e:
                 raise ScenarioError(f"{self.path}: model {self.model_ref!r} cannot be loaded: {e}") from None
         return self._builder
 
