@@ -19,6 +19,7 @@ BLOCK = re.compile(r"```\n\$ (pteverify [^\n]*)\n(.*?)```", re.S)
 TIMING = [
     (re.compile(r"\d+\.\d+ s \([\d,]+ states/s\)"), "<secs> s (<rate> states/s)"),
     (re.compile(r"\d+\.\d+s"), "<secs>s"),
+    (re.compile(r"\(\d+\.\d+ s, "), "(<secs> s, "),
 ]
 
 
