@@ -1,0 +1,228 @@
+"""Scenario builders for issue "Lazyfree reclaim and MAP_DROPPABLE" (specs/scenarios/<name>.toml).
+
+* `droppable_reclaim`: a written MAP_DROPPABLE page through MGLRU aging and eviction while the
+  program stores and loads; the "dirty lazyfree" block of sort_folio() (v6.1..v6.10, still in the
+  MAP_DROPPABLE series' v22) makes the droppable folio swap-backed.
+* `droppable_ksm`: MADV_MERGEABLE on a droppable mapping and ksmd merging its page into a KSM page.
+* `droppable_uffd_move`: UFFDIO_REGISTER on a droppable range and UFFDIO_MOVE of a normal anonymous
+  page into it, against a thread faulting on the range.
+* `droppable_fork`: fork of a droppable mapping (VM_WIPEONFORK), MADV_KEEPONFORK, the child's faults.
+* `lazyfree_redirty`: two threads call MADV_FREE on the page, one then writes it, reclaim runs: the
+  TLB-flush miss fixed by 99baac21e458.
+* `lazyfree_gup`: a direct-I/O read (GUP-fast FOLL_GET) into a lazyfree page against reclaim: the race
+  fixed by 6c8e2a256915, and the extra reference that made a clean lazyfree folio swap-backed until
+  Barry Song's "set folio swapbacked iff folios are dirty".
+"""
+
+from __future__ import annotations
+
+from pteverify.model import Knob, Model, builder
+
+from . import lazyfree as lf
+from . import mm as mmv
+from .droppable import (UFFD_CHECKS, emit_fork, emit_gup_fast, emit_keeponfork, emit_ksm_madvise,
+                        emit_ksmd, emit_uffd_monitor)
+from .lazyfree import LazyMM, ZERO, emit_access, emit_madvise_free, emit_reclaim, lazy_from_knobs
+from .mm import MM, NO_FOLIO, ORIGINAL, PTE_NONE, pte_present
+
+K_DROPPABLE = Knob("vma.droppable", False, "the page lives in a MAP_DROPPABLE (VM_DROPPABLE) mapping")
+K_KSM_REFUSE = Knob("ksm.refuse_droppable", True,
+                    "vma_ksm_compatible() refuses VM_DROPPABLE, so MADV_MERGEABLE is ignored "
+                    "(9651fcedf7b9, v6.11; proposed in the v22 review)")
+K_UFFD_CHECK = Knob("uffd.droppable_check", "vma",
+                    "vma_can_userfault()'s VM_DROPPABLE test: none (the series up to v22), masked "
+                    "(9651fcedf7b9: tests the requested flags after `vm_flags &= __VM_UFFD_FLAGS`, never "
+                    "true), vma (Tal Zussman's fix: tests vma->vm_flags)", UFFD_CHECKS)
+K_KEEPONFORK = Knob("madvise.keeponfork_refuses_droppable", True,
+                    "madvise(MADV_KEEPONFORK) returns -EINVAL on a VM_DROPPABLE VMA (9651fcedf7b9); false "
+                    "is a seeded mutation")
+
+
+def _droppable_folio(**extra) -> dict:
+    """A folio do_anonymous_page() faulted into a VM_DROPPABLE mapping and the program wrote."""
+    return dict({"ref": 1, "map": 1, "excl": True, "swapbacked": False, "uptodate": True,
+                 "data": ORIGINAL}, **extra)
+
+
+def _anon_folio(**extra) -> dict:
+    return dict({"ref": 1, "map": 1, "excl": True, "swapbacked": True, "uptodate": True,
+                 "data": ORIGINAL}, **extra)
+
+
+def _reader_ghosts(mm: MM):
+    last = mm.ghost("last_written", ORIGINAL, "the content the last completed store left in the page")
+    expect = mm.ghost("read_expected", "-", "last_written when the load ran")
+    return last, expect
+
+
+@builder(lf.K_SORT_FOLIO, lf.K_MGLRU, lf.K_DROPPABLE_AWARE, lf.K_LIVENESS)
+def droppable_reclaim(knobs) -> Model:
+    """A dirty droppable folio through MGLRU aging and eviction while the program writes and reads it."""
+    lz = lazy_from_knobs(knobs, droppable=True)
+    m = Model("droppable-reclaim", "a dirty MAP_DROPPABLE folio through reclaim is dropped, never "
+              "made swap-backed", knobs)
+    mm = MM(m, folios=("A", "B"))
+    mm.add_pte(pte_present("A", write=True, dirty=True))
+    mm.add_folios(A=_droppable_folio())
+    mm.add_swap_slot()
+    lzm = LazyMM(mm, lz)
+    last, expect = _reader_ghosts(mm)
+    evicted = mm.ghost("evicted_dirty", False, "an eviction pass met the droppable folio dirty")
+
+    user = mm.thread("user", "the vDSO getrandom() state: a store, then a load")
+    emit_access(user, lzm, "store", last=last, label="store", cont="load")
+    emit_access(user, lzm, "load", last=last, seen_expect=expect, label="load")
+    reclaim = mm.thread("reclaim", "kswapd: MGLRU aging walk, then eviction" if lz.mglru else
+                        "kswapd: shrink_inactive_list() on the inactive file LRU")
+    emit_reclaim(reclaim, lzm, mglru=lz.mglru, evicted=evicted)
+
+    lf.inv_droppable_never_swapbacked(mm)
+    lf.inv_droppable_never_swapped(mm)
+    lf.inv_read_sees_last_write_or_zero(mm, user.vars["seen"], expect)
+    if knobs["check.dropped_under_pressure"]:
+        lf.final_dropped_under_pressure(mm, evicted, ORIGINAL)
+    return m
+
+
+@builder(K_KSM_REFUSE)
+def droppable_ksm(knobs) -> Model:
+    """MADV_MERGEABLE and ksmd against a droppable page while the program writes it."""
+    lz = lf.Lazy(droppable=True)
+    m = Model("droppable-ksm", "KSM never merges a MAP_DROPPABLE page into a swap-backed KSM page", knobs)
+    mm = MM(m, folios=("A", "K", "B"))
+    mm.add_pte(pte_present("A", write=True, dirty=True))
+    # K: a KSM page in the stable tree with the same content, mapped (read-only) by another mergeable
+    # private mapping; it was an ordinary anonymous folio, so it is swap-backed
+    mm.add_folios(A=_droppable_folio(), K=_anon_folio(excl=False))
+    mm.add_swap_slot()
+    lzm = LazyMM(mm, lz)
+    mergeable = m.field("vm_mergeable", False, doc="VM_MERGEABLE on the droppable VMA")
+    last, _ = _reader_ghosts(mm)
+
+    madv = mm.thread("madvise", "the program: madvise(MADV_MERGEABLE) over the droppable range")
+    emit_ksm_madvise(madv, lzm, mergeable, refuse_droppable=knobs["ksm.refuse_droppable"])
+    ksmd = mm.thread("ksmd", "ksmd: one scan of the mergeable VMAs")
+    emit_ksmd(ksmd, lzm, mergeable, "K")
+    user = mm.thread("user", "another thread of the program stores to the droppable page")
+    emit_access(user, lzm, "store", last=last, label="store")
+
+    lf.inv_droppable_never_swapbacked(mm)
+    return m
+
+
+@builder(K_UFFD_CHECK)
+def droppable_uffd_move(knobs) -> Model:
+    """UFFDIO_REGISTER + UFFDIO_MOVE into a droppable range while a thread faults on it."""
+    lz = lf.Lazy(droppable=True)
+    m = Model("droppable-uffd-move", "UFFDIO_MOVE never places a swap-backed page in a MAP_DROPPABLE "
+              "mapping", knobs)
+    mm = MM(m, folios=("S", "B"))
+    mm.add_pte(PTE_NONE)                               # the droppable destination, never touched
+    mm.add_folios(S=_anon_folio(data="src"))
+    mm.add_swap_slot()
+    src = m.field("pte_src", pte_present("S", write=True, dirty=True),
+                  doc="the PTE of the UFFDIO_MOVE source address (a MAP_PRIVATE|MAP_ANONYMOUS mapping)")
+    registered = m.field("uffd_registered", False, doc="VM_UFFD_MISSING on the droppable VMA")
+    lzm = LazyMM(mm, lz)
+    last, expect = _reader_ghosts(mm)
+
+    monitor = mm.thread("monitor", "the uffd monitor: UFFDIO_REGISTER the droppable range, UFFDIO_MOVE a page in")
+    emit_uffd_monitor(monitor, lzm, registered, src, check=knobs["uffd.droppable_check"])
+    user = mm.thread("user", "a thread of the program loads from the droppable range")
+    emit_access(user, lzm, "load", last=last, seen_expect=expect, userfault=registered)
+
+    lf.inv_droppable_never_swapbacked(mm)
+    return m
+
+
+@builder(K_KEEPONFORK, lf.K_DROPPABLE_AWARE)
+def droppable_fork(knobs) -> Model:
+    """fork() of a written droppable mapping; the child reads, then writes."""
+    lz = lazy_from_knobs(knobs, droppable=True)
+    m = Model("droppable-fork", "the child of fork() sees zeroes in a MAP_DROPPABLE mapping, and the "
+              "mapping stays droppable", knobs)
+    mm = MM(m, folios=("A", "B", "C"))
+    mm.add_pte(pte_present("A", write=True, dirty=True))
+    mm.add_folios(A=_droppable_folio())
+    mm.add_swap_slot()
+    lzm = LazyMM(mm, lz)
+    child_pte = m.field("child_pte", PTE_NONE, doc="the child's PTE at the same address")
+    wipe = m.field("wipeonfork", True, doc="VM_WIPEONFORK on the parent's VMA (set by MAP_DROPPABLE)")
+    forked = m.field("forked", False, doc="fork() has returned")
+    last = mm.ghost("last_written", ORIGINAL, "the content the parent's last completed store left")
+    # the child's view: VM_WIPEONFORK promises a zeroed mapping, so its "last write" starts as zero
+    child_last = mm.ghost("child_last_written", ZERO, "the content the child's view of the page must "
+                          "hold: zero after a wiping fork, then the child's own stores")
+    child_expect = mm.ghost("child_read_expected", "-", "child_last_written when the child's load ran")
+
+    parent = mm.thread("parent", "the parent: madvise(MADV_KEEPONFORK), fork(), a store")
+    emit_keeponfork(parent, lzm, wipe, refuse=knobs["madvise.keeponfork_refuses_droppable"])
+    emit_fork(parent, lzm, wipe, child_pte, forked, cont="store")
+    emit_access(parent, lzm, "store", last=last, label="store")
+
+    child = mm.thread("child", "the child: a load, then a store")
+    child.step("wait", "kernel/fork.c: the child runs once copy_process() returned",
+               guard=lambda s: getattr(s, forked), reads=[forked])
+    emit_access(child, lzm, "load", pte=child_pte, last=child_last, seen_expect=child_expect,
+                label="load", cont="store")
+    emit_access(child, lzm, "store", pte=child_pte, last=child_last, label="store")
+
+    lf.inv_droppable_never_swapbacked(mm)
+    lf.inv_droppable_never_swapbacked(mm, pte=child_pte, name="child_droppable_never_swapbacked",
+                                      who=" (the child's copy of the VMA)")
+    lf.inv_read_sees_last_write_or_zero(mm, child.vars["seen"], child_expect)
+    return m
+
+
+@builder(lf.K_REF_CHECK, lf.K_IFF_DIRTY, lf.K_NO_FLUSH, lf.K_IGNORE_DIRTY)
+def lazyfree_redirty(knobs) -> Model:
+    """madvise(MADV_FREE), then a store, against one pass of reclaim."""
+    lz = lazy_from_knobs(knobs, tlb=True)
+    m = Model("lazyfree-redirty", "data written after MADV_FREE is never discarded", knobs)
+    mm = MM(m, folios=("A", "B"))
+    mm.add_pte(pte_present("A", write=True, dirty=True))
+    mm.add_folios(A=_anon_folio())
+    mm.add_swap_slot()
+    lzm = LazyMM(mm, lz, tlb_init="A:dirty")          # the writer's CPU wrote the page before
+    done = mm.ghost("cpu_stored", False, "the store after MADV_FREE completed")
+    lazy = mm.ghost("lazyfree_folio", NO_FOLIO, "the folio MADV_FREE made lazyfree")
+
+    user = mm.thread("user", "the program: madvise(MADV_FREE), then a store to the page")
+    emit_madvise_free(user, lzm, cont="store", lazy_ghost=lazy)
+    emit_access(user, lzm, "store", done=done, label="store")
+    reclaim = mm.thread("reclaim", "kswapd: shrink_inactive_list() on the inactive file LRU")
+    emit_reclaim(reclaim, lzm, mglru=False)
+
+    lf.inv_write_after_madv_free_kept(mm, done)
+    lf.inv_clean_lazyfree_not_swapbacked(mm, lazy)
+    return m
+
+
+@builder(lf.K_REF_CHECK, lf.K_IFF_DIRTY, K_DROPPABLE)
+def lazyfree_gup(knobs) -> Model:
+    """A direct-I/O read (GUP-fast FOLL_GET|FOLL_WRITE, DMA, release) into a lazyfree page vs reclaim."""
+    lz = lazy_from_knobs(knobs, droppable=knobs["vma.droppable"])
+    m = Model("lazyfree-gup", "a lazyfree folio with a GUP reference is never discarded", knobs)
+    mm = MM(m, folios=("A", "B"))
+    mm.add_pte(pte_present("A", write=True))          # MADV_FREE left it clean, still writable
+    mm.add_folios(A=_droppable_folio())                # lazyfree: !PG_swapbacked, clean
+    mm.add_swap_slot()
+    lzm = LazyMM(mm, lz)
+    dma_done = mm.ghost("dma_done", False, "the device finished writing the read's data")
+    dma_target = mm.ghost("dma_landed_in", "-", "the page the DMA wrote, and whether it was mapped then")
+    lazy = mm.ghost("lazyfree_folio", "A", "the folio MADV_FREE made lazyfree")
+
+    odirect = mm.thread("odirect", "read(O_DIRECT) on a block device: GUP-fast, DMA, bio completion")
+    held = emit_gup_fast(odirect, lzm, dma_done, dma_target)
+    reclaim = mm.thread("reclaim", "kswapd: shrink_inactive_list() on the inactive file LRU")
+    emit_reclaim(reclaim, lzm, mglru=False)
+
+    lf.inv_referenced_folio_not_discarded(mm, held)
+    mmv.inv_gup_page_is_mapped_page(mm, dma_target)
+    if not lz.droppable:
+        lf.inv_clean_lazyfree_not_swapbacked(mm, lazy)
+    return m
+
+
+__all__ = ["droppable_reclaim", "droppable_ksm", "droppable_uffd_move", "droppable_fork",
+           "lazyfree_redirty", "lazyfree_gup"]
