@@ -1,0 +1,428 @@
+"""Scenario builders for issue "Anon-exclusive II": GUP-fast, fork, COW isolation and migration entries.
+
+* `gup_fast_vs_unmap`: race III of 6c287605fd56 ("mm: remember exclusively mapped anonymous pages
+  with PG_anon_exclusive"): try_to_unmap_one() replaces the PTE of an exclusive page by a swap entry
+  while pin_user_pages_fast() pins it;
+* `gup_fast_vs_migrate_fork`: race II of the same message: try_to_migrate_one(), GUP-fast and fork;
+* `fork_vs_gup_fast`: fork write-protecting the parent's PTE while a FOLL_PIN GUP-fast pins the page
+  (57efa1fe5957 "mm/gup: prevent gup_fast from racing with COW during fork");
+* `fork_pin_leak`: the child's read-only GUP reference after fork must never see the parent's later
+  writes (the "COW can break either way" leak, CVE-2020-29374);
+* `fork_swap_entry`: fork over a swapped-out exclusive page (copy_nonpresent_pte clears the swp
+  exclusive bit, 1493a1913e34);
+* `migration_exclusive`: an exclusive page migrated while mprotect() write-protects its migration
+  entry and a vmsplice()/pin reference is held.
+
+The invariants span both processes after a fork (`procs`): a present PTE is judged while its PTL is
+free (inside a PTL-held section a PTE and its page's flags change in separate steps, e.g. fork's
+folio_try_dup_anon_rmap and wrprotect_ptes).
+"""
+
+from __future__ import annotations
+
+from pteverify.model import DONE, FREE, GOTO, Knob, KnobError, Model, builder
+
+from .anon_exclusive import K_ANON_EXCLUSIVE, _mapped_exclusive
+from .cow_unshare import use_mapcount_reuse, wait_on_migration_entries
+from .fork import child_thread, child_view, emit_child_start, emit_fork, emit_zap
+from .gup import emit_gup
+from .gup_fast import KernelII, emit_gup_fast, emit_tlb_flush
+from .migrate import emit_migrate_pages, emit_mprotect, emit_unmap_one
+from .mm import MM, NO_FOLIO, ORIGINAL, Kernel, holds_write, pte_present, pte_swap
+from .user import emit_access, emit_fault_handlers
+
+# --------------------------------------------------------------------------------------------
+# Knobs
+
+ARCHES = {"x86-64": (True, True), "arm64": (False, False), "ipi-weak": (True, False)}
+K_ARCH = Knob("arch", "x86-64",
+              "x86-64: flush_tlb_range() IPIs and waits, folio_ref_add() is lock-prefixed (a full "
+              "barrier); arm64: broadcast TLBI without IPI (RCU GUP-fast, 2667f50e8b81), relaxed "
+              "atomics; ipi-weak (what-if): IPI flushes with relaxed atomics", domain=tuple(ARCHES))
+K_BARRIERS = Knob("gup_fast.barriers", True,
+                  "088b8aa537c2 (v6.0) \"mm: fix PageAnonExclusive clearing racing with concurrent RCU "
+                  "GUP-fast\": smp_mb__after_atomic() after the pin, smp_mb() in "
+                  "page_try_share_anon_rmap(); try_to_unmap_one() may defer the flush of exclusive pages")
+K_CLEAR = Knob("rmap.clear_before_share", True,
+               "try_to_unmap_one/try_to_migrate_one clear (invalidate + flush) the PTE before "
+               "page_try_share_anon_rmap() checks the pins (6c287605fd56); false: seeded mutation")
+K_WPSEQ = Knob("fork.write_protect_seq", True,
+               "fork() brackets copy_page_range() with mm->write_protect_seq and FOLL_PIN GUP-fast "
+               "backs off when it changed (57efa1fe5957, v5.11)")
+K_FORK_COPY = Knob("fork.copy_pinned", True,
+                   "fork() gives the child a copy of a maybe-DMA-pinned page (70e806e4e645, v5.9)")
+K_FORK_SWP = Knob("fork.clear_swp_exclusive", True,
+                  "copy_nonpresent_pte() clears the swp exclusive bit in the parent and the child "
+                  "(1493a1913e34); false: seeded mutation")
+K_MPROTECT = Knob("mprotect.readable_exclusive", True,
+                  "change_pte_range() turns a writable migration entry of an anon page into a "
+                  "readable-exclusive one (6c287605fd56); false: readable, as before it")
+K_MIG_EXCL = Knob("migration.rmap_exclusive", True,
+                  "remove_migration_pte() restores PG_anon_exclusive from a writable or "
+                  "readable-exclusive entry (6c287605fd56); false: seeded mutation")
+K_REUSE_MAPCOUNT = Knob("cow.reuse_by_mapcount", False,
+                        "do_wp_page() reuses a page mapped once (reuse_swap_page(), before "
+                        "09854ba94c6a); needs mm.anon_exclusive = false")
+K_COW_BREAK = Knob("gup.cow_break", False,
+                   "GUP on a COW mapping breaks COW like FOLL_WRITE (17839856fd58, v5.8)")
+K_FOLL_PIN = Knob("gup.foll_pin", False,
+                  "the reference is a FOLL_PIN (pin_user_pages) instead of FOLL_GET (vmsplice)")
+K_MIG_FORK = Knob("migration.fork", False, "the process forks before mprotect()")
+
+
+def _kernels(knobs, **fixed) -> tuple[Kernel, KernelII]:
+    ae = knobs["mm.anon_exclusive"] if "mm.anon_exclusive" in knobs.declared else True
+    k = Kernel(anon_exclusive=ae, remember_exclusive=ae, synchronous_io=False)
+    values = dict(fixed)
+    names = {"gup_fast.barriers": "gup_fast_barriers", "rmap.clear_before_share": "clear_before_share",
+             "fork.write_protect_seq": "write_protect_seq", "fork.copy_pinned": "fork_copy_pinned",
+             "fork.clear_swp_exclusive": "fork_clear_swp_exclusive",
+             "mprotect.readable_exclusive": "mprotect_readable_exclusive",
+             "migration.rmap_exclusive": "migration_rmap_exclusive", "gup.cow_break": "gup_cow_break"}
+    for knob, attr in names.items():
+        if knob in knobs.declared:
+            values[attr] = knobs[knob]
+    if "arch" in knobs.declared:
+        values["tlb_flush_ipi"], values["ordered_atomics"] = ARCHES[knobs["arch"]]
+    if "cow.reuse_by_mapcount" in knobs.declared and knobs["cow.reuse_by_mapcount"]:
+        if ae:
+            raise KnobError("knob cow.reuse_by_mapcount: needs mm.anon_exclusive = false (v5.19's "
+                            "do_wp_page reuses by PG_anon_exclusive)")
+        values["wp_reuse"] = "mapcount"
+    else:
+        values["wp_reuse"] = "anon_exclusive" if ae else "page_count"
+    return k, KernelII(**values)
+
+
+def _fault_handlers(ctx, k: Kernel, kf: KernelII) -> None:
+    emit_fault_handlers(ctx, k)
+    if kf.wp_reuse == "mapcount":
+        use_mapcount_reuse(ctx)
+
+
+# --------------------------------------------------------------------------------------------
+# Invariants over the processes sharing the folios
+
+
+def _settled(s, proc: MM) -> bool:
+    return getattr(s, proc.ptl) == FREE
+
+
+def inv_writable_pte_maps_exclusive_page(m: Model, procs: list[MM]) -> None:
+    mm = procs[0]
+
+    def ok(s):
+        for p in procs:
+            pte = getattr(s, p.pte)
+            if pte.present and pte.write and _settled(s, p) and not getattr(s, mm.f["excl"][pte.folio]):
+                return False
+        return True
+
+    m.invariant("writable_pte_maps_exclusive_page", ok,
+                [x for p in procs for x in (p.pte, p.ptl)] + mm.ff("excl"),
+                "a writable present PTE of any process maps a PG_anon_exclusive page (do_swap_page: "
+                "VM_BUG_ON(pte_write(pte) && !PageAnonExclusive(page))); judged with that PTE's PTL free")
+
+
+def inv_pinned_mapped_page_is_exclusive(m: Model, procs: list[MM], pins: list[str]) -> None:
+    """`pins`: the locals / ghosts holding the pages FOLL_PIN GUPs returned (a GUP-fast's pin in flight,
+    between B3 and its back-off, is not one of them)."""
+    mm = procs[0]
+
+    def ok(s):
+        pinned = {getattr(s, h) for h in pins} - {NO_FOLIO}
+        for p in procs:
+            pte = getattr(s, p.pte)
+            if (pte.present and pte.folio in pinned and _settled(s, p)
+                    and not getattr(s, mm.f["excl"][pte.folio])):
+                return False
+        return True
+
+    m.invariant("pinned_mapped_page_is_exclusive", ok,
+                [x for p in procs for x in (p.pte, p.ptl)] + list(pins) + mm.ff("excl"),
+                "a FOLL_PIN'd anonymous page (pinned by a GUP that returned it) mapped by a present PTE "
+                "of any process is PG_anon_exclusive (gup_must_unshare(); \"we have a pinned page that is "
+                "not marked exclusive anymore\", 6c287605fd56)")
+
+
+def inv_swap_pte_page_not_exclusive(m: Model, procs: list[MM]) -> None:
+    mm = procs[0]
+
+    def ok(s):
+        cache = getattr(s, mm.swp_cache)
+        if cache == NO_FOLIO or not getattr(s, mm.f["excl"][cache]):
+            return True
+        return not any(getattr(s, p.pte).is_swap for p in procs)
+
+    m.invariant("swap_pte_page_not_exclusive", ok, [p.pte for p in procs] + [mm.swp_cache] + mm.ff("excl"),
+                "no swap PTE of any process points at a PG_anon_exclusive page in the swap cache "
+                "(do_swap_page: BUG_ON(PageAnon(page) && PageAnonExclusive(page)))")
+
+
+def inv_pinned_page_is_exclusive(m: Model, mm: MM, held: str) -> None:
+    def ok(s):
+        fid = getattr(s, held)
+        return fid == NO_FOLIO or not _settled(s, mm) or getattr(s, mm.f["excl"][fid])
+
+    m.invariant("pinned_page_is_exclusive", ok, [held, mm.ptl] + mm.ff("excl"),
+                "a page that FOLL_PIN GUP returned is PG_anon_exclusive while pinned "
+                "(mm/gup.c:sanity_check_pinned_pages(): VM_BUG_ON_PAGE(!PageAnonExclusive(page))); "
+                "judged with the PTL free (page table consistent)")
+
+
+def inv_pinned_page_is_mapped_page(m: Model, proc: MM, held: str) -> None:
+    def ok(s):
+        fid = getattr(s, held)
+        pte = getattr(s, proc.pte)
+        return fid == NO_FOLIO or not pte.present or not _settled(s, proc) or pte.folio == fid
+
+    m.invariant("pinned_page_is_mapped_page", ok, [held, proc.pte, proc.ptl],
+                "a FOLL_PIN|FOLL_WRITE pin is reliable: while it is held, the pinning process's present "
+                "PTE maps the pinned page (a write fault never replaces it: the DMA and the process see "
+                "the same page)")
+
+
+def inv_cow_isolation(m: Model, procs: list[tuple[MM, str, list[str]]]) -> None:
+    """`procs`: (process view, the tag of its writes, locals holding its GUP references)."""
+    mm = procs[0][0]
+    tags = [tag for _, tag, _ in procs]
+
+    def visible(s, p: MM, held: list[str]):
+        out = [getattr(s, h) for h in held if getattr(s, h) != NO_FOLIO]
+        page = p.page_at_address(s)
+        if page is not None:
+            out.append(page)
+        elif getattr(s, p.pte).is_swap:
+            yield getattr(s, mm.swp_data)
+        for fid in out:
+            yield getattr(s, mm.f["data"][fid])
+
+    def ok(s):
+        if any(not _settled(s, p) for p, _, _ in procs):
+            return True
+        for p, tag, held in procs:
+            for data in visible(s, p, held):
+                if any(holds_write(data, other) for other in tags if other != tag):
+                    return False
+        return True
+
+    reads = [x for p, _, held in procs for x in [p.pte, p.ptl] + held]
+    m.invariant("cow_isolation", ok, reads + [mm.swp_cache, mm.swp_data] + mm.ff("data"),
+                "COW isolation: no write one process makes after fork() is visible to another process, "
+                "through its mapping (present PTE, or the swap cache / slot behind its swap PTE) or a "
+                "GUP reference or pin it holds")
+
+
+def inv_exclusive_page_not_replaced(m: Model, mm: MM, held: str) -> None:
+    """`held`: the ghost naming the page the vmsplice() / pin reference holds."""
+
+    def ok(s):
+        fid = getattr(s, held)
+        pte = getattr(s, mm.pte)
+        return fid == NO_FOLIO or not pte.present or not _settled(s, mm) or pte.folio == fid
+
+    m.invariant("exclusive_page_not_replaced", ok, [held, mm.pte, mm.ptl],
+                "an exclusive anonymous page with a GUP reference (vmsplice) stays the page mapped at "
+                "the address across migration and mprotect: the next write fault reuses it, it does "
+                "not copy it away from the reference (as test_swp_exclusive checks for swap)")
+
+
+# --------------------------------------------------------------------------------------------
+# Builders
+
+
+@builder(K_ARCH, K_BARRIERS, K_CLEAR)
+def gup_fast_vs_unmap(knobs) -> Model:
+    """Race III: try_to_unmap_one() (swap-out) vs pin_user_pages_fast(FOLL_PIN|FOLL_WRITE)."""
+    k, kf = _kernels(knobs)
+    m = Model("gup-fast-vs-unmap", "swap-out's try_to_unmap_one vs a FOLL_PIN GUP-fast", knobs)
+    mm = MM(m, folios=("A",))
+    mm.add_pte(pte_present("A", write=True, dirty=True, soft_dirty=True))
+    # reclaim isolated A (one reference) and add_to_swap() put it in the swap cache (another one)
+    mm.add_folios(A=_mapped_exclusive(k, ref=3, swapcache=True, dirty=True))
+    mm.add_swap_slot(has_cache=True, cache="A")
+
+    reclaim = mm.thread("reclaim", "kswapd: shrink_folio_list() -> try_to_unmap() on the isolated, "
+                        "locked folio, already in the swap cache")
+    page = reclaim.local("page", "A", "the folio reclaim isolated")
+    deferred = kf.gup_fast_barriers and kf.clear_before_share
+    emit_unmap_one(reclaim, k, kf, page, kind="swap", fail="keep", deferred_flush=deferred)
+    if deferred:
+        emit_tlb_flush(reclaim, kf, "unmap.flush", "", deferred=True)
+    reclaim.step("pageout", "mm/vmscan.c:shrink_folio_list: !folio_mapped() -> pageout() [not modelled "
+                 "further]", effect=lambda s: {page: NO_FOLIO, GOTO: DONE}, writes=[page], branches=[DONE])
+
+    def keep(s):
+        d = {page: NO_FOLIO}
+        mm.put_folio(s, d, getattr(s, page))
+        return d
+
+    reclaim.step("keep", "mm/vmscan.c:shrink_folio_list: try_to_unmap() failed -> activate_locked: "
+                 "folio_unlock(); folio_putback_lru() [isolation reference]",
+                 effect=keep, reads=[page] + mm.ff("ref", "map", "swapcache"), writes=[page] + mm.all_folio())
+
+    gup = mm.thread("gup_fast", "a thread of the process: pin_user_pages_fast(FOLL_PIN|FOLL_WRITE) "
+                    "of the page (io_uring fixed buffer, RDMA)")
+    held = emit_gup_fast(gup, kf, write=True)
+
+    inv_pinned_page_is_exclusive(m, mm, held)
+    inv_pinned_mapped_page_is_exclusive(m, [mm], [held])
+    inv_swap_pte_page_not_exclusive(m, [mm])
+    return m
+
+
+@builder(K_ARCH, K_BARRIERS, K_CLEAR)
+def gup_fast_vs_migrate_fork(knobs) -> Model:
+    """Race II: try_to_migrate_one(), pin_user_pages_fast() and fork()."""
+    k, kf = _kernels(knobs)
+    m = Model("gup-fast-vs-migrate-fork", "migration vs a FOLL_PIN GUP-fast and fork", knobs)
+    mm = MM(m, folios=("A", "B", "C"))
+    mm.add_pte(pte_present("A", write=True, dirty=True, soft_dirty=True))
+    mm.add_folios(A=_mapped_exclusive(k))
+    mm.add_swap_slot()
+    child = child_view(mm)
+
+    gup = mm.thread("gup_fast", "a thread of the process: pin_user_pages_fast(FOLL_PIN|FOLL_WRITE)")
+    held = emit_gup_fast(gup, kf, write=True)
+    parent = mm.thread("fork", "a thread of the process calls fork()")
+    emit_fork(parent, k, kf, mm, child)
+    migrate = mm.thread("migrate", "kcompactd / migrate_pages() of the page")
+    emit_migrate_pages(migrate, k, kf, [mm, child])
+
+    inv_pinned_mapped_page_is_exclusive(m, [mm, child], [held])
+    inv_writable_pte_maps_exclusive_page(m, [mm, child])
+    return m
+
+
+@builder(K_ANON_EXCLUSIVE, K_WPSEQ, K_FORK_COPY)
+def fork_vs_gup_fast(knobs) -> Model:
+    """fork() write-protecting the parent's PTE vs pin_user_pages_fast(FOLL_PIN|FOLL_WRITE) and a store."""
+    k, kf = _kernels(knobs)
+    m = Model("fork-vs-gup-fast", "fork vs a FOLL_PIN GUP-fast: the pin must stay the parent's page", knobs)
+    mm = MM(m, folios=("A", "B", "C"))
+    mm.add_pte(pte_present("A", write=True, dirty=True, soft_dirty=True))
+    mm.add_folios(A=_mapped_exclusive(k))
+    mm.add_swap_slot()
+    child = child_view(mm)
+
+    parent = mm.thread("fork", "a thread of the process calls fork()")
+    emit_fork(parent, k, kf, mm, child)
+    gup = mm.thread("gup_fast", "a thread of the process: pin_user_pages_fast(FOLL_PIN|FOLL_WRITE)")
+    held = emit_gup_fast(gup, kf, write=True)
+    writer = mm.thread("writer", "a thread of the process stores to the page")
+    emit_access(writer, k, "store", "parent")
+    _fault_handlers(writer, k, kf)
+
+    if k.anon_exclusive:
+        inv_pinned_mapped_page_is_exclusive(m, [mm, child], [held])
+    inv_pinned_page_is_mapped_page(m, mm, held)
+    return m
+
+
+@builder(K_ANON_EXCLUSIVE, K_REUSE_MAPCOUNT, K_COW_BREAK, K_FOLL_PIN, K_FORK_COPY, K_WPSEQ)
+def fork_pin_leak(knobs) -> Model:
+    """After fork, the child's R/O GUP reference must never see the parent's later writes."""
+    k, kf = _kernels(knobs)
+    pin = knobs["gup.foll_pin"]
+    m = Model("fork-pin-leak", "COW isolation: the child's read-only GUP reference after fork", knobs)
+    mm = MM(m, folios=("A", "B", "C"))
+    mm.add_pte(pte_present("A", write=True, dirty=True, soft_dirty=True))
+    mm.add_folios(A=_mapped_exclusive(k))
+    mm.add_swap_slot()
+    child = child_view(mm)
+
+    parent = mm.thread("parent", "the parent: fork(), then a store to the page")
+    emit_fork(parent, k, kf, mm, child, cont="access")
+    emit_access(parent, k, "store", "parent")
+    _fault_handlers(parent, k, kf)
+
+    kid = child_thread(child, "child", "the child: vmsplice() of the page into a pipe (a R/O GUP "
+                       "reference), then madvise(MADV_DONTNEED)")
+    emit_child_start(kid)
+    flags = "FOLL_PIN" if pin else "FOLL_GET"
+    if kf.gup_cow_break:
+        ref = (f"fs/splice.c:vmsplice_to_pipe -> mm/gup.c:follow_page_pte({flags}): "
+               "should_force_cow_break() -> FOLL_WRITE (17839856fd58); try_grab_page()")
+    else:
+        ref = (f"fs/splice.c:vmsplice_to_pipe -> mm/gup.c:follow_page_pte({flags}): "
+               + ("gup_must_unshare() -> FAULT_FLAG_UNSHARE; " if pin and k.anon_exclusive else "")
+               + "try_grab_page() [the pipe holds the page]")
+    held = emit_gup(kid, k, write=kf.gup_cow_break, pin=pin, ref=ref, cont="zap")
+    emit_zap(kid)
+    _fault_handlers(kid, k, kf)
+
+    inv_cow_isolation(m, [(mm, "parent", []), (child, "child", [held])])
+    if k.anon_exclusive and pin:
+        inv_pinned_mapped_page_is_exclusive(m, [mm, child], [held])
+    return m
+
+
+@builder(K_ANON_EXCLUSIVE, K_FORK_SWP)
+def fork_swap_entry(knobs) -> Model:
+    """fork() over a swapped-out exclusive page; both processes then store to it."""
+    k, kf = _kernels(knobs)
+    m = Model("fork-swap-entry", "fork over an exclusive swap entry: neither process may reuse the "
+              "page the other still references", knobs)
+    mm = MM(m, folios=("A", "B", "C"))
+    mm.add_pte(pte_swap(exclusive=k.swp_exclusive, soft_dirty=True))
+    mm.add_folios()
+    mm.add_swap_slot(count=1, data=ORIGINAL)
+    child = child_view(mm)
+
+    parent = mm.thread("parent", "the parent: fork(), then a store to the page")
+    emit_fork(parent, k, kf, mm, child, cont="access")
+    emit_access(parent, k, "store", "parent")
+    _fault_handlers(parent, k, kf)
+    kid = child_thread(child, "child", "the child stores to the page")
+    emit_child_start(kid)
+    emit_access(kid, k, "store", "child")
+    _fault_handlers(kid, k, kf)
+
+    if k.anon_exclusive:
+        inv_swap_pte_page_not_exclusive(m, [mm, child])
+        inv_writable_pte_maps_exclusive_page(m, [mm, child])
+    inv_cow_isolation(m, [(mm, "parent", []), (child, "child", [])])
+    return m
+
+
+@builder(K_ANON_EXCLUSIVE, K_MPROTECT, K_MIG_EXCL, K_FOLL_PIN, K_MIG_FORK)
+def migration_exclusive(knobs) -> Model:
+    """Migration of an exclusive page with a vmsplice()/pin reference, through mprotect() (and fork)."""
+    k, kf = _kernels(knobs)
+    pin, fork = knobs["gup.foll_pin"], knobs["migration.fork"]
+    if fork and not pin:
+        raise KnobError("knob migration.fork: needs gup.foll_pin = true (a FOLL_GET reference is not "
+                        "reliable across fork: the parent's COW legitimately replaces the page)")
+    m = Model("migration-exclusive", "migration entries keep PG_anon_exclusive through mprotect and fork",
+              knobs)
+    mm = MM(m, folios=("A", "B", "C"))
+    mm.add_pte(pte_present("A", write=True, dirty=True, soft_dirty=True))
+    mm.add_folios(A=_mapped_exclusive(k, ref=2, pin=1 if pin else 0))
+    mm.add_swap_slot()
+    ref_page = mm.ghost("pipe_page", "A", "the page the earlier vmsplice() (FOLL_GET) or "
+                        "pin_user_pages(FOLL_PIN) reference holds")
+    child = child_view(mm)
+
+    migrate = mm.thread("migrate", "kcompactd / migrate_pages() of the page")
+    emit_migrate_pages(migrate, k, kf, [mm, child])
+    user = mm.thread("user", "the process: " + ("fork(); " if fork else "")
+                     + "mprotect(PROT_READ); mprotect(PROT_READ|PROT_WRITE); a store to the page")
+    if fork:
+        emit_fork(user, k, kf, mm, child)
+    emit_mprotect(user, k, kf, writable=False, label="mprotect_ro")
+    emit_mprotect(user, k, kf, writable=True, label="mprotect_rw")
+    emit_access(user, k, "store", "parent")
+    wait_on_migration_entries(user, "access")
+    _fault_handlers(user, k, kf)
+
+    if k.anon_exclusive:
+        inv_writable_pte_maps_exclusive_page(m, [mm, child])
+        if pin:
+            inv_pinned_mapped_page_is_exclusive(m, [mm, child], [ref_page])
+    if not fork:
+        inv_exclusive_page_not_replaced(m, mm, ref_page)
+    return m
+
+
+__all__ = ["gup_fast_vs_unmap", "gup_fast_vs_migrate_fork", "fork_vs_gup_fast", "fork_pin_leak",
+           "fork_swap_entry", "migration_exclusive"]
