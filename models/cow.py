@@ -35,8 +35,8 @@ def emit_do_wp_page(ctx: Ctx, k: Kernel) -> None:
     mm = ctx.mm
     ctx.fault_locals()
     L = ctx.vars
-    orig, fwrite, unshare, page, new, result = (L["orig"], L["fwrite"], L["unshare"], L["page"],
-                                                L["new"], L["result"])
+    orig, unshare, page, new, result = (L["orig"], L["unshare"], L["page"],
+                                        L["new"], L["result"])
     ret = L["ret"]
     retry = list(ctx.retry_labels)
     after = getattr(ctx, "after_fault", None)     # do_swap_page's swapcache_clear, if any

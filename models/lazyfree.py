@@ -69,7 +69,7 @@ from dataclasses import dataclass
 
 from pteverify.model import DONE, FREE, GOTO, Knob
 
-from .mm import MM, NO_DATA, NO_FOLIO, PTE_NONE, Ctx, pte_present, pte_swap, written
+from .mm import MM, NO_FOLIO, PTE_NONE, Ctx, pte_present, pte_swap, written
 
 ZERO = "zero"                 # the shared zero page (a read fault on pte_none maps it) and its content
 NO_TLB = "-"
@@ -199,7 +199,7 @@ def emit_access(ctx: Ctx, lzm: LazyMM, op: str, *, tag: str = "cpu", done: str |
     last completed store left (stores update it; a load records it in `seen_expect` next to what it
     read). `userfault`, a field that is True while the range is registered with userfaultfd
     (VM_UFFD_MISSING), sends a fault on pte_none to handle_userfault()."""
-    mm, lz = lzm.mm, lzm.lz
+    mm = lzm.mm
     pte = pte or mm.pte
     store = op == "store"
     seen = ctx.local("seen", "-", "what the load read") if not store else None

@@ -18,6 +18,8 @@ from pteverify.models.user import emit_fault_handlers
 from pteverify.scenario import get_scenario
 from pteverify.trace import race_table, trace_steps
 
+from scenario_helpers import run, first, reachable, check_registry
+
 EXPECTED = {
     "odirect-swapout": {"v5.18": "no_lost_write", "1493a1913e34^": "no_lost_write", "1493a1913e34": None,
                         "v5.19-x86-32": "no_lost_write", "1493a1913e34-stable-writes": None,
@@ -31,28 +33,9 @@ EXPECTED = {
     "swapoff-read-error": {"9f186f9e5fa9^": "no_unread_data_mapped", "9f186f9e5fa9": None},
 }
 CASES = [(sc, v) for sc, vs in EXPECTED.items() for v in vs]
-_cache = {}
 
 
-def run(scenario, variant, reduction=True, overrides=None):
-    key = (scenario, variant, reduction, tuple(sorted((overrides or {}).items())))
-    if key not in _cache:
-        sc = get_scenario(scenario)
-        _cache[key] = explore(sc.build(sc.variant(variant), overrides), reduction=reduction)
-    return _cache[key]
 
-
-def steps(result):
-    return trace_steps(result)
-
-
-def first(trace, thread, label, start=0):
-    """Index of the first step `thread.label` at or after `start`."""
-    for i in range(start, len(trace)):
-        if trace[i].thread == thread and trace[i].label == label:
-            return i
-    raise AssertionError(f"{thread}.{label} not in the trace after step {start}: "
-                         + ", ".join(f"{t.thread}.{t.label}" for t in trace))
 
 
 # --------------------------------------------------------------------------------------------
@@ -60,29 +43,9 @@ def first(trace, thread, label, start=0):
 
 
 def test_registry_has_the_issue_variants():
-    for name, variants in EXPECTED.items():
-        sc = get_scenario(name)
-        assert {v.name for v in sc.variants} == set(variants), name
-        for v in sc.variants:
-            assert v.stands_for, f"{name}:{v.name} names no commit or release"
-            assert v.expect == (VIOLATED if variants[v.name] else HOLDS)
-            assert v.invariant == variants[v.name]
+    check_registry(EXPECTED)
 
 
-@pytest.mark.parametrize("reduction", [False, True], ids=["full", "reduced"])
-@pytest.mark.parametrize("scenario,variant", CASES, ids=[f"{s}:{v}" for s, v in CASES])
-def test_verdict(scenario, variant, reduction):
-    r = run(scenario, variant, reduction)
-    want = EXPECTED[scenario][variant]
-    assert r.verdict == (VIOLATED if want else HOLDS), (r.verdict, r.invariant)
-    assert r.invariant == want
-    assert r.stats.seconds < 10
-
-
-@pytest.mark.parametrize("scenario,variant", CASES, ids=[f"{s}:{v}" for s, v in CASES])
-def test_footprints(scenario, variant):
-    sc = get_scenario(scenario)
-    assert check_footprints(sc.build(sc.variant(variant))) == []
 
 
 def test_knob_override_from_the_command_line_reopens_the_loss():
@@ -98,7 +61,7 @@ def test_knob_override_from_the_command_line_reopens_the_loss():
 @pytest.mark.parametrize("variant", ["v5.18", "1493a1913e34^", "v5.19-x86-32"])
 def test_odirect_race_reads_like_the_kernel(variant):
     r = run("odirect-swapout", variant)
-    t = steps(r)
+    t = trace_steps(r)
     gup = first(t, "odirect", "follow_page")
     assert t[gup].changes["odirect_gup"] == (NO_FOLIO, "A")            # the GUP reference is taken
     unmap = first(t, "reclaim", "unmap_set", gup)
@@ -129,14 +92,14 @@ def test_odirect_dma_into_the_unmapped_page():
     cm.invariants = [i for i in cm.invariants if i.name == "gup_page_is_mapped_page"]
     r = explore(cm, reduction=False)
     assert r.verdict == VIOLATED and r.invariant == "gup_page_is_mapped_page"
-    t = steps(r)
+    t = trace_steps(r)
     switch = first(t, "writer", "wp.copy_pte")
     dma = first(t, "odirect", "dma", switch)
     assert t[dma].changes["dma_landed_in"] == ("-", "A (not mapped)")
 
 
 def test_vmsplice_page_replaced_during_cow():
-    t = steps(run("vmsplice-swapout", "1493a1913e34^"))
+    t = trace_steps(run("vmsplice-swapout", "1493a1913e34^"))
     pin = first(t, "test", "follow_page")
     unmap = first(t, "test", "unmap_set", pin)
     assert not t[unmap].changes["pte"][1].exclusive
@@ -150,7 +113,7 @@ def test_vmsplice_page_replaced_during_cow():
 
 def test_two_faults_aba_on_pte_same():
     r = run("swapin-two-faults", "v6.7")
-    t = steps(r)
+    t = trace_steps(r)
     look0 = first(t, "fault0", "dsp.lookup")
     stale = t[look0].changes["fault0_page"][1]
     store = next(i for i in range(look0, len(t)) if "cpu_stored" in t[i].changes)
@@ -165,7 +128,7 @@ def test_two_faults_aba_on_pte_same():
 
 
 def test_swapoff_drops_uffd_wp():
-    t = steps(run("swapoff-bits", "14a762dd1977^"))
+    t = trace_steps(run("swapoff-bits", "14a762dd1977^"))
     i = first(t, "swapoff", "set_pte")
     old, new = t[i].changes["pte"]
     assert old.uffd_wp and old.soft_dirty and new.present and not new.uffd_wp and not new.soft_dirty
@@ -174,7 +137,7 @@ def test_swapoff_drops_uffd_wp():
 
 def test_swapoff_maps_garbage():
     r = run("swapoff-read-error", "9f186f9e5fa9^")
-    t = steps(r)
+    t = trace_steps(r)
     read = first(t, "swapoff", "lookup")
     assert t[read].changes["A_data"] == ("-", "garbage") and "A_uptodate" not in t[read].changes
     mapped = first(t, "swapoff", "set_pte", read)
@@ -184,20 +147,6 @@ def test_swapoff_maps_garbage():
 # --------------------------------------------------------------------------------------------
 # The fixed variants explore the window the fix closes
 
-
-def reachable(scenario, variant, pred):
-    sc = get_scenario(scenario)
-    cm = sc.build(sc.variant(variant))
-    seen, todo = {cm.initial}, [cm.initial]
-    while todo:
-        s = todo.pop()
-        if pred(cm, s):
-            return True
-        for _, n in cm.successors(s):
-            if n not in seen:
-                seen.add(n)
-                todo.append(n)
-    return False
 
 
 def test_fixed_odirect_swaps_out_the_referenced_page():

@@ -9,15 +9,17 @@ mm, knob validation) behave as documented.
 
 import pytest
 
-from pteverify.explore import HOLDS, VIOLATED, explore
+from pteverify.explore import VIOLATED, explore
 from pteverify.model import FREE, KnobError, Knobs, Model, check_footprints
 from pteverify.models import anon_exclusive_ii as ae2
 from pteverify.models.fork import child_view
 from pteverify.models.gup_fast import KernelII, emit_tlb_flush, sync_fields
 from pteverify.models.migrate import pte_migration
 from pteverify.models.mm import MM, NO_FOLIO, pte_present, pte_swap
-from pteverify.scenario import ScenarioError, get_scenario
+from pteverify.scenario import get_scenario
 from pteverify.trace import race_table, trace_steps
+
+from scenario_helpers import run, first, reachable, check_registry
 
 EXPECTED = {
     "gup-fast-vs-unmap": {"v5.19-x86-64": None, "088b8aa537c2^-arm64": "pinned_page_is_exclusive",
@@ -38,40 +40,9 @@ EXPECTED = {
                             "6c287605fd56-pinned-fork": None, "mprotect-readable-pinned-fork": None},
 }
 CASES = [(sc, v) for sc, vs in EXPECTED.items() for v in vs]
-_cache = {}
 
 
-def run(scenario, variant, reduction=True):
-    key = (scenario, variant, reduction)
-    if key not in _cache:
-        sc = get_scenario(scenario)
-        _cache[key] = explore(sc.build(sc.variant(variant)), reduction=reduction)
-    return _cache[key]
 
-
-def first(trace, thread, label, start=0, where=None):
-    """Index of the first step `thread.label` at or after `start` (whose changes satisfy `where`)."""
-    for i in range(start, len(trace)):
-        t = trace[i]
-        if t.thread == thread and t.label == label and (where is None or where(t.changes)):
-            return i
-    raise AssertionError(f"{thread}.{label} not in the trace after step {start}: "
-                         + ", ".join(f"{t.thread}.{t.label}" for t in trace))
-
-
-def reachable(scenario, variant, pred):
-    sc = get_scenario(scenario)
-    cm = sc.build(sc.variant(variant))
-    seen, todo = {cm.initial}, [cm.initial]
-    while todo:
-        s = todo.pop()
-        if pred(cm, s):
-            return True
-        for _, n in cm.successors(s):
-            if n not in seen:
-                seen.add(n)
-                todo.append(n)
-    return False
 
 
 def at(cm, s, thread):
@@ -83,23 +54,12 @@ def at(cm, s, thread):
 
 
 def test_registry_has_the_issue_variants():
-    for name, variants in EXPECTED.items():
-        sc = get_scenario(name)
-        assert [v.name for v in sc.variants] == list(variants), name
-        for v in sc.variants:
-            assert v.stands_for, f"{name}:{v.name} names no commit or release"
-            assert v.expect == (VIOLATED if variants[v.name] else HOLDS)
-            assert v.invariant == variants[v.name]
+    check_registry(EXPECTED, ordered=True)
+    for name in EXPECTED:
+        for v in get_scenario(name).variants:
             if v.description.startswith("seeded mutation"):
                 assert v.commit, "a seeded mutation names the commit it mutates"
 
-
-@pytest.mark.parametrize("scenario,variant", CASES, ids=[f"{s}:{v}" for s, v in CASES])
-def test_verdict_and_time(scenario, variant):
-    r = run(scenario, variant)
-    want = EXPECTED[scenario][variant]
-    assert (r.verdict, r.invariant) == ((VIOLATED, want) if want else (HOLDS, None))
-    assert r.stats.seconds < 30
 
 
 def test_every_invariant_of_the_issue_can_fail():

@@ -8,13 +8,14 @@ it must.
 
 import pytest
 
-from pteverify.explore import HOLDS, VIOLATED, explore
-from pteverify.model import FREE, Knobs, Model, check_footprints
+from pteverify.explore import VIOLATED
+from pteverify.model import FREE, Knobs, Model
 from pteverify.models import lazyfree as lf
 from pteverify.models.lazyfree import ZERO, Lazy
 from pteverify.models.mm import MM, NO_FOLIO, PTE_NONE, pte_present, pte_swap
-from pteverify.scenario import get_scenario
 from pteverify.trace import race_table, trace_steps
+
+from scenario_helpers import build, run, first, reachable, check_registry
 
 EXPECTED = {
     "droppable-reclaim": {"v22": "droppable_never_swapbacked", "9651fcedf7b9": None, "newest": None,
@@ -32,49 +33,11 @@ EXPECTED = {
                      "9651fcedf7b9-droppable": None},
 }
 CASES = [(sc, v) for sc, vs in EXPECTED.items() for v in vs]
-_cache = {}
 
 
-def build(scenario, variant, only=None):
-    sc = get_scenario(scenario)
-    cm = sc.build(sc.variant(variant))
-    if only:
-        cm.invariants = [i for i in cm.invariants if i.name == only]
-        cm.finals = [f for f in cm.finals if f.name == only]
-    return cm
 
 
-def run(scenario, variant, reduction=True, only=None):
-    key = (scenario, variant, reduction, only)
-    if key not in _cache:
-        _cache[key] = explore(build(scenario, variant, only), reduction=reduction)
-    return _cache[key]
 
-
-def first(trace, thread, label, start=0):
-    for i in range(start, len(trace)):
-        if trace[i].thread == thread and trace[i].label == label:
-            return i
-    raise AssertionError(f"{thread}.{label} not in the trace after step {start}: "
-                         + ", ".join(f"{t.thread}.{t.label}" for t in trace))
-
-
-def labels(trace):
-    return [f"{t.thread}.{t.label}" for t in trace]
-
-
-def reachable(scenario, variant, pred):
-    cm = build(scenario, variant)
-    seen, todo = {cm.initial}, [cm.initial]
-    while todo:
-        s = todo.pop()
-        if pred(cm, s):
-            return True
-        for _, n in cm.successors(s):
-            if n not in seen:
-                seen.add(n)
-                todo.append(n)
-    return False
 
 
 # --------------------------------------------------------------------------------------------
@@ -82,28 +45,9 @@ def reachable(scenario, variant, pred):
 
 
 def test_registry_has_the_issue_variants():
-    for name, variants in EXPECTED.items():
-        sc = get_scenario(name)
-        assert {v.name for v in sc.variants} == set(variants), name
-        for v in sc.variants:
-            assert v.stands_for, f"{name}:{v.name} names no commit or release"
-            assert v.expect == (VIOLATED if variants[v.name] else HOLDS)
-            assert v.invariant == variants[v.name]
+    check_registry(EXPECTED)
 
 
-@pytest.mark.parametrize("reduction", [False, True], ids=["full", "reduced"])
-@pytest.mark.parametrize("scenario,variant", CASES, ids=[f"{s}:{v}" for s, v in CASES])
-def test_verdict(scenario, variant, reduction):
-    r = run(scenario, variant, reduction)
-    want = EXPECTED[scenario][variant]
-    assert r.verdict == (VIOLATED if want else HOLDS), (r.verdict, r.invariant)
-    assert r.invariant == want
-    assert r.stats.seconds < 10
-
-
-@pytest.mark.parametrize("scenario,variant", CASES, ids=[f"{s}:{v}" for s, v in CASES])
-def test_footprints(scenario, variant):
-    assert check_footprints(build(scenario, variant)) == []
 
 
 def test_every_invariant_is_violated_by_a_shipped_variant():

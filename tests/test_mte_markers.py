@@ -7,13 +7,14 @@ closes; the MTE helpers follow the per-release forms of mte_sync_tags()/mte_rest
 
 import pytest
 
-from pteverify.explore import HOLDS, VIOLATED, explore
-from pteverify.model import Knobs, Model, check_footprints
+from pteverify.model import Knobs, Model
 from pteverify.models.mm import MM, PTE_NONE, PTE_SWAPIN_ERROR, pte_present, pte_swap
 from pteverify.models.markers import PTE_MARKER_UFFD_WP, is_swap_pte
 from pteverify.models.mte import BUF, FREED, GARBAGE, MTE, NO_TAGS, SAVED, ZERO, MteKernel
 from pteverify.scenario import get_scenario
 from pteverify.trace import race_table, trace_steps
+
+from scenario_helpers import run, first, reachable, check_registry
 
 EXPECTED = {
     "mte-swapin": {"v5.17": None, "c145e0b47c77": "mte_tags_survive_swap", "c145e0b47c77-swapcache": None,
@@ -29,38 +30,9 @@ EXPECTED = {
                        "49d6d7fb6313": None, "49d6d7fb6313-fork-event": None},
 }
 CASES = [(sc, v) for sc, vs in EXPECTED.items() for v in vs]
-_cache = {}
 
 
-def run(scenario, variant, reduction=True):
-    key = (scenario, variant, reduction)
-    if key not in _cache:
-        sc = get_scenario(scenario)
-        _cache[key] = explore(sc.build(sc.variant(variant)), reduction=reduction)
-    return _cache[key]
 
-
-def first(trace, thread, label, start=0):
-    for i in range(start, len(trace)):
-        if trace[i].thread == thread and trace[i].label == label:
-            return i
-    raise AssertionError(f"{thread}.{label} not in the trace after step {start}: "
-                         + ", ".join(f"{t.thread}.{t.label}" for t in trace))
-
-
-def reachable(scenario, variant, pred):
-    sc = get_scenario(scenario)
-    cm = sc.build(sc.variant(variant))
-    seen, todo = {cm.initial}, [cm.initial]
-    while todo:
-        s = todo.pop()
-        if pred(cm, s):
-            return True
-        for _, n in cm.successors(s):
-            if n not in seen:
-                seen.add(n)
-                todo.append(n)
-    return False
 
 
 # --------------------------------------------------------------------------------------------
@@ -68,29 +40,9 @@ def reachable(scenario, variant, pred):
 
 
 def test_registry_has_the_issue_variants():
-    for name, variants in EXPECTED.items():
-        sc = get_scenario(name)
-        assert {v.name for v in sc.variants} == set(variants), name
-        for v in sc.variants:
-            assert v.stands_for, f"{name}:{v.name} names no commit or release"
-            assert v.expect == (VIOLATED if variants[v.name] else HOLDS)
-            assert v.invariant == variants[v.name]
+    check_registry(EXPECTED)
 
 
-@pytest.mark.parametrize("reduction", [False, True], ids=["full", "reduced"])
-@pytest.mark.parametrize("scenario,variant", CASES, ids=[f"{s}:{v}" for s, v in CASES])
-def test_verdict(scenario, variant, reduction):
-    r = run(scenario, variant, reduction)
-    want = EXPECTED[scenario][variant]
-    assert r.verdict == (VIOLATED if want else HOLDS), (r.verdict, r.invariant)
-    assert r.invariant == want
-    assert r.stats.seconds < 10
-
-
-@pytest.mark.parametrize("scenario,variant", CASES, ids=[f"{s}:{v}" for s, v in CASES])
-def test_footprints(scenario, variant):
-    sc = get_scenario(scenario)
-    assert check_footprints(sc.build(sc.variant(variant))) == []
 
 
 def test_every_invariant_is_violated_by_some_variant():

@@ -636,7 +636,7 @@ def _load_bits(lay: Layout, table: dict):
                 lay.pmd_bit_names = names
         else:
             raise LayoutError(f"unknown key '{key}' (known: must_be_zero, hardware_may_set, names, pmd_names)",
-                              field=f"[bits]")
+                              field="[bits]")
 
 
 def _check_names(lay: Layout):

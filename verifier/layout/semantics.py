@@ -87,7 +87,7 @@ class Semantics:
         tok = self.L.macros[macro].body[0]
         try:
             return convert(self.ctx, val, self.L.ulong, tok)
-        except LayoutError as e:
+        except LayoutError:
             raise self.L.located(LayoutError(f"'{macro}' gives '{val.ctype}', not an integer",
                                              field=tok.field, column=1))
 

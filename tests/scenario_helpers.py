@@ -1,0 +1,70 @@
+"""Helpers the scenario-specific tests share: cached runs, trace navigation, reachability.
+
+Verdicts with and without reduction, footprints and golden counts of every scenario variant are
+checked once, generically, by test_scenarios.py; the per-issue test files check what is specific to
+their races (the kernel's steps in order, the fixed kernel's window being reached)."""
+
+from pteverify.explore import HOLDS, VIOLATED, explore
+from pteverify.scenario import get_scenario
+
+_cache = {}
+
+
+def build(scenario, variant, overrides=None, only=None):
+    """The compiled model of a variant; `only`: check just this invariant (or final predicate)."""
+    sc = get_scenario(scenario)
+    cm = sc.build(sc.variant(variant), overrides)
+    if only:
+        cm.invariants = [i for i in cm.invariants if i.name == only]
+        cm.finals = [f for f in cm.finals if f.name == only]
+    return cm
+
+
+def run(scenario, variant, reduction=True, overrides=None, only=None):
+    key = (scenario, variant, reduction, tuple(sorted((overrides or {}).items())), only)
+    if key not in _cache:
+        _cache[key] = explore(build(scenario, variant, overrides, only), reduction=reduction)
+    return _cache[key]
+
+
+def first(trace, thread, label, start=0, where=None):
+    """Index of the first step `thread.label` at or after `start` (whose changes satisfy `where`)."""
+    for i in range(start, len(trace)):
+        t = trace[i]
+        if t.thread == thread and t.label == label and (where is None or where(t.changes)):
+            return i
+    raise AssertionError(f"{thread}.{label} not in the trace after step {start}: "
+                         + ", ".join(f"{t.thread}.{t.label}" for t in trace))
+
+
+def labels(trace):
+    return [f"{t.thread}.{t.label}" for t in trace]
+
+
+def reachable(scenario, variant, pred):
+    """Is a state satisfying pred(cm, s) reachable (unreduced, every interleaving)?"""
+    cm = build(scenario, variant)
+    seen, todo = {cm.initial}, [cm.initial]
+    while todo:
+        s = todo.pop()
+        if pred(cm, s):
+            return True
+        for _, n in cm.successors(s):
+            if n not in seen:
+                seen.add(n)
+                todo.append(n)
+    return False
+
+
+def check_registry(expected: dict, ordered: bool = False) -> None:
+    """The scenario files hold exactly the variants the issue's tests expect, each naming the commit
+    or release it stands for, with the expected verdict and invariant (a second, independent record
+    of the expectations test_scenarios.py reads from the files)."""
+    for name, variants in expected.items():
+        sc = get_scenario(name)
+        got = [v.name for v in sc.variants]
+        assert (got == list(variants)) if ordered else (set(got) == set(variants)), name
+        for v in sc.variants:
+            assert v.stands_for, f"{name}:{v.name} names no commit or release"
+            assert v.expect == (VIOLATED if variants[v.name] else HOLDS)
+            assert v.invariant == variants[v.name]
