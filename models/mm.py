@@ -23,12 +23,26 @@ so finished work leaves no trace in the state.
 
 The path families live in their own modules (swap_out, swap_in, swapoff, gup, cow, user); each step
 names the kernel function and call it models.
+
+Architecture hooks (`ArchHook`; none by default, so every path runs the kernel's generic no-op stubs and
+behaves exactly as without them): an extension such as arm64 MTE (models/mte.py) registers
+
+* `add_slot_free_hook()`: run by `maybe_free_slot()` when a slot is really freed (mm/swapfile.c:
+  swap_range_free() -> arch_swap_invalidate_page()); every step that declares a write of the swap
+  count or SWAP_HAS_CACHE (the only ways a slot gets freed) has the hook's fields in its footprint;
+* `swap_restore_hook`: arch_swap_restore(entry, folio), a step of its own where the generic code calls
+  it (do_swap_page, unuse_pte; `Kernel` says in which releases);
+* `set_pte_hook`: the arch part of set_pte_at() installing a present PTE (arm64 __set_pte_at() ->
+  mte_sync_tags()), run inside the step that installs it (do_swap_page, unuse_pte);
+* `swap_readpage_hook`: steps run right after swap_readpage() read a folio (a what-if hook point: the
+  kernel has no arch call there);
+* `add_folio_flag()`: a per-folio field of the extension (PG_mte_tagged), reset when a folio is freed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, NamedTuple
+from typing import Any, Callable, Iterable, NamedTuple
 
 from pteverify.model import FREE, GOTO, Model, ModelError
 
@@ -72,6 +86,11 @@ class Kernel:
     swapcache_prepare: bool = True     # 13ddaf26be32 (v6.8): the skip path pins SWAP_HAS_CACHE
     unuse_keep_swp_bits: bool = True   # 14a762dd1977 (v5.19): unuse_pte keeps soft-dirty / uffd-wp
     unuse_check_uptodate: bool = True  # 9f186f9e5fa9 (v5.19): unuse_pte maps no !uptodate page
+    swap_free_before_map: bool = True  # c145e0b47c77 (v5.18): do_swap_page calls swap_free() before
+                                       #   set_pte_at() (before: after it; read faults only)
+    swapin_arch_swap_restore: bool = True  # 6dca4ac6fc91 (v6.4): do_swap_page calls
+                                       #   arch_swap_restore() before swap_free() (if the arch has one)
+    unuse_arch_swap_restore: bool = True   # "mm: call arch_swap_restore() from unuse_pte()" (v6.6)
     pinned_swapout_check: bool = True  # shrink_folio_list: folio_maybe_dma_pinned() -> keep
     arch: "ArchSwap | None" = None     # run --arch: swap PTEs are bit patterns of this arch layout
 
@@ -217,6 +236,21 @@ FREE_FOLIO = {"ref": 0, "map": 0, "pin": 0, "excl": False, "swapcache": False, "
               "dirty": False, "uptodate": False, "writeback": False, "data": NO_DATA}
 
 
+@dataclass(frozen=True)
+class ArchHook:
+    """An architecture callback the shared paths run where the generic kernel code calls it.
+
+    `fn(s, d, ...)` adds its changes to the effect's dict `d` (read the state through `MM.v()` so
+    earlier changes of the same step are seen); `reads` / `writes` are the fields it touches, added to
+    the footprint of every step that runs it; `ref` (the arch functions it models) is appended to the
+    kernel reference of those steps."""
+
+    fn: Callable
+    reads: tuple = ()
+    writes: tuple = ()
+    ref: str = ""
+
+
 class MM:
     """Adds the mm vocabulary to a model and offers the helpers the path modules share."""
 
@@ -231,6 +265,13 @@ class MM:
         self.ctxs: list[Ctx] = []
         # ghosts read by invariants (defaults; scenarios override with mm.ghost())
         self.ghosts: dict[str, str] = {}
+        self.folio_flags = FOLIO_FLAGS             # + extension flags (add_folio_flag)
+        self.free_folio = dict(FREE_FOLIO)
+        # architecture hooks (see ArchHook and the module docstring); none: the generic no-op stubs
+        self.slot_free_hooks: list[ArchHook] = []  # fn(s, d)
+        self.swap_restore_hook: ArchHook | None = None    # fn(s, d, folio)
+        self.set_pte_hook: ArchHook | None = None         # fn(s, d, folio, old_pte, new_pte)
+        self.swap_readpage_hook: Callable | None = None   # emit(ctx, page_field, label_prefix)
 
     # -- schema ----------------------------------------------------------------------------
     def add_pte(self, init: Pte) -> str:
@@ -262,13 +303,42 @@ class MM:
         self.ghosts[name] = self.m.field(name, init, doc=f"(ghost) {doc}")
         return self.ghosts[name]
 
+    def _before_steps(self, what: str) -> None:
+        if any(ctx.t.steps for ctx in self.ctxs):
+            raise ModelError(f"{what}: register it before any thread emits steps")
+
+    def add_folio_flag(self, flag: str, free: Any, domain: Iterable | None = None, doc: str = "",
+                       init: dict | None = None) -> None:
+        """A per-folio field of an extension (field `<folio>_<flag>`): part of `all_folio()`, and set
+        to `free` when the folio is freed (page flags are reset on free). `init` maps a folio id to its
+        initial value (others start at `free`)."""
+        self._before_steps(f"folio flag {flag!r}")
+        if flag in self.f or not self.lock:
+            raise ModelError(f"folio flag {flag!r}: duplicate, or add_folios() not called yet")
+        self.f[flag] = {fid: self.m.field(f"{fid}_{flag}", (init or {}).get(fid, free), domain,
+                                          f"folio {fid}: {doc}") for fid in self.folios}
+        self.folio_flags = self.folio_flags + (flag,)
+        self.free_folio[flag] = free
+
+    def add_slot_free_hook(self, hook: ArchHook) -> None:
+        """Run `hook.fn(s, d)` whenever `maybe_free_slot()` frees the slot."""
+        self._before_steps("slot-free hook")
+        if not hasattr(self, "swp_count"):
+            raise ModelError("slot-free hook: add_swap_slot() not called yet")
+        self.slot_free_hooks.append(hook)
+
+    def slot_free_ref(self) -> str:
+        """What the slot-free hooks add to the kernel reference of a step that frees the slot."""
+        refs = [h.ref for h in self.slot_free_hooks if h.ref]
+        return (" [slot freed: mm/swapfile.c:swap_range_free() -> " + "; ".join(refs) + "]") if refs else ""
+
     # -- field lists for footprints --------------------------------------------------------
     def ff(self, *flags: str, folios: Iterable[str] | None = None) -> list[str]:
         """Field names of `flags` for every folio (or the given ones)."""
         return [self.f[fl][fid] for fl in flags for fid in (folios or self.folios)]
 
     def all_folio(self) -> list[str]:
-        return self.ff(*FOLIO_FLAGS)
+        return self.ff(*self.folio_flags)
 
     def locks(self) -> list[str]:
         return [self.lock[fid] for fid in self.folios]
@@ -308,7 +378,7 @@ class MM:
         if ref == 0:
             if self.fv(s, d, "map", fid) or self.fv(s, d, "swapcache", fid):
                 raise ModelError(f"folio {fid}: freed while mapped or in the swap cache")
-            self.fset(d, fid, **FREE_FOLIO)
+            self.fset(d, fid, **self.free_folio)
         else:
             self.fset(d, fid, ref=ref)
 
@@ -317,9 +387,12 @@ class MM:
 
     def maybe_free_slot(self, s, d: dict) -> None:
         """swap_range_free(): once neither a swap PTE nor the swap cache references the slot, its
-        content is gone (the slot can be handed out again)."""
+        content is gone (the slot can be handed out again) and the slot-free hooks run
+        (arch_swap_invalidate_page()). Called right after a swap count or SWAP_HAS_CACHE was dropped."""
         if not self.slot_in_use(s, d):
             d[self.swp_data] = NO_DATA
+            for hook in self.slot_free_hooks:
+                hook.fn(s, d)
 
     def swap_free(self, s, d: dict) -> None:
         """swap_free(entry): drop one swap-map reference."""
@@ -407,10 +480,32 @@ class Ctx:
             if n in self.vars:
                 d[self.vars[n]] = self._defaults[n]
 
+    def arch_swap_restore_step(self, label: str, ref: str, page: str) -> None:
+        """The step of an arch_swap_restore(entry, folio) call site (`ref`) on the folio in local field
+        `page`; nothing without a `swap_restore_hook` (the generic stub is a no-op)."""
+        hook = self.mm.swap_restore_hook
+        if hook is None:
+            return
+
+        def arch_swap_restore(s):
+            d = {}
+            hook.fn(s, d, getattr(s, page))
+            return d
+
+        self.step(label, ref + hook.ref, effect=arch_swap_restore, reads=[page] + list(hook.reads),
+                  writes=list(hook.writes))
+
     def locals_fields(self, *names: str) -> list[str]:
         return [self.vars[n] for n in names if n in self.vars]
 
     def step(self, label: str, ref: str, **kw) -> None:
+        """Append a step. With slot-free hooks registered, a step that declares a write of the swap
+        count or of SWAP_HAS_CACHE may free the slot, so the hooks' fields join its footprint."""
+        mm = self.mm
+        writes = list(kw.get("writes", ()))
+        if mm.slot_free_hooks and {mm.swp_count, mm.swp_has_cache} & set(writes):
+            kw["reads"] = list(kw.get("reads", ())) + [f for h in mm.slot_free_hooks for f in h.reads]
+            kw["writes"] = writes + [f for h in mm.slot_free_hooks for f in h.writes]
         self.t.step(label, ref, **kw)
 
     # the fault locals shared by do_swap_page and do_wp_page

@@ -32,9 +32,17 @@ Read for this model (kernel-paths.md section 10 and the sources it names):
 
 Tags are a value per folio: "T" (the tags the program set on the page before it was swapped out),
 "zero" (initialised by mte_clear_page_tags()), "garbage" (never initialised: a fresh page's stale tag
-storage). A freed folio loses PG_mte_tagged and its tags become garbage again. One swap slot means one
-xarray index: `mte_xa` says whether `xa_load()` finds a storage for it, `tag_storage` what that kmalloc
-buffer holds, or "freed" once mte_invalidate_tags() kfree()d it.
+storage). A freed folio loses PG_mte_tagged and its tags become garbage again (both are folio flags of
+the shared folio pool, `mm.add_folio_flag`). One swap slot means one xarray index: `mte_xa` says whether
+`xa_load()` finds a storage for it, `tag_storage` what that kmalloc buffer holds, or "freed" once
+mte_invalidate_tags() kfree()d it.
+
+The swap paths are the shared ones (models/swap_in.py do_swap_page, models/swapoff.py unuse_pte); `MTE`
+registers arm64's callbacks as their architecture hooks (`mm.ArchHook`): arch_swap_invalidate_page() on
+slot free, arch_swap_restore(), the mte_sync_tags() part of set_pte_at() in the form of the release
+(`MteKernel`), and, for the review proposal only, a restore after swap_readpage(). Where the generic
+code calls arch_swap_restore() (do_swap_page since 6dca4ac6fc91, unuse_pte since v6.6) and the order of
+swap_free() and set_pte_at() (c145e0b47c77) are the shared paths' `Kernel` fields.
 
 Abstractions: MTE is always supported (system_supports_mte()); small folios only; the PTE of a PROT_MTE
 VMA is tagged (`pte_tagged()`, MT_NORMAL_TAGGED), tracked by `pte_tagged` next to `pte`; the folio
@@ -45,10 +53,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pteverify.model import FREE, GOTO
+from pteverify.model import DONE, FREE, GOTO
 
-from .mm import MM, NO_FOLIO, PTE_NONE, Ctx, Pte, pte_present, pte_same_as_swp
-from .swap_in import read_slot
+from .mm import MM, NO_FOLIO, ArchHook, Ctx, Kernel, Pte, pte_present
+from .user import emit_fault_handlers
 
 SAVED = "T"            # the tags the page carried when it was swapped out
 ZERO = "zero"          # tags initialised by mte_clear_page_tags()
@@ -61,37 +69,35 @@ TAG_VALUES = (SAVED, ZERO, GARBAGE)
 
 @dataclass(frozen=True)
 class MteKernel:
-    """Which historical behaviour the MTE paths follow (defaults: v6.6 and later)."""
+    """Which historical arm64 behaviour the MTE hooks follow (defaults: v6.6 and later)."""
 
-    swap_free_first: bool = True            # c145e0b47c77 (v5.18): swap_free() before set_pte_at()
-    restore_before_swap_free: bool = True   # 6dca4ac6fc91 (v6.4): arch_swap_restore() in do_swap_page()
-    unuse_restore: bool = True              # v6.6: arch_swap_restore() in unuse_pte()
     set_pte_restores: bool = False          # until v6.6: set_pte_at() restores tags from a swap PTE
     sync_sets_tagged: bool = False          # before c4c597f1b367: mte_sync_tags() sets PG_mte_tagged always
     readpage_restore: bool = False          # review proposal: restore the tags in swap_readpage()
-    synchronous_io: bool = True             # SWP_SYNCHRONOUS_IO (zram): skip the swap cache if count == 1
 
 
 class MTE:
     """The MTE state added to a model built on `MM`: VMA and PTE tagging, per-folio PG_mte_tagged and
-    tags, the tag store of the swap slot, and ghosts for what user space observed."""
+    tags, the tag store of the swap slot, ghosts for what user space observed; and arm64's hooks into
+    the shared paths. Create it after `mm.add_folios()` / `mm.add_swap_slot()` and before any thread
+    emits steps."""
 
-    def __init__(self, mm: MM, *, vm_mte: bool = True, pte_tagged: bool = False,
+    def __init__(self, mm: MM, k: MteKernel, *, vm_mte: bool = True, pte_tagged: bool = False,
                  folio_tags: dict | None = None, saved: bool = True):
         m = mm.m
         self.mm = mm
+        self.k = k
         self.vm_mte = m.field("vm_mte", vm_mte, (False, True),
                               "VM_MTE: the VMA is PROT_MTE (vma->vm_page_prot has MT_NORMAL_TAGGED)")
         self.pte_tagged = m.field("pte_tagged", pte_tagged, (False, True),
                                   "pte_tagged(): the present PTE's memory type is MT_NORMAL_TAGGED")
-        self.tagged: dict[str, str] = {}
-        self.tags: dict[str, str] = {}
-        for fid in mm.folios:
-            tagged, tags = (folio_tags or {}).get(fid, (False, GARBAGE))
-            self.tagged[fid] = m.field(f"{fid}_mte_tagged", tagged, (False, True),
-                                       f"folio {fid}: PG_mte_tagged (page_mte_tagged())")
-            self.tags[fid] = m.field(f"{fid}_tags", tags, TAG_VALUES,
-                                     f"folio {fid}: its allocation tags")
+        init = folio_tags or {}
+        mm.add_folio_flag("mte_tagged", False, (False, True), "PG_mte_tagged (page_mte_tagged())",
+                          init={fid: tagged for fid, (tagged, _) in init.items()})
+        mm.add_folio_flag("tags", GARBAGE, TAG_VALUES, "its allocation tags",
+                          init={fid: tags for fid, (_, tags) in init.items()})
+        self.tagged: dict[str, str] = mm.f["mte_tagged"]
+        self.tags: dict[str, str] = mm.f["tags"]
         self.xa = m.field("mte_xa", BUF if saved else NO_TAGS, (NO_TAGS, BUF),
                           "xa_load(&mte_pages, entry.val) for the swap slot: the tag storage saved by "
                           "arch_prepare_to_swap(), or none")
@@ -101,6 +107,19 @@ class MTE:
         self.uaf = m.field("tag_storage_uaf", False, (False, True),
                            "(ghost) mte_restore_page_tags() read a tag storage after it was kfree()d")
         self.seen: list[str] = []
+        store, folio = self.store_fields(), self.folio_fields()
+        mm.add_slot_free_hook(ArchHook(
+            self.invalidate, reads=tuple(store), writes=tuple(store),
+            ref="arch_swap_invalidate_page() -> mte_invalidate_tags(): xa_erase(); mte_free_tag_storage()"))
+        mm.swap_restore_hook = ArchHook(
+            self.restore, reads=tuple(store + folio), writes=tuple(folio),
+            ref=" -> arch/arm64 mte_restore_tags(): xa_load(); try_page_mte_tagging() -> "
+                "mte_restore_page_tags(); set_page_mte_tagged()")
+        mm.set_pte_hook = ArchHook(
+            self._set_pte, reads=tuple([self.vm_mte] + store + folio), writes=tuple([self.pte_tagged] + folio),
+            ref="arch/arm64: " + self.set_pte_ref(k))
+        if k.readpage_restore:
+            mm.swap_readpage_hook = self._emit_readpage_restore
 
     # -- field lists ---------------------------------------------------------------------------
     def folio_fields(self) -> list[str]:
@@ -109,36 +128,18 @@ class MTE:
     def store_fields(self) -> list[str]:
         return [self.xa, self.storage]
 
-    # -- folio lifetime ----------------------------------------------------------------------------
-    def alloc(self, s, d: dict, **flags) -> str:
-        """alloc_page_vma(): a fresh folio, not PG_mte_tagged, its tag storage uninitialised."""
-        fid = self.mm.alloc_folio(s, d, **flags)
-        d[self.tagged[fid]] = False
-        d[self.tags[fid]] = GARBAGE
-        return fid
-
-    def put(self, s, d: dict, fid: str, n: int = 1) -> None:
-        """folio_put(): a freed folio loses PG_mte_tagged (page flags are reset on free)."""
-        self.mm.put_folio(s, d, fid, n)
-        if self.mm.fv(s, d, "ref", fid) == 0:
-            d[self.tagged[fid]] = False
-            d[self.tags[fid]] = GARBAGE
-
     # -- the tag store by swap entry ---------------------------------------------------------------
-    def swap_range_free(self, s, d: dict) -> bool:
-        """mm/swapfile.c:swap_range_free() -> arch_swap_invalidate_page() -> mte_invalidate_tags():
-        xa_erase(); mte_free_tag_storage(). Runs when the slot is really freed: no swap count and no
-        SWAP_HAS_CACHE left."""
-        mm = self.mm
-        if mm.slot_in_use(s, d) or mm.v(s, d, self.xa) != BUF:
-            return False
-        d[self.xa] = NO_TAGS
-        d[self.storage] = FREED
-        return True
+    def invalidate(self, s, d: dict) -> None:
+        """The slot-free hook: mm/swapfile.c:swap_range_free() -> arch_swap_invalidate_page() ->
+        mte_invalidate_tags(): xa_erase(); mte_free_tag_storage(). `MM.maybe_free_slot()` runs it when
+        the slot is really freed (no swap count and no SWAP_HAS_CACHE left)."""
+        if self.mm.v(s, d, self.xa) == BUF:
+            d[self.xa] = NO_TAGS
+            d[self.storage] = FREED
 
     def restore(self, s, d: dict, fid: str) -> bool:
-        """mte_restore_tags(entry, page) as one step: xa_load(); if a storage is found and
-        try_page_mte_tagging(page) succeeds, mte_restore_page_tags() and set_page_mte_tagged()."""
+        """arch_swap_restore() -> mte_restore_tags(entry, page) as one step: xa_load(); if a storage is
+        found and try_page_mte_tagging(page) succeeds, mte_restore_page_tags() and set_page_mte_tagged()."""
         mm = self.mm
         if mm.v(s, d, self.xa) != BUF:
             return False
@@ -169,6 +170,13 @@ class MTE:
             d[self.tags[fid]] = ZERO
             d[self.tagged[fid]] = True
 
+    def _set_pte(self, s, d: dict, fid: str, old: Pte, new: Pte) -> None:
+        """The set_pte_at() hook: the new PTE of the PROT_MTE VMA is tagged (mk_pte() with
+        vma->vm_page_prot); old is the entry it overwrites (READ_ONCE(*ptep))."""
+        tagged = self.mm.v(s, d, self.vm_mte)
+        self.sync_tags(s, d, self.k, fid, old, tagged)
+        d[self.pte_tagged] = tagged
+
     @staticmethod
     def set_pte_ref(k: MteKernel) -> str:
         if k.set_pte_restores:
@@ -176,6 +184,34 @@ class MTE:
                     "mte_restore_tags(swp entry of old_pte) ?: mte_clear_page_tags()"
                     + ("; set_page_mte_tagged()" if k.sync_sets_tagged else ""))
         return "set_pte_at() -> mte_sync_tags(pte): try_page_mte_tagging() -> mte_clear_page_tags()"
+
+    def _emit_readpage_restore(self, ctx: Ctx, page: str, prefix: str) -> None:
+        """The swap_readpage() hook proposed in review (never merged): arch_swap_readpage() ->
+        mte_restore_tags() right after the read, before the fault has locked the folio, rechecked the
+        PTE or taken the PTL. xa_load() and the copy are two steps: nothing keeps the storage alive
+        between them."""
+        tagsp = ctx.local("tagsp", NO_TAGS, "mte_restore_tags: tags = xa_load() (a pointer)")
+        ctx.step(prefix + "readpage_xa_load", "mm/page_io.c:swap_readpage -> arch_swap_readpage -> "
+                 "mte_restore_tags(): tags = xa_load(&mte_pages, entry.val)",
+                 effect=lambda s: {tagsp: getattr(s, self.xa)}, reads=[self.xa], writes=[tagsp])
+
+        def readpage_restore(s):
+            d = {tagsp: NO_TAGS}
+            fid = getattr(s, page)
+            if getattr(s, tagsp) == BUF and not getattr(s, self.tagged[fid]):
+                held = getattr(s, self.storage)
+                if held == FREED:
+                    d[self.uaf] = True
+                    held = GARBAGE
+                d[self.tags[fid]] = held
+                d[self.tagged[fid]] = True
+            return d
+
+        ctx.step(prefix + "readpage_restore", "mm/page_io.c:swap_readpage -> arch_swap_readpage -> "
+                 "mte_restore_tags(): try_page_mte_tagging(); mte_restore_page_tags(page_address(page), "
+                 "tags); set_page_mte_tagged()",
+                 effect=readpage_restore, reads=[tagsp, page, self.storage] + self.folio_fields(),
+                 writes=[tagsp, self.uaf] + self.folio_fields())
 
     # -- what user space observes ------------------------------------------------------------------
     def seen_field(self, ctx: Ctx) -> str:
@@ -215,318 +251,33 @@ def inv_no_freed_tag_storage_read(mte: MTE) -> None:
 # User space: a tag-checked load
 
 
-def emit_tag_checked_load(ctx: Ctx, mte: MTE, k: MteKernel, label: str = "load") -> None:
-    """A load through the PROT_MTE mapping: the MMU checks the pointer's tag against the allocation
-    tags of the page (the model records them); a swap PTE faults into do_swap_page() and the load is
-    retried. A migration entry makes the fault wait (migration_entry_wait)."""
+def emit_tag_checked_load(ctx: Ctx, mte: MTE, k: Kernel, label: str = "load") -> None:
+    """A load through the PROT_MTE mapping, then the thread's fault handlers (emit it last): the MMU
+    checks the pointer's tag against the allocation tags of the page (the model records them); a swap
+    PTE faults into the shared do_swap_page() (models/swap_in.py, with arm64's hooks) and the load is
+    retried; a swap-in error entry ends in SIGBUS. A migration entry makes the fault wait
+    (migration_entry_wait)."""
     mm = mte.mm
+    ctx.caller(label)
+    L = ctx.vars
+    orig, ret = L["orig"], L["ret"]
     seen = mte.seen_field(ctx)
-    orig = ctx.local("orig", PTE_NONE, "vmf->orig_pte")
 
     def access(s):
         pte = getattr(s, mm.pte)
         if pte.present:
             tags = getattr(s, mte.tags[pte.folio]) if getattr(s, mte.pte_tagged) else NO_TAGS
-            return {seen: tags, GOTO: "done"}
-        return {orig: pte, GOTO: "dsp.lookup"}
+            return {seen: tags, GOTO: DONE}
+        if pte.kind == "swap":
+            return {orig: pte, ret: label, GOTO: "dsp.lookup"}
+        return {orig: pte, ret: label, GOTO: "dsp.swapin_error"}
 
     ctx.step(label, "user space: tag-checked load (ldr with TCF0 checks; ldg reads the allocation tag) "
              "[#PF on a swap PTE -> handle_pte_fault -> do_swap_page]",
-             guard=lambda s: getattr(s, mm.pte).kind in ("present", "swap"), effect=access,
-             reads=[mm.pte, mte.pte_tagged] + list(mte.tags.values()), writes=[seen, orig],
-             branches=["done", "dsp.lookup"])
-    emit_do_swap_page_mte(ctx, mte, k, retry=label)
-
-
-# ------------------------------------------------------------------------------------------------
-# do_swap_page, as far as the tags are concerned
-
-
-def emit_do_swap_page_mte(ctx: Ctx, mte: MTE, k: MteKernel, retry: str) -> None:
-    """mm/memory.c:do_swap_page() for a read fault on an anonymous PROT_MTE page.
-
-    v5.7-v5.17 order: ... pte_same -> mk_pte; set_pte_at() [mte_sync_tags restores from the swap PTE]
-    -> swap_free(entry). c145e0b47c77 (v5.18): swap_free(entry); try_to_free_swap() moved before
-    mk_pte/set_pte_at. 6dca4ac6fc91 (v6.4): arch_swap_restore(entry, folio) right before swap_free().
-    The skip-swapcache path (SWP_SYNCHRONOUS_IO && __swap_count(entry) == 1) is the pre-v6.8 form,
-    without swapcache_prepare(). should_try_to_free_swap() is false for these read faults (no
-    swap-full, no mlock)."""
-    mm = mte.mm
-    orig = ctx.vars["orig"]
-    page = ctx.local("page", NO_FOLIO, "do_swap_page: folio")
-    swc = ctx.local("swapcache", False, "do_swap_page: folio == swapcache (not the skip path)")
-    tagsp = ctx.local("tagsp", NO_TAGS, "mte_restore_tags: tags = xa_load() (a pointer)")
-    folio_all = mm.all_folio() + mte.folio_fields()
-    slot = mm.slot_fields()
-    store = mte.store_fields()
-
-    def leave(d):
-        d[GOTO] = retry
-        d[page] = NO_FOLIO
-        d[swc] = False
-        d[orig] = PTE_NONE
-        return d
-
-    def skip_path(s):
-        return k.synchronous_io and getattr(s, mm.swp_count) == 1 and getattr(s, mm.swp_cache) == NO_FOLIO
-
-    def lookup(s):
-        d = {}
-        cache = getattr(s, mm.swp_cache)
-        if cache != NO_FOLIO:
-            mm.get_folio(s, d, cache)
-            d[page] = cache
-            d[swc] = True
-            d[GOTO] = "dsp.lock"
-            return d
-        if not mm.slot_in_use(s, d):
-            return leave(d)                                # the entry was freed under us
-        data, ok = read_slot(mm, s)
-        if skip_path(s):
-            fid = mte.alloc(s, d, data=data, uptodate=ok)
-            d[page] = fid
-        else:
-            fid = mte.alloc(s, d, ref=2, swapcache=True, data=data, uptodate=ok)
-            d[mm.swp_has_cache] = True
-            d[mm.swp_cache] = fid
-            d[page] = fid
-            d[swc] = True
-        d[GOTO] = "dsp.readpage_xa_load" if k.readpage_restore else "dsp.lock"
-        return d
-
-    ref = ("mm/memory.c:do_swap_page: lookup_swap_cache(entry); miss && SWP_SYNCHRONOUS_IO && "
-           "__swap_count(entry) == 1: alloc_page_vma(); swap_readpage(page, true) [skip swapcache]; "
-           "else swapin_readahead()" if k.synchronous_io else
-           "mm/memory.c:do_swap_page: page = lookup_swap_cache(entry) ?: swapin_readahead(entry) "
-           "[add_to_swap_cache(); swap_readpage()]")
-    ctx.step("dsp.lookup", ref,
-             guard=lambda s: getattr(s, mm.swp_cache) != NO_FOLIO or not getattr(s, mm.swp_has_cache),
-             effect=lookup, reads=[orig] + slot + mm.ff("ref", "map", "swapcache"),
-             writes=folio_all + slot + [page, swc, orig],
-             branches=[retry, "dsp.lock", "dsp.readpage_xa_load"] if k.readpage_restore
-             else [retry, "dsp.lock"])
-
-    if k.readpage_restore:
-        # The hook proposed in review: restore inside swap_readpage(), i.e. when the page is read,
-        # before the fault has locked it, rechecked the PTE or taken the PTL.
-        ctx.step("dsp.readpage_xa_load", "mm/page_io.c:swap_readpage -> arch_swap_readpage -> "
-                 "mte_restore_tags(): tags = xa_load(&mte_pages, entry.val)",
-                 effect=lambda s: {tagsp: getattr(s, mte.xa)}, reads=[mte.xa], writes=[tagsp])
-
-        def readpage_restore(s):
-            d = {tagsp: NO_TAGS}
-            fid = getattr(s, page)
-            if getattr(s, tagsp) == BUF and not getattr(s, mte.tagged[fid]):
-                held = getattr(s, mte.storage)
-                if held == FREED:
-                    d[mte.uaf] = True
-                    held = GARBAGE
-                d[mte.tags[fid]] = held
-                d[mte.tagged[fid]] = True
-            return d
-
-        ctx.step("dsp.readpage_restore", "mm/page_io.c:swap_readpage -> arch_swap_readpage -> "
-                 "mte_restore_tags(): try_page_mte_tagging(); mte_restore_page_tags(page_address(page), "
-                 "tags); set_page_mte_tagged()",
-                 effect=readpage_restore, reads=[tagsp, page, mte.storage] + mte.folio_fields(),
-                 writes=[tagsp, mte.uaf] + mte.folio_fields())
-
-    def lock(s):
-        fid = getattr(s, page)
-        if getattr(s, swc) and (not getattr(s, mm.f["swapcache"][fid]) or getattr(s, mm.swp_cache) != fid):
-            d = {}
-            mte.put(s, d, fid)
-            return leave(d)
-        return {mm.lock[fid]: ctx.owner}
-
-    ctx.step("dsp.lock", "mm/memory.c:do_swap_page: lock_page_or_retry(page); "
-             "PageSwapCache(page) && page_private(page) == entry.val",
-             guard=lambda s: getattr(s, mm.lock[getattr(s, page)]) == FREE, effect=lock,
-             reads=[page, swc, mm.swp_cache] + mm.locks() + mm.ff("swapcache", "ref", "map"),
-             writes=mm.locks() + folio_all + [page, swc, orig], branches=[retry])
-
-    def pte_same(s):
-        fid = getattr(s, page)
-        if getattr(s, mm.pte) != getattr(s, orig):
-            d = {mm.lock[fid]: FREE}                       # out_nomap: unlock_page(); put_page()
-            mte.put(s, d, fid)
-            return leave(d)
-        return {mm.ptl: ctx.owner}
-
-    ctx.step("dsp.pte_same", "mm/memory.c:do_swap_page: pte_offset_map_lock(); "
-             "pte_same(*vmf->pte, vmf->orig_pte) [else out_nomap: unlock_page(); put_page()]",
-             guard=lambda s: getattr(s, mm.ptl) == FREE, effect=pte_same,
-             reads=[mm.ptl, mm.pte, orig, page] + mm.ff("ref", "map", "swapcache"),
-             writes=[mm.ptl] + mm.locks() + folio_all + [page, swc, orig], branches=[retry])
-
-    if k.restore_before_swap_free:
-        def arch_swap_restore(s):
-            d = {}
-            mte.restore(s, d, getattr(s, page))
-            return d
-
-        ctx.step("dsp.arch_swap_restore", "mm/memory.c:do_swap_page: arch_swap_restore(entry, folio) "
-                 "[before swap_free()] -> mte_restore_tags(): xa_load(); mte_restore_page_tags(); "
-                 "set_page_mte_tagged()",
-                 effect=arch_swap_restore, reads=[page] + store + mte.folio_fields(),
-                 writes=mte.folio_fields())
-
-    def swap_free(s):
-        d = {}
-        mm.swap_free(s, d)
-        mte.swap_range_free(s, d)
-        return d
-
-    swap_free_ref = ("mm/memory.c:do_swap_page: swap_free(entry) [last reference, no SWAP_HAS_CACHE: "
-                     "mm/swapfile.c:swap_range_free() -> arch_swap_invalidate_page() -> "
-                     "mte_invalidate_tags(): xa_erase(); mte_free_tag_storage()]")
-
-    def set_pte(s):
-        fid = getattr(s, page)
-        old = getattr(s, mm.pte)                           # READ_ONCE(*ptep): still the swap PTE
-        tagged = getattr(s, mte.vm_mte)
-        d = {}
-        mte.sync_tags(s, d, k, fid, old, tagged)
-        d[mm.f["map"][fid]] = getattr(s, mm.f["map"][fid]) + 1
-        d[mm.pte] = pte_present(fid, soft_dirty=old.soft_dirty, uffd_wp=old.uffd_wp)
-        d[mte.pte_tagged] = tagged
-        return d
-
-    set_pte_ref = ("mm/memory.c:do_swap_page: pte = mk_pte(page, vma->vm_page_prot); "
-                   "do_page_add_anon_rmap(); arch/arm64: " + MTE.set_pte_ref(k))
-    set_pte_reads = [page, mm.pte, mte.vm_mte] + store + mte.folio_fields() + mm.ff("map")
-    set_pte_writes = [mm.pte, mte.pte_tagged] + mte.folio_fields() + mm.ff("map")
-    if k.swap_free_first:
-        ctx.step("dsp.swap_free", swap_free_ref, effect=swap_free, reads=slot + store,
-                 writes=slot + store)
-        ctx.step("dsp.set_pte", set_pte_ref, effect=set_pte, reads=set_pte_reads, writes=set_pte_writes)
-    else:
-        ctx.step("dsp.set_pte", set_pte_ref, effect=set_pte, reads=set_pte_reads, writes=set_pte_writes)
-        ctx.step("dsp.swap_free", swap_free_ref, effect=swap_free, reads=slot + store,
-                 writes=slot + store)
-
-    def unlock(s):
-        d = {mm.lock[getattr(s, page)]: FREE, mm.ptl: FREE}
-        return leave(d)
-
-    ctx.step("dsp.unlock", "mm/memory.c:do_swap_page: unlock_page(page); pte_unmap_unlock() "
-             "[the fault's reference is now the mapping's]",
-             effect=unlock, reads=[page], writes=[mm.ptl] + mm.locks() + [page, swc, orig],
-             branches=[retry])
-
-
-# ------------------------------------------------------------------------------------------------
-# swapoff: unuse_pte, as far as the tags are concerned
-
-
-def emit_unuse_pte_mte(ctx: Ctx, mte: MTE, k: MteKernel) -> None:
-    """mm/swapfile.c:try_to_unuse() -> unuse_pte_range() -> unuse_pte() for a PROT_MTE page.
-
-    unuse_pte(): PTL; pte_same_as_swp(); [v6.6: arch_swap_restore(entry, page_folio(page))];
-    new_pte = pte_mkold(mk_pte(page, vma->vm_page_prot)); set_pte_at(new_pte) [-> mte_sync_tags];
-    swap_free(entry). The caller then try_to_free_swap(page): delete_from_swap_cache() drops
-    SWAP_HAS_CACHE, the slot is freed and swap_range_free() invalidates the tags."""
-    mm = mte.mm
-    page = ctx.local("page", NO_FOLIO, "unuse_pte_range: page")
-    entry = ctx.local("entry", PTE_NONE, "unuse_pte_range: the swap PTE found")
-    folio_all = mm.all_folio() + mte.folio_fields()
-    slot = mm.slot_fields()
-    store = mte.store_fields()
-
-    def scan(s):
-        pte = getattr(s, mm.pte)
-        if pte.is_swap and pte.slot == mm.slot:
-            return {entry: pte}
-        return {GOTO: "done"}
-
-    ctx.step("unuse_pte_range", "mm/swapfile.c:unuse_pte_range: is_swap_pte(*pte) && "
-             "swp_type(entry) == type [no PTL]",
-             effect=scan, reads=[mm.pte], writes=[entry], branches=["done"])
-
-    def lookup(s):
-        d = {}
-        cache = getattr(s, mm.swp_cache)
-        if cache != NO_FOLIO:
-            mm.get_folio(s, d, cache)
-            d[page] = cache
-            return d
-        if not mm.slot_in_use(s, d):
-            d[entry] = PTE_NONE
-            d[GOTO] = "done"
-            return d
-        data, ok = read_slot(mm, s)
-        fid = mte.alloc(s, d, ref=2, swapcache=True, data=data, uptodate=ok)
-        d[mm.swp_has_cache] = True
-        d[mm.swp_cache] = fid
-        d[page] = fid
-        return d
-
-    ctx.step("lookup", "mm/swapfile.c:unuse_pte_range: page = lookup_swap_cache(entry) ?: "
-             "swapin_readahead(entry)",
-             guard=lambda s: getattr(s, mm.swp_cache) != NO_FOLIO or not getattr(s, mm.swp_has_cache),
-             effect=lookup, reads=slot + mm.ff("ref", "map", "swapcache"),
-             writes=[page, entry] + slot + folio_all, branches=["done"])
-
-    ctx.step("lock", "mm/swapfile.c:unuse_pte_range: lock_page(page); wait_on_page_writeback(page)",
-             guard=lambda s: getattr(s, mm.lock[getattr(s, page)]) == FREE,
-             effect=lambda s: {mm.lock[getattr(s, page)]: ctx.owner}, reads=[page] + mm.locks(),
-             writes=mm.locks())
-
-    def pte_same(s):
-        if not pte_same_as_swp(getattr(s, mm.pte), getattr(s, entry)):
-            return {GOTO: "free_swap"}
-        return {mm.ptl: ctx.owner}
-
-    ctx.step("unuse_pte", "mm/swapfile.c:unuse_pte: pte_offset_map_lock(); "
-             "pte_same_as_swp(*pte, swp_entry_to_pte(entry))",
-             guard=lambda s: getattr(s, mm.ptl) == FREE, effect=pte_same,
-             reads=[mm.ptl, mm.pte, entry], writes=[mm.ptl], branches=["free_swap"])
-
-    if k.unuse_restore:
-        def arch_swap_restore(s):
-            d = {}
-            mte.restore(s, d, getattr(s, page))
-            return d
-
-        ctx.step("unuse_pte.arch_swap_restore", "mm/swapfile.c:unuse_pte: arch_swap_restore(entry, "
-                 "page_folio(page)) [before swap_free()] -> mte_restore_tags()",
-                 effect=arch_swap_restore, reads=[page] + store + mte.folio_fields(),
-                 writes=mte.folio_fields())
-
-    def set_pte(s):
-        fid = getattr(s, page)
-        old = getattr(s, mm.pte)
-        tagged = getattr(s, mte.vm_mte)
-        d = {mm.ptl: FREE, GOTO: "free_swap"}
-        mte.sync_tags(s, d, k, fid, old, tagged)
-        mm.get_folio(s, d, fid)
-        mm.fset(d, fid, map=getattr(s, mm.f["map"][fid]) + 1)
-        d[mm.pte] = pte_present(fid, soft_dirty=old.soft_dirty, uffd_wp=old.uffd_wp)
-        d[mte.pte_tagged] = tagged
-        mm.swap_free(s, d)
-        mte.swap_range_free(s, d)
-        return d
-
-    ctx.step("set_pte", "mm/swapfile.c:unuse_pte: get_page(); page_add_anon_rmap(); new_pte = "
-             "pte_mkold(mk_pte(page, vma->vm_page_prot)); arch/arm64: " + MTE.set_pte_ref(k)
-             + "; swap_free(entry); pte_unmap_unlock()",
-             effect=set_pte, reads=[page, mm.pte, mte.vm_mte] + slot + store + mte.folio_fields()
-             + mm.ff("ref", "map"),
-             writes=[mm.ptl, mm.pte, mte.pte_tagged] + slot + store + folio_all, branches=["free_swap"])
-
-    def free_swap(s):
-        fid = getattr(s, page)
-        d = {mm.lock[fid]: FREE, entry: PTE_NONE, page: NO_FOLIO, GOTO: "done"}
-        mm.try_to_free_swap(s, d, fid)
-        mte.swap_range_free(s, d)
-        mte.put(s, d, fid)
-        return d
-
-    ctx.step("free_swap", "mm/swapfile.c:unuse_pte_range: try_to_free_swap(page) [delete_from_swap_cache()"
-             " -> put_swap_page() -> swap_range_free() -> arch_swap_invalidate_page()]; unlock_page(); "
-             "put_page()",
-             effect=free_swap, reads=[page] + slot + store + mm.ff("swapcache", "writeback", "ref", "map"),
-             writes=[entry, page] + mm.locks() + slot + store + folio_all, branches=["done"])
+             guard=lambda s: getattr(s, mm.pte).kind in ("present", "swap", "swapin_error"), effect=access,
+             reads=[mm.pte, mte.pte_tagged] + list(mte.tags.values()), writes=[seen, orig, ret],
+             branches=[DONE, "dsp.lookup", "dsp.swapin_error"])
+    emit_fault_handlers(ctx, k)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -559,7 +310,7 @@ def emit_migrate_page_mte(ctx: Ctx, mte: MTE, k: MteKernel) -> None:
     def copy(s):
         old = getattr(s, src)
         d = {}
-        new = mte.alloc(s, d, data=getattr(s, mm.f["data"][old]), uptodate=True)
+        new = mm.alloc_folio(s, d, data=getattr(s, mm.f["data"][old]), uptodate=True)  # untagged
         d[dst] = new
         if getattr(s, mte.tagged[old]):
             d[mte.tags[new]] = getattr(s, mte.tags[old])
@@ -580,7 +331,7 @@ def emit_migrate_page_mte(ctx: Ctx, mte: MTE, k: MteKernel) -> None:
         mm.fset(d, new, map=1, ref=1)
         d[mm.pte] = pte_present(new, write=mig.write)
         d[mte.pte_tagged] = tagged
-        mte.put(s, d, old, 2)                              # the mapping's and the isolation reference
+        mm.put_folio(s, d, old, 2)                         # the mapping's and the isolation reference
         return d
 
     ctx.step("remove_migration_pte", "mm/migrate.c:remove_migration_pte: pte = mk_pte(new, "
@@ -620,5 +371,4 @@ def emit_mprotect_mte(ctx: Ctx, mte: MTE, k: MteKernel, cont: str) -> None:
 
 __all__ = ["MTE", "MteKernel", "SAVED", "ZERO", "GARBAGE", "NO_TAGS", "BUF", "FREED",
            "inv_tags_survive_swap", "inv_no_uninitialised_tags", "inv_no_freed_tag_storage_read",
-           "emit_tag_checked_load", "emit_do_swap_page_mte", "emit_unuse_pte_mte",
-           "emit_migrate_page_mte", "emit_mprotect_mte"]
+           "emit_tag_checked_load", "emit_migrate_page_mte", "emit_mprotect_mte"]

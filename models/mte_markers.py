@@ -1,5 +1,9 @@
 """Scenario builders for issue 6: MTE tag restore ordering, swap-in error entries and uffd-wp PTE markers.
 
+The MTE builders compose the shared paths (models/swap_in.py do_swap_page through models/user.py's
+fault handlers, models/swapoff.py try_to_unuse) with arm64's hooks (`MTE` in models/mte.py). Every MTE
+variant stands for a kernel older than v6.8, so the skip-swapcache swapin has no swapcache_prepare().
+
 * `mte_swapin`: two threads of a PROT_MTE process fault on a swapped-out page on a zram device
   (SWP_SYNCHRONOUS_IO, skip-swapcache swapin): the tags lost after c145e0b47c77 moved swap_free()
   before set_pte_at(), and restored before swap_free() since 6dca4ac6fc91.
@@ -21,9 +25,11 @@ from pteverify.model import Knob, Model, builder
 
 from . import markers as mk
 from . import mte as mtev
-from .mm import MM, ORIGINAL, PTE_NONE, PTE_SWAPIN_ERROR, pte_present, pte_swap
+from .anon_exclusive import K_ANON_EXCLUSIVE
+from .mm import MM, ORIGINAL, PTE_NONE, PTE_SWAPIN_ERROR, Kernel, pte_present, pte_swap
 from .mte import MTE, SAVED, MteKernel
 from .shmem import add_shmem_entry, emit_shmem_fault_mte
+from .swapoff import emit_try_to_unuse
 
 K_SWAP_FREE_FIRST = Knob("swap_in.swap_free_first", True,
                          "do_swap_page() calls swap_free() before set_pte_at() (c145e0b47c77, v5.18)")
@@ -65,36 +71,51 @@ K_FORK_EVENT = Knob("uffd.fork_event", False,
                     "the uffd monitor enabled UFFD_FEATURE_EVENT_FORK: the child VMA keeps VM_UFFD_WP")
 
 
-def _mte_kernel(knobs, **fixed) -> MteKernel:
+def _from_knobs(cls, mapping: dict, knobs, fixed: dict):
     values = dict(fixed)
-    mapping = {"swap_in.swap_free_first": "swap_free_first",
-               "swap_in.arch_swap_restore": "restore_before_swap_free",
-               "arm64.set_pte_restores": "set_pte_restores", "arm64.sync_sets_tagged": "sync_sets_tagged",
-               "swapoff.arch_swap_restore": "unuse_restore", "swap_in.readpage_restore": "readpage_restore",
-               "swap.synchronous_io": "synchronous_io"}
     for knob, attr in mapping.items():
         if knob in knobs.declared:
             values[attr] = knobs[knob]
-    return MteKernel(**values)
+    return cls(**values)
 
 
-def _swapped_out_mte(name: str, doc: str, knobs, folios=("A", "B")) -> tuple[Model, MM, MTE]:
-    """A PROT_MTE anonymous page swapped out: its swap PTE, the slot holding its data, and the tags
-    arch_prepare_to_swap() saved in mte_pages under the slot's swap entry."""
+def _mte_kernel(knobs) -> MteKernel:
+    """arm64's behaviour (the MTE hooks)."""
+    return _from_knobs(MteKernel, {"arm64.set_pte_restores": "set_pte_restores",
+                                   "arm64.sync_sets_tagged": "sync_sets_tagged",
+                                   "swap_in.readpage_restore": "readpage_restore"}, knobs, {})
+
+
+def _kernel(knobs, **fixed) -> Kernel:
+    """The generic mm paths' behaviour: every MTE variant is older than v6.8 (no swapcache_prepare()
+    on the skip-swapcache swapin)."""
+    return _from_knobs(Kernel, {"mm.anon_exclusive": "anon_exclusive",
+                                "swap_in.swap_free_first": "swap_free_before_map",
+                                "swap_in.arch_swap_restore": "swapin_arch_swap_restore",
+                                "swapoff.arch_swap_restore": "unuse_arch_swap_restore",
+                                "swap.synchronous_io": "synchronous_io"},
+                       knobs, dict({"swapcache_prepare": False}, **fixed))
+
+
+def _swapped_out_mte(name: str, doc: str, knobs, k: Kernel, folios=("A", "B")) -> tuple[Model, MM, MTE]:
+    """A PROT_MTE anonymous page swapped out: its swap PTE (exclusive where the release remembers
+    PG_anon_exclusive in it), the slot holding its data, and the tags arch_prepare_to_swap() saved in
+    mte_pages under the slot's swap entry."""
     m = Model(name, doc, knobs)
     mm = MM(m, folios=folios)
-    mm.add_pte(pte_swap(exclusive=True))
+    mm.add_pte(pte_swap(exclusive=k.swp_exclusive))
     mm.add_folios()
     mm.add_swap_slot(count=1, data=ORIGINAL)
-    mte = MTE(mm, vm_mte=True, saved=True)
+    mte = MTE(mm, _mte_kernel(knobs), vm_mte=True, saved=True)
     return m, mm, mte
 
 
-@builder(K_SWAP_FREE_FIRST, K_RESTORE, K_SET_PTE_RESTORES, K_SYNC_IO)
+@builder(K_SWAP_FREE_FIRST, K_RESTORE, K_SET_PTE_RESTORES, K_SYNC_IO, K_ANON_EXCLUSIVE)
 def mte_swapin(knobs) -> Model:
     """Two tag-checked loads fault on a swapped-out PROT_MTE page."""
-    k = _mte_kernel(knobs)
-    m, mm, mte = _swapped_out_mte("mte-swapin", "the tags of a swapped-in PROT_MTE page are restored", knobs)
+    k = _kernel(knobs)
+    m, mm, mte = _swapped_out_mte("mte-swapin", "the tags of a swapped-in PROT_MTE page are restored",
+                                  knobs, k)
     for name in ("fault0", "fault1"):
         t = mm.thread(name, f"thread {name[-1]} of the process: a tag-checked load from the page")
         mtev.emit_tag_checked_load(t, mte, k)
@@ -106,10 +127,11 @@ def mte_swapin(knobs) -> Model:
 @builder(K_UNUSE_RESTORE, K_SET_PTE_RESTORES, K_SYNC_IO_OFF)
 def mte_swapoff(knobs) -> Model:
     """swapoff's unuse_pte() against a tag-checked load of the page."""
-    k = _mte_kernel(knobs)
-    m, mm, mte = _swapped_out_mte("mte-swapoff", "unuse_pte() restores the tags of a PROT_MTE page", knobs)
+    k = _kernel(knobs)
+    m, mm, mte = _swapped_out_mte("mte-swapoff", "unuse_pte() restores the tags of a PROT_MTE page",
+                                  knobs, k)
     swapoff = mm.thread("swapoff", "swapoff(2): try_to_unuse()")
-    mtev.emit_unuse_pte_mte(swapoff, mte, k)
+    emit_try_to_unuse(swapoff, k)
     task = mm.thread("task", "a thread of the process: a tag-checked load from the page")
     mtev.emit_tag_checked_load(task, mte, k)
     mtev.inv_tags_survive_swap(mte)
@@ -125,7 +147,7 @@ def mte_shmem(knobs) -> Model:
     mm = MM(m, folios=("A", "B"))
     mm.add_folios()
     mm.add_swap_slot(count=1, data=ORIGINAL)
-    mte = MTE(mm, vm_mte=True, saved=True)
+    mte = MTE(mm, k, vm_mte=True, saved=True)
     entry = add_shmem_entry(mte)
     for name in ("task0", "task1"):
         t = mm.thread(name, f"{name}: a process mapping the shmem file PROT_MTE faults on the index, then loads")
@@ -138,8 +160,9 @@ def mte_shmem(knobs) -> Model:
 @builder(K_READPAGE, K_RESTORE, K_SET_PTE_RESTORES)
 def mte_readpage_race(knobs) -> Model:
     """Two faults on the same swap entry read it into private folios (zram, skip swapcache)."""
-    k = _mte_kernel(knobs, synchronous_io=True)
-    m, mm, mte = _swapped_out_mte("mte-readpage-race", "the tags are restored from live tag storage", knobs)
+    k = _kernel(knobs, synchronous_io=True)
+    m, mm, mte = _swapped_out_mte("mte-readpage-race", "the tags are restored from live tag storage",
+                                  knobs, k)
     for name in ("fault0", "fault1"):
         t = mm.thread(name, f"thread {name[-1]} of the process: a tag-checked load from the page")
         mtev.emit_tag_checked_load(t, mte, k)
@@ -152,18 +175,19 @@ def mte_readpage_race(knobs) -> Model:
 @builder(K_SYNC_SETS_TAGGED, K_SET_PTE_RESTORES)
 def mte_uninit_tags(knobs) -> Model:
     """kcompactd migrates an untagged page while the task mprotect()s it PROT_MTE and loads from it."""
-    k = _mte_kernel(knobs)
+    k = _kernel(knobs)
+    mtek = _mte_kernel(knobs)
     m = Model("mte-uninit-tags", "PG_mte_tagged is never set on uninitialised tags", knobs)
     mm = MM(m, folios=("A", "B"))
     mm.add_pte(pte_present("A"))
     mm.add_folios(A={"ref": 1, "map": 1, "excl": True, "swapbacked": True, "uptodate": True,
                      "data": ORIGINAL})
     mm.add_swap_slot()
-    mte = MTE(mm, vm_mte=False, pte_tagged=False, saved=False)
+    mte = MTE(mm, mtek, vm_mte=False, pte_tagged=False, saved=False)
     migrate = mm.thread("kcompactd", "compaction migrates the page mapped at the address")
-    mtev.emit_migrate_page_mte(migrate, mte, k)
+    mtev.emit_migrate_page_mte(migrate, mte, mtek)
     task = mm.thread("task", "the program: mprotect(PROT_READ|PROT_MTE), then a tag-checked load")
-    mtev.emit_mprotect_mte(task, mte, k, cont="load")
+    mtev.emit_mprotect_mte(task, mte, mtek, cont="load")
     mtev.emit_tag_checked_load(task, mte, k)
     mtev.inv_no_uninitialised_tags(mte)
     return m

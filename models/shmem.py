@@ -18,16 +18,18 @@ function and from kernel-paths.md section 8):
 
 Each task maps the page in its own mm (its own PTE, a local here); the shared state is the shmem
 mapping's slot (`shmem_entry`: the swap entry or the folio), the swap cache and the swap slot. The
-skip-swapcache shmem swapin (SWAP_CACHE_BYPASS, v6.14+) is not modelled.
+skip-swapcache shmem swapin (SWAP_CACHE_BYPASS, v6.14+) is not modelled. arch_swap_restore() and the
+slot-free callback are the architecture hooks of the shared mm (`mm.ArchHook`, registered by `MTE`);
+the swap_readpage() hook of the review proposal is not run here.
 """
 
 from __future__ import annotations
 
-from pteverify.model import DONE, FREE, GOTO
+from pteverify.model import DONE, FREE, GOTO, ModelError
 
 from .mm import NO_FOLIO, PTE_NONE, Ctx
 from .mte import MTE, NO_TAGS, MteKernel
-from .swap_in import read_slot
+from .swap_in import read_into_swap_cache
 
 SWAP_ENTRY = "swap"
 
@@ -45,6 +47,8 @@ def emit_shmem_fault_mte(ctx: Ctx, mte: MTE, k: MteKernel, entry: str, *,
     `restore_after_swap_free` is a seeded mutation (not a kernel): arch_swap_restore() moved after
     swap_free()."""
     mm = mte.mm
+    if mm.swap_readpage_hook is not None:
+        raise ModelError("shmem_swapin_folio: the swap_readpage() hook is not modelled on this path")
     page = ctx.local("page", NO_FOLIO, "shmem_swapin_folio: folio")
     mapped = ctx.local("mapped", NO_FOLIO, "the folio this task's PTE maps (finish_fault)")
     seen = mte.seen_field(ctx)
@@ -65,11 +69,7 @@ def emit_shmem_fault_mte(ctx: Ctx, mte: MTE, k: MteKernel, entry: str, *,
             mm.get_folio(s, d, cache)
             d[page] = cache
             return d
-        data, ok = read_slot(mm, s)
-        fid = mte.alloc(s, d, ref=2, swapcache=True, data=data, uptodate=ok)
-        d[mm.swp_has_cache] = True
-        d[mm.swp_cache] = fid
-        d[page] = fid
+        d[page] = read_into_swap_cache(mm, s, d)
         return d
 
     ctx.step("shmem.lookup", "mm/shmem.c:shmem_get_folio_gfp: filemap_get_entry(); xa_is_value -> "
@@ -85,7 +85,7 @@ def emit_shmem_fault_mte(ctx: Ctx, mte: MTE, k: MteKernel, entry: str, *,
         if (not getattr(s, mm.f["swapcache"][fid]) or getattr(s, mm.swp_cache) != fid
                 or getattr(s, entry) != SWAP_ENTRY):
             d = {page: NO_FOLIO, GOTO: "shmem.lookup"}     # -EEXIST: repeat
-            mte.put(s, d, fid)
+            mm.put_folio(s, d, fid)
             return d
         return {mm.lock[fid]: ctx.owner}
 
@@ -95,17 +95,9 @@ def emit_shmem_fault_mte(ctx: Ctx, mte: MTE, k: MteKernel, entry: str, *,
              reads=[page, entry, mm.swp_cache] + mm.locks() + mm.ff("swapcache", "ref", "map"),
              writes=[page] + mm.locks() + folio_all, branches=["shmem.lookup"])
 
-    def restore(s):
-        d = {}
-        mte.restore(s, d, getattr(s, page))
-        return d
-
-    restore_ref = ("mm/shmem.c:shmem_swapin_folio: folio_wait_writeback(); arch_swap_restore(swap, "
-                   "folio) -> mte_restore_tags()")
-    restore_reads = [page] + store + mte.folio_fields()
+    restore_ref = "mm/shmem.c:shmem_swapin_folio: folio_wait_writeback(); arch_swap_restore(swap, folio)"
     if not restore_after_swap_free:
-        ctx.step("shmem.arch_swap_restore", restore_ref, effect=restore, reads=restore_reads,
-                 writes=mte.folio_fields())
+        ctx.arch_swap_restore_step("shmem.arch_swap_restore", restore_ref, page)
 
     def add_to_page_cache(s):
         fid = getattr(s, page)
@@ -114,19 +106,17 @@ def emit_shmem_fault_mte(ctx: Ctx, mte: MTE, k: MteKernel, entry: str, *,
         mm.fset(d, fid, swapcache=False, dirty=True)
         d[mm.swp_cache] = NO_FOLIO
         d[mm.swp_has_cache] = False
-        mm.swap_free(s, d)
-        mte.swap_range_free(s, d)
+        mm.swap_free(s, d)                                 # the slot is freed: the slot-free hooks run
         return d
 
     ctx.step("shmem.add_to_page_cache", "mm/shmem.c:shmem_swapin_folio: shmem_add_to_page_cache(folio, "
              "swp_to_radix_entry(swap)); delete_from_swap_cache(folio); folio_mark_dirty(); "
-             "swap_free(swap) [slot freed: swap_range_free() -> arch_swap_invalidate_page()]",
-             effect=add_to_page_cache, reads=[page] + slot + store,
-             writes=[entry] + slot + store + mm.ff("swapcache", "dirty"))
+             "swap_free(swap)" + mm.slot_free_ref(),
+             effect=add_to_page_cache, reads=[page] + slot, writes=[entry] + slot + mm.ff("swapcache", "dirty"))
 
     if restore_after_swap_free:
-        ctx.step("shmem.arch_swap_restore", restore_ref + " [seeded: after swap_free()]",
-                 effect=restore, reads=restore_reads, writes=mte.folio_fields())
+        ctx.arch_swap_restore_step("shmem.arch_swap_restore", restore_ref + " [seeded: after swap_free()]",
+                                   page)
 
     def finish_fault(s):
         fid = getattr(s, page)

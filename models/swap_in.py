@@ -19,6 +19,14 @@ Historical behaviour (knobs, see `mm.Kernel`):
 * skip-swapcache path (SWP_SYNCHRONOUS_IO && __swap_count(entry) == 1, eb085574a752): a private folio
   is read without entering the swap cache; 13ddaf26be32 (v6.8) "mm/swap: fix race when skipping
   swapcache" pins SWAP_HAS_CACHE with swapcache_prepare() first and clears it after the PTL unlock.
+* before c145e0b47c77 (`Kernel.swap_free_before_map` false, v5.17 and older): set_pte_at() first, then
+  swap_free(entry); try_to_free_swap() only on mem_cgroup_swap_full() or mlock (neither is modelled).
+  That form is modelled for read faults only: its write-fault reuse_swap_page() is not.
+
+Architecture hooks (see `mm.ArchHook`), none unless an extension registers them: 6dca4ac6fc91 (v6.4,
+`Kernel.swapin_arch_swap_restore`) calls arch_swap_restore(entry, folio) after the exclusivity decision,
+before swap_free() (step `dsp.arch_swap_restore`); set_pte_at()'s arch part runs in `dsp.set_pte`; the
+slot-free hooks run wherever the slot is freed; `mm.swap_readpage_hook` steps follow a swap read.
 
 Abstractions: the swap read completes inside the lookup step (the folio lock taken by
 __read_swap_cache_async is dropped at I/O completion before anyone else can look); KSM, memcg, large
@@ -27,7 +35,7 @@ folios, readahead of other slots and the lru_add_drain() refcount tweak are not 
 
 from __future__ import annotations
 
-from pteverify.model import FREE, GOTO
+from pteverify.model import FREE, GOTO, ModelError
 
 from .mm import GARBAGE, NO_FOLIO, Ctx, Kernel, pte_present
 
@@ -37,6 +45,16 @@ def read_slot(mm, s) -> tuple[str, bool]:
     if mm.swp_bad:
         return GARBAGE, False
     return getattr(s, mm.swp_data), True
+
+
+def read_into_swap_cache(mm, s, d: dict) -> str:
+    """__read_swap_cache_async() on a miss: a fresh folio enters the swap cache (SWAP_HAS_CACHE; one
+    reference for the cache, one for the caller) and swap_readpage() fills it. Returns the folio."""
+    data, ok = read_slot(mm, s)
+    fid = mm.alloc_folio(s, d, ref=2, swapcache=True, data=data, uptodate=ok)
+    d[mm.swp_has_cache] = True
+    d[mm.swp_cache] = fid
+    return fid
 
 
 def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
@@ -53,6 +71,8 @@ def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
     locals_ = ctx.locals_fields(*Ctx.FAULT_LOCALS)
     folio_all = mm.all_folio()
     slot = mm.slot_fields()
+    readpage = mm.swap_readpage_hook
+    arch_set_pte = mm.set_pte_hook
 
     def leave(d, target=None, keep_clear=False, s=None):
         """Return from the fault: to `target`, or back to the faulting step (vmf->ret)."""
@@ -103,6 +123,8 @@ def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
             mm.get_folio(s, d, cache)
             d[page] = cache
             d[swc] = cache
+            if readpage:
+                d[GOTO] = "dsp.lock"                   # no swap_readpage(): skip its hook steps
             return d
         if not mm.slot_in_use(s, d):
             # the entry was freed under us: swapin_readahead() returns NULL, pte_same() fails
@@ -134,7 +156,9 @@ def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
                "swapin_readahead(entry) [add_to_swap_cache(); swap_readpage()]")
     ctx.step("dsp.lookup", ref, guard=lookup_guard, effect=lookup,
              reads=[orig, ret] + slot + mm.ff("ref", "map", "swapcache"), writes=folio_all + slot + locals_,
-             branches=retry)
+             branches=retry + (["dsp.lock"] if readpage else []))
+    if readpage:
+        readpage(ctx, page, "dsp.")                     # its steps fall through to dsp.lock
 
     # -- lock it and re-check it is still the swap cache folio of this entry --------------------
     def lock_guard(s):
@@ -196,6 +220,11 @@ def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
         ctx.step("dsp.exclusive", ref, effect=decide, reads=[orig, swc, page] + mm.ff("writeback"),
                  writes=[excl])
 
+    # -- arch_swap_restore (6dca4ac6fc91) ------------------------------------------------------------
+    if k.swapin_arch_swap_restore:
+        ctx.arch_swap_restore_step("dsp.arch_swap_restore", "mm/memory.c:do_swap_page: "
+                                   "arch_swap_restore(entry, folio) [before swap_free()]", page)
+
     # -- swap_free + try_to_free_swap ---------------------------------------------------------------
     def free_swap(s):
         d = {}
@@ -207,15 +236,34 @@ def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
             mm.try_to_free_swap(s, d, fid)
         return d
 
-    ctx.step("dsp.swap_free", "mm/memory.c:do_swap_page: swap_free(entry); "
-             "should_try_to_free_swap() -> try_to_free_swap(page)",
-             effect=free_swap, reads=[page, fwrite] + slot + mm.ff("swapcache", "ref", "writeback", "map"),
-             writes=slot + folio_all)
+    def free_swap_after_map(s):
+        d = {}
+        mm.swap_free(s, d)                              # mem_cgroup_swap_full() / mlock: not modelled
+        return d
+
+    def emit_swap_free():
+        if k.swap_free_before_map:
+            ctx.step("dsp.swap_free", "mm/memory.c:do_swap_page: swap_free(entry); "
+                     "should_try_to_free_swap() -> try_to_free_swap(page)" + mm.slot_free_ref(),
+                     effect=free_swap,
+                     reads=[page, fwrite] + slot + mm.ff("swapcache", "ref", "writeback", "map"),
+                     writes=slot + folio_all)
+        else:
+            ctx.step("dsp.swap_free", "mm/memory.c:do_swap_page: swap_free(entry) [after set_pte_at(), "
+                     "before c145e0b47c77]; mem_cgroup_swap_full(page) || VM_LOCKED || PageMlocked(page) "
+                     "-> try_to_free_swap(page) [neither here]" + mm.slot_free_ref(),
+                     effect=free_swap_after_map, reads=slot, writes=slot)
+
+    if k.swap_free_before_map:
+        emit_swap_free()
 
     # -- map it ---------------------------------------------------------------------------------------
     def set_pte(s):
         fid = getattr(s, page)
         o = getattr(s, orig)
+        if not k.swap_free_before_map and getattr(s, fwrite):
+            raise ModelError("do_swap_page before c145e0b47c77 (swap_free_before_map = false) is modelled "
+                             "for read faults only: its write-fault reuse_swap_page() is not")
         count = getattr(s, mm.f["ref"][fid])
         if k.anon_exclusive:
             reuse = getattr(s, excl) or count == 1
@@ -232,18 +280,29 @@ def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
                           uffd_wp=o.uffd_wp)
         d[mm.pte] = new
         d[orig] = new                                   # vmf->orig_pte = pte
+        if arch_set_pte:
+            arch_set_pte.fn(s, d, fid, getattr(s, mm.pte), new)    # old: READ_ONCE(*ptep), the swap PTE
         return d
 
     if k.anon_exclusive:
         ref = ("mm/memory.c:do_swap_page: exclusive || page_count(page) == 1 -> "
                "maybe_mkwrite(pte_mkdirty()), RMAP_EXCLUSIVE; page_add_anon_rmap(); set_pte_at()")
-    else:
+    elif k.swap_free_before_map:
         ref = ("mm/memory.c:do_swap_page: FAULT_FLAG_WRITE && (page != swapcache || "
                "page_count(page) == 1) -> maybe_mkwrite(pte_mkdirty()); do_page_add_anon_rmap(); "
                "set_pte_at()")
-    ctx.step("dsp.set_pte", ref, effect=set_pte,
-             reads=[page, orig, excl, swc, fwrite] + mm.ff("ref", "map"),
-             writes=[fwrite, orig, mm.pte] + mm.ff("excl", "map"))
+    else:
+        ref = ("mm/memory.c:do_swap_page: pte = mk_pte(page, vma->vm_page_prot) [FAULT_FLAG_WRITE && "
+               "reuse_swap_page(page): read faults only in this form]; set_pte_at(); do_page_add_anon_rmap()")
+    set_pte_reads = [page, orig, excl, swc, fwrite] + mm.ff("ref", "map")
+    set_pte_writes = [fwrite, orig, mm.pte] + mm.ff("excl", "map")
+    if arch_set_pte:
+        ref += " [" + arch_set_pte.ref + "]"
+        set_pte_reads += [mm.pte] + list(arch_set_pte.reads)
+        set_pte_writes += list(arch_set_pte.writes)
+    ctx.step("dsp.set_pte", ref, effect=set_pte, reads=set_pte_reads, writes=set_pte_writes)
+    if not k.swap_free_before_map:
+        emit_swap_free()
 
     # -- unlock; a write fault that could not map writable continues in do_wp_page --------------------
     def unlock(s):

@@ -20,6 +20,12 @@ new PTE was `pte_mkold(mk_pte(page, vma->vm_page_prot))` with no soft-dirty or u
 The tail of try_to_unuse() (find_next_to_unuse -> folio_lock -> folio_wait_writeback ->
 folio_free_swap) releases a swap-cache folio left behind by a racing fault. One mm with one swap PTE
 is walked once; the retry loop while `si->inuse_pages` is not modelled (nothing re-swaps here).
+
+Architecture hooks (see `mm.ArchHook`), none unless an extension registers them: "mm: call
+arch_swap_restore() from unuse_pte()" (v6.6, `Kernel.unuse_arch_swap_restore`) calls
+arch_swap_restore(entry, page_folio(page)) after the PageUptodate check, before set_pte_at() and
+swap_free() (step `unuse_pte.arch_swap_restore`); set_pte_at()'s arch part runs in `set_pte`; the
+slot-free hooks run wherever the slot is freed; `mm.swap_readpage_hook` steps follow a swap read.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from __future__ import annotations
 from pteverify.model import DONE, FREE, GOTO
 
 from .mm import NO_FOLIO, PTE_NONE, PTE_SWAPIN_ERROR, Ctx, Kernel, pte_present, pte_same_as_swp
-from .swap_in import read_slot
+from .swap_in import read_into_swap_cache
 
 
 def emit_try_to_unuse(ctx: Ctx, k: Kernel) -> None:
@@ -36,6 +42,9 @@ def emit_try_to_unuse(ctx: Ctx, k: Kernel) -> None:
     entry = ctx.local("entry", PTE_NONE, "unuse_pte_range: the swap PTE found (swp_entry_to_pte(entry))")
     folio_all = mm.all_folio()
     slot = mm.slot_fields()
+    readpage = mm.swap_readpage_hook
+    arch_set_pte = mm.set_pte_hook
+    freed = mm.slot_free_ref()
 
     def scan(s):
         pte = getattr(s, mm.pte)
@@ -53,23 +62,23 @@ def emit_try_to_unuse(ctx: Ctx, k: Kernel) -> None:
         if cache != NO_FOLIO:
             mm.get_folio(s, d, cache)
             d[page] = cache
+            if readpage:
+                d[GOTO] = "lock"                       # no swap_readpage(): skip its hook steps
             return d
         if not mm.slot_in_use(s, d):
             d[entry] = PTE_NONE
             d[GOTO] = "tail"                           # *swap_map == 0 -> try_next
             return d
-        data, ok = read_slot(mm, s)
-        fid = mm.alloc_folio(s, d, ref=2, swapcache=True, data=data, uptodate=ok)
-        d[mm.swp_has_cache] = True
-        d[mm.swp_cache] = fid
-        d[page] = fid
+        d[page] = read_into_swap_cache(mm, s, d)
         return d
 
     ctx.step("lookup", "mm/swapfile.c:unuse_pte_range: page = lookup_swap_cache(entry) ?: "
              "swapin_readahead(entry)",
              guard=lambda s: getattr(s, mm.swp_cache) != NO_FOLIO or not getattr(s, mm.swp_has_cache),
              effect=lookup, reads=slot + mm.ff("ref", "map", "swapcache"),
-             writes=[page, entry] + slot + folio_all, branches=["tail"])
+             writes=[page, entry] + slot + folio_all, branches=["tail"] + (["lock"] if readpage else []))
+    if readpage:
+        readpage(ctx, page, "unuse.")                   # its steps fall through to lock
 
     def lock_guard(s):
         fid = getattr(s, page)
@@ -94,6 +103,11 @@ def emit_try_to_unuse(ctx: Ctx, k: Kernel) -> None:
              reads=[mm.ptl, mm.pte, entry, page] + mm.ff("uptodate"), writes=[mm.ptl],
              branches=["free_swap", "swapin_error"] if k.unuse_check_uptodate else ["free_swap"])
 
+    if k.unuse_arch_swap_restore:
+        ctx.arch_swap_restore_step("unuse_pte.arch_swap_restore", "mm/swapfile.c:unuse_pte: "
+                                   "arch_swap_restore(entry, page_folio(page)) [before set_pte_at() and "
+                                   "swap_free()]", page)
+
     def set_pte(s):
         fid = getattr(s, page)
         old = getattr(s, mm.pte)
@@ -103,7 +117,10 @@ def emit_try_to_unuse(ctx: Ctx, k: Kernel) -> None:
         if k.anon_exclusive and old.exclusive and k.swp_exclusive:
             mm.fset(d, fid, excl=True)                 # rmap_flags |= RMAP_EXCLUSIVE
         keep = k.unuse_keep_swp_bits
-        d[mm.pte] = pte_present(fid, soft_dirty=keep and old.soft_dirty, uffd_wp=keep and old.uffd_wp)
+        new = pte_present(fid, soft_dirty=keep and old.soft_dirty, uffd_wp=keep and old.uffd_wp)
+        d[mm.pte] = new
+        if arch_set_pte:
+            arch_set_pte.fn(s, d, fid, old, new)
         mm.swap_free(s, d)
         return d
 
@@ -111,10 +128,14 @@ def emit_try_to_unuse(ctx: Ctx, k: Kernel) -> None:
             "pte_swp_uffd_wp -> pte_mkuffd_wp; set_pte_at(new_pte)" if k.unuse_keep_swp_bits
             else "set_pte_at(pte_mkold(mk_pte(page, vma->vm_page_prot)))")
     excl_ref = "RMAP_EXCLUSIVE if pte_swp_exclusive(*pte)" if k.swp_exclusive else "RMAP_NONE"
+    if arch_set_pte:
+        bits += " [" + arch_set_pte.ref + "]"
     ctx.step("set_pte", f"mm/swapfile.c:unuse_pte: get_page(page); page_add_anon_rmap(page, "
-             f"{excl_ref}); {bits}; swap_free(entry); pte_unmap_unlock()",
-             effect=set_pte, reads=[page, mm.pte] + slot + mm.ff("ref", "map"),
-             writes=[mm.ptl, mm.pte] + slot + folio_all, branches=["free_swap"])
+             f"{excl_ref}); {bits}; swap_free(entry); pte_unmap_unlock()" + freed,
+             effect=set_pte, reads=[page, mm.pte] + slot + mm.ff("ref", "map")
+             + list(arch_set_pte.reads if arch_set_pte else ()),
+             writes=[mm.ptl, mm.pte] + slot + folio_all + list(arch_set_pte.writes if arch_set_pte else ()),
+             branches=["free_swap"])
 
     if k.unuse_check_uptodate:
         def swapin_error(s):
@@ -124,7 +145,7 @@ def emit_try_to_unuse(ctx: Ctx, k: Kernel) -> None:
 
         ctx.step("swapin_error", "mm/swapfile.c:unuse_pte: !PageUptodate(page) -> "
                  "set_pte_at(swp_entry_to_pte(make_swapin_error_entry(page))); swap_free(entry); "
-                 "pte_unmap_unlock()",
+                 "pte_unmap_unlock()" + freed,
                  effect=swapin_error, reads=slot, writes=[mm.ptl, mm.pte] + slot)
 
     def free_swap(s):
@@ -135,7 +156,7 @@ def emit_try_to_unuse(ctx: Ctx, k: Kernel) -> None:
         return d
 
     ctx.step("free_swap", "mm/swapfile.c:unuse_pte_range: try_to_free_swap(page); unlock_page(page); "
-             "put_page(page)",
+             "put_page(page)" + freed,
              effect=free_swap, reads=[page] + slot + mm.ff("swapcache", "writeback", "ref", "map"),
              writes=[entry, page] + mm.locks() + slot + folio_all)
 
@@ -152,7 +173,7 @@ def emit_try_to_unuse(ctx: Ctx, k: Kernel) -> None:
         return d
 
     ctx.step("tail", "mm/swapfile.c:try_to_unuse: find_next_to_unuse(); folio_lock(); "
-             "folio_wait_writeback(); folio_free_swap(); folio_unlock()",
+             "folio_wait_writeback(); folio_free_swap(); folio_unlock()" + freed,
              guard=tail_guard, effect=tail,
              reads=slot + mm.locks() + mm.ff("writeback", "swapcache", "ref", "map"),
              writes=slot + folio_all, branches=[DONE])

@@ -233,13 +233,13 @@ def test_marker_makes_the_write_trap(clearer):
 # The MTE helpers, per release
 
 
-def _mte(**kw):
+def _mte(k=MteKernel(), **kw):
     m = Model("t", "", Knobs(()))
     mm = MM(m, folios=("A", "B"))
     mm.add_pte(pte_swap())
     mm.add_folios()
     mm.add_swap_slot(count=1, data="old")
-    mte = MTE(mm, **kw)
+    mte = MTE(mm, k, **kw)
     m.thread("t").step("x", "noop")
     return mm, mte, m.compile()
 
@@ -263,18 +263,47 @@ def test_sync_tags_forms(k, old, tagged_pte, saved, want):
 
 def test_tag_store_lifetime():
     mm, mte, cm = _mte(saved=True)
-    s = cm.make_state({"swp_has_cache": True, "swp_cache": "A", "A_swapcache": True, "A_ref": 1})
+    s = cm.make_state({"swp_has_cache": True, "swp_cache": "A", "A_swapcache": True, "A_ref": 1,
+                       "A_mte_tagged": True, "A_tags": SAVED})
     d = {}
     mm.swap_free(s, d)
-    assert not mte.swap_range_free(s, d) and "mte_xa" not in d      # SWAP_HAS_CACHE keeps the slot
-    s = cm.initial
+    assert "mte_xa" not in d and "tag_storage" not in d             # SWAP_HAS_CACHE keeps the slot
+    mm.delete_from_swap_cache(s, d, "A")                            # put_swap_page(): the slot is freed
+    assert d["mte_xa"] == NO_TAGS and d["tag_storage"] == FREED     # swap_range_free() hook
+    assert d["A_ref"] == 0 and d["A_mte_tagged"] is False and d["A_tags"] == GARBAGE   # folio freed
     d = {}
-    mm.swap_free(s, d)
-    assert mte.swap_range_free(s, d) and d["mte_xa"] == NO_TAGS and d["tag_storage"] == FREED
+    mm.swap_free(cm.initial, d)                                     # the last swap reference
+    assert d["swp_count"] == 0 and d["mte_xa"] == NO_TAGS and d["tag_storage"] == FREED
     d = {}
     assert mte.restore(cm.initial, d, "A") and d == {"A_tags": SAVED, "A_mte_tagged": True}
     tagged = cm.make_state({"A_mte_tagged": True, "A_tags": ZERO})
     assert not mte.restore(tagged, {}, "A")                          # try_page_mte_tagging() fails
+
+
+def test_mte_runs_on_the_shared_paths():
+    """arm64's hooks join the shared do_swap_page / unuse_pte at the kernel's call sites, and every
+    step that can free the slot carries arch_swap_invalidate_page() in its footprint."""
+    sc = get_scenario("mte-swapin")
+    fault = sc.build(sc.variant("v6.6")).threads[0]
+    labels = [st.label for st in fault.steps]
+    assert labels.index("dsp.pte_same") < labels.index("dsp.exclusive") < labels.index("dsp.arch_swap_restore") \
+        < labels.index("dsp.swap_free") < labels.index("dsp.set_pte")
+    steps = {st.label: st for st in fault.steps}
+    assert {"mte_xa", "tag_storage"} <= steps["dsp.swap_free"].writes
+    assert "mte_sync_tags" in steps["dsp.set_pte"].ref and "A_tags" in steps["dsp.set_pte"].writes
+    sc = get_scenario("mte-swapoff")
+    swapoff = sc.build(sc.variant("v6.6")).threads[0]
+    labels = [st.label for st in swapoff.steps]
+    assert labels[labels.index("unuse_pte") + 1:labels.index("set_pte")] == ["unuse_pte.arch_swap_restore"]
+    for st in swapoff.steps:
+        if {"swp_count", "swp_has_cache"} & st.writes:
+            assert {"mte_xa", "tag_storage"} <= st.writes, st.label
+    assert "unuse_pte.arch_swap_restore" not in [st.label for st in sc.build(sc.variant("v6.5")).threads[0].steps]
+    # without the hooks the shared paths have no trace of MTE
+    sc = get_scenario("swapin-two-faults")
+    cm = sc.build(sc.variants[0])
+    assert not any("mte" in f or "tag" in f for f in cm.field_names)
+    assert not any("arch_swap" in st.label or "arch_swap" in st.ref for st in cm.steps)
 
 
 def test_marker_helpers():
