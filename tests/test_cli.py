@@ -2,6 +2,7 @@
 
 import json
 import subprocess
+from pathlib import Path
 import sys
 
 import pytest
@@ -93,3 +94,22 @@ def test_dot_export(tmp_path):
     assert text.startswith('digraph "philosophers"') and "->" in text and "color=red" in text
     # one node line per explored state
     assert sum(1 for line in text.splitlines() if "[label=" in line and "->" not in line) == 20
+
+
+def test_malformed_layout_file_is_one_line_exit_2(tmp_path):
+    good = (Path(__file__).parent / "layouts" / "fixture-ok.toml").read_text()
+    assert '"__swp_offset(x)" = "((x).val >> SWP_OFFSET_SHIFT)"' in good
+    bad = tmp_path / "fixture-ok.toml"
+    bad.write_text(good.replace('"__swp_offset(x)" = "((x).val >> SWP_OFFSET_SHIFT)"',
+                                '"__swp_offset(x)" = "((x).val >> (SWP_OFFSET_SHIFT +)"'))
+    rc, out, err = run("prove", "--layout-file", str(bad))
+    assert rc == 2 and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert str(bad) in err and '__swp_offset(x)' in err and "column" in err
+
+
+def test_unknown_layout_and_arch_are_exit_2():
+    for args in (("prove", "no-such-arch"), ("layout", "show", "no-such-arch"),
+                 ("run", "odirect-swapout", "--arch", "no-such-arch")):
+        rc, _, err = run(*args)
+        assert rc == 2 and "unknown layout 'no-such-arch'" in err and len(err.strip().splitlines()) == 1
