@@ -13,40 +13,16 @@ Two things make a folio lazyfree:
   sets PG_swapbacked only `if (!(vma->vm_flags & VM_DROPPABLE))`, so every folio faulted into the
   mapping is lazyfree from birth, dirty or not.
 
-Reclaim, in the forms of the releases modelled (knobs in `Lazy`):
-
-* MGLRU aging, mm/vmscan.c:walk_pte_range(): a young PTE is made old and `pte_dirty(ptent) &&
-  !folio_test_dirty(folio) && !(folio_test_anon(folio) && folio_test_swapbacked(folio) &&
-  !folio_test_swapcache(folio))` -> folio_mark_dirty(folio): a dirty droppable PTE dirties its folio;
-* MGLRU eviction, mm/vmscan.c:sort_folio():
-  - v6.1..v6.10 and the MAP_DROPPABLE series up to v22: the "dirty lazyfree" block `type ==
-    LRU_GEN_FILE && folio_test_anon(folio) && folio_test_dirty(folio)` -> lru_gen_del_folio();
-    folio_set_swapbacked(); lruvec_add_folio_tail(); return true. It runs before the other checks and
-    cannot tell a droppable folio from a MADV_FREE one (no VMA here); removed by 9651fcedf7b9 ("The
-    chunk removed reenables the swapbacked flag, which we don't want for VM_DROPPABLE", v23 commit
-    message; Yu Zhao in the v22 review: "an optimization to avoid an unnecessary trip to
-    shrink_folio_list(), so it's safe to delete the entire 'if' block");
-  - v6.11: "waiting for writeback": `folio_test_locked(folio) || folio_test_writeback(folio) ||
-    (type == LRU_GEN_FILE && folio_test_dirty(folio))` -> folio_inc_gen(), the folio stays;
-  - newest (linux-mm 2026): neither block; the folio is isolated;
-* mm/vmscan.c:shrink_folio_list(): folio_trylock; an anon swapbacked folio outside the swap cache
-  gets a swap slot (add_to_swap / folio_alloc_swap) and is dirtied; try_to_unmap(); a maybe-pinned
-  folio is activated; a dirty file-LRU folio (a lazyfree one included) is activated (folio_set_reclaim);
-  the lazyfree block `folio_ref_freeze(folio, 1)` frees it (before 6c8e2a256915 it also re-checked
-  PageDirty after the freeze);
-* mm/rmap.c:try_to_unmap_one(), the anon branch for `!folio_test_swapbacked(folio)` ("MADV_FREE page
-  check"), after ptep_clear_flush() and `pte_dirty(pteval) -> folio_mark_dirty()`:
-  - before 6c8e2a256915 (v5.17): `!PageDirty` -> discard, else set_pte_at(pteval) +
-    SetPageSwapBacked;
-  - 6c8e2a256915 "mm: fix race between MADV_FREE reclaim and blkdev direct IO read" (v5.18):
-    smp_mb() (pairs with GUP-fast: "clear PTE; barrier; read refcount" against "inc refcount; barrier;
-    read PTE"), ref_count/map_count, smp_rmb(); `ref_count == 1 + map_count && !folio_test_dirty` ->
-    discard, otherwise restore and folio_set_swapbacked();
-  - 9651fcedf7b9 (v6.11): discard also when dirty if VM_DROPPABLE; restore sets swapbacked only
-    `if (!(vma->vm_flags & VM_DROPPABLE))`;
-  - Barry Song, "mm: set folio swapbacked iff folios are dirty in try_to_unmap_one" (Fixes:
-    6c8e2a256915; read in v6.17-rc3): `folio_test_dirty && !VM_DROPPABLE` -> restore +
-    folio_set_swapbacked; else `ref_count != 1 + map_count` -> restore only; else discard.
+Reclaim is the shared model of models/swap_out.py: emit_shrink_page_list() with its lazyfree option
+(`emit_reclaim()` below translates `Lazy` into `Kernel` fields and a `swap_out.Lazyfree`). One function
+has both branches, as in the kernel: MGLRU aging (walk_pte_range) and eviction (sort_folio() in its
+v6.10 / v6.11 / newest forms) or the inactive file LRU; shrink_folio_list (add_to_swap only for a
+swap-backed folio outside the swap cache, the dirty file-LRU activation, the lazyfree
+`folio_ref_freeze(folio, 1)` block); try_to_unmap_one with the MADV_FREE page check before the swap
+path, in the forms of v5.17, 6c8e2a256915 (v5.18), 9651fcedf7b9 (v6.11, VM_DROPPABLE) and Barry Song's
+"mm: set folio swapbacked iff folios are dirty in try_to_unmap_one" (Fixes: 6c8e2a256915; read in
+v6.17-rc3); a folio made swap-backed again (the v6.10 sort_folio block) takes the anonymous swap path
+(add_to_swap, swap_duplicate, pageout, __remove_mapping). See that module's docstring for the steps.
 
 User accesses follow the x86 MMU: a store through a cached TLB entry that is already dirty writes the
 page without touching the PTE; otherwise the page walk sets the PTE dirty bit (or faults when the PTE
@@ -69,12 +45,10 @@ from dataclasses import dataclass
 
 from pteverify.model import DONE, FREE, GOTO, Knob
 
-from .mm import MM, NO_FOLIO, PTE_NONE, Ctx, pte_present, pte_swap, written
+from .mm import MM, NO_FOLIO, SORT_FOLIO_FORMS, ZERO, ArchHook, Ctx, Kernel, pte_present, written
+from .swap_out import Lazyfree, emit_shrink_page_list
 
-ZERO = "zero"                 # the shared zero page (a read fault on pte_none maps it) and its content
 NO_TLB = "-"
-
-SORT_FOLIO_FORMS = ("v6.10", "v6.11", "newest")
 
 
 @dataclass(frozen=True)
@@ -100,6 +74,11 @@ class Lazy:
     def droppable_vma(self) -> bool:
         """VM_DROPPABLE as the paths see it (a kernel without MAP_DROPPABLE has no such VMA)."""
         return self.droppable and self.droppable_aware
+
+    def kernel(self) -> Kernel:
+        """The shared paths' view of the release modelled (swap_out's try_to_unmap_one, sort_folio)."""
+        return Kernel(lazyfree_ref_check=self.ref_check, lazyfree_swapbacked_iff_dirty=self.swapbacked_iff_dirty,
+                      mglru_sort_folio=self.sort_folio)
 
 
 # Knobs shared by the scenario builders (lazyfree_scenarios.py)
@@ -179,6 +158,10 @@ class LazyMM:
         """flush_tlb_range(): the storing CPU drops its cached entry."""
         if self.tlb:
             d[self.tlb] = NO_TLB
+
+    def flush_hook(self) -> ArchHook | None:
+        """flush() as a hook of the shared paths (try_to_unmap_one's ptep_clear_flush())."""
+        return ArchHook(fn=lambda s, d: self.flush(d), writes=(self.tlb,)) if self.tlb else None
 
     def new_anon_folio(self, s, d: dict, data: str = ZERO) -> str:
         """vma_alloc_zeroed_movable_folio() + folio_add_new_anon_rmap(folio, vma, addr, RMAP_EXCLUSIVE):
@@ -381,289 +364,18 @@ def emit_madvise_free(ctx: Ctx, lzm: LazyMM, *, prefix: str = "madv", cont: str 
 
 def emit_reclaim(ctx: Ctx, lzm: LazyMM, *, mglru: bool, passes: int = 2, cont: str = DONE,
                  evicted: str | None = None) -> None:
-    """One reclaimer working on the folio mapped at the address when it starts. With `mglru`:
-    walk_pte_range() aging, then up to `passes` eviction passes of sort_folio() before isolation;
-    otherwise the active/inactive LRU isolates the folio from the inactive file list where
-    folio_mark_lazyfree() (or folio_add_new_anon_rmap() of a droppable mapping) put it.
-    `evicted`, a ghost, records that an eviction pass met the folio dirty and droppable."""
-    mm, lz = lzm.mm, lzm.lz
-    page = ctx.local("page", NO_FOLIO, "the folio reclaim works on")
-    npass = ctx.local("pass", 0, "MGLRU eviction passes made")
-    pteval = ctx.local("pteval", PTE_NONE, "try_to_unmap_one: pteval (the cleared PTE)")
-    folio_all = mm.all_folio()
-    slot = mm.slot_fields()
-    locals_ = [page, npass, pteval]
-
-    def start(s):
-        p = getattr(s, mm.pte)
-        if p.kind != "present" or p.folio == ZERO:
-            return {GOTO: cont}                        # nothing on the LRU for this address
-        return {page: p.folio}
-
-    if mglru:
-        def walk(s):
-            d = start(s)
-            if GOTO in d:
-                return d
-            fid = d[page]
-            p = getattr(s, mm.pte)
-            if (p.dirty and not mm.fv(s, d, "dirty", fid)
-                    and not (mm.fv(s, d, "swapbacked", fid) and not mm.fv(s, d, "swapcache", fid))):
-                mm.fset(d, fid, dirty=True)            # folio_mark_dirty()
-            return d
-
-        ctx.step("walk_pte_range", "mm/vmscan.c:walk_pte_range (MGLRU aging): spin_trylock(ptl); "
-                 "ptep_test_and_clear_young(); pte_dirty && !folio_test_dirty && !(anon && swapbacked && "
-                 "!swapcache) -> folio_mark_dirty(folio)",
-                 guard=lambda s: getattr(s, mm.ptl) == FREE, effect=walk,
-                 reads=[mm.ptl, mm.pte] + mm.ff("dirty", "swapbacked", "swapcache"),
-                 writes=[page] + mm.ff("dirty"), branches=[cont])
-
-        def sort(s):
-            fid = getattr(s, page)
-            file_type = not mm.fv(s, {}, "swapbacked", fid)   # folio_is_file_lru()
-            dirty = mm.fv(s, {}, "dirty", fid)
-            d = {npass: getattr(s, npass) + 1}
-            if evicted and file_type and dirty and lz.droppable:
-                d[evicted] = True
-            if lz.sort_folio == "v6.10" and file_type and dirty:
-                mm.fset(d, fid, swapbacked=True)       # "dirty lazyfree": folio_set_swapbacked()
-                d[GOTO] = "sort_folio" if getattr(s, npass) + 1 < passes else "end"
-                return d
-            locked = getattr(s, mm.lock[fid]) != FREE
-            if lz.sort_folio in ("v6.10", "v6.11") and (
-                    locked or mm.fv(s, {}, "writeback", fid) or (file_type and dirty)):
-                d[GOTO] = "sort_folio" if getattr(s, npass) + 1 < passes else "end"   # folio_inc_gen()
-                return d
-            d[GOTO] = "isolate"
-            return d
-
-        blocks = {"v6.10": "/* dirty lazyfree */ type == LRU_GEN_FILE && anon && dirty -> "
-                           "folio_set_swapbacked(); lruvec_add_folio_tail(); return true; "
-                           "/* waiting for writeback */ locked || writeback || (FILE && dirty) -> "
-                           "folio_inc_gen()",
-                  "v6.11": "/* waiting for writeback */ locked || writeback || (type == LRU_GEN_FILE && "
-                           "dirty) -> folio_inc_gen(); return true",
-                  "newest": "unevictable/promoted/protected/ineligible only"}
-        ctx.step("sort_folio", f"mm/vmscan.c:sort_folio ({lz.sort_folio}): {blocks[lz.sort_folio]}; "
-                 "else return false -> isolate_folio()",
-                 effect=sort, reads=[page, npass] + mm.locks() + mm.ff("swapbacked", "dirty", "writeback"),
-                 writes=[npass] + mm.ff("swapbacked") + ([evicted] if evicted else []),
-                 branches=["sort_folio", "end", "isolate"])
-
-        def isolate(s):
-            fid = getattr(s, page)
-            d = {}
-            mm.get_folio(s, d, fid)
-            return d
-
-        ctx.step("isolate", "mm/vmscan.c:isolate_folio: folio_try_get(); folio_test_clear_lru(); "
-                 "lru_gen_del_folio()",
-                 effect=isolate, reads=[page] + mm.ff("ref"), writes=mm.ff("ref"))
-    else:
-        def isolate(s):
-            d = start(s)
-            if GOTO in d:
-                return d
-            fid = d[page]
-            mm.get_folio(s, d, fid)
-            if evicted and lz.droppable and mm.fv(s, d, "dirty", fid):
-                d[evicted] = True
-            return d
-
-        ctx.step("isolate", "mm/vmscan.c:isolate_lru_folios(LRU_INACTIVE_FILE): folio_try_get(); "
-                 "folio_test_clear_lru() [the lazyfree folio mapped at the address]",
-                 guard=lambda s: (getattr(s, mm.pte).kind != "present" or getattr(s, mm.pte).folio == ZERO
-                                  or not getattr(s, mm.f["swapbacked"][getattr(s, mm.pte).folio])),
-                 effect=isolate, reads=[mm.pte] + mm.ff("ref", "swapbacked", "dirty"),
-                 writes=[page] + mm.ff("ref") + ([evicted] if evicted else []), branches=[cont])
-
-    # -- shrink_folio_list ---------------------------------------------------------------------------
-    def trylock(s):
-        fid = getattr(s, page)
-        if getattr(s, mm.lock[fid]) != FREE:
-            return {GOTO: "keep"}
-        d = {mm.lock[fid]: ctx.owner}
-        if not (mm.fv(s, d, "swapbacked", fid) and not mm.fv(s, d, "swapcache", fid)):
-            d[GOTO] = "unmap_clear"                    # lazyfree (or already in the swap cache)
-        return d
-
-    ctx.step("trylock", "mm/vmscan.c:shrink_folio_list: folio_trylock() [else keep]",
-             effect=trylock, reads=[page] + mm.locks() + mm.ff("swapbacked", "swapcache"),
-             writes=mm.locks(), branches=["keep", "unmap_clear"])
-
-    def add_to_swap(s):
-        fid = getattr(s, page)
-        d = {}
-        if mm.fv(s, d, "pin", fid) or mm.slot_in_use(s, d):
-            d[GOTO] = "activate"                       # maybe pinned -> keep_locked; no slot -> activate
-            return d
-        d[mm.swp_has_cache] = True
-        d[mm.swp_cache] = fid
-        mm.fset(d, fid, swapcache=True, dirty=True)
-        mm.get_folio(s, d, fid)
-        return d
-
-    ctx.step("add_to_swap", "mm/vmscan.c:shrink_folio_list: anon && swapbacked && !swapcache: "
-             "folio_maybe_dma_pinned() -> keep_locked; add_to_swap(): folio_alloc_swap(); "
-             "add_to_swap_cache(); folio_mark_dirty()",
-             effect=add_to_swap, reads=[page] + mm.ff("pin", "ref") + slot,
-             writes=slot + mm.ff("swapcache", "dirty", "ref"), branches=["activate"])
-
-    def unmap_clear(s):
-        fid = getattr(s, page)
-        p = getattr(s, mm.pte)
-        if not (p.present and p.folio == fid):
-            return {GOTO: "after_unmap"}               # page_vma_mapped_walk() finds no mapping
-        d = {mm.ptl: ctx.owner, pteval: p, mm.pte: PTE_NONE}
-        lzm.flush(d)                                   # ptep_clear_flush()
-        if p.dirty:
-            mm.fset(d, fid, dirty=True)                # folio_mark_dirty()
-        if mm.fv(s, d, "swapbacked", fid):
-            d[GOTO] = "unmap_swap"
-        return d
-
-    ctx.step("unmap_clear", "mm/rmap.c:try_to_unmap_one: page_vma_mapped_walk() [PTL]; "
-             "pteval = ptep_clear_flush(); pte_dirty(pteval) -> folio_mark_dirty(folio)",
-             guard=lambda s: getattr(s, mm.ptl) == FREE, effect=unmap_clear,
-             reads=[mm.ptl, mm.pte, page] + mm.ff("swapbacked"),
-             writes=[mm.ptl, pteval, mm.pte] + mm.ff("dirty") + lzm.tlb_fields(),
-             branches=["after_unmap", "unmap_swap"])
-
-    def discard(s, d, fid):
-        mm.fset(d, fid, map=mm.fv(s, d, "map", fid) - 1)   # folio_remove_rmap_pte()
-        mm.put_folio(s, d, fid)
-        d[mm.ptl] = FREE
-        d[GOTO] = "after_unmap"
-        return d
-
-    def restore(s, d, set_swapbacked):
-        fid = getattr(s, page)
-        d[mm.pte] = getattr(s, pteval)                 # set_pte_at(pteval)
-        if set_swapbacked:
-            mm.fset(d, fid, swapbacked=True)
-        d[mm.ptl] = FREE
-        d[GOTO] = "activate"
-        return d
-
-    def unmap_lazyfree(s):
-        fid = getattr(s, page)
-        d = {}
-        # MADV_FREE page check: smp_mb(); ref_count, map_count; smp_rmb(); dirty
-        ref, mapc = mm.fv(s, d, "ref", fid), mm.fv(s, d, "map", fid)
-        dirty = mm.fv(s, d, "dirty", fid) and not lz.seeded_ignore_dirty
-        drop_dirty = lz.droppable_vma
-        extra = lz.ref_check and ref != 1 + mapc
-        if lz.swapbacked_iff_dirty and lz.ref_check:
-            if dirty and not drop_dirty:
-                return restore(s, d, True)
-            if extra:
-                return restore(s, d, False)
-            return discard(s, d, fid)
-        if not extra and (not dirty or drop_dirty):
-            return discard(s, d, fid)
-        return restore(s, d, not lz.droppable_vma)
-
-    if lz.swapbacked_iff_dirty and lz.ref_check:
-        branch = ("folio_test_dirty && !VM_DROPPABLE -> set_ptes(pteval); folio_set_swapbacked(); "
-                  "else ref_count != 1 + map_count -> set_ptes(pteval) [swapbacked untouched]; else discard")
-    elif lz.ref_check:
-        # the VM_DROPPABLE tests exist from 9651fcedf7b9 on: shown when the VMA is droppable
-        branch = ("ref_count == 1 + map_count && (!folio_test_dirty" + (" || VM_DROPPABLE" if lz.droppable_vma else "")
-                  + ") -> discard; else set_pte_at(pteval); folio_set_swapbacked()"
-                  + (" [unless VM_DROPPABLE]" if lz.droppable_vma else ""))
-    else:
-        branch = "!PageDirty -> discard; else set_pte_at(pteval); SetPageSwapBacked()"
-    if lz.seeded_ignore_dirty:
-        branch += " [seeded: PG_dirty ignored]"
-    barrier = "smp_mb(); ref_count = folio_ref_count(); map_count = folio_mapcount(); smp_rmb(); " \
-        if lz.ref_check else ""
-    ctx.step("unmap_lazyfree", "mm/rmap.c:try_to_unmap_one: !folio_test_swapbacked (MADV_FREE page "
-             f"check): {barrier}{branch}; discard: folio_remove_rmap_pte(); folio_put() [drops PTL]",
-             effect=unmap_lazyfree, reads=[page, pteval] + mm.all_folio(),
-             writes=[mm.pte, mm.ptl] + folio_all, branches=["after_unmap", "activate"])
-
-    def unmap_swap(s):
-        fid = getattr(s, page)
-        d = {}
-        if mm.fv(s, d, "excl", fid) and mm.fv(s, d, "pin", fid):
-            return restore(s, d, False)                # folio_try_share_anon_rmap_pte() fails
-        d[mm.swp_count] = getattr(s, mm.swp_count) + 1
-        pv = getattr(s, pteval)
-        excl = mm.fv(s, d, "excl", fid)
-        mm.fset(d, fid, excl=False)
-        d[mm.pte] = pte_swap(mm.slot, exclusive=excl, soft_dirty=pv.soft_dirty, uffd_wp=pv.uffd_wp)
-        mm.fset(d, fid, map=mm.fv(s, d, "map", fid) - 1)
-        mm.put_folio(s, d, fid)
-        d[mm.ptl] = FREE
-        d[GOTO] = "after_unmap"
-        return d
-
-    ctx.step("unmap_swap", "mm/rmap.c:try_to_unmap_one: swap_duplicate(entry); anon_exclusive && "
-             "folio_try_share_anon_rmap_pte() [fails if maybe pinned]; swp_pte = swp_entry_to_pte(entry) "
-             "[+ pte_swp_mkexclusive]; set_pte_at(swp_pte); folio_remove_rmap_pte(); folio_put() [drops PTL]",
-             effect=unmap_swap, reads=[page, pteval, mm.swp_count] + mm.all_folio(),
-             writes=[mm.pte, mm.ptl, mm.swp_count] + folio_all, branches=["after_unmap", "activate"])
-
-    def after_unmap(s):
-        fid = getattr(s, page)
-        d = {}
-        if mm.fv(s, d, "map", fid):
-            return {GOTO: "activate"}                  # still mapped
-        if mm.fv(s, d, "pin", fid):
-            return {GOTO: "activate"}                  # folio_maybe_dma_pinned()
-        if mm.fv(s, d, "dirty", fid):
-            if not mm.fv(s, d, "swapbacked", fid):
-                return {GOTO: "activate"}              # dirty file-LRU folio: folio_set_reclaim()
-            # swap-backed: pageout() -> swap_writepage(); the data reaches the swap device
-            d[mm.swp_data] = mm.fv(s, d, "data", fid)
-            mm.fset(d, fid, dirty=False)
-            d[GOTO] = "activate"                       # writeback completion not modelled: keep it
-            return d
-        if not mm.fv(s, d, "swapbacked", fid):
-            ref = mm.fv(s, d, "ref", fid)
-            if ref != 1:
-                return {GOTO: "activate"}              # !folio_ref_freeze(folio, 1): keep_locked
-            # PGLAZYFREED: folio_unlock(); free_it
-            d[mm.lock[fid]] = FREE
-            mm.put_folio(s, d, fid)
-            ctx.reset(d, "page", "pass", "pteval")
-            d[GOTO] = cont
-            return d
-        return {GOTO: "activate"}
-
-    ctx.step("after_unmap", "mm/vmscan.c:shrink_folio_list: folio_mapped() -> activate; "
-             "folio_maybe_dma_pinned() -> activate; dirty: folio_is_file_lru() -> folio_set_reclaim(), "
-             "activate; else pageout() -> swap_writepage(); lazyfree: folio_ref_freeze(folio, 1) "
-             + ("" if lz.ref_check else "+ PageDirty -> unfreeze ")
-             + "[else keep_locked]; PGLAZYFREED; free_it",
-             effect=after_unmap, reads=[page] + mm.all_folio() + mm.locks(),
-             writes=[mm.swp_data] + mm.locks() + folio_all + locals_, branches=["activate", cont])
-
-    def activate(s):
-        fid = getattr(s, page)
-        d = {GOTO: cont}
-        if getattr(s, mm.lock[fid]) == ctx.owner:
-            d[mm.lock[fid]] = FREE
-        mm.put_folio(s, d, fid)
-        ctx.reset(d, "page", "pass", "pteval")
-        return d
-
-    ctx.step("activate", "mm/vmscan.c:shrink_folio_list: activate_locked / keep_locked: folio_unlock(); "
-             "putback [drops the isolation reference]",
-             effect=activate, reads=[page] + mm.locks() + mm.ff("ref", "map", "swapcache"),
-             writes=mm.locks() + folio_all + locals_, branches=[cont])
-    ctx.step("keep", "mm/vmscan.c:shrink_folio_list: folio_trylock() fails / keep_locked: putback",
-             effect=activate, reads=[page] + mm.locks() + mm.ff("ref", "map", "swapcache"),
-             writes=mm.locks() + folio_all + locals_, branches=[cont])
-    if mglru:
-        def end(s):
-            d = {GOTO: cont}
-            ctx.reset(d, "page", "pass", "pteval")
-            return d
-
-        ctx.step("end", "mm/vmscan.c:evict_folios: the folio was sorted back (not isolated) in every pass",
-                 effect=end, writes=locals_, branches=[cont])
+    """One reclaimer working on the folio mapped at the address when it starts: the shared
+    shrink_folio_list / try_to_unmap_one of models/swap_out.py with its lazyfree branches. With
+    `mglru`: walk_pte_range() aging, then up to `passes` eviction passes of sort_folio() before
+    isolation; otherwise the active/inactive LRU isolates the folio from the inactive file list where
+    folio_mark_lazyfree() (or folio_add_new_anon_rmap() of a droppable mapping) put it. `evicted`, a
+    ghost, records that an eviction pass met the folio dirty on the file LRU (pass it for a droppable
+    VMA: the folio is then dirty and droppable)."""
+    lz = lzm.lz
+    emit_shrink_page_list(ctx, lz.kernel(), cont=cont, tlb_flush=lzm.flush_hook(),
+                          lazyfree=Lazyfree(lru="mglru" if mglru else "inactive_file", passes=passes,
+                                            droppable_vma=lz.droppable_vma, evicted=evicted,
+                                            seeded_ignore_dirty=lz.seeded_ignore_dirty))
 
 
 # --------------------------------------------------------------------------------------------

@@ -51,6 +51,8 @@ ORIGINAL = "old"          # the page's content before the scenario starts
 GARBAGE = "garbage"       # content of a folio whose swap read failed (!PG_uptodate)
 NO_DATA = "-"             # a free folio / an unused swap slot
 SLOT = "slot0"
+ZERO = "zero"             # the shared zero page (a read fault on pte_none maps my_zero_pfn) and its
+                          #   content; no folio of the pool, never on an LRU
 
 
 def written(data: str, tag: str) -> str:
@@ -70,6 +72,9 @@ def holds_write(data: str | None, tag: str) -> bool:
 
 # --------------------------------------------------------------------------------------------
 # The kernel being modelled: knob values the path modules read
+
+
+SORT_FOLIO_FORMS = ("v6.10", "v6.11", "newest")
 
 
 @dataclass(frozen=True)
@@ -92,7 +97,19 @@ class Kernel:
                                        #   arch_swap_restore() before swap_free() (if the arch has one)
     unuse_arch_swap_restore: bool = True   # "mm: call arch_swap_restore() from unuse_pte()" (v6.6)
     pinned_swapout_check: bool = True  # shrink_folio_list: folio_maybe_dma_pinned() -> keep
+    lazyfree_ref_check: bool = True    # 6c8e2a256915 (v5.18): try_to_unmap_one discards a lazyfree
+                                       #   folio only if ref_count == 1 + map_count (smp_mb() pairing
+                                       #   with GUP-fast); before it shrink_page_list re-checked
+                                       #   PageDirty after page_ref_freeze(page, 1)
+    lazyfree_swapbacked_iff_dirty: bool = True  # Barry Song, "mm: set folio swapbacked iff folios are
+                                       #   dirty in try_to_unmap_one" (Fixes: 6c8e2a256915; in v6.17-rc3)
+    mglru_sort_folio: str = "newest"   # MGLRU sort_folio(): "v6.10" (the "dirty lazyfree" block),
+                                       #   "v6.11" (block removed by 9651fcedf7b9), "newest" (linux-mm 2026)
     arch: "ArchSwap | None" = None     # run --arch: swap PTEs are bit patterns of this arch layout
+
+    def __post_init__(self):
+        if self.mglru_sort_folio not in SORT_FOLIO_FORMS:
+            raise ValueError(f"sort_folio form {self.mglru_sort_folio!r} not in {SORT_FOLIO_FORMS}")
 
     @property
     def swp_exclusive(self) -> bool:
@@ -243,7 +260,9 @@ class ArchHook:
     `fn(s, d, ...)` adds its changes to the effect's dict `d` (read the state through `MM.v()` so
     earlier changes of the same step are seen); `reads` / `writes` are the fields it touches, added to
     the footprint of every step that runs it; `ref` (the arch functions it models) is appended to the
-    kernel reference of those steps."""
+    kernel reference of those steps. The same shape serves a scenario's CPU model where a shared path
+    flushes the TLB (swap_out.emit_shrink_page_list(tlb_flush=...): try_to_unmap_one's
+    ptep_clear_flush())."""
 
     fn: Callable
     reads: tuple = ()

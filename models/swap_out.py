@@ -21,58 +21,180 @@ One pass of reclaim over one folio, as kswapd, direct reclaim or MADV_PAGEOUT wo
    1 + nr) fails with any extra reference, PageDirty after the freeze -> unfreeze; otherwise the folio
    leaves the swap cache and is freed.
 
+Lazyfree folios (`lazyfree=Lazyfree(...)`; off by default, so the anonymous swap path above is all
+that is emitted). An anonymous folio without PG_swapbacked (madvise(MADV_FREE), or any folio of a
+VM_DROPPABLE mapping) sits on the file LRU and is discarded instead of swapped. With the option the
+same function models the kernel's lazyfree branches (mm/vmscan.c shrink_folio_list ≈6.13, intel-lab-lkp
+@ d01dc4e8; mm/rmap.c try_to_unmap_one, intel-lab-lkp @ 453fb339), the historical forms selected by
+`Kernel` fields:
+
+* how reclaim reaches the folio (`Lazyfree.lru`): the active/inactive LRU isolating it from the
+  inactive file list (isolate_lru_folios(LRU_INACTIVE_FILE)), or MGLRU: the aging walk
+  walk_pte_range() (`pte_dirty && !folio_test_dirty && !(anon && swapbacked && !swapcache)` ->
+  folio_mark_dirty()), then up to `passes` eviction passes of sort_folio() before isolate_folio():
+  - `Kernel.mglru_sort_folio == "v6.10"` (v6.1..v6.10 and the MAP_DROPPABLE series up to v22): the
+    "dirty lazyfree" block `type == LRU_GEN_FILE && folio_test_anon(folio) && folio_test_dirty(folio)`
+    -> folio_set_swapbacked(); lruvec_add_folio_tail(); it cannot tell a droppable folio from a
+    MADV_FREE one (no VMA there); removed by 9651fcedf7b9 ("The chunk removed reenables the
+    swapbacked flag, which we don't want for VM_DROPPABLE");
+  - "v6.11": "waiting for writeback": `locked || writeback || (type == LRU_GEN_FILE && dirty)` ->
+    folio_inc_gen(), the folio stays on the list;
+  - "newest" (linux-mm 2026): neither block, the folio is isolated;
+* shrink_folio_list: only an `anon && swapbacked && !swapcache` folio goes through the pinned check
+  and add_to_swap(); after try_to_unmap(), `folio_maybe_dma_pinned()` -> activate_locked; a dirty
+  file-LRU folio (a lazyfree one) -> folio_set_reclaim(), activate_locked; the lazyfree block
+  `folio_ref_freeze(folio, 1)` [else keep_locked] -> PGLAZYFREED, free_it (before 6c8e2a256915 it
+  also re-checked PageDirty after the freeze: page_ref_unfreeze(); keep_locked);
+* try_to_unmap_one, after ptep_clear_flush() and `pte_dirty(pteval) -> folio_mark_dirty()`, the anon
+  branch `!folio_test_swapbacked(folio)` ("MADV_FREE page check") before swap_duplicate():
+  - before 6c8e2a256915 (`Kernel.lazyfree_ref_check` off, v5.17): `!PageDirty` -> discard, else
+    set_pte_at(pteval) + SetPageSwapBacked;
+  - 6c8e2a256915 (v5.18): smp_mb() (pairs with GUP-fast: "clear PTE; barrier; read refcount"
+    against "inc refcount; barrier; read PTE"), ref_count, map_count, smp_rmb();
+    `ref_count == 1 + map_count && !folio_test_dirty` -> discard, otherwise restore and
+    folio_set_swapbacked(); 9651fcedf7b9 (v6.11): discard also when dirty if VM_DROPPABLE, restore
+    sets swapbacked only `if (!(vma->vm_flags & VM_DROPPABLE))`;
+  - Barry Song's "set folio swapbacked iff folios are dirty" (`Kernel.lazyfree_swapbacked_iff_dirty`,
+    v6.17-rc3): `folio_test_dirty && !VM_DROPPABLE` -> set_ptes(pteval) + folio_set_swapbacked();
+    else `ref_count != 1 + map_count` -> set_ptes(pteval) only; else discard:
+    folio_remove_rmap_pte(); folio_put().
+  The `swapbacked != swapcache` WARN_ON_ONCE of that branch is not modelled (madvise_free_pte_range()
+  frees the swap cache before clearing PG_swapbacked, so no modelled path reaches it).
+
+`tlb_flush` (an `ArchHook`; none by default) is run by ptep_clear_flush() in try_to_unmap_one: a
+scenario that models a CPU's TLB entry (models/lazyfree.py) drops it there.
+
 Abstractions: one swap slot, so add_to_swap() fails (activate) while the slot is in use, where the
 kernel would pick another slot; the data written to the slot is the page content when the write is
 submitted; TLB flushes are immediate (no deferred batch flush); the walk over other mappings of the
-folio is not modelled (one mm, one address).
+folio is not modelled (one mm, one address); the post-unmap folio_maybe_dma_pinned() test is emitted
+only with the lazyfree option (on the anonymous swap path a pinned page's extra reference makes
+is_page_cache_freeable() / folio_ref_freeze() keep it anyway).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pteverify.model import DONE, FREE, GOTO
 
-from .mm import NO_FOLIO, PTE_NONE, Ctx, Kernel, pte_swap
+from .mm import NO_FOLIO, PTE_NONE, ZERO, ArchHook, Ctx, Kernel, pte_swap
+
+LRUS = ("pte", "inactive_file", "mglru")
+LOCALS = ("page", "anon_excl", "pteval", "pass")
+
+
+@dataclass(frozen=True)
+class Lazyfree:
+    """emit_shrink_page_list(lazyfree=...): the scenario's folio may be lazyfree (!PG_swapbacked).
+
+    `lru`: how reclaim reaches the folio mapped at the address: "pte" (wait until the PTE maps a folio
+    and isolate it, as without the option), "inactive_file" (the active/inactive LRU isolates it from
+    the inactive file list, where folio_mark_lazyfree() or a VM_DROPPABLE folio_add_new_anon_rmap()
+    put it; nothing to do when the address maps no such folio), "mglru" (walk_pte_range() aging, then
+    up to `passes` sort_folio() eviction passes). `droppable_vma`: try_to_unmap_one() sees VM_DROPPABLE
+    on the VMA. `evicted`: a ghost field set when an eviction pass (or the inactive-file isolation)
+    meets the folio dirty on the file LRU. `seeded_ignore_dirty`: seeded mutation, the lazyfree branch
+    of try_to_unmap_one() ignores PG_dirty."""
+
+    lru: str = "pte"
+    passes: int = 2
+    droppable_vma: bool = False
+    evicted: str | None = None
+    seeded_ignore_dirty: bool = False
+
+    def __post_init__(self):
+        if self.lru not in LRUS:
+            raise ValueError(f"lazyfree reclaim: lru {self.lru!r} not in {LRUS}")
+        if self.passes < 1:
+            raise ValueError(f"lazyfree reclaim: passes must be at least 1, not {self.passes}")
 
 
 def emit_shrink_page_list(ctx: Ctx, k: Kernel, *, isolate_ref: str | None = None,
-                          cont: str = DONE) -> None:
+                          cont: str = DONE, lazyfree: Lazyfree | None = None,
+                          tlb_flush: ArchHook | None = None) -> None:
     mm = ctx.mm
+    lf = lazyfree
+    lru = lf.lru if lf else "pte"
     page = ctx.local("page", NO_FOLIO, "the folio reclaim isolated")
     excl = ctx.local("anon_excl", False, "try_to_unmap_one: anon_exclusive")
     pteval = ctx.local("pteval", PTE_NONE, "try_to_unmap_one: pteval (the cleared PTE)")
+    npass = ctx.local("pass", 0, "MGLRU eviction passes made") if lru == "mglru" else None
+    evicted = lf.evicted if lf else None
     folio_all = mm.all_folio()
     slot = mm.slot_fields()
-    locals_ = [page, excl, pteval]
+    locals_ = ctx.locals_fields(*LOCALS)
+    lazy_reads = mm.ff("swapbacked") if lf else []
+    flush_reads = list(tlb_flush.reads) if tlb_flush else []
+    flush_writes = list(tlb_flush.writes) if tlb_flush else []
 
     def keep(s, d, locked: bool = True):
         """The folio is not reclaimed: continue at the `keep` step (unlock, putback)."""
         d[GOTO] = "keep"
         return d
 
-    def isolate(s):
-        fid = getattr(s, mm.pte).folio
-        d = {page: fid}
-        mm.get_folio(s, d, fid)
-        return d
+    def lru_folio(p) -> bool:
+        """Does the PTE map a folio of the pool (one on an LRU list; not the shared zero page)?"""
+        return p.present and p.folio != ZERO
 
-    ctx.step("isolate", isolate_ref or "mm/vmscan.c:isolate_lru_pages: folio_try_get(); "
-             "folio_test_clear_lru() [the folio mapped at the address]",
-             guard=lambda s: getattr(s, mm.pte).present, effect=isolate,
-             reads=[mm.pte] + mm.ff("ref"), writes=[page] + mm.ff("ref"))
+    # -- isolation --------------------------------------------------------------------------------
+    if lru == "pte":
+        def isolate(s):
+            fid = getattr(s, mm.pte).folio
+            d = {page: fid}
+            mm.get_folio(s, d, fid)
+            return d
 
+        ctx.step("isolate", isolate_ref or "mm/vmscan.c:isolate_lru_pages: folio_try_get(); "
+                 "folio_test_clear_lru() [the folio mapped at the address]",
+                 guard=lambda s: lru_folio(getattr(s, mm.pte)), effect=isolate,
+                 reads=[mm.pte] + mm.ff("ref"), writes=[page] + mm.ff("ref"))
+    elif lru == "inactive_file":
+        def isolate_file(s):
+            p = getattr(s, mm.pte)
+            if not lru_folio(p):
+                return {GOTO: cont}                    # nothing on the LRU for this address
+            fid = p.folio
+            d = {page: fid}
+            mm.get_folio(s, d, fid)
+            if evicted and mm.fv(s, d, "dirty", fid):
+                d[evicted] = True
+            return d
+
+        def on_file_lru(s):
+            p = getattr(s, mm.pte)
+            return not lru_folio(p) or not getattr(s, mm.f["swapbacked"][p.folio])
+
+        ctx.step("isolate", isolate_ref or "mm/vmscan.c:isolate_lru_folios(LRU_INACTIVE_FILE): "
+                 "folio_try_get(); folio_test_clear_lru() [the lazyfree folio mapped at the address]",
+                 guard=on_file_lru, effect=isolate_file, reads=[mm.pte] + mm.ff("ref", "swapbacked", "dirty"),
+                 writes=[page] + mm.ff("ref") + ([evicted] if evicted else []), branches=[cont])
+    else:
+        _emit_mglru(ctx, k, lf, page, npass, cont)
+
+    # -- shrink_folio_list ----------------------------------------------------------------------------
     def trylock(s):
         fid = getattr(s, page)
         if getattr(s, mm.lock[fid]) != FREE:
             return keep(s, {}, locked=False)
         d = {mm.lock[fid]: ctx.owner}
+        if lf and not (getattr(s, mm.f["swapbacked"][fid]) and not getattr(s, mm.f["swapcache"][fid])):
+            d[GOTO] = "unmap_clear"                    # lazyfree or in the swap cache: no add_to_swap()
+            return d
         if k.pinned_swapout_check and getattr(s, mm.f["pin"][fid]):
             return keep(s, d)
         return d
 
-    ctx.step("trylock", "mm/vmscan.c:shrink_page_list: trylock_page(page)"
-             + ("; folio_maybe_dma_pinned() -> keep_locked" if k.pinned_swapout_check else ""),
-             effect=trylock, reads=[page] + mm.locks() + mm.ff("pin", "ref", "map", "swapcache"),
-             writes=mm.locks() + folio_all + locals_, branches=["keep"])
+    pinned = "folio_maybe_dma_pinned() -> keep_locked" if k.pinned_swapout_check else ""
+    if lf:
+        trylock_ref = ("mm/vmscan.c:shrink_folio_list: folio_trylock(folio) [else keep]; anon && swapbacked "
+                       "&& !swapcache: " + (pinned + ", " if pinned else "") + "add_to_swap() [a lazyfree "
+                       "or swap-cache folio goes straight to try_to_unmap()]")
+    else:
+        trylock_ref = "mm/vmscan.c:shrink_page_list: trylock_page(page)" + ("; " + pinned if pinned else "")
+    ctx.step("trylock", trylock_ref,
+             effect=trylock, reads=[page] + mm.locks() + mm.ff("pin", "ref", "map", "swapcache") + lazy_reads,
+             writes=mm.locks() + folio_all + locals_, branches=["keep"] + (["unmap_clear"] if lf else []))
 
     def add_to_swap(s):
         fid = getattr(s, page)
@@ -99,18 +221,33 @@ def emit_shrink_page_list(ctx: Ctx, k: Kernel, *, isolate_ref: str | None = None
         if not (pte.present and pte.folio == fid):
             return {GOTO: "pageout"}                   # page_vma_mapped_walk() finds no mapping
         d = {mm.ptl: ctx.owner, pteval: pte, mm.pte: PTE_NONE}
+        if tlb_flush:
+            tlb_flush.fn(s, d)                         # ptep_clear_flush(): flush_tlb_page()
         if k.anon_exclusive:
             d[excl] = getattr(s, mm.f["excl"][fid])
         if pte.dirty:
             mm.fset(d, fid, dirty=True)                # set_page_dirty() for a dirty pteval
+        if lf and getattr(s, mm.f["swapbacked"][fid]):
+            d[GOTO] = "unmap_dup"                      # not lazyfree: the swap path
         return d
 
-    ctx.step("unmap_clear", "mm/rmap.c:try_to_unmap_one: page_vma_mapped_walk() [PTL]; "
-             + ("anon_exclusive = PageAnonExclusive(subpage); " if k.anon_exclusive else "")
-             + "pteval = ptep_clear_flush(); pte_dirty(pteval) -> set_page_dirty(page)",
+    if lf:
+        clear_ref = ("mm/rmap.c:try_to_unmap_one: page_vma_mapped_walk() [PTL]; "
+                     + ("anon_exclusive = folio_test_anon && PageAnonExclusive(subpage); " if k.anon_exclusive else "")
+                     + "pteval = ptep_clear_flush(); pte_dirty(pteval) -> folio_mark_dirty(folio); "
+                     "!folio_test_swapbacked -> the MADV_FREE page check, else swap_duplicate()")
+    else:
+        clear_ref = ("mm/rmap.c:try_to_unmap_one: page_vma_mapped_walk() [PTL]; "
+                     + ("anon_exclusive = PageAnonExclusive(subpage); " if k.anon_exclusive else "")
+                     + "pteval = ptep_clear_flush(); pte_dirty(pteval) -> set_page_dirty(page)")
+    ctx.step("unmap_clear", clear_ref + (tlb_flush.ref if tlb_flush else ""),
              guard=lambda s: getattr(s, mm.ptl) == FREE, effect=unmap_clear,
-             reads=[mm.ptl, mm.pte, page] + mm.ff("excl"),
-             writes=[mm.ptl, pteval, mm.pte, excl] + mm.ff("dirty"), branches=["pageout"])
+             reads=[mm.ptl, mm.pte, page] + mm.ff("excl") + lazy_reads + flush_reads,
+             writes=[mm.ptl, pteval, mm.pte, excl] + mm.ff("dirty") + flush_writes,
+             branches=["pageout"] + (["unmap_dup"] if lf else []))
+
+    if lf:
+        _emit_unmap_lazyfree(ctx, k, lf, page, pteval)
 
     def unmap_dup(s):
         fid = getattr(s, page)
@@ -159,15 +296,27 @@ def emit_shrink_page_list(ctx: Ctx, k: Kernel, *, isolate_ref: str | None = None
         fid = getattr(s, page)
         if getattr(s, mm.f["map"][fid]):
             return keep(s, {})                         # still mapped: activate_locked
+        if lf and getattr(s, mm.f["pin"][fid]):
+            return keep(s, {})                         # folio_maybe_dma_pinned(): activate_locked
         if not getattr(s, mm.f["dirty"][fid]):
             return {GOTO: "remove"}                    # clean: straight to __remove_mapping()
+        if lf and not getattr(s, mm.f["swapbacked"][fid]):
+            return keep(s, {})                         # dirty file-LRU folio: folio_set_reclaim()
         if getattr(s, mm.f["ref"][fid]) != 2:
             return keep(s, {})                         # !is_page_cache_freeable(): PAGE_KEEP
         return None
 
-    ctx.step("pageout", "mm/vmscan.c:shrink_page_list: PageDirty() -> pageout(): "
-             "is_page_cache_freeable() [only the isolation and swap-cache references, else PAGE_KEEP]",
-             effect=pageout, reads=[page] + mm.ff("map", "dirty", "ref"), branches=["keep", "remove"])
+    if lf:
+        pageout_ref = ("mm/vmscan.c:shrink_folio_list: folio_mapped() -> activate_locked; "
+                       "folio_maybe_dma_pinned() -> activate_locked; folio_test_dirty(): folio_is_file_lru() "
+                       "[lazyfree] -> folio_set_reclaim(), activate_locked; else pageout(): "
+                       "is_page_cache_freeable() [only the isolation and swap-cache references, else PAGE_KEEP]")
+    else:
+        pageout_ref = ("mm/vmscan.c:shrink_page_list: PageDirty() -> pageout(): "
+                       "is_page_cache_freeable() [only the isolation and swap-cache references, else PAGE_KEEP]")
+    ctx.step("pageout", pageout_ref,
+             effect=pageout, reads=[page] + mm.ff("map", "dirty", "ref") + (mm.ff("pin") if lf else []) + lazy_reads,
+             branches=["keep", "remove"])
 
     def writepage(s):
         fid = getattr(s, page)
@@ -190,6 +339,16 @@ def emit_shrink_page_list(ctx: Ctx, k: Kernel, *, isolate_ref: str | None = None
         if lk not in (FREE, ctx.owner):
             return keep(s, {}, locked=False)           # trylock_page() fails: keep
         d = {mm.lock[fid]: ctx.owner}
+        if lf and not getattr(s, mm.f["swapbacked"][fid]):
+            # the lazyfree block: folio_ref_freeze(folio, 1) [+ PageDirty -> unfreeze before 6c8e2a256915]
+            if getattr(s, mm.f["ref"][fid]) != 1 or (
+                    not k.lazyfree_ref_check and getattr(s, mm.f["dirty"][fid])):
+                return keep(s, d)
+            d[mm.lock[fid]] = FREE                     # PGLAZYFREED; folio_unlock(); free_it
+            mm.put_folio(s, d, fid)
+            ctx.reset(d, *LOCALS)
+            d[GOTO] = cont
+            return d
         if (getattr(s, mm.f["dirty"][fid]) or getattr(s, mm.f["writeback"][fid])
                 or getattr(s, mm.f["map"][fid]) or getattr(s, mm.f["ref"][fid]) != 2):
             return keep(s, d)                          # redirtied / remapped / folio_ref_freeze() fails
@@ -200,14 +359,21 @@ def emit_shrink_page_list(ctx: Ctx, k: Kernel, *, isolate_ref: str | None = None
         mm.put_folio(s, d, fid, 2)
         d[mm.lock[fid]] = FREE
         mm.maybe_free_slot(s, d)
-        ctx.reset(d, "page")
+        ctx.reset(d, *LOCALS)
         d[GOTO] = cont
         return d
 
-    ctx.step("remove", "mm/vmscan.c:shrink_page_list: trylock_page(); PageDirty/PageWriteback -> keep; "
-             "__remove_mapping(): folio_ref_freeze(folio, 2) [fails with extra references]; "
-             "PageDirty() -> unfreeze; __delete_from_swap_cache(); put_swap_page(); free the folio",
-             effect=remove, reads=[page] + mm.locks() + slot + mm.ff("dirty", "writeback", "map", "ref", "swapcache"),
+    remove_ref = ("mm/vmscan.c:shrink_page_list: trylock_page(); PageDirty/PageWriteback -> keep; "
+                  "__remove_mapping(): folio_ref_freeze(folio, 2) [fails with extra references]; "
+                  "PageDirty() -> unfreeze; __delete_from_swap_cache(); put_swap_page(); free the folio")
+    if lf:
+        remove_ref += ("; lazyfree (anon && !swapbacked): folio_ref_freeze(folio, 1) [else keep_locked]"
+                       + ("; PageDirty() -> page_ref_unfreeze(), keep_locked" if not k.lazyfree_ref_check
+                          else " [the dirty flag not re-checked]")
+                       + "; PGLAZYFREED; folio_unlock(); free_it")
+    ctx.step("remove", remove_ref,
+             effect=remove, reads=[page] + mm.locks() + slot + mm.ff("dirty", "writeback", "map", "ref", "swapcache")
+             + lazy_reads,
              writes=mm.locks() + slot + folio_all + locals_, branches=["keep", cont])
 
     def keep_step(s):
@@ -216,10 +382,145 @@ def emit_shrink_page_list(ctx: Ctx, k: Kernel, *, isolate_ref: str | None = None
         if getattr(s, mm.lock[fid]) == ctx.owner:
             d[mm.lock[fid]] = FREE
         mm.put_folio(s, d, fid)
-        ctx.reset(d, "page", "anon_excl", "pteval")
+        ctx.reset(d, *LOCALS)
         return d
 
     ctx.step("keep", "mm/vmscan.c:shrink_page_list: keep_locked / activate_locked: unlock_page(); "
              "putback_lru_page() [drops the isolation reference]",
              effect=keep_step, reads=[page] + mm.locks() + mm.ff("ref", "map", "swapcache"),
              writes=mm.locks() + folio_all + locals_, branches=[cont])
+
+    if lru == "mglru":
+        def end(s):
+            d = {GOTO: cont}
+            ctx.reset(d, *LOCALS)
+            return d
+
+        ctx.step("end", "mm/vmscan.c:evict_folios: the folio was sorted back (not isolated) in every pass",
+                 effect=end, writes=locals_, branches=[cont])
+
+
+def _emit_mglru(ctx: Ctx, k: Kernel, lf: Lazyfree, page: str, npass: str, cont: str) -> None:
+    """MGLRU: the aging walk over the PTE, then `lf.passes` eviction passes of sort_folio()."""
+    mm = ctx.mm
+    evicted = lf.evicted
+
+    def walk(s):
+        p = getattr(s, mm.pte)
+        if not (p.present and p.folio != ZERO):
+            return {GOTO: cont}                        # nothing on the LRU for this address
+        fid = p.folio
+        d = {page: fid}
+        if (p.dirty and not getattr(s, mm.f["dirty"][fid])
+                and not (getattr(s, mm.f["swapbacked"][fid]) and not getattr(s, mm.f["swapcache"][fid]))):
+            mm.fset(d, fid, dirty=True)                # folio_mark_dirty()
+        return d
+
+    ctx.step("walk_pte_range", "mm/vmscan.c:walk_pte_range (MGLRU aging): spin_trylock(ptl); "
+             "ptep_test_and_clear_young(); pte_dirty && !folio_test_dirty && !(anon && swapbacked && "
+             "!swapcache) -> folio_mark_dirty(folio)",
+             guard=lambda s: getattr(s, mm.ptl) == FREE, effect=walk,
+             reads=[mm.ptl, mm.pte] + mm.ff("dirty", "swapbacked", "swapcache"),
+             writes=[page] + mm.ff("dirty"), branches=[cont])
+
+    def sort(s):
+        fid = getattr(s, page)
+        file_type = not getattr(s, mm.f["swapbacked"][fid])   # folio_is_file_lru()
+        dirty = getattr(s, mm.f["dirty"][fid])
+        d = {npass: getattr(s, npass) + 1}
+        again = "sort_folio" if getattr(s, npass) + 1 < lf.passes else "end"
+        if evicted and file_type and dirty:
+            d[evicted] = True
+        if k.mglru_sort_folio == "v6.10" and file_type and dirty:
+            mm.fset(d, fid, swapbacked=True)           # "dirty lazyfree": folio_set_swapbacked()
+            d[GOTO] = again
+            return d
+        locked = getattr(s, mm.lock[fid]) != FREE
+        if k.mglru_sort_folio in ("v6.10", "v6.11") and (
+                locked or getattr(s, mm.f["writeback"][fid]) or (file_type and dirty)):
+            d[GOTO] = again                            # folio_inc_gen()
+            return d
+        d[GOTO] = "isolate"
+        return d
+
+    blocks = {"v6.10": "/* dirty lazyfree */ type == LRU_GEN_FILE && anon && dirty -> "
+                       "folio_set_swapbacked(); lruvec_add_folio_tail(); return true; "
+                       "/* waiting for writeback */ locked || writeback || (FILE && dirty) -> "
+                       "folio_inc_gen()",
+              "v6.11": "/* waiting for writeback */ locked || writeback || (type == LRU_GEN_FILE && "
+                       "dirty) -> folio_inc_gen(); return true",
+              "newest": "unevictable/promoted/protected/ineligible only"}
+    ctx.step("sort_folio", f"mm/vmscan.c:sort_folio ({k.mglru_sort_folio}): {blocks[k.mglru_sort_folio]}; "
+             "else return false -> isolate_folio()",
+             effect=sort, reads=[page, npass] + mm.locks() + mm.ff("swapbacked", "dirty", "writeback"),
+             writes=[npass] + mm.ff("swapbacked") + ([evicted] if evicted else []),
+             branches=["sort_folio", "end", "isolate"])
+
+    def isolate(s):
+        d = {}
+        mm.get_folio(s, d, getattr(s, page))
+        return d
+
+    ctx.step("isolate", "mm/vmscan.c:isolate_folio: folio_try_get(); folio_test_clear_lru(); "
+             "lru_gen_del_folio()",
+             effect=isolate, reads=[page] + mm.ff("ref"), writes=mm.ff("ref"))
+
+
+def _emit_unmap_lazyfree(ctx: Ctx, k: Kernel, lf: Lazyfree, page: str, pteval: str) -> None:
+    """try_to_unmap_one(): the anon branch's MADV_FREE page check, for a folio without PG_swapbacked."""
+    mm = ctx.mm
+
+    def discard(s, d, fid):
+        mm.fset(d, fid, map=getattr(s, mm.f["map"][fid]) - 1)   # folio_remove_rmap_pte()
+        mm.put_folio(s, d, fid)
+        d[mm.ptl] = FREE
+        d[GOTO] = "pageout"
+        return d
+
+    def restore(s, d, fid, set_swapbacked):
+        d[mm.pte] = getattr(s, pteval)                 # set_ptes(pteval): walk_abort
+        if set_swapbacked:
+            mm.fset(d, fid, swapbacked=True)
+        d[mm.ptl] = FREE
+        d[GOTO] = "keep"                               # folio_mapped(): activate_locked
+        return d
+
+    def unmap_lazyfree(s):
+        fid = getattr(s, page)
+        d = {}
+        # smp_mb(); ref_count, map_count; smp_rmb(); dirty
+        ref, mapc = getattr(s, mm.f["ref"][fid]), getattr(s, mm.f["map"][fid])
+        dirty = getattr(s, mm.f["dirty"][fid]) and not lf.seeded_ignore_dirty
+        drop_dirty = lf.droppable_vma
+        extra = k.lazyfree_ref_check and ref != 1 + mapc
+        if k.lazyfree_swapbacked_iff_dirty and k.lazyfree_ref_check:
+            if dirty and not drop_dirty:
+                return restore(s, d, fid, True)
+            if extra:
+                return restore(s, d, fid, False)
+            return discard(s, d, fid)
+        if not extra and (not dirty or drop_dirty):
+            return discard(s, d, fid)
+        return restore(s, d, fid, not lf.droppable_vma)
+
+    if k.lazyfree_swapbacked_iff_dirty and k.lazyfree_ref_check:
+        branch = ("folio_test_dirty && !VM_DROPPABLE -> set_ptes(pteval); folio_set_swapbacked(); "
+                  "else ref_count != 1 + map_count -> set_ptes(pteval) [swapbacked untouched]; else discard")
+    elif k.lazyfree_ref_check:
+        # the VM_DROPPABLE tests exist from 9651fcedf7b9 on: shown when the VMA is droppable
+        branch = ("ref_count == 1 + map_count && (!folio_test_dirty" + (" || VM_DROPPABLE" if lf.droppable_vma else "")
+                  + ") -> discard; else set_pte_at(pteval); folio_set_swapbacked()"
+                  + (" [unless VM_DROPPABLE]" if lf.droppable_vma else ""))
+    else:
+        branch = "!PageDirty -> discard; else set_pte_at(pteval); SetPageSwapBacked()"
+    if lf.seeded_ignore_dirty:
+        branch += " [seeded: PG_dirty ignored]"
+    barrier = "smp_mb(); ref_count = folio_ref_count(); map_count = folio_mapcount(); smp_rmb(); " \
+        if k.lazyfree_ref_check else ""
+    ctx.step("unmap_lazyfree", "mm/rmap.c:try_to_unmap_one: !folio_test_swapbacked (MADV_FREE page "
+             f"check): {barrier}{branch}; discard: folio_remove_rmap_pte(); folio_put() [drops PTL]",
+             effect=unmap_lazyfree, reads=[page, pteval] + mm.ff("ref", "map", "dirty", "swapcache"),
+             writes=[mm.pte, mm.ptl] + mm.all_folio(), branches=["pageout", "keep"])
+
+
+__all__ = ["Lazyfree", "LRUS", "emit_shrink_page_list"]

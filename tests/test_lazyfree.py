@@ -12,7 +12,8 @@ from pteverify.explore import VIOLATED
 from pteverify.model import FREE, Knobs, Model
 from pteverify.models import lazyfree as lf
 from pteverify.models.lazyfree import ZERO, Lazy
-from pteverify.models.mm import MM, NO_FOLIO, PTE_NONE, pte_present, pte_swap
+from pteverify.models.mm import MM, NO_FOLIO, PTE_NONE, Kernel, pte_present, pte_swap
+from pteverify.models.swap_out import Lazyfree
 from pteverify.trace import race_table, trace_steps
 
 from scenario_helpers import build, run, first, reachable, check_registry
@@ -63,6 +64,27 @@ def test_every_invariant_is_violated_by_a_shipped_variant():
 
 
 # --------------------------------------------------------------------------------------------
+# Reclaim is the shared model of models/swap_out.py
+
+
+SHRINK = ["trylock", "add_to_swap", "unmap_clear", "unmap_lazyfree", "unmap_dup", "unmap_set", "pageout",
+          "swap_writepage", "writeback_done", "remove", "keep"]
+
+
+@pytest.mark.parametrize("scenario,variant,front,back", [
+    ("lazyfree-gup", "v6.17", ["isolate"], []),
+    ("droppable-reclaim", "newest", ["walk_pte_range", "sort_folio", "isolate"], ["end"]),
+])
+def test_reclaim_is_the_shared_swap_out_path(scenario, variant, front, back):
+    """One shrink_folio_list / try_to_unmap_one serves the anonymous swap-out scenarios and these: the
+    MADV_FREE page check sits between clearing the PTE and swap_duplicate(), as in mm/rmap.c."""
+    cm = build(scenario, variant)
+    steps = cm.threads[cm.thread_names.index("reclaim")].steps
+    assert [st.label for st in steps] == front + SHRINK + back
+    assert {st.effect.__module__ for st in steps} == {"pteverify.models.swap_out"}
+
+
+# --------------------------------------------------------------------------------------------
 # droppable-reclaim: the sort_folio "dirty lazyfree" block
 
 
@@ -103,7 +125,7 @@ def test_v22_with_classic_lru_drops_the_dirty_droppable_folio():
 def test_fixed_sort_folio_lets_try_to_unmap_one_drop_a_dirty_folio():
     def dropped_dirty(cm, s):
         # reclaim is past try_to_unmap_one, the PTE is gone and the folio it held was dirty
-        return (cm.label_at(1, s) == "after_unmap" and s.pte == PTE_NONE and s.reclaim_pteval.dirty
+        return (cm.label_at(1, s) == "pageout" and s.pte == PTE_NONE and s.reclaim_pteval.dirty
                 and s.A_dirty and not s.A_swapbacked)
 
     assert reachable("droppable-reclaim", "newest", dropped_dirty)
@@ -235,7 +257,7 @@ def test_ignore_dirty_discards_the_redirtied_folio():
 def test_fixed_redirty_restores_and_sets_swapbacked(variant):
     def restored(cm, s):
         return (s.cpu_stored and s.pte.present and s.pte.folio == "A" and s.A_swapbacked and s.A_dirty
-                and cm.label_at(1, s) == "activate")
+                and cm.label_at(1, s) == "keep")
 
     def refaulted(cm, s):
         # the store came after try_to_unmap_one() dropped the clean folio: it faulted in a new page
@@ -292,7 +314,7 @@ def test_fixed_gup_fast_backs_off_on_the_cleared_pte():
 
     def restored_for_reference(cm, s):
         return (s.odirect_gup == "A" and s.pte == pte_present("A", write=True) and not s.A_swapbacked
-                and cm.label_at(1, s) == "activate")
+                and cm.label_at(1, s) == "keep")
 
     assert reachable("lazyfree-gup", "v6.17", backed_off)
     assert reachable("lazyfree-gup", "v6.17", restored_for_reference)
@@ -341,4 +363,12 @@ def test_invariant_predicates(build_inv, bad, good, ghosts):
 def test_lazy_rejects_an_unknown_sort_folio_form():
     with pytest.raises(ValueError, match="sort_folio form"):
         Lazy(sort_folio="v5.0")
+    with pytest.raises(ValueError, match="sort_folio form"):
+        Kernel(mglru_sort_folio="v5.0")
+    with pytest.raises(ValueError, match="lru 'active_anon'"):
+        Lazyfree(lru="active_anon")
+    with pytest.raises(ValueError, match="passes"):
+        Lazyfree(lru="mglru", passes=0)
     assert Lazy(droppable=True, droppable_aware=False).droppable_vma is False
+    assert Lazy(ref_check=False, sort_folio="v6.11").kernel() == Kernel(lazyfree_ref_check=False,
+                                                                        mglru_sort_folio="v6.11")
