@@ -5,6 +5,8 @@ checked once, generically, by test_scenarios.py; the per-issue test files check 
 their races (the kernel's steps in order, the fixed kernel's window being reached)."""
 
 from pteverify.explore import HOLDS, VIOLATED, explore
+from pteverify.model import Knobs, Model
+from pteverify.models.mm import MM, pte_present
 from pteverify.scenario import get_scenario
 
 _cache = {}
@@ -68,3 +70,20 @@ def check_registry(expected: dict, ordered: bool = False) -> None:
             assert v.stands_for, f"{name}:{v.name} names no commit or release"
             assert v.expect == (VIOLATED if variants[v.name] else HOLDS)
             assert v.invariant == variants[v.name]
+
+
+def invariant_on(build_inv, state, **ghosts):
+    """Evaluate one invariant (or final predicate) built by `build_inv(mm, *ghost_fields)` on a bare
+    mm (PTE, folios A and B, one swap slot, the given ghosts) in the state `state` (field -> value)."""
+    m = Model("p", "", Knobs(()))
+    mm = MM(m, folios=("A", "B"))
+    mm.add_pte(pte_present("A"))
+    mm.add_folios()
+    mm.add_swap_slot()
+    names = {g: mm.ghost(g, v, g) for g, v in ghosts.items()}
+    build_inv(mm, *names.values())
+    m.thread("t").step("x", "noop")
+    cm = m.compile()
+    checks = cm.invariants + cm.finals
+    assert len(checks) == 1
+    return checks[0].fn(cm.make_state(state))

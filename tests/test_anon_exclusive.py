@@ -18,7 +18,7 @@ from pteverify.models.user import emit_fault_handlers
 from pteverify.scenario import get_scenario
 from pteverify.trace import race_table, trace_steps
 
-from scenario_helpers import run, first, reachable, check_registry
+from scenario_helpers import run, first, reachable, check_registry, invariant_on
 
 EXPECTED = {
     "odirect-swapout": {"v5.18": "no_lost_write", "1493a1913e34^": "no_lost_write", "1493a1913e34": None,
@@ -282,18 +282,7 @@ def test_swap_slot_lifetime():
         mm.swap_free(cm.make_state({"swp_count": 0}), {})
 
 
-def _predicate(build, state, **ghosts):
-    m = Model("p", "", Knobs(()))
-    mm = MM(m, folios=("A", "B"))
-    mm.add_pte(pte_present("A"))
-    mm.add_folios()
-    mm.add_swap_slot()
-    names = {g: mm.ghost(g, v, g) for g, v in ghosts.items()}
-    build(mm, *names.values())
-    m.thread("t").step("x", "noop")
-    cm = m.compile()
-    (inv,) = cm.invariants
-    return inv.fn(cm.make_state(state))
+_predicate = invariant_on
 
 
 @pytest.mark.parametrize("build,bad,good,ghosts", [

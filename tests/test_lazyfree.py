@@ -9,14 +9,14 @@ it must.
 import pytest
 
 from pteverify.explore import VIOLATED
-from pteverify.model import FREE, Knobs, Model
+from pteverify.model import FREE
 from pteverify.models import lazyfree as lf
 from pteverify.models.lazyfree import ZERO, Lazy
-from pteverify.models.mm import MM, NO_FOLIO, PTE_NONE, Kernel, pte_present, pte_swap
+from pteverify.models.mm import NO_FOLIO, PTE_NONE, Kernel, pte_present, pte_swap
 from pteverify.models.swap_out import Lazyfree
 from pteverify.trace import race_table, trace_steps
 
-from scenario_helpers import build, run, first, reachable, check_registry
+from scenario_helpers import build, run, first, reachable, check_registry, invariant_on
 
 EXPECTED = {
     "droppable-reclaim": {"v22": "droppable_never_swapbacked", "9651fcedf7b9": None, "newest": None,
@@ -324,19 +324,7 @@ def test_fixed_gup_fast_backs_off_on_the_cleared_pte():
 # The invariants' predicates
 
 
-def _predicate(build_inv, state, **ghosts):
-    m = Model("p", "", Knobs(()))
-    mm = MM(m, folios=("A", "B"))
-    mm.add_pte(pte_present("A"))
-    mm.add_folios()
-    mm.add_swap_slot()
-    names = {g: mm.ghost(g, v, g) for g, v in ghosts.items()}
-    build_inv(mm, *names.values())
-    m.thread("t").step("x", "noop")
-    cm = m.compile()
-    checks = cm.invariants + cm.finals
-    assert len(checks) == 1
-    return checks[0].fn(cm.make_state(state))
+_predicate = invariant_on
 
 
 @pytest.mark.parametrize("build_inv,bad,good,ghosts", [
