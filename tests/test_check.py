@@ -212,3 +212,15 @@ def test_composed_user_scenario_example(tmp_path):
     # its hash covers the user's module and the shipped modules it imports
     mods = {p.name for p in chk.model_modules("__user_model__", ex / "odirect_swapoff.py")}
     assert {"odirect_swapoff.py", "swapoff.py", "gup.py", "mm.py"} <= mods
+
+
+def test_arch_runs_skip_variants_that_describe_an_architecture():
+    """v5.19-x86-32 says "no swap-PTE exclusive bit" with a knob; on a layout the layout says it."""
+    arm64 = str(specs_dir() / "arch" / "arm64.toml")
+    jobs = chk.plan(only=("odirect-swapout:*", "vmsplice-swapout:*"), arch=(arm64,), include_layouts=False)
+    assert {j.variant for j in jobs} == {"v5.18", "1493a1913e34^", "1493a1913e34",
+                                         "1493a1913e34-stable-writes", "foll-pin-x86-32"}
+    results = chk.run_jobs(jobs, 1)
+    assert all(r.status == "pass" for r in results), [(r.id, r.message) for r in results if r.status != "pass"]
+    rc, _, err = pteverify("run", "odirect-swapout", "--variant", "v5.19-x86-32", "--arch", "arm64")
+    assert rc == 2 and "sets arch.swp_exclusive" in err

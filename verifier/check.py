@@ -185,7 +185,7 @@ def plan(scenarios_dir: Path | None = None, layouts_dir: Path | None = None, onl
         if arch and sc.supports_arch:
             archs = [str(a) for a in arch]
         for a in archs:
-            for v in sc.variants:
+            for v in (sc.arch_variants() if a else sc.variants):
                 job = Job("scenario", sc.name, str(sc.path), v.name, a, reduction, max_seconds)
                 if _selected(job, only):
                     jobs.append(Job(**{**asdict(job), "hash": scenario_hash(sc.path, sc.model_ref, a)}))

@@ -34,6 +34,7 @@ from typing import Any
 from .model import CompiledModel, KnobError, Knobs, Model, ModelError, builder_knobs
 
 VERDICTS = ("holds", "violated")
+ARCH_KNOB_PREFIX = "arch."       # knobs that describe the architecture: --arch takes their place
 _SCENARIO_KEYS = {"name", "title", "description", "model", "threads", "invariants", "default_variant",
                   "variants", "kind", "max_states"}
 _VARIANT_KEYS = {"name", "commit", "release", "description", "knobs", "expect", "invariant", "states"}
@@ -110,6 +111,10 @@ class Scenario:
         """Can the model encode its swap PTEs with an arch layout's macros (`run --arch`)?"""
         return bool(getattr(self.builder, "arch_aware", False))
 
+    def arch_variants(self) -> list:
+        """The variants that run on an arch layout: those not describing an architecture themselves."""
+        return [v for v in self.variants if not any(k.startswith(ARCH_KNOB_PREFIX) for k in v.knobs)]
+
     def variant(self, name: str | None) -> Variant:
         name = name or self.default_variant
         for v in self.variants:
@@ -137,6 +142,10 @@ class Scenario:
         if arch is not None:
             if not self.supports_arch:
                 raise ScenarioError(f"scenario {self.name} does not model swap-PTE bits: --arch does not apply")
+            fixed = sorted(k for k in {**variant.knobs, **(overrides or {})} if k.startswith(ARCH_KNOB_PREFIX))
+            if fixed:
+                raise ScenarioError(f"variant {variant.name} sets {', '.join(fixed)}: with --arch the layout "
+                                    f"decides what the architecture has")
             knobs.arch = arch
         model = self.builder(knobs)
         if not isinstance(model, Model):
