@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import fnmatch
+import functools
 import hashlib
 import importlib.util
 import json
@@ -148,23 +149,30 @@ def model_modules(root: str, root_file: Path | None = None) -> list[Path]:
     return [seen[k] for k in sorted(seen)]
 
 
+@functools.lru_cache(maxsize=None)
+def _models_digest(module: str, user_file: Path | None) -> str:
+    # one planning pass hashes the same model modules for every variant: read and parse them once
+    files = model_modules("__user_model__", user_file) if user_file else model_modules(module)
+    return _sha(*(p.read_bytes() for p in files))
+
+
+@functools.lru_cache(maxsize=None)
+def _prover_digest() -> str:
+    prover = Path(__file__).parent / "layout"
+    return _sha(*(p.read_bytes() for p in sorted(prover.glob("*.py"))))
+
+
 def scenario_hash(scenario_path: Path, model_ref: str, arch: str = "") -> str:
     module = model_ref.partition(":")[0]
-    parts = [scenario_path.read_bytes(), engine_digest().encode()]
-    if module.endswith(".py"):
-        user_file = (scenario_path.parent / module).resolve()
-        parts += [p.read_bytes() for p in model_modules("__user_model__", user_file)]
-    else:
-        parts += [p.read_bytes() for p in model_modules(module)]
+    user_file = (scenario_path.parent / module).resolve() if module.endswith(".py") else None
+    parts = [scenario_path.read_bytes(), engine_digest().encode(), _models_digest(module, user_file).encode()]
     if arch:
         parts.append(Path(arch).read_bytes())
     return _sha(*parts)
 
 
 def layout_hash(layout_path: Path) -> str:
-    prover = Path(__file__).parent / "layout"
-    return _sha(layout_path.read_bytes(), engine_digest().encode(),
-                *(p.read_bytes() for p in sorted(prover.glob("*.py"))))
+    return _sha(layout_path.read_bytes(), engine_digest().encode(), _prover_digest().encode())
 
 
 # --------------------------------------------------------------------------------------------
@@ -222,16 +230,20 @@ def run_job(job: Job) -> list[CheckResult]:
                             time.perf_counter() - t0, job.hash, job.arch)]
 
 
+@functools.lru_cache(maxsize=None)
+def _arch_layout(path: str):
+    """A layout loaded once per process: every arch-aware variant of a check runs on it."""
+    from .layout import load_layout
+    return load_layout(path)
+
+
 def _run_scenario(job: Job) -> CheckResult:
     from .explore import INCOMPLETE, VIOLATED, explore
     from .scenario import get_scenario
     from .trace import trace_json
     sc = get_scenario(job.path)
     v = sc.variant(job.variant)
-    arch_layout = None
-    if job.arch:
-        from .layout import load_layout
-        arch_layout = load_layout(job.arch)
+    arch_layout = _arch_layout(job.arch) if job.arch else None
     cm = sc.build(v, arch=arch_layout)
     r = explore(cm, reduction=job.reduction, max_states=sc.max_states, max_seconds=job.max_seconds)
     res = CheckResult(job.id, "scenario", sc.name, v.name, job.path, PASS, r.verdict, v.expect,
