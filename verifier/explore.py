@@ -154,14 +154,18 @@ def _terminal(cm, reduction, stats, s):
     return None
 
 
-def _tick(stats, parent, t0, max_seconds, progress, depth):
+def _checkpoint(stats, transitions, depth, parent, limit, t0, max_seconds, progress):
+    """Every 4096 expansions, or once the state bound is passed: bounds, then the progress line."""
+    stats.transitions = transitions
+    stats.max_depth = depth
+    if len(parent) > limit:
+        raise _Bound("max_states")
     now = time.perf_counter()
     if max_seconds is not None and now - t0 > max_seconds:
         raise _Bound("max_seconds")
     if progress is not None:
         stats.states = len(parent)
         stats.seconds = now - t0
-        stats.max_depth = depth
         progress(stats)
 
 
@@ -212,13 +216,8 @@ def _bfs_full(cm, parent, stats, t0, max_states, max_seconds, max_depth, progres
                     stats.max_depth = depth
                     return bad
             expanded += 1
-            if not expanded & 0xFFF:
-                stats.transitions = transitions
-                _tick(stats, parent, t0, max_seconds, progress, depth)
-            if len(parent) > limit:
-                stats.transitions = transitions
-                stats.max_depth = depth
-                raise _Bound("max_states")
+            if not expanded & 0xFFF or len(parent) > limit:
+                _checkpoint(stats, transitions, depth, parent, limit, t0, max_seconds, progress)
         frontier = nxt
         if frontier:
             depth += 1
@@ -302,13 +301,8 @@ def _bfs_reduced(cm, parent, stats, t0, max_states, max_seconds, max_depth, prog
                             nxt.append(n)
                 done_mask |= bit
             expanded += 1
-            if not expanded & 0xFFF:
-                stats.transitions = transitions
-                _tick(stats, parent, t0, max_seconds, progress, depth)
-            if len(parent) > limit:
-                stats.transitions = transitions
-                stats.max_depth = depth
-                raise _Bound("max_states")
+            if not expanded & 0xFFF or len(parent) > limit:
+                _checkpoint(stats, transitions, depth, parent, limit, t0, max_seconds, progress)
         frontier = nxt
         if frontier:
             depth += 1

@@ -532,6 +532,23 @@ def _symbols_detail(layout: Layout) -> str:
     return "; for every " + ", ".join(parts)
 
 
+def _check_each_flag(layout: Layout, name: str, flags, obligation, domain_args: dict, deadline,
+                     detail: str) -> PropertyResult:
+    """One property over every flag: proved when each flag's obligation is; the first failing flag
+    is the counterexample (named in it and in the diagram's marks)."""
+    start = time.monotonic()
+    r = None
+    for f in flags:
+        r = _check(layout, name, lambda s, i, f=f: obligation(s, i, f), domain_args, deadline(), detail)
+        if r.verdict != "proved":
+            if r.counterexample is not None:
+                r.counterexample["flag"] = f
+                r.marks["flag"] = f
+            break
+    r.seconds = time.monotonic() - start
+    return r
+
+
 def prove_layout(layout: Layout, properties: list[str] | None = None,
                  timeout_s: float = 30.0) -> LayoutReport:
     """Proves the named properties (all applicable ones by default) of one layout. timeout_s
@@ -570,19 +587,8 @@ def prove_layout(layout: Layout, properties: list[str] | None = None,
             if not sem.flags():
                 skipped.append((name, "no swp flags declared in [flags]"))
                 continue
-            start = time.monotonic()
-            r = None
-            total_detail = f"{', '.join(sem.flags())}; {dom}, any other flags"
-            for f in sem.flags():
-                r = _check(layout, name, lambda s, i, f=f: obligations_flag(s, i, f), base_domain,
-                           deadline(), total_detail)
-                if r.verdict != "proved":
-                    if r.counterexample is not None:
-                        r.counterexample["flag"] = f
-                        r.marks["flag"] = f
-                    break
-            r.seconds = time.monotonic() - start
-            results.append(r)
+            results.append(_check_each_flag(layout, name, sem.flags(), obligations_flag, base_domain,
+                                            deadline, f"{', '.join(sem.flags())}; {dom}, any other flags"))
         elif name == "reserved_bits":
             if layout.must_be_zero is None and layout.hardware_may_set is None:
                 skipped.append((name, "no [bits] must_be_zero or hardware_may_set declared"))
@@ -611,19 +617,8 @@ def prove_layout(layout: Layout, properties: list[str] | None = None,
                 skipped.append((name, "no PMD swp flags declared in [pmd_flags]" if has_pmd else
                                 "no PMD forms (__swp_entry_to_pmd) in this layout"))
                 continue
-            start = time.monotonic()
-            r = None
-            total_detail = f"{', '.join(sem.pmd_flags())}; {dom}, any other PMD swp flags"
-            for f in sem.pmd_flags():
-                r = _check(layout, name, lambda s, i, f=f: obligations_pmd_flag(s, i, f), base_domain,
-                           deadline(), total_detail)
-                if r.verdict != "proved":
-                    if r.counterexample is not None:
-                        r.counterexample["flag"] = f
-                        r.marks["flag"] = f
-                    break
-            r.seconds = time.monotonic() - start
-            results.append(r)
+            results.append(_check_each_flag(layout, name, sem.pmd_flags(), obligations_pmd_flag, base_domain,
+                                            deadline, f"{', '.join(sem.pmd_flags())}; {dom}, any other PMD swp flags"))
         elif name == "capacity":
             r, capacity = _capacity(layout, kmax, limit, deadline())
             results.append(r)
