@@ -189,25 +189,39 @@ def obligations_not_present_not_none(sem: Semantics, inp: Inputs):
     ]
 
 
-def obligations_flag(sem: Semantics, inp: Inputs, flag: str):
+def _flag_obligations(sem: Semantics, inp: Inputs, flag: str, pmd: bool):
+    """Each swp flag (of a PTE, or of a PMD swap entry): __swp_entry_to_pte/pmd() gives it clear,
+    every flag reads back, setting / clearing it reads back and leaves the other flags and the
+    decoded entry unchanged."""
     be = sem.be
-    fresh = sem.encode(inp.type_value, inp.offset_value)
-    base = sem.with_flags(fresh, inp.flags)
-    set_ = sem.mk(flag, base)
-    cleared = sem.clear(flag, base)
-    out = [(f"__swp_entry_to_pte() produces {flag} set", be.not_(sem.test(flag, fresh)))]
-    for g in sem.flags():
-        out.append((f"{g} does not read back after setting the flags", be.iff(sem.test(g, base), inp.flags[g])))
-    out.append((f"pte_swp_mk{flag}() does not read back as set", sem.test(flag, set_)))
-    out.append((f"pte_swp_clear_{flag}() does not read back as clear", be.not_(sem.test(flag, cleared))))
-    for g in sem.flags():
+    if pmd:
+        encode, with_flags, mk, clear, test = (sem.encode_pmd, sem.pmd_with_flags, sem.pmd_mk,
+                                               sem.pmd_clear, sem.pmd_test)
+        flags, values, kind, other = sem.pmd_flags(), inp.pmd_flags, "pmd", "PMD "
+    else:
+        encode, with_flags, mk, clear, test = sem.encode, sem.with_flags, sem.mk, sem.clear, sem.test
+        flags, values, kind, other = sem.flags(), inp.flags, "pte", ""
+    fresh = encode(inp.type_value, inp.offset_value)
+    base = with_flags(fresh, values)
+    set_ = mk(flag, base)
+    cleared = clear(flag, base)
+    out = [(f"__swp_entry_to_{kind}() produces {flag} set", be.not_(test(flag, fresh)))]
+    for g in flags:
+        out.append((f"{other}{g} does not read back after setting the flags", be.iff(test(g, base), values[g])))
+    out.append((f"{kind}_swp_mk{flag}() does not read back as set", test(flag, set_)))
+    out.append((f"{kind}_swp_clear_{flag}() does not read back as clear", be.not_(test(flag, cleared))))
+    for g in flags:
         if g == flag:
             continue
-        for label, pte in ((f"pte_swp_mk{flag}()", set_), (f"pte_swp_clear_{flag}()", cleared)):
-            out.append((f"{label} changes {g}", be.iff(sem.test(g, pte), inp.flags[g])))
-    out += _same_entry(sem, inp, set_, f"after pte_swp_mk{flag}()")
-    out += _same_entry(sem, inp, cleared, f"after pte_swp_clear_{flag}()")
+        for label, v in ((f"{kind}_swp_mk{flag}()", set_), (f"{kind}_swp_clear_{flag}()", cleared)):
+            out.append((f"{label} changes {other}{g}", be.iff(test(g, v), values[g])))
+    out += _same_entry(sem, inp, set_, f"after {kind}_swp_mk{flag}()", pmd=pmd)
+    out += _same_entry(sem, inp, cleared, f"after {kind}_swp_clear_{flag}()", pmd=pmd)
     return out
+
+
+def obligations_flag(sem: Semantics, inp: Inputs, flag: str):
+    return _flag_obligations(sem, inp, flag, pmd=False)
 
 
 def _bits_value(sem: Semantics, key: str):
@@ -265,25 +279,7 @@ def obligations_pmd_not_present_not_none(sem: Semantics, inp: Inputs):
 
 def obligations_pmd_flag(sem: Semantics, inp: Inputs, flag: str):
     """As obligations_flag, for a PMD swap entry and its PMD swp flags."""
-    be = sem.be
-    fresh = sem.encode_pmd(inp.type_value, inp.offset_value)
-    base = sem.pmd_with_flags(fresh, inp.pmd_flags)
-    set_ = sem.pmd_mk(flag, base)
-    cleared = sem.pmd_clear(flag, base)
-    out = [(f"__swp_entry_to_pmd() produces {flag} set", be.not_(sem.pmd_test(flag, fresh)))]
-    for g in sem.pmd_flags():
-        out.append((f"PMD {g} does not read back after setting the flags",
-                    be.iff(sem.pmd_test(g, base), inp.pmd_flags[g])))
-    out.append((f"pmd_swp_mk{flag}() does not read back as set", sem.pmd_test(flag, set_)))
-    out.append((f"pmd_swp_clear_{flag}() does not read back as clear", be.not_(sem.pmd_test(flag, cleared))))
-    for g in sem.pmd_flags():
-        if g == flag:
-            continue
-        for label, pmd in ((f"pmd_swp_mk{flag}()", set_), (f"pmd_swp_clear_{flag}()", cleared)):
-            out.append((f"{label} changes PMD {g}", be.iff(sem.pmd_test(g, pmd), inp.pmd_flags[g])))
-    out += _same_entry(sem, inp, set_, f"after pmd_swp_mk{flag}()", pmd=True)
-    out += _same_entry(sem, inp, cleared, f"after pmd_swp_clear_{flag}()", pmd=True)
-    return out
+    return _flag_obligations(sem, inp, flag, pmd=True)
 
 
 def obligations_arch_round_trip(sem: Semantics, inp: Inputs):
