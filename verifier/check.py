@@ -73,6 +73,7 @@ class CheckResult:
     stands_for: str = ""
     details: dict = field(default_factory=dict)     # trace (scenarios) or counterexample (layouts)
     cached: bool = False
+    error: str = ""                    # with verdict "error": "bad-input" (the file's mistake) or "internal"
 
     def to_json(self) -> dict:
         d = asdict(self)
@@ -224,10 +225,14 @@ def run_job(job: Job) -> list[CheckResult]:
             return [_run_scenario(job)]
         return _run_layout(job)
     except Exception as e:       # a job that cannot run is a failed expectation, reported, not a crash
+        from .scenario import ScenarioError
         item = job.variant if job.kind == "scenario" else "load"
+        bad_input = isinstance(e, ScenarioError)
         return [CheckResult(job.id, job.kind if job.kind == "scenario" else "layout-property", job.name,
-                            item, job.path, FAIL, "error", "", f"{type(e).__name__}: {e}",
-                            time.perf_counter() - t0, job.hash, job.arch)]
+                            item, job.path, FAIL, "error", "",
+                            str(e) if bad_input else f"{type(e).__name__}: {e}",
+                            time.perf_counter() - t0, job.hash, job.arch,
+                            error="bad-input" if bad_input else "internal")]
 
 
 @functools.lru_cache(maxsize=None)
@@ -238,14 +243,16 @@ def _arch_layout(path: str):
 
 
 def _run_scenario(job: Job) -> CheckResult:
-    from .explore import INCOMPLETE, VIOLATED, explore
+    from .explore import HOLDS, INCOMPLETE, VIOLATED, explore
     from .scenario import get_scenario
     from .trace import trace_json
     sc = get_scenario(job.path)
     v = sc.variant(job.variant)
     arch_layout = _arch_layout(job.arch) if job.arch else None
     cm = sc.build(v, arch=arch_layout)
-    r = explore(cm, reduction=job.reduction, max_states=sc.max_states, max_seconds=job.max_seconds)
+    race = sc.race_steps(v, cm)          # an unknown race step is the file's mistake: before searching
+    r = explore(cm, reduction=job.reduction, max_states=sc.max_states, max_seconds=job.max_seconds,
+                coverage=bool(race) and not job.reduction)
     res = CheckResult(job.id, "scenario", sc.name, v.name, job.path, PASS, r.verdict, v.expect,
                       seconds=r.stats.seconds, hash=job.hash, arch=Path(job.arch).stem if job.arch else "",
                       states=r.stats.states, transitions=r.stats.transitions,
@@ -261,6 +268,8 @@ def _run_scenario(job: Job) -> CheckResult:
             problems.append(f"expected a violation of {v.invariant}, none found")
     elif r.verdict == VIOLATED and v.invariant and r.invariant != v.invariant:
         problems.append(f"violated {r.invariant}, expected {v.invariant}")
+    if not problems and race and r.verdict == HOLDS:
+        problems += _race_problems(cm, r, race, sc.max_states, job.max_seconds, res)
     if not problems and res.golden_states is not None and r.stats.states != v.states:
         problems.append(f"state count drift: {r.stats.states} states, the golden count is {v.states} "
                         f"(the model or the engine changed; if intended, run `pteverify check "
@@ -273,6 +282,27 @@ def _run_scenario(job: Job) -> CheckResult:
     else:
         res.message = (f"{r.verdict}" + (f" ({r.invariant})" if r.invariant else "") + " as expected")
     return res
+
+
+def _race_problems(cm, r, race, max_states, max_seconds, res) -> list[str]:
+    """A holding variant must fire each of its race steps: counted on the unreduced search (the
+    check's own search if it was unreduced, else a second one)."""
+    from .explore import HOLDS, explore
+    cov = r.coverage
+    if cov is None:
+        full = explore(cm, reduction=False, coverage=True, max_states=max_states, max_seconds=max_seconds)
+        if full.verdict != HOLDS:
+            return [f"the unreduced search for race coverage gave {full.verdict}"
+                    + (f" ({full.bound})" if full.bound else f" ({full.invariant})" if full.invariant else "")]
+        cov = full.coverage
+    fired = {f"{t}.{lab}": cov.fired(t, lab) for t, lab in race}
+    res.details = {"race": fired}
+    never = [name for name, n in fired.items() if n == 0]
+    if never:
+        return [f"race step{'s' if len(never) > 1 else ''} {', '.join(never)} never fired: the holds is "
+                f"vacuous for {'them' if len(never) > 1 else 'it'} (`pteverify run {res.name} --variant "
+                f"{res.item} --coverage`)"]
+    return []
 
 
 def _run_layout(job: Job) -> list[CheckResult]:

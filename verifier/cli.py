@@ -208,7 +208,8 @@ class _Progress:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--dot", "dot_file", type=click.Path(dir_okay=False, writable=True), help="Write the explored state graph (small runs) as DOT.")
 @click.option("--arch", "arch", metavar="LAYOUT", help="Encode the model's swap PTEs with this arch layout (a shipped name or a layout file).")
-def run_cmd(scenario, variant_name, sets, max_states, max_seconds, no_reduction, as_json, dot_file, arch):
+@click.option("--coverage", is_flag=True, help="Count the transitions each step fired and list the steps that never fired (the search runs without reduction).")
+def run_cmd(scenario, variant_name, sets, max_states, max_seconds, no_reduction, as_json, dot_file, arch, coverage):
     """Explore every interleaving of SCENARIO's threads and check its invariants.
 
     SCENARIO is a shipped scenario's name or the path of a scenario file of your own."""
@@ -217,21 +218,58 @@ def run_cmd(scenario, variant_name, sets, max_states, max_seconds, no_reduction,
     overrides = _parse_sets(sets)
     layout = _load_arch(arch) if arch else None
     cm = sc.build(variant, overrides, arch=layout)
+    race = sc.race_steps(variant, cm) if coverage else []
     if max_states is None:
         max_states = sc.max_states
     progress = _Progress(sys.stderr.isatty())
     try:
-        result = explore(cm, reduction=not no_reduction, max_states=max_states, max_seconds=max_seconds,
-                         progress=progress, graph=dot_file is not None)
+        result = explore(cm, reduction=not (no_reduction or coverage), max_states=max_states,
+                         max_seconds=max_seconds, progress=progress, graph=dot_file is not None,
+                         coverage=coverage)
     finally:
         progress.close()
     if dot_file:
         _write_dot(result, dot_file, sc.name)
     if as_json:
-        _emit_json(run_json(sc, variant, result, overrides))
+        out = run_json(sc, variant, result, overrides)
+        if coverage:
+            out["coverage"] = _coverage_json(result.coverage, race)
+        _emit_json(out)
     else:
         _print_run(sc, variant, result, overrides)
+        if coverage:
+            _print_coverage(result.coverage, race)
     sys.exit({HOLDS: EXIT_OK, VIOLATED: EXIT_VIOLATED, INCOMPLETE: EXIT_INCOMPLETE}[result.verdict])
+
+
+def _coverage_json(cov, race) -> dict:
+    out = cov.to_json()
+    out["race"] = [{"step": f"{t}.{lab}", "fired": cov.fired(t, lab)} for t, lab in race]
+    return out
+
+
+def _print_coverage(cov, race) -> None:
+    """Per thread, each step with the transitions that fired it; then the never-fired ones and the
+    declared race steps."""
+    click.echo("")
+    click.echo("Coverage (transitions fired per step" + ("" if cov.complete else
+               "; the search stopped early, so only what it explored") + "):")
+    race_set = set(race)
+    for ti, t in enumerate(cov.model.threads):
+        click.echo(f"  {t.name}")
+        lw = max((len(st.label) for st in t.steps), default=0)
+        for st in t.steps:
+            n = cov.counts[ti][st.index]
+            mark = "  race" if (t.name, st.label) in race_set else ""
+            click.echo(f"    {st.label.ljust(lw)}  {n:>8}{'  never fired' if n == 0 else ''}{mark}".rstrip())
+    never = cov.never_fired()
+    total = sum(len(t.steps) for t in cov.model.threads)
+    click.echo(f"  {total - len(never)}/{total} steps fired" +
+               (f"; never fired: {', '.join(f'{t}.{lab}' for t, lab in never)}" if never else ""))
+    if race:
+        missing = [f"{t}.{lab}" for t, lab in race if cov.fired(t, lab) == 0]
+        click.echo(f"  race steps: {len(race) - len(missing)}/{len(race)} fired" +
+                   (f"; never fired: {', '.join(missing)}" if missing else ""))
 
 
 def _load_arch(arch: str):
@@ -418,6 +456,9 @@ def check_cmd(n_jobs, only, scenarios_dir, layouts_dir, no_layouts, archs, chang
         Path(sarif_file).write_text(json.dumps(sarif(results), indent=1))
     if md_file:
         Path(md_file).write_text(markdown(results, seconds, n_jobs))
+    bad = [r for r in results if r.error == "bad-input"]
+    if bad:
+        raise BadInput(bad[0].message + (f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""))
     if as_json:
         _emit_json(report)
     else:

@@ -8,6 +8,12 @@ a state with no enabled step is terminal: a deadlock if some thread has not fini
 final predicates are checked. A search cut short by `max_states`, `max_seconds` or `max_depth` ends
 in verdict "incomplete", never "holds". Threads are tried in declaration order and outcomes of a
 step in the order the model lists them, so the same input gives the same trace.
+
+Coverage (`coverage=True`, unreduced search only): how many transitions each step fired. It is
+counted by wrapping the per-step successor functions, so the hot loop itself is the same with or
+without it and costs nothing when coverage is not asked for. It needs the full search: partial-order
+reduction may legitimately fire an independent step in one order only, or not at all in a state
+where another thread's step is chosen, so counts under reduction would not say what the model does.
 """
 
 from __future__ import annotations
@@ -55,6 +61,7 @@ class Result:
     path: list = field(default_factory=list)   # [(thread index, state after)], from the initial state
     bound: str | None = None          # which bound made the search incomplete
     trace_note: str = ""
+    coverage: "Coverage | None" = None  # with explore(coverage=True): transitions fired per step
 
     @property
     def states_in_trace(self) -> list:
@@ -65,6 +72,51 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+class Coverage:
+    """Transitions fired per step of each thread during an unreduced search. `counts[ti][pc]` is the
+    number of transitions of thread `ti`'s step at index `pc` (into new or already seen states).
+    A search that stops at a violation or a bound has counted only what it explored."""
+
+    def __init__(self, cm: CompiledModel):
+        self.model = cm
+        self.counts = [[0] * len(t.steps) for t in cm.threads]
+        self.complete = False         # the search explored every reachable state
+
+    def counting(self, fires: list) -> list:
+        """The successor-function table `fires[ti][pc]` with every function wrapped to count."""
+        def wrap(f, row, pc):
+            def fire(s):
+                out = f(s)
+                row[pc] += len(out)
+                return out
+            return fire
+        return [tuple(None if f is None else wrap(f, self.counts[ti], pc) for pc, f in enumerate(table))
+                for ti, table in enumerate(fires)]
+
+    def steps(self):
+        """(thread name, step label, transitions fired) in thread and step order."""
+        for ti, t in enumerate(self.model.threads):
+            for st in t.steps:
+                yield t.name, st.label, self.counts[ti][st.index]
+
+    def fired(self, thread: str, label: str) -> int:
+        ti = self.model.thread_names.index(thread)
+        st = next(st for st in self.model.threads[ti].steps if st.label == label)
+        return self.counts[ti][st.index]
+
+    def never_fired(self) -> list:
+        """(thread, label) of the steps no explored transition fired."""
+        return [(t, lab) for t, lab, n in self.steps() if n == 0]
+
+    def to_json(self) -> dict:
+        return {"complete": self.complete,
+                "threads": [{"name": t.name,
+                             "steps": [{"label": st.label, "fired": self.counts[ti][st.index]}
+                                       for st in t.steps]}
+                            for ti, t in enumerate(self.model.threads)],
+                "never_fired": [f"{t}.{lab}" for t, lab in self.never_fired()]}
+
+
 class _Bound(Exception):
     def __init__(self, which: str):
         self.which = which
@@ -72,10 +124,15 @@ class _Bound(Exception):
 
 def explore(cm: CompiledModel, *, reduction: bool = True, max_states: int | None = None,
             max_seconds: float | None = None, max_depth: int | None = None, shortest: bool = True,
-            progress: Callable[[Stats], None] | None = None, graph: bool = False) -> Result:
+            progress: Callable[[Stats], None] | None = None, graph: bool = False,
+            coverage: bool = False) -> Result:
     """Explore `cm`; return the verdict with statistics and, on a violation, the path to it.
 
-    With `graph=True` the result carries `edges` (state, thread index, state) for DOT export."""
+    With `graph=True` the result carries `edges` (state, thread index, state) for DOT export; with
+    `coverage=True` (only without reduction) `coverage`, the transitions fired per step."""
+    if coverage and reduction:
+        raise ValueError("coverage is counted on the unreduced search: pass reduction=False")
+    cov = Coverage(cm) if coverage else None
     t0 = time.perf_counter()
     stats = Stats()
     parent: dict = {cm.initial: None}
@@ -86,9 +143,13 @@ def explore(cm: CompiledModel, *, reduction: bool = True, max_states: int | None
             result = _bfs_reduced(cm, parent, stats, t0, max_states, max_seconds, max_depth, progress,
                                   edges)
         else:
-            result = _bfs_full(cm, parent, stats, t0, max_states, max_seconds, max_depth, progress, edges)
+            result = _bfs_full(cm, parent, stats, t0, max_states, max_seconds, max_depth, progress, edges,
+                               cov)
     except _Bound as b:
         result = Result(cm, INCOMPLETE, reduction, stats, bound=b.which)
+    if cov is not None:
+        cov.complete = result.verdict == HOLDS
+        result.coverage = cov
     stats.states = len(parent)
     stats.seconds = time.perf_counter() - t0
     stats.peak_rss_mb = _peak_rss_mb()
@@ -169,12 +230,13 @@ def _checkpoint(stats, transitions, depth, parent, limit, t0, max_seconds, progr
         progress(stats)
 
 
-def _bfs_full(cm, parent, stats, t0, max_states, max_seconds, max_depth, progress, edges):
-    """The unreduced search: the hot loop of the explorer, kept lean."""
+def _bfs_full(cm, parent, stats, t0, max_states, max_seconds, max_depth, progress, edges, cov=None):
+    """The unreduced search: the hot loop of the explorer, kept lean (coverage swaps in counting
+    successor functions; the loop is the same)."""
     bad = _check_new(cm, False, stats, cm.initial)
     if bad:
         return bad
-    fires = cm._fire
+    fires = cm._fire if cov is None else cov.counting(cm._fire)
     pcs = list(enumerate(cm.pc_index))
     has_inv = bool(cm.invariants)
     check_inv = cm.check_invariants

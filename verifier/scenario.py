@@ -19,6 +19,14 @@ tests read the same files, so an expectation lives in one place.
     knobs = { "swap_out.remember_exclusive" = false }
     expect = "violated"                                 # holds | violated
     invariant = "gup_ref_is_mapped_page"                # with violated: which one (or "deadlock")
+
+A "holds" is only worth its word if the interleaving it is about happened. `race` names the steps
+whose interleaving the scenario is about, as `"label"` or, where a label is in several threads,
+`"thread.label"`; `check` fails a holding variant in which one of them never fires (counted on the
+unreduced search). A scenario-level `race` applies to every holding variant; a variant's own `race`
+replaces it for that variant. A violated variant declares none: its search stops at the violation.
+
+    race = ["reclaim.try_to_unmap_one", "odirect.gup_get_page"]
 """
 
 from __future__ import annotations
@@ -36,8 +44,8 @@ from .model import CompiledModel, KnobError, Knobs, Model, ModelError, builder_k
 VERDICTS = ("holds", "violated")
 ARCH_KNOB_PREFIX = "arch."       # knobs that describe the architecture: --arch takes their place
 _SCENARIO_KEYS = {"name", "title", "description", "model", "threads", "invariants", "default_variant",
-                  "variants", "kind", "max_states"}
-_VARIANT_KEYS = {"name", "commit", "release", "description", "knobs", "expect", "invariant", "states"}
+                  "variants", "kind", "max_states", "race"}
+_VARIANT_KEYS = {"name", "commit", "release", "description", "knobs", "expect", "invariant", "states", "race"}
 
 
 class ScenarioError(ValueError):
@@ -54,6 +62,7 @@ class Variant:
     release: str | None = None
     description: str = ""
     states: int | None = None          # golden state count (reduction on): drift fails `check`
+    race: list | None = None           # race steps of this variant (None: the scenario's, if holding)
 
     @property
     def stands_for(self) -> str:
@@ -73,6 +82,7 @@ class Scenario:
     default_variant: str
     kind: str = "mm"
     max_states: int | None = None
+    race: list = field(default_factory=list)     # race steps of every holding variant
     _builder: Any = field(default=None, repr=False)
 
     # -- the builder ------------------------------------------------------------------------
@@ -123,6 +133,17 @@ class Scenario:
         known = ", ".join(v.name for v in self.variants)
         raise ScenarioError(f"scenario {self.name} has no variant {name!r} (variants: {known})")
 
+    def race_of(self, variant: Variant) -> list:
+        """The race steps `variant` must fire, as written in the file (see the module doc)."""
+        if variant.expect != "holds":
+            return []
+        return list(self.race if variant.race is None else variant.race)
+
+    def race_steps(self, variant: Variant, cm: CompiledModel) -> list:
+        """`race_of(variant)` resolved against the model built for it: [(thread, label)]. An unknown
+        or ambiguous name is the file's mistake (ScenarioError)."""
+        return resolve_race(cm, self.race_of(variant), f"{self.path}: variant {variant.name}")
+
     def knob_values(self, variant: Variant, overrides: dict | None = None) -> Knobs:
         """Knob values of `variant`, then the user's `--set` overrides (strings are parsed)."""
         knobs = Knobs(self.knobs)
@@ -163,6 +184,44 @@ class Scenario:
         return model.compile()
 
 
+def resolve_race(cm: CompiledModel, names: list, where: str) -> list:
+    """Resolve race step names against a compiled model: `label` (a step of exactly one thread) or
+    `thread.label` (labels may contain dots themselves: `writer.dsp.lookup` is thread writer's step
+    dsp.lookup). Returns [(thread, label)]."""
+    out = []
+    for name in names:
+        found = []
+        for t in cm.threads:
+            labels = {st.label for st in t.steps}
+            if name.startswith(t.name + ".") and name[len(t.name) + 1:] in labels:
+                found.append((t.name, name[len(t.name) + 1:]))
+            if name in labels:
+                found.append((t.name, name))
+        if not found:
+            head = name.partition(".")[0]
+            if head in cm.thread_names:
+                t = cm.threads[cm.thread_names.index(head)]
+                hint = f"thread {head} has no step {name[len(head) + 1:]!r} (its steps: " \
+                       f"{', '.join(st.label for st in t.steps)})"
+            else:
+                hint = f"no thread has a step {name!r} (threads: {', '.join(cm.thread_names)})"
+            raise ScenarioError(f"{where}: race step {name!r}: {hint}")
+        if len(found) > 1:
+            raise ScenarioError(f"{where}: race step {name!r} is ambiguous: write one of "
+                                f"{', '.join(f'{t}.{lab}' for t, lab in found)}")
+        out.append(found[0])
+    return out
+
+
+def _race_list(value, where: str) -> list:
+    if not isinstance(value, list) or not all(isinstance(x, str) and x for x in value):
+        raise ScenarioError(f"{where}: race must be a list of step labels (\"label\" or \"thread.label\")")
+    dup = sorted({x for x in value if value.count(x) > 1})
+    if dup:
+        raise ScenarioError(f"{where}: race names {', '.join(dup)} twice")
+    return list(value)
+
+
 def specs_dir() -> Path:
     return Path(str(importlib.resources.files("pteverify.specs")))
 
@@ -190,12 +249,16 @@ def _load(path: Path) -> Scenario:
             raise ScenarioError(f"{where}: needs a name and expect = holds|violated")
         if v["expect"] == "violated" and not v.get("invariant"):
             raise ScenarioError(f"{where}: expect = violated needs the invariant that breaks")
+        if "race" in v and v["expect"] != "holds":
+            raise ScenarioError(f"{where}: race applies to holding variants (a violated variant's search "
+                                f"stops at its violation)")
         if "states" in v and (not isinstance(v["states"], int) or v["states"] < 1):
             raise ScenarioError(f"{where}: states must be a positive integer (the golden state count)")
         variants.append(Variant(name=v["name"], knobs=dict(v.get("knobs", {})), expect=v["expect"],
                                 invariant=v.get("invariant"), commit=v.get("commit"),
                                 release=v.get("release"), description=v.get("description", ""),
-                                states=v.get("states")))
+                                states=v.get("states"),
+                                race=_race_list(v["race"], f"{where}") if "race" in v else None))
     if not variants:
         raise ScenarioError(f"{path}: no variants")
     default = data.get("default_variant", variants[0].name)
@@ -205,7 +268,8 @@ def _load(path: Path) -> Scenario:
                     description=data.get("description", ""), model_ref=data["model"], path=path,
                     threads=list(data.get("threads", [])), invariants=data.get("invariants"),
                     variants=variants, default_variant=default, kind=data.get("kind", "mm"),
-                    max_states=data.get("max_states"))
+                    max_states=data.get("max_states"),
+                    race=_race_list(data["race"], str(path)) if "race" in data else [])
 
 
 def load_scenarios(directory: Path | None = None) -> dict[str, Scenario]:
