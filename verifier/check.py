@@ -73,7 +73,7 @@ class CheckResult:
     stands_for: str = ""
     details: dict = field(default_factory=dict)     # trace (scenarios) or counterexample (layouts)
     cached: bool = False
-    error: str = ""                    # with verdict "error": "bad-input" (the file's mistake) or "internal"
+    error: str = ""                    # verdict "error": "bad-input" (exit 2) or "internal" (exit 4)
 
     def to_json(self) -> dict:
         d = asdict(self)
@@ -128,7 +128,11 @@ def model_modules(root: str, root_file: Path | None = None) -> list[Path]:
         if path is None:
             continue
         seen[name] = path
-        tree = ast.parse(path.read_text())
+        try:
+            tree = ast.parse(path.read_bytes())
+        except (OSError, SyntaxError, ValueError):
+            continue        # the job reports it when it imports the module; its bytes are hashed
+
         package = name if path.name == "__init__.py" else name.rpartition(".")[0]
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom):
@@ -154,7 +158,14 @@ def model_modules(root: str, root_file: Path | None = None) -> list[Path]:
 def _models_digest(module: str, user_file: Path | None) -> str:
     # one planning pass hashes the same model modules for every variant: read and parse them once
     files = model_modules("__user_model__", user_file) if user_file else model_modules(module)
-    return _sha(*(p.read_bytes() for p in files))
+    return _sha(*(_read_or_empty(p) for p in files))
+
+
+def _read_or_empty(p: Path) -> bytes:
+    try:
+        return p.read_bytes()
+    except OSError:
+        return b""          # a missing model file: the job reports it
 
 
 @functools.lru_cache(maxsize=None)
@@ -219,20 +230,38 @@ def _selected(job: Job, only: tuple) -> bool:
 
 
 def run_job(job: Job) -> list[CheckResult]:
+    """Run one job. A job that cannot run is a failed expectation with verdict "error", reported in
+    its row, never a crash of the whole check: `error` says whose fault it is ("bad-input": a
+    malformed file or a user's model that raised; "internal": pteverify's own defect), and the CLI
+    exits 2 or 4 after printing the table. The job's `max_seconds` also bounds the import and build
+    of its model (errors.time_limit): a model that never returns is "incomplete", not a hang."""
+    from .errors import BadInput, TimeLimit, describe_user_exception, one_line, time_limit, user_location
     t0 = time.perf_counter()
+    item = job.variant if job.kind == "scenario" else "load"
+    kind = job.kind if job.kind == "scenario" else "layout-property"
+
+    def failed(verdict, message, error=""):
+        return [CheckResult(job.id, kind, job.name, item, job.path, FAIL, verdict, "", message,
+                            time.perf_counter() - t0, job.hash, Path(job.arch).stem if job.arch else "",
+                            error=error)]
     try:
         if job.kind == "scenario":
-            return [_run_scenario(job)]
+            backstop = None if job.max_seconds is None else job.max_seconds * 1.5 + 5
+            with time_limit(backstop, f"running {job.id}"):
+                return [_run_scenario(job)]
         return _run_layout(job)
-    except Exception as e:       # a job that cannot run is a failed expectation, reported, not a crash
-        from .scenario import ScenarioError
-        item = job.variant if job.kind == "scenario" else "load"
-        bad_input = isinstance(e, ScenarioError)
-        return [CheckResult(job.id, job.kind if job.kind == "scenario" else "layout-property", job.name,
-                            item, job.path, FAIL, "error", "",
-                            str(e) if bad_input else f"{type(e).__name__}: {e}",
-                            time.perf_counter() - t0, job.hash, job.arch,
-                            error="bad-input" if bad_input else "internal")]
+    except KeyboardInterrupt:
+        raise
+    except TimeLimit as e:
+        return failed("incomplete", str(e))
+    except BadInput as e:
+        where = user_location(e)
+        msg = one_line(e)
+        return failed("error", msg + (f" (at {where})" if where and where not in msg else ""), "bad-input")
+    except BaseException as e:       # noqa: BLE001 - a job that cannot run is reported in its row
+        if user_location(e) is not None:
+            return failed("error", describe_user_exception(e, "the model"), "bad-input")
+        return failed("error", f"internal error: {type(e).__name__}: {one_line(e)}", "internal")
 
 
 @functools.lru_cache(maxsize=None)
@@ -441,10 +470,43 @@ def _variant_blocks(text: str) -> list[tuple[int, int]]:
 
 
 def load_baseline(path: Path) -> dict:
+    """The previous report `--changed-only` compares with ({} when there is none yet). A file that
+    is not a check report (truncated, another JSON document) is bad input naming the file."""
+    from .errors import BadInput
     try:
-        return json.loads(path.read_text())
+        doc = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return {}
+    except OSError as e:
+        raise BadInput(f"--baseline {path}: cannot read: {e.strerror}") from None
+    except UnicodeDecodeError as e:
+        raise BadInput(f"--baseline {path}: not UTF-8 (byte {e.start})") from None
+    except json.JSONDecodeError as e:
+        raise BadInput(f"--baseline {path}:{e.lineno}: not a check report: invalid JSON ({e.msg})") from None
+    problem = None
+    if not isinstance(doc, dict):
+        problem = f"a JSON {type(doc).__name__}, not an object"
+    elif not isinstance(doc.get("results", []), list):
+        problem = "'results' is not a list"
+    else:
+        for i, r in enumerate(doc.get("results", [])):
+            if not isinstance(r, dict):
+                problem = f"results[{i}] is not an object"
+            elif not all(isinstance(r.get(k), str) for k in ("id", "status")):
+                problem = f"results[{i}] has no string 'id' and 'status'"
+            elif any(k in r and not isinstance(r[k], t) for k, t in _RESULT_TYPES.items()):
+                problem = f"results[{i}]: a field has the wrong type"
+            if problem:
+                break
+    if problem:
+        raise BadInput(f"--baseline {path}: not a check report: {problem}")
+    return doc
+
+
+_RESULT_TYPES = {"kind": str, "name": str, "item": str, "file": str, "verdict": str, "expect": str,
+                 "message": str, "seconds": (int, float), "hash": str, "arch": str,
+                 "states": int, "transitions": int, "golden_states": int, "invariant": str,
+                 "stands_for": str, "details": dict, "cached": bool, "error": str}
 
 
 def default_jobs() -> int:

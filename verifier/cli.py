@@ -1,30 +1,51 @@
 """Command line: argument parsing, output and exit codes only; the work is done by the library.
 
-Exit codes: 0 holds / proved, 1 violated / disproved, 2 bad input or usage, 3 incomplete / unknown.
-Bad input is reported as one line on stderr, never a traceback.
+Exit codes: 0 holds / proved, 1 violated / disproved, 2 bad input or usage, 3 incomplete / unknown,
+4 internal error. Errors are one line on stderr, never a traceback (see errors.py and `main`).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 import time
+from pathlib import Path
 
 import click
 
 from . import __version__
 from .explore import HOLDS, INCOMPLETE, VIOLATED, explore
-from .model import KnobError, ModelError
+from .model import ModelError
 from .report import run_json
-from .scenario import ScenarioError, get_scenario, load_scenarios
+from .scenario import get_scenario, load_scenarios
 
-EXIT_OK, EXIT_VIOLATED, EXIT_BAD_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
+from .errors import (EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_INTERNAL, EXIT_OK, EXIT_VIOLATED, BadInput,
+                     TimeLimit, describe_user_exception, one_line, time_limit, user_location)
+
 DOT_MAX_TRANSITIONS = 50_000
 
 
-class BadInput(Exception):
-    """A user's mistake: printed as one line, exit code 2."""
+class _Seconds(click.ParamType):
+    """A time bound: a positive, finite number of seconds (nan and inf are refused, not ignored)."""
+
+    name = "SECONDS"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, float):
+            x = value
+        else:
+            try:
+                x = float(value)
+            except (TypeError, ValueError):
+                self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        if not math.isfinite(x) or x <= 0:
+            self.fail(f"{value!r} is not a positive, finite number of seconds", param, ctx)
+        return x
+
+
+SECONDS = _Seconds()
 
 
 def _colour(stream) -> bool:
@@ -35,9 +56,10 @@ def _emit_json(obj) -> None:
     click.echo(json.dumps(obj, indent=2))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 120})
 @click.version_option(__version__, prog_name="pteverify")
-def cli():
+@click.option("--debug", is_flag=True, help="On an internal error (exit 4), print the traceback.")
+def cli(debug: bool):
     """pteverify: model checking of the Linux kernel's page-table and swap code, and Z3 proofs of
     every architecture's swap-PTE layout."""
 
@@ -203,7 +225,7 @@ class _Progress:
 @click.option("--variant", "variant_name", help="Variant (kernel commit or release) to run; default: the scenario's default.")
 @click.option("--set", "sets", multiple=True, metavar="KNOB=VALUE", help="Override a knob (repeatable).")
 @click.option("--max-states", type=click.IntRange(min=1), help="Stop after this many states: verdict incomplete.")
-@click.option("--max-seconds", type=click.FloatRange(min=0, min_open=True), help="Stop after this long: verdict incomplete.")
+@click.option("--max-seconds", type=SECONDS, help="Stop after this long: verdict incomplete.")
 @click.option("--no-reduction", is_flag=True, help="Explore every interleaving without partial-order reduction.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--dot", "dot_file", type=click.Path(dir_okay=False, writable=True), help="Write the explored state graph (small runs) as DOT.")
@@ -216,16 +238,26 @@ def run_cmd(scenario, variant_name, sets, max_states, max_seconds, no_reduction,
     sc = get_scenario(scenario)
     variant = sc.variant(variant_name)
     overrides = _parse_sets(sets)
-    layout = _load_arch(arch) if arch else None
-    cm = sc.build(variant, overrides, arch=layout)
+    if dot_file:
+        _check_writable(dot_file, "--dot")
+    t0 = time.perf_counter()
+    # --max-seconds covers loading the layout and importing and building the model too: a user's
+    # module that never returns is stopped by an alarm (errors.time_limit), verdict incomplete
+    with time_limit(max_seconds, "importing and building the model"):
+        layout = _load_arch(arch) if arch else None
+        cm = sc.build(variant, overrides, arch=layout)
     race = sc.race_steps(variant, cm) if coverage else []
     if max_states is None:
         max_states = sc.max_states
+    remaining = None if max_seconds is None else max(max_seconds - (time.perf_counter() - t0), 1e-3)
     progress = _Progress(sys.stderr.isatty())
     try:
-        result = explore(cm, reduction=not (no_reduction or coverage), max_states=max_states,
-                         max_seconds=max_seconds, progress=progress, graph=dot_file is not None,
-                         coverage=coverage)
+        # the explorer checks its own clock every few thousand states; the alarm is the backstop
+        # for one step of a user's model that never returns
+        with time_limit(None if remaining is None else remaining * 1.5 + 5, "running one step of the model"):
+            result = explore(cm, reduction=not (no_reduction or coverage), max_states=max_states, max_seconds=remaining,
+                             progress=progress, graph=dot_file is not None,
+                             coverage=coverage)
     finally:
         progress.close()
     if dot_file:
@@ -283,8 +315,7 @@ def _write_dot(result, path: str, name: str) -> None:
         click.echo(f"pteverify: --dot: {len(result.edges)} transitions is too many to draw "
                    f"(limit {DOT_MAX_TRANSITIONS}); {path} not written", err=True)
         return
-    with open(path, "w") as f:
-        f.write(to_dot(explored_graph(result), name))
+    _write_output(path, to_dot(explored_graph(result), name), "--dot")
 
 
 def _print_run(sc, variant, result, overrides) -> None:
@@ -329,7 +360,7 @@ def _print_run(sc, variant, result, overrides) -> None:
 @click.option("--layout-file", "files", multiple=True, type=click.Path(dir_okay=False),
               help="A layout file of your own (repeatable).")
 @click.option("--property", "properties", multiple=True, help="Prove only this property (repeatable).")
-@click.option("--timeout", "timeout_s", type=click.FloatRange(min=0, min_open=True), default=30.0,
+@click.option("--timeout", "timeout_s", type=SECONDS, default=30.0,
               show_default=True, help="Solver time limit per property, seconds (exceeded: unknown).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("-v", "--verbose", is_flag=True, help="Every property of every layout, even when proved.")
@@ -404,7 +435,7 @@ def layout_show_cmd(layout, is_file):
               help="Rerun only jobs whose content hash differs from the baseline report; keep its passing results.")
 @click.option("--baseline", type=click.Path(dir_okay=False), default=".pteverify/check.json", show_default=True,
               help="The report --changed-only compares with; every check writes its JSON here.")
-@click.option("--max-seconds", type=click.FloatRange(min=0, min_open=True), default=600.0, show_default=True,
+@click.option("--max-seconds", type=SECONDS, default=600.0, show_default=True,
               help="Per scenario variant: a longer search is incomplete, which fails the check.")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON report.")
 @click.option("--junit", "junit_file", type=click.Path(dir_okay=False), help="Write a JUnit XML report.")
@@ -419,6 +450,10 @@ def check_cmd(n_jobs, only, scenarios_dir, layouts_dir, no_layouts, archs, chang
 
     from . import check as chk
     from .report import junit_xml, markdown, sarif
+    for opt, path in (("--junit", junit_file), ("--sarif", sarif_file), ("--markdown", md_file),
+                      ("--baseline", None if update_golden else baseline)):
+        if path:
+            _check_writable(path, opt)
     if update_golden:
         for name, variant, old, new in chk.update_golden(Path(scenarios_dir) if scenarios_dir else None, only):
             click.echo(f"{name}:{variant}: states {old} -> {new}")
@@ -439,6 +474,8 @@ def check_cmd(n_jobs, only, scenarios_dir, layouts_dir, no_layouts, archs, chang
     kept = []
     if changed_only:
         jobs, kept = chk.reuse_unchanged(jobs, chk.load_baseline(Path(baseline)))
+    # more processes than jobs or cores only costs memory and start-up time
+    n_jobs = max(1, min(n_jobs, len(jobs), os.cpu_count() or 1))
     progress = _CheckProgress(sys.stderr.isatty() and not as_json)
     try:
         results = chk.run_jobs(jobs, n_jobs, progress)
@@ -447,23 +484,58 @@ def check_cmd(n_jobs, only, scenarios_dir, layouts_dir, no_layouts, archs, chang
     results = chk.in_plan_order(kept + results, order)
     seconds = time.perf_counter() - t0
     report = chk.report_json(results, seconds, n_jobs)
-    base = Path(baseline)
-    base.parent.mkdir(parents=True, exist_ok=True)
-    base.write_text(json.dumps(report, indent=1))
-    if junit_file:
-        Path(junit_file).write_text(junit_xml(results, seconds))
-    if sarif_file:
-        Path(sarif_file).write_text(json.dumps(sarif(results), indent=1))
-    if md_file:
-        Path(md_file).write_text(markdown(results, seconds, n_jobs))
-    bad = [r for r in results if r.error == "bad-input"]
-    if bad:
-        raise BadInput(bad[0].message + (f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""))
     if as_json:
         _emit_json(report)
     else:
         _print_check(results, report["summary"])
+    _write_output(baseline, json.dumps(report, indent=1), "--baseline")
+    if junit_file:
+        _write_output(junit_file, junit_xml(results, seconds), "--junit")
+    if sarif_file:
+        _write_output(sarif_file, json.dumps(sarif(results), indent=1), "--sarif")
+    if md_file:
+        _write_output(md_file, markdown(results, seconds, n_jobs), "--markdown")
+    errors = {r.error for r in results if r.verdict == "error"}
+    if "internal" in errors:
+        click.echo("pteverify: internal error in a job (see its row; please report it)", err=True)
+        sys.exit(EXIT_INTERNAL)
+    bad = [r for r in results if r.verdict == "error" and r.error == "bad-input"]
+    if bad:
+        more = f" (and {len(bad) - 1} more; see the rows above)" if len(bad) > 1 else ""
+        click.echo(f"pteverify: {one_line(bad[0].message)}{more}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
     sys.exit(EXIT_OK if report["summary"]["ok"] else EXIT_VIOLATED)
+
+
+def _check_writable(path: str, option: str) -> None:
+    """Before any work: an output file must be creatable (its directory exists and is writable) and
+    not a directory, so a long run never ends in a lost report."""
+    p = Path(path)
+    if p.is_dir():
+        raise BadInput(f"{option} {path}: is a directory")
+    existed = p.exists()
+    try:
+        if option == "--baseline":
+            p.parent.mkdir(parents=True, exist_ok=True)      # .pteverify/ by default
+        with open(p, "a"):
+            pass
+    except OSError as e:
+        raise BadInput(f"{option} {path}: cannot write: {e.strerror}") from None
+    if not existed:
+        try:
+            p.unlink()
+        except OSError:
+            pass
+
+
+def _write_output(path: str, text: str, option: str) -> None:
+    p = Path(path)
+    try:
+        if option == "--baseline":
+            p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+    except OSError as e:
+        raise BadInput(f"{option} {path}: cannot write: {e.strerror}") from None
 
 
 class _CheckProgress:
@@ -528,41 +600,75 @@ def _print_check(results, summ) -> None:
 # ------------------------------------------------------------------------------------------
 
 
-def _bad_input_types() -> tuple:
-    types = [BadInput, ScenarioError, KnobError]
-    try:
-        from .layout import LayoutError
-        types.append(LayoutError)
-    except ImportError:
-        pass
-    return tuple(types)
+def _short_usage() -> str:
+    names = ", ".join(cli.list_commands(click.Context(cli)))
+    return (f"usage: pteverify [--debug] COMMAND [ARGS]...  (commands: {names}; "
+            f"`pteverify --help` or `pteverify COMMAND --help` for more)")
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: bad input is one line on stderr and exit 2, never a traceback."""
+    """Console entry point, and the one place the error policy is enforced.
+
+    Exit codes: 0 holds/proved, 1 violated/disproved, 2 bad input (one line: what and where),
+    3 incomplete/unknown (a bound was reached), 4 internal error of pteverify (one line; `--debug`
+    or PTEVERIFY_DEBUG=1 prints the traceback). Never a traceback by default, never 0 or 1 on an
+    error: an exception raised by a user's own model code is bad input, naming its file and line;
+    any other unexpected exception is an internal error."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    global _DEBUG
+    _DEBUG = bool(os.environ.get("PTEVERIFY_DEBUG")) or "--debug" in args[:1]
+    if not args:
+        click.echo(_short_usage(), err=True)
+        sys.exit(EXIT_BAD_INPUT)
     try:
-        cli.main(args=argv, prog_name="pteverify", standalone_mode=False)
+        cli.main(args=args, prog_name="pteverify", standalone_mode=False)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
     except click.exceptions.Abort:
-        click.echo("pteverify: aborted", err=True)
-        sys.exit(EXIT_BAD_INPUT)
+        _fail("aborted", EXIT_BAD_INPUT)
     except click.UsageError as e:
         hint = f" (see `{e.ctx.command_path} --help`)" if e.ctx is not None else ""
-        click.echo(f"pteverify: {e.format_message()}{hint}", err=True)
-        sys.exit(EXIT_BAD_INPUT)
+        _fail(f"{one_line(e.format_message())}{hint}", EXIT_BAD_INPUT)
     except click.ClickException as e:
-        click.echo(f"pteverify: {e.format_message()}", err=True)
-        sys.exit(EXIT_BAD_INPUT)
-    except _bad_input_types() as e:
-        click.echo(f"pteverify: {e}", err=True)
-        sys.exit(EXIT_BAD_INPUT)
-    except ModelError as e:
-        click.echo(f"pteverify: model error: {e}", err=True)
-        sys.exit(EXIT_BAD_INPUT)
-    except OSError as e:
-        click.echo(f"pteverify: {e.filename or ''}: {e.strerror}", err=True)
-        sys.exit(EXIT_BAD_INPUT)
+        _fail(one_line(e.format_message()), EXIT_BAD_INPUT)
     except KeyboardInterrupt:
-        click.echo("pteverify: interrupted", err=True)
-        sys.exit(130)
+        _fail("interrupted", 130)
+    except TimeLimit as e:
+        _fail(str(e), EXIT_INCOMPLETE)
+    except SystemExit as e:
+        # the commands exit through sys.exit; a user's model calling it is bad input
+        if user_location(e) is not None:
+            _fail(describe_user_exception(e, "the model"), EXIT_BAD_INPUT, e)
+        if e.code is not None and not isinstance(e.code, int):
+            _fail(one_line(e.code), EXIT_BAD_INPUT)
+        raise
+    except BadInput as e:
+        where = user_location(e)
+        prefix = "model error: " if isinstance(e, ModelError) else ""
+        loc = f" (at {where})" if isinstance(e, ModelError) and where and where not in str(e) else ""
+        _fail(f"{prefix}{one_line(e)}{loc}", EXIT_BAD_INPUT, e)
+    except OSError as e:
+        if e.filename:
+            _fail(f"{e.filename}: {e.strerror or one_line(e)}", EXIT_BAD_INPUT, e)
+        _fail(f"{type(e).__name__}: {one_line(e)}", EXIT_INTERNAL, e)
+    except MemoryError as e:
+        _fail("out of memory: nothing proved (bound the search with --max-states)", EXIT_INCOMPLETE, e)
+    except Exception as e:  # noqa: BLE001 - the one place every other exception is classified
+        if user_location(e) is not None:
+            _fail(describe_user_exception(e, "the model"), EXIT_BAD_INPUT, e)
+        _fail(f"internal error: {type(e).__name__}: {one_line(e)} "
+              f"({'traceback above' if _DEBUG else 'run with --debug for the traceback'}; "
+              f"please report it)", EXIT_INTERNAL, e)
+
+
+_DEBUG = False
+
+
+def _fail(message: str, code: int, exc: BaseException | None = None):
+    if _DEBUG and exc is not None:
+        import traceback
+        traceback.print_exception(exc, file=sys.stderr)
+    try:
+        click.echo(f"pteverify: {message}", err=True)
+    finally:
+        sys.exit(code)

@@ -33,15 +33,18 @@ __all__ = [
 ]
 
 GOTO = "goto"        # key of an effect's dict that names the label to jump to
+from .errors import BadInput
+
 DONE = "done"        # the label a thread ends at
 FREE = 0             # value of a lock field that nobody holds
 
 
-class ModelError(Exception):
-    """A model is malformed (a bug in the model, not in the user's input)."""
+class ModelError(BadInput):
+    """A model is malformed: a user's model is bad input (exit 2); the shipped models are tested
+    so that they never raise it."""
 
 
-class KnobError(ValueError):
+class KnobError(BadInput, ValueError):
     """A knob name or value a user gave is not valid for the model."""
 
 

@@ -34,11 +34,13 @@ from __future__ import annotations
 import importlib
 import importlib.resources
 import importlib.util
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .errors import BadInput, TimeLimit, read_text, describe_user_exception, one_line, user_location
 from .model import CompiledModel, KnobError, Knobs, Model, ModelError, builder_knobs
 
 VERDICTS = ("holds", "violated")
@@ -48,7 +50,7 @@ _SCENARIO_KEYS = {"name", "title", "description", "model", "threads", "invariant
 _VARIANT_KEYS = {"name", "commit", "release", "description", "knobs", "expect", "invariant", "states", "race"}
 
 
-class ScenarioError(ValueError):
+class ScenarioError(BadInput, ValueError):
     """A scenario file or a user's choice of scenario/variant is wrong (exit code 2)."""
 
 
@@ -95,21 +97,36 @@ class Scenario:
 
     @property
     def builder(self):
+        """The builder function, imported on first use. Whatever a user's model module does wrong
+        while it is imported (raises, calls sys.exit, names no function) is a ScenarioError naming
+        its file and line; `--max-seconds` bounds the import through errors.time_limit."""
         if self._builder is None:
             mod_name, _, fn_name = self.model_ref.partition(":")
             try:
                 if self.model_file is not None:
                     spec = importlib.util.spec_from_file_location(
                         f"pteverify_user_model_{self.name.replace('-', '_')}", self.model_file)
-                    if spec is None or not self.model_file.exists():
+                    if spec is None or not self.model_file.is_file():
                         raise ImportError(f"no such file {self.model_file}")
                     mod = importlib.util.module_from_spec(spec)
                     spec.loader.exec_module(mod)
                 else:
                     mod = importlib.import_module(mod_name)
-                self._builder = getattr(mod, fn_name)
-            except (ImportError, AttributeError, SyntaxError) as e:
-                raise ScenarioError(f"{self.path}: model {self.model_ref!r} cannot be loaded: {e}") from None
+                fn = getattr(mod, fn_name)
+            except (ImportError, AttributeError) as e:
+                raise ScenarioError(f"{self.path}: model {self.model_ref!r} cannot be loaded: "
+                                    f"{one_line(e)}") from None
+            except (KeyboardInterrupt, TimeLimit):
+                raise
+            except BaseException as e:       # noqa: BLE001 - a user's module may raise anything
+                if self.model_file is None and user_location(e) is None:
+                    raise                    # a shipped model failing to import: pteverify's defect
+                raise ScenarioError(describe_user_exception(
+                    e, f"model {self.model_ref!r} (scenario {self.path}), while imported,")) from None
+            if not callable(fn):
+                raise ScenarioError(f"{self.path}: model {self.model_ref!r} is a {type(fn).__name__}, "
+                                    f"not a builder function")
+            self._builder = fn
         return self._builder
 
     @property
@@ -168,7 +185,15 @@ class Scenario:
                 raise ScenarioError(f"variant {variant.name} sets {', '.join(fixed)}: with --arch the layout "
                                     f"decides what the architecture has")
             knobs.arch = arch
-        model = self.builder(knobs)
+        builder = self.builder
+        try:
+            model = builder(knobs)
+        except (KeyboardInterrupt, TimeLimit, BadInput):
+            raise
+        except BaseException as e:           # noqa: BLE001 - a user's builder may raise anything
+            if user_location(e) is None:
+                raise                        # a shipped builder failing: pteverify's defect (exit 4)
+            raise ModelError(describe_user_exception(e, f"the builder {self.model_ref!r}")) from None
         if not isinstance(model, Model):
             raise ModelError(f"{self.model_ref} returned {type(model).__name__}, not a Model")
         model.knobs = knobs
@@ -226,11 +251,20 @@ def specs_dir() -> Path:
     return Path(str(importlib.resources.files("pteverify.specs")))
 
 
-def _load(path: Path) -> Scenario:
+def load_toml(path: Path, error=ScenarioError) -> dict:
+    """A TOML file of the user's: not readable, not UTF-8 or not TOML is `error` naming file:line."""
+    text = read_text(path, error)
     try:
-        data = tomllib.loads(path.read_text())
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise ScenarioError(f"{path}: {e}") from None
+        m = re.search(r"\(at line (\d+), column (\d+)\)", str(e))
+        msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(e))
+        raise error(f"{path}:{m.group(1)}: TOML syntax: {msg} (column {m.group(2)})" if m
+                    else f"{path}: TOML syntax: {msg}") from None
+
+
+def _load(path: Path) -> Scenario:
+    data = load_toml(path, ScenarioError)
     unknown = set(data) - _SCENARIO_KEYS
     if unknown:
         raise ScenarioError(f"{path}: unknown key(s) {sorted(unknown)}")

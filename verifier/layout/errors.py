@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from ..errors import BadInput
 
-class LayoutError(Exception):
+
+class LayoutError(BadInput):
     """A layout file is malformed, or one of its expressions is.
 
     str() is one line: ``path:line: field, column N: message`` (parts left out when unknown), e.g.

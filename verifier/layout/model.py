@@ -286,6 +286,12 @@ def load_layout(path) -> Layout:
         raw = path.read_text(encoding="utf-8")
     except OSError as e:
         raise LayoutError(f"cannot read: {e.strerror}", path=path) from None
+    except UnicodeDecodeError as e:
+        data = path.read_bytes()
+        line = data.count(b"\n", 0, e.start) + 1
+        col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        raise LayoutError(f"not UTF-8 text (byte 0x{data[e.start]:02x}); save the file as UTF-8",
+                          path=path, line=line, column=col) from None
     try:
         data = tomllib.loads(raw)
     except tomllib.TOMLDecodeError as e:
