@@ -598,6 +598,127 @@ def _print_check(results, summ) -> None:
 
 
 # ------------------------------------------------------------------------------------------
+# mutate
+
+
+@cli.command("mutate")
+@click.argument("scenarios", nargs=-1)
+@click.option("--all", "all_scenarios", is_flag=True, help="Every shipped scenario.")
+@click.option("--jobs", "-j", "n_jobs", type=click.IntRange(min=1), default=None,
+              help="Run mutants over this many processes (default: the CPUs, at most 8).")
+@click.option("--operator", "operators", multiple=True,
+              type=click.Choice(["skip-effect", "drop-guard", "swap-next", "drop-lock", "drop-unlock", "drop-outcome"]),
+              help="Only this mutation operator (repeatable).")
+@click.option("--state-factor", type=click.IntRange(min=1), default=None,
+              help="A mutant may explore this many times its variant's states before it is incomplete (default 50).")
+@click.option("--max-seconds", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Per mutant and variant: a longer search is incomplete (default 60).")
+@click.option("--min-score", type=click.FloatRange(0, 100), default=None,
+              help="Exit 1 if the kill rate over the mm scenarios is below this percentage.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--markdown", "md_file", type=click.Path(dir_okay=False), help="Write the per-scenario table as Markdown.")
+@click.option("-v", "--verbose", is_flag=True, help="List killed mutants too, with what killed them.")
+def mutate_cmd(scenarios, all_scenarios, n_jobs, operators, state_factor, max_seconds, min_score, as_json,
+               md_file, verbose):
+    """Mutation testing: break each step of the holding variants' models (skip its effect, drop its
+    guard, swap it with the next step, leave a lock out, drop an outcome) and report which mutants
+    no check kills.
+
+    Exit 0, or 1 when --min-score is not met or an `[[equivalent]]` mutant is killed."""
+    from . import mutate as mut
+    from .check import default_jobs
+    if all_scenarios and scenarios:
+        raise BadInput("give scenario names or --all, not both")
+    if not all_scenarios and not scenarios:
+        raise BadInput("nothing to mutate: name scenarios, or use --all")
+    chosen = list(load_scenarios().values()) if all_scenarios else [get_scenario(n) for n in scenarios]
+    n_jobs = n_jobs or default_jobs()
+    t0 = time.perf_counter()
+    progress = _MutateProgress(sys.stderr.isatty() and not as_json)
+    try:
+        reports = mut.mutate_scenarios(
+            chosen, n_jobs=n_jobs, operators=tuple(operators),
+            factor=state_factor or mut.DEFAULT_STATE_FACTOR,
+            max_seconds=max_seconds or mut.DEFAULT_MAX_SECONDS, progress=progress)
+    finally:
+        progress.close()
+    seconds = time.perf_counter() - t0
+    mm_total = mut.totals(reports, ("mm",))
+    other_total = mut.totals([r for r in reports if r.kind != "mm"])
+    stale = mm_total["stale_equivalent"] + other_total["stale_equivalent"]
+    below = (min_score is not None and mm_total["score"] is not None
+             and mm_total["score"] * 100 < min_score)
+    if md_file:
+        from pathlib import Path
+        Path(md_file).write_text(mut.markdown_table(reports))
+    if as_json:
+        _emit_json({"seconds": round(seconds, 3), "jobs": n_jobs,
+                    "totals": {"mm": mm_total, "other": other_total},
+                    "min_score": min_score, "ok": not (stale or below),
+                    "scenarios": [r.to_json() for r in reports]})
+    else:
+        _print_mutate(reports, mm_total, other_total, seconds, n_jobs, verbose)
+        if below:
+            click.echo(f"kill rate {mm_total['score'] * 100:.1f} % is below --min-score {min_score:g} %")
+    sys.exit(EXIT_VIOLATED if stale or below else EXIT_OK)
+
+
+class _MutateProgress:
+    def __init__(self, enabled: bool):
+        self.bar = None
+        self.enabled = enabled
+
+    def __call__(self, done, total):
+        if not self.enabled:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+            self.bar = tqdm(total=total, unit=" mutants", file=sys.stderr, leave=False, dynamic_ncols=True)
+        self.bar.update(done - self.bar.n)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _pct(score) -> str:
+    return "-" if score is None else f"{score * 100:.1f} %"
+
+
+def _print_mutate(reports, mm_total, other_total, seconds, n_jobs, verbose) -> None:
+    colour = _colour(sys.stdout)
+    width = max((len(r.scenario) for r in reports), default=8)
+    click.echo(f"{'scenario'.ljust(width)}  mutants  killed  survived  equivalent  invalid  incomplete  score")
+    for r in reports:
+        c = r.summary()
+        click.echo(f"{r.scenario.ljust(width)}  {c['mutants']:>7}  {c['killed']:>6}  {c['survived']:>8}  "
+                   f"{c['equivalent']:>10}  {c['invalid']:>7}  {c['incomplete']:>10}  {_pct(r.score):>7}"
+                   + (f"  ({r.kind})" if r.kind != "mm" else ""))
+        if r.note:
+            click.echo(f"  {r.note}")
+        for m in r.mutants:
+            if m.status == "killed" and not m.stale and not verbose:
+                continue
+            tag = m.status if not m.stale else "KILLED, marked equivalent"
+            if colour and (m.status == "survived" or m.stale):
+                tag = click.style(tag, fg="red", bold=True)
+            detail = {"killed": f"by {m.variant}: {m.how}", "survived": m.ref,
+                      "equivalent": m.reason, "invalid": m.how,
+                      "incomplete": f"{m.variant}: {m.how}"}[m.status]
+            if m.stale:
+                detail = f"by {m.variant}: {m.how} (the scenario file says: {m.reason})"
+            click.echo(f"  {tag:<10} {m.step} {m.operator}: {detail}")
+        if r.unreached and verbose:
+            click.echo(f"  unreached steps (no mutants): {', '.join(r.unreached)}")
+    for name, t in (("mm scenarios", mm_total), ("other scenarios", other_total)):
+        if t["scenarios"]:
+            click.echo(f"{name}: {t['mutants']} mutants, {t['killed']} killed, {t['survived']} survived, "
+                       f"{t['equivalent']} equivalent, {t['invalid']} invalid, {t['incomplete']} incomplete: "
+                       f"kill rate {_pct(t['score'])}")
+    click.echo(f"({seconds:.1f} s, {n_jobs} process(es); score = killed / (mutants - equivalent - invalid))")
+
+
+# ------------------------------------------------------------------------------------------
 
 
 def _short_usage() -> str:

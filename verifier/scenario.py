@@ -27,6 +27,14 @@ unreduced search). A scenario-level `race` applies to every holding variant; a v
 replaces it for that variant. A violated variant declares none: its search stops at the violation.
 
     race = ["reclaim.try_to_unmap_one", "odirect.gup_get_page"]
+
+`pteverify mutate` breaks each step of the holding variants' models (see verifier/mutate.py); a
+mutant no check can kill is recorded, with the reason, as
+
+    [[equivalent]]
+    step = "reclaim.try_to_unmap_one"                   # thread.label
+    operator = "drop-guard"                             # or "drop-lock:ptl", "drop-outcome:1", ...
+    reason = "the guard only repeats the lock wait"     # one line
 """
 
 from __future__ import annotations
@@ -46,7 +54,7 @@ from .model import CompiledModel, KnobError, Knobs, Model, ModelError, builder_k
 VERDICTS = ("holds", "violated")
 ARCH_KNOB_PREFIX = "arch."       # knobs that describe the architecture: --arch takes their place
 _SCENARIO_KEYS = {"name", "title", "description", "model", "threads", "invariants", "default_variant",
-                  "variants", "kind", "max_states", "race"}
+                  "variants", "kind", "max_states", "race", "equivalent"}
 _VARIANT_KEYS = {"name", "commit", "release", "description", "knobs", "expect", "invariant", "states", "race"}
 
 
@@ -85,6 +93,7 @@ class Scenario:
     kind: str = "mm"
     max_states: int | None = None
     race: list = field(default_factory=list)     # race steps of every holding variant
+    equivalent: list = field(default_factory=list)     # [{step, operator, reason}]: see mutate.py
     _builder: Any = field(default=None, repr=False)
 
     # -- the builder ------------------------------------------------------------------------
@@ -295,6 +304,15 @@ def _load(path: Path) -> Scenario:
                                 race=_race_list(v["race"], f"{where}") if "race" in v else None))
     if not variants:
         raise ScenarioError(f"{path}: no variants")
+    equivalent = data.get("equivalent", [])
+    if not isinstance(equivalent, list):
+        raise ScenarioError(f"{path}: equivalent must be an array of tables ([[equivalent]])")
+    for i, e in enumerate(equivalent):
+        where = f"{path}: equivalent[{i}]"
+        if not isinstance(e, dict) or set(e) != {"step", "operator", "reason"}:
+            raise ScenarioError(f"{where}: needs exactly step, operator and reason")
+        if not all(isinstance(e[k], str) and e[k].strip() for k in e) or "\n" in e["reason"].strip():
+            raise ScenarioError(f"{where}: step, operator and a one-line reason must be non-empty strings")
     default = data.get("default_variant", variants[0].name)
     if default not in {v.name for v in variants}:
         raise ScenarioError(f"{path}: default_variant {default!r} is not a variant")
@@ -303,7 +321,8 @@ def _load(path: Path) -> Scenario:
                     threads=list(data.get("threads", [])), invariants=data.get("invariants"),
                     variants=variants, default_variant=default, kind=data.get("kind", "mm"),
                     max_states=data.get("max_states"),
-                    race=_race_list(data["race"], str(path)) if "race" in data else [])
+                    race=_race_list(data["race"], str(path)) if "race" in data else [],
+                    equivalent=equivalent)
 
 
 def load_scenarios(directory: Path | None = None) -> dict[str, Scenario]:

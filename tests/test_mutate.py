@@ -1,0 +1,217 @@
+"""Mutation testing (`pteverify mutate`): operators, kills, equivalents, the command line."""
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from pteverify import mutate as mut
+from pteverify.explore import HOLDS, explore
+from pteverify.model import Model
+from pteverify.scenario import ScenarioError, get_scenario, load_scenarios
+
+# A toy bank: two depositors add 1 to a balance under a lock (load into a local, store, unlock); an
+# auditor waits for a deposit and then flips a coin (two outcomes). The strong scenario checks
+# the final balance and declares the coin's second outcome a race step; the weak one checks nothing
+# that a lost deposit breaks.
+TOY = textwrap.dedent('''
+    from pteverify.model import Model, builder
+
+    @builder()
+    def build(knobs):
+        m = Model("toy", "a locked counter", knobs)
+        m.lock("L")
+        m.field("bal", 0, range(4))
+        m.field("coin", 0, (0, 1, 2))
+        for name in ("a", "b"):
+            t = m.thread(name)
+            r = m.field(name + "_r", 0, range(4))
+            t.step("lock", "spin_lock(&L)", acquire="L")
+            t.step("load", "r = bal", effect=lambda s, r=r: {r: s.bal}, reads=["bal"], writes=[r])
+            t.step("store", "bal = r + 1", effect=lambda s, r=r: {"bal": getattr(s, r) + 1},
+                   reads=[r], writes=["bal"])
+            t.step("unlock", "spin_unlock(&L)", release="L")
+        t = m.thread("audit")
+        t.step("wait", "wait_event(bal > 0)", guard=lambda s: s.bal > 0, reads=["bal"])
+        t.step("flip", "coin = 1 or 2", effect=lambda s: [{"coin": 1}, {"coin": 2}], writes=["coin"])
+        m.final("deposits_kept", lambda s: s.bal == 2, ["bal"], "no deposit is lost")
+        m.invariant("sane", lambda s: s.bal <= 3 and s.coin <= 2, ["bal", "coin"])
+        return m
+''')
+
+
+def _scenario(tmp_path, name, extra="", invariants=None):
+    (tmp_path / "toy.py").write_text(TOY)
+    inv = f"invariants = {json.dumps(invariants)}\n" if invariants is not None else ""
+    text = (f'name = "{name}"\nmodel = "toy.py:build"\n{inv}{extra}\n'
+            '[[variants]]\nname = "base"\nexpect = "holds"\n')
+    path = tmp_path / f"{name}.toml"
+    path.write_text(text)
+    return path
+
+
+def _ids(report):
+    return [m.id for m in report.mutants]
+
+
+def test_operators_derive_the_expected_mutants(tmp_path):
+    sc = get_scenario(str(_scenario(tmp_path, "toy-strong")))
+    rep, entries, _ = mut.plan_scenario(sc)
+    got = [e.id if isinstance(e, mut.MutantResult) else e[0].id for e in entries]
+    expected = []
+    for t in ("a", "b"):
+        # load writes only the thread's local: no skip-effect; unlock is the last step: no swap
+        expected += [f"{t}.lock:swap-next", f"{t}.lock:drop-lock:L", f"{t}.load:swap-next",
+                     f"{t}.store:skip-effect", f"{t}.store:swap-next", f"{t}.unlock:drop-unlock:L"]
+    expected += ["audit.wait:drop-guard", "audit.wait:swap-next", "audit.flip:skip-effect",
+                 "audit.flip:drop-outcome:0", "audit.flip:drop-outcome:1"]
+    assert got == expected
+    assert rep.unreached == []
+
+
+def test_apply_mutant_leaves_the_original_alone(tmp_path):
+    sc = get_scenario(str(_scenario(tmp_path, "toy-strong")))
+    v = sc.variants[0]
+    model = sc.build(v).model
+    prof = mut.profile(model, v.name)
+    spec = mut.MutantSpec("a.lock", "swap-next")
+    m2 = mut.apply_mutant(model, spec, prof.steps["a.lock"])
+    assert [s.label for s in m2.threads[0].steps] == ["load", "lock", "store", "unlock"]
+    assert [s.index for s in m2.threads[0].steps] == [0, 1, 2, 3]
+    assert [s.label for s in model.threads[0].steps] == ["lock", "load", "store", "unlock"]
+    # the unlocked critical section loses a deposit: the mutant is killed by the final predicate
+    m3 = mut.apply_mutant(model, mut.MutantSpec("a.lock", "drop-lock", "L"), prof.steps["a.lock"])
+    r = explore(m3.compile(), reduction=False)
+    assert r.verdict == "violated" and r.invariant == "deposits_kept"
+
+
+def test_weak_scenario_lets_a_mutant_survive_strong_one_kills_it(tmp_path):
+    weak = get_scenario(str(_scenario(tmp_path, "toy-weak", invariants=["sane"])))
+    strong = get_scenario(str(_scenario(tmp_path, "toy-strong", extra='race = ["audit.flip"]')))
+    (rw,) = mut.mutate_scenarios([weak])
+    (rs,) = mut.mutate_scenarios([strong])
+    w = {m.id: m for m in rw.mutants}
+    s = {m.id: m for m in rs.mutants}
+    # without the lock a deposit is lost: only the final predicate sees it
+    assert w["a.lock:drop-lock:L"].status == mut.SURVIVED
+    assert s["a.lock:drop-lock:L"].status == mut.KILLED and s["a.lock:drop-lock:L"].how == "deposits_kept"
+    # a store that never happens: the weak scenario cannot tell
+    assert w["a.store:skip-effect"].status == mut.SURVIVED
+    assert s["a.store:skip-effect"].status == mut.KILLED
+    # a dropped outcome only removes behaviour: no safety check can kill it, but the auditor's
+    # dropped wait lets the store of a leaked lock ... no: dropping the coin flip's outcome is
+    # survived by both (a race step fires with either outcome)
+    assert w["audit.flip:drop-outcome:0"].status == mut.SURVIVED
+    assert s["audit.flip:drop-outcome:0"].status == mut.SURVIVED
+    # the leaked lock deadlocks the other depositor in both
+    assert w["a.unlock:drop-unlock:L"].status == mut.KILLED and w["a.unlock:drop-unlock:L"].how == "deadlock"
+    # swapping lock and load reads the balance outside the lock: a lost deposit
+    assert s["a.lock:swap-next"].status == mut.KILLED
+    # swapping store and unlock is harmless here: nobody else reads bal under the lock in between ...
+    assert s["a.store:swap-next"].status == mut.KILLED       # ... but the other depositor stores in between
+    assert rs.score > rw.score
+    assert rs.count(mut.INVALID) == 0
+
+
+def test_race_step_kills_a_mutant_that_skips_it(tmp_path):
+    strong = get_scenario(str(_scenario(tmp_path, "toy-race", extra='race = ["audit.flip"]')))
+    (rs,) = mut.mutate_scenarios([strong], operators=("drop-guard", "swap-next"))
+    s = {m.id: m for m in rs.mutants}
+    # without its wait the auditor flips before both deposits: still fires, not killed by coverage;
+    # deposits are kept either way
+    assert s["audit.wait:drop-guard"].status == mut.SURVIVED
+    assert all(m.operator.startswith(("drop-guard", "swap-next")) for m in rs.mutants)
+
+
+def test_invalid_swap_breaks_a_lock_pairing():
+    # lock discipline broken by the operator is invalid, not killed: swap take_second/put_down
+    (rep,) = mut.mutate_scenarios([load_scenarios()["philosophers"]], operators=("swap-next",))
+    m = {x.id: x for x in rep.mutants}["phil0.take_second:swap-next"]
+    assert m.status == mut.INVALID and "does not hold" in m.how
+
+
+def test_equivalent_entries(tmp_path):
+    eq = ('[[equivalent]]\nstep = "a.lock"\noperator = "drop-lock:L"\nreason = "a weak check"\n')
+    (rep,) = mut.mutate_scenarios([get_scenario(str(_scenario(tmp_path, "toy-eq", extra=eq,
+                                                                invariants=["sane"])))],
+                                  operators=("drop-lock",))
+    m = {x.id: x for x in rep.mutants}["a.lock:drop-lock:L"]
+    assert m.status == mut.EQUIVALENT and m.reason == "a weak check"
+    assert rep.score == 0.0                           # b's drop-lock survives, a's is equivalent
+    # marked equivalent but killed by the strong scenario: stale
+    (rep,) = mut.mutate_scenarios([get_scenario(str(_scenario(tmp_path, "toy-stale", extra=eq)))],
+                                  operators=("drop-lock",))
+    m = {x.id: x for x in rep.mutants}["a.lock:drop-lock:L"]
+    assert m.status == mut.KILLED and m.stale
+
+
+@pytest.mark.parametrize("entry,fragment", [
+    ('step = "a.nope"\noperator = "skip-effect"\nreason = "x"', "no step 'a.nope'"),
+    ('step = "a.lock"\noperator = "frob"\nreason = "x"', "unknown operator 'frob'"),
+    ('step = "a.lock"\noperator = "skip-effect"\nreason = "x"', "no such mutant"),
+    ('step = "a.lock"\noperator = "skip-effect"', "needs exactly step, operator and reason"),
+])
+def test_bad_equivalent_entries_are_bad_input(tmp_path, entry, fragment):
+    path = _scenario(tmp_path, "toy-bad", extra="[[equivalent]]\n" + entry + "\n")
+    with pytest.raises(ScenarioError, match=fragment.replace("(", r"\(")):
+        mut.mutate_scenarios([get_scenario(str(path))])
+    p = subprocess.run([sys.executable, "-m", "pteverify", "mutate", str(path)], capture_output=True, text=True)
+    assert p.returncode == 2 and fragment in p.stderr and "Traceback" not in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1
+
+
+def test_lock_discipline_checks_pass_on_every_unmutated_model():
+    """The checks that class a mutant invalid (a lock released or taken against its owner) never
+    fire on the shipped models themselves: a mutant is invalid because of its operator."""
+    for sc in load_scenarios().values():
+        for v in sc.variants:
+            if v.expect != "holds":
+                continue
+            model = sc.build(v).model
+            locks = {n for n, f in model.fields.items() if f.is_lock}
+            index = {n: i for i, n in enumerate(model.fields)}
+            threads = [mut._thread_with(model, t, [mut._checked(st, ti + 1, locks, index) for st in t.steps])
+                       for ti, t in enumerate(model.threads)]
+            r = explore(mut._model_with(model, threads).compile(), reduction=False, max_states=sc.max_states)
+            assert r.verdict == HOLDS, f"{sc.name}:{v.name}"
+
+
+def test_cli_json_on_small_scenarios():
+    p = subprocess.run([sys.executable, "-m", "pteverify", "mutate", "swapin-error-marker", "peterson",
+                        "--json", "-j", "1"], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(p.stdout)
+    by = {s["scenario"]: s for s in doc["scenarios"]}
+    assert set(by) == {"swapin-error-marker", "peterson"}
+    for s in by.values():
+        assert s["mutants"] == sum(s[k] for k in mut.STATUSES)
+        for r in s["results"]:
+            assert r["status"] in mut.STATUSES and r["step"] and r["operator"]
+    assert doc["totals"]["mm"]["scenarios"] == 1 and doc["totals"]["other"]["scenarios"] == 1
+    assert by["peterson"]["kind"] == "engine-validation"
+
+
+def test_cli_min_score_and_usage():
+    p = subprocess.run([sys.executable, "-m", "pteverify", "mutate", "swapin-error-marker", "--min-score", "100",
+                        "-j", "1"], capture_output=True, text=True)
+    assert p.returncode == 1 and "below --min-score" in p.stdout
+    p = subprocess.run([sys.executable, "-m", "pteverify", "mutate"], capture_output=True, text=True)
+    assert p.returncode == 2 and "nothing to mutate" in p.stderr
+
+
+def test_a_mutant_cut_short_is_incomplete_not_killed(tmp_path):
+    sc = get_scenario(str(_scenario(tmp_path, "toy-bounded")))
+    (full,) = mut.mutate_scenarios([sc], operators=("drop-lock",))
+    (cut,) = mut.mutate_scenarios([sc], operators=("drop-lock",), factor=1, min_states=1)
+    m = {x.id: x for x in cut.mutants}["a.lock:drop-lock:L"]
+    assert m.status == mut.INCOMPLETE and "max_states" in m.how
+    assert full.count(mut.KILLED) > cut.count(mut.KILLED) and cut.score < full.score
+
+
+def test_markdown_table(tmp_path):
+    sc = get_scenario(str(_scenario(tmp_path, "toy-md")))
+    reports = mut.mutate_scenarios([sc], operators=("drop-lock",))
+    table = mut.markdown_table(reports)
+    assert "| toy-md | 2 | 2 | 0 | 0 | 0 | 0 | 100.0 % |" in table
