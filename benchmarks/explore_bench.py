@@ -14,7 +14,7 @@ import time
 
 from pteverify.explore import explore
 from pteverify.model import Knobs
-from pteverify.models import classic
+from pteverify.models.scenarios import classic
 from pteverify.scenario import load_scenarios
 
 

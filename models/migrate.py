@@ -1,158 +1,15 @@
-"""Temporary unmapping of an exclusive anonymous page: mm/rmap.c:try_to_migrate_one() and
-try_to_unmap_one() (swap) with their TLB flush, mm/migrate.c:migrate_pages() and
-remove_migration_pte(), and mprotect()'s change_pte_range() on a migration entry.
-
-Both unmappers follow the rule of 6c287605fd56 as the comment of __folio_try_share_anon_rmap()
-states it (A1-A4), under the PTL:
-
-* A1 `*.clear`: `anon_exclusive = PageAnonExclusive(subpage)`; `pteval = ptep_clear_flush()` (or
-  `ptep_get_and_clear()` + `set_tlb_ubc_flush_pending()` when the flush is deferred); the flush is the
-  next step (`*.flush`, see gup_fast.emit_tlb_flush);
-* A2/A3 `*.share`: `anon_exclusive && page_try_share_anon_rmap(subpage)`: a maybe-pinned page backs off
-  (the PTE is restored, the walk aborts), otherwise ClearPageAnonExclusive(); try_to_unmap_one first
-  takes the swap reference (`swap_duplicate`, dropped again on the back-off);
-* A4 `*.set`: the swap PTE (`pte_swp_mkexclusive()` if anon_exclusive, 1493a1913e34) or the migration
-  entry: writable if the PTE was writable, else readable-exclusive if anon_exclusive, else readable;
-  `page_remove_rmap()`, `folio_put()`, PTL unlock.
-
-The seeded mutation `KernelII.clear_before_share = False` performs A2/A3 with the PTE still present and
-clears it only together with A4: "try_to_migrate()/try_to_unmap() places a migration/swap entry after
-checking for GUP pins" without the clear/invalidate+flush in between (races II and III of
-6c287605fd56's message).
-
-Migration (`migrate_pages` after the unmap): `folio_migrate_mapping()` needs the folio's refcount to be
-the isolation reference only (`folio_ref_freeze` / expected_count); an extra reference (a GUP pin or
-FOLL_GET) makes it fail after its retries, and `remove_migration_ptes(src, src)` restores the old
-page; on success the data is copied to the new folio and `remove_migration_ptes(src, dst)` maps that.
-`remove_migration_pte()` (one step per process mapping the page) restores exclusivity from the entry
-type: `!is_readable_migration_entry(entry)` -> RMAP_EXCLUSIVE (6c287605fd56); a writable entry gives
-`maybe_mkwrite()`.
-
-Abstractions: one address, mapped by the parent and possibly a child (remove_migration_ptes walks
-both); the isolation reference is taken before the scenario starts (isolate_lru_page); no deferred
-batch flush for migration (try_to_migrate_one always flushed until the v6.4 batching); young/dirty
-bits of migration entries are not modelled; the folio lock is held by the migrating thread across the
-whole operation and no other modelled thread takes it, so it is not a field.
+"""mm/migrate.c: migrate_pages() of the folio mapped at the address (the unmap is
+try_to_migrate_one() in rmap.py), remove_migration_pte(), and the MTE tag copy of
+folio_migrate_flags() on arm64 (`emit_migrate_page_mte`).
 """
 
 from __future__ import annotations
 
 from pteverify.model import DONE, FREE, GOTO
 
-from .gup_fast import KernelII, emit_tlb_flush
-from .mm import MM, NO_FOLIO, PTE_NONE, Ctx, Kernel, Pte, pte_present, pte_swap
-
-
-def pte_migration(folio: str, *, write: bool = False, exclusive: bool = False,
-                  soft_dirty: bool = False, uffd_wp: bool = False) -> Pte:
-    """A migration entry: writable, readable-exclusive (anon only) or readable."""
-    return Pte("migration", folio, write=write, exclusive=exclusive and not write, soft_dirty=soft_dirty,
-               uffd_wp=uffd_wp)
-
-
-def entry_type(pte: Pte) -> str:
-    return "write" if pte.write else ("read-excl" if pte.exclusive else "read")
-
-
-def emit_unmap_one(ctx: Ctx, k: Kernel, kf: KernelII, page: str, *, kind: str, fail: str,
-                   cont: str | None = None, deferred_flush: bool = False) -> None:
-    """try_to_unmap_one (kind "swap") or try_to_migrate_one (kind "migrate") on the PTE of `ctx.mm`,
-    for the folio in local `page`. Backing off jumps to `fail`; success continues at `cont` (or the
-    next step)."""
-    mm = ctx.mm
-    assert kind in ("swap", "migrate")
-    fn = "try_to_unmap_one" if kind == "swap" else "try_to_migrate_one"
-    p = "unmap" if kind == "swap" else "mig"
-    excl = ctx.local("anon_excl", False, f"{fn}: anon_exclusive")
-    pteval = ctx.local("pteval", PTE_NONE, f"{fn}: pteval (the PTE it cleared)")
-    locals_ = [excl, pteval]
-    early = kf.clear_before_share
-
-    # -- A1 -------------------------------------------------------------------------------------
-    def clear(s):
-        fid = getattr(s, page)
-        pte = getattr(s, mm.pte)
-        if not (pte.present and pte.folio == fid):
-            return {GOTO: fail}                        # page_vma_mapped_walk() finds no mapping
-        d = {mm.ptl: ctx.owner, pteval: pte}
-        if k.anon_exclusive:
-            d[excl] = getattr(s, mm.f["excl"][fid])
-        if early:
-            d[mm.pte] = PTE_NONE
-        return d
-
-    if not early:
-        how = "[no clear/invalidate+flush before the pin check: seeded mutation]"
-    elif deferred_flush:
-        how = "pteval = ptep_get_and_clear(); set_tlb_ubc_flush_pending() (A1)"
-    else:
-        how = "pteval = ptep_clear_flush(): ptep_get_and_clear() (A1)"
-    ctx.step(f"{p}.clear", f"mm/rmap.c:{fn}: page_vma_mapped_walk() [PTL]; "
-             + ("anon_exclusive = PageAnonExclusive(subpage); " if k.anon_exclusive else "") + how,
-             guard=lambda s: getattr(s, mm.ptl) == FREE, effect=clear,
-             reads=[mm.ptl, mm.pte, page] + mm.ff("excl"), writes=[mm.ptl, mm.pte] + locals_,
-             branches=[fail])
-    if early and not deferred_flush:
-        emit_tlb_flush(ctx, kf, f"{p}.flush", f"mm/rmap.c:{fn}: ptep_clear_flush()")
-
-    # -- A2/A3 ------------------------------------------------------------------------------------
-    def share(s):
-        fid = getattr(s, page)
-        d = {}
-        if kind == "swap":
-            d[mm.swp_count] = getattr(s, mm.swp_count) + 1          # swap_duplicate(entry)
-        if k.anon_exclusive and getattr(s, excl):
-            if getattr(s, mm.f["pin"][fid]):
-                # -EBUSY: swap_free(entry); set_pte_at(pteval); walk aborted, PTL dropped
-                d = {mm.pte: getattr(s, pteval), mm.ptl: FREE, GOTO: fail}
-                ctx.reset(d, "anon_excl", "pteval")
-                return d
-            mm.fset(d, fid, excl=False)                # ClearPageAnonExclusive()
-        return d
-
-    barrier = "smp_mb(); " if kf.gup_fast_barriers else ""
-    ref = f"mm/rmap.c:{fn}: " + ("swap_duplicate(entry); " if kind == "swap" else "")
-    if k.anon_exclusive:
-        ref += (f"anon_exclusive && page_try_share_anon_rmap(subpage): {barrier}folio_maybe_dma_pinned() "
-                "-> restore pteval, abort (A2); ClearPageAnonExclusive() (A3)")
-    ctx.step(f"{p}.share", ref, effect=share,
-             reads=[page, excl, pteval] + ([mm.swp_count] if kind == "swap" else []) + mm.ff("pin"),
-             writes=[mm.pte, mm.ptl] + ([mm.swp_count] if kind == "swap" else []) + mm.ff("excl") + locals_,
-             branches=[fail])
-
-    # -- A4 ---------------------------------------------------------------------------------------
-    def set_entry(s):
-        fid = getattr(s, page)
-        pv = getattr(s, pteval)
-        ax = getattr(s, excl)
-        if kind == "swap":
-            new = pte_swap(mm.slot, exclusive=ax and k.swp_exclusive, soft_dirty=pv.soft_dirty,
-                           uffd_wp=pv.uffd_wp)
-        else:
-            new = pte_migration(fid, write=pv.write, exclusive=ax, soft_dirty=pv.soft_dirty,
-                                uffd_wp=pv.uffd_wp)
-        d = {mm.pte: new, mm.ptl: FREE}
-        if pv.dirty:
-            mm.fset(d, fid, dirty=True)                 # pte_dirty(pteval) -> folio_mark_dirty()
-        mm.fset(d, fid, map=getattr(s, mm.f["map"][fid]) - 1)   # page_remove_rmap()
-        mm.put_folio(s, d, fid)                          # folio_put(): the mapping's reference
-        ctx.reset(d, "anon_excl", "pteval")
-        if cont:
-            d[GOTO] = cont
-        return d
-
-    if kind == "swap":
-        mk = ("swp_pte = swp_entry_to_pte(entry); if (anon_exclusive) swp_pte = pte_swp_mkexclusive(swp_pte); "
-              if k.swp_exclusive else "swp_pte = swp_entry_to_pte(entry); ")
-    else:
-        mk = ("entry = writable ? make_writable_migration_entry() : anon_exclusive ? "
-              "make_readable_exclusive_migration_entry() : make_readable_migration_entry(); ")
-    ctx.step(f"{p}.set", f"mm/rmap.c:{fn}: " + ("" if early else "ptep_get_and_clear(); ") + mk
-             + "set_pte_at() (A4); page_remove_rmap(); folio_put() [PTL unlock]",
-             effect=set_entry, reads=[page, pteval, excl] + mm.ff("map", "ref", "swapcache"),
-             writes=[mm.pte, mm.ptl] + mm.all_folio() + locals_, branches=[cont] if cont else [])
-    if not early:
-        emit_tlb_flush(ctx, kf, f"{p}.flush", f"mm/rmap.c:{fn}: flush_tlb_page()")
+from .arm64_mteswap import MTE, MteKernel
+from .mm import MM, NO_FOLIO, Ctx, entry_type, Kernel, KernelII, Pte, pte_present
+from .rmap import emit_try_to_migrate_one
 
 
 def emit_migrate_pages(ctx: Ctx, k: Kernel, kf: KernelII, procs: list[MM], *, cont: str = DONE) -> None:
@@ -173,7 +30,7 @@ def emit_migrate_pages(ctx: Ctx, k: Kernel, kf: KernelII, procs: list[MM], *, co
              guard=lambda s: getattr(s, mm.pte).present, effect=isolate,
              reads=[mm.pte] + mm.ff("ref"), writes=[page] + mm.ff("ref"))
 
-    emit_unmap_one(ctx, k, kf, page, kind="migrate", fail="mig.putback")
+    emit_try_to_migrate_one(ctx, k, kf, page, fail="mig.putback")
 
     def move(s):
         fid = getattr(s, page)
@@ -248,36 +105,60 @@ def emit_remove_migration_pte(ctx: Ctx, k: Kernel, kf: KernelII, proc: MM, page:
              writes=[proc.pte] + proc.ff("map", "ref", "excl"))
 
 
-def emit_mprotect(ctx: Ctx, k: Kernel, kf: KernelII, *, writable: bool, label: str) -> None:
-    """mprotect(): change_protection() -> change_pte_range() on the PTE of `ctx.mm`.
+def emit_migrate_page_mte(ctx: Ctx, mte: MTE, k: MteKernel) -> None:
+    """kcompactd migrates the folio mapped at the address: try_to_migrate_one() replaces the PTE with
+    a migration entry, move_to_new_folio() copies data (arm64 copy_highpage(): tags and PG_mte_tagged
+    only from a PG_mte_tagged source), remove_migration_pte() installs the new folio with
+    set_pte_at(mk_pte(new, vma->vm_page_prot)) -- old_pte is the migration entry, is_swap_pte() but a
+    non_swap_entry()."""
+    mm = mte.mm
+    src = ctx.local("src", NO_FOLIO, "migrate_pages: the source folio")
+    dst = ctx.local("dst", NO_FOLIO, "migrate_pages: the destination folio")
 
-    PROT_READ write-protects a present PTE (PG_anon_exclusive is untouched); a writable migration
-    entry becomes readable-exclusive for an anon page (6c287605fd56; readable before it, and in the
-    seeded mutation) whatever the new protection ("a protection check is difficult so just be safe
-    and disable write"). PROT_READ|PROT_WRITE leaves a private anon PTE write-protected (v5.19:
-    only dirty-accountable shared PTEs are made writable; the next store faults)."""
-    mm = ctx.mm
-
-    def change(s):
+    def unmap(s):
         pte = getattr(s, mm.pte)
-        if pte.kind == "migration" and pte.write:
-            keep = k.anon_exclusive and kf.mprotect_readable_exclusive
-            return {mm.pte: pte_migration(pte.folio, exclusive=keep, soft_dirty=pte.soft_dirty,
-                                          uffd_wp=pte.uffd_wp)}
-        if pte.present and pte.write and not writable:
-            return {mm.pte: pte._replace(write=False)}
-        return None
+        fid = pte.folio
+        d = {src: fid, mm.pte: Pte("migration", fid, write=pte.write), mte.pte_tagged: False}
+        mm.get_folio(s, d, fid)                                # isolate_lru_page
+        mm.fset(d, fid, map=getattr(s, mm.f["map"][fid]) - 1)  # page_remove_rmap
+        return d
 
-    mig = ("make_readable_exclusive_migration_entry() [anon]" if k.anon_exclusive and
-           kf.mprotect_readable_exclusive else "make_readable_migration_entry()")
-    prot = "PROT_READ|PROT_WRITE" if writable else "PROT_READ"
-    ctx.step(label, f"mm/mprotect.c:change_pte_range({prot}): pte_offset_map_lock(); present: "
-             + ("ptent = pte_modify() [private anon stays write-protected]" if writable
-                else "ptent = pte_wrprotect(pte_modify())")
-             + f"; is_writable_migration_entry() -> {mig}; set_pte_at(); pte_unmap_unlock()",
-             guard=lambda s: getattr(s, mm.ptl) == FREE, effect=change,
-             reads=[mm.ptl, mm.pte], writes=[mm.pte])
+    ctx.step("try_to_migrate_one", "mm/rmap.c:try_to_migrate_one: ptep_clear_flush(); "
+             "set_pte_at(swp_entry_to_pte(make_readable/writable_migration_entry())) [PTL]",
+             guard=lambda s: getattr(s, mm.pte).present and getattr(s, mm.ptl) == FREE, effect=unmap,
+             reads=[mm.pte, mm.ptl] + mm.ff("ref", "map"), writes=[src, mm.pte, mte.pte_tagged] + mm.ff("ref", "map"))
 
+    def copy(s):
+        old = getattr(s, src)
+        d = {}
+        new = mm.alloc_folio(s, d, data=getattr(s, mm.f["data"][old]), uptodate=True)  # untagged
+        d[dst] = new
+        if getattr(s, mte.tagged[old]):
+            d[mte.tags[new]] = getattr(s, mte.tags[old])
+            d[mte.tagged[new]] = True
+        return d
 
-__all__ = ["pte_migration", "entry_type", "emit_unmap_one", "emit_migrate_pages",
-           "emit_remove_migration_pte", "emit_mprotect"]
+    ctx.step("move_to_new_folio", "mm/migrate.c:move_to_new_folio -> folio_migrate_copy -> arch/arm64 "
+             "copy_highpage(): page_mte_tagged(from) -> mte_copy_page_tags(); set_page_mte_tagged(to)",
+             effect=copy, reads=[src] + mm.ff("data", "ref") + mte.folio_fields(),
+             writes=[dst] + mm.all_folio() + mte.folio_fields())
+
+    def remove(s):
+        old, new = getattr(s, src), getattr(s, dst)
+        mig = getattr(s, mm.pte)
+        tagged = getattr(s, mte.vm_mte)
+        d = {src: NO_FOLIO, dst: NO_FOLIO}
+        mte.sync_tags(s, d, k, new, mig, tagged)
+        mm.fset(d, new, map=1, ref=1)
+        d[mm.pte] = pte_present(new, write=mig.write)
+        d[mte.pte_tagged] = tagged
+        mm.put_folio(s, d, old, 2)                         # the mapping's and the isolation reference
+        return d
+
+    ctx.step("remove_migration_pte", "mm/migrate.c:remove_migration_pte: pte = mk_pte(new, "
+             "vma->vm_page_prot); arch/arm64: " + MTE.set_pte_ref(k) + " [old_pte: the migration entry, "
+             "a non_swap_entry]; put the old folio",
+             guard=lambda s: getattr(s, mm.ptl) == FREE, effect=remove,
+             reads=[src, dst, mm.pte, mm.ptl, mte.vm_mte] + mte.store_fields() + mte.folio_fields()
+             + mm.ff("ref", "map", "swapcache"),
+             writes=[src, dst, mm.pte, mte.pte_tagged] + mte.folio_fields() + mm.all_folio())

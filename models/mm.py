@@ -1,4 +1,13 @@
-"""The shared mm vocabulary every kernel model in pteverify is built from.
+"""The shared mm vocabulary every kernel model in pteverify is built from: the state of a page,
+folio, PTE and swap slot, the locks, the knob sets saying which kernel is modelled (`Kernel`,
+`KernelII`, `Lazy`, `MarkerKernel`), the PTE kinds (present, swap, migration entry, PTE marker,
+swap-in error entry) and a second process's view of the address (`child_view`).
+
+The kernel paths live in one module per kernel source file (memory.py, rmap.py, vmscan.py, ...); the
+invariants in invariants.py; the scenario compositions in models/scenarios/.
+
+----------------------------------------------------------------------------------------------------
+The shared mm vocabulary every kernel model in pteverify is built from.
 
 One process (one mm), one user address, one page-table entry at that address: the races modelled here
 are about what that PTE, the folios behind it and the swap slot do while several kernel paths run.
@@ -25,7 +34,7 @@ The path families live in their own modules (swap_out, swap_in, swapoff, gup, co
 names the kernel function and call it models.
 
 Architecture hooks (`ArchHook`; none by default, so every path runs the kernel's generic no-op stubs and
-behaves exactly as without them): an extension such as arm64 MTE (models/mte.py) registers
+behaves exactly as without them): an extension such as arm64 MTE (models/arm64_mteswap.py) registers
 
 * `add_slot_free_hook()`: run by `maybe_free_slot()` when a slot is really freed (mm/swapfile.c:
   swap_range_free() -> arch_swap_invalidate_page()); every step that declares a write of the swap
@@ -41,18 +50,28 @@ behaves exactly as without them): an extension such as arm64 MTE (models/mte.py)
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, NamedTuple
+from pteverify.model import GOTO, Model, ModelError
 
-from pteverify.model import FREE, GOTO, Model, ModelError
 
 NO_FOLIO = "-"
+
+
 ORIGINAL = "old"          # the page's content before the scenario starts
+
+
 GARBAGE = "garbage"       # content of a folio whose swap read failed (!PG_uptodate)
+
+
 NO_DATA = "-"             # a free folio / an unused swap slot
+
+
 SLOT = "slot0"
+
+
 ZERO = "zero"             # the shared zero page (a read fault on pte_none maps my_zero_pfn) and its
-                          #   content; no folio of the pool, never on an LRU
 
 
 def written(data: str, tag: str) -> str:
@@ -68,10 +87,6 @@ def written(data: str, tag: str) -> str:
 
 def holds_write(data: str | None, tag: str) -> bool:
     return data is not None and tag in data.split("+")[1:]
-
-
-# --------------------------------------------------------------------------------------------
-# The kernel being modelled: knob values the path modules read
 
 
 SORT_FOLIO_FORMS = ("v6.10", "v6.11", "newest")
@@ -117,10 +132,6 @@ class Kernel:
         return self.anon_exclusive and self.remember_exclusive and self.arch_swp_exclusive
 
 
-# --------------------------------------------------------------------------------------------
-# Page-table entries
-
-
 class Pte(NamedTuple):
     """The PTE at the modelled address. Equality is pte_same(); `str()` is what race tables print."""
 
@@ -156,6 +167,8 @@ class Pte(NamedTuple):
 
 
 PTE_NONE = Pte("none")
+
+
 PTE_SWAPIN_ERROR = Pte("swapin_error")     # make_swapin_error_entry() (later a PTE marker)
 
 
@@ -231,12 +244,10 @@ def pte_same_as_swp(pte: Pte, swp: Pte) -> bool:
     return pte.kind == "swap" and swp.kind == "swap" and pte.slot == swp.slot
 
 
-# --------------------------------------------------------------------------------------------
-# Folios, swap slot, locks
-
-
 FOLIO_FLAGS = ("ref", "map", "pin", "excl", "swapcache", "swapbacked", "dirty", "uptodate",
                "writeback", "data")
+
+
 FOLIO_DOC = {
     "ref": "folio_ref_count(): mappings, swap cache, GUP and temporary references",
     "map": "folio_mapcount()",
@@ -249,6 +260,8 @@ FOLIO_DOC = {
     "writeback": "folio_test_writeback()",
     "data": "content: which writes reached the page",
 }
+
+
 FREE_FOLIO = {"ref": 0, "map": 0, "pin": 0, "excl": False, "swapcache": False, "swapbacked": False,
               "dirty": False, "uptodate": False, "writeback": False, "data": NO_DATA}
 
@@ -261,7 +274,7 @@ class ArchHook:
     earlier changes of the same step are seen); `reads` / `writes` are the fields it touches, added to
     the footprint of every step that runs it; `ref` (the arch functions it models) is appended to the
     kernel reference of those steps. The same shape serves a scenario's CPU model where a shared path
-    flushes the TLB (swap_out.emit_shrink_page_list(tlb_flush=...): try_to_unmap_one's
+    flushes the TLB (vmscan.emit_shrink_page_list(tlb_flush=...): rmap.py try_to_unmap_one's
     ptep_clear_flush())."""
 
     fn: Callable
@@ -555,109 +568,160 @@ class Ctx:
         return d
 
 
-# --------------------------------------------------------------------------------------------
-# Invariants, in the kernel's own terms
+@dataclass(frozen=True)
+class KernelII:
+    """Historical behaviour of the paths of "Anon-exclusive II" (the Anon-exclusive I paths read
+    `mm.Kernel`). Defaults are the current kernel on x86-64."""
+
+    tlb_flush_ipi: bool = True            # arch: flush_tlb_range() IPIs and waits (x86); arm64: TLBI
+    ordered_atomics: bool = True          # arch: folio_ref_add() is a full barrier (x86 lock prefix)
+    gup_fast_barriers: bool = True        # 088b8aa537c2 (v6.0): smp_mb__after_atomic() after the pin,
+                                          #   smp_mb() in page_try_share_anon_rmap(), deferred flush
+                                          #   allowed for exclusive pages in try_to_unmap_one()
+    clear_before_share: bool = True       # 6c287605fd56: PTE cleared before the pin check (False:
+                                          #   seeded mutation, the races II/III of its message)
+    write_protect_seq: bool = True        # 57efa1fe5957 (v5.11): fork vs FOLL_PIN GUP-fast
+    fork_copy_pinned: bool = True         # 70e806e4e645 (v5.9): fork copies maybe-pinned pages
+    fork_clear_swp_exclusive: bool = True  # 1493a1913e34: copy_nonpresent_pte clears the swp bit
+    mprotect_readable_exclusive: bool = True  # 6c287605fd56: writable migration entry ->
+                                              #   readable-exclusive (anon) in change_pte_range
+    migration_rmap_exclusive: bool = True  # 6c287605fd56: remove_migration_pte sets RMAP_EXCLUSIVE
+    wp_reuse: str = "anon_exclusive"      # do_wp_page reuse rule: "mapcount" (v5.7 reuse_swap_page),
+                                          #   "page_count" (09854ba94c6a), "anon_exclusive" (v5.19)
+    gup_cow_break: bool = False           # 17839856fd58 (v5.8): GUP on a COW mapping breaks COW
+
+    @property
+    def pin_may_lag(self) -> bool:
+        """Can the FOLL_PIN pin become visible after GUP-fast's PTE re-check?"""
+        return not (self.ordered_atomics or self.gup_fast_barriers)
 
 
-def inv_writable_pte_maps_exclusive_page(mm: MM) -> None:
-    def ok(s):
-        pte = getattr(s, mm.pte)
-        return not (pte.present and pte.write) or getattr(s, mm.f["excl"][pte.folio])
-
-    mm.m.invariant("writable_pte_maps_exclusive_page", ok, [mm.pte] + mm.ff("excl"),
-                   "a writable present PTE maps a PG_anon_exclusive page "
-                   "(do_swap_page: VM_BUG_ON(pte_write(pte) && !PageAnonExclusive(page)))")
+def pte_migration(folio: str, *, write: bool = False, exclusive: bool = False,
+                  soft_dirty: bool = False, uffd_wp: bool = False) -> Pte:
+    """A migration entry: writable, readable-exclusive (anon only) or readable."""
+    return Pte("migration", folio, write=write, exclusive=exclusive and not write, soft_dirty=soft_dirty,
+               uffd_wp=uffd_wp)
 
 
-def inv_pinned_mapped_page_is_exclusive(mm: MM) -> None:
-    def ok(s):
-        pte = getattr(s, mm.pte)
-        return not (pte.present and getattr(s, mm.f["pin"][pte.folio])) or getattr(s, mm.f["excl"][pte.folio])
-
-    mm.m.invariant("pinned_mapped_page_is_exclusive", ok, [mm.pte] + mm.ff("pin", "excl"),
-                   "a GUP-pinned (FOLL_PIN) anonymous page mapped by a present PTE is PG_anon_exclusive "
-                   "(gup_must_unshare() / sanity_check_pinned_pages())")
+def entry_type(pte: Pte) -> str:
+    return "write" if pte.write else ("read-excl" if pte.exclusive else "read")
 
 
-def inv_swap_pte_page_not_exclusive(mm: MM) -> None:
-    def ok(s):
-        pte = getattr(s, mm.pte)
-        if not pte.is_swap:
-            return True
-        cache = getattr(s, mm.swp_cache)
-        return cache == NO_FOLIO or not getattr(s, mm.f["excl"][cache])
-
-    mm.m.invariant("swap_pte_page_not_exclusive", ok, [mm.pte, mm.swp_cache] + mm.ff("excl"),
-                   "a swap PTE never points at a PG_anon_exclusive page in the swap cache "
-                   "(do_swap_page: BUG_ON(PageAnon(page) && PageAnonExclusive(page)))")
+CHILD_PTE = "child_pte"
 
 
-def inv_gup_page_is_mapped_page(mm: MM, dma_target: str) -> None:
-    mm.m.invariant("gup_page_is_mapped_page", lambda s: not getattr(s, dma_target).endswith("(not mapped)"),
-                   [dma_target],
-                   "with an R/W FOLL_GET reference and no fork, the page the GUP reference holds is the "
-                   "page mapped at its address: the device's DMA write lands in the mapped page")
+CHILD_PTL = "child_ptl"
 
 
-def inv_no_lost_write(mm: MM, writes: dict[str, str]) -> None:
-    """`writes` maps a write tag ("cpu", "dma") to the ghost field that is True once it completed."""
-    ghosts = list(writes.values())
-
-    def ok(s):
-        # Inside a PTL-held section the page data may be in flight (do_swap_page has dropped the
-        # swap reference but not yet installed its folio): judge consistent page tables only.
-        if getattr(s, mm.ptl) != FREE:
-            return True
-        content = mm.content_at_address(s)
-        if content is None:
-            return True
-        return all(holds_write(content, tag) for tag, g in writes.items() if getattr(s, g))
-
-    mm.m.invariant("no_lost_write", ok, [mm.ptl] + mm.address_reads() + ghosts,
-                   "no write, by the CPU or by DMA through a GUP reference, is lost: whenever the page "
-                   "table is consistent (PTL free), every completed write is in the page the address "
-                   "resolves to (present PTE, or the swap cache / swap slot behind the swap PTE)")
+def child_view(mm: MM, init: Pte = PTE_NONE) -> MM:
+    """The child process: its PTE at the address (`child_pte`) and page-table lock (`child_ptl`);
+    folios, swap slot and ghosts are the parent's."""
+    view = copy.copy(mm)
+    view.pte = mm.m.field(CHILD_PTE, init, doc="the child's PTE at the modelled user address")
+    view.ptl = mm.m.lock(CHILD_PTL, "the child's page-table lock")
+    view.ctxs = []
+    return view
 
 
-def inv_uffd_wp_survives_swap(mm: MM, armed: str) -> None:
-    def ok(s):
-        pte = getattr(s, mm.pte)
-        return not getattr(s, armed) or pte.kind not in ("present", "swap") or pte.uffd_wp
-
-    mm.m.invariant("uffd_wp_survives_swap", ok, [mm.pte, armed],
-                   "uffd-wp protection survives swap: while UFFDIO_WRITEPROTECT is in force the PTE, "
-                   "present or swap, carries the uffd-wp bit (pte_uffd_wp / pte_swp_uffd_wp)")
+def child_thread(view: MM, name: str, doc: str = "") -> Ctx:
+    """A thread of the child process (it runs once fork has returned; see `emit_child_start`)."""
+    ctx = Ctx(view, name, doc)
+    view.ctxs.append(ctx)
+    return ctx
 
 
-def inv_soft_dirty_survives_swap(mm: MM, written_since_clear: str) -> None:
-    def ok(s):
-        pte = getattr(s, mm.pte)
-        return not getattr(s, written_since_clear) or pte.kind not in ("present", "swap") or pte.soft_dirty
-
-    mm.m.invariant("soft_dirty_survives_swap", ok, [mm.pte, written_since_clear],
-                   "a page written since the last clear_refs stays soft-dirty across swap-out, swap-in "
-                   "and swapoff (pte_soft_dirty / pte_swp_soft_dirty), or /proc/pid/pagemap misses it")
+def child_running(mm: MM) -> str:
+    if not hasattr(mm.m, "_child_running"):
+        mm.m._child_running = mm.m.field("child_running", False, (False, True),
+                                         "(ghost) fork() has returned: the child has been woken")
+    return mm.m._child_running
 
 
-def inv_no_unread_data_mapped(mm: MM) -> None:
-    def ok(s):
-        pte = getattr(s, mm.pte)
-        return not pte.present or getattr(s, mm.f["uptodate"][pte.folio])
-
-    mm.m.invariant("no_unread_data_mapped", ok, [mm.pte] + mm.ff("uptodate"),
-                   "no data of a non-uptodate folio is ever mapped: a present PTE maps only a "
-                   "PG_uptodate folio (a failed swap read must never reach user space)")
+PTE_MARKER_UFFD_WP = Pte("marker", uffd_wp=True)     # make_pte_marker(PTE_MARKER_UFFD_WP)
 
 
-def inv_exclusive_page_not_replaced(mm: MM, held: str) -> None:
-    """`held`: a local holding the folio the pipe (vmsplice) references."""
+FORK_FORMS = ("v5.19", "v6.1", "7e3ce3f8d2d2", "seeded-swap-duplicate")
 
-    def ok(s):
-        fid = getattr(s, held)
-        pte = getattr(s, mm.pte)
-        return fid == NO_FOLIO or not pte.present or pte.folio == fid
 
-    mm.m.invariant("exclusive_page_not_replaced", ok, [held, mm.pte],
-                   "an exclusive anonymous page that was swapped out and faulted back in is reused, not "
-                   "replaced, by the next write fault: the page vmsplice() holds stays the page mapped "
-                   "(test_swp_exclusive: \"PASS: page was not replaced during COW\")")
+@dataclass(frozen=True)
+class MarkerKernel:
+    madvise_frees_error: bool = True          # 7b49514fa1db (v5.19)
+    fork_swapin_error: str = "7e3ce3f8d2d2"   # how copy_nonpresent_pte() treats the error entry
+    install_uffd_wp_marker: bool = True       # 999dad824c39 (v5.19)
+    fork_marker_checks_dst: bool = True       # 49d6d7fb6313 (v6.2)
+
+
+def is_swap_pte(pte: Pte) -> bool:
+    """is_swap_pte(): !pte_none && !pte_present -- true for markers and error entries too."""
+    return pte.kind not in ("none", "present")
+
+
+NO_TLB = "-"
+
+
+@dataclass(frozen=True)
+class Lazy:
+    """The kernel being modelled. Defaults are the newest kernel read."""
+
+    droppable: bool = False             # the VMA at the address is VM_DROPPABLE (MAP_DROPPABLE)
+    droppable_aware: bool = True        # 9651fcedf7b9 (and the series from v1 on): rmap/unmap test VM_DROPPABLE
+    sort_folio: str = "newest"          # "v6.10" (dirty lazyfree block), "v6.11", "newest"
+    mglru: bool = True                  # CONFIG_LRU_GEN enabled (else classic LRU isolation)
+    ref_check: bool = True              # 6c8e2a256915 (v5.18): ref_count == 1 + map_count
+    swapbacked_iff_dirty: bool = True   # Barry Song's fix: extra reference -> restore only
+    nested_flush: bool = True           # 99baac21e458 (v4.13): tlb_finish_mmu flushes if nested
+    seeded_ignore_dirty: bool = False   # seeded mutation: the lazyfree branch ignores PG_dirty
+    seeded_no_flush: bool = False       # seeded mutation: MADV_FREE cleans the PTE without a TLB flush
+    tlb: bool = False                   # model the storing CPU's TLB entry
+
+    def __post_init__(self):
+        if self.sort_folio not in SORT_FOLIO_FORMS:
+            raise ValueError(f"sort_folio form {self.sort_folio!r} not in {SORT_FOLIO_FORMS}")
+
+    @property
+    def droppable_vma(self) -> bool:
+        """VM_DROPPABLE as the paths see it (a kernel without MAP_DROPPABLE has no such VMA)."""
+        return self.droppable and self.droppable_aware
+
+    def kernel(self) -> Kernel:
+        """The shared paths' view of the release modelled (swap_out's try_to_unmap_one, sort_folio)."""
+        return Kernel(lazyfree_ref_check=self.ref_check, lazyfree_swapbacked_iff_dirty=self.swapbacked_iff_dirty,
+                      mglru_sort_folio=self.sort_folio)
+
+
+class LazyMM:
+    """The mm vocabulary plus what lazyfree paths need: the storing CPU's TLB entry, the mmu_gather
+    pending counter, and folio helpers that know the zero page."""
+
+    def __init__(self, mm: MM, lz: Lazy, *, tlb_init: str = NO_TLB):
+        self.mm = mm
+        self.lz = lz
+        m = mm.m
+        self.tlb = m.field("tlb", tlb_init, doc="the storing CPU's TLB entry for the address "
+                           "(\"<folio>:dirty\" lets stores through without a page walk)") if lz.tlb else None
+        self.flush_pending = (m.field("tlb_flush_pending", 0, range(0, 3),
+                                      "mm->tlb_flush_pending: mmu_gathers in progress (inc/dec_tlb_flush_pending)")
+                              if lz.tlb else None)
+
+    # folio content, knowing the zero page
+    def data(self, s, d: dict, fid: str) -> str:
+        return ZERO if fid == ZERO else self.mm.fv(s, d, "data", fid)
+
+    def tlb_fields(self) -> list[str]:
+        return [self.tlb] if self.tlb else []
+
+    def flush(self, d: dict) -> None:
+        """flush_tlb_range(): the storing CPU drops its cached entry."""
+        if self.tlb:
+            d[self.tlb] = NO_TLB
+
+    def flush_hook(self) -> ArchHook | None:
+        """flush() as a hook of the shared paths (try_to_unmap_one's ptep_clear_flush())."""
+        return ArchHook(fn=lambda s, d: self.flush(d), writes=(self.tlb,)) if self.tlb else None
+
+    def new_anon_folio(self, s, d: dict, data: str = ZERO) -> str:
+        """vma_alloc_zeroed_movable_folio() + folio_add_new_anon_rmap(folio, vma, addr, RMAP_EXCLUSIVE):
+        PG_swapbacked unless VM_DROPPABLE (9651fcedf7b9), PG_anon_exclusive, mapcount 1."""
+        swapbacked = not self.lz.droppable_vma
+        return self.mm.alloc_folio(s, d, ref=1, map=1, excl=True, swapbacked=swapbacked,
+                                   uptodate=True, data=data)

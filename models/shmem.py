@@ -27,9 +27,10 @@ from __future__ import annotations
 
 from pteverify.model import DONE, FREE, GOTO, ModelError
 
+from .arm64_mteswap import MTE, NO_TAGS, MteKernel
 from .mm import NO_FOLIO, PTE_NONE, Ctx
-from .mte import MTE, NO_TAGS, MteKernel
-from .swap_in import read_into_swap_cache
+from .swap_state import read_into_swap_cache
+
 
 SWAP_ENTRY = "swap"
 
@@ -138,6 +139,3 @@ def emit_shmem_fault_mte(ctx: Ctx, mte: MTE, k: MteKernel, entry: str, *,
     ctx.step("load", "user space: tag-checked load through the new PTE (ldg reads the allocation tag)",
              effect=load, reads=[mapped, mte.vm_mte] + list(mte.tags.values()), writes=[seen],
              branches=[DONE])
-
-
-__all__ = ["SWAP_ENTRY", "add_shmem_entry", "emit_shmem_fault_mte"]

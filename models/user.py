@@ -1,4 +1,14 @@
-"""User-space loads and stores through the PTE, faulting when the PTE does not allow the access.
+"""User space: loads and stores through the PTE, faulting when the PTE does not allow the access.
+Not a kernel file: the workload the kernel paths run against.
+
+* `emit_access`: the MMU check and the access in one step, faults through handle_mm_fault() (memory.py);
+* `emit_access_tlb`: x86 MMU semantics with the storing CPU's TLB entry, do_anonymous_page() and a
+  minimal do_wp_page() (the lazyfree / MAP_DROPPABLE scenarios);
+* `emit_tag_checked_load`: an arm64 MTE tag-checked load;
+* `emit_marker_load`, `emit_uffd_wp_store`: accesses meeting PTE markers and swap-in error entries.
+
+----------------------------------------------------------------------------------------------------
+User-space loads and stores through the PTE, faulting when the PTE does not allow the access.
 
 The MMU check and the access are one step: a present PTE (writable, for a store) lets the access
 through; otherwise the CPU faults and handle_mm_fault() -> handle_pte_fault() dispatches on the PTE it
@@ -14,24 +24,11 @@ MMU does; a load records what it saw.
 
 from __future__ import annotations
 
-from pteverify.model import DONE, GOTO
+from pteverify.model import DONE, FREE, GOTO
 
-from .cow import emit_do_wp_page
-from .mm import Ctx, Kernel, written
-from .swap_in import emit_do_swap_page
-
-
-def emit_fault_handlers(ctx: Ctx, k: Kernel) -> None:
-    """handle_mm_fault() for this thread, emitted once after every step that faults: do_swap_page,
-    do_wp_page, and the SIGBUS / userfault ends of the thread."""
-    ctx.fault_locals()
-    result = ctx.vars["result"]
-    emit_do_swap_page(ctx, k)
-    emit_do_wp_page(ctx, k)
-    ctx.step("sigbus", "VM_FAULT_SIGBUS: force_sig_fault(SIGBUS) for a user access, -EFAULT for GUP",
-             effect=lambda s: {result: "SIGBUS", GOTO: DONE}, writes=[result], branches=[DONE])
-    ctx.step("userfault", "mm/userfaultfd.c:handle_userfault(VM_UFFD_WP): the task waits for the "
-             "uffd monitor", effect=lambda s: {GOTO: DONE}, branches=[DONE])
+from .arm64_mteswap import MTE, NO_TAGS
+from .memory import emit_fault_handlers
+from .mm import MM, NO_TLB, ZERO, Ctx, Kernel, LazyMM, pte_present, written
 
 
 def emit_access(ctx: Ctx, k: Kernel, op: str, tag: str = "cpu", done_ghost: str | None = None,
@@ -72,3 +69,199 @@ def emit_access(ctx: Ctx, k: Kernel, op: str, tag: str = "cpu", done_ghost: str 
              guard=lambda s: getattr(s, mm.pte).kind != "none", effect=access,
              reads=[mm.pte] + mm.ff("data"), writes=writes,
              branches=[cont, "hpf.wp", "dsp.lookup", "dsp.swapin_error"])
+
+
+def emit_access_tlb(ctx: Ctx, lzm: LazyMM, op: str, *, tag: str = "cpu", done: str | None = None,
+                last: str | None = None, seen_expect: str | None = None, label: str = "access",
+                cont: str = DONE, pte: str | None = None, userfault: str | None = None) -> None:
+    """A user load or store at the address, then `cont`. `last` is a ghost holding the content the
+    last completed store left (stores update it; a load records it in `seen_expect` next to what it
+    read). `userfault`, a field that is True while the range is registered with userfaultfd
+    (VM_UFFD_MISSING), sends a fault on pte_none to handle_userfault()."""
+    mm = lzm.mm
+    pte = pte or mm.pte
+    store = op == "store"
+    seen = ctx.local("seen", "-", "what the load read") if not store else None
+    fault = f"{label}.fault"
+    wp = f"{label}.wp"
+    uf = f"{label}.userfault"
+    tlb = lzm.tlb
+
+    def access(s):
+        p = getattr(s, pte)
+        d = {}
+        if store and tlb:
+            entry = getattr(s, tlb)
+            if entry.endswith(":dirty"):
+                fid = entry.split(":")[0]
+                new = written(lzm.data(s, d, fid), tag)
+                d[mm.f["data"][fid]] = new
+                return _stored(d, new)
+        if p.kind == "none":
+            return {GOTO: uf if userfault and getattr(s, userfault) else fault}
+        if p.kind != "present":
+            raise AssertionError(f"{label}: PTE {p} is not modelled here")
+        fid = p.folio
+        if not store:
+            d[seen] = lzm.data(s, d, fid)
+            if seen_expect:
+                d[seen_expect] = getattr(s, last)
+            if tlb and getattr(s, tlb) == NO_TLB:
+                d[tlb] = f"{fid}:{'dirty' if p.dirty else 'clean'}"
+            d[GOTO] = cont
+            return d
+        if not p.write:
+            return {GOTO: wp}
+        new = written(lzm.data(s, d, fid), tag)
+        d[mm.f["data"][fid]] = new
+        d[pte] = p._replace(dirty=True)                # the page walk sets the dirty bit
+        if tlb:
+            d[tlb] = f"{fid}:dirty"
+        return _stored(d, new)
+
+    def _stored(d, new):
+        if done:
+            d[done] = True
+        if last:
+            d[last] = new
+        d[GOTO] = cont
+        return d
+
+    reads = [pte] + mm.ff("data") + lzm.tlb_fields() + ([last] if last else []) + ([userfault] if userfault else [])
+    writes = [pte] + mm.ff("data") + lzm.tlb_fields() + [x for x in (done, last, seen, seen_expect) if x]
+    verb = "store to" if store else "load from"
+    ctx.step(label, f"user space: {verb} the page (x86 MMU: a dirty TLB entry lets a store through; "
+             "else the page walk needs pte_present" + (" && pte_write and sets the dirty bit" if store else "")
+             + ", else #PF)",
+             guard=lambda s: getattr(s, pte).kind != "swap", effect=access, reads=reads, writes=writes,
+             branches=[cont, fault, wp] + ([uf] if userfault else []))
+
+    # do_anonymous_page(): pte_offset_map_lock(); the PTE must still be none
+    def anon_fault(s):
+        p = getattr(s, pte)
+        d = {GOTO: label}
+        if p.kind != "none":
+            return d                                   # !pte_none(): update_mmu_tlb(), retry the access
+        if not store:
+            d[pte] = pte_present(ZERO)                 # read fault: the shared zero page, read-only
+            return d
+        fid = lzm.new_anon_folio(s, d)
+        d[pte] = pte_present(fid, write=True, dirty=True)
+        return d
+
+    ctx.step(fault, "mm/memory.c:do_anonymous_page: " + (
+        "vma_alloc_zeroed_movable_folio(); folio_add_new_anon_rmap() [PG_swapbacked unless VM_DROPPABLE]; "
+        "set_pte_at(pte_mkwrite(pte_mkdirty(entry))) [PTL; retry if !pte_none]" if store else
+        "!FAULT_FLAG_WRITE: set_pte_at(my_zero_pfn) [PTL; retry if !pte_none]"),
+        guard=lambda s: getattr(s, mm.ptl) == FREE, effect=anon_fault,
+        reads=[mm.ptl, pte] + mm.ff("ref"), writes=[pte] + mm.all_folio(), branches=[label])
+
+    # do_wp_page(): reuse an exclusive anon folio, else wp_page_copy()
+    def wp_fault(s):
+        p = getattr(s, pte)
+        d = {GOTO: label}
+        if not p.present or p.write:
+            return d                                   # !pte_same(): retry
+        fid = p.folio
+        if fid != ZERO and mm.fv(s, d, "excl", fid):
+            d[pte] = p._replace(write=True, dirty=True)   # wp_page_reuse()
+            return d
+        new = lzm.new_anon_folio(s, d, data=lzm.data(s, d, fid))
+        d[pte] = pte_present(new, write=True, dirty=True)
+        if fid != ZERO:
+            mm.fset(d, fid, map=mm.fv(s, d, "map", fid) - 1)
+            mm.put_folio(s, d, fid)
+        return d
+
+    ctx.step(wp, "mm/memory.c:do_wp_page: PageAnonExclusive -> wp_page_reuse(); else wp_page_copy(): "
+             "new folio, folio_add_new_anon_rmap() [PG_swapbacked unless VM_DROPPABLE], "
+             "ptep_clear_flush(); set_pte_at(); folio_remove_rmap_pte(old) [PTL]",
+             guard=lambda s: getattr(s, mm.ptl) == FREE, effect=wp_fault,
+             reads=[mm.ptl, pte] + mm.all_folio(), writes=[pte] + mm.all_folio(), branches=[label])
+
+    if userfault:
+        ctx.step(uf, "mm/memory.c:do_anonymous_page -> userfaultfd_missing(vma) -> "
+                 "handle_userfault(VM_UFFD_MISSING): sleep until the monitor resolves the fault, retry",
+                 guard=lambda s: getattr(s, pte).kind != "none" or not getattr(s, userfault),
+                 effect=lambda s: {GOTO: label}, reads=[pte, userfault], branches=[label])
+
+
+def emit_tag_checked_load(ctx: Ctx, mte: MTE, k: Kernel, label: str = "load") -> None:
+    """A load through the PROT_MTE mapping, then the thread's fault handlers (emit it last): the MMU
+    checks the pointer's tag against the allocation tags of the page (the model records them); a swap
+    PTE faults into the shared do_swap_page() (models/memory.py, with arm64's hooks) and the load is
+    retried; a swap-in error entry ends in SIGBUS. A migration entry makes the fault wait
+    (migration_entry_wait)."""
+    mm = mte.mm
+    ctx.caller(label)
+    L = ctx.vars
+    orig, ret = L["orig"], L["ret"]
+    seen = mte.seen_field(ctx)
+
+    def access(s):
+        pte = getattr(s, mm.pte)
+        if pte.present:
+            tags = getattr(s, mte.tags[pte.folio]) if getattr(s, mte.pte_tagged) else NO_TAGS
+            return {seen: tags, GOTO: DONE}
+        if pte.kind == "swap":
+            return {orig: pte, ret: label, GOTO: "dsp.lookup"}
+        return {orig: pte, ret: label, GOTO: "dsp.swapin_error"}
+
+    ctx.step(label, "user space: tag-checked load (ldr with TCF0 checks; ldg reads the allocation tag) "
+             "[#PF on a swap PTE -> handle_pte_fault -> do_swap_page]",
+             guard=lambda s: getattr(s, mm.pte).kind in ("present", "swap", "swapin_error"), effect=access,
+             reads=[mm.pte, mte.pte_tagged] + list(mte.tags.values()), writes=[seen, orig, ret],
+             branches=[DONE, "dsp.lookup", "dsp.swapin_error"])
+    emit_fault_handlers(ctx, k)
+
+
+def emit_marker_load(ctx: Ctx, mm: MM, pte_field: str, result: str, *, label: str = "load",
+                     cont: str = DONE, guard_field: str | None = None) -> None:
+    """A load from an anonymous page: present -> data; a swap-in error entry -> do_swap_page():
+    VM_FAULT_SIGBUS; none -> do_anonymous_page() maps the zero page (the load reads zero-fill)."""
+
+    def load(s):
+        pte = getattr(s, pte_field)
+        if pte.kind == "swapin_error":
+            return {result: "SIGBUS", GOTO: cont}
+        if pte.kind == "none":
+            return {result: "data", GOTO: cont}
+        if pte.present:
+            return {result: "data", GOTO: cont}
+        raise AssertionError(f"load: unexpected PTE {pte}")
+
+    reads = [pte_field] + ([guard_field] if guard_field else [])
+    ctx.step(label, "user space: load [#PF: swap-in error entry -> do_swap_page(): VM_FAULT_SIGBUS; "
+             "none -> do_anonymous_page(): zero page]",
+             guard=(lambda s: bool(getattr(s, guard_field))) if guard_field else None,
+             effect=load, reads=reads, writes=[result], branches=[cont])
+
+
+def emit_uffd_wp_store(ctx: Ctx, mm: MM, stored: str, result: str, page_cache: str) -> None:
+    """The protected task stores to the address, faulting as the kernel makes it.
+    `page_cache`: the folio the shmem file holds at this index (what do_fault() maps)."""
+
+    def store(s):
+        pte = getattr(s, mm.pte)
+        if pte.present:
+            if pte.uffd_wp:
+                return {result: "userfault", GOTO: DONE}   # do_wp_page: userfaultfd_pte_wp()
+            if pte.write:
+                return {stored: True, result: "stored", GOTO: DONE}
+            return {mm.pte: pte._replace(write=True, dirty=True), GOTO: "store"}   # wp_page_shared
+        fid = getattr(s, page_cache)
+        d = {GOTO: "store"}                                # the store is retried after the fault
+        mm.get_folio(s, d, fid)
+        mm.fset(d, fid, map=getattr(s, mm.f["map"][fid]) + 1)
+        if pte.kind == "marker" and pte.uffd_wp:
+            d[mm.pte] = pte_present(fid, uffd_wp=True)     # do_set_pte: pte_mkuffd_wp(pte_wrprotect())
+        else:
+            d[mm.pte] = pte_present(fid, write=True, dirty=True)         # do_shared_fault
+        return d
+
+    ctx.step("store", "user space: store [#PF: present uffd-wp -> do_wp_page(): userfaultfd_pte_wp() -> "
+             "handle_userfault(VM_UFFD_WP); marker -> handle_pte_marker() -> pte_marker_handle_uffd_wp() -> "
+             "do_fault() -> do_set_pte(pte_mkuffd_wp(pte_wrprotect())); none -> do_shared_fault()]",
+             guard=lambda s: getattr(s, mm.ptl) == FREE, effect=store,
+             reads=[mm.pte, mm.ptl, page_cache] + mm.ff("ref", "map"),
+             writes=[mm.pte, stored, result] + mm.ff("ref", "map"), branches=[DONE, "store"])

@@ -10,11 +10,12 @@ import pytest
 
 from pteverify.explore import HOLDS, VIOLATED, explore
 from pteverify.model import FREE, Knobs, Model, ModelError, check_footprints
+from pteverify.models import invariants
 from pteverify.models import mm as mmv
 from pteverify.models.gup import emit_gup
 from pteverify.models.mm import (MM, NO_FOLIO, PTE_SWAPIN_ERROR, Kernel, Pte, holds_write, pte_present,
                                  pte_same_as_swp, pte_swap, written)
-from pteverify.models.user import emit_fault_handlers
+from pteverify.models.memory import emit_fault_handlers
 from pteverify.scenario import get_scenario
 from pteverify.trace import race_table, trace_steps
 
@@ -64,7 +65,7 @@ def test_odirect_race_reads_like_the_kernel(variant):
     t = trace_steps(r)
     gup = first(t, "odirect", "follow_page")
     assert t[gup].changes["odirect_gup"] == (NO_FOLIO, "A")            # the GUP reference is taken
-    unmap = first(t, "reclaim", "unmap_set", gup)
+    unmap = first(t, "reclaim", "unmap.set", gup)
     old, new = t[unmap].changes["pte"]
     assert new.is_swap and not new.exclusive                          # swap PTE without the bit
     refault = first(t, "writer", "dsp.set_pte", unmap)
@@ -101,7 +102,7 @@ def test_odirect_dma_into_the_unmapped_page():
 def test_vmsplice_page_replaced_during_cow():
     t = trace_steps(run("vmsplice-swapout", "1493a1913e34^"))
     pin = first(t, "test", "follow_page")
-    unmap = first(t, "test", "unmap_set", pin)
+    unmap = first(t, "test", "unmap.set", pin)
     assert not t[unmap].changes["pte"][1].exclusive
     keep = first(t, "test", "pageout", unmap)
     assert "swp_data" not in t[keep].changes               # the pipe's reference: PAGE_KEEP, no I/O
@@ -118,7 +119,7 @@ def test_two_faults_aba_on_pte_same():
     stale = t[look0].changes["fault0_page"][1]
     store = next(i for i in range(look0, len(t)) if "cpu_stored" in t[i].changes)
     assert (t[store].thread, t[store].label) == ("fault1", "access")
-    reswap = first(t, "reclaim", "unmap_set", store)
+    reswap = first(t, "reclaim", "unmap.set", store)
     reused = t[reswap].changes["pte"][1]
     assert reused == pte_swap(exclusive=True, soft_dirty=True)       # the same swap PTE value again
     same = first(t, "fault0", "dsp.pte_same", reswap)                # passes: ABA
@@ -200,8 +201,8 @@ def _unshare_model(extra_ref: bool) -> Model:
     t = mm.thread("pin")
     emit_gup(t, k, write=False, pin=True, cont="done")
     emit_fault_handlers(t, k)
-    mmv.inv_pinned_mapped_page_is_exclusive(mm)
-    mmv.inv_writable_pte_maps_exclusive_page(mm)
+    invariants.inv_pinned_mapped_page_is_exclusive(mm)
+    invariants.inv_writable_pte_maps_exclusive_page(mm)
     return m
 
 
@@ -286,24 +287,24 @@ _predicate = invariant_on
 
 
 @pytest.mark.parametrize("build,bad,good,ghosts", [
-    (mmv.inv_writable_pte_maps_exclusive_page,
+    (invariants.inv_writable_pte_maps_exclusive_page,
      {"pte": pte_present("A", write=True)}, {"pte": pte_present("A", write=True), "A_excl": True}, {}),
-    (mmv.inv_pinned_mapped_page_is_exclusive,
+    (invariants.inv_pinned_mapped_page_is_exclusive,
      {"pte": pte_present("A"), "A_pin": 1}, {"pte": pte_present("A"), "A_pin": 1, "A_excl": True}, {}),
-    (mmv.inv_swap_pte_page_not_exclusive,
+    (invariants.inv_swap_pte_page_not_exclusive,
      {"pte": pte_swap(), "swp_cache": "A", "A_excl": True}, {"pte": pte_swap(), "swp_cache": "A"}, {}),
-    (mmv.inv_no_unread_data_mapped,
+    (invariants.inv_no_unread_data_mapped,
      {"pte": pte_present("A")}, {"pte": pte_present("A"), "A_uptodate": True}, {}),
-    (mmv.inv_uffd_wp_survives_swap,
+    (invariants.inv_uffd_wp_survives_swap,
      {"pte": pte_present("A")}, {"pte": pte_swap(uffd_wp=True)}, {"armed": True}),
-    (mmv.inv_soft_dirty_survives_swap,
+    (invariants.inv_soft_dirty_survives_swap,
      {"pte": pte_swap()}, {"pte": pte_present("A", soft_dirty=True)}, {"written": True}),
-    (lambda mm, g: mmv.inv_no_lost_write(mm, {"cpu": g}),
+    (lambda mm, g: invariants.inv_no_lost_write(mm, {"cpu": g}),
      {"pte": pte_present("B"), "A_data": "old+cpu", "B_data": "old", "g": True},
      {"pte": pte_swap(), "swp_data": "old+cpu", "g": True}, {"g": False}),
-    (lambda mm, g: mmv.inv_gup_page_is_mapped_page(mm, g), {"g": "A (not mapped)"}, {"g": "A (mapped)"},
+    (lambda mm, g: invariants.inv_gup_page_is_mapped_page(mm, g), {"g": "A (not mapped)"}, {"g": "A (mapped)"},
      {"g": "-"}),
-    (lambda mm, g: mmv.inv_exclusive_page_not_replaced(mm, g),
+    (lambda mm, g: invariants.inv_exclusive_page_not_replaced(mm, g),
      {"pte": pte_present("B"), "g": "A"}, {"pte": pte_present("A"), "g": "A"}, {"g": NO_FOLIO}),
 ])
 def test_invariant_predicates(build, bad, good, ghosts):
@@ -315,6 +316,6 @@ def test_no_lost_write_waits_for_a_consistent_page_table():
     """Inside a PTL-held section the data may be in flight (do_swap_page between swap_free and
     set_pte_at): the invariant judges only states with the PTL free."""
     state = {"pte": pte_swap(), "swp_data": "-", "g": True, "ptl": 1}
-    assert _predicate(lambda mm, g: mmv.inv_no_lost_write(mm, {"cpu": g}), state, g=False)
+    assert _predicate(lambda mm, g: invariants.inv_no_lost_write(mm, {"cpu": g}), state, g=False)
     state["ptl"] = FREE
-    assert not _predicate(lambda mm, g: mmv.inv_no_lost_write(mm, {"cpu": g}), state, g=False)
+    assert not _predicate(lambda mm, g: invariants.inv_no_lost_write(mm, {"cpu": g}), state, g=False)

@@ -11,10 +11,11 @@ import pytest
 
 from pteverify.explore import VIOLATED, explore
 from pteverify.model import FREE, KnobError, Knobs, Model, check_footprints
-from pteverify.models import anon_exclusive_ii as ae2
-from pteverify.models.fork import child_view
-from pteverify.models.gup_fast import KernelII, emit_tlb_flush, sync_fields
-from pteverify.models.migrate import pte_migration
+from pteverify.models.scenarios import anon_exclusive_ii as ae2
+from pteverify.models.mm import child_view
+from pteverify.models.mm import KernelII
+from pteverify.models.tlb import emit_tlb_flush, sync_fields
+from pteverify.models.mm import pte_migration
 from pteverify.models.mm import MM, NO_FOLIO, pte_present, pte_swap
 from pteverify.scenario import get_scenario
 from pteverify.trace import race_table, trace_steps

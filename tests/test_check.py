@@ -151,8 +151,8 @@ def test_changed_only_reruns_what_changed(tmp_path):
 
 def test_model_change_changes_hash():
     """The hash covers the model modules a builder imports (transitively), not only the file."""
-    mods = {p.name for p in chk.model_modules("pteverify.models.anon_exclusive")}
-    assert {"anon_exclusive.py", "mm.py", "swap_out.py", "swap_in.py", "gup.py", "cow.py"} <= mods
+    mods = {p.name for p in chk.model_modules("pteverify.models.scenarios.anon_exclusive")}
+    assert {"anon_exclusive.py", "mm.py", "vmscan.py", "rmap.py", "memory.py", "gup.py", "swapfile.py"} <= mods
     assert "classic.py" not in mods
 
 
@@ -160,7 +160,7 @@ def test_user_scenario_outside_the_repo(tmp_path):
     user = tmp_path / "my-odirect.toml"
     user.write_text('''name = "my-odirect"
 title = "O_DIRECT vs swap-out with FOLL_PIN on a stable-writes swap device"
-model = "pteverify.models.anon_exclusive:odirect_swapout"
+model = "pteverify.models.scenarios.anon_exclusive:odirect_swapout"
 threads = ["odirect", "reclaim", "writer"]
 
 [[variants]]
@@ -211,7 +211,7 @@ def test_composed_user_scenario_example(tmp_path):
                                                                     ("1493a1913e34", "holds")}
     # its hash covers the user's module and the shipped modules it imports
     mods = {p.name for p in chk.model_modules("__user_model__", ex / "odirect_swapoff.py")}
-    assert {"odirect_swapoff.py", "swapoff.py", "gup.py", "mm.py"} <= mods
+    assert {"odirect_swapoff.py", "swapfile.py", "gup.py", "mm.py"} <= mods
 
 
 def test_arch_runs_skip_variants_that_describe_an_architecture():

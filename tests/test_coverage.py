@@ -108,7 +108,7 @@ def _scenario(tmp_path, race_line="", variant_race="", expect="holds", name="tmp
     d.mkdir(parents=True, exist_ok=True)
     f = d / f"{name}.toml"
     f.write_text(f'''name = "{name}"
-model = "pteverify.models.lazyfree_scenarios:droppable_reclaim"
+model = "pteverify.models.scenarios.lazyfree:droppable_reclaim"
 threads = ["user", "reclaim"]
 {race_line}
 
@@ -140,7 +140,7 @@ def test_bad_race_declaration_is_one_line_exit_2(tmp_path, race_line, variant_ra
 
 def test_check_fails_a_holding_variant_whose_race_step_never_fires(tmp_path):
     # newest sort_folio: the dirty droppable folio is dropped, never added to the swap cache
-    d, f = _scenario(tmp_path, 'race = ["reclaim.unmap_lazyfree"]', 'race = ["walk_pte_range", "add_to_swap"]')
+    d, f = _scenario(tmp_path, 'race = ["reclaim.unmap.lazyfree"]', 'race = ["walk_pte_range", "add_to_swap"]')
     rc, out, err = pteverify("check", "--scenarios", str(d), "--no-layouts", "--baseline", str(tmp_path / "b.json"))
     assert rc == 1, out + err
     assert "FAIL tmp-race:newest" in out
@@ -148,7 +148,7 @@ def test_check_fails_a_holding_variant_whose_race_step_never_fires(tmp_path):
     rc, out, _ = pteverify("run", str(f), "--coverage")
     assert rc == 0 and "race steps: 1/2 fired; never fired: reclaim.add_to_swap" in out
     # the scenario-level declaration (a variant without its own) fires: the check passes
-    d, _ = _scenario(tmp_path / "ok", 'race = ["reclaim.unmap_lazyfree", "user.store"]')
+    d, _ = _scenario(tmp_path / "ok", 'race = ["reclaim.unmap.lazyfree", "user.store"]')
     rc, out, err = pteverify("check", "--scenarios", str(d), "--no-layouts", "--baseline", str(tmp_path / "b.json"))
     assert rc == 0, out + err
 

@@ -7,7 +7,7 @@ import pytest
 
 from pteverify.explore import HOLDS, INCOMPLETE, VIOLATED, explore
 from pteverify.model import GOTO, Knob, Knobs, KnobError, Model, ModelError, builder, check_footprints
-from pteverify.models import classic
+from pteverify.models.scenarios import classic
 from pteverify.scenario import get_scenario
 
 

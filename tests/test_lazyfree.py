@@ -10,10 +10,10 @@ import pytest
 
 from pteverify.explore import VIOLATED
 from pteverify.model import FREE
-from pteverify.models import lazyfree as lf
-from pteverify.models.lazyfree import ZERO, Lazy
+from pteverify.models import invariants as lf
+from pteverify.models.mm import ZERO, Lazy
 from pteverify.models.mm import NO_FOLIO, PTE_NONE, Kernel, pte_present, pte_swap
-from pteverify.models.swap_out import Lazyfree
+from pteverify.models.vmscan import Lazyfree
 from pteverify.trace import race_table, trace_steps
 
 from scenario_helpers import build, run, first, reachable, check_registry, invariant_on
@@ -64,10 +64,10 @@ def test_every_invariant_is_violated_by_a_shipped_variant():
 
 
 # --------------------------------------------------------------------------------------------
-# Reclaim is the shared model of models/swap_out.py
+# Reclaim is the shared model of models/vmscan.py (shrink_folio_list) and models/rmap.py (try_to_unmap_one)
 
 
-SHRINK = ["trylock", "add_to_swap", "unmap_clear", "unmap_lazyfree", "unmap_dup", "unmap_set", "pageout",
+SHRINK = ["trylock", "add_to_swap", "unmap.clear", "unmap.lazyfree", "unmap.share", "unmap.set", "pageout",
           "swap_writepage", "writeback_done", "remove", "keep"]
 
 
@@ -81,7 +81,7 @@ def test_reclaim_is_the_shared_swap_out_path(scenario, variant, front, back):
     cm = build(scenario, variant)
     steps = cm.threads[cm.thread_names.index("reclaim")].steps
     assert [st.label for st in steps] == front + SHRINK + back
-    assert {st.effect.__module__ for st in steps} == {"pteverify.models.swap_out"}
+    assert {st.effect.__module__ for st in steps} == {"pteverify.models.vmscan", "pteverify.models.rmap"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -237,9 +237,9 @@ def test_no_tlb_flush_lets_the_store_bypass_the_pte_dirty_bit():
     assert "tlb" not in t[clean].changes
     store = first(t, "user", "store", clean)
     assert t[store].changes["A_data"] == ("old", "old+cpu") and "pte" not in t[store].changes
-    clear = first(t, "reclaim", "unmap_clear", store)
+    clear = first(t, "reclaim", "unmap.clear", store)
     assert not t[clear].changes["reclaim_pteval"][1].dirty
-    drop = first(t, "reclaim", "unmap_lazyfree", clear)
+    drop = first(t, "reclaim", "unmap.lazyfree", clear)
     assert t[drop].changes["A_map"] == (1, 0)
 
 
@@ -247,9 +247,9 @@ def test_ignore_dirty_discards_the_redirtied_folio():
     t = trace_steps(run("lazyfree-redirty", "seeded-ignore-dirty"))
     store = first(t, "user", "store")
     assert t[store].changes["pte"][1].dirty                       # the page walk set the dirty bit
-    clear = first(t, "reclaim", "unmap_clear", store)
+    clear = first(t, "reclaim", "unmap.clear", store)
     assert t[clear].changes["A_dirty"] == (False, True)            # folio_mark_dirty()
-    drop = first(t, "reclaim", "unmap_lazyfree", clear)
+    drop = first(t, "reclaim", "unmap.lazyfree", clear)
     assert t[drop].changes["A_map"] == (1, 0)
 
 
@@ -278,8 +278,8 @@ def test_pre_6c8e2a256915_discards_the_folio_under_the_gup_reference():
     b3 = first(t, "odirect", "gup_fast.grab", b1)
     b4 = first(t, "odirect", "gup_fast.recheck", b3)
     assert t[b4].changes["odirect_gup"] == (NO_FOLIO, "A")          # the PTE did not change: success
-    clear = first(t, "reclaim", "unmap_clear", b4)
-    drop = first(t, "reclaim", "unmap_lazyfree", clear)
+    clear = first(t, "reclaim", "unmap.clear", b4)
+    drop = first(t, "reclaim", "unmap.lazyfree", clear)
     assert t[drop].changes["A_map"] == (1, 0) and "smp_mb" not in t[drop].kernel_ref
     assert drop == len(t) - 1
     assert "invariantreferenced_folio_not_discardedviolated" in "".join(race_table(r).split())
@@ -289,7 +289,7 @@ def test_pre_6c8e2a256915_dma_lands_in_the_discarded_page():
     r = run("lazyfree-gup", "6c8e2a256915^", reduction=False, only="gup_page_is_mapped_page")
     assert r.verdict == VIOLATED
     t = trace_steps(r)
-    drop = first(t, "reclaim", "unmap_lazyfree")
+    drop = first(t, "reclaim", "unmap.lazyfree")
     dma = first(t, "odirect", "dma", drop)
     assert t[dma].changes["dma_landed_in"] == ("-", "A (not mapped)")
 
@@ -299,7 +299,7 @@ def test_6c8e2a256915_makes_the_clean_referenced_folio_swapbacked():
     t = trace_steps(run("lazyfree-gup", "6c8e2a256915"))
     b3 = first(t, "odirect", "gup_fast.grab")
     assert t[b3].changes["A_ref"] == (1, 2)
-    back = first(t, "reclaim", "unmap_lazyfree", b3)
+    back = first(t, "reclaim", "unmap.lazyfree", b3)
     ch = t[back].changes
     assert ch["pte"] == (PTE_NONE, pte_present("A", write=True)) and ch["A_swapbacked"] == (False, True)
     assert "smp_mb()" in t[back].kernel_ref

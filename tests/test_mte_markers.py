@@ -9,8 +9,8 @@ import pytest
 
 from pteverify.model import Knobs, Model
 from pteverify.models.mm import MM, PTE_NONE, PTE_SWAPIN_ERROR, pte_present, pte_swap
-from pteverify.models.markers import PTE_MARKER_UFFD_WP, is_swap_pte
-from pteverify.models.mte import BUF, FREED, GARBAGE, MTE, NO_TAGS, SAVED, ZERO, MteKernel
+from pteverify.models.mm import PTE_MARKER_UFFD_WP, is_swap_pte
+from pteverify.models.arm64_mteswap import BUF, FREED, GARBAGE, MTE, NO_TAGS, SAVED, ZERO, MteKernel
 from pteverify.scenario import get_scenario
 from pteverify.trace import race_table, trace_steps
 

@@ -7,7 +7,7 @@ tests read the same files, so an expectation lives in one place.
 
     name = "odirect-swapout"
     title = "O_DIRECT read vs swap-out: the DMA write must land in the mapped page"
-    model = "pteverify.models.anon_exclusive:odirect_swapout"   # or "my_model.py:build", beside this file
+    model = "pteverify.models.scenarios.anon_exclusive:odirect_swapout"   # or "my_model.py:build", beside this file
     threads = ["odirect", "reclaim", "writer"]          # checked against the built model
     invariants = ["gup_ref_is_mapped_page"]             # default: all the model defines
     default_variant = "v6.0"

@@ -7,13 +7,15 @@ write fault copies the page and the DMA lands in a page no longer mapped.
 """
 
 from pteverify.model import Model, builder
+from pteverify.models import invariants
 from pteverify.models import mm as mmv
-from pteverify.models.anon_exclusive import EXCLUSIVE_KNOBS, _kernel
+from pteverify.models.scenarios.anon_exclusive import EXCLUSIVE_KNOBS, _kernel
 from pteverify.models.gup import emit_dma_write, emit_gup, emit_gup_release
 from pteverify.models.mm import MM, ORIGINAL, pte_present
-from pteverify.models.swap_out import emit_shrink_page_list
-from pteverify.models.swapoff import emit_try_to_unuse
-from pteverify.models.user import emit_access, emit_fault_handlers
+from pteverify.models.vmscan import emit_shrink_page_list
+from pteverify.models.swapfile import emit_try_to_unuse
+from pteverify.models.memory import emit_fault_handlers
+from pteverify.models.user import emit_access
 
 
 @builder(*EXCLUSIVE_KNOBS, arch=True)
@@ -42,6 +44,6 @@ def build(knobs) -> Model:
     emit_access(writer, k, "store", "cpu", cpu_done, label="store")
     emit_fault_handlers(writer, k)
 
-    mmv.inv_writable_pte_maps_exclusive_page(mm)
-    mmv.inv_no_lost_write(mm, {"dma": dma_done, "cpu": cpu_done})
+    invariants.inv_writable_pte_maps_exclusive_page(mm)
+    invariants.inv_no_lost_write(mm, {"dma": dma_done, "cpu": cpu_done})
     return m

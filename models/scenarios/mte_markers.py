@@ -1,7 +1,7 @@
 """Scenario builders for issue 6: MTE tag restore ordering, swap-in error entries and uffd-wp PTE markers.
 
-The MTE builders compose the shared paths (models/swap_in.py do_swap_page through models/user.py's
-fault handlers, models/swapoff.py try_to_unuse) with arm64's hooks (`MTE` in models/mte.py). Every MTE
+The MTE builders compose the shared paths (models/memory.py do_swap_page through models/memory.py's
+fault handlers, models/swapfile.py try_to_unuse) with arm64's hooks (`MTE` in models/arm64_mteswap.py). Every MTE
 variant stands for a kernel older than v6.8, so the skip-swapcache swapin has no swapcache_prepare().
 
 * `mte_swapin`: two threads of a PROT_MTE process fault on a swapped-out page on a zram device
@@ -23,50 +23,85 @@ from __future__ import annotations
 
 from pteverify.model import Knob, Model, builder
 
-from . import markers as mk
-from . import mte as mtev
+from ..arm64_mteswap import (MTE, inv_no_freed_tag_storage_read, inv_no_uninitialised_tags,
+    inv_tags_survive_swap, MteKernel)
+from ..invariants import (inv_madvise_free_discards_error, inv_marker_not_swap_entry,
+    inv_no_data_after_swapin_error, inv_uffd_wp_marker_in_uffd_wp_vma, inv_uffd_wp_write_traps)
+from ..madvise import emit_madvise_free_nonpresent
+from ..memory import emit_fork_copy, emit_zap_file
+from ..migrate import emit_migrate_page_mte
+from ..mm import (FORK_FORMS, MM, ORIGINAL, PTE_NONE, PTE_SWAPIN_ERROR, Kernel, MarkerKernel, pte_present,
+    pte_swap)
+from ..mprotect import emit_mprotect_mte
+from ..rmap import emit_try_to_unmap_one_file
 from .anon_exclusive import K_ANON_EXCLUSIVE
-from .mm import MM, ORIGINAL, PTE_NONE, PTE_SWAPIN_ERROR, Kernel, pte_present, pte_swap
-from .mte import MTE, SAVED, MteKernel
-from .shmem import add_shmem_entry, emit_shmem_fault_mte
-from .swapoff import emit_try_to_unuse
+from ..shmem import add_shmem_entry, emit_shmem_fault_mte
+from ..swapfile import emit_try_to_unuse
+from ..user import emit_marker_load, emit_tag_checked_load, emit_uffd_wp_store
+
 
 K_SWAP_FREE_FIRST = Knob("swap_in.swap_free_first", True,
                          "do_swap_page() calls swap_free() before set_pte_at() (c145e0b47c77, v5.18)")
+
+
 K_RESTORE = Knob("swap_in.arch_swap_restore", True,
                  "do_swap_page() calls arch_swap_restore() before swap_free() (6dca4ac6fc91, v6.4)")
+
+
 K_SET_PTE_RESTORES = Knob("arm64.set_pte_restores", False,
                           "arm64 set_pte_at() -> mte_sync_tags(old_pte, pte) restores tags from a swap PTE "
                           "(v5.14-v6.5; removed by \"arm64: mte: simplify swap tag restoration logic\", v6.6)")
+
+
 K_SYNC_SETS_TAGGED = Knob("arm64.sync_sets_tagged", False,
                           "mte_sync_tags() sets PG_mte_tagged even when mte_sync_page_tags() initialised no "
                           "tags (e059853d14ca v6.1 .. c4c597f1b367 v6.4-rc3)")
+
+
 K_UNUSE_RESTORE = Knob("swapoff.arch_swap_restore", True,
                        "unuse_pte() calls arch_swap_restore() before swap_free() (\"mm: call "
                        "arch_swap_restore() from unuse_pte()\", v6.6)")
+
+
 K_READPAGE = Knob("swap_in.readpage_restore", False,
                   "the tags are restored inside swap_readpage() (arch_swap_readpage, proposed in review of "
                   "the 2023 fix series; never merged)")
+
+
 K_SYNC_IO = Knob("swap.synchronous_io", True,
                  "the swap device has SWP_SYNCHRONOUS_IO (zram): do_swap_page() skips the swap cache when "
                  "__swap_count(entry) == 1 (pre-v6.8 form, without swapcache_prepare())")
+
+
 K_SYNC_IO_OFF = Knob("swap.synchronous_io", False, K_SYNC_IO.doc)
+
+
 K_SHMEM_LATE = Knob("shmem.restore_after_swap_free", False,
                     "seeded mutation (no kernel): shmem_swapin_folio() calls arch_swap_restore() after "
                     "swap_free()")
+
+
 K_MADV = Knob("madvise.free_swapin_error", True,
               "madvise_free_pte_range() clears hwpoison and swap-in error entries (7b49514fa1db, v5.19)")
+
+
 K_FORK_ERR = Knob("fork.swapin_error", "7e3ce3f8d2d2",
                   "how copy_nonpresent_pte() copies a swap-in error entry: v5.19 (generic non-swap entry, "
                   "copied), v6.1 (PTE marker, copied only into a uffd-wp VMA), 7e3ce3f8d2d2 (always "
                   "copied, v6.2), seeded-swap-duplicate (seeded: taken for a swap entry)",
-                  domain=mk.FORK_FORMS)
+                  domain=FORK_FORMS)
+
+
 K_INSTALL_MARKER = Knob("uffd.install_marker", True,
                         "zap_pte_range()/try_to_unmap_one() replace a cleared uffd-wp file PTE with "
                         "PTE_MARKER_UFFD_WP (999dad824c39, v5.19)")
+
+
 K_FORK_MARKER = Knob("fork.marker_checks_dst", True,
                      "copy_nonpresent_pte() copies a uffd-wp marker only into a VMA with VM_UFFD_WP "
                      "(49d6d7fb6313, v6.2; before: WARN_ON_ONCE + copy)")
+
+
 K_FORK_EVENT = Knob("uffd.fork_event", False,
                     "the uffd monitor enabled UFFD_FEATURE_EVENT_FORK: the child VMA keeps VM_UFFD_WP")
 
@@ -109,7 +144,6 @@ def _swapped_out_mte(name: str, doc: str, knobs, k: Kernel, folios=("A", "B")) -
     mte = MTE(mm, _mte_kernel(knobs), vm_mte=True, saved=True)
     return m, mm, mte
 
-
 @builder(K_SWAP_FREE_FIRST, K_RESTORE, K_SET_PTE_RESTORES, K_SYNC_IO, K_ANON_EXCLUSIVE)
 def mte_swapin(knobs) -> Model:
     """Two tag-checked loads fault on a swapped-out PROT_MTE page."""
@@ -118,11 +152,10 @@ def mte_swapin(knobs) -> Model:
                                   knobs, k)
     for name in ("fault0", "fault1"):
         t = mm.thread(name, f"thread {name[-1]} of the process: a tag-checked load from the page")
-        mtev.emit_tag_checked_load(t, mte, k)
-    mtev.inv_tags_survive_swap(mte)
-    mtev.inv_no_uninitialised_tags(mte)
+        emit_tag_checked_load(t, mte, k)
+    inv_tags_survive_swap(mte)
+    inv_no_uninitialised_tags(mte)
     return m
-
 
 @builder(K_UNUSE_RESTORE, K_SET_PTE_RESTORES, K_SYNC_IO_OFF)
 def mte_swapoff(knobs) -> Model:
@@ -133,11 +166,10 @@ def mte_swapoff(knobs) -> Model:
     swapoff = mm.thread("swapoff", "swapoff(2): try_to_unuse()")
     emit_try_to_unuse(swapoff, k)
     task = mm.thread("task", "a thread of the process: a tag-checked load from the page")
-    mtev.emit_tag_checked_load(task, mte, k)
-    mtev.inv_tags_survive_swap(mte)
-    mtev.inv_no_uninitialised_tags(mte)
+    emit_tag_checked_load(task, mte, k)
+    inv_tags_survive_swap(mte)
+    inv_no_uninitialised_tags(mte)
     return m
-
 
 @builder(K_SET_PTE_RESTORES, K_SHMEM_LATE)
 def mte_shmem(knobs) -> Model:
@@ -152,10 +184,9 @@ def mte_shmem(knobs) -> Model:
     for name in ("task0", "task1"):
         t = mm.thread(name, f"{name}: a process mapping the shmem file PROT_MTE faults on the index, then loads")
         emit_shmem_fault_mte(t, mte, k, entry, restore_after_swap_free=knobs["shmem.restore_after_swap_free"])
-    mtev.inv_tags_survive_swap(mte)
-    mtev.inv_no_uninitialised_tags(mte)
+    inv_tags_survive_swap(mte)
+    inv_no_uninitialised_tags(mte)
     return m
-
 
 @builder(K_READPAGE, K_RESTORE, K_SET_PTE_RESTORES)
 def mte_readpage_race(knobs) -> Model:
@@ -165,12 +196,11 @@ def mte_readpage_race(knobs) -> Model:
                                   knobs, k)
     for name in ("fault0", "fault1"):
         t = mm.thread(name, f"thread {name[-1]} of the process: a tag-checked load from the page")
-        mtev.emit_tag_checked_load(t, mte, k)
-    mtev.inv_no_freed_tag_storage_read(mte)
-    mtev.inv_tags_survive_swap(mte)
-    mtev.inv_no_uninitialised_tags(mte)
+        emit_tag_checked_load(t, mte, k)
+    inv_no_freed_tag_storage_read(mte)
+    inv_tags_survive_swap(mte)
+    inv_no_uninitialised_tags(mte)
     return m
-
 
 @builder(K_SYNC_SETS_TAGGED, K_SET_PTE_RESTORES)
 def mte_uninit_tags(knobs) -> Model:
@@ -185,18 +215,17 @@ def mte_uninit_tags(knobs) -> Model:
     mm.add_swap_slot()
     mte = MTE(mm, mtek, vm_mte=False, pte_tagged=False, saved=False)
     migrate = mm.thread("kcompactd", "compaction migrates the page mapped at the address")
-    mtev.emit_migrate_page_mte(migrate, mte, mtek)
+    emit_migrate_page_mte(migrate, mte, mtek)
     task = mm.thread("task", "the program: mprotect(PROT_READ|PROT_MTE), then a tag-checked load")
-    mtev.emit_mprotect_mte(task, mte, mtek, cont="load")
-    mtev.emit_tag_checked_load(task, mte, k)
-    mtev.inv_no_uninitialised_tags(mte)
+    emit_mprotect_mte(task, mte, mtek, cont="load")
+    emit_tag_checked_load(task, mte, k)
+    inv_no_uninitialised_tags(mte)
     return m
-
 
 @builder(K_MADV, K_FORK_ERR)
 def swapin_error_marker(knobs) -> Model:
     """A swap-in error entry (left by a failed swap read) under MADV_FREE and fork."""
-    k = mk.MarkerKernel(madvise_frees_error=knobs["madvise.free_swapin_error"],
+    k = MarkerKernel(madvise_frees_error=knobs["madvise.free_swapin_error"],
                         fork_swapin_error=knobs["fork.swapin_error"])
     m = Model("swapin-error-marker", "a swap-in error entry is never read as data", knobs)
     mm = MM(m, folios=("A",))
@@ -210,23 +239,22 @@ def swapin_error_marker(knobs) -> Model:
     child_res = mm.ghost("child_result", "-", "what the child's load got")
 
     parent = mm.thread("parent", "the process: madvise(MADV_FREE) over the page, then a load")
-    mk.emit_madvise_free(parent, mm, k, madv, cont="load")
-    mk.emit_marker_load(parent, mm, mm.pte, parent_res)
+    emit_madvise_free_nonpresent(parent, mm, k, madv, cont="load")
+    emit_marker_load(parent, mm, mm.pte, parent_res)
     fork = mm.thread("fork", "another thread of the process calls fork()")
-    mk.emit_fork_copy(fork, mm, k, child_pte, dst_uffd_wp=False, forked=forked)
+    emit_fork_copy(fork, mm, k, child_pte, dst_uffd_wp=False, forked=forked)
     child = mm.thread("child", "the child loads from the page")
-    mk.emit_marker_load(child, mm, child_pte, child_res, guard_field=forked)
+    emit_marker_load(child, mm, child_pte, child_res, guard_field=forked)
 
-    mk.inv_no_data_after_swapin_error(m, [parent_res, child_res], madv)
-    mk.inv_madvise_free_discards_error(m, [parent_res], madv)
-    mk.inv_marker_not_swap_entry(mm, [mm.pte, child_pte])
+    inv_no_data_after_swapin_error(m, [parent_res, child_res], madv)
+    inv_madvise_free_discards_error(m, [parent_res], madv)
+    inv_marker_not_swap_entry(mm, [mm.pte, child_pte])
     return m
-
 
 @builder(K_INSTALL_MARKER, K_FORK_MARKER, K_FORK_EVENT)
 def uffd_wp_marker(knobs) -> Model:
     """A uffd-wp protected PTE of a shmem page under MADV_DONTNEED, swap-out and fork, and a writer."""
-    k = mk.MarkerKernel(install_uffd_wp_marker=knobs["uffd.install_marker"],
+    k = MarkerKernel(install_uffd_wp_marker=knobs["uffd.install_marker"],
                         fork_marker_checks_dst=knobs["fork.marker_checks_dst"])
     fork_event = knobs["uffd.fork_event"]
     m = Model("uffd-wp-marker", "uffd-wp protection of file memory survives zap, swap-out and fork", knobs)
@@ -242,18 +270,14 @@ def uffd_wp_marker(knobs) -> Model:
     result = mm.ghost("writer_result", "-", "how the writer's store ended")
 
     madvise = mm.thread("madvise", "madvise(MADV_DONTNEED) over the address")
-    mk.emit_zap(madvise, mm, k)
+    emit_zap_file(madvise, mm, k)
     reclaim = mm.thread("reclaim", "kswapd reclaims the shmem folio")
-    mk.emit_unmap_file(reclaim, mm, k)
+    emit_try_to_unmap_one_file(reclaim, mm, k)
     fork = mm.thread("fork", "the process forks" + (" (UFFD_FEATURE_EVENT_FORK)" if fork_event else ""))
-    mk.emit_fork_copy(fork, mm, k, child_pte, dst_uffd_wp=fork_event, forked=forked)
+    emit_fork_copy(fork, mm, k, child_pte, dst_uffd_wp=fork_event, forked=forked)
     writer = mm.thread("writer", "the protected process stores to the address")
-    mk.emit_uffd_wp_store(writer, mm, stored, result, cache)
+    emit_uffd_wp_store(writer, mm, stored, result, cache)
 
-    mk.inv_uffd_wp_write_traps(m, stored)
-    mk.inv_uffd_wp_marker_in_uffd_wp_vma(m, child_pte, fork_event)
+    inv_uffd_wp_write_traps(m, stored)
+    inv_uffd_wp_marker_in_uffd_wp_vma(m, child_pte, fork_event)
     return m
-
-
-__all__ = ["mte_swapin", "mte_swapoff", "mte_shmem", "mte_readpage_race", "mte_uninit_tags",
-           "swapin_error_marker", "uffd_wp_marker", "SAVED"]

@@ -18,21 +18,97 @@ from __future__ import annotations
 
 from pteverify.model import Knob, Model, builder
 
-from . import lazyfree as lf
-from . import mm as mmv
-from .droppable import (UFFD_CHECKS, emit_fork, emit_gup_fast, emit_keeponfork, emit_ksm_madvise,
-                        emit_ksmd, emit_uffd_monitor)
-from .lazyfree import LazyMM, ZERO, emit_access, emit_madvise_free, emit_reclaim, lazy_from_knobs
-from .mm import MM, NO_FOLIO, ORIGINAL, PTE_NONE, pte_present
+from ..fork import emit_dup_mmap, emit_keeponfork
+from ..gup import emit_gup_fast_foll_get
+from ..invariants import (final_dropped_under_pressure, inv_clean_lazyfree_not_swapbacked,
+    inv_droppable_never_swapbacked, inv_droppable_never_swapped, inv_gup_page_is_mapped_page,
+    inv_read_sees_last_write_or_zero, inv_referenced_folio_not_discarded, inv_write_after_madv_free_kept)
+from ..ksm import emit_ksm_madvise, emit_ksmd
+from ..madvise import emit_madvise_free
+from ..mm import MM, NO_FOLIO, ORIGINAL, PTE_NONE, SORT_FOLIO_FORMS, ZERO, Lazy, LazyMM, pte_present
+from ..user import emit_access_tlb
+from ..userfaultfd import UFFD_CHECKS, emit_uffd_monitor
+from ..vmscan import emit_reclaim
+
+
+# Knobs shared by the scenario builders (below)
+K_SORT_FOLIO = Knob("mglru.sort_folio", "newest",
+                    "the form of mm/vmscan.c:sort_folio(): v6.10 (the \"dirty lazyfree\" block that calls "
+                    "folio_set_swapbacked(), as in the MAP_DROPPABLE series up to v22), v6.11 (block "
+                    "removed by 9651fcedf7b9; dirty file-LRU folios rotate as \"waiting for writeback\"), "
+                    "newest (neither)", SORT_FOLIO_FORMS)
+
+
+K_MGLRU = Knob("mglru.enabled", True, "CONFIG_LRU_GEN with /sys/kernel/mm/lru_gen/enabled (else the "
+               "active/inactive LRU isolates the folio from the inactive file list)")
+
+
+K_REF_CHECK = Knob("unmap.lazyfree_ref_check", True,
+                   "try_to_unmap_one() leaves a lazyfree folio alone unless ref_count == 1 + map_count "
+                   "(6c8e2a256915, v5.18)")
+
+
+K_IFF_DIRTY = Knob("unmap.swapbacked_iff_dirty", True,
+                   "try_to_unmap_one() sets PG_swapbacked only when the folio is dirty (and not "
+                   "droppable); an extra reference only restores the PTE (Barry Song, Fixes: "
+                   "6c8e2a256915)")
+
+
+K_NESTED_FLUSH = Knob("tlb.nested_flush", True,
+                      "tlb_finish_mmu() flushes when mm_tlb_flush_nested(): another thread batches PTE "
+                      "changes of the same mm (99baac21e458, v4.13)")
+
+
+K_IGNORE_DIRTY = Knob("seeded.unmap_ignores_dirty", False,
+                      "seeded mutation: try_to_unmap_one() discards a lazyfree folio without looking at "
+                      "PG_dirty, as if every VMA were VM_DROPPABLE")
+
+
+K_NO_FLUSH = Knob("seeded.madv_free_no_tlb_flush", False,
+                  "seeded mutation: madvise_free_pte_range() cleans the PTE without tlb_remove_tlb_entry(), "
+                  "so madvise() returns with the caller's dirty TLB entry still cached (the TLB flush "
+                  "miss 99baac21e458 closed for concurrent madvise() calls, reduced to one thread)")
+
+
+K_DROPPABLE_AWARE = Knob("droppable.rmap_checks_vma", True,
+                         "folio_add_new_anon_rmap() and try_to_unmap_one() test VM_DROPPABLE (the MAP_"
+                         "DROPPABLE series); false is a seeded mutation: the v6.10 rmap code in a "
+                         "droppable mapping")
+
+
+K_LIVENESS = Knob("check.dropped_under_pressure", False,
+                  "also check, when every thread has finished, that the dirty droppable folio reclaim "
+                  "evicted has left the page table (guarantee b of MAP_DROPPABLE, a liveness property "
+                  "bounded by the reclaim passes modelled)")
+
+
+def lazy_from_knobs(knobs, **fixed) -> Lazy:
+    mapping = {"mglru.sort_folio": "sort_folio", "mglru.enabled": "mglru",
+               "unmap.lazyfree_ref_check": "ref_check", "unmap.swapbacked_iff_dirty": "swapbacked_iff_dirty",
+               "tlb.nested_flush": "nested_flush", "seeded.unmap_ignores_dirty": "seeded_ignore_dirty",
+               "seeded.madv_free_no_tlb_flush": "seeded_no_flush",
+               "droppable.rmap_checks_vma": "droppable_aware"}
+    values = dict(fixed)
+    for knob, attr in mapping.items():
+        if knob in knobs.declared:
+            values[attr] = knobs[knob]
+    return Lazy(**values)
+
 
 K_DROPPABLE = Knob("vma.droppable", False, "the page lives in a MAP_DROPPABLE (VM_DROPPABLE) mapping")
+
+
 K_KSM_REFUSE = Knob("ksm.refuse_droppable", True,
                     "vma_ksm_compatible() refuses VM_DROPPABLE, so MADV_MERGEABLE is ignored "
                     "(9651fcedf7b9, v6.11; proposed in the v22 review)")
+
+
 K_UFFD_CHECK = Knob("uffd.droppable_check", "vma",
                     "vma_can_userfault()'s VM_DROPPABLE test: none (the series up to v22), masked "
                     "(9651fcedf7b9: tests the requested flags after `vm_flags &= __VM_UFFD_FLAGS`, never "
                     "true), vma (Tal Zussman's fix: tests vma->vm_flags)", UFFD_CHECKS)
+
+
 K_KEEPONFORK = Knob("madvise.keeponfork_refuses_droppable", True,
                     "madvise(MADV_KEEPONFORK) returns -EINVAL on a VM_DROPPABLE VMA (9651fcedf7b9); false "
                     "is a seeded mutation")
@@ -54,8 +130,7 @@ def _reader_ghosts(mm: MM):
     expect = mm.ghost("read_expected", "-", "last_written when the load ran")
     return last, expect
 
-
-@builder(lf.K_SORT_FOLIO, lf.K_MGLRU, lf.K_DROPPABLE_AWARE, lf.K_LIVENESS)
+@builder(K_SORT_FOLIO, K_MGLRU, K_DROPPABLE_AWARE, K_LIVENESS)
 def droppable_reclaim(knobs) -> Model:
     """A dirty droppable folio through MGLRU aging and eviction while the program writes and reads it."""
     lz = lazy_from_knobs(knobs, droppable=True)
@@ -70,24 +145,23 @@ def droppable_reclaim(knobs) -> Model:
     evicted = mm.ghost("evicted_dirty", False, "an eviction pass met the droppable folio dirty")
 
     user = mm.thread("user", "the vDSO getrandom() state: a store, then a load")
-    emit_access(user, lzm, "store", last=last, label="store", cont="load")
-    emit_access(user, lzm, "load", last=last, seen_expect=expect, label="load")
+    emit_access_tlb(user, lzm, "store", last=last, label="store", cont="load")
+    emit_access_tlb(user, lzm, "load", last=last, seen_expect=expect, label="load")
     reclaim = mm.thread("reclaim", "kswapd: MGLRU aging walk, then eviction" if lz.mglru else
                         "kswapd: shrink_inactive_list() on the inactive file LRU")
     emit_reclaim(reclaim, lzm, mglru=lz.mglru, evicted=evicted)
 
-    lf.inv_droppable_never_swapbacked(mm)
-    lf.inv_droppable_never_swapped(mm)
-    lf.inv_read_sees_last_write_or_zero(mm, user.vars["seen"], expect)
+    inv_droppable_never_swapbacked(mm)
+    inv_droppable_never_swapped(mm)
+    inv_read_sees_last_write_or_zero(mm, user.vars["seen"], expect)
     if knobs["check.dropped_under_pressure"]:
-        lf.final_dropped_under_pressure(mm, evicted, ORIGINAL)
+        final_dropped_under_pressure(mm, evicted, ORIGINAL)
     return m
-
 
 @builder(K_KSM_REFUSE)
 def droppable_ksm(knobs) -> Model:
     """MADV_MERGEABLE and ksmd against a droppable page while the program writes it."""
-    lz = lf.Lazy(droppable=True)
+    lz = Lazy(droppable=True)
     m = Model("droppable-ksm", "KSM never merges a MAP_DROPPABLE page into a swap-backed KSM page", knobs)
     mm = MM(m, folios=("A", "K", "B"))
     mm.add_pte(pte_present("A", write=True, dirty=True))
@@ -104,16 +178,15 @@ def droppable_ksm(knobs) -> Model:
     ksmd = mm.thread("ksmd", "ksmd: one scan of the mergeable VMAs")
     emit_ksmd(ksmd, lzm, mergeable, "K")
     user = mm.thread("user", "another thread of the program stores to the droppable page")
-    emit_access(user, lzm, "store", last=last, label="store")
+    emit_access_tlb(user, lzm, "store", last=last, label="store")
 
-    lf.inv_droppable_never_swapbacked(mm)
+    inv_droppable_never_swapbacked(mm)
     return m
-
 
 @builder(K_UFFD_CHECK)
 def droppable_uffd_move(knobs) -> Model:
     """UFFDIO_REGISTER + UFFDIO_MOVE into a droppable range while a thread faults on it."""
-    lz = lf.Lazy(droppable=True)
+    lz = Lazy(droppable=True)
     m = Model("droppable-uffd-move", "UFFDIO_MOVE never places a swap-backed page in a MAP_DROPPABLE "
               "mapping", knobs)
     mm = MM(m, folios=("S", "B"))
@@ -129,13 +202,12 @@ def droppable_uffd_move(knobs) -> Model:
     monitor = mm.thread("monitor", "the uffd monitor: UFFDIO_REGISTER the droppable range, UFFDIO_MOVE a page in")
     emit_uffd_monitor(monitor, lzm, registered, src, check=knobs["uffd.droppable_check"])
     user = mm.thread("user", "a thread of the program loads from the droppable range")
-    emit_access(user, lzm, "load", last=last, seen_expect=expect, userfault=registered)
+    emit_access_tlb(user, lzm, "load", last=last, seen_expect=expect, userfault=registered)
 
-    lf.inv_droppable_never_swapbacked(mm)
+    inv_droppable_never_swapbacked(mm)
     return m
 
-
-@builder(K_KEEPONFORK, lf.K_DROPPABLE_AWARE)
+@builder(K_KEEPONFORK, K_DROPPABLE_AWARE)
 def droppable_fork(knobs) -> Model:
     """fork() of a written droppable mapping; the child reads, then writes."""
     lz = lazy_from_knobs(knobs, droppable=True)
@@ -157,24 +229,23 @@ def droppable_fork(knobs) -> Model:
 
     parent = mm.thread("parent", "the parent: madvise(MADV_KEEPONFORK), fork(), a store")
     emit_keeponfork(parent, lzm, wipe, refuse=knobs["madvise.keeponfork_refuses_droppable"])
-    emit_fork(parent, lzm, wipe, child_pte, forked, cont="store")
-    emit_access(parent, lzm, "store", last=last, label="store")
+    emit_dup_mmap(parent, lzm, wipe, child_pte, forked, cont="store")
+    emit_access_tlb(parent, lzm, "store", last=last, label="store")
 
     child = mm.thread("child", "the child: a load, then a store")
     child.step("wait", "kernel/fork.c: the child runs once copy_process() returned",
                guard=lambda s: getattr(s, forked), reads=[forked])
-    emit_access(child, lzm, "load", pte=child_pte, last=child_last, seen_expect=child_expect,
+    emit_access_tlb(child, lzm, "load", pte=child_pte, last=child_last, seen_expect=child_expect,
                 label="load", cont="store")
-    emit_access(child, lzm, "store", pte=child_pte, last=child_last, label="store")
+    emit_access_tlb(child, lzm, "store", pte=child_pte, last=child_last, label="store")
 
-    lf.inv_droppable_never_swapbacked(mm)
-    lf.inv_droppable_never_swapbacked(mm, pte=child_pte, name="child_droppable_never_swapbacked",
+    inv_droppable_never_swapbacked(mm)
+    inv_droppable_never_swapbacked(mm, pte=child_pte, name="child_droppable_never_swapbacked",
                                       who=" (the child's copy of the VMA)")
-    lf.inv_read_sees_last_write_or_zero(mm, child.vars["seen"], child_expect)
+    inv_read_sees_last_write_or_zero(mm, child.vars["seen"], child_expect)
     return m
 
-
-@builder(lf.K_REF_CHECK, lf.K_IFF_DIRTY, lf.K_NO_FLUSH, lf.K_IGNORE_DIRTY)
+@builder(K_REF_CHECK, K_IFF_DIRTY, K_NO_FLUSH, K_IGNORE_DIRTY)
 def lazyfree_redirty(knobs) -> Model:
     """madvise(MADV_FREE), then a store, against one pass of reclaim."""
     lz = lazy_from_knobs(knobs, tlb=True)
@@ -189,16 +260,15 @@ def lazyfree_redirty(knobs) -> Model:
 
     user = mm.thread("user", "the program: madvise(MADV_FREE), then a store to the page")
     emit_madvise_free(user, lzm, cont="store", lazy_ghost=lazy)
-    emit_access(user, lzm, "store", done=done, label="store")
+    emit_access_tlb(user, lzm, "store", done=done, label="store")
     reclaim = mm.thread("reclaim", "kswapd: shrink_inactive_list() on the inactive file LRU")
     emit_reclaim(reclaim, lzm, mglru=False)
 
-    lf.inv_write_after_madv_free_kept(mm, done)
-    lf.inv_clean_lazyfree_not_swapbacked(mm, lazy)
+    inv_write_after_madv_free_kept(mm, done)
+    inv_clean_lazyfree_not_swapbacked(mm, lazy)
     return m
 
-
-@builder(lf.K_REF_CHECK, lf.K_IFF_DIRTY, K_DROPPABLE)
+@builder(K_REF_CHECK, K_IFF_DIRTY, K_DROPPABLE)
 def lazyfree_gup(knobs) -> Model:
     """A direct-I/O read (GUP-fast FOLL_GET|FOLL_WRITE, DMA, release) into a lazyfree page vs reclaim."""
     lz = lazy_from_knobs(knobs, droppable=knobs["vma.droppable"])
@@ -213,16 +283,12 @@ def lazyfree_gup(knobs) -> Model:
     lazy = mm.ghost("lazyfree_folio", "A", "the folio MADV_FREE made lazyfree")
 
     odirect = mm.thread("odirect", "read(O_DIRECT) on a block device: GUP-fast, DMA, bio completion")
-    held = emit_gup_fast(odirect, lzm, dma_done, dma_target)
+    held = emit_gup_fast_foll_get(odirect, lzm, dma_done, dma_target)
     reclaim = mm.thread("reclaim", "kswapd: shrink_inactive_list() on the inactive file LRU")
     emit_reclaim(reclaim, lzm, mglru=False)
 
-    lf.inv_referenced_folio_not_discarded(mm, held)
-    mmv.inv_gup_page_is_mapped_page(mm, dma_target)
+    inv_referenced_folio_not_discarded(mm, held)
+    inv_gup_page_is_mapped_page(mm, dma_target)
     if not lz.droppable:
-        lf.inv_clean_lazyfree_not_swapbacked(mm, lazy)
+        inv_clean_lazyfree_not_swapbacked(mm, lazy)
     return m
-
-
-__all__ = ["droppable_reclaim", "droppable_ksm", "droppable_uffd_move", "droppable_fork",
-           "lazyfree_redirty", "lazyfree_gup"]

@@ -1,4 +1,7 @@
-"""swapoff: mm/swapfile.c:try_to_unuse() -> unuse_mm() -> unuse_pte_range() -> unuse_pte().
+"""mm/swapfile.c: swapoff (try_to_unuse() -> unuse_pte()).
+
+----------------------------------------------------------------------------------------------------
+swapoff: mm/swapfile.c:try_to_unuse() -> unuse_mm() -> unuse_pte_range() -> unuse_pte().
 
 Read from torvalds/linux mm/swapfile.c @ 000085b9af9f (~v6.1, the fixed form):
 
@@ -33,7 +36,7 @@ from __future__ import annotations
 from pteverify.model import DONE, FREE, GOTO
 
 from .mm import NO_FOLIO, PTE_NONE, PTE_SWAPIN_ERROR, Ctx, Kernel, pte_present, pte_same_as_swp
-from .swap_in import read_into_swap_cache
+from .swap_state import read_into_swap_cache
 
 
 def emit_try_to_unuse(ctx: Ctx, k: Kernel) -> None:

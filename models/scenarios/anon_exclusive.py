@@ -21,40 +21,63 @@ from __future__ import annotations
 
 from pteverify.model import Knob, Model, builder
 
-from . import mm as mmv
-from .gup import emit_dma_write, emit_gup, emit_gup_release
-from .mm import MM, ORIGINAL, Kernel, pte_present, pte_swap
-from .swap_out import emit_shrink_page_list
-from .swapoff import emit_try_to_unuse
-from .user import emit_access, emit_fault_handlers
+from ..gup import emit_dma_write, emit_gup, emit_gup_release
+from ..invariants import (inv_exclusive_page_not_replaced, inv_gup_page_is_mapped_page, inv_no_lost_write,
+    inv_no_unread_data_mapped, inv_pinned_mapped_page_is_exclusive, inv_soft_dirty_survives_swap,
+    inv_swap_pte_page_not_exclusive, inv_uffd_wp_survives_swap, inv_writable_pte_maps_exclusive_page)
+from ..memory import emit_fault_handlers
+from ..mm import MM, ORIGINAL, ArchSwap, Kernel, pte_present, pte_swap
+from ..swapfile import emit_try_to_unuse
+from ..user import emit_access
+from ..vmscan import emit_shrink_page_list
+
 
 K_ANON_EXCLUSIVE = Knob("mm.anon_exclusive", True,
                         "PG_anon_exclusive exists (6c287605fd56, v5.19): set when a page is mapped "
                         "exclusively, cleared by page_try_share_anon_rmap(), reused by do_wp_page()")
+
+
 K_REMEMBER = Knob("swap_out.remember_exclusive", True,
                   "try_to_unmap_one() stores PG_anon_exclusive in the swap PTE (pte_swp_mkexclusive) and "
                   "do_swap_page()/unuse_pte() restore it (1493a1913e34, v5.19)")
+
+
 K_ARCH = Knob("arch.swp_exclusive", True,
               "the architecture implements __HAVE_ARCH_PTE_SWP_EXCLUSIVE (x86-64, arm64, s390x, ppc64 "
               "book3s since v5.19; all architectures with swap since v6.3)")
+
+
 K_STABLE = Knob("swap.stable_writes", False,
                 "the swap device needs stable pages during writeback (SWP_STABLE_WRITES): do_swap_page() "
                 "drops the exclusive marker of a page under writeback")
+
+
 K_PIN = Knob("gup.foll_pin", False,
              "the O_DIRECT read takes FOLL_PIN instead of FOLL_GET (what-if: pinned pages are never "
              "swapped out)")
+
+
 K_SYNC = Knob("swap.synchronous_io", True,
               "the swap device has SWP_SYNCHRONOUS_IO (zram, pmem): do_swap_page() skips the swap cache "
               "when __swap_count(entry) == 1")
+
+
 K_PREPARE = Knob("swap_in.swapcache_prepare", True,
                  "the skip-swapcache swapin pins SWAP_HAS_CACHE with swapcache_prepare() and clears it "
                  "after the PTL unlock (13ddaf26be32, v6.8)")
+
+
 K_KEEP_BITS = Knob("swapoff.keep_swp_bits", True,
                    "unuse_pte() carries soft-dirty and uffd-wp from the swap PTE (14a762dd1977, v5.19)")
+
+
 K_UFFD = Knob("uffd.wp_armed", True, "the page is write-protected with UFFDIO_WRITEPROTECT")
+
+
 K_CHECK_UPTODATE = Knob("swapoff.check_uptodate", True,
                         "unuse_pte() installs a swap-in error entry instead of mapping a !PageUptodate "
                         "page (9f186f9e5fa9, v5.19)")
+
 
 EXCLUSIVE_KNOBS = (K_ANON_EXCLUSIVE, K_REMEMBER, K_ARCH)
 
@@ -71,27 +94,22 @@ def _kernel(knobs, **fixed) -> Kernel:
             values[attr] = knobs[knob]
     if getattr(knobs, "arch", None) is not None:
         # run --arch: the layout, not the knob, says whether swap PTEs have an exclusive bit
-        values["arch"] = mmv.ArchSwap(knobs.arch)
+        values["arch"] = ArchSwap(knobs.arch)
         values["arch_swp_exclusive"] = "exclusive" in values["arch"].has
     return Kernel(**values)
 
 
 def _exclusive_invariants(mm: MM, k: Kernel) -> None:
     if k.anon_exclusive:
-        mmv.inv_writable_pte_maps_exclusive_page(mm)
-        mmv.inv_pinned_mapped_page_is_exclusive(mm)
-        mmv.inv_swap_pte_page_not_exclusive(mm)
-
-
-# Every PTE of a page the process has written is soft-dirty (x86 with CONFIG_MEM_SOFT_DIRTY:
-# pte_mkdirty() sets _PAGE_SOFT_DIRTY; no clear_refs runs in these scenarios), and so is its swap PTE.
+        inv_writable_pte_maps_exclusive_page(mm)
+        inv_pinned_mapped_page_is_exclusive(mm)
+        inv_swap_pte_page_not_exclusive(mm)
 
 
 def _mapped_exclusive(k: Kernel, **extra) -> dict:
     """An anonymous page faulted in and written by the process: mapped once, exclusive."""
     return dict({"ref": 1, "map": 1, "excl": k.anon_exclusive, "swapbacked": True, "uptodate": True,
                  "data": ORIGINAL}, **extra)
-
 
 @builder(*EXCLUSIVE_KNOBS, K_STABLE, K_PIN, arch=True)
 def odirect_swapout(knobs) -> Model:
@@ -126,10 +144,9 @@ def odirect_swapout(knobs) -> Model:
     emit_fault_handlers(writer, k)
 
     _exclusive_invariants(mm, k)
-    mmv.inv_no_lost_write(mm, {"dma": dma_done, "cpu": cpu_done})
-    mmv.inv_gup_page_is_mapped_page(mm, dma_target)
+    inv_no_lost_write(mm, {"dma": dma_done, "cpu": cpu_done})
+    inv_gup_page_is_mapped_page(mm, dma_target)
     return m
-
 
 @builder(*EXCLUSIVE_KNOBS, arch=True)
 def vmsplice_swapout(knobs) -> Model:
@@ -154,10 +171,9 @@ def vmsplice_swapout(knobs) -> Model:
     emit_fault_handlers(test, k)
 
     _exclusive_invariants(mm, k)
-    mmv.inv_exclusive_page_not_replaced(mm, held)
-    mmv.inv_no_lost_write(mm, {"cpu": cpu_done})
+    inv_exclusive_page_not_replaced(mm, held)
+    inv_no_lost_write(mm, {"cpu": cpu_done})
     return m
-
 
 @builder(K_SYNC, K_PREPARE)
 def swapin_two_faults(knobs) -> Model:
@@ -180,9 +196,8 @@ def swapin_two_faults(knobs) -> Model:
     emit_shrink_page_list(reclaim, k)
 
     _exclusive_invariants(mm, k)
-    mmv.inv_no_lost_write(mm, {"cpu": cpu_done})
+    inv_no_lost_write(mm, {"cpu": cpu_done})
     return m
-
 
 @builder(K_KEEP_BITS, K_UFFD)
 def swapoff_bits(knobs) -> Model:
@@ -205,11 +220,10 @@ def swapoff_bits(knobs) -> Model:
     emit_fault_handlers(writer, k)
 
     _exclusive_invariants(mm, k)
-    mmv.inv_uffd_wp_survives_swap(mm, wp)
-    mmv.inv_soft_dirty_survives_swap(mm, sd)
-    mmv.inv_no_lost_write(mm, {"cpu": cpu_done})
+    inv_uffd_wp_survives_swap(mm, wp)
+    inv_soft_dirty_survives_swap(mm, sd)
+    inv_no_lost_write(mm, {"cpu": cpu_done})
     return m
-
 
 @builder(K_CHECK_UPTODATE, K_KEEP_BITS)
 def swapoff_read_error(knobs) -> Model:
@@ -228,9 +242,5 @@ def swapoff_read_error(knobs) -> Model:
     emit_fault_handlers(reader, k)
 
     _exclusive_invariants(mm, k)
-    mmv.inv_no_unread_data_mapped(mm)
+    inv_no_unread_data_mapped(mm)
     return m
-
-
-__all__ = ["odirect_swapout", "vmsplice_swapout", "swapin_two_faults", "swapoff_bits",
-           "swapoff_read_error"]

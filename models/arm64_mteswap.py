@@ -37,7 +37,7 @@ the shared folio pool, `mm.add_folio_flag`). One swap slot means one xarray inde
 `xa_load()` finds a storage for it, `tag_storage` what that kmalloc buffer holds, or "freed" once
 mte_invalidate_tags() kfree()d it.
 
-The swap paths are the shared ones (models/swap_in.py do_swap_page, models/swapoff.py unuse_pte); `MTE`
+The swap paths are the shared ones (models/memory.py do_swap_page, models/swapfile.py unuse_pte); `MTE`
 registers arm64's callbacks as their architecture hooks (`mm.ArchHook`): arch_swap_invalidate_page() on
 slot free, arch_swap_restore(), the mte_sync_tags() part of set_pte_at() in the form of the release
 (`MteKernel`), and, for the review proposal only, a restore after swap_readpage(). Where the generic
@@ -53,17 +53,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pteverify.model import DONE, FREE, GOTO
+from .mm import MM, ArchHook, Ctx, is_swap_pte, Pte
 
-from .mm import MM, NO_FOLIO, ArchHook, Ctx, Kernel, Pte, pte_present
-from .user import emit_fault_handlers
 
 SAVED = "T"            # the tags the page carried when it was swapped out
+
+
 ZERO = "zero"          # tags initialised by mte_clear_page_tags()
+
+
 GARBAGE = "garbage"    # tags never initialised
+
+
 NO_TAGS = "-"
+
+
 BUF = "buf"            # xa_load() finds the tag storage of the slot
+
+
 FREED = "freed"        # the tag storage was kfree()d by mte_invalidate_tags()
+
+
 TAG_VALUES = (SAVED, ZERO, GARBAGE)
 
 
@@ -221,10 +231,6 @@ class MTE:
         return f
 
 
-# ------------------------------------------------------------------------------------------------
-# Invariants
-
-
 def inv_tags_survive_swap(mte: MTE) -> None:
     seen = list(mte.seen)
     mte.mm.m.invariant(
@@ -245,130 +251,3 @@ def inv_no_freed_tag_storage_read(mte: MTE) -> None:
     mte.mm.m.invariant("no_freed_tag_storage_read", lambda s: not getattr(s, mte.uaf), [mte.uaf],
                        "a tag storage is never read after mte_invalidate_tags() freed it: the restore "
                        "of a swap entry's tags completes before swap_range_free() can run for it")
-
-
-# ------------------------------------------------------------------------------------------------
-# User space: a tag-checked load
-
-
-def emit_tag_checked_load(ctx: Ctx, mte: MTE, k: Kernel, label: str = "load") -> None:
-    """A load through the PROT_MTE mapping, then the thread's fault handlers (emit it last): the MMU
-    checks the pointer's tag against the allocation tags of the page (the model records them); a swap
-    PTE faults into the shared do_swap_page() (models/swap_in.py, with arm64's hooks) and the load is
-    retried; a swap-in error entry ends in SIGBUS. A migration entry makes the fault wait
-    (migration_entry_wait)."""
-    mm = mte.mm
-    ctx.caller(label)
-    L = ctx.vars
-    orig, ret = L["orig"], L["ret"]
-    seen = mte.seen_field(ctx)
-
-    def access(s):
-        pte = getattr(s, mm.pte)
-        if pte.present:
-            tags = getattr(s, mte.tags[pte.folio]) if getattr(s, mte.pte_tagged) else NO_TAGS
-            return {seen: tags, GOTO: DONE}
-        if pte.kind == "swap":
-            return {orig: pte, ret: label, GOTO: "dsp.lookup"}
-        return {orig: pte, ret: label, GOTO: "dsp.swapin_error"}
-
-    ctx.step(label, "user space: tag-checked load (ldr with TCF0 checks; ldg reads the allocation tag) "
-             "[#PF on a swap PTE -> handle_pte_fault -> do_swap_page]",
-             guard=lambda s: getattr(s, mm.pte).kind in ("present", "swap", "swapin_error"), effect=access,
-             reads=[mm.pte, mte.pte_tagged] + list(mte.tags.values()), writes=[seen, orig, ret],
-             branches=[DONE, "dsp.lookup", "dsp.swapin_error"])
-    emit_fault_handlers(ctx, k)
-
-
-# ------------------------------------------------------------------------------------------------
-# Page migration of an untagged page and mprotect(PROT_MTE)
-
-
-def emit_migrate_page_mte(ctx: Ctx, mte: MTE, k: MteKernel) -> None:
-    """kcompactd migrates the folio mapped at the address: try_to_migrate_one() replaces the PTE with
-    a migration entry, move_to_new_folio() copies data (arm64 copy_highpage(): tags and PG_mte_tagged
-    only from a PG_mte_tagged source), remove_migration_pte() installs the new folio with
-    set_pte_at(mk_pte(new, vma->vm_page_prot)) -- old_pte is the migration entry, is_swap_pte() but a
-    non_swap_entry()."""
-    mm = mte.mm
-    src = ctx.local("src", NO_FOLIO, "migrate_pages: the source folio")
-    dst = ctx.local("dst", NO_FOLIO, "migrate_pages: the destination folio")
-
-    def unmap(s):
-        pte = getattr(s, mm.pte)
-        fid = pte.folio
-        d = {src: fid, mm.pte: Pte("migration", fid, write=pte.write), mte.pte_tagged: False}
-        mm.get_folio(s, d, fid)                                # isolate_lru_page
-        mm.fset(d, fid, map=getattr(s, mm.f["map"][fid]) - 1)  # page_remove_rmap
-        return d
-
-    ctx.step("try_to_migrate_one", "mm/rmap.c:try_to_migrate_one: ptep_clear_flush(); "
-             "set_pte_at(swp_entry_to_pte(make_readable/writable_migration_entry())) [PTL]",
-             guard=lambda s: getattr(s, mm.pte).present and getattr(s, mm.ptl) == FREE, effect=unmap,
-             reads=[mm.pte, mm.ptl] + mm.ff("ref", "map"), writes=[src, mm.pte, mte.pte_tagged] + mm.ff("ref", "map"))
-
-    def copy(s):
-        old = getattr(s, src)
-        d = {}
-        new = mm.alloc_folio(s, d, data=getattr(s, mm.f["data"][old]), uptodate=True)  # untagged
-        d[dst] = new
-        if getattr(s, mte.tagged[old]):
-            d[mte.tags[new]] = getattr(s, mte.tags[old])
-            d[mte.tagged[new]] = True
-        return d
-
-    ctx.step("move_to_new_folio", "mm/migrate.c:move_to_new_folio -> folio_migrate_copy -> arch/arm64 "
-             "copy_highpage(): page_mte_tagged(from) -> mte_copy_page_tags(); set_page_mte_tagged(to)",
-             effect=copy, reads=[src] + mm.ff("data", "ref") + mte.folio_fields(),
-             writes=[dst] + mm.all_folio() + mte.folio_fields())
-
-    def remove(s):
-        old, new = getattr(s, src), getattr(s, dst)
-        mig = getattr(s, mm.pte)
-        tagged = getattr(s, mte.vm_mte)
-        d = {src: NO_FOLIO, dst: NO_FOLIO}
-        mte.sync_tags(s, d, k, new, mig, tagged)
-        mm.fset(d, new, map=1, ref=1)
-        d[mm.pte] = pte_present(new, write=mig.write)
-        d[mte.pte_tagged] = tagged
-        mm.put_folio(s, d, old, 2)                         # the mapping's and the isolation reference
-        return d
-
-    ctx.step("remove_migration_pte", "mm/migrate.c:remove_migration_pte: pte = mk_pte(new, "
-             "vma->vm_page_prot); arch/arm64: " + MTE.set_pte_ref(k) + " [old_pte: the migration entry, "
-             "a non_swap_entry]; put the old folio",
-             guard=lambda s: getattr(s, mm.ptl) == FREE, effect=remove,
-             reads=[src, dst, mm.pte, mm.ptl, mte.vm_mte] + mte.store_fields() + mte.folio_fields()
-             + mm.ff("ref", "map", "swapcache"),
-             writes=[src, dst, mm.pte, mte.pte_tagged] + mte.folio_fields() + mm.all_folio())
-
-
-def emit_mprotect_mte(ctx: Ctx, mte: MTE, k: MteKernel, cont: str) -> None:
-    """mprotect(PROT_READ|PROT_MTE): mprotect_fixup() sets VM_MTE and vma->vm_page_prot (mmap_lock held
-    for write), then change_pte_range() rewrites a present PTE under the PTL: ptep_modify_prot_start();
-    pte_modify(); ptep_modify_prot_commit() -> set_pte_at() [-> mte_sync_tags]. A non-present entry
-    (the migration entry) keeps its value; remove_migration_pte() will use the new vm_page_prot."""
-    mm = mte.mm
-
-    ctx.step("mprotect_fixup", "mm/mprotect.c:mprotect_fixup: vm_flags |= VM_MTE; "
-             "vma_set_page_prot(vma) [mmap_lock for write]",
-             effect=lambda s: {mte.vm_mte: True}, writes=[mte.vm_mte])
-
-    def change(s):
-        pte = getattr(s, mm.pte)
-        d = {mm.ptl: FREE, GOTO: cont}
-        if pte.present:
-            mte.sync_tags(s, d, k, pte.folio, pte, True)
-            d[mte.pte_tagged] = True
-        return d
-
-    ctx.step("change_pte_range", "mm/mprotect.c:change_pte_range: pte_offset_map_lock(); pte_present -> "
-             "ptep_modify_prot_commit(pte_modify(oldpte, newprot)) -> arch/arm64: " + MTE.set_pte_ref(k),
-             guard=lambda s: getattr(s, mm.ptl) == FREE, effect=change,
-             reads=[mm.pte, mm.ptl] + mte.store_fields() + mte.folio_fields(),
-             writes=[mm.ptl, mte.pte_tagged] + mte.folio_fields(), branches=[cont])
-
-
-__all__ = ["MTE", "MteKernel", "SAVED", "ZERO", "GARBAGE", "NO_TAGS", "BUF", "FREED",
-           "inv_tags_survive_swap", "inv_no_uninitialised_tags", "inv_no_freed_tag_storage_read",
-           "emit_tag_checked_load", "emit_migrate_page_mte", "emit_mprotect_mte"]

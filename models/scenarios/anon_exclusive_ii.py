@@ -22,51 +22,76 @@ from __future__ import annotations
 
 from pteverify.model import DONE, FREE, GOTO, Knob, KnobError, Model, builder
 
+from ..fork import emit_child_start
+from ..gup import emit_gup, emit_gup_fast
+from ..memory import emit_fault_handlers, emit_fork, emit_zap, use_mapcount_reuse, wait_on_migration_entries
+from ..migrate import emit_migrate_pages
+from ..mm import (MM, NO_FOLIO, ORIGINAL, child_thread, child_view, holds_write, Kernel, KernelII,
+    pte_present, pte_swap)
+from ..mprotect import emit_mprotect
+from ..rmap import emit_try_to_unmap_one
 from .anon_exclusive import K_ANON_EXCLUSIVE, _mapped_exclusive
-from .cow_unshare import use_mapcount_reuse, wait_on_migration_entries
-from .fork import child_thread, child_view, emit_child_start, emit_fork, emit_zap
-from .gup import emit_gup
-from .gup_fast import KernelII, emit_gup_fast, emit_tlb_flush
-from .migrate import emit_migrate_pages, emit_mprotect, emit_unmap_one
-from .mm import MM, NO_FOLIO, ORIGINAL, Kernel, holds_write, pte_present, pte_swap
-from .user import emit_access, emit_fault_handlers
+from ..tlb import emit_tlb_flush
+from ..user import emit_access
 
-# --------------------------------------------------------------------------------------------
-# Knobs
 
 ARCHES = {"x86-64": (True, True), "arm64": (False, False), "ipi-weak": (True, False)}
+
+
 K_ARCH = Knob("arch", "x86-64",
               "x86-64: flush_tlb_range() IPIs and waits, folio_ref_add() is lock-prefixed (a full "
               "barrier); arm64: broadcast TLBI without IPI (RCU GUP-fast, 2667f50e8b81), relaxed "
               "atomics; ipi-weak (what-if): IPI flushes with relaxed atomics", domain=tuple(ARCHES))
+
+
 K_BARRIERS = Knob("gup_fast.barriers", True,
                   "088b8aa537c2 (v6.0) \"mm: fix PageAnonExclusive clearing racing with concurrent RCU "
                   "GUP-fast\": smp_mb__after_atomic() after the pin, smp_mb() in "
                   "page_try_share_anon_rmap(); try_to_unmap_one() may defer the flush of exclusive pages")
+
+
 K_CLEAR = Knob("rmap.clear_before_share", True,
                "try_to_unmap_one/try_to_migrate_one clear (invalidate + flush) the PTE before "
                "page_try_share_anon_rmap() checks the pins (6c287605fd56); false: seeded mutation")
+
+
 K_WPSEQ = Knob("fork.write_protect_seq", True,
                "fork() brackets copy_page_range() with mm->write_protect_seq and FOLL_PIN GUP-fast "
                "backs off when it changed (57efa1fe5957, v5.11)")
+
+
 K_FORK_COPY = Knob("fork.copy_pinned", True,
                    "fork() gives the child a copy of a maybe-DMA-pinned page (70e806e4e645, v5.9)")
+
+
 K_FORK_SWP = Knob("fork.clear_swp_exclusive", True,
                   "copy_nonpresent_pte() clears the swp exclusive bit in the parent and the child "
                   "(1493a1913e34); false: seeded mutation")
+
+
 K_MPROTECT = Knob("mprotect.readable_exclusive", True,
                   "change_pte_range() turns a writable migration entry of an anon page into a "
                   "readable-exclusive one (6c287605fd56); false: readable, as before it")
+
+
 K_MIG_EXCL = Knob("migration.rmap_exclusive", True,
                   "remove_migration_pte() restores PG_anon_exclusive from a writable or "
                   "readable-exclusive entry (6c287605fd56); false: seeded mutation")
+
+
 K_REUSE_MAPCOUNT = Knob("cow.reuse_by_mapcount", False,
                         "do_wp_page() reuses a page mapped once (reuse_swap_page(), before "
                         "09854ba94c6a); needs mm.anon_exclusive = false")
+
+
 K_COW_BREAK = Knob("gup.cow_break", False,
                    "GUP on a COW mapping breaks COW like FOLL_WRITE (17839856fd58, v5.8)")
+
+
 K_FOLL_PIN = Knob("gup.foll_pin", False,
                   "the reference is a FOLL_PIN (pin_user_pages) instead of FOLL_GET (vmsplice)")
+
+
 K_MIG_FORK = Knob("migration.fork", False, "the process forks before mprotect()")
 
 
@@ -98,10 +123,6 @@ def _fault_handlers(ctx, k: Kernel, kf: KernelII) -> None:
     emit_fault_handlers(ctx, k)
     if kf.wp_reuse == "mapcount":
         use_mapcount_reuse(ctx)
-
-
-# --------------------------------------------------------------------------------------------
-# Invariants over the processes sharing the folios
 
 
 def _settled(s, proc: MM) -> bool:
@@ -226,11 +247,6 @@ def inv_exclusive_page_not_replaced(m: Model, mm: MM, held: str) -> None:
                 "the address across migration and mprotect: the next write fault reuses it, it does "
                 "not copy it away from the reference (as test_swp_exclusive checks for swap)")
 
-
-# --------------------------------------------------------------------------------------------
-# Builders
-
-
 @builder(K_ARCH, K_BARRIERS, K_CLEAR)
 def gup_fast_vs_unmap(knobs) -> Model:
     """Race III: try_to_unmap_one() (swap-out) vs pin_user_pages_fast(FOLL_PIN|FOLL_WRITE)."""
@@ -246,7 +262,7 @@ def gup_fast_vs_unmap(knobs) -> Model:
                         "locked folio, already in the swap cache")
     page = reclaim.local("page", "A", "the folio reclaim isolated")
     deferred = kf.gup_fast_barriers and kf.clear_before_share
-    emit_unmap_one(reclaim, k, kf, page, kind="swap", fail="keep", deferred_flush=deferred)
+    emit_try_to_unmap_one(reclaim, k, page, kf=kf, fail="keep", deferred_flush=deferred)
     if deferred:
         emit_tlb_flush(reclaim, kf, "unmap.flush", "", deferred=True)
     reclaim.step("pageout", "mm/vmscan.c:shrink_folio_list: !folio_mapped() -> pageout() [not modelled "
@@ -270,7 +286,6 @@ def gup_fast_vs_unmap(knobs) -> Model:
     inv_swap_pte_page_not_exclusive(m, [mm])
     return m
 
-
 @builder(K_ARCH, K_BARRIERS, K_CLEAR)
 def gup_fast_vs_migrate_fork(knobs) -> Model:
     """Race II: try_to_migrate_one(), pin_user_pages_fast() and fork()."""
@@ -292,7 +307,6 @@ def gup_fast_vs_migrate_fork(knobs) -> Model:
     inv_pinned_mapped_page_is_exclusive(m, [mm, child], [held])
     inv_writable_pte_maps_exclusive_page(m, [mm, child])
     return m
-
 
 @builder(K_ANON_EXCLUSIVE, K_WPSEQ, K_FORK_COPY)
 def fork_vs_gup_fast(knobs) -> Model:
@@ -317,7 +331,6 @@ def fork_vs_gup_fast(knobs) -> Model:
         inv_pinned_mapped_page_is_exclusive(m, [mm, child], [held])
     inv_pinned_page_is_mapped_page(m, mm, held)
     return m
-
 
 @builder(K_ANON_EXCLUSIVE, K_REUSE_MAPCOUNT, K_COW_BREAK, K_FOLL_PIN, K_FORK_COPY, K_WPSEQ)
 def fork_pin_leak(knobs) -> Model:
@@ -356,7 +369,6 @@ def fork_pin_leak(knobs) -> Model:
         inv_pinned_mapped_page_is_exclusive(m, [mm, child], [held])
     return m
 
-
 @builder(K_ANON_EXCLUSIVE, K_FORK_SWP)
 def fork_swap_entry(knobs) -> Model:
     """fork() over a swapped-out exclusive page; both processes then store to it."""
@@ -383,7 +395,6 @@ def fork_swap_entry(knobs) -> Model:
         inv_writable_pte_maps_exclusive_page(m, [mm, child])
     inv_cow_isolation(m, [(mm, "parent", []), (child, "child", [])])
     return m
-
 
 @builder(K_ANON_EXCLUSIVE, K_MPROTECT, K_MIG_EXCL, K_FOLL_PIN, K_MIG_FORK)
 def migration_exclusive(knobs) -> Model:
@@ -422,7 +433,3 @@ def migration_exclusive(knobs) -> Model:
     if not fork:
         inv_exclusive_page_not_replaced(m, mm, ref_page)
     return m
-
-
-__all__ = ["gup_fast_vs_unmap", "gup_fast_vs_migrate_fork", "fork_vs_gup_fast", "fork_pin_leak",
-           "fork_swap_entry", "migration_exclusive"]

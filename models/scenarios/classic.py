@@ -1,5 +1,6 @@
 """Classic concurrency models that validate the engine (not mm): their verdicts and, for the counter
-models, their exact reachable-state counts are known independently of pteverify."""
+models, their exact reachable-state counts are known independently of pteverify.
+"""
 
 from __future__ import annotations
 
@@ -40,7 +41,6 @@ def peterson(knobs) -> Model:
                 "at most one process is in its critical section")
     return m
 
-
 @builder(Knob("philosophers.count", 3, "number of philosophers (and forks)", domain=(2, 3, 4, 5)),
          Knob("philosophers.ordered", False,
               "the last philosopher takes its right fork first (resource ordering): no deadlock"))
@@ -63,7 +63,6 @@ def philosophers(knobs) -> Model:
                 "at most floor(n/2) philosophers eat at once")
     return m
 
-
 @builder(Knob("counter.threads", 3, "threads, each incrementing its own counter", domain=tuple(range(1, 7))),
          Knob("counter.increments", 4, "increments per thread", domain=tuple(range(0, 1000))))
 def counters(knobs) -> Model:
@@ -82,7 +81,6 @@ def counters(knobs) -> Model:
     bounded = eval("lambda s: " + " and ".join(f"s.c{i} <= {k}" for i in range(n)))
     m.invariant("bounded", bounded, [f"c{i}" for i in range(n)], "no counter exceeds K")
     return m
-
 
 @builder(Knob("lost_update.atomic", False, "the increment is one atomic read-modify-write"),
          Knob("lost_update.increments", 2, "increments per thread", domain=(1, 2, 3)))

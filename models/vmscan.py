@@ -1,4 +1,9 @@
-"""Swap-out: mm/vmscan.c:shrink_page_list() on the folio mapped at the address, with
+"""mm/vmscan.c: reclaim of the folio mapped at the address: isolation (LRU or MGLRU walk_pte_range
+aging and sort_folio()), shrink_folio_list() with add_to_swap(), try_to_unmap() (rmap.py),
+pageout() -> swap_writepage() and __remove_mapping(), and the lazyfree branches.
+
+----------------------------------------------------------------------------------------------------
+Swap-out: mm/vmscan.c:shrink_page_list() on the folio mapped at the address, with
 mm/rmap.c:try_to_unmap_one() (anonymous swap path), pageout() and __remove_mapping().
 
 One pass of reclaim over one folio, as kswapd, direct reclaim or MADV_PAGEOUT would make it:
@@ -62,7 +67,7 @@ same function models the kernel's lazyfree branches (mm/vmscan.c shrink_folio_li
   frees the swap cache before clearing PG_swapbacked, so no modelled path reaches it).
 
 `tlb_flush` (an `ArchHook`; none by default) is run by ptep_clear_flush() in try_to_unmap_one: a
-scenario that models a CPU's TLB entry (models/lazyfree.py) drops it there.
+scenario that models a CPU's TLB entry (mm.LazyMM) drops it there.
 
 Abstractions: one swap slot, so add_to_swap() fails (activate) while the slot is in use, where the
 kernel would pick another slot; the data written to the slot is the page content when the write is
@@ -75,12 +80,15 @@ is_page_cache_freeable() / folio_ref_freeze() keep it anyway).
 from __future__ import annotations
 
 from dataclasses import dataclass
-
 from pteverify.model import DONE, FREE, GOTO
 
-from .mm import NO_FOLIO, PTE_NONE, ZERO, ArchHook, Ctx, Kernel, pte_swap
+from .mm import NO_FOLIO, PTE_NONE, ZERO, ArchHook, Ctx, Kernel, LazyMM, pte_swap
+from .rmap import emit_try_to_unmap_one
+
 
 LRUS = ("pte", "inactive_file", "mglru")
+
+
 LOCALS = ("page", "anon_excl", "pteval", "pass")
 
 
@@ -179,7 +187,7 @@ def emit_shrink_page_list(ctx: Ctx, k: Kernel, *, isolate_ref: str | None = None
             return keep(s, {}, locked=False)
         d = {mm.lock[fid]: ctx.owner}
         if lf and not (getattr(s, mm.f["swapbacked"][fid]) and not getattr(s, mm.f["swapcache"][fid])):
-            d[GOTO] = "unmap_clear"                    # lazyfree or in the swap cache: no add_to_swap()
+            d[GOTO] = "unmap.clear"                    # lazyfree or in the swap cache: no add_to_swap()
             return d
         if k.pinned_swapout_check and getattr(s, mm.f["pin"][fid]):
             return keep(s, d)
@@ -194,7 +202,7 @@ def emit_shrink_page_list(ctx: Ctx, k: Kernel, *, isolate_ref: str | None = None
         trylock_ref = "mm/vmscan.c:shrink_page_list: trylock_page(page)" + ("; " + pinned if pinned else "")
     ctx.step("trylock", trylock_ref,
              effect=trylock, reads=[page] + mm.locks() + mm.ff("pin", "ref", "map", "swapcache") + lazy_reads,
-             writes=mm.locks() + folio_all + locals_, branches=["keep"] + (["unmap_clear"] if lf else []))
+             writes=mm.locks() + folio_all + locals_, branches=["keep"] + (["unmap.clear"] if lf else []))
 
     def add_to_swap(s):
         fid = getattr(s, page)
@@ -214,82 +222,8 @@ def emit_shrink_page_list(ctx: Ctx, k: Kernel, *, isolate_ref: str | None = None
              effect=add_to_swap, reads=[page] + slot + mm.ff("swapcache", "ref", "map"),
              writes=slot + folio_all + mm.locks() + locals_, branches=["keep"])
 
-    # -- try_to_unmap_one ---------------------------------------------------------------------------
-    def unmap_clear(s):
-        fid = getattr(s, page)
-        pte = getattr(s, mm.pte)
-        if not (pte.present and pte.folio == fid):
-            return {GOTO: "pageout"}                   # page_vma_mapped_walk() finds no mapping
-        d = {mm.ptl: ctx.owner, pteval: pte, mm.pte: PTE_NONE}
-        if tlb_flush:
-            tlb_flush.fn(s, d)                         # ptep_clear_flush(): flush_tlb_page()
-        if k.anon_exclusive:
-            d[excl] = getattr(s, mm.f["excl"][fid])
-        if pte.dirty:
-            mm.fset(d, fid, dirty=True)                # set_page_dirty() for a dirty pteval
-        if lf and getattr(s, mm.f["swapbacked"][fid]):
-            d[GOTO] = "unmap_dup"                      # not lazyfree: the swap path
-        return d
-
-    if lf:
-        clear_ref = ("mm/rmap.c:try_to_unmap_one: page_vma_mapped_walk() [PTL]; "
-                     + ("anon_exclusive = folio_test_anon && PageAnonExclusive(subpage); " if k.anon_exclusive else "")
-                     + "pteval = ptep_clear_flush(); pte_dirty(pteval) -> folio_mark_dirty(folio); "
-                     "!folio_test_swapbacked -> the MADV_FREE page check, else swap_duplicate()")
-    else:
-        clear_ref = ("mm/rmap.c:try_to_unmap_one: page_vma_mapped_walk() [PTL]; "
-                     + ("anon_exclusive = PageAnonExclusive(subpage); " if k.anon_exclusive else "")
-                     + "pteval = ptep_clear_flush(); pte_dirty(pteval) -> set_page_dirty(page)")
-    ctx.step("unmap_clear", clear_ref + (tlb_flush.ref if tlb_flush else ""),
-             guard=lambda s: getattr(s, mm.ptl) == FREE, effect=unmap_clear,
-             reads=[mm.ptl, mm.pte, page] + mm.ff("excl") + lazy_reads + flush_reads,
-             writes=[mm.ptl, pteval, mm.pte, excl] + mm.ff("dirty") + flush_writes,
-             branches=["pageout"] + (["unmap_dup"] if lf else []))
-
-    if lf:
-        _emit_unmap_lazyfree(ctx, k, lf, page, pteval)
-
-    def unmap_dup(s):
-        fid = getattr(s, page)
-        d = {mm.swp_count: getattr(s, mm.swp_count) + 1}     # swap_duplicate(entry)
-        if k.anon_exclusive and getattr(s, excl):
-            if getattr(s, mm.f["pin"][fid]):
-                # page_try_share_anon_rmap() fails: swap_free(entry); set_pte_at(pteval); abort
-                d[mm.swp_count] = getattr(s, mm.swp_count)
-                d[mm.pte] = getattr(s, pteval)
-                d[mm.ptl] = FREE
-                return keep(s, d)
-            mm.fset(d, fid, excl=False)                 # ClearPageAnonExclusive()
-        return d
-
-    ctx.step("unmap_dup", "mm/rmap.c:try_to_unmap_one: swap_duplicate(entry)"
-             + ("; anon_exclusive && page_try_share_anon_rmap(subpage) [fails if maybe pinned]"
-                if k.anon_exclusive else ""),
-             effect=unmap_dup, reads=[page, excl, pteval, mm.swp_count] + mm.ff("pin", "ref", "map", "swapcache"),
-             writes=[mm.swp_count, mm.pte, mm.ptl] + folio_all + mm.locks() + locals_, branches=["keep"])
-
-    def unmap_set(s):
-        fid = getattr(s, page)
-        pv = getattr(s, pteval)
-        d = {mm.ptl: FREE,
-             mm.pte: pte_swap(mm.slot, exclusive=getattr(s, excl) and k.swp_exclusive,
-                              soft_dirty=pv.soft_dirty, uffd_wp=pv.uffd_wp, arch=k.arch)}
-        mm.fset(d, fid, map=getattr(s, mm.f["map"][fid]) - 1)    # page_remove_rmap()
-        mm.put_folio(s, d, fid)
-        ctx.reset(d, "anon_excl", "pteval")
-        return d
-
-    if k.swp_exclusive:
-        mk = "if (anon_exclusive) swp_pte = pte_swp_mkexclusive(swp_pte); "
-    elif k.anon_exclusive and k.remember_exclusive:
-        mk = "pte_swp_mkexclusive(): no swp exclusive bit on this arch; "
-    else:
-        mk = ""
-    ctx.step("unmap_set", "mm/rmap.c:try_to_unmap_one: swp_pte = swp_entry_to_pte(entry); " + mk
-             + "pte_swp_mksoft_dirty/mkuffd_wp; set_pte_at(swp_pte); page_remove_rmap(); put_page() "
-             "[drops PTL]",
-             effect=unmap_set, reads=[page, pteval, excl] + mm.ff("map", "ref", "swapcache"),
-             writes=[mm.ptl, mm.pte, excl, pteval] + folio_all)
+    # -- try_to_unmap() -> mm/rmap.c:try_to_unmap_one ------------------------------------------------
+    emit_try_to_unmap_one(ctx, k, page, fail="keep", done="pageout", lazyfree=lf, tlb_flush=tlb_flush)
 
     # -- pageout ------------------------------------------------------------------------------------
     def pageout(s):
@@ -466,61 +400,17 @@ def _emit_mglru(ctx: Ctx, k: Kernel, lf: Lazyfree, page: str, npass: str, cont: 
              effect=isolate, reads=[page] + mm.ff("ref"), writes=mm.ff("ref"))
 
 
-def _emit_unmap_lazyfree(ctx: Ctx, k: Kernel, lf: Lazyfree, page: str, pteval: str) -> None:
-    """try_to_unmap_one(): the anon branch's MADV_FREE page check, for a folio without PG_swapbacked."""
-    mm = ctx.mm
-
-    def discard(s, d, fid):
-        mm.fset(d, fid, map=getattr(s, mm.f["map"][fid]) - 1)   # folio_remove_rmap_pte()
-        mm.put_folio(s, d, fid)
-        d[mm.ptl] = FREE
-        d[GOTO] = "pageout"
-        return d
-
-    def restore(s, d, fid, set_swapbacked):
-        d[mm.pte] = getattr(s, pteval)                 # set_ptes(pteval): walk_abort
-        if set_swapbacked:
-            mm.fset(d, fid, swapbacked=True)
-        d[mm.ptl] = FREE
-        d[GOTO] = "keep"                               # folio_mapped(): activate_locked
-        return d
-
-    def unmap_lazyfree(s):
-        fid = getattr(s, page)
-        d = {}
-        # smp_mb(); ref_count, map_count; smp_rmb(); dirty
-        ref, mapc = getattr(s, mm.f["ref"][fid]), getattr(s, mm.f["map"][fid])
-        dirty = getattr(s, mm.f["dirty"][fid]) and not lf.seeded_ignore_dirty
-        drop_dirty = lf.droppable_vma
-        extra = k.lazyfree_ref_check and ref != 1 + mapc
-        if k.lazyfree_swapbacked_iff_dirty and k.lazyfree_ref_check:
-            if dirty and not drop_dirty:
-                return restore(s, d, fid, True)
-            if extra:
-                return restore(s, d, fid, False)
-            return discard(s, d, fid)
-        if not extra and (not dirty or drop_dirty):
-            return discard(s, d, fid)
-        return restore(s, d, fid, not lf.droppable_vma)
-
-    if k.lazyfree_swapbacked_iff_dirty and k.lazyfree_ref_check:
-        branch = ("folio_test_dirty && !VM_DROPPABLE -> set_ptes(pteval); folio_set_swapbacked(); "
-                  "else ref_count != 1 + map_count -> set_ptes(pteval) [swapbacked untouched]; else discard")
-    elif k.lazyfree_ref_check:
-        # the VM_DROPPABLE tests exist from 9651fcedf7b9 on: shown when the VMA is droppable
-        branch = ("ref_count == 1 + map_count && (!folio_test_dirty" + (" || VM_DROPPABLE" if lf.droppable_vma else "")
-                  + ") -> discard; else set_pte_at(pteval); folio_set_swapbacked()"
-                  + (" [unless VM_DROPPABLE]" if lf.droppable_vma else ""))
-    else:
-        branch = "!PageDirty -> discard; else set_pte_at(pteval); SetPageSwapBacked()"
-    if lf.seeded_ignore_dirty:
-        branch += " [seeded: PG_dirty ignored]"
-    barrier = "smp_mb(); ref_count = folio_ref_count(); map_count = folio_mapcount(); smp_rmb(); " \
-        if k.lazyfree_ref_check else ""
-    ctx.step("unmap_lazyfree", "mm/rmap.c:try_to_unmap_one: !folio_test_swapbacked (MADV_FREE page "
-             f"check): {barrier}{branch}; discard: folio_remove_rmap_pte(); folio_put() [drops PTL]",
-             effect=unmap_lazyfree, reads=[page, pteval] + mm.ff("ref", "map", "dirty", "swapcache"),
-             writes=[mm.pte, mm.ptl] + mm.all_folio(), branches=["pageout", "keep"])
-
-
-__all__ = ["Lazyfree", "LRUS", "emit_shrink_page_list"]
+def emit_reclaim(ctx: Ctx, lzm: LazyMM, *, mglru: bool, passes: int = 2, cont: str = DONE,
+                 evicted: str | None = None) -> None:
+    """One reclaimer working on the folio mapped at the address when it starts: the shared
+    shrink_folio_list (here) / try_to_unmap_one (models/rmap.py) with their lazyfree branches. With
+    `mglru`: walk_pte_range() aging, then up to `passes` eviction passes of sort_folio() before
+    isolation; otherwise the active/inactive LRU isolates the folio from the inactive file list where
+    folio_mark_lazyfree() (or folio_add_new_anon_rmap() of a droppable mapping) put it. `evicted`, a
+    ghost, records that an eviction pass met the folio dirty on the file LRU (pass it for a droppable
+    VMA: the folio is then dirty and droppable)."""
+    lz = lzm.lz
+    emit_shrink_page_list(ctx, lz.kernel(), cont=cont, tlb_flush=lzm.flush_hook(),
+                          lazyfree=Lazyfree(lru="mglru" if mglru else "inactive_file", passes=passes,
+                                            droppable_vma=lz.droppable_vma, evicted=evicted,
+                                            seeded_ignore_dirty=lz.seeded_ignore_dirty))

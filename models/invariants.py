@@ -1,0 +1,252 @@
+"""The invariants the scenarios check, stated in the kernel's own terms (each names the kernel check or
+comment it comes from). A scenario builder picks the ones its threads can break; `pteverify show`
+lists them with their footprints. The arm64 MTE invariants live with the MTE state in
+arm64_mteswap.py; invariants over several processes with the scenarios that build them.
+"""
+
+from __future__ import annotations
+
+from pteverify.model import FREE
+
+from .mm import MM, NO_FOLIO, ZERO, holds_write
+
+
+def inv_writable_pte_maps_exclusive_page(mm: MM) -> None:
+    def ok(s):
+        pte = getattr(s, mm.pte)
+        return not (pte.present and pte.write) or getattr(s, mm.f["excl"][pte.folio])
+
+    mm.m.invariant("writable_pte_maps_exclusive_page", ok, [mm.pte] + mm.ff("excl"),
+                   "a writable present PTE maps a PG_anon_exclusive page "
+                   "(do_swap_page: VM_BUG_ON(pte_write(pte) && !PageAnonExclusive(page)))")
+
+
+def inv_pinned_mapped_page_is_exclusive(mm: MM) -> None:
+    def ok(s):
+        pte = getattr(s, mm.pte)
+        return not (pte.present and getattr(s, mm.f["pin"][pte.folio])) or getattr(s, mm.f["excl"][pte.folio])
+
+    mm.m.invariant("pinned_mapped_page_is_exclusive", ok, [mm.pte] + mm.ff("pin", "excl"),
+                   "a GUP-pinned (FOLL_PIN) anonymous page mapped by a present PTE is PG_anon_exclusive "
+                   "(gup_must_unshare() / sanity_check_pinned_pages())")
+
+
+def inv_swap_pte_page_not_exclusive(mm: MM) -> None:
+    def ok(s):
+        pte = getattr(s, mm.pte)
+        if not pte.is_swap:
+            return True
+        cache = getattr(s, mm.swp_cache)
+        return cache == NO_FOLIO or not getattr(s, mm.f["excl"][cache])
+
+    mm.m.invariant("swap_pte_page_not_exclusive", ok, [mm.pte, mm.swp_cache] + mm.ff("excl"),
+                   "a swap PTE never points at a PG_anon_exclusive page in the swap cache "
+                   "(do_swap_page: BUG_ON(PageAnon(page) && PageAnonExclusive(page)))")
+
+
+def inv_gup_page_is_mapped_page(mm: MM, dma_target: str) -> None:
+    mm.m.invariant("gup_page_is_mapped_page", lambda s: not getattr(s, dma_target).endswith("(not mapped)"),
+                   [dma_target],
+                   "with an R/W FOLL_GET reference and no fork, the page the GUP reference holds is the "
+                   "page mapped at its address: the device's DMA write lands in the mapped page")
+
+
+def inv_no_lost_write(mm: MM, writes: dict[str, str]) -> None:
+    """`writes` maps a write tag ("cpu", "dma") to the ghost field that is True once it completed."""
+    ghosts = list(writes.values())
+
+    def ok(s):
+        # Inside a PTL-held section the page data may be in flight (do_swap_page has dropped the
+        # swap reference but not yet installed its folio): judge consistent page tables only.
+        if getattr(s, mm.ptl) != FREE:
+            return True
+        content = mm.content_at_address(s)
+        if content is None:
+            return True
+        return all(holds_write(content, tag) for tag, g in writes.items() if getattr(s, g))
+
+    mm.m.invariant("no_lost_write", ok, [mm.ptl] + mm.address_reads() + ghosts,
+                   "no write, by the CPU or by DMA through a GUP reference, is lost: whenever the page "
+                   "table is consistent (PTL free), every completed write is in the page the address "
+                   "resolves to (present PTE, or the swap cache / swap slot behind the swap PTE)")
+
+
+def inv_uffd_wp_survives_swap(mm: MM, armed: str) -> None:
+    def ok(s):
+        pte = getattr(s, mm.pte)
+        return not getattr(s, armed) or pte.kind not in ("present", "swap") or pte.uffd_wp
+
+    mm.m.invariant("uffd_wp_survives_swap", ok, [mm.pte, armed],
+                   "uffd-wp protection survives swap: while UFFDIO_WRITEPROTECT is in force the PTE, "
+                   "present or swap, carries the uffd-wp bit (pte_uffd_wp / pte_swp_uffd_wp)")
+
+
+def inv_soft_dirty_survives_swap(mm: MM, written_since_clear: str) -> None:
+    def ok(s):
+        pte = getattr(s, mm.pte)
+        return not getattr(s, written_since_clear) or pte.kind not in ("present", "swap") or pte.soft_dirty
+
+    mm.m.invariant("soft_dirty_survives_swap", ok, [mm.pte, written_since_clear],
+                   "a page written since the last clear_refs stays soft-dirty across swap-out, swap-in "
+                   "and swapoff (pte_soft_dirty / pte_swp_soft_dirty), or /proc/pid/pagemap misses it")
+
+
+def inv_no_unread_data_mapped(mm: MM) -> None:
+    def ok(s):
+        pte = getattr(s, mm.pte)
+        return not pte.present or getattr(s, mm.f["uptodate"][pte.folio])
+
+    mm.m.invariant("no_unread_data_mapped", ok, [mm.pte] + mm.ff("uptodate"),
+                   "no data of a non-uptodate folio is ever mapped: a present PTE maps only a "
+                   "PG_uptodate folio (a failed swap read must never reach user space)")
+
+
+def inv_exclusive_page_not_replaced(mm: MM, held: str) -> None:
+    """`held`: a local holding the folio the pipe (vmsplice) references."""
+
+    def ok(s):
+        fid = getattr(s, held)
+        pte = getattr(s, mm.pte)
+        return fid == NO_FOLIO or not pte.present or pte.folio == fid
+
+    mm.m.invariant("exclusive_page_not_replaced", ok, [held, mm.pte],
+                   "an exclusive anonymous page that was swapped out and faulted back in is reused, not "
+                   "replaced, by the next write fault: the page vmsplice() holds stays the page mapped "
+                   "(test_swp_exclusive: \"PASS: page was not replaced during COW\")")
+
+
+def inv_droppable_never_swapbacked(mm: MM, pte: str | None = None, name: str = "droppable_never_swapbacked",
+                                   who: str = "") -> None:
+    pte = pte or mm.pte
+
+    def ok(s):
+        p = getattr(s, pte)
+        return not p.present or p.folio == ZERO or not getattr(s, mm.f["swapbacked"][p.folio])
+
+    mm.m.invariant(name, ok, [pte] + mm.ff("swapbacked"),
+                   f"a folio mapped by a VM_DROPPABLE mapping{who} is never PG_swapbacked "
+                   "(folio_add_new_anon_rmap: `if (!(vma->vm_flags & VM_DROPPABLE)) "
+                   "__folio_set_swapbacked(folio)`; David Hildenbrand in the v22 review: \"we have to make "
+                   "sure that no folio_set_swapbacked() would ever get performed on these folios\")")
+
+
+def inv_droppable_never_swapped(mm: MM) -> None:
+    def ok(s):
+        p = getattr(s, mm.pte)
+        if p.kind == "swap":
+            return False
+        return not (p.present and p.folio != ZERO and getattr(s, mm.f["swapcache"][p.folio]))
+
+    mm.m.invariant("droppable_never_swapped", ok, [mm.pte] + mm.ff("swapcache"),
+                   "a VM_DROPPABLE page never gets a swap slot: it is never in the swap cache and its PTE "
+                   "never becomes a swap entry (\"a) It never is written out to swap.\")")
+
+
+def inv_read_sees_last_write_or_zero(mm: MM, seen: str, expected: str) -> None:
+    mm.m.invariant("read_sees_last_write_or_zero",
+                   lambda s: getattr(s, seen) in ("-", ZERO, getattr(s, expected)), [seen, expected],
+                   "a load from a droppable or lazyfree page returns the value last written or zero, "
+                   "nothing else (\"b) Under memory pressure, mm can just drop the pages (so that they're "
+                   "zero when read back again).\")")
+
+
+def inv_write_after_madv_free_kept(mm: MM, done: str, tag: str = "cpu") -> None:
+    def ok(s):
+        if not getattr(s, done) or getattr(s, mm.ptl) != FREE:
+            return True
+        p = getattr(s, mm.pte)
+        if p.present and p.folio != ZERO:
+            return tag in getattr(s, mm.f["data"][p.folio]).split("+")[1:]
+        if p.kind == "swap":
+            return tag in getattr(s, mm.swp_data).split("+")[1:]
+        return False
+
+    mm.m.invariant("write_after_madv_free_kept", ok, [done, mm.ptl, mm.pte, mm.swp_data] + mm.ff("data"),
+                   "data written after MADV_FREE returned is never lost: once the store completed, the "
+                   "address resolves to a page holding it (the folio is never discarded with its new data)")
+
+
+def inv_referenced_folio_not_discarded(mm: MM, held: str) -> None:
+    def ok(s):
+        fid = getattr(s, held)
+        if fid == NO_FOLIO or getattr(s, mm.ptl) != FREE:
+            return True
+        p = getattr(s, mm.pte)
+        return p.present and p.folio == fid
+
+    mm.m.invariant("referenced_folio_not_discarded", ok, [held, mm.ptl, mm.pte],
+                   "a lazyfree folio with an extra reference (a GUP / direct-I/O read in flight) is never "
+                   "discarded: while the reference is held the folio stays mapped at its address "
+                   "(try_to_unmap_one: ref_count != 1 + map_count -> set_pte_at(pteval))")
+
+
+def inv_clean_lazyfree_not_swapbacked(mm: MM, lazy: str) -> None:
+    def ok(s):
+        fid = getattr(s, lazy)
+        if fid == NO_FOLIO or getattr(s, mm.f["ref"][fid]) == 0:
+            return True
+        if not getattr(s, mm.f["swapbacked"][fid]) or getattr(s, mm.f["dirty"][fid]):
+            return True
+        p = getattr(s, mm.pte)
+        return p.present and p.folio == fid and p.dirty
+
+    mm.m.invariant("clean_lazyfree_not_swapbacked", ok, [lazy, mm.pte] + mm.ff("ref", "swapbacked", "dirty"),
+                   "a clean MADV_FREE folio stays lazyfree: PG_swapbacked comes back only when the folio or "
+                   "its PTE is dirty (\"we only reset 'swapbacked' when we are certain the folio is dirty "
+                   "and not droppable\")")
+
+
+def final_dropped_under_pressure(mm: MM, evicted: str, original: str) -> None:
+    """`original`: the content the page held before the pressure; a page faulted in after the drop
+    starts from ZERO, so a mapped page whose content still derives from `original` was never dropped."""
+    def ok(s):
+        if not getattr(s, evicted):
+            return True
+        p = getattr(s, mm.pte)
+        if not p.present or p.folio == ZERO:
+            return True
+        return getattr(s, mm.f["data"][p.folio]).split("+")[0] != original
+
+    mm.m.final("dirty_droppable_dropped", ok, [evicted, mm.pte] + mm.ff("data"),
+               "a dirty droppable folio that MGLRU eviction reached is dropped from the page table by "
+               "the passes modelled (\"b) Under memory pressure, mm can just drop the pages\")")
+
+
+def inv_no_data_after_swapin_error(m, loads: list[str], discarded: str) -> None:
+    def ok(s):
+        return getattr(s, discarded) or all(getattr(s, f) != "data" for f in loads)
+
+    m.invariant("no_data_after_swapin_error", ok, loads + [discarded],
+                "after a failed swap read, no access to the address returns data (it gets SIGBUS), "
+                "unless the range was discarded (MADV_FREE) first")
+
+
+def inv_madvise_free_discards_error(m, loads: list[str], discarded_by: str) -> None:
+    def ok(s):
+        return not getattr(s, discarded_by) or all(getattr(s, f) != "SIGBUS" for f in loads)
+
+    m.invariant("madvise_free_discards_swapin_error", ok, loads + [discarded_by],
+                "once MADV_FREE succeeded over the range, an access may see zero-fill but is never "
+                "killed by a stale swap-in error entry")
+
+
+def inv_marker_not_swap_entry(mm: MM, ptes: list[str]) -> None:
+    def ok(s):
+        return getattr(s, mm.swp_count) == sum(1 for p in ptes if getattr(s, p).kind == "swap")
+
+    mm.m.invariant("marker_not_swap_entry", ok, [mm.swp_count] + ptes,
+                   "a marker / error entry is never taken for a swap entry: the slot's swap count equals "
+                   "the number of swap PTEs that reference it (no swap_duplicate()/swap_free() of a marker)")
+
+
+def inv_uffd_wp_write_traps(m, stored: str) -> None:
+    m.invariant("uffd_wp_write_traps", lambda s: not getattr(s, stored), [stored],
+                "a uffd-wp protected address never accepts a write without a userfault: across zap and "
+                "swap-out the protection lives on in PTE_MARKER_UFFD_WP")
+
+
+def inv_uffd_wp_marker_in_uffd_wp_vma(m, child_pte: str, dst_uffd_wp: bool) -> None:
+    m.invariant("uffd_wp_marker_in_uffd_wp_vma",
+                lambda s: dst_uffd_wp or getattr(s, child_pte).kind != "marker", [child_pte],
+                "a PTE_MARKER_UFFD_WP lives only in a VMA registered for uffd-wp "
+                "(copy_nonpresent_pte: WARN_ON_ONCE(!userfaultfd_wp(dst_vma)))")

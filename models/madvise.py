@@ -1,0 +1,131 @@
+"""mm/madvise.c: madvise_free_pte_range() (MADV_FREE): on a present PTE (`emit_madvise_free`:
+folio_clear_dirty(), clean and old PTE, folio_mark_lazyfree(), the mmu_gather flush) and on a
+non-present error entry (`emit_madvise_free_nonpresent`, 7b49514fa1db). The two are branches of one
+kernel function modelled over different state, to be merged into one.
+
+----------------------------------------------------------------------------------------------------
+Lazily freeable anonymous memory: madvise(MADV_FREE), MAP_DROPPABLE and the reclaim paths that
+discard such folios instead of swapping them.
+
+A lazyfree folio is an anonymous folio without PG_swapbacked: it sits on the file LRU
+(folio_is_file_lru() is !swapbacked) and reclaim may drop it instead of writing it to swap.
+Two things make a folio lazyfree:
+
+* `madvise(MADV_FREE)`, mm/madvise.c:madvise_free_pte_range(): under the PTL, a dirty (or swap-cache)
+  folio is trylocked and folio_clear_dirty()'d, the PTE is made clean and old (its TLB entry queued on
+  the mmu_gather) and folio_mark_lazyfree() -> lru_lazyfree() clears PG_swapbacked; the batched TLB
+  flush happens in tlb_finish_mmu();
+* a VM_DROPPABLE mapping (MAP_DROPPABLE, 9651fcedf7b9, v6.11): mm/rmap.c:folio_add_new_anon_rmap()
+  sets PG_swapbacked only `if (!(vma->vm_flags & VM_DROPPABLE))`, so every folio faulted into the
+  mapping is lazyfree from birth, dirty or not.
+
+Reclaim is the shared model of models/vmscan.py: emit_shrink_page_list() with its lazyfree option
+(`emit_reclaim()` below translates `Lazy` into `Kernel` fields and a `vmscan.Lazyfree`). One function
+has both branches, as in the kernel: MGLRU aging (walk_pte_range) and eviction (sort_folio() in its
+v6.10 / v6.11 / newest forms) or the inactive file LRU; shrink_folio_list (add_to_swap only for a
+swap-backed folio outside the swap cache, the dirty file-LRU activation, the lazyfree
+`folio_ref_freeze(folio, 1)` block); try_to_unmap_one with the MADV_FREE page check before the swap
+path, in the forms of v5.17, 6c8e2a256915 (v5.18), 9651fcedf7b9 (v6.11, VM_DROPPABLE) and Barry Song's
+"mm: set folio swapbacked iff folios are dirty in try_to_unmap_one" (Fixes: 6c8e2a256915; read in
+v6.17-rc3); a folio made swap-backed again (the v6.10 sort_folio block) takes the anonymous swap path
+(add_to_swap, swap_duplicate, pageout, __remove_mapping). See that module's docstring for the steps.
+
+User accesses follow the x86 MMU: a store through a cached TLB entry that is already dirty writes the
+page without touching the PTE; otherwise the page walk sets the PTE dirty bit (or faults when the PTE
+is not present/writable). That is why MADV_FREE must flush the TLB after cleaning the PTE, and why
+99baac21e458 ("mm: fix MADV_[FREE|DONTNEED] TLB flush miss problem", v4.13) makes tlb_finish_mmu()
+flush when another thread's gather is pending (mm_tlb_flush_nested): "a thread has stable TLB entry
+can fail to flush the TLB by observing pte_none|!pte_dirty". The TLB of the one CPU that stores is
+modelled only in the scenarios that need it (`tlb=True`).
+
+Abstractions: one PTE, small folios (no batched lazyfree unmap of large folios, no THP PMD path), the
+accessed bit is not modelled (every mapped PTE counts as young; MADV_FREE clears young and dirty
+together), lru_lazyfree() runs at folio_mark_lazyfree() rather than at the per-CPU batch drain,
+try_to_unmap_one flushes immediately (ptep_clear_flush; TTU_BATCH_FLUSH's deferred flush is not
+modelled), one pass of shrink_folio_list over the one folio.
+"""
+
+from __future__ import annotations
+
+from pteverify.model import DONE, FREE, GOTO
+
+from .mm import MM, PTE_NONE, ZERO, Ctx, LazyMM, MarkerKernel
+
+
+def emit_madvise_free(ctx: Ctx, lzm: LazyMM, *, prefix: str = "madv", cont: str = DONE,
+                      lazy_ghost: str | None = None) -> None:
+    """madvise_free_single_vma(): tlb_gather_mmu(); madvise_free_pte_range(); tlb_finish_mmu()."""
+    mm, lz = lzm.mm, lzm.lz
+    batched = ctx.local("tlb_batched", False, "the mmu_gather holds a TLB entry to flush")
+    pending = lzm.flush_pending
+
+    if pending:
+        ctx.step(f"{prefix}.gather", "mm/mmu_gather.c:tlb_gather_mmu()"
+                 + ("; inc_tlb_flush_pending(mm)" if lz.nested_flush else ""),
+                 effect=lambda s: {pending: getattr(s, pending) + 1} if lz.nested_flush else None,
+                 reads=[pending], writes=[pending])
+
+    def pte_range(s):
+        p = getattr(s, mm.pte)
+        d = {}
+        if p.kind != "present" or p.folio == ZERO:
+            return d                                   # pte_none / non-present / zero page: skip
+        fid = p.folio
+        if mm.fv(s, d, "swapcache", fid) or mm.fv(s, d, "dirty", fid):
+            if getattr(s, mm.lock[fid]) != FREE:
+                return d                               # !folio_trylock(): continue (nothing done)
+            if mm.fv(s, d, "map", fid) != 1:
+                return d                               # shared folio: skip
+            if mm.fv(s, d, "swapcache", fid) and not mm.try_to_free_swap(s, d, fid):
+                return d
+            mm.fset(d, fid, dirty=False)               # folio_clear_dirty()
+        if p.dirty:                                    # pte_young || pte_dirty: clean + old, queue flush
+            d[mm.pte] = p._replace(dirty=False)
+            if not lz.seeded_no_flush:
+                d[batched] = True
+        if mm.fv(s, d, "swapbacked", fid) and not mm.fv(s, d, "swapcache", fid):
+            mm.fset(d, fid, swapbacked=False)          # folio_mark_lazyfree() -> lru_lazyfree()
+        if lazy_ghost:
+            d[lazy_ghost] = fid
+        return d
+
+    ctx.step(f"{prefix}.pte_range", "mm/madvise.c:madvise_free_pte_range: pte_offset_map_lock(); "
+             "swapcache||dirty: folio_trylock(), folio_clear_dirty(); pte_young||pte_dirty: "
+             "ptep_get_and_clear_full(); pte_mkold(pte_mkclean()); set_pte_at(); "
+             + ("[seeded: no tlb_remove_tlb_entry()]; " if lz.seeded_no_flush else "tlb_remove_tlb_entry(); ")
+             + "folio_mark_lazyfree() [clears PG_swapbacked]",
+             guard=lambda s: getattr(s, mm.ptl) == FREE, effect=pte_range,
+             reads=[mm.ptl, mm.pte] + mm.locks() + mm.all_folio() + mm.slot_fields(),
+             writes=[mm.pte, batched] + mm.all_folio() + mm.slot_fields() + ([lazy_ghost] if lazy_ghost else []))
+
+    def finish(s):
+        d = {GOTO: cont}
+        force = bool(pending) and lz.nested_flush and getattr(s, pending) > 1
+        if getattr(s, batched) or force:
+            lzm.flush(d)
+        if pending and lz.nested_flush:
+            d[pending] = getattr(s, pending) - 1
+        ctx.reset(d, "tlb_batched")
+        return d
+
+    ctx.step(f"{prefix}.finish", "mm/mmu_gather.c:tlb_finish_mmu(): "
+             + ("force = mm_tlb_flush_nested(mm); tlb_flush_mmu() [if batched || force]; "
+                "dec_tlb_flush_pending(mm)" if lz.nested_flush else
+                "tlb_flush_mmu() [only if this gather batched a PTE]"),
+             effect=finish, reads=[batched] + ([pending] if pending else []),
+             writes=[batched] + lzm.tlb_fields() + ([pending] if pending else []), branches=[cont])
+
+
+def emit_madvise_free_nonpresent(ctx: Ctx, mm: MM, k: MarkerKernel, discarded: str, cont: str) -> None:
+    def madvise_free(s):
+        pte = getattr(s, mm.pte)
+        d = {GOTO: cont, discarded: True}
+        if pte.kind == "swapin_error" and k.madvise_frees_error:
+            d[mm.pte] = PTE_NONE                           # pte_clear_not_present_full()
+        return d
+
+    ref = ("mm/madvise.c:madvise_free_pte_range: pte_offset_map_lock(); !pte_present: "
+           + ("is_hwpoison_entry || is_swapin_error_entry -> pte_clear_not_present_full()"
+              if k.madvise_frees_error else "non_swap_entry(entry) -> continue"))
+    ctx.step("madvise_free", ref, guard=lambda s: getattr(s, mm.ptl) == FREE, effect=madvise_free,
+             reads=[mm.pte, mm.ptl], writes=[mm.pte, discarded], branches=[cont])

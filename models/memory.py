@@ -1,0 +1,868 @@
+"""mm/memory.c: the fault paths and the page-table copies and zaps.
+
+* handle_mm_fault() -> handle_pte_fault() dispatch (`emit_fault_handlers`);
+* do_swap_page() (`emit_do_swap_page`, labels `dsp.*`) and its migration_entry_wait() form
+  (`wait_on_migration_entries`);
+* do_wp_page() / wp_page_reuse() / wp_page_copy() (`emit_do_wp_page`, labels `hpf.wp`, `wp.*`) and the
+  v5.7 reuse_swap_page() rule (`use_mapcount_reuse`);
+* copy_page_range() -> copy_pte_range() -> copy_present_ptes()/copy_nonpresent_pte() on fork
+  (`emit_fork` for anonymous memory with the write_protect_seq and pinned-page copy; `emit_fork_copy`
+  for swap-in error entries and uffd-wp markers); zap_pte_range() (`emit_zap`, `emit_zap_file` with
+  zap_install_uffd_wp_if_needed()).
+
+The per-function history follows.
+
+----------------------------------------------------------------------------------------------------
+User-space loads and stores through the PTE, faulting when the PTE does not allow the access.
+
+The MMU check and the access are one step: a present PTE (writable, for a store) lets the access
+through; otherwise the CPU faults and handle_mm_fault() -> handle_pte_fault() dispatches on the PTE it
+read locklessly (vmf->orig_pte): a swap PTE to do_swap_page(), a present read-only PTE on a write to
+do_wp_page(), a swap-in error entry to SIGBUS. After the fault returns the access is retried, as the
+CPU re-executes the faulting instruction. While the PTE is transiently none (inside a PTL-held section
+of try_to_unmap_one) the access waits: the fault it would take (do_anonymous_page) finds the PTE no
+longer none under the PTL and returns, so waiting is the same behaviour.
+
+A store writes its tag into the page content ("old" -> "old+cpu") and sets the PTE dirty bit, as the
+MMU does; a load records what it saw.
+
+----------------------------------------------------------------------------------------------------
+Swap-in: mm/memory.c:do_swap_page(), the fault on a swap PTE.
+
+Emitted into a faulting thread (user access or GUP fault-in) with the labels `dsp.*`. The caller sets
+the thread's `orig` (vmf->orig_pte, read locklessly by handle_pte_fault) and `fwrite`
+(FAULT_FLAG_WRITE) and `ret` (the step to retry) and jumps to `dsp.lookup`; the function returns to
+that step (the access or follow_page is retried, as after any fault) or ends the thread at `sigbus`.
+
+Historical behaviour (knobs, see `mm.Kernel`):
+
+* v5.18, c145e0b47c77 "mm: streamline COW logic in do_swap_page()": swap_free() and
+  try_to_free_swap() before mapping; the page is mapped writable only on a write fault and only if
+  `page != swapcache || page_count(page) == 1`. There is no PG_anon_exclusive.
+* 6c287605fd56 (v5.19): the same test, but it also decides RMAP_EXCLUSIVE (PG_anon_exclusive), on read
+  faults too.
+* 1493a1913e34 (v5.19) "mm/swap: remember PG_anon_exclusive via a swp pte bit": under the PTL,
+  `exclusive = pte_swp_exclusive(vmf->orig_pte)`; a fresh page not exposed to the swap cache is
+  exclusive; an exclusive page under writeback on a SWP_STABLE_WRITES device is not (eacde32757c7
+  fixed the inverted test); reuse if `exclusive || page_count(page) == 1`.
+* skip-swapcache path (SWP_SYNCHRONOUS_IO && __swap_count(entry) == 1, eb085574a752): a private folio
+  is read without entering the swap cache; 13ddaf26be32 (v6.8) "mm/swap: fix race when skipping
+  swapcache" pins SWAP_HAS_CACHE with swapcache_prepare() first and clears it after the PTL unlock.
+* before c145e0b47c77 (`Kernel.swap_free_before_map` false, v5.17 and older): set_pte_at() first, then
+  swap_free(entry); try_to_free_swap() only on mem_cgroup_swap_full() or mlock (neither is modelled).
+  That form is modelled for read faults only: its write-fault reuse_swap_page() is not.
+
+Architecture hooks (see `mm.ArchHook`), none unless an extension registers them: 6dca4ac6fc91 (v6.4,
+`Kernel.swapin_arch_swap_restore`) calls arch_swap_restore(entry, folio) after the exclusivity decision,
+before swap_free() (step `dsp.arch_swap_restore`); set_pte_at()'s arch part runs in `dsp.set_pte`; the
+slot-free hooks run wherever the slot is freed; `mm.swap_readpage_hook` steps follow a swap read.
+
+Abstractions: the swap read completes inside the lookup step (the folio lock taken by
+__read_swap_cache_async is dropped at I/O completion before anyone else can look); KSM, memcg, large
+folios, readahead of other slots and the lru_add_drain() refcount tweak are not modelled.
+
+----------------------------------------------------------------------------------------------------
+Write faults on present PTEs: handle_pte_fault() -> do_wp_page(): reuse the anon page or copy it.
+
+Emitted into a faulting thread with the labels `hpf.wp` (handle_pte_fault takes the PTL, re-checks
+pte_same and calls do_wp_page) and `wp.*`; do_swap_page jumps to `wp.entry` with the PTL held when a
+write fault could not map the page writable. The function returns to the faulting step (through
+do_swap_page's swapcache_clear when do_swap_page called it).
+
+Reuse rules per release (knob `mm.anon_exclusive`):
+
+* v5.9-v5.18 (09854ba94c6a "do_wp_page: simplify reuse check" and the v5.18 refinements, read in the
+  v5.18 source): `PageKsm || page_count > 3` -> copy; `page_count > 1 + PageSwapCache` -> copy;
+  `!trylock_page` -> copy; in the swap cache -> try_to_free_swap(); `page_count != 1` -> copy;
+  otherwise wp_page_reuse().
+* v5.19+ (6c287605fd56): `PageAnonExclusive(page)` -> reuse without further checks; otherwise the same
+  refcount rules, and a reused page gets PG_anon_exclusive (page_move_anon_rmap). FAULT_FLAG_UNSHARE
+  (a R/O FOLL_PIN of a maybe-shared page) reuses without making the PTE writable, or copies R/O.
+
+A userfaultfd-wp protected PTE (pte_uffd_wp) goes to handle_userfault(): the thread stops there, as
+the faulting task would until the monitor resolves the fault.
+
+Abstractions: the page is always on the LRU (no lru_add_drain() references), no KSM, small folios;
+ptep_clear_flush() and set_pte_at() of wp_page_copy are one step (both under the PTL, and no lockless
+PTE reader is modelled). On x86 pte_mkdirty() also sets soft-dirty, so every PTE a write fault makes
+dirty is soft-dirty.
+
+----------------------------------------------------------------------------------------------------
+do_wp_page() reuse rules older than those of emit_do_wp_page, and user accesses that wait on a
+migration entry.
+
+emit_do_wp_page (Anon-exclusive I) implements do_wp_page with the page_count() rules of 09854ba94c6a
+(v5.9-v5.18) and the PG_anon_exclusive rules with the FAULT_FLAG_UNSHARE fault of v5.19+. The
+"COW can break either way" leak (CVE-2020-29374, fork-pin-leak) needs the rule before 09854ba94c6a:
+v5.7's do_wp_page() reuses an anonymous page when `reuse_swap_page()` says the page is mapped once,
+counting map and swap references only:
+
+    if (!trylock_page(page)) { get_page(); unlock PTL; lock_page(); relock; pte_same() ... }
+    if (reuse_swap_page(page, &total_map_swapcount)) {
+        if (total_map_swapcount == 1) page_move_anon_rmap(page, vma);
+        unlock_page(page); wp_page_reuse(vmf); return VM_FAULT_WRITE;
+    }
+    unlock_page(page);  ... copy
+
+(read in the v5.7 do_wp_page of mm/memory.c and in the KSM patch mails that quote it).
+`reuse_swap_page()` (mm/swapfile.c, v5.7, not re-read here: from its callers and its kernel-doc):
+count = page_mapcount + swap count of the entry; a page in the swap cache with count == 1 and not
+under writeback is deleted from the swap cache and dirtied; reuse iff count <= 1. GUP references are
+not counted: that is the leak.
+
+`use_mapcount_reuse(ctx)` rewrites the `wp.can_reuse` step that cow.emit_do_wp_page emitted for a
+thread (the rest of do_wp_page, wp_page_reuse and wp_page_copy, is the same in v5.7). The contended
+trylock path (sleeping in lock_page and re-checking pte_same) is taken as a copy: no modelled thread
+holds the folio lock while another write-faults.
+
+----------------------------------------------------------------------------------------------------
+fork(): kernel/fork.c:dup_mmap -> mm/memory.c:copy_page_range -> copy_pte_range ->
+copy_present_ptes / copy_nonpresent_pte, for the one modelled address; and the child process.
+
+A second process needs its own PTE and PTL while sharing the folios and the swap slot: `child_view()`
+returns an `MM` that is the parent's vocabulary with `pte` and `ptl` pointing at the child's fields,
+so every path module (do_swap_page, do_wp_page, user accesses, GUP) runs unchanged in the child.
+
+copy_page_range (is_cow_mapping, the mmap lock held for write):
+
+* `fork.wp_seq_begin`: `raw_write_seqcount_begin(&src_mm->write_protect_seq)` (57efa1fe5957, v5.11);
+* `fork.copy`: `copy_pte_range()`: dst PTL (`pte_alloc_map_lock`), src PTL (`spin_lock_nested`); then
+  on the parent's PTE
+  - present anon page: `folio_try_dup_anon_rmap_pte()` (v5.19+): a maybe-pinned exclusive page fails
+    (-EBUSY) and `copy_present_page()` gives the child an exclusive, writable copy, leaving the parent
+    untouched; otherwise ClearPageAnonExclusive() and the mapcount is raised. v5.9-v5.18
+    (70e806e4e645): `page_maybe_dma_pinned()` -> copy_present_page(); before: always shared;
+  - swap entry: `copy_nonpresent_pte()`: `swap_duplicate()`; `pte_swp_exclusive(orig_pte)` ->
+    `pte_swp_clear_exclusive()` in the parent (1493a1913e34); the child gets the same entry;
+  - migration entry: writable or readable-exclusive -> readable in the parent, the child gets it;
+* `fork.wrprotect` (shared present page): `__copy_present_ptes()`: a writable parent PTE is
+  write-protected (`wrprotect_ptes`), the child's PTE is `pte_wrprotect(pte_mkold(pte))`, `set_ptes()`;
+* `fork.unlock`: both PTLs dropped;
+* `fork.done`: `raw_write_seqcount_end()`; dup_mmap returns, the child is woken (`wake_up_new_task`):
+  the child's threads start only after this step.
+
+Abstractions: the TLB flush of the parent after fork (flush_tlb_mm) is not a step (stores always go
+through the current PTE: no stale TLB entries); uffd-wp and soft-dirty bits of the child follow the
+parent's; RSS counters, mmlist and the swap-count continuation (-EIO) path are left out; mm->has_pinned
+(MMF_HAS_PINNED) is taken as set (the process has pinned before), so only the per-page test decides.
+
+----------------------------------------------------------------------------------------------------
+Special non-present PTEs: the swap-in error entry / poison marker and PTE_MARKER_UFFD_WP.
+
+Read for this model:
+
+* Swap-in error entry: make_swapin_error_entry() (v5.19, SWP_SWAPIN_ERROR swap type, a
+  non_swap_entry), converted to a PTE marker (PTE_MARKER_SWAPIN_ERROR, later PTE_MARKER_POISONED) in
+  v6.1. do_swap_page() on it returns VM_FAULT_SIGBUS (newest: handle_pte_marker(): POISONED ->
+  VM_FAULT_HWPOISON); the data of the slot is gone, an access must never return data.
+* mm/madvise.c:madvise_free_pte_range(), 7b49514fa1db "mm/madvise: free hwpoison and swapin error
+  entry in madvise_free_pte_range" (v5.19, patch mail read): before it `if (non_swap_entry(entry))
+  continue;` kept the error entry, so an access after a successful MADV_FREE still got SIGBUS ("There is
+  no reason to kill the process if it has called MADV_FREE on the range"); since, `is_hwpoison_entry ||
+  is_swapin_error_entry -> pte_clear_not_present_full()`.
+* mm/memory.c:copy_nonpresent_pte() (fork): v5.19/v6.0 copied any other non-swap entry with
+  set_pte_at(dst); v6.1 handled the swap-in error marker in the `is_pte_marker_entry()` branch, which
+  copied only `if (userfaultfd_wp(dst_vma))` (after 49d6d7fb6313), so a child without uffd-wp lost it
+  and read a zero page; 7e3ce3f8d2d2 "mm: fix a few rare cases of using swapin error pte marker" (v6.2,
+  diff read in David Hildenbrand's reply): `if (is_swapin_error_entry(entry) || userfaultfd_wp(dst_vma))
+  set_pte_at(dst_mm, addr, dst_pte, pte)`.
+* PTE_MARKER_UFFD_WP, 999dad824c39 "mm/shmem: persist uffd-wp bit across zapping for file-backed"
+  (v5.19, patch v5 10/26 read): pte_install_uffd_wp_if_needed() installs the marker in place of a
+  cleared uffd-wp file PTE, called from zap_pte_range() (zap_install_uffd_wp_if_needed(), unless
+  ZAP_FLAG_DROP_MARKER: whole-VMA unmap, hole punch) and from try_to_unmap_one(); zap_pte_range() keeps
+  an existing marker. A fault on the marker: handle_pte_marker() -> pte_marker_handle_uffd_wp() ->
+  do_fault(); do_set_pte() maps `pte_mkuffd_wp(pte_wrprotect(entry))`, so the write faults again and
+  do_wp_page() -> userfaultfd_pte_wp() -> handle_userfault().
+* copy_nonpresent_pte() for a uffd-wp marker: before 49d6d7fb6313 "mm/uffd: fix pte marker when fork()
+  without fork event" (v6.2-rc, stable 5.19+, read in the 6.1 stable backport):
+  `WARN_ON_ONCE(!userfaultfd_wp(dst_vma)); set_pte_at(dst_mm, addr, dst_pte, pte);` -- without
+  UFFD_FEATURE_EVENT_FORK the child VMA has no VM_UFFD_WP and got the marker anyway (syzkaller,
+  bugzilla 216808); since, `if (userfaultfd_wp(dst_vma)) set_pte_at(...)`. For a present PTE,
+  copy_present_pte() clears the uffd-wp bit when the child VMA is not uffd-wp.
+
+Abstractions: one address, the parent's PTE and the child's PTE; TLB flushes immediate; the fork copies
+the one PTE under both PTLs in one step; page contents are not tracked in the uffd-wp scenario (only
+whether a store completed); a fault on a none PTE of an anonymous VMA maps the zero page (read) --
+do_anonymous_page()'s zero-fill is what "returns data" means after a swap-in error.
+"""
+
+from __future__ import annotations
+
+from pteverify.model import DONE, FREE, GOTO, ModelError
+
+from .mm import (MM, NO_FOLIO, PTE_MARKER_UFFD_WP, PTE_NONE, child_running, Ctx, Kernel, KernelII,
+    MarkerKernel, Pte, pte_migration, pte_present)
+from .swap_state import read_slot
+from .tlb import sync_fields
+
+
+def emit_fault_handlers(ctx: Ctx, k: Kernel) -> None:
+    """handle_mm_fault() for this thread, emitted once after every step that faults: do_swap_page,
+    do_wp_page, and the SIGBUS / userfault ends of the thread."""
+    ctx.fault_locals()
+    result = ctx.vars["result"]
+    emit_do_swap_page(ctx, k)
+    emit_do_wp_page(ctx, k)
+    ctx.step("sigbus", "VM_FAULT_SIGBUS: force_sig_fault(SIGBUS) for a user access, -EFAULT for GUP",
+             effect=lambda s: {result: "SIGBUS", GOTO: DONE}, writes=[result], branches=[DONE])
+    ctx.step("userfault", "mm/userfaultfd.c:handle_userfault(VM_UFFD_WP): the task waits for the "
+             "uffd monitor", effect=lambda s: {GOTO: DONE}, branches=[DONE])
+
+
+def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
+    mm = ctx.mm
+    ctx.fault_locals()
+    L = ctx.vars
+    orig, fwrite, page, swc, excl, clear = (L["orig"], L["fwrite"], L["page"], L["swapcache"],
+                                            L["excl"], L["clear"])
+    ret = L["ret"]
+    retry = list(ctx.retry_labels)
+    pin_skip = k.synchronous_io and k.swapcache_prepare      # 13ddaf26be32's pin can be taken
+    after = "dsp.swapcache_clear" if pin_skip else None
+    ctx.after_fault = after
+    locals_ = ctx.locals_fields(*Ctx.FAULT_LOCALS)
+    folio_all = mm.all_folio()
+    slot = mm.slot_fields()
+    readpage = mm.swap_readpage_hook
+    arch_set_pte = mm.set_pte_hook
+
+    def leave(d, target=None, keep_clear=False, s=None):
+        """Return from the fault: to `target`, or back to the faulting step (vmf->ret)."""
+        if target is None:
+            return ctx.leave_fault(s, d, keep_clear)
+        ctx.reset(d, *[n for n in Ctx.FAULT_LOCALS if not (keep_clear and n == "clear")])
+        d[GOTO] = target
+        return d
+
+    def undo_pin(s, d):
+        """swapcache_clear(si, entry): drop the SWAP_HAS_CACHE pin of the skip-swapcache path."""
+        if mm.v(s, d, clear):
+            d[mm.swp_has_cache] = False
+            d[clear] = False
+            mm.maybe_free_slot(s, d)
+
+    def out_page(s, d, target=None):
+        """out_nomap / out_page: unlock and release the folio (and the skip-path pin)."""
+        fid = getattr(s, page)
+        d[mm.lock[fid]] = FREE
+        mm.put_folio(s, d, fid)
+        undo_pin(s, d)
+        return leave(d, target, s=s)
+
+    # -- non-swap entries ----------------------------------------------------------------------
+    ctx.step("dsp.swapin_error",
+             "mm/memory.c:do_swap_page: is_swapin_error_entry(entry) -> ret = VM_FAULT_SIGBUS",
+             effect=lambda s: leave({}, "sigbus"), writes=locals_, branches=["sigbus"])
+
+    # -- find the folio ----------------------------------------------------------------------------
+    def skip_path(s):
+        return k.synchronous_io and getattr(s, mm.swp_count) == 1
+
+    def lookup_guard(s):
+        # __read_swap_cache_async(): swapcache_prepare() == -EEXIST while another task is adding
+        # the folio (or the skip path holds the pin): it waits and retries the lookup.
+        return (getattr(s, mm.swp_cache) != NO_FOLIO or not getattr(s, mm.swp_has_cache)
+                or skip_path(s))
+
+    def lookup(s):
+        d = {}
+        if getattr(s, orig).slot != mm.slot:
+            # run --arch: the swap PTE decodes to an entry no swap device holds: get_swap_device()
+            # fails, do_swap_page() returns 0 and the access faults again (forever)
+            return leave(d, s=s)
+        cache = getattr(s, mm.swp_cache)
+        if cache != NO_FOLIO:
+            mm.get_folio(s, d, cache)
+            d[page] = cache
+            d[swc] = cache
+            if readpage:
+                d[GOTO] = "dsp.lock"                   # no swap_readpage(): skip its hook steps
+            return d
+        if not mm.slot_in_use(s, d):
+            # the entry was freed under us: swapin_readahead() returns NULL, pte_same() fails
+            return leave(d, s=s)
+        data, ok = read_slot(mm, s)
+        if skip_path(s):
+            if k.swapcache_prepare:
+                if getattr(s, mm.swp_has_cache):
+                    # swapcache_prepare() fails: schedule_timeout_uninterruptible(1); refault
+                    return leave(d, s=s)
+                d[mm.swp_has_cache] = True
+                d[clear] = True
+            fid = mm.alloc_folio(s, d, data=data, uptodate=ok)
+            d[page] = fid
+            return d
+        fid = mm.alloc_folio(s, d, ref=2, swapcache=True, data=data, uptodate=ok)
+        d[mm.swp_has_cache] = True
+        d[mm.swp_cache] = fid
+        d[page] = fid
+        d[swc] = fid
+        return d
+
+    if k.synchronous_io:
+        ref = ("mm/memory.c:do_swap_page: lookup_swap_cache(entry); miss && SWP_SYNCHRONOUS_IO && "
+               "__swap_count(entry) == 1: " + ("swapcache_prepare(entry); " if k.swapcache_prepare else "")
+               + "alloc_page_vma(); swap_readpage(page, true) [skip swapcache]")
+    else:
+        ref = ("mm/memory.c:do_swap_page: page = lookup_swap_cache(entry) ?: "
+               "swapin_readahead(entry) [add_to_swap_cache(); swap_readpage()]")
+    ctx.step("dsp.lookup", ref, guard=lookup_guard, effect=lookup,
+             reads=[orig, ret] + slot + mm.ff("ref", "map", "swapcache"), writes=folio_all + slot + locals_,
+             branches=retry + (["dsp.lock"] if readpage else []))
+    if readpage:
+        readpage(ctx, page, "dsp.")                     # its steps fall through to dsp.lock
+
+    # -- lock it and re-check it is still the swap cache folio of this entry --------------------
+    def lock_guard(s):
+        return getattr(s, mm.lock[getattr(s, page)]) == FREE
+
+    def lock(s):
+        fid = getattr(s, page)
+        cache_folio = getattr(s, swc)
+        if cache_folio != NO_FOLIO and (not getattr(s, mm.f["swapcache"][fid])
+                                        or getattr(s, mm.swp_cache) != fid):
+            d = {}
+            mm.put_folio(s, d, fid)
+            undo_pin(s, d)
+            return leave(d, s=s)
+        return {mm.lock[fid]: ctx.owner}
+
+    ctx.step("dsp.lock", "mm/memory.c:do_swap_page: lock_page_or_retry(page); "
+             "PageSwapCache(page) && page_private(page) == entry.val",
+             guard=lock_guard, effect=lock,
+             reads=[page, swc, clear, ret, mm.swp_cache, mm.swp_count, mm.swp_has_cache] + mm.locks()
+             + mm.ff("swapcache", "ref", "map"),
+             writes=mm.locks() + folio_all + slot + locals_, branches=retry)
+
+    # -- PTL, pte_same, uptodate ------------------------------------------------------------------
+    def pte_same(s):
+        d = {}
+        if getattr(s, mm.pte) != getattr(s, orig):
+            return out_page(s, d)
+        if not getattr(s, mm.f["uptodate"][getattr(s, page)]):
+            return out_page(s, d, "sigbus")            # ret = VM_FAULT_SIGBUS; goto out_nomap
+        d[mm.ptl] = ctx.owner
+        return d
+
+    ctx.step("dsp.pte_same", "mm/memory.c:do_swap_page: pte_offset_map_lock(); "
+             "pte_same(*vmf->pte, vmf->orig_pte); PageUptodate(page)",
+             guard=lambda s: getattr(s, mm.ptl) == FREE, effect=pte_same,
+             reads=[mm.ptl, mm.pte, orig, page, clear, ret, mm.swp_count, mm.swp_has_cache] + mm.locks()
+             + mm.ff("uptodate", "ref", "map", "swapcache"),
+             writes=[mm.ptl] + mm.locks() + folio_all + slot + locals_,
+             branches=retry + ["sigbus"])
+
+    # -- the exclusivity decision (v5.19+) ---------------------------------------------------------
+    if k.anon_exclusive:
+        def decide(s):
+            fresh = getattr(s, swc) == NO_FOLIO
+            e = getattr(s, orig).exclusive and k.swp_exclusive
+            if fresh:
+                e = True
+            elif e and getattr(s, mm.f["writeback"][getattr(s, page)]) and k.stable_writes:
+                e = False
+            return {excl: e}
+
+        if k.remember_exclusive:
+            ref = ("mm/memory.c:do_swap_page: exclusive = pte_swp_exclusive(vmf->orig_pte); "
+                   "page != swapcache -> exclusive = true; PageWriteback(page) && SWP_STABLE_WRITES "
+                   "-> exclusive = false")
+        else:
+            ref = "mm/memory.c:do_swap_page: page != swapcache -> RMAP_EXCLUSIVE [no swp pte bit]"
+        ctx.step("dsp.exclusive", ref, effect=decide, reads=[orig, swc, page] + mm.ff("writeback"),
+                 writes=[excl])
+
+    # -- arch_swap_restore (6dca4ac6fc91) ------------------------------------------------------------
+    if k.swapin_arch_swap_restore:
+        ctx.arch_swap_restore_step("dsp.arch_swap_restore", "mm/memory.c:do_swap_page: "
+                                   "arch_swap_restore(entry, folio) [before swap_free()]", page)
+
+    # -- swap_free + try_to_free_swap ---------------------------------------------------------------
+    def free_swap(s):
+        d = {}
+        mm.swap_free(s, d)
+        fid = getattr(s, page)
+        # should_try_to_free_swap(): swap cache, and a write fault that is likely exclusive
+        if (getattr(s, mm.f["swapcache"][fid]) and getattr(s, fwrite)
+                and getattr(s, mm.f["ref"][fid]) == 2):
+            mm.try_to_free_swap(s, d, fid)
+        return d
+
+    def free_swap_after_map(s):
+        d = {}
+        mm.swap_free(s, d)                              # mem_cgroup_swap_full() / mlock: not modelled
+        return d
+
+    def emit_swap_free():
+        if k.swap_free_before_map:
+            ctx.step("dsp.swap_free", "mm/memory.c:do_swap_page: swap_free(entry); "
+                     "should_try_to_free_swap() -> try_to_free_swap(page)" + mm.slot_free_ref(),
+                     effect=free_swap,
+                     reads=[page, fwrite] + slot + mm.ff("swapcache", "ref", "writeback", "map"),
+                     writes=slot + folio_all)
+        else:
+            ctx.step("dsp.swap_free", "mm/memory.c:do_swap_page: swap_free(entry) [after set_pte_at(), "
+                     "before c145e0b47c77]; mem_cgroup_swap_full(page) || VM_LOCKED || PageMlocked(page) "
+                     "-> try_to_free_swap(page) [neither here]" + mm.slot_free_ref(),
+                     effect=free_swap_after_map, reads=slot, writes=slot)
+
+    if k.swap_free_before_map:
+        emit_swap_free()
+
+    # -- map it ---------------------------------------------------------------------------------------
+    def set_pte(s):
+        fid = getattr(s, page)
+        o = getattr(s, orig)
+        if not k.swap_free_before_map and getattr(s, fwrite):
+            raise ModelError("do_swap_page before c145e0b47c77 (swap_free_before_map = false) is modelled "
+                             "for read faults only: its write-fault reuse_swap_page() is not")
+        count = getattr(s, mm.f["ref"][fid])
+        if k.anon_exclusive:
+            reuse = getattr(s, excl) or count == 1
+        else:
+            reuse = getattr(s, swc) == NO_FOLIO or count == 1
+        d = {}
+        write = reuse and getattr(s, fwrite) and not o.uffd_wp
+        if write:
+            d[fwrite] = False
+        if k.anon_exclusive and reuse:
+            d[mm.f["excl"][fid]] = True                # RMAP_EXCLUSIVE
+        d[mm.f["map"][fid]] = getattr(s, mm.f["map"][fid]) + 1
+        new = pte_present(fid, write=write, dirty=write, soft_dirty=o.soft_dirty or write,
+                          uffd_wp=o.uffd_wp)
+        d[mm.pte] = new
+        d[orig] = new                                   # vmf->orig_pte = pte
+        if arch_set_pte:
+            arch_set_pte.fn(s, d, fid, getattr(s, mm.pte), new)    # old: READ_ONCE(*ptep), the swap PTE
+        return d
+
+    if k.anon_exclusive:
+        ref = ("mm/memory.c:do_swap_page: exclusive || page_count(page) == 1 -> "
+               "maybe_mkwrite(pte_mkdirty()), RMAP_EXCLUSIVE; page_add_anon_rmap(); set_pte_at()")
+    elif k.swap_free_before_map:
+        ref = ("mm/memory.c:do_swap_page: FAULT_FLAG_WRITE && (page != swapcache || "
+               "page_count(page) == 1) -> maybe_mkwrite(pte_mkdirty()); do_page_add_anon_rmap(); "
+               "set_pte_at()")
+    else:
+        ref = ("mm/memory.c:do_swap_page: pte = mk_pte(page, vma->vm_page_prot) [FAULT_FLAG_WRITE && "
+               "reuse_swap_page(page): read faults only in this form]; set_pte_at(); do_page_add_anon_rmap()")
+    set_pte_reads = [page, orig, excl, swc, fwrite] + mm.ff("ref", "map")
+    set_pte_writes = [fwrite, orig, mm.pte] + mm.ff("excl", "map")
+    if arch_set_pte:
+        ref += " [" + arch_set_pte.ref + "]"
+        set_pte_reads += [mm.pte] + list(arch_set_pte.reads)
+        set_pte_writes += list(arch_set_pte.writes)
+    ctx.step("dsp.set_pte", ref, effect=set_pte, reads=set_pte_reads, writes=set_pte_writes)
+    if not k.swap_free_before_map:
+        emit_swap_free()
+
+    # -- unlock; a write fault that could not map writable continues in do_wp_page --------------------
+    def unlock(s):
+        d = {mm.lock[getattr(s, page)]: FREE}
+        if getattr(s, fwrite):
+            d[GOTO] = "wp.entry"                        # do_wp_page(vmf), PTL still held
+            return d
+        d[mm.ptl] = FREE
+        if after:
+            return {**d, GOTO: after}
+        return leave(d, s=s)
+
+    ctx.step("dsp.unlock", "mm/memory.c:do_swap_page: unlock_page(page); FAULT_FLAG_WRITE -> "
+             "do_wp_page(vmf), else pte_unmap_unlock()",
+             effect=unlock, reads=[page, fwrite, ret], writes=[mm.ptl] + mm.locks() + locals_,
+             branches=["wp.entry"] + ([after] if after else retry))
+
+    if pin_skip:
+        def swapcache_clear(s):
+            d = {}
+            undo_pin(s, d)
+            return leave(d, s=s)
+
+        ctx.step("dsp.swapcache_clear", "mm/memory.c:do_swap_page: need_clear_cache -> "
+                 "swapcache_clear(si, entry) [after the PTL unlock]",
+                 effect=swapcache_clear, reads=[clear, ret] + slot, writes=locals_ + slot, branches=retry)
+
+
+def emit_do_wp_page(ctx: Ctx, k: Kernel) -> None:
+    mm = ctx.mm
+    ctx.fault_locals()
+    L = ctx.vars
+    orig, unshare, page, new, result = (L["orig"], L["unshare"], L["page"],
+                                        L["new"], L["result"])
+    ret = L["ret"]
+    retry = list(ctx.retry_labels)
+    after = getattr(ctx, "after_fault", None)     # do_swap_page's swapcache_clear, if any
+    exits = [after] if after else retry
+    locals_ = ctx.locals_fields(*Ctx.FAULT_LOCALS)
+    folio_all = mm.all_folio()
+    slot = mm.slot_fields()
+
+    def leave(s, d, target=None):
+        """Return from the fault (through do_swap_page's swapcache_clear when it called us)."""
+        if target is not None:
+            ctx.reset(d, *Ctx.FAULT_LOCALS)
+            d[GOTO] = target
+            return d
+        if after:
+            ctx.reset(d, *[n for n in Ctx.FAULT_LOCALS if n not in ("clear", "ret")])
+            d[GOTO] = after
+            return d
+        return ctx.leave_fault(s, d)
+
+    # -- handle_pte_fault: present, not writable, write (or unshare) fault -----------------------
+    def hpf(s):
+        if getattr(s, mm.pte) != getattr(s, orig):
+            return ctx.leave_fault(s, {})
+        return {mm.ptl: ctx.owner, page: getattr(s, orig).folio}
+
+    ctx.step("hpf.wp", "mm/memory.c:handle_pte_fault: spin_lock(vmf->ptl); pte_same(*vmf->pte, entry); "
+             "!pte_write(entry) -> do_wp_page(vmf)",
+             guard=lambda s: getattr(s, mm.ptl) == FREE, effect=hpf,
+             reads=[mm.ptl, mm.pte, orig, ret], writes=[mm.ptl, page] + locals_, branches=retry)
+
+    # -- do_wp_page -------------------------------------------------------------------------------
+    def entry(s):
+        o = getattr(s, orig)
+        if o.uffd_wp and not getattr(s, unshare):
+            d = {mm.ptl: FREE, result: "userfault"}
+            return leave(s, d, "userfault")
+        if k.anon_exclusive and getattr(s, mm.f["excl"][getattr(s, page)]):
+            return {GOTO: "wp.reuse"}
+        return None
+
+    ref = "mm/memory.c:do_wp_page: userfaultfd_pte_wp() -> handle_userfault()"
+    if k.anon_exclusive:
+        ref += "; PageAnonExclusive(vmf->page) -> reuse"
+    ctx.step("wp.entry", ref, effect=entry, reads=[orig, unshare, page] + mm.ff("excl"),
+             writes=[mm.ptl, result] + locals_, branches=["userfault", "wp.reuse"])
+
+    def can_reuse(s):
+        fid = getattr(s, page)
+        count = getattr(s, mm.f["ref"][fid])
+        in_cache = 1 if getattr(s, mm.f["swapcache"][fid]) else 0
+        if count > 3 or count > 1 + in_cache or getattr(s, mm.lock[fid]) != FREE:
+            return {GOTO: "wp.copy"}
+        d = {}
+        if in_cache:
+            mm.try_to_free_swap(s, d, fid)             # folio lock taken and dropped by trylock_page
+        if mm.fv(s, d, "ref", fid) != 1:
+            d[GOTO] = "wp.copy"
+            return d
+        if k.anon_exclusive:
+            mm.fset(d, fid, excl=True)                 # page_move_anon_rmap()
+        return d
+
+    ctx.step("wp.can_reuse", "mm/memory.c:do_wp_page: page_count() > 3 || page_count() > 1 + "
+             "PageSwapCache() -> copy; trylock_page(); try_to_free_swap(); page_count() != 1 -> copy"
+             + ("; page_move_anon_rmap()" if k.anon_exclusive else ""),
+             effect=can_reuse, reads=[page] + mm.locks() + slot + mm.ff("ref", "swapcache", "writeback", "map"),
+             writes=folio_all + slot, branches=["wp.copy"])
+
+    def reuse(s):
+        d = {mm.ptl: FREE}
+        if not getattr(s, unshare):
+            p = getattr(s, mm.pte)
+            d[mm.pte] = p._replace(write=True, dirty=True, soft_dirty=True)
+        return leave(s, d)
+
+    ctx.step("wp.reuse", "mm/memory.c:wp_page_reuse: ptep_set_access_flags(maybe_mkwrite(pte_mkdirty())); "
+             "pte_unmap_unlock() [unshare: only unlock]",
+             effect=reuse, reads=[unshare, mm.pte, ret], writes=[mm.ptl, mm.pte] + locals_, branches=exits)
+
+    def copy(s):
+        d = {mm.ptl: FREE}
+        mm.get_folio(s, d, getattr(s, page))
+        return d
+
+    ctx.step("wp.copy", "mm/memory.c:do_wp_page: get_page(vmf->page); pte_unmap_unlock()",
+             effect=copy, reads=[page] + mm.ff("ref"), writes=[mm.ptl] + mm.ff("ref"))
+
+    def copy_user(s):
+        d = {}
+        old = getattr(s, page)
+        d[new] = mm.alloc_folio(s, d, data=getattr(s, mm.f["data"][old]), uptodate=True)
+        return d
+
+    ctx.step("wp.copy_user", "mm/memory.c:wp_page_copy: new_page = alloc_page_vma(); "
+             "cow_user_page(new_page, old_page)",
+             effect=copy_user, reads=[page] + mm.ff("data", "ref"), writes=[new] + folio_all)
+
+    def copy_pte(s):
+        old, nfid = getattr(s, page), getattr(s, new)
+        d = {}
+        if getattr(s, mm.pte) != getattr(s, orig):
+            mm.put_folio(s, d, nfid)
+            mm.put_folio(s, d, old)
+            return leave(s, d)
+        o = getattr(s, orig)
+        d[mm.ptl] = ctx.owner
+        mm.fset(d, nfid, map=1, excl=k.anon_exclusive)  # page_add_new_anon_rmap(): exclusive
+        if getattr(s, unshare):
+            d[mm.pte] = pte_present(nfid, soft_dirty=o.soft_dirty, uffd_wp=o.uffd_wp)
+        else:
+            d[mm.pte] = pte_present(nfid, write=True, dirty=True, soft_dirty=True)
+        mm.fset(d, old, map=getattr(s, mm.f["map"][old]) - 1)   # page_remove_rmap(old_page)
+        return d
+
+    ctx.step("wp.copy_pte", "mm/memory.c:wp_page_copy: pte_offset_map_lock(); pte_same(); "
+             "ptep_clear_flush(); page_add_new_anon_rmap(new_page); "
+             "set_pte_at(maybe_mkwrite(pte_mkdirty(mk_pte(new_page)))); page_remove_rmap(old_page)",
+             guard=lambda s: getattr(s, mm.ptl) == FREE, effect=copy_pte,
+             reads=[mm.ptl, mm.pte, orig, page, new, unshare, ret] + mm.ff("ref", "map", "swapcache"),
+             writes=[mm.ptl, mm.pte] + folio_all + locals_, branches=exits)
+
+    def copy_done(s):
+        d = {mm.ptl: FREE}
+        mm.put_folio(s, d, getattr(s, page), 2)
+        return leave(s, d)
+
+    ctx.step("wp.copy_done", "mm/memory.c:wp_page_copy: pte_unmap_unlock(); put_page(old_page) "
+             "[the old mapping's and do_wp_page's references]",
+             effect=copy_done, reads=[page, ret] + mm.ff("ref", "map", "swapcache"),
+             writes=[mm.ptl] + folio_all + locals_, branches=exits)
+
+
+def use_mapcount_reuse(ctx: Ctx) -> None:
+    mm = ctx.mm
+    page = ctx.vars["page"]
+    step = next((st for st in ctx.t.steps if st.label == "wp.can_reuse"), None)
+    if step is None:
+        raise ModelError(f"thread {ctx.name}: emit the fault handlers before use_mapcount_reuse()")
+    slot = mm.slot_fields()
+
+    def can_reuse(s):
+        fid = getattr(s, page)
+        if getattr(s, mm.lock[fid]) != FREE:
+            return {GOTO: "wp.copy"}
+        in_cache = getattr(s, mm.f["swapcache"][fid])
+        count = getattr(s, mm.f["map"][fid]) + (getattr(s, mm.swp_count) if in_cache else 0)
+        d = {}
+        if count == 1 and in_cache and not getattr(s, mm.f["writeback"][fid]):
+            mm.delete_from_swap_cache(s, d, fid)         # reuse_swap_page(): delete_from_swap_cache()
+            mm.fset(d, fid, dirty=True)                 #   + SetPageDirty()
+        if count > 1:
+            d[GOTO] = "wp.copy"
+        return d
+
+    step.effect = can_reuse
+    step.ref = ("mm/memory.c:do_wp_page: trylock_page(); reuse_swap_page(page, &total_map_swapcount) "
+                "[page_mapcount + swap count <= 1; GUP references not counted] -> page_move_anon_rmap(); "
+                "wp_page_reuse() | unlock_page(); copy")
+    step.reads = frozenset([page, mm.swp_count] + mm.locks() + slot
+                           + mm.ff("map", "swapcache", "writeback", "ref"))
+    step.writes = frozenset(mm.all_folio() + slot)
+
+
+def wait_on_migration_entries(ctx: Ctx, label: str) -> None:
+    """A user access or GUP step of `ctx` that finds a migration entry sleeps in
+    migration_entry_wait() (do_swap_page: is_migration_entry()) until remove_migration_pte() restored
+    the PTE, then retries: the step is disabled while the PTE is a migration entry."""
+    mm = ctx.mm
+    step = next((st for st in ctx.t.steps if st.label == label), None)
+    if step is None:
+        raise ModelError(f"thread {ctx.name}: no step {label!r}")
+    inner = step.guard
+
+    def guard(s):
+        return getattr(s, mm.pte).kind != "migration" and (inner is None or inner(s))
+
+    step.guard = guard
+    step.ref += " [migration entry: do_swap_page -> migration_entry_wait() until remove_migration_pte()]"
+    step.reads = step.reads | {mm.pte}
+
+
+def emit_fork(ctx: Ctx, k: Kernel, kf: KernelII, parent: MM, child: MM, *, cont: str | None = None) -> None:
+    """fork() of the parent (the thread of `ctx`) for the modelled address."""
+    _, seq = sync_fields(parent)
+    running = child_running(parent)
+    copied = ctx.local("fork_folio", NO_FOLIO, "copy_present_ptes: the folio shared with the child")
+    locks = [parent.ptl, child.ptl]
+
+    if kf.write_protect_seq:
+        ctx.step("fork.wp_seq_begin", "mm/memory.c:copy_page_range: mmap_write_lock held; "
+                 "raw_write_seqcount_begin(&src_mm->write_protect_seq)",
+                 effect=lambda s: {seq: getattr(s, seq) + 1}, reads=[seq], writes=[seq])
+
+    def copy_pte(s):
+        src = getattr(s, parent.pte)
+        d = {parent.ptl: ctx.owner, child.ptl: ctx.owner}
+        if src.kind == "none":
+            return dict(d, **{GOTO: "fork.unlock"})
+        if src.kind == "swap":
+            d[parent.swp_count] = getattr(s, parent.swp_count) + 1          # swap_duplicate()
+            pte = src
+            if src.exclusive and kf.fork_clear_swp_exclusive:
+                pte = src._replace(exclusive=False)
+                d[parent.pte] = pte                                     # set_pte_at(src_mm)
+            d[child.pte] = pte                                          # set_pte_at(dst_mm)
+            return dict(d, **{GOTO: "fork.unlock"})
+        if src.kind == "migration":
+            pte = src
+            if src.write or src.exclusive:
+                pte = pte_migration(src.folio, soft_dirty=src.soft_dirty, uffd_wp=src.uffd_wp)
+                d[parent.pte] = pte
+            d[child.pte] = pte
+            return dict(d, **{GOTO: "fork.unlock"})
+        assert src.present, src
+        fid = src.folio
+        pinned = getattr(s, parent.f["pin"][fid]) > 0               # folio_maybe_dma_pinned()
+        if k.anon_exclusive:
+            must_copy = pinned and getattr(s, parent.f["excl"][fid])
+        else:
+            must_copy = pinned and kf.fork_copy_pinned
+        if must_copy:
+            # copy_present_page(): the child gets its own exclusive, writable, dirty copy
+            nfid = parent.alloc_folio(s, d, map=1, excl=k.anon_exclusive, uptodate=True,
+                                      data=getattr(s, parent.f["data"][fid]))
+            d[child.pte] = pte_present(nfid, write=True, dirty=True, soft_dirty=True)
+            return dict(d, **{GOTO: "fork.unlock"})
+        d[copied] = fid
+        parent.fset(d, fid, ref=getattr(s, parent.f["ref"][fid]) + 1,       # folio_get()
+                    map=getattr(s, parent.f["map"][fid]) + 1)               # dup rmap
+        if k.anon_exclusive:
+            parent.fset(d, fid, excl=False)                                 # ClearPageAnonExclusive()
+        return d
+
+    if k.anon_exclusive:
+        dup = ("folio_try_dup_anon_rmap_pte(): exclusive && folio_maybe_dma_pinned() -> -EBUSY: "
+               "copy_present_page(); else ClearPageAnonExclusive(), mapcount++")
+    elif kf.fork_copy_pinned:
+        dup = "page_maybe_dma_pinned() -> copy_present_page(); else get_page(); page_dup_rmap()"
+    else:
+        dup = "get_page(); page_dup_rmap()"
+    swp = ("swap_duplicate(); pte_swp_exclusive() -> pte_swp_clear_exclusive()" if kf.fork_clear_swp_exclusive
+           else "swap_duplicate() [swp exclusive bit kept: seeded mutation]")
+    ctx.step("fork.copy", "mm/memory.c:copy_pte_range [dst + src PTL]: present: " + dup
+             + f"; copy_nonpresent_pte(): swap: {swp}; migration: make_readable_migration_entry(); "
+             "set_pte_at(src_mm, dst_mm)",
+             guard=lambda s: getattr(s, parent.ptl) == FREE and getattr(s, child.ptl) == FREE,
+             effect=copy_pte,
+             reads=locks + [parent.pte, parent.swp_count] + parent.ff("pin", "excl", "ref", "map", "data"),
+             writes=locks + [parent.pte, child.pte, parent.swp_count, copied] + parent.all_folio(),
+             branches=["fork.unlock"])
+
+    def wrprotect(s):
+        src = getattr(s, parent.pte)
+        d = {child.pte: src._replace(write=False), copied: NO_FOLIO}
+        if src.write:
+            d[parent.pte] = src._replace(write=False)
+        return d
+
+    ctx.step("fork.wrprotect", "mm/memory.c:__copy_present_ptes: is_cow_mapping && pte_write -> "
+             "wrprotect_ptes(src_mm); pte = pte_wrprotect(pte_mkold(pte)); set_ptes(dst_mm)",
+             effect=wrprotect, reads=[parent.pte], writes=[parent.pte, child.pte, copied])
+
+    ctx.step("fork.unlock", "mm/memory.c:copy_pte_range: pte_unmap_unlock(orig_dst_pte); "
+             "spin_unlock(src_ptl)",
+             effect=lambda s: {parent.ptl: FREE, child.ptl: FREE}, writes=locks)
+
+    def done(s):
+        d = {running: True}
+        if kf.write_protect_seq:
+            d[seq] = getattr(s, seq) + 1
+        if cont:
+            d[GOTO] = cont
+        return d
+
+    ctx.step("fork.done", "mm/memory.c:copy_page_range: "
+             + ("raw_write_seqcount_end(&src_mm->write_protect_seq); " if kf.write_protect_seq else "")
+             + "kernel/fork.c: dup_mmap() returns; wake_up_new_task(child)",
+             effect=done, reads=[seq], writes=[seq, running], branches=[cont] if cont else [])
+
+
+def emit_zap(ctx: Ctx, cont: str = DONE) -> None:
+    """madvise(MADV_DONTNEED) of the address: zap_pte_range() under the PTL; the page's reference is
+    dropped after the TLB flush (tlb_finish_mmu), folded into the same step."""
+    mm = ctx.mm
+
+    def zap(s):
+        pte = getattr(s, mm.pte)
+        d = {mm.pte: PTE_NONE, GOTO: cont}
+        if pte.present:
+            fid = pte.folio
+            mm.fset(d, fid, map=getattr(s, mm.f["map"][fid]) - 1)
+            mm.put_folio(s, d, fid)
+        elif pte.kind == "swap":
+            mm.swap_free(s, d)
+        return d
+
+    ctx.step("zap", "mm/madvise.c:madvise_dontneed_single_vma -> mm/memory.c:zap_pte_range: "
+             "ptep_get_and_clear_full(); page_remove_rmap(); tlb_flush_mmu(): folio_put() "
+             "[swap entry: free_swap_and_cache()]",
+             guard=lambda s: getattr(s, mm.ptl) == FREE, effect=zap,
+             reads=[mm.ptl, mm.pte] + mm.slot_fields() + mm.ff("map", "ref", "swapcache"),
+             writes=[mm.pte] + mm.slot_fields() + mm.all_folio(), branches=[cont])
+
+
+def emit_fork_copy(ctx: Ctx, mm: MM, k: MarkerKernel, child_pte: str, dst_uffd_wp: bool,
+                   forked: str) -> None:
+    """fork(): copy_page_range() -> copy_pte_range() -> copy_nonpresent_pte()/copy_present_pte() for the
+    address, under both PTLs."""
+
+    def fork(s):
+        pte = getattr(s, mm.pte)
+        d = {forked: True, GOTO: DONE}
+        if pte.kind == "swapin_error":
+            form = k.fork_swapin_error
+            if form == "seeded-swap-duplicate":
+                d[mm.swp_count] = getattr(s, mm.swp_count) + 1   # swap_duplicate(entry) on a marker
+                d[child_pte] = pte
+            elif form == "v6.1" and not dst_uffd_wp:
+                pass                                       # is_pte_marker_entry(): dropped
+            else:
+                d[child_pte] = pte
+        elif pte.kind == "marker":
+            if dst_uffd_wp or not k.fork_marker_checks_dst:
+                d[child_pte] = pte
+        elif pte.kind == "swap":
+            d[mm.swp_count] = getattr(s, mm.swp_count) + 1
+            d[child_pte] = pte._replace(exclusive=False, uffd_wp=pte.uffd_wp and dst_uffd_wp)
+        elif pte.present:
+            mm.get_folio(s, d, pte.folio)
+            mm.fset(d, pte.folio, map=getattr(s, mm.f["map"][pte.folio]) + 1)
+            d[child_pte] = pte._replace(uffd_wp=pte.uffd_wp and dst_uffd_wp, dirty=False)
+        return d
+
+    parts = {
+        "v5.19": "swapin error entry: a non_swap_entry -> set_pte_at(dst_mm, dst_pte, pte)",
+        "v6.1": "is_pte_marker_entry(entry): if (userfaultfd_wp(dst_vma)) set_pte_at(dst)",
+        "7e3ce3f8d2d2": "is_pte_marker_entry(entry): if (is_swapin_error_entry(entry) || "
+                        "userfaultfd_wp(dst_vma)) set_pte_at(dst)",
+        "seeded-swap-duplicate": "[seeded] the error entry taken for a swap entry: swap_duplicate(entry)",
+    }
+    marker = ("uffd-wp marker: if (userfaultfd_wp(dst_vma)) set_pte_at(dst)" if k.fork_marker_checks_dst
+              else "uffd-wp marker: WARN_ON_ONCE(!userfaultfd_wp(dst_vma)); set_pte_at(dst)")
+    ctx.step("copy_page_range", "kernel/fork.c:dup_mmap -> mm/memory.c:copy_page_range -> "
+             "copy_pte_range [both PTLs] -> copy_nonpresent_pte: " + parts[k.fork_swapin_error] + "; "
+             + marker + "; copy_present_pte: !userfaultfd_wp(dst_vma) -> pte_clear_uffd_wp()",
+             guard=lambda s: getattr(s, mm.ptl) == FREE, effect=fork,
+             reads=[mm.pte, mm.ptl, mm.swp_count] + mm.ff("ref", "map"),
+             writes=[forked, child_pte, mm.swp_count] + mm.ff("ref", "map"), branches=[DONE])
+
+
+def pte_install_uffd_wp_if_needed(k: MarkerKernel, pteval: Pte) -> Pte:
+    """pte_install_uffd_wp_if_needed(vma, addr, pte, pteval) for a file-backed VMA."""
+    if k.install_uffd_wp_marker and pteval.uffd_wp and pteval.kind in ("present", "swap", "marker"):
+        return PTE_MARKER_UFFD_WP
+    return PTE_NONE
+
+
+def emit_zap_file(ctx: Ctx, mm: MM, k: MarkerKernel) -> None:
+    """madvise(MADV_DONTNEED) -> zap_page_range -> zap_pte_range() without ZAP_FLAG_DROP_MARKER."""
+
+    def zap(s):
+        pte = getattr(s, mm.pte)
+        d = {GOTO: DONE}
+        if pte.present:
+            d[mm.pte] = pte_install_uffd_wp_if_needed(k, pte)            # ptep_get_and_clear_full(); zap_install_...
+            fid = pte.folio
+            mm.fset(d, fid, map=getattr(s, mm.f["map"][fid]) - 1)   # page_remove_rmap()
+            mm.put_folio(s, d, fid)
+        return d                                           # a marker is kept; none is skipped
+
+    ctx.step("zap_pte_range", "mm/madvise.c:madvise_dontneed_single_vma -> mm/memory.c:zap_pte_range: "
+             "ptep_get_and_clear_full(); " + ("zap_install_uffd_wp_if_needed(); " if k.install_uffd_wp_marker
+                                              else "") + "page_remove_rmap(); a PTE marker is kept",
+             guard=lambda s: getattr(s, mm.ptl) == FREE, effect=zap,
+             reads=[mm.pte, mm.ptl] + mm.ff("ref", "map", "swapcache"),
+             writes=[mm.pte] + mm.all_folio(), branches=[DONE])

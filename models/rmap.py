@@ -1,0 +1,276 @@
+"""mm/rmap.c: unmapping a folio: try_to_unmap_one() (anonymous swap-out, lazyfree discard, file
+folio with the uffd-wp marker) and try_to_migrate_one(), with __folio_try_share_anon_rmap()'s
+pin check (A1-A4 of the comment in include/linux/rmap.h).
+
+----------------------------------------------------------------------------------------------------
+Temporary unmapping of an exclusive anonymous page: mm/rmap.c:try_to_migrate_one() and
+try_to_unmap_one() (swap) with their TLB flush, mm/migrate.c:migrate_pages() and
+remove_migration_pte(), and mprotect()'s change_pte_range() on a migration entry.
+
+Both unmappers follow the rule of 6c287605fd56 as the comment of __folio_try_share_anon_rmap()
+states it (A1-A4), under the PTL:
+
+* A1 `*.clear`: `anon_exclusive = PageAnonExclusive(subpage)`; `pteval = ptep_clear_flush()` (or
+  `ptep_get_and_clear()` + `set_tlb_ubc_flush_pending()` when the flush is deferred); the flush is the
+  next step (`*.flush`, see tlb.emit_tlb_flush);
+* A2/A3 `*.share`: `anon_exclusive && page_try_share_anon_rmap(subpage)`: a maybe-pinned page backs off
+  (the PTE is restored, the walk aborts), otherwise ClearPageAnonExclusive(); try_to_unmap_one first
+  takes the swap reference (`swap_duplicate`, dropped again on the back-off);
+* A4 `*.set`: the swap PTE (`pte_swp_mkexclusive()` if anon_exclusive, 1493a1913e34) or the migration
+  entry: writable if the PTE was writable, else readable-exclusive if anon_exclusive, else readable;
+  `page_remove_rmap()`, `folio_put()`, PTL unlock.
+
+The seeded mutation `KernelII.clear_before_share = False` performs A2/A3 with the PTE still present and
+clears it only together with A4: "try_to_migrate()/try_to_unmap() places a migration/swap entry after
+checking for GUP pins" without the clear/invalidate+flush in between (races II and III of
+6c287605fd56's message).
+
+Migration (`migrate_pages` after the unmap): `folio_migrate_mapping()` needs the folio's refcount to be
+the isolation reference only (`folio_ref_freeze` / expected_count); an extra reference (a GUP pin or
+FOLL_GET) makes it fail after its retries, and `remove_migration_ptes(src, src)` restores the old
+page; on success the data is copied to the new folio and `remove_migration_ptes(src, dst)` maps that.
+`remove_migration_pte()` (one step per process mapping the page) restores exclusivity from the entry
+type: `!is_readable_migration_entry(entry)` -> RMAP_EXCLUSIVE (6c287605fd56); a writable entry gives
+`maybe_mkwrite()`.
+
+Abstractions: one address, mapped by the parent and possibly a child (remove_migration_ptes walks
+both); the isolation reference is taken before the scenario starts (isolate_lru_page); no deferred
+batch flush for migration (try_to_migrate_one always flushed until the v6.4 batching); young/dirty
+bits of migration entries are not modelled; the folio lock is held by the migrating thread across the
+whole operation and no other modelled thread takes it, so it is not a field.
+"""
+
+from __future__ import annotations
+
+from pteverify.model import DONE, FREE, GOTO
+
+from .memory import pte_install_uffd_wp_if_needed
+from .mm import MM, PTE_NONE, ArchHook, Ctx, Kernel, KernelII, MarkerKernel, pte_migration, pte_swap
+from .tlb import emit_tlb_flush
+
+
+def emit_try_to_unmap_one(ctx: Ctx, k: Kernel, page: str, *, fail: str, done: str | None = None,
+                          cont: str | None = None, kf: KernelII | None = None, deferred_flush: bool = False,
+                          lazyfree=None, tlb_flush: ArchHook | None = None) -> None:
+    """mm/rmap.c:try_to_unmap_one() of the anonymous folio in local `page` from the PTE of `ctx.mm`:
+    the swap path (swap_duplicate(), the pin check, the swap PTE) and, with `lazyfree` (a
+    vmscan.Lazyfree), the MADV_FREE page check of a folio without PG_swapbacked.
+
+    Backing off (a maybe-pinned exclusive page, or a lazyfree folio restored) jumps to `fail`; a PTE
+    that does not map the folio, and a discarded lazyfree folio, continue at `done` (default `fail`);
+    the swap PTE written, the thread continues at `cont` (or the next step). The TLB flush of
+    ptep_clear_flush() is either a hook run inside the clearing step (`tlb_flush`, a CPU's TLB entry)
+    or, with `kf` (the GUP-fast scenarios), a step of its own racing GUP-fast (tlb.emit_tlb_flush)."""
+    _emit_unmap(ctx, k, page, kind="swap", fail=fail, done=done, cont=cont, kf=kf,
+                deferred_flush=deferred_flush, lazyfree=lazyfree, tlb_flush=tlb_flush)
+
+
+def emit_try_to_migrate_one(ctx: Ctx, k: Kernel, kf: KernelII, page: str, *, fail: str,
+                            cont: str | None = None) -> None:
+    """mm/rmap.c:try_to_migrate_one(): the migration entry in place of the PTE mapping `page`."""
+    _emit_unmap(ctx, k, page, kind="migrate", fail=fail, cont=cont, kf=kf)
+
+
+def _emit_unmap(ctx: Ctx, k: Kernel, page: str, *, kind: str, fail: str, done: str | None = None,
+                cont: str | None = None, kf: KernelII | None = None, deferred_flush: bool = False,
+                lazyfree=None, tlb_flush: ArchHook | None = None) -> None:
+    """The walk both unmappers share, A1-A4 under the PTL (steps `unmap.*` / `mig.*`)."""
+    mm = ctx.mm
+    assert kind in ("swap", "migrate")
+    lf = lazyfree
+    done = done or fail
+    fn = "try_to_unmap_one" if kind == "swap" else "try_to_migrate_one"
+    p = "unmap" if kind == "swap" else "mig"
+    excl = ctx.local("anon_excl", False, f"{fn}: anon_exclusive")
+    pteval = ctx.local("pteval", PTE_NONE, f"{fn}: pteval (the PTE it cleared)")
+    locals_ = [excl, pteval]
+    early = kf.clear_before_share if kf else True
+    lazy_reads = mm.ff("swapbacked") if lf else []
+    flush_reads = list(tlb_flush.reads) if tlb_flush else []
+    flush_writes = list(tlb_flush.writes) if tlb_flush else []
+
+    # -- A1 -------------------------------------------------------------------------------------
+    def clear(s):
+        fid = getattr(s, page)
+        pte = getattr(s, mm.pte)
+        if not (pte.present and pte.folio == fid):
+            return {GOTO: done}                        # page_vma_mapped_walk() finds no mapping
+        d = {mm.ptl: ctx.owner, pteval: pte}
+        if k.anon_exclusive:
+            d[excl] = getattr(s, mm.f["excl"][fid])
+        if early:
+            d[mm.pte] = PTE_NONE
+            if tlb_flush:
+                tlb_flush.fn(s, d)                     # ptep_clear_flush(): flush_tlb_page()
+            if pte.dirty:
+                mm.fset(d, fid, dirty=True)            # pte_dirty(pteval) -> folio_mark_dirty()
+        if lf and getattr(s, mm.f["swapbacked"][fid]):
+            d[GOTO] = f"{p}.share"                     # not lazyfree: the swap path
+        return d
+
+    if not early:
+        how = "[no clear/invalidate+flush before the pin check: seeded mutation]"
+    elif deferred_flush:
+        how = "pteval = ptep_get_and_clear(); set_tlb_ubc_flush_pending() (A1)"
+    else:
+        how = ("pteval = ptep_clear_flush() (A1); pte_dirty(pteval) -> "
+               + ("folio_mark_dirty(folio)" if lf else "set_page_dirty(page)"))
+    if lf:
+        how += "; !folio_test_swapbacked -> the MADV_FREE page check, else the swap path"
+    ctx.step(f"{p}.clear", f"mm/rmap.c:{fn}: page_vma_mapped_walk() [PTL]; "
+             + ((("anon_exclusive = folio_test_anon && PageAnonExclusive(subpage); " if lf else
+                  "anon_exclusive = PageAnonExclusive(subpage); ")) if k.anon_exclusive else "")
+             + how + (tlb_flush.ref if tlb_flush else ""),
+             guard=lambda s: getattr(s, mm.ptl) == FREE, effect=clear,
+             reads=[mm.ptl, mm.pte, page] + mm.ff("excl") + lazy_reads + flush_reads,
+             writes=[mm.ptl, mm.pte] + locals_ + (mm.ff("dirty") if early else []) + flush_writes,
+             branches=[done] + ([f"{p}.share"] if lf else []))
+    if early and not deferred_flush and kf is not None:
+        emit_tlb_flush(ctx, kf, f"{p}.flush", f"mm/rmap.c:{fn}: ptep_clear_flush()")
+    if lf:
+        _emit_unmap_lazyfree(ctx, k, lf, page, pteval, fail=fail, done=done)
+
+    # -- A2/A3 ------------------------------------------------------------------------------------
+    def share(s):
+        fid = getattr(s, page)
+        d = {}
+        if kind == "swap":
+            d[mm.swp_count] = getattr(s, mm.swp_count) + 1          # swap_duplicate(entry)
+        if k.anon_exclusive and getattr(s, excl):
+            if getattr(s, mm.f["pin"][fid]):
+                # -EBUSY: swap_free(entry); set_pte_at(pteval); walk aborted, PTL dropped
+                d = {mm.pte: getattr(s, pteval), mm.ptl: FREE, GOTO: fail}
+                ctx.reset(d, "anon_excl", "pteval")
+                return d
+            mm.fset(d, fid, excl=False)                # ClearPageAnonExclusive()
+        return d
+
+    barrier = "smp_mb(); " if kf and kf.gup_fast_barriers else ""
+    ref = f"mm/rmap.c:{fn}: " + ("swap_duplicate(entry); " if kind == "swap" else "")
+    if k.anon_exclusive:
+        ref += (f"anon_exclusive && page_try_share_anon_rmap(subpage): {barrier}"
+                "folio_maybe_dma_pinned() -> swap_free(entry), set_pte_at(pteval), abort (A2); "
+                "ClearPageAnonExclusive() (A3)")
+    ctx.step(f"{p}.share", ref, effect=share,
+             reads=[page, excl, pteval] + ([mm.swp_count] if kind == "swap" else []) + mm.ff("pin"),
+             writes=[mm.pte, mm.ptl] + ([mm.swp_count] if kind == "swap" else []) + mm.ff("excl") + locals_,
+             branches=[fail])
+
+    # -- A4 ---------------------------------------------------------------------------------------
+    def set_entry(s):
+        fid = getattr(s, page)
+        pv = getattr(s, pteval)
+        ax = getattr(s, excl)
+        if kind == "swap":
+            new = pte_swap(mm.slot, exclusive=ax and k.swp_exclusive, soft_dirty=pv.soft_dirty,
+                           uffd_wp=pv.uffd_wp, arch=k.arch)
+        else:
+            new = pte_migration(fid, write=pv.write, exclusive=ax, soft_dirty=pv.soft_dirty,
+                                uffd_wp=pv.uffd_wp)
+        d = {mm.pte: new, mm.ptl: FREE}
+        if pv.dirty and not early:
+            mm.fset(d, fid, dirty=True)                 # pte_dirty(pteval) -> folio_mark_dirty()
+        mm.fset(d, fid, map=getattr(s, mm.f["map"][fid]) - 1)   # folio_remove_rmap_pte()
+        mm.put_folio(s, d, fid)                          # folio_put(): the mapping's reference
+        ctx.reset(d, "anon_excl", "pteval")
+        if cont:
+            d[GOTO] = cont
+        return d
+
+    if kind == "swap":
+        if k.swp_exclusive:
+            mk = "swp_pte = swp_entry_to_pte(entry); if (anon_exclusive) swp_pte = pte_swp_mkexclusive(swp_pte); "
+        elif k.anon_exclusive and k.remember_exclusive:
+            mk = "swp_pte = swp_entry_to_pte(entry); pte_swp_mkexclusive(): no swp exclusive bit on this arch; "
+        else:
+            mk = "swp_pte = swp_entry_to_pte(entry); "
+        mk += "pte_swp_mksoft_dirty/mkuffd_wp; "
+    else:
+        mk = ("entry = writable ? make_writable_migration_entry() : anon_exclusive ? "
+              "make_readable_exclusive_migration_entry() : make_readable_migration_entry(); ")
+    ctx.step(f"{p}.set", f"mm/rmap.c:{fn}: " + ("" if early else "ptep_get_and_clear(); ") + mk
+             + ("set_pte_at(swp_pte)" if kind == "swap" else "set_pte_at()")
+             + " (A4); page_remove_rmap(); folio_put() [PTL unlock]",
+             effect=set_entry, reads=[page, pteval, excl] + mm.ff("map", "ref", "swapcache"),
+             writes=[mm.pte, mm.ptl] + mm.all_folio() + locals_, branches=[cont] if cont else [])
+    if not early:
+        emit_tlb_flush(ctx, kf, f"{p}.flush", f"mm/rmap.c:{fn}: flush_tlb_page()")
+
+
+def _emit_unmap_lazyfree(ctx: Ctx, k: Kernel, lf, page: str, pteval: str, *, fail: str, done: str) -> None:
+    """try_to_unmap_one(): the anon branch's MADV_FREE page check, for a folio without PG_swapbacked."""
+    mm = ctx.mm
+
+    def discard(s, d, fid):
+        mm.fset(d, fid, map=getattr(s, mm.f["map"][fid]) - 1)   # folio_remove_rmap_pte()
+        mm.put_folio(s, d, fid)
+        d[mm.ptl] = FREE
+        d[GOTO] = done
+        return d
+
+    def restore(s, d, fid, set_swapbacked):
+        d[mm.pte] = getattr(s, pteval)                 # set_ptes(pteval): walk_abort
+        if set_swapbacked:
+            mm.fset(d, fid, swapbacked=True)
+        d[mm.ptl] = FREE
+        d[GOTO] = fail                                 # folio_mapped(): activate_locked
+        return d
+
+    def unmap_lazyfree(s):
+        fid = getattr(s, page)
+        d = {}
+        # smp_mb(); ref_count, map_count; smp_rmb(); dirty
+        ref, mapc = getattr(s, mm.f["ref"][fid]), getattr(s, mm.f["map"][fid])
+        dirty = getattr(s, mm.f["dirty"][fid]) and not lf.seeded_ignore_dirty
+        drop_dirty = lf.droppable_vma
+        extra = k.lazyfree_ref_check and ref != 1 + mapc
+        if k.lazyfree_swapbacked_iff_dirty and k.lazyfree_ref_check:
+            if dirty and not drop_dirty:
+                return restore(s, d, fid, True)
+            if extra:
+                return restore(s, d, fid, False)
+            return discard(s, d, fid)
+        if not extra and (not dirty or drop_dirty):
+            return discard(s, d, fid)
+        return restore(s, d, fid, not lf.droppable_vma)
+
+    if k.lazyfree_swapbacked_iff_dirty and k.lazyfree_ref_check:
+        branch = ("folio_test_dirty && !VM_DROPPABLE -> set_ptes(pteval); folio_set_swapbacked(); "
+                  "else ref_count != 1 + map_count -> set_ptes(pteval) [swapbacked untouched]; else discard")
+    elif k.lazyfree_ref_check:
+        # the VM_DROPPABLE tests exist from 9651fcedf7b9 on: shown when the VMA is droppable
+        branch = ("ref_count == 1 + map_count && (!folio_test_dirty" + (" || VM_DROPPABLE" if lf.droppable_vma else "")
+                  + ") -> discard; else set_pte_at(pteval); folio_set_swapbacked()"
+                  + (" [unless VM_DROPPABLE]" if lf.droppable_vma else ""))
+    else:
+        branch = "!PageDirty -> discard; else set_pte_at(pteval); SetPageSwapBacked()"
+    if lf.seeded_ignore_dirty:
+        branch += " [seeded: PG_dirty ignored]"
+    barrier = "smp_mb(); ref_count = folio_ref_count(); map_count = folio_mapcount(); smp_rmb(); " \
+        if k.lazyfree_ref_check else ""
+    ctx.step("unmap.lazyfree", "mm/rmap.c:try_to_unmap_one: !folio_test_swapbacked (MADV_FREE page "
+             f"check): {barrier}{branch}; discard: folio_remove_rmap_pte(); folio_put() [drops PTL]",
+             effect=unmap_lazyfree, reads=[page, pteval] + mm.ff("ref", "map", "dirty", "swapcache"),
+             writes=[mm.pte, mm.ptl] + mm.all_folio(), branches=[done, fail])
+
+
+def emit_try_to_unmap_one_file(ctx: Ctx, mm: MM, k: MarkerKernel) -> None:
+    """shrink_folio_list() on the shmem folio: try_to_unmap() -> try_to_unmap_one() (file page)."""
+
+    def unmap(s):
+        pte = getattr(s, mm.pte)
+        d = {GOTO: DONE}
+        if pte.present:
+            d[mm.pte] = pte_install_uffd_wp_if_needed(k, pte)            # ptep_clear_flush(); pte_install_uffd_wp_...
+            fid = pte.folio
+            mm.fset(d, fid, map=getattr(s, mm.f["map"][fid]) - 1)
+            mm.put_folio(s, d, fid)
+        return d
+
+    ctx.step("try_to_unmap_one", "mm/vmscan.c:shrink_folio_list -> mm/rmap.c:try_to_unmap_one [file folio]: "
+             "pteval = ptep_clear_flush(); " + ("pte_install_uffd_wp_if_needed(vma, address, pvmw.pte, "
+                                                "pteval); " if k.install_uffd_wp_marker else "")
+             + "page_remove_rmap() [then shmem_writepage() moves the data to swap]",
+             guard=lambda s: getattr(s, mm.ptl) == FREE, effect=unmap,
+             reads=[mm.pte, mm.ptl] + mm.ff("ref", "map", "swapcache"),
+             writes=[mm.pte] + mm.all_folio(), branches=[DONE])
