@@ -146,9 +146,24 @@ def test_footprint_checker_reports_violations():
 
 def test_undeclared_write_cannot_leak():
     """The compiled step copies undeclared fields: an effect cannot change what it did not declare."""
+    m = Model("leaky-write")
+    m.field("x", 0, (0, 1))
+    m.field("y", 0, (0, 1))
+    m.thread("t").step("write_y_undeclared", "x = 1; y = 1", effect=lambda s: {"x": 1, "y": 1},
+                       writes=["x"])
+    for reduction in (False, True):
+        r = explore(m.compile(), reduction=reduction, graph=True)
+        assert {(s.x, s.y) for s in r.parent} == {(0, 0), (1, 0)}
+    (_, s1), = m.compile().successors(m.compile().initial)
+    assert (s1.x, s1.y) == (1, 0)
+
+
+def test_undeclared_read_is_a_model_error():
+    """Guards and effects see only their declared reads (their outcomes are memoised by them), so an
+    undeclared read is reported at run time, naming the step and the field."""
     cm = _bad_footprint_model(None).compile()
-    (_, s1), = cm.successors(cm.initial)
-    assert s1.y == 0
+    with pytest.raises(ModelError, match="write_y_undeclared: reads field 'x' outside its declared"):
+        cm.successors(cm.initial)
 
 
 def test_goto_to_undeclared_label_is_an_error():

@@ -19,6 +19,7 @@ where another thread's step is chosen, so counts under reduction would not say w
 from __future__ import annotations
 
 import resource
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -138,13 +139,20 @@ def explore(cm: CompiledModel, *, reduction: bool = True, max_states: int | None
     parent: dict = {cm.initial: None}
     edges: list | None = [] if graph else None
     result = None
+    packed = None
     try:
         if reduction:
             result = _bfs_reduced(cm, parent, stats, t0, max_states, max_seconds, max_depth, progress,
                                   edges)
-        else:
+        elif graph or cov is not None:
+            # the tuple search: it records the edges, and coverage wraps its successor functions
             result = _bfs_full(cm, parent, stats, t0, max_states, max_seconds, max_depth, progress, edges,
                                cov)
+        else:
+            packed = cm.packed()
+            parent = {packed.initial: None}
+            result = _bfs_packed(cm, packed, parent, stats, t0, max_states, max_seconds, max_depth,
+                                 progress)
     except _Bound as b:
         result = Result(cm, INCOMPLETE, reduction, stats, bound=b.which)
     if cov is not None:
@@ -156,7 +164,15 @@ def explore(cm: CompiledModel, *, reduction: bool = True, max_states: int | None
     result.stats = stats
     result.reduction = reduction
     if result.verdict == VIOLATED:
-        result.path = _path(cm, parent, result._bad)
+        if packed is not None:
+            states = []
+            s = result._bad
+            while s is not None:
+                states.append(s)
+                s = parent[s]
+            result.path = _path_through(cm, [packed.unpack(x) for x in reversed(states)])
+        else:
+            result.path = _path(cm, parent, result._bad)
         if reduction and shortest and result.path:
             _shorten(cm, result, max_seconds)
     if graph:
@@ -179,6 +195,10 @@ def _path(cm: CompiledModel, parent: dict, s) -> list:
         states.append(s)
         s = parent[s]
     states.reverse()
+    return _path_through(cm, states)
+
+
+def _path_through(cm: CompiledModel, states: list) -> list:
     out = []
     for prev, nxt in zip(states, states[1:]):
         ti = next(ti for ti in range(len(cm.threads)) if nxt in cm.fire(ti, prev))
@@ -273,6 +293,77 @@ def _bfs_full(cm, parent, stats, t0, max_states, max_seconds, max_depth, progres
                     append(n)
             if not enabled:
                 bad = _terminal(cm, False, stats, s)
+                if bad:
+                    stats.transitions = transitions
+                    stats.max_depth = depth
+                    return bad
+            expanded += 1
+            if not expanded & 0xFFF or len(parent) > limit:
+                _checkpoint(stats, transitions, depth, parent, limit, t0, max_seconds, progress)
+        frontier = nxt
+        if frontier:
+            depth += 1
+    stats.transitions = transitions
+    stats.max_depth = depth
+    return Result(cm, HOLDS, False, stats)
+
+
+def _bfs_packed(cm, pk, parent, stats, t0, max_states, max_seconds, max_depth, progress):
+    """The unreduced search over packed states (verifier/packed.py): the same states in the same
+    order as _bfs_full, with memoised steps and invariants. The hot loop of the explorer."""
+    init = pk.initial
+    inv = pk.inv
+    has_inv = bool(cm.invariants)
+    inv_miss = pk.inv_miss
+    if has_inv:
+        ok = inv_miss(init)
+        if ok is not True:
+            return _violation(cm, False, stats, "invariant", ok.name, init)
+    threads = pk.threads
+    pc_mask, done_bits = pk.pc_mask, pk.done_bits
+    limit = max_states if max_states is not None else sys.maxsize
+    frontier = [init]
+    depth = 0
+    transitions = 0
+    expanded = 0
+    while frontier:
+        if max_depth is not None and depth > max_depth:
+            stats.transitions = transitions
+            stats.max_depth = depth
+            raise _Bound("max_depth")
+        nxt = []
+        append = nxt.append
+        for s in frontier:
+            before = transitions
+            for sh, m, entries in threads:
+                e = entries[(s >> sh) & m]
+                if e is None:
+                    continue
+                outs = e[1].get(s & e[0])
+                if outs is None:
+                    outs = e[2](s)
+                for clear, setb in outs:
+                    n = (s & clear) | setb
+                    transitions += 1
+                    if n in parent:
+                        continue
+                    parent[n] = s
+                    if has_inv:
+                        ok = inv[1].get(n & inv[0])
+                        if ok is None:
+                            ok = inv_miss(n)
+                        if ok is not True:
+                            stats.transitions = transitions
+                            stats.max_depth = depth + 1
+                            return _violation(cm, False, stats, "invariant", ok.name, n)
+                    append(n)
+            if transitions == before:
+                if (s & pc_mask) != done_bits:
+                    bad = _violation(cm, False, stats, "deadlock", DEADLOCK, s)
+                else:
+                    bad = _terminal(cm, False, stats, pk.unpack(s))
+                    if bad:
+                        bad._bad = s
                 if bad:
                     stats.transitions = transitions
                     stats.max_depth = depth

@@ -37,6 +37,7 @@ from .errors import BadInput
 
 DONE = "done"        # the label a thread ends at
 FREE = 0             # value of a lock field that nobody holds
+_MISSING = object()
 
 
 class ModelError(BadInput):
@@ -284,8 +285,13 @@ class CompiledModel:
         self.done_pc = [len(t.steps) for t in self.threads]
         self.initial = self.State(tuple(f.init for f in self.fields) + (0,) * len(self.threads))
         # per thread: tuple indexed by pc of compiled `fire(state) -> list of successors`
-        self._fire = [tuple(self._compile_step(ti, st) for st in t.steps) + (None,)
-                      for ti, t in enumerate(self.threads)]
+        self.code = [[self._compile_step(ti, st) for st in t.steps] for ti, t in enumerate(self.threads)]
+        self._fire = [tuple(c.fire for c in codes) + (None,) for codes in self.code]
+        self._packed = None
+        self._inv_idx = tuple(sorted({self.index[n] for inv in self.invariants for n in inv.reads}))
+        self._InvView = _view_class("invariant_view", [self.field_names[i] for i in self._inv_idx])
+        self._inv_key = (itemgetter(*self._inv_idx) if self._inv_idx else (lambda s: ()))
+        self._inv_memo: dict = {}
         self.steps = [st for t in self.threads for st in t.steps]
 
     # -- validation -------------------------------------------------------------------------
@@ -335,81 +341,20 @@ class CompiledModel:
 
     # -- step compilation -------------------------------------------------------------------
     def _compile_step(self, ti: int, st: Step):
-        t = self.threads[ti]
-        labels = {s.label: s.index for s in t.steps}
-        labels[DONE] = len(t.steps)
-        index = self.index
-        pc_i = self.pc_index[ti]
-        next_pc = st.index + 1
-        guard = st.guard
-        effect = st.effect
-        owner = ti + 1
-        acq = tuple(index[n] for n in st.acquire)
-        rel = tuple(index[n] for n in st.release)
-        branches = set(st.branches)
-        where = f"thread {t.name}, step {st.label}"
-
-        apply = self._compile_apply(st, labels, pc_i, next_pc, owner, acq, rel, branches, where)
-
-        # Specialised closures: most steps have neither a guard nor locks, keep them lean.
-        if not acq and not rel and guard is None and effect is not None:
-            def fire(s):
-                d = effect(s)
-                if d.__class__ is list:
-                    return [apply(s, x) for x in d]
-                return [apply(s, d)]
-            return fire
-
-        def fire(s):
-            for i in acq:
-                if s[i] != FREE:
-                    return ()
-            if guard is not None and not guard(s):
-                return ()
-            d = effect(s) if effect is not None else None
-            if d.__class__ is list:
-                return [apply(s, x) for x in d]
-            return [apply(s, d)]
-
-        return fire
-
-    def _compile_apply(self, st: Step, labels, pc_i, next_pc, owner, acq, rel, branches, where):
-        """Generate `apply(state, changes) -> successor` for one step. The successor tuple is built
-        in one display from the declared write set: fields outside it are copied, so an effect can
-        only change what it declares (check_footprints reports any attempt)."""
-        n = len(self.field_names) + len(self.threads)
-        items = []
-        for i in range(n):
-            if i == pc_i:
-                items.append("pc")
-            elif i in acq:
-                items.append(str(owner))
-            elif i in rel:
-                items.append(str(FREE))
-            elif i < len(self.field_names) and self.field_names[i] in st.writes:
-                items.append(f"d[{self.field_names[i]!r}] if {self.field_names[i]!r} in d else s[{i}]")
-            else:
-                items.append(f"s[{i}]")
-        body = ["def apply(s, d):"]
-        if st.branches:
-            body += ["    pc = NEXT",
-                     "    if d and GOTO in d:",
-                     "        target = d[GOTO]",
-                     "        if target not in BRANCHES:",
-                     "            raise ModelError(WHERE + ': jump to undeclared label ' + repr(target))",
-                     "        pc = LABELS[target]"]
-        else:
-            body += ["    pc = NEXT"]
-        if st.writes:
-            body += ["    if not d:", "        d = EMPTY"]
-        body += ["    return new(State, (" + ", ".join(items) + ",))"]
-        env = {"new": tuple.__new__, "State": self.State, "NEXT": next_pc, "GOTO": GOTO,
-               "BRANCHES": branches, "LABELS": labels, "WHERE": where, "ModelError": ModelError,
-               "EMPTY": {}}
-        exec("\n".join(body), env)
-        return env["apply"]
+        """Compile one step into a `StepCode`: its outcomes are a function of the values of the
+        fields it declares it reads, so they are computed once per distinct read-set value (on a
+        read-only view that has only those fields) and then applied from a memo."""
+        return StepCode(self, ti, st)
 
     # -- queries the explorer uses ----------------------------------------------------------
+    def packed(self):
+        """The packed-state form of this model (verifier/packed.py), built once; its memos live
+        as long as this compiled model."""
+        if self._packed is None:
+            from .packed import PackedModel
+            self._packed = PackedModel(self)
+        return self._packed
+
     def successors(self, s) -> list:
         """All (thread index, successor) pairs of state `s`."""
         out = []
@@ -437,10 +382,27 @@ class CompiledModel:
         return all(s[p] == d for p, d in zip(self.pc_index, self.done_pc))
 
     def check_invariants(self, s) -> Invariant | None:
-        for inv in self.invariants:
-            if not inv.fn(s):
-                return inv
-        return None
+        """The first invariant that breaks at `s`, or None; memoised by the values of the fields
+        the invariants declare they read (they are given a view with only those)."""
+        key = self._inv_key(s)
+        r = self._inv_memo.get(key, _MISSING)
+        if r is _MISSING:
+            view = tuple.__new__(self._InvView, key if len(self._inv_idx) != 1 else (key,))
+            r = None
+            for inv in self.invariants:
+                try:
+                    ok = inv.fn(view)
+                except AttributeError as e:
+                    if getattr(e, "name", None) in self.index:
+                        raise ModelError(f"invariant {inv.name}: reads field {e.name!r} outside its "
+                                         f"declared reads") from None
+                    raise
+                if not ok:
+                    r = inv
+                    break
+            if len(self._inv_memo) < 1 << 17:
+                self._inv_memo[key] = r
+        return r
 
     def check_finals(self, s) -> Invariant | None:
         for inv in self.finals:
@@ -452,6 +414,130 @@ class CompiledModel:
         if self.model.fields[name].is_lock:
             return "free" if value == FREE else f"held by {self.thread_names[value - 1]}"
         return _fmt_value(value)
+
+
+# --------------------------------------------------------------------------------------------
+# Compiled steps
+
+
+def _view_class(name: str, names: Sequence[str]):
+    """A tuple subclass with one read-only property per name: what a guard or effect sees."""
+    ns: dict[str, Any] = {"__slots__": ()}
+    for j, n in enumerate(names):
+        ns[n] = property(itemgetter(j))
+    return type(name, (tuple,), ns)
+
+
+class StepCode:
+    """One step, compiled. A step's guard and effect may read only the fields of its declared
+    footprint (check_footprints verifies it on the model's states, and the view they are given has
+    no other field), so its outcomes are a function of those fields' values: `outcomes(view)`
+    computes them once per distinct read-set value, as (slot, value) writes with the new program
+    counter, and both searches apply them from a memo. `fire(state)` gives the successor states."""
+
+    def __init__(self, cm: "CompiledModel", ti: int, st: Step):
+        t = cm.threads[ti]
+        index = cm.index
+        self.step = st
+        self.ti = ti
+        self.where = f"thread {t.name}, step {st.label}"
+        self.labels = {s.label: s.index for s in t.steps}
+        self.labels[DONE] = len(t.steps)
+        self.branches = frozenset(st.branches)
+        self.pc_slot = cm.pc_index[ti]
+        self.next_pc = st.index + 1
+        self.field_names = frozenset(cm.field_names)
+        self.read_names = tuple(sorted(st.footprint_reads, key=index.__getitem__))
+        self.read_idx = tuple(index[n] for n in self.read_names)
+        self.View = _view_class(f"{st.label}_view", self.read_names)
+        self.acq_view = tuple(self.read_names.index(n) for n in st.acquire)
+        self.acq_idx = tuple(index[n] for n in st.acquire)
+        locks = set(st.acquire) | set(st.release)
+        # a lock the step takes or drops is written by the lock machinery, not by the effect
+        self.lock_writes = (tuple((index[n], ti + 1) for n in st.acquire)
+                            + tuple((index[n], FREE) for n in st.release))
+        self.writes = tuple((n, index[n]) for n in sorted(st.writes, key=index.__getitem__) if n not in locks)
+        self.write_slots = frozenset([i for _, i in self.writes] + [i for i, _ in self.lock_writes]
+                                     + [self.pc_slot])
+        self.memo: dict = {}
+        self.fire = self._make_fire(cm.State)
+
+    # the guard and effect, on a view (or, for check_footprints, any object with the fields)
+    def evaluate(self, s) -> tuple:
+        st = self.step
+        try:
+            if st.guard is not None and not st.guard(s):
+                return ()
+            d = st.effect(s) if st.effect is not None else None
+        except AttributeError as e:
+            name = getattr(e, "name", None)
+            if name in self.field_names and name not in self.read_names:
+                raise ModelError(f"{self.where}: reads field {name!r} outside its declared footprint "
+                                 f"(reads: {', '.join(self.read_names) or 'none'})") from None
+            raise
+        out = []
+        for d in (d if d.__class__ is list else (d,)):
+            pc = self.next_pc
+            w = []
+            if d:
+                if GOTO in d:
+                    target = d[GOTO]
+                    if target not in self.branches:
+                        raise ModelError(f"{self.where}: jump to undeclared label {target!r}")
+                    pc = self.labels[target]
+                for n, i in self.writes:
+                    if n in d:
+                        w.append((i, d[n]))
+            w.extend(self.lock_writes)
+            w.append((self.pc_slot, pc))
+            out.append(tuple(w))
+        return tuple(out)
+
+    def outcomes(self, view) -> tuple:
+        """The step's outcomes at a state whose read-set values are `view` (empty: disabled)."""
+        for j in self.acq_view:
+            if view[j] != FREE:
+                return ()
+        return self.evaluate(view)
+
+    def raw_outcomes(self, s) -> tuple:
+        """The same on a full state, with no memo and no view (check_footprints explores a model
+        whose footprints may be wrong with this)."""
+        for i in self.acq_idx:
+            if s[i] != FREE:
+                return ()
+        return self.evaluate(s)
+
+    def _make_fire(self, State):
+        memo = self.memo
+        outcomes = self.outcomes
+        View = self.View
+        new = tuple.__new__
+        ridx = self.read_idx
+        if not ridx:
+            getkey, wrap = (lambda s: ()), (lambda k: k)
+        elif len(ridx) == 1:
+            getkey, wrap = itemgetter(ridx[0]), (lambda k: (k,))
+        else:
+            getkey, wrap = itemgetter(*ridx), (lambda k: k)
+
+        def fire(s):
+            key = getkey(s)
+            outs = memo.get(key)
+            if outs is None:
+                outs = memo[key] = outcomes(new(View, wrap(key)))
+            res = []
+            for w in outs:
+                row = list(s)
+                for i, v in w:
+                    row[i] = v
+                res.append(new(State, row))
+            return res
+
+        return fire
+
+    def __call__(self, s) -> list:
+        return self.fire(s)
 
 
 # --------------------------------------------------------------------------------------------
@@ -540,11 +626,26 @@ def check_footprints(cm: CompiledModel, max_states: int = 20000) -> list[Footpri
                     dom = cm.model.fields[k].domain
                     if dom is not None and out[k] not in dom:
                         note(FootprintViolation(t.name, st.label, "domain", (f"{k}={out[k]!r}",), s))
-        for _, n in cm.successors(s):
+        for n in _raw_successors(cm, s):
             if n not in seen:
                 seen.add(n)
                 queue.append(n)
     return list(found.values())
+
+
+def _raw_successors(cm: CompiledModel, s) -> list:
+    """Successors computed on the full state, without memo or read view: the footprint checker
+    explores models whose declared footprints may be wrong."""
+    out = []
+    for ti, pci in enumerate(cm.pc_index):
+        pc = s[pci]
+        if pc < cm.done_pc[ti]:
+            for w in cm.code[ti][pc].raw_outcomes(s):
+                row = list(s)
+                for i, v in w:
+                    row[i] = v
+                out.append(cm.State(row))
+    return out
 
 
 def builder_knobs(fn: Callable) -> tuple:

@@ -338,6 +338,10 @@ def get_scenario(name: str, directory: Path | None = None) -> Scenario:
     p = Path(name)
     if p.suffix == ".toml" and p.exists():
         return _load(p)
+    # a scenario file is named after its scenario (checked by _load): read just that one
+    own = (directory or specs_dir() / "scenarios") / f"{name}.toml"
+    if "/" not in name and own.is_file():
+        return _load(own)
     scenarios = load_scenarios(directory)
     if name not in scenarios:
         raise ScenarioError(f"unknown scenario {name!r} (see `pteverify list`)")

@@ -10,12 +10,13 @@ from __future__ import annotations
 import re
 import textwrap
 from dataclasses import dataclass
-from typing import Any
-
-import networkx as nx
+from typing import TYPE_CHECKING, Any
 
 from .explore import Result
 from .model import CompiledModel
+
+if TYPE_CHECKING:           # networkx is imported only to draw a graph (0.15 s of start-up otherwise)
+    import networkx as nx
 
 
 @dataclass
@@ -131,8 +132,9 @@ def trace_json(result: Result) -> list[dict]:
 # DOT export of the explored graph (small runs)
 
 
-def explored_graph(result: Result) -> nx.DiGraph:
+def explored_graph(result: Result) -> "nx.DiGraph":
     """The explored state graph (needs `explore(..., graph=True)`)."""
+    import networkx as nx
     cm = result.model
     g = nx.DiGraph()
     ids: dict = {}
@@ -161,7 +163,7 @@ def explored_graph(result: Result) -> nx.DiGraph:
     return g
 
 
-def to_dot(g: nx.DiGraph, name: str) -> str:
+def to_dot(g: "nx.DiGraph", name: str) -> str:
     def q(x: Any) -> str:
         return '"' + str(x).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
