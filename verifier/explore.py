@@ -126,11 +126,13 @@ class _Bound(Exception):
 def explore(cm: CompiledModel, *, reduction: bool = True, max_states: int | None = None,
             max_seconds: float | None = None, max_depth: int | None = None, shortest: bool = True,
             progress: Callable[[Stats], None] | None = None, graph: bool = False,
-            coverage: bool = False) -> Result:
+            coverage: bool = False, packed: bool = True) -> Result:
     """Explore `cm`; return the verdict with statistics and, on a violation, the path to it.
 
     With `graph=True` the result carries `edges` (state, thread index, state) for DOT export; with
-    `coverage=True` (only without reduction) `coverage`, the transitions fired per step."""
+    `coverage=True` (only without reduction) `coverage`, the transitions fired per step.
+    Without reduction and without `graph` the search runs on packed states (verifier/packed.py);
+    `packed=False` runs the same search on tuple states (the reference the tests compare it with)."""
     if coverage and reduction:
         raise ValueError("coverage is counted on the unreduced search: pass reduction=False")
     cov = Coverage(cm) if coverage else None
@@ -139,20 +141,20 @@ def explore(cm: CompiledModel, *, reduction: bool = True, max_states: int | None
     parent: dict = {cm.initial: None}
     edges: list | None = [] if graph else None
     result = None
-    packed = None
+    pk = None
     try:
         if reduction:
             result = _bfs_reduced(cm, parent, stats, t0, max_states, max_seconds, max_depth, progress,
                                   edges)
-        elif graph or cov is not None:
-            # the tuple search: it records the edges, and coverage wraps its successor functions
+        elif graph or not packed:
+            # the tuple search, which records the edges
             result = _bfs_full(cm, parent, stats, t0, max_states, max_seconds, max_depth, progress, edges,
                                cov)
         else:
-            packed = cm.packed()
-            parent = {packed.initial: None}
-            result = _bfs_packed(cm, packed, parent, stats, t0, max_states, max_seconds, max_depth,
-                                 progress)
+            pk = cm.packed()
+            parent = {pk.initial: None}
+            result = _bfs_packed(cm, pk, parent, stats, t0, max_states, max_seconds, max_depth,
+                                 progress, cov)
     except _Bound as b:
         result = Result(cm, INCOMPLETE, reduction, stats, bound=b.which)
     if cov is not None:
@@ -164,13 +166,13 @@ def explore(cm: CompiledModel, *, reduction: bool = True, max_states: int | None
     result.stats = stats
     result.reduction = reduction
     if result.verdict == VIOLATED:
-        if packed is not None:
+        if pk is not None:
             states = []
             s = result._bad
             while s is not None:
                 states.append(s)
                 s = parent[s]
-            result.path = _path_through(cm, [packed.unpack(x) for x in reversed(states)])
+            result.path = _path_through(cm, [pk.unpack(x) for x in reversed(states)])
         else:
             result.path = _path(cm, parent, result._bad)
         if reduction and shortest and result.path:
@@ -308,13 +310,29 @@ def _bfs_full(cm, parent, stats, t0, max_states, max_seconds, max_depth, progres
     return Result(cm, HOLDS, False, stats)
 
 
-def _bfs_packed(cm, pk, parent, stats, t0, max_states, max_seconds, max_depth, progress):
+def _bfs_packed(cm, pk, parent, stats, t0, max_states, max_seconds, max_depth, progress, cov=None):
     """The unreduced search over packed states (verifier/packed.py): the same states in the same
-    order as _bfs_full, with memoised steps and invariants. The hot loop of the explorer."""
+    order as _bfs_full, with memoised steps and invariants. The hot loop of the explorer. Coverage
+    is counted per step entry (entry[3]) only when asked for."""
+    counting = cov is not None
+    if counting:
+        for _, e in pk._entries:
+            e[3] = 0
+    try:
+        return _bfs_packed_loop(cm, pk, parent, stats, t0, max_states, max_seconds, max_depth, progress,
+                                counting)
+    finally:
+        if counting:
+            for sc, e in pk._entries:
+                cov.counts[sc.ti][sc.step.index] = e[3]
+
+
+def _bfs_packed_loop(cm, pk, parent, stats, t0, max_states, max_seconds, max_depth, progress, counting):
     init = pk.initial
     inv = pk.inv
     has_inv = bool(cm.invariants)
     inv_miss = pk.inv_miss
+    inv_get = inv[1].get
     if has_inv:
         ok = inv_miss(init)
         if ok is not True:
@@ -339,21 +357,26 @@ def _bfs_packed(cm, pk, parent, stats, t0, max_states, max_seconds, max_depth, p
                 e = entries[(s >> sh) & m]
                 if e is None:
                     continue
-                outs = e[1].get(s & e[0])
+                outs = e[4](s & e[0])
                 if outs is None:
                     outs = e[2](s)
-                for clear, setb in outs:
-                    n = (s & clear) | setb
-                    transitions += 1
+                if not outs:
+                    continue
+                transitions += len(outs)
+                if counting:
+                    e[3] += len(outs)
+                for out in outs:
+                    n = (s & out[0]) | out[1]
                     if n in parent:
                         continue
                     parent[n] = s
                     if has_inv:
-                        ok = inv[1].get(n & inv[0])
+                        ok = inv_get(n & inv[0])
                         if ok is None:
                             ok = inv_miss(n)
                         if ok is not True:
-                            stats.transitions = transitions
+                            # transitions up to this one, as the tuple search counts them
+                            stats.transitions = transitions - len(outs) + outs.index(out) + 1
                             stats.max_depth = depth + 1
                             return _violation(cm, False, stats, "invariant", ok.name, n)
                     append(n)

@@ -53,13 +53,15 @@ class PackedModel:
         self.values = slot_values
         self.codes = [{v: c for c, v in enumerate(vals)} for vals in slot_values]
         self.version = 0
-        # per thread: (shift, mask, entries by pc); an entry is [read mask, memo, miss]
+        # per thread: (shift, mask, entries by pc); an entry is [read mask, memo, miss, transitions
+        # counted for coverage, memo.get]
         self.threads = []
         self._entries = []
         for ti, codes in enumerate(cm.code):
             entries = []
             for sc in codes:
-                e = [0, {}, None]
+                memo: dict = {}
+                e = [0, memo, None, 0, memo.get]
                 e[2] = self._make_miss(sc, e)
                 entries.append(e)
                 self._entries.append((sc, e))
@@ -125,6 +127,8 @@ class PackedModel:
         self.masks[slot] |= new_seg
         self.cap[slot] = (1 << (2 * w)) - 1
         self._dec[slot] = None
+        if slot in self.inv_read_set:
+            self._inv_fast = None
         for e in self.readers[slot]:
             e[0] |= new_seg
         if slot in self.inv_read_set:
@@ -144,6 +148,8 @@ class PackedModel:
         self.masks = [self.slot_mask(i) for i in range(self.nslots)]
         self.cap = [(1 << sum(w for _, w in segs)) - 1 for segs in self.segs]
         self._dec = [(segs[0][0], (1 << segs[0][1]) - 1) if len(segs) == 1 else None for segs in self.segs]
+        # the invariants' view decoded in one comprehension while their fields have one segment each
+        self._inv_fast = [(self._dec[i][0], self._dec[i][1], self.values[i]) for i in self.inv_reads]
         masks = self.masks
         for sc, e in self._entries:
             m = 0
@@ -203,11 +209,11 @@ class PackedModel:
 
     def inv_miss(self, s: int):
         """True when every invariant holds at `s`, else the first that breaks."""
-        dec, values = self._dec, self.values
-        vals = []
-        for i in self.inv_reads:
-            d = dec[i]
-            vals.append(values[i][(s >> d[0]) & d[1]] if d is not None else self.decode(s, i))
+        fast = self._inv_fast
+        if fast is not None:
+            vals = [v[(s >> sh) & m] for sh, m, v in fast]
+        else:
+            vals = [self.decode(s, i) for i in self.inv_reads]
         view = tuple.__new__(self.InvView, vals)
         res = True
         for inv in self.cm.invariants:
