@@ -222,6 +222,10 @@ class Model:
         self.fields: dict[str, FieldDef] = {}
         self.threads: list[Thread] = []
         self.invariants: list[Invariant] = []
+        # Steps' guards and effects read only their declared footprint, so their outcomes are
+        # memoised by it. A model whose steps look at more (instrumented or mutated copies built by
+        # verifier/mutate.py) sets this to False: its steps then see, and run on, every state.
+        self.memoise = True
 
     def field(self, name: str, init: Any, domain: Iterable | None = None, doc: str = "") -> str:
         if not name.isidentifier() or name.startswith("_") or name in (GOTO,):
@@ -460,7 +464,8 @@ class StepCode:
         self.write_slots = frozenset([i for _, i in self.writes] + [i for i, _ in self.lock_writes]
                                      + [self.pc_slot])
         self.memo: dict = {}
-        self.fire = self._make_fire(cm.State)
+        self.memoise = cm.model.memoise
+        self.fire = self._make_fire(cm.State) if self.memoise else self._raw_fire(cm.State)
 
     # the guard and effect, on a view (or, for check_footprints, any object with the fields)
     def evaluate(self, s) -> tuple:
@@ -528,6 +533,21 @@ class StepCode:
                 outs = memo[key] = outcomes(new(View, wrap(key)))
             res = []
             for w in outs:
+                row = list(s)
+                for i, v in w:
+                    row[i] = v
+                res.append(new(State, row))
+            return res
+
+        return fire
+
+    def _raw_fire(self, State):
+        raw = self.raw_outcomes
+        new = tuple.__new__
+
+        def fire(s):
+            res = []
+            for w in raw(s):
                 row = list(s)
                 for i, v in w:
                     row[i] = v

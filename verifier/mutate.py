@@ -190,6 +190,7 @@ def _thread_with(model: Model, t: Thread, steps: list) -> Thread:
 
 def _model_with(model: Model, threads: list) -> Model:
     m = Model(model.name, model.doc, model.knobs)
+    m.memoise = False           # the wrapped guards and effects look at the whole state
     m.fields = model.fields
     m.invariants = model.invariants
     for t in threads:

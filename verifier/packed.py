@@ -188,6 +188,24 @@ class PackedModel:
         code_of = self.code_of
         encode_code = self.encode_code
 
+        if not sc.memoise:                  # the step runs on the whole state, every time
+            unpack = self.unpack
+
+            def miss(s: int) -> tuple:
+                outs = sc.raw_outcomes(unpack(s))
+                coded = [[(i, code_of(i, v)) for i, v in w] for w in outs]
+                masks = self.masks
+                enc = []
+                for w in coded:
+                    clear = setb = 0
+                    for i, c in w:
+                        clear |= masks[i]
+                        setb |= encode_code(i, c)
+                    enc.append((~clear, setb))
+                return tuple(enc)
+
+            return miss
+
         def miss(s: int) -> tuple:
             outs = sc.outcomes(new(View, [decode(s, i) for i in ridx]))
             coded = [[(i, code_of(i, v)) for i, v in w] for w in outs]   # may widen
