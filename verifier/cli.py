@@ -364,7 +364,14 @@ def _print_run(sc, variant, result, overrides) -> None:
               show_default=True, help="Solver time limit per property, seconds (exceeded: unknown).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("-v", "--verbose", is_flag=True, help="Every property of every layout, even when proved.")
-def prove_cmd(layouts, all_layouts, files, properties, timeout_s, as_json, verbose):
+@click.option("--kernel-tree", "kernel_tree", type=click.Path(file_okay=False),
+              help="Also prove the layout extracted from this kernel tree's headers (see `extract layout`).")
+@click.option("--arch", "k_arch", metavar="ARCH", help="With --kernel-tree: the arch/ directory.")
+@click.option("--config", "k_config", type=click.Path(dir_okay=False), help="With --kernel-tree: a .config file.")
+@click.option("--set", "k_sets", multiple=True, metavar="CONFIG_X=y", help="With --kernel-tree: a config symbol (repeatable).")
+@click.option("--preset", "k_preset", metavar="LAYOUT", help="With --kernel-tree: start from this shipped layout's config.")
+def prove_cmd(layouts, all_layouts, files, properties, timeout_s, as_json, verbose,
+              kernel_tree, k_arch, k_config, k_sets, k_preset):
     """Prove swap-PTE layout properties with Z3 for all values."""
     from .layout import PROPERTY_NAMES, format_report, load_layout, prove_layout, resolve, shipped_layout_paths
     for p in properties:
@@ -374,6 +381,11 @@ def prove_cmd(layouts, all_layouts, files, properties, timeout_s, as_json, verbo
         raise BadInput("give layout names or --all, not both")
     names = sorted(shipped_layout_paths()) if all_layouts else list(layouts)
     chosen = resolve(names) + [load_layout(f) for f in files]
+    if kernel_tree:
+        from .layout.extract import extract_layout
+        chosen.append(extract_layout(kernel_tree, k_arch, k_config, k_sets, k_preset)[1])
+    elif k_arch or k_config or k_sets or k_preset:
+        raise BadInput("--arch, --config, --set and --preset go with --kernel-tree")
     if not chosen:
         raise BadInput("nothing to prove: name layouts, or use --all or --layout-file FILE")
     reports = [prove_layout(lay, list(properties) or None, timeout_s) for lay in chosen]

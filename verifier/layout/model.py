@@ -36,7 +36,7 @@ _TOP_KEYS = {
     "pmd_width": (False, int), "notes": (False, str),
     "types": (False, dict), "structs": (False, dict), "constants": (False, dict),
     "macros": (True, dict), "flags": (False, dict), "pmd_flags": (False, dict), "bits": (False, dict),
-    "symbols": (False, dict), "known_findings": (False, dict),
+    "symbols": (False, dict), "known_findings": (False, dict), "config": (False, dict),
 }
 _TYPE_WORDS = {str: "a string", int: "an integer", list: "a list", dict: "a table"}
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -304,6 +304,11 @@ def load_layout(path) -> Layout:
     return _build(path, data, raw)
 
 
+def load_layout_data(data: dict, raw: str, path) -> Layout:
+    """Validates a layout given as a dict (an extracted one); raw is its TOML text, for lines."""
+    return _build(Path(path), data, raw)
+
+
 def _build(path: Path, data: dict, raw: str) -> Layout:
     for key in data:
         if key not in _TOP_KEYS:
@@ -328,7 +333,11 @@ def _build(path: Path, data: dict, raw: str) -> Layout:
     if "offset_bits" in data and not 1 <= data["offset_bits"] <= seb:
         raise _fail(path, raw, f"must be between 1 and swp_entry_bits ({seb}), not {data['offset_bits']}", "offset_bits")
 
+    for k, v in data.get("config", {}).items():
+        if not re.fullmatch(r"CONFIG_[A-Za-z0-9_]+", k) or isinstance(v, (dict, list, bool)):
+            raise _fail(path, raw, f"'{k}': must be CONFIG_X = \"y\" / \"m\" / \"n\" / a value", "config")
     lay = Layout(path, data, raw)
+    lay.config = dict(data.get("config", {}))
     try:
         _load_types(lay, data.get("types", {}))
         _load_structs(lay, data.get("structs", {}))
