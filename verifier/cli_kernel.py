@@ -12,6 +12,8 @@ from .cli import EXIT_INCOMPLETE, EXIT_OK, EXIT_VIOLATED, BadInput, cli, layout_
 
 
 def _tree_options(f):
+    f = click.option("--assume", "defines", multiple=True, metavar="NAME(args)=VALUE",
+                     help="A run-time condition the headers test, e.g. 'riscv_has_extension_unlikely(e)=1' (repeatable).")(f)
     f = click.option("--preset", metavar="LAYOUT", help="Start from this shipped layout's config (its `config` table).")(f)
     f = click.option("--set", "sets", multiple=True, metavar="CONFIG_X=y", help="A config symbol (repeatable; unset symbols are off).")(f)
     f = click.option("--config", "config_file", type=click.Path(dir_okay=False), help="A kernel .config file.")(f)
@@ -30,7 +32,7 @@ def extract_group():
 @click.option("--name", help="The layout's name (default: the preset's, else the arch).")
 @click.option("--emit-toml", "emit", type=click.Path(dir_okay=False), help="Write the layout file here ('-': stdout).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable summary.")
-def extract_layout_cmd(kernel_tree, arch, config_file, sets, preset, name, emit, as_json):
+def extract_layout_cmd(kernel_tree, arch, config_file, sets, preset, defines, name, emit, as_json):
     """Extract a swap-PTE layout from a kernel tree's headers.
 
     The arch's asm/pgtable.h is preprocessed with the config; the swap macros, pte_present,
@@ -39,7 +41,7 @@ def extract_layout_cmd(kernel_tree, arch, config_file, sets, preset, name, emit,
     FILE:LINE: reason", exit 2.
     """
     from .layout.extract import extract_layout, to_toml
-    ex, lay = extract_layout(kernel_tree, arch, config_file, sets, preset, name)
+    ex, lay = extract_layout(kernel_tree, arch, config_file, sets, preset, name, defines)
     text = to_toml(ex.data)
     if emit == "-":
         click.echo(text, nl=False)
@@ -66,7 +68,7 @@ def extract_layout_cmd(kernel_tree, arch, config_file, sets, preset, name, emit,
 @click.option("--timeout", "timeout_s", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True,
               help="Solver time limit per macro, seconds.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def layout_diff_cmd(layout, kernel_tree, arch, config_file, sets, preset, timeout_s, as_json):
+def layout_diff_cmd(layout, kernel_tree, arch, config_file, sets, preset, defines, timeout_s, as_json):
     """Compare LAYOUT (a shipped name or a file) with the layout extracted from a tree.
 
     Each macro is compared with Z3 over all inputs: equal, or the first input where they differ.
@@ -82,7 +84,8 @@ def layout_diff_cmd(layout, kernel_tree, arch, config_file, sets, preset, timeou
         sets = tuple(f"{k}={v}" for k, v in left.config.items()) + tuple(sets)
     elif not preset and not config_file and not sets:
         raise BadInput(f"{left.name} names no config: give --preset, --config or --set")
-    ex, right = extract_layout(kernel_tree, arch or left.arch, config_file, sets, preset, left.name)
+    defines = tuple(f"{k}={v}" for k, v in left.assume.items()) + tuple(defines)
+    ex, right = extract_layout(kernel_tree, arch or left.arch, config_file, sets, preset, left.name, defines)
     diffs = diff_layouts(left, right, timeout_s)
     bad = [d for d in diffs if d.verdict != "equal"]
     if as_json:

@@ -72,6 +72,7 @@ class CFrontEnd:
         self.typedefs: dict[str, Decl] = {}
         self.externs: dict[str, Decl] = {}
         self._value_macros: set[str] | None = None
+        self.enums: dict[str, tuple[int, str]] = {}     # enumerator -> (value, file:line)
         for f in pp.order:
             for d in self._split(pp.code[f], f):
                 self._record(d)
@@ -152,6 +153,9 @@ class CFrontEnd:
         return Decl(name, "other", toks, file, line)
 
     def _record(self, d: Decl):
+        words = [t.text for t in d.toks[:4]]
+        if "enum" in words and "{" in [t.text for t in d.toks]:
+            self._enum(d)
         if d.name is None:
             return
         if d.kind == "function":
@@ -160,6 +164,47 @@ class CFrontEnd:
             self.typedefs[d.name] = d
         elif d.kind == "extern":
             self.externs[d.name] = d
+
+    def _enum(self, d: Decl):
+        """Enumerator values (C: each is the previous + 1 unless given)."""
+        from .cpp import Tok, _IfEval
+        texts = [t.text for t in d.toks]
+        start = texts.index("{")
+        depth, end = 0, len(d.toks)
+        for i in range(start, len(d.toks)):
+            if texts[i] == "{":
+                depth += 1
+            elif texts[i] == "}":
+                depth -= 1
+                if depth == 0:
+                    end = i
+                    break
+        items: list[list[Tok]] = [[]]
+        depth = 0
+        for t in d.toks[start + 1:end]:
+            if t.text in "([":
+                depth += 1
+            elif t.text in ")]":
+                depth -= 1
+            if t.text == "," and depth == 0:
+                items.append([])
+            else:
+                items[-1].append(t)
+        nxt = 0
+        for it in items:
+            if not it or it[0].kind != "id":
+                continue
+            name = it[0].text
+            if len(it) > 2 and it[1].text == "=":
+                expr = self.pp.expand(it[2:])
+                expr = [Tok("num", str(self.enums[x.text][0]), x.file, x.line) if x.text in self.enums else x
+                        for x in expr]
+                try:
+                    nxt = _IfEval(expr, it[0].file, it[0].line).run()
+                except KernelError:
+                    return          # not a constant we can evaluate: leave the rest unknown
+            self.enums[name] = (nxt, f"{it[0].file}:{it[0].line}")
+            nxt += 1
 
     # --- parsing ----------------------------------------------------------------------------------
 

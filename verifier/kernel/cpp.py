@@ -175,6 +175,7 @@ class Preprocessor:
         self.notes: list[str] = []
         self._once: set[str] = set()
         self._depth = 0
+        self.fixed: set[str] = set()       # names a header must not redefine (run-time assumptions)
         for name, val in config.macros().items():
             self.define_text(name, val, "<config>", 0)
         for name, val in (predefined or {}).items():
@@ -194,6 +195,8 @@ class Preprocessor:
         if not toks or toks[0].kind != "id":
             raise KernelError(f"{file}:{line}: #define without a name")
         name = toks[0].text
+        if name in self.fixed:
+            return
         rest = toks[1:]
         params = None
         variadic = False

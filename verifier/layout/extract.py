@@ -46,11 +46,16 @@ class Extracted:
 
 
 class Extractor:
-    def __init__(self, tree_dir, arch: str, config: Config, entry: str | None = None):
+    def __init__(self, tree_dir, arch: str, config: Config, entry: str | None = None,
+                 assume: dict[str, str] | None = None):
         self.tree = KernelTree(tree_dir, arch)
         self.config = config
         self.arch = arch
+        self.assume = dict(assume or {})
         self.pp = Preprocessor(self.tree, config, self.tree.predefined(config))
+        for k, v in self.assume.items():
+            self.pp.define_text(k, v, "<assume>", 0)
+        self.pp.fixed = set(re.match(r"[A-Za-z_]\w*", k).group() for k in self.assume)
         entry = entry or f"arch/{arch}/include/asm/pgtable.h"
         self.pp.run_file(entry)
         self.fe = CFrontEnd(self.pp)
@@ -69,7 +74,7 @@ class Extractor:
         m = self.pp.macros.get(name)
         if m is not None and not (m.params is None and [t.text for t in m.body] == [name]):
             return True
-        return name in self.fe.functions
+        return name in self.fe.functions or name in self.fe.enums
 
     def is_type(self, name: str) -> bool:
         return name in self.fe.typedefs or name in BUILTIN_TYPEDEFS or name == "swp_entry_t"
@@ -110,6 +115,12 @@ class Extractor:
             key, expr, deps = _FunctionTranslator(self, d).run()
             self.macros[key] = expr
             return deps
+        if name in self.fe.enums:
+            value, where = self.fe.enums[name]
+            self.where[name] = where
+            self.used_files.add(where.rsplit(":", 1)[0])
+            self.constants[name] = str(value)
+            return []
         if self.is_type(name):
             self.types_used.add(name)
             return []
@@ -121,6 +132,20 @@ class Extractor:
         raise KernelError(f"cannot extract {by} at {self.where.get(by, '?')}: it uses '{name}', which no header "
                           f"read with this config defines (headers skipped: {skipped})")
 
+    def _accessors(self, prefix: str, flag: str):
+        """[(FORMAT name, the header's name)] of a swp flag's three accessors, or [] if the header
+        lacks one. uffd-wp accessors renamed in the 2026 mm tree (pte_swp_mkuffd, pmd_swp_uffd)
+        are found under their new names too."""
+        out = []
+        for pat in FLAG_ACCESSORS:
+            name = pat.format(p=prefix, f=flag)
+            cands = [name] + ([name[:-3]] if flag == "uffd_wp" else [])
+            hit = next((c for c in cands if self.defined(c)), None)
+            if hit is None:
+                return []
+            out.append((name, hit))
+        return out
+
     def _alias(self, name, m: Macro) -> list[str]:
         target = m.body[0].text
         fd = self.fe.functions[target]
@@ -131,9 +156,22 @@ class Extractor:
 
     def _idents(self, toks, params: set[str]) -> list[str]:
         out = []
+        skip_to = -1
         for i, t in enumerate(toks):
+            if i <= skip_to:
+                continue
             if t.kind != "id" or t.text in params or t.text in C_WORDS:
                 continue
+            m = self.pp.macros.get(t.text)
+            if (m is not None and m.file == "<assume>" and m.params is not None and i + 1 < len(toks)
+                    and toks[i + 1].text == "(" and not any(b.text in m.params for b in m.body)):
+                # an assumed run-time condition ignores its arguments (CPU feature names)
+                depth = 0
+                for j in range(i + 1, len(toks)):
+                    depth += {"(": 1, ")": -1}.get(toks[j].text, 0)
+                    if depth == 0:
+                        skip_to = j
+                        break
             if i > 0 and toks[i - 1].text in (".", "->", "struct", "union", "enum", "#"):
                 continue
             if t.text == "__VA_ARGS__":
@@ -156,16 +194,17 @@ class Extractor:
                 self.need(n, n)
         flags, pmd_flags = [], []
         for f in FLAG_NAMES:
-            acc = [p.format(p="pte", f=f) for p in FLAG_ACCESSORS]
-            if all(self.defined(a) for a in acc):
-                flags.append(f)
-                for a in acc:
-                    self.need(a, a)
-            pacc = [p.format(p="pmd", f=f) for p in FLAG_ACCESSORS]
-            if pmd and all(self.defined(a) for a in pacc):
-                pmd_flags.append(f)
-                for a in pacc:
-                    self.need(a, a)
+            for prefix, out, ok in (("pte", flags, True), ("pmd", pmd_flags, pmd)):
+                if not ok:
+                    continue
+                found = self._accessors(prefix, f)
+                if found:
+                    out.append(f)
+                    for fname, actual in found:
+                        if actual != fname:
+                            self.macros[f"{fname}({prefix})"] = f"{actual}({prefix})"
+                            self.where[fname] = f"renamed {actual}"
+                        self.need(actual, fname)
         data = self._assemble(name, preset, flags, pmd_flags, pmd)
         ex = Extracted(data, dict(self.where), list(self.pp.notes), sorted(self.used_files))
         ex.seconds = time.perf_counter() - start
@@ -179,6 +218,7 @@ class Extractor:
             "source": sorted(self.used_files),
             "kernel": "",
             "config": self.config.as_table(),
+            **({"assume": dict(self.assume)} if self.assume else {}),
             "width": 0,
             "long_bits": 64 if self.config.is_64bit else 32,
         }
@@ -623,8 +663,8 @@ class _FunctionTranslator:
 
 
 def extract(tree_dir, arch: str, config: Config, name: str, preset: dict | None = None,
-            kernel: str | None = None) -> Extracted:
-    ex = Extractor(tree_dir, arch, config)
+            kernel: str | None = None, assume: dict | None = None) -> Extracted:
+    ex = Extractor(tree_dir, arch, config, assume=assume)
     out = ex.run(name, preset)
     out.data["kernel"] = kernel or _describe_tree(Path(tree_dir))
     return out
@@ -652,6 +692,8 @@ def to_toml(data: dict) -> str:
             lines.append(f"{k} = {_toml_value(data[k])}")
     if data.get("config"):
         lines.append("config = { " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in data["config"].items()) + " }")
+    if data.get("assume"):
+        lines.append("assume = " + _toml_value(data["assume"]))
     for table in ("types", "structs", "constants", "macros", "flags", "pmd_flags", "bits", "symbols", "known_findings"):
         if table in data and data[table]:
             lines.append("")
@@ -712,7 +754,7 @@ def build_config(config_file=None, sets=(), preset: dict | None = None) -> Confi
 
 
 def extract_layout(tree_dir, arch: str | None, config_file=None, sets=(), preset: str | None = None,
-                   name: str | None = None):
+                   name: str | None = None, defines=()):
     """(Extracted, Layout): the layout of a tree, validated as a layout file is. A layout the
     loader refuses is reported at the header line of the definition it came from."""
     from .errors import LayoutError
@@ -723,7 +765,13 @@ def extract_layout(tree_dir, arch: str | None, config_file=None, sets=(), preset
         raise KernelError("give --arch ARCH (or --preset NAME)")
     cfg = build_config(config_file, sets, pdata)
     name = name or preset or arch
-    ex = extract(tree_dir, arch, cfg, name, pdata)
+    assume = dict((pdata or {}).get("assume", {}))
+    for d in defines:
+        k, eq, v = d.partition("=")
+        if not eq or not re.fullmatch(r"[A-Za-z_]\w*(\([^()]*\))?", k.strip()):
+            raise KernelError(f"--assume {d}: expected NAME=VALUE or NAME(args)=BODY")
+        assume[k.strip()] = v.strip()
+    ex = extract(tree_dir, arch, cfg, name, pdata, assume=assume)
     raw = to_toml(ex.data)
     try:
         lay = load_layout_data(ex.data, raw, Path(f"{name}.toml"))

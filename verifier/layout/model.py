@@ -37,6 +37,7 @@ _TOP_KEYS = {
     "types": (False, dict), "structs": (False, dict), "constants": (False, dict),
     "macros": (True, dict), "flags": (False, dict), "pmd_flags": (False, dict), "bits": (False, dict),
     "symbols": (False, dict), "known_findings": (False, dict), "config": (False, dict),
+    "assume": (False, dict),
 }
 _TYPE_WORDS = {str: "a string", int: "an integer", list: "a list", dict: "a table"}
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -103,6 +104,8 @@ class Layout:
         # property -> why the header violates it: a candidate kernel bug, faithfully transcribed;
         # `pteverify check` expects these properties disproved, `prove` still reports them
         self.known_findings: dict[str, str] = {}
+        self.config: dict = {}      # the kernel config the file assumes (`config`)
+        self.assume: dict = {}      # run-time conditions it assumes (`assume`)
         self._driver_cache: dict = {}
         self.type_table = TypeTable(self.base_types, self.typedefs, self.structs)
         self.expander = Expander(self.constants, self.macros)
@@ -336,8 +339,12 @@ def _build(path: Path, data: dict, raw: str) -> Layout:
     for k, v in data.get("config", {}).items():
         if not re.fullmatch(r"CONFIG_[A-Za-z0-9_]+", k) or isinstance(v, (dict, list, bool)):
             raise _fail(path, raw, f"'{k}': must be CONFIG_X = \"y\" / \"m\" / \"n\" / a value", "config")
+    for k, v in data.get("assume", {}).items():
+        if not isinstance(v, str) or not re.fullmatch(r"[A-Za-z_]\w*(\([^()]*\))?", k):
+            raise _fail(path, raw, f"'{k}': must be NAME or NAME(args) = \"C expression\"", "assume")
     lay = Layout(path, data, raw)
     lay.config = dict(data.get("config", {}))
+    lay.assume = dict(data.get("assume", {}))
     try:
         _load_types(lay, data.get("types", {}))
         _load_structs(lay, data.get("structs", {}))
