@@ -296,3 +296,74 @@ def test_diff_of_two_loaded_layouts_is_symmetric(tmp_path):
 def test_config_rejects_non_config_names():
     with pytest.raises(KernelError):
         Config({"MMU": "y"})
+
+
+ENUM_PGTABLE = """\
+#ifndef _ASM_TOY_PGTABLE_H
+#define _ASM_TOY_PGTABLE_H
+#include <asm/page.h>
+#include <asm/cast.h>
+
+enum toy_bits {
+	_PAGE_PRESENT_SHIFT,
+#ifdef CONFIG_TOY_EXTRA
+	_PAGE_EXTRA_SHIFT,
+#endif
+	_PAGE_GLOBAL_SHIFT,
+	_PAGE_VALID_SHIFT = _PAGE_GLOBAL_SHIFT + 2,
+};
+
+#define _PAGE_PRESENT	(_ULCAST_(1) << _PAGE_PRESENT_SHIFT)
+#define _PAGE_VALID	(_ULCAST_(1) << _PAGE_VALID_SHIFT)
+#define TOY_TYPE_BITS	(IS_ENABLED(CONFIG_TOY_EXTRA) ? 4 : 5)
+#define unlikely(x)	__builtin_expect(!!(x), 0)
+
+#define pte_none(pte)		(!pte_val(pte))
+static inline int pte_present(pte_t pte)
+{
+	if (unlikely(pte_val(pte) & _PAGE_VALID))
+		return 1;
+	return pte_val(pte) & _PAGE_PRESENT;
+}
+
+#define __swp_type(x)		(((x).val >> 8) & ((1UL << TOY_TYPE_BITS) - 1))
+#define __swp_offset(x)		((x).val >> 13)
+#define __swp_entry(type, offset)	((swp_entry_t) { ((type) << 8) | ((offset) << 13) })
+#define __pte_to_swp_entry(pte)		((swp_entry_t) { pte_val(pte) })
+#define __swp_entry_to_pte(x)		((pte_t) { (x).val })
+
+#define _PAGE_SWP_UFFD	(toy_has_feature(TOY_FEATURE_UFFD) ? (1UL << 5) : 0)
+static inline bool pte_swp_uffd(pte_t pte) { return !!(pte_val(pte) & _PAGE_SWP_UFFD); }
+static inline pte_t pte_swp_mkuffd(pte_t pte) { return __pte(pte_val(pte) | _PAGE_SWP_UFFD); }
+static inline pte_t pte_swp_clear_uffd(pte_t pte) { return __pte(pte_val(pte) & ~_PAGE_SWP_UFFD); }
+#endif
+"""
+
+CAST_H = """\
+#ifdef __ASSEMBLER__
+#define _ULCAST_
+#else
+#define _ULCAST_ (unsigned long)
+#endif
+"""
+
+
+def test_enums_cast_prefix_builtin_expect_renamed_accessors_and_assumptions(tmp_path, capsys):
+    tree = make_tree(tmp_path, ENUM_PGTABLE, {"arch/toy/include/asm/cast.h": CAST_H})
+    # the uffd mask depends on a run-time CPU feature test: refused unless assumed
+    with pytest.raises(KernelError) as e:
+        extract_layout(tree, "toy")
+    assert "which no header read with this config defines" in str(e.value)
+    ex, lay = extract_layout(tree, "toy", defines=("toy_has_feature(f)=1",))
+    assert ex.data["assume"] == {"toy_has_feature(f)": "1"}
+    assert ex.data["constants"]["_PAGE_VALID_SHIFT"] == "3"            # enum: 0, 1, 1 + 2
+    assert ex.data["constants"]["_PAGE_PRESENT"] == "((unsigned long)(1) << _PAGE_PRESENT_SHIFT)"
+    assert ex.data["constants"]["TOY_TYPE_BITS"] == "(0 ? 4 : 5)"     # IS_ENABLED resolved
+    assert ex.data["macros"]["pte_swp_mkuffd_wp(pte)"] == "pte_swp_mkuffd(pte)"
+    assert "uffd_wp" in ex.data["flags"]
+    assert lay.eval_expr("pte_present(__pte(8UL))").v == 1            # unlikely() is its argument
+    assert lay.eval_expr("pte_present(__pte(2UL))").v == 0
+    _, lay2 = extract_layout(tree, "toy", sets=("CONFIG_TOY_EXTRA=y",), defines=("toy_has_feature(f)=1",))
+    assert lay2.eval_expr("_PAGE_VALID_SHIFT").v == 4
+    rep = prove_layout(lay, ["flag_independent"])
+    assert rep.properties[0].verdict == "proved"

@@ -220,12 +220,27 @@ class CFrontEnd:
                 texts = [t.text for t in m.body]
                 if any(x in types or x in _TYPE_WORDS or x in "{};" for x in texts) or texts == [name]:
                     continue
+                casts = self.cast_prefixes()
                 if any(x in self.pp.macros and self.pp.macros[x].params is None and x not in keep and x != name
-                       and not _plain(self.pp.macros[x], types) for x in texts):
+                       and x not in casts and not _plain(self.pp.macros[x], types) for x in texts):
                     continue
                 keep.add(name)
             self._value_macros = keep
         return self._value_macros
+
+    def cast_prefixes(self) -> set[str]:
+        """Object-like macros that are a cast prefix or nothing (`#define _ULCAST_ (unsigned long)`,
+        `#define __force`): not expressions of their own."""
+        if getattr(self, "_casts", None) is None:
+            words = _TYPE_WORDS | self.type_names()
+            self._casts = set()
+            for n, m in self.pp.macros.items():
+                if m.params is not None:
+                    continue
+                t = [x.text for x in m.body]
+                if not t or (len(t) >= 3 and t[0] == "(" and t[-1] == ")" and all(x in words for x in t[1:-1])):
+                    self._casts.add(n)
+        return self._casts
 
     def type_names(self) -> set[str]:
         return set(self.typedefs) | set(BUILTIN_TYPEDEFS)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..kernel import Config, KernelError, KernelTree
 from ..kernel.cparse import BUILTIN_TYPEDEFS, CFrontEnd, Decl
-from ..kernel.cpp import Macro, Preprocessor, join_tokens
+from ..kernel.cpp import COMPILE_TIME_ZERO, CONFIG_TESTS, Macro, Preprocessor, join_tokens
 from .model import FLAG_ACCESSORS, FLAG_NAMES, PMD_MACROS, REQUIRED_MACROS
 
 PMD_OPTIONAL = ("pmd_present", "pmd_none")
@@ -66,7 +66,7 @@ class Extractor:
         self.symbols: dict[str, Decl] = {}
         self.used_files: set[str] = set()
         self._done: set[str] = set()
-        self._translated: dict[str, tuple[str, str]] = {}
+        self._inline: set[str] | None = None
 
     # --- lookup -------------------------------------------------------------------------------------
 
@@ -96,18 +96,19 @@ class Extractor:
         if m is not None:
             self.where[name] = m.where
             self.used_files.add(m.file)
+            body = self._body(m)
             if m.params is None:
-                if len(m.body) == 1 and m.body[0].kind == "id" and m.body[0].text in self.fe.functions:
+                if len(body) == 1 and body[0].kind == "id" and body[0].text in self.fe.functions:
                     # `#define foo bar` naming a function: foo(x) is bar(x)
-                    return [m.body[0].text] + self._alias(name, m)
-                if not m.body:
+                    return [body[0].text] + self._alias(name, m)
+                if not body:
                     raise _fail(name, m.where, "it is defined empty (a marker, not a value)")
-                self.constants[name] = m.text()
+                self.constants[name] = join_tokens(body)
             else:
                 if m.variadic:
                     raise _fail(name, m.where, "a variadic macro is outside the subset")
-                self.macros[f"{name}({', '.join(m.params)})"] = m.text()
-            return self._idents(m.body, set(m.params or ()))
+                self.macros[f"{name}({', '.join(m.params)})"] = join_tokens(body)
+            return self._idents(body, set(m.params or ()))
         if name in self.fe.functions:
             d = self.fe.functions[name]
             self.where[name] = d.where
@@ -131,6 +132,18 @@ class Extractor:
         skipped = ", ".join(sorted(self.pp.skipped)) or "none"
         raise KernelError(f"cannot extract {by} at {self.where.get(by, '?')}: it uses '{name}', which no header "
                           f"read with this config defines (headers skipped: {skipped})")
+
+    def _body(self, m: Macro):
+        """A macro's body as the layout gets it: the header's tokens, with the config tests
+        (IS_ENABLED(CONFIG_X) -> 0/1) and the object-like macros that are not expressions (a cast
+        prefix such as `#define _ULCAST_ (unsigned long)`, or nothing) replaced by what they are."""
+        if self._inline is None:
+            self._inline = self.fe.cast_prefixes()
+        names = {t.text for t in m.body if t.kind == "id"}
+        if not (names & (self._inline | set(CONFIG_TESTS) | set(COMPILE_TIME_ZERO))):
+            return m.body
+        keep = (set(self.pp.macros) - self._inline) | (set(m.params or ()))
+        return self.pp.expand(list(m.body), keep)
 
     def _accessors(self, prefix: str, flag: str):
         """[(FORMAT name, the header's name)] of a swp flag's three accessors, or [] if the header
@@ -556,7 +569,7 @@ class _FunctionTranslator:
         else:
             raise self.fail(s, "an assignment to something other than a local or a member of a local is outside the subset")
         cur = env[var]
-        if cur is None and (s.op != "=" or member is not None):
+        if cur is None and s.op != "=":
             raise self.fail(s, f"'{var}' is read before it is set")
         rhs = self.expr(s.rvalue, env)
         if member is None:
@@ -564,10 +577,12 @@ class _FunctionTranslator:
             env = dict(env)
             env[var] = self._cast(self.types[var], val)
             return env
-        old = c_ast.StructRef(cur, ".", c_ast.ID(member))
+        old = c_ast.StructRef(cur, ".", c_ast.ID(member)) if cur is not None else None
         val = rhs if s.op == "=" else c_ast.BinaryOp(s.op[:-1], old, rhs)
         tnode = self.types[var]
         shape = self._struct_members(tnode, s)
+        if len(shape) != 1 and cur is None:
+            raise self.fail(s, f"'{var}' is read before it is set (a member of a struct not yet set)")
         if len(shape) != 1:
             inits = [c_ast.NamedInitializer([c_ast.ID(m)], val if m == member else c_ast.StructRef(cur, ".", c_ast.ID(m)))
                      for m in shape]
@@ -633,6 +648,8 @@ class _FunctionTranslator:
             if not isinstance(n.name, c_ast.ID):
                 raise self.fail(n, "a call through a pointer is outside the subset")
             callee = n.name.name
+            if callee == "__builtin_expect" and n.args and len(n.args.exprs) == 2:
+                return self.expr(n.args.exprs[0], env)       # its value is its first argument
             if callee not in self.ex.fe.functions and callee not in self.ex.pp.macros:
                 if callee.startswith("__builtin"):
                     raise self.fail(n, f"the builtin {callee}() is outside the subset")
