@@ -805,3 +805,6 @@ def _fail(message: str, code: int, exc: BaseException | None = None):
         click.echo(f"pteverify: {message}", err=True)
     finally:
         sys.exit(code)
+
+
+from . import cli_kernel  # noqa: E402,F401  (registers `extract layout` and `layout diff`)
