@@ -89,7 +89,8 @@ def list_cmd(as_json: bool):
     width = max((len(n) for n in scenarios), default=10)
     click.echo("Scenarios:")
     for sc in scenarios.values():
-        variants = ", ".join(f"{v.name}={v.expect}" for v in sc.variants)
+        variants = ", ".join(f"{v.name}={v.expect}" + (" (default)" if v.name == sc.default_variant else "")
+                             for v in sc.variants)
         click.echo(f"  {sc.name.ljust(width)}  {sc.title}")
         click.echo(f"  {''.ljust(width)}  variants: {variants}")
     click.echo(f"Layouts ({len(layouts)}):")
