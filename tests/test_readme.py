@@ -32,7 +32,7 @@ def test_readme_has_transcripts():
 
 def test_readme_is_a_guide():
     # the per-scenario catalogue lives in docs/scenarios.md; the README stays short enough to read
-    assert len((ROOT / "README.md").read_text().splitlines()) < 1200
+    assert len((ROOT / "README.md").read_text().splitlines()) < 1500
 
 
 @pytest.mark.parametrize("command,body", cases())
