@@ -367,3 +367,16 @@ def test_enums_cast_prefix_builtin_expect_renamed_accessors_and_assumptions(tmp_
     assert lay2.eval_expr("_PAGE_VALID_SHIFT").v == 4
     rep = prove_layout(lay, ["flag_independent"])
     assert rep.properties[0].verdict == "proved"
+
+
+def test_page_shift_and_max_physmem_bits_come_from_the_tree(tmp_path):
+    src = PGTABLE.replace("#include <linux/bits.h>", "#include <linux/bits.h>\n#include <vdso/page.h>\n#include <asm/sparsemem.h>")
+    tree = make_tree(tmp_path, src, {
+        "include/vdso/page.h": "#define PAGE_SHIFT CONFIG_PAGE_SHIFT\n",
+        "arch/toy/include/asm/sparsemem.h": "#ifdef CONFIG_SPARSEMEM\n#define MAX_PHYSMEM_BITS (30 + 2)\n#endif\n",
+    })
+    ex, lay = extract_layout(tree, "toy", sets=("CONFIG_PAGE_SHIFT=12", "CONFIG_SPARSEMEM=y"))
+    assert (ex.data["page_shift"], ex.data["max_physmem_bits"]) == (12, 32)
+    assert (lay.page_shift, lay.max_physmem_bits) == (12, 32)
+    ex, _ = extract_layout(tree, "toy", sets=("CONFIG_PAGE_SHIFT=14",))
+    assert ex.data["page_shift"] == 14 and "max_physmem_bits" not in ex.data

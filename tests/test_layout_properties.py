@@ -75,6 +75,9 @@ BROKEN = [
     ("broken-collision", "round_trip"),
     ("broken-tiny-offset", "capacity"),
     ("broken-shift-ub", "round_trip"),
+    ("broken-pfn-short", "pfn_round_trip"),
+    ("broken-mig-ad-present", "migration_ad_bits"),
+    ("broken-empty-hw", "empty_reads_none"),
 ]
 
 
@@ -117,6 +120,18 @@ def _violations(layout, prop, ce):
                 out.append("does not read back")
         return out
     flags = {f: ce.get("flags", {}).get(f, False) for f in sem.flags()}
+    if prop == "empty_reads_none":
+        hw = layout.eval_expr(" ".join(x.text for x in layout.hardware_may_set)).v
+        h = int(ce.get("hardware_bits", "0"), 16) & hw
+        from pteverify.layout.cexpr import Value
+        empty = Value(sem.pte_t, h)
+        if not sem.none(empty) or sem.present(empty):
+            out.append("empty PTE with hardware bits is not none")
+        if layout.pmd_hardware_may_set:
+            phw = layout.eval_expr(" ".join(x.text for x in layout.pmd_hardware_may_set)).v
+            if not sem.pmd_none(type(empty)(sem.pmd_t, int(ce.get("hardware_bits", "0"), 16) & phw)):
+                out.append("empty PMD with hardware bits is not none")
+        return out
     try:
         fresh = sem.encode(sem.uint(t), sem.ulong(o))
     except UndefinedBehaviour as ub:
@@ -155,6 +170,19 @@ def _violations(layout, prop, ce):
             out.append("hardware bits change decode")
         if sem.present(touched) or sem.none(touched):
             out.append("hardware bits make it present or none")
+    elif prop in ("pfn_round_trip", "migration_ad_bits"):
+        mbz = layout.eval_expr(" ".join(x.text for x in layout.must_be_zero)).v if layout.must_be_zero else 0
+        if sem.decode(pte) != (t, o):
+            out.append("PFN entry does not round-trip")
+        if sem.present(pte) or sem.none(pte):
+            out.append("PFN entry reads present or none")
+        if pte.v & mbz:
+            out.append("must_be_zero bit set")
+        if "__swp_entry_to_pmd" in layout.macros:
+            pflags = {f: ce.get("pmd_flags", {}).get(f, False) for f in sem.pmd_flags()}
+            pmd = sem.pmd_with_flags(sem.encode_pmd(sem.uint(t), sem.ulong(o)), pflags)
+            if sem.decode(pmd, pmd=True) != (t, o) or sem.pmd_present(pmd) or sem.pmd_none(pmd):
+                out.append("PFN PMD entry")
     elif prop == "capacity":
         ty, off = sem.decode_arch(fresh)
         if (ty.v, off.v) != (t, o) or ce["offset_bits"] < 16 or ce["type_bits"] < 5:
@@ -267,7 +295,7 @@ def test_json_contract():
     assert doc["layout"] == "broken-collision" and doc["width"] == 64
     assert set(doc["capacity"]) == {"type_bits", "offset_bits"}
     for p in doc["properties"]:
-        assert set(p) <= {"name", "verdict", "seconds", "counterexample"}
+        assert set(p) <= {"name", "verdict", "seconds", "counterexample", "exception", "same_failure_as"}
         assert p["verdict"] in ("proved", "disproved", "unknown")
         assert ("counterexample" in p) == (p["verdict"] == "disproved")
     rt = [p for p in doc["properties"] if p["name"] == "round_trip"][0]

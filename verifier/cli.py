@@ -371,8 +371,10 @@ def _print_run(sc, variant, result, overrides) -> None:
 @click.option("--config", "k_config", type=click.Path(dir_okay=False), help="With --kernel-tree: a .config file.")
 @click.option("--set", "k_sets", multiple=True, metavar="CONFIG_X=y", help="With --kernel-tree: a config symbol (repeatable).")
 @click.option("--preset", "k_preset", metavar="LAYOUT", help="With --kernel-tree: start from this shipped layout's config.")
+@click.option("--no-exception", "no_exception", is_flag=True,
+              help="Drop the never-created exception (type 0 with offset 0 or >= UINT_MAX) from the present/none properties.")
 def prove_cmd(layouts, all_layouts, files, properties, timeout_s, as_json, verbose,
-              kernel_tree, k_arch, k_config, k_sets, k_preset):
+              kernel_tree, k_arch, k_config, k_sets, k_preset, no_exception):
     """Prove swap-PTE layout properties with Z3 for all values."""
     from .layout import PROPERTY_NAMES, format_report, load_layout, prove_layout, resolve, shipped_layout_paths
     for p in properties:
@@ -389,7 +391,8 @@ def prove_cmd(layouts, all_layouts, files, properties, timeout_s, as_json, verbo
         raise BadInput("--arch, --config, --set and --preset go with --kernel-tree")
     if not chosen:
         raise BadInput("nothing to prove: name layouts, or use --all or --layout-file FILE")
-    reports = [prove_layout(lay, list(properties) or None, timeout_s) for lay in chosen]
+    reports = [prove_layout(lay, list(properties) or None, timeout_s, exception=not no_exception)
+               for lay in chosen]
     if as_json:
         _emit_json({"layouts": [r.to_json() for r in reports]})
     else:

@@ -37,6 +37,10 @@ def diff_layouts(left: Layout, right: Layout, timeout_s: float = 30.0) -> list[M
             out.append(MacroDiff(what, "differs", f"{l} vs {r}"))
     if out:
         return out
+    for what in ("page_shift", "max_physmem_bits"):
+        l, r = getattr(left, what), getattr(right, what)
+        if l != r:
+            out.append(MacroDiff(what, "differs", f"{l} vs {r}"))
     pbits = a.pte_storage.bits
     sbits = (a.swp_t.storage if a.swp_t.is_struct else a.swp_t).bits
     sbits_r = (b.swp_t.storage if b.swp_t.is_struct else b.swp_t).bits

@@ -145,6 +145,23 @@ class Extractor:
         keep = (set(self.pp.macros) - self._inline) | (set(m.params or ()))
         return self.pp.expand(list(m.body), keep)
 
+    def _int_macro(self, name: str) -> int | None:
+        """The value of an object-like macro that is an integer constant expression, or None."""
+        from ..kernel.cpp import _IfEval
+        m = self.pp.macros.get(name)
+        if m is None or m.params is not None:
+            return None
+        toks = self.pp.expand(list(m.body))
+        if any(t.kind == "id" for t in toks):
+            return None
+        try:
+            val = _IfEval(toks, m.file, m.line).run()
+        except KernelError:
+            return None
+        self.where[name] = m.where
+        self.used_files.add(m.file)
+        return val
+
     def _accessors(self, prefix: str, flag: str):
         """[(FORMAT name, the header's name)] of a swp flag's three accessors, or [] if the header
         lacks one. uffd-wp accessors renamed in the 2026 mm tree (pte_swp_mkuffd, pmd_swp_uffd)
@@ -235,9 +252,20 @@ class Extractor:
             "width": 0,
             "long_bits": 64 if self.config.is_64bit else 32,
         }
-        for k in ("max_swapfiles_shift", "offset_bits"):
+        for k in ("max_swapfiles_shift", "offset_bits", "phys_addr_bits"):
             if k in preset:
                 data[k] = preset[k]
+        # the generic layer: PAGE_SHIFT (vdso/page.h: CONFIG_PAGE_SHIFT) and MAX_PHYSMEM_BITS
+        # (asm/sparsemem.h) from the tree where it defines them, else the preset's
+        for key, macro in (("page_shift", "PAGE_SHIFT"), ("max_physmem_bits", "MAX_PHYSMEM_BITS")):
+            val = self._int_macro(macro)
+            if val is None and key == "page_shift" and isinstance(self.config.values.get("CONFIG_PAGE_SHIFT"), str) \
+                    and self.config.values["CONFIG_PAGE_SHIFT"].isdigit():
+                val, self.where[macro] = int(self.config.values["CONFIG_PAGE_SHIFT"]), "CONFIG_PAGE_SHIFT"
+            if val is None and key in preset:
+                val, self.where[macro] = preset[key], f"preset {preset.get('layout')}"
+            if val is not None:
+                data[key] = val
         # The flag masks matter only where an accessor is not given; every accessor is extracted,
         # so the mask is the preset's name for it (documentation, evaluated over the tree) or the
         # bits pte_swp_mk<flag>() sets in an empty PTE.
@@ -703,7 +731,8 @@ def to_toml(data: dict) -> str:
     """A layout dict in the shipped file's format (keys in the usual order)."""
     lines = []
     scalars = ["layout", "arch", "description", "source", "kernel", "width", "long_bits", "pmd_width",
-               "swp_entry_bits", "max_swapfiles_shift", "offset_bits", "notes"]
+               "swp_entry_bits", "max_swapfiles_shift", "offset_bits", "page_shift", "max_physmem_bits",
+               "phys_addr_bits", "notes"]
     for k in scalars:
         if k in data:
             lines.append(f"{k} = {_toml_value(data[k])}")

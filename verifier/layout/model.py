@@ -37,7 +37,8 @@ _TOP_KEYS = {
     "types": (False, dict), "structs": (False, dict), "constants": (False, dict),
     "macros": (True, dict), "flags": (False, dict), "pmd_flags": (False, dict), "bits": (False, dict),
     "symbols": (False, dict), "known_findings": (False, dict), "config": (False, dict),
-    "assume": (False, dict),
+    "assume": (False, dict), "page_shift": (False, int), "max_physmem_bits": (False, int),
+    "phys_addr_bits": (False, int),
 }
 _TYPE_WORDS = {str: "a string", int: "an integer", list: "a list", dict: "a table"}
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -87,6 +88,11 @@ class Layout:
         self.max_swapfiles_shift: int = data.get("max_swapfiles_shift", 5)
         self.offset_bits: int | None = data.get("offset_bits")
         self.pmd_width: int = data.get("pmd_width", self.width)
+        # the generic layer (include/linux/swapops.h): PAGE_SHIFT, MAX_PHYSMEM_BITS (None where the
+        # arch does not define it) and the bits of phys_addr_t (default long_bits)
+        self.page_shift: int | None = data.get("page_shift")
+        self.max_physmem_bits: int | None = data.get("max_physmem_bits")
+        self.phys_addr_bits: int | None = data.get("phys_addr_bits")
         self.notes: str = data.get("notes", "")
         self.base_types = make_base_types(self.long_bits)
         self.typedefs: dict[str, IntType] = {}
@@ -99,6 +105,7 @@ class Layout:
         self.symbols: dict[str, SymbolDef] = {}
         self.must_be_zero: list[Token] | None = None
         self.hardware_may_set: list[Token] | None = None
+        self.pmd_hardware_may_set: list[Token] | None = None   # bits hardware may set on an empty PMD
         self.bit_names: dict[int, str] = {}
         self.pmd_bit_names: dict[int, str] | None = None   # None: the PMD diagram uses bit_names
         # property -> why the header violates it: a candidate kernel bug, faithfully transcribed;
@@ -329,6 +336,9 @@ def _build(path: Path, data: dict, raw: str) -> Layout:
     for key in ("width", "long_bits", "pmd_width", "swp_entry_bits"):
         if key in data and data[key] not in (32, 64):
             raise _fail(path, raw, f"must be 32 or 64, not {data[key]}", key)
+    for key, lo, hi in (("page_shift", 10, 24), ("max_physmem_bits", 20, 64), ("phys_addr_bits", 32, 64)):
+        if key in data and not lo <= data[key] <= hi:
+            raise _fail(path, raw, f"must be between {lo} and {hi}, not {data[key]}", key)
     mss = data.get("max_swapfiles_shift", 5)
     if not 1 <= mss <= 8:
         raise _fail(path, raw, f"must be between 1 and 8, not {mss}", "max_swapfiles_shift")
@@ -637,7 +647,7 @@ def _symbol_bounds(lay: Layout, table: dict):
 def _load_bits(lay: Layout, table: dict):
     for key, val in table.items():
         field = f"[bits] {key}"
-        if key in ("must_be_zero", "hardware_may_set"):
+        if key in ("must_be_zero", "hardware_may_set", "pmd_hardware_may_set"):
             setattr(lay, key, _expr_tokens(val, field))
         elif key in ("names", "pmd_names"):
             if not isinstance(val, dict):
@@ -657,7 +667,7 @@ def _load_bits(lay: Layout, table: dict):
             else:
                 lay.pmd_bit_names = names
         else:
-            raise LayoutError(f"unknown key '{key}' (known: must_be_zero, hardware_may_set, names, pmd_names)",
+            raise LayoutError(f"unknown key '{key}' (known: must_be_zero, hardware_may_set, pmd_hardware_may_set, names, pmd_names)",
                               field="[bits]")
 
 

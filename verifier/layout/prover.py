@@ -22,11 +22,14 @@ from .backends import PY, Z3Backend
 from .cexpr import Value
 from .errors import LayoutError, UndefinedBehaviour
 from .model import Layout
+from .generic import GENERIC_PROPERTIES, prove_generic
 from .semantics import Semantics
 
 PROPERTY_NAMES: tuple[str, ...] = (
     "round_trip", "not_present_not_none", "flag_independent", "reserved_bits",
     "pmd_round_trip", "pmd_not_present_not_none", "pmd_flag_independent", "capacity",
+    # the generic layer above the arch encoding (generic.py)
+    "pfn_round_trip", "migration_ad_bits", "empty_reads_none",
 )
 PMD_PROPERTIES = ("pmd_round_trip", "pmd_not_present_not_none", "pmd_flag_independent")
 
@@ -59,9 +62,15 @@ class PropertyResult:
     counterexample: dict | None = None
     detail: str = ""                  # one line for humans (domain, exception, measurement)
     marks: dict = field(default_factory=dict)   # for the diagram: {'pte': int, 'bits': {bit: why}, ...}
+    exception: str | None = None      # the entries excepted from the domain (never created), if any
+    same_as: str | None = None        # an earlier disproved property this failure repeats
 
     def to_json(self) -> dict:
         d = {"name": self.name, "verdict": self.verdict, "seconds": round(self.seconds, 4)}
+        if self.exception:
+            d["exception"] = self.exception
+        if self.same_as:
+            d["same_failure_as"] = self.same_as
         if self.counterexample is not None:
             d["counterexample"] = self.counterexample
         return d
@@ -546,9 +555,10 @@ def _check_each_flag(layout: Layout, name: str, flags, obligation, domain_args: 
 
 
 def prove_layout(layout: Layout, properties: list[str] | None = None,
-                 timeout_s: float = 30.0) -> LayoutReport:
+                 timeout_s: float = 30.0, exception: bool = True) -> LayoutReport:
     """Proves the named properties (all applicable ones by default) of one layout. timeout_s
-    bounds each property; a timeout is verdict 'unknown'."""
+    bounds each property; a timeout is verdict 'unknown'. exception=False drops the "never
+    created" exception (type 0 with offset 0 or >= UINT_MAX) from the present/none properties."""
     wanted = list(PROPERTY_NAMES) if properties is None else list(properties)
     for p in wanted:
         if p not in PROPERTY_NAMES:
@@ -557,7 +567,8 @@ def prove_layout(layout: Layout, properties: list[str] | None = None,
     mss = layout.max_swapfiles_shift
     types = 1 << mss
     base_domain = dict(offset_limit=limit, type_limit=types, except_slot=False)
-    slot_domain = dict(offset_limit=limit, type_limit=types, except_slot=True)
+    slot_domain = dict(offset_limit=limit, type_limit=types, except_slot=exception)
+    slot_text = SLOT_EXCEPTION if exception else "no exception (--no-exception): every entry"
     stated = (f"offset_bits = {layout.offset_bits}" if layout.offset_bits is not None
               else "generic_max_swapfile_size()")
     dom = f"types < {types}, offsets < {_fmt_limit(limit)} ({stated}){_symbols_detail(layout)}"
@@ -577,7 +588,8 @@ def prove_layout(layout: Layout, properties: list[str] | None = None,
         elif name == "not_present_not_none":
             flags = ", any swp flags" if sem.flags() else ""
             r = _check(layout, name, obligations_not_present_not_none, slot_domain, deadline(),
-                       f"{dom}{flags}; {SLOT_EXCEPTION}")
+                       f"{dom}{flags}; {slot_text}")
+            r.exception = SLOT_EXCEPTION if exception else None
             results.append(r)
         elif name == "flag_independent":
             if not sem.flags():
@@ -606,8 +618,10 @@ def prove_layout(layout: Layout, properties: list[str] | None = None,
                 skipped.append((name, "no PMD forms with pmd_present/pmd_none in this layout"))
                 continue
             flags = ", any PMD swp flags" if sem.pmd_flags() else ""
-            results.append(_check(layout, name, obligations_pmd_not_present_not_none, slot_domain,
-                                  deadline(), f"{dom}{flags}; {SLOT_EXCEPTION}"))
+            r = _check(layout, name, obligations_pmd_not_present_not_none, slot_domain,
+                       deadline(), f"{dom}{flags}; {slot_text}")
+            r.exception = SLOT_EXCEPTION if exception else None
+            results.append(r)
         elif name == "pmd_flag_independent":
             if not has_pmd or not sem.pmd_flags():
                 skipped.append((name, "no PMD swp flags declared in [pmd_flags]" if has_pmd else
@@ -618,7 +632,28 @@ def prove_layout(layout: Layout, properties: list[str] | None = None,
         elif name == "capacity":
             r, capacity = _capacity(layout, kmax, limit, deadline())
             results.append(r)
+        elif name in GENERIC_PROPERTIES:
+            r = prove_generic(layout, name, limit, deadline, _check, skipped)
+            if r is not None:
+                results.append(r)
     if "capacity" not in wanted:
         # the JSON contract always carries the capacity: measure it even when not asked to judge it
         _, capacity = _capacity(layout, kmax, limit, deadline())
+    _mark_repeats(results)
     return LayoutReport(layout, results, capacity, kmax, limit, skipped)
+
+
+def _mark_repeats(results: list[PropertyResult]) -> None:
+    """A follow-on failure that repeats an earlier one ("with hardware_may_set bits set by hardware:
+    offset reads back wrong" after round_trip's "offset reads back wrong") says so."""
+    seen: list[tuple[str, set[str]]] = []
+    for r in results:
+        if r.verdict != "disproved" or not r.counterexample:
+            continue
+        reasons = {v.split(": ")[-1].strip() for v in str(r.counterexample.get("violation", "")).split("; ") if v}
+        for name, earlier in seen:
+            if reasons and reasons <= earlier:
+                r.same_as = name
+                r.detail = f"same failure as {name} ({'; '.join(sorted(reasons))}); {r.detail}"
+                break
+        seen.append((r.name, reasons))
