@@ -458,7 +458,9 @@ class StepCode:
         self.acq_idx = tuple(index[n] for n in st.acquire)
         locks = set(st.acquire) | set(st.release)
         # a lock the step takes or drops is written by the lock machinery, not by the effect
-        self.lock_writes = (tuple((index[n], ti + 1) for n in st.acquire)
+        # (a lock taken and dropped by the same step ends free: one write per lock slot, so the
+        # tuple and the packed successors agree)
+        self.lock_writes = (tuple((index[n], ti + 1) for n in st.acquire if n not in st.release)
                             + tuple((index[n], FREE) for n in st.release))
         self.writes = tuple((n, index[n]) for n in sorted(st.writes, key=index.__getitem__) if n not in locks)
         self.write_slots = frozenset([i for _, i in self.writes] + [i for i, _ in self.lock_writes]
