@@ -12,3 +12,15 @@ def scenario_variants(kinds=None):
         for v in sc.variants:
             out.append(pytest.param(sc, v, id=f"{sc.name}:{v.name}"))
     return out
+
+
+# Test profiles: the default run keeps .ci/run within its budget; the nightly profile
+# (PTEVERIFY_TEST_PROFILE=deep) draws far more random models and inputs.
+import os
+
+DEEP = os.environ.get("PTEVERIFY_TEST_PROFILE") == "deep"
+
+
+def examples(default: int, deep: int) -> int:
+    """How many examples a property test draws under the current profile."""
+    return deep if DEEP else default

@@ -319,6 +319,15 @@ def _write_dot(result, path: str, name: str) -> None:
     _write_output(path, to_dot(explored_graph(result), name), "--dot")
 
 
+def _reduction_words(result) -> str:
+    if not result.reduction:
+        return "off"
+    if not result.stats.reduction_used:
+        return "on (no step of this model can reduce: full search)"
+    n = result.stats.reduced_expansions
+    return f"on (ample sets at {n} state{'' if n == 1 else 's'})"
+
+
 def _print_run(sc, variant, result, overrides) -> None:
     from .trace import race_table
     colour = _colour(sys.stdout)
@@ -341,7 +350,7 @@ def _print_run(sc, variant, result, overrides) -> None:
     click.echo(line)
     click.echo(f"  {st.states} states, {st.transitions} transitions, depth {st.max_depth}, "
                f"{st.seconds:.2f} s ({st.states_per_s:,.0f} states/s), "
-               f"reduction {'on' if result.reduction else 'off'}")
+               f"reduction {_reduction_words(result)}")
     if variant.expect and not overrides and result.verdict != INCOMPLETE and result.verdict != variant.expect:
         click.echo(f"  note: the scenario expects this variant to give '{variant.expect}'")
     if result.verdict == VIOLATED:

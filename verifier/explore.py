@@ -18,6 +18,7 @@ where another thread's step is chosen, so counts under reduction would not say w
 
 from __future__ import annotations
 
+import itertools
 import resource
 import sys
 import time
@@ -38,8 +39,8 @@ class Stats:
     max_depth: int = 0
     seconds: float = 0.0
     peak_rss_mb: float = 0.0
-    reduced_expansions: int = 0       # states expanded through an ample set smaller than enabled
-    reexpansions: int = 0             # states expanded again for steps that were asleep
+    reduced_expansions: int = 0       # states expanded through one thread's step only (ample set)
+    reduction_used: bool = False      # reduction asked for and some step of the model can reduce
 
     @property
     def states_per_s(self) -> float:
@@ -142,9 +143,11 @@ def explore(cm: CompiledModel, *, reduction: bool = True, max_states: int | None
     edges: list | None = [] if graph else None
     result = None
     pk = None
+    red = Reducer(cm) if reduction else None
+    stats.reduction_used = red is not None and red.useful
     try:
-        if reduction:
-            result = _bfs_reduced(cm, parent, stats, t0, max_states, max_seconds, max_depth, progress,
+        if stats.reduction_used:
+            result = _bfs_reduced(cm, red, parent, stats, t0, max_states, max_seconds, max_depth, progress,
                                   edges)
         elif graph or not packed:
             # the tuple search, which records the edges
@@ -175,7 +178,7 @@ def explore(cm: CompiledModel, *, reduction: bool = True, max_states: int | None
             result.path = _path_through(cm, [pk.unpack(x) for x in reversed(states)])
         else:
             result.path = _path(cm, parent, result._bad)
-        if reduction and shortest and result.path:
+        if stats.reduction_used and shortest and result.path:
             _shorten(cm, result, max_seconds)
     if graph:
         result.edges = edges
@@ -237,6 +240,23 @@ def _terminal(cm, reduction, stats, s):
     return None
 
 
+def _invariant_broken(cm, reduction, stats, frontier, start, bad, name, depth, unpack=None):
+    """Invariant `name` broke in state `bad`, at depth + 1. A terminal state of the level being
+    expanded that breaks something (a deadlock, a final predicate) has a shorter trace: it is
+    reported instead, so the first violation reported is a shortest one whatever its kind."""
+    threads = range(len(cm.threads))
+    for s in itertools.islice(frontier, start, None):
+        st = unpack(s) if unpack is not None else s
+        if not any(cm.fire(ti, st) for ti in threads):
+            found = _terminal(cm, reduction, stats, st)
+            if found:
+                found._bad = s
+                stats.max_depth = depth
+                return found
+    stats.max_depth = depth + 1
+    return _violation(cm, reduction, stats, "invariant", name, bad)
+
+
 def _checkpoint(stats, transitions, depth, parent, limit, t0, max_seconds, progress):
     """Every 4096 expansions, or once the state bound is passed: bounds, then the progress line."""
     stats.transitions = transitions
@@ -274,7 +294,7 @@ def _bfs_full(cm, parent, stats, t0, max_states, max_seconds, max_depth, progres
             raise _Bound("max_depth")
         nxt = []
         append = nxt.append
-        for s in frontier:
+        for i, s in enumerate(frontier):
             enabled = False
             for ti, pci in pcs:
                 f = fires[ti][s[pci]]
@@ -288,10 +308,12 @@ def _bfs_full(cm, parent, stats, t0, max_states, max_seconds, max_depth, progres
                     if n in parent:
                         continue
                     parent[n] = s
-                    if has_inv and check_inv(n) is not None:
-                        stats.transitions = transitions
-                        stats.max_depth = depth + 1
-                        return _check_new(cm, False, stats, n)
+                    if has_inv:
+                        broken = check_inv(n)
+                        if broken is not None:
+                            stats.transitions = transitions
+                            return _invariant_broken(cm, False, stats, frontier, i + 1, n, broken.name,
+                                                     depth)
                     append(n)
             if not enabled:
                 bad = _terminal(cm, False, stats, s)
@@ -351,7 +373,7 @@ def _bfs_packed_loop(cm, pk, parent, stats, t0, max_states, max_seconds, max_dep
             raise _Bound("max_depth")
         nxt = []
         append = nxt.append
-        for s in frontier:
+        for i, s in enumerate(frontier):
             before = transitions
             for sh, m, entries in threads:
                 e = entries[(s >> sh) & m]
@@ -377,8 +399,8 @@ def _bfs_packed_loop(cm, pk, parent, stats, t0, max_states, max_seconds, max_dep
                         if ok is not True:
                             # transitions up to this one, as the tuple search counts them
                             stats.transitions = transitions - len(outs) + outs.index(out) + 1
-                            stats.max_depth = depth + 1
-                            return _violation(cm, False, stats, "invariant", ok.name, n)
+                            return _invariant_broken(cm, False, stats, frontier, i + 1, n, ok.name, depth,
+                                                     pk.unpack)
                     append(n)
             if transitions == before:
                 if (s & pc_mask) != done_bits:
@@ -402,16 +424,22 @@ def _bfs_packed_loop(cm, pk, parent, stats, t0, max_states, max_seconds, max_dep
     return Result(cm, HOLDS, False, stats)
 
 
-def _bfs_reduced(cm, parent, stats, t0, max_states, max_seconds, max_depth, progress, edges):
-    """Breadth-first search with ample sets and sleep sets (see reduce.py)."""
+def _bfs_reduced(cm, red, parent, stats, t0, max_states, max_seconds, max_depth, progress, edges):
+    """Breadth-first search with ample sets and the breadth-first cycle proviso (see reduce.py).
+
+    Only the chosen thread is fired at a state it reduces; the other threads are fired only when the
+    state is expanded fully. explore() runs it only when some step can ever reduce (`red.useful`)."""
     bad = _check_new(cm, True, stats, cm.initial)
     if bad:
         return bad
-    red = Reducer(cm)
-    n_threads = len(cm.threads)
+    fires = cm._fire
+    pcs = list(enumerate(cm.pc_index))
+    # threads that have a step able to form an ample set, each with the other threads' pc slots
+    cands = [(ti, pci, red.compatible[ti], [(tj, pcj) for tj, pcj in pcs if tj != ti])
+             for ti, pci in pcs if any(c is not None for c in red.compatible[ti])]
+    has_inv = bool(cm.invariants)
+    check_inv = cm.check_invariants
     limit = max_states if max_states is not None else float("inf")
-    sleep: dict = {cm.initial: 0}        # state -> bitmask of threads asleep there
-    expanded_set: set = set()
     frontier = [cm.initial]
     depth = 0
     transitions = 0
@@ -422,60 +450,50 @@ def _bfs_reduced(cm, parent, stats, t0, max_states, max_seconds, max_depth, prog
             stats.max_depth = depth
             raise _Bound("max_depth")
         nxt = []
-        for s in frontier:
-            z = sleep[s]
-            succ = [(ti, cm.fire(ti, s)) for ti in range(n_threads)]
-            enabled = [ti for ti, outs in succ if outs]
+        append = nxt.append
+        for i, s in enumerate(frontier):
+            groups = None
+            for ti, pci, compatible, others in cands:
+                comp = compatible[s[pci]]
+                if comp is None:
+                    continue
+                for tj, pcj in others:                   # C1: independent of their futures
+                    if not (comp[tj] >> s[pcj]) & 1:
+                        break
+                else:                                    # C2 holds by construction of `compatible`
+                    outs = fires[ti][s[pci]](s)
+                    # C0: enabled; C3 (breadth-first proviso): every successor undiscovered
+                    if outs and all(n not in parent for n in outs):
+                        groups = ((ti, outs),)
+                        stats.reduced_expansions += 1
+                        break
+            if groups is None:
+                groups = [(ti, f(s)) for ti, pci in pcs if (f := fires[ti][s[pci]]) is not None]
+            enabled = False
+            for ti, outs in groups:
+                for n in outs:
+                    enabled = True
+                    transitions += 1
+                    if edges is not None:
+                        edges.append((s, ti, n))
+                    if n in parent:
+                        continue
+                    if len(parent) >= limit:
+                        raise _Bound("max_states")
+                    parent[n] = s
+                    if has_inv:
+                        broken = check_inv(n)
+                        if broken is not None:
+                            stats.transitions = transitions
+                            return _invariant_broken(cm, True, stats, frontier, i + 1, n, broken.name,
+                                                     depth)
+                    append(n)
             if not enabled:
                 bad = _terminal(cm, True, stats, s)
                 if bad:
                     stats.transitions = transitions
                     stats.max_depth = depth
                     return bad
-                continue
-            explore_set = enabled
-            a = red.ample_thread(s, enabled) if len(enabled) > 1 else None
-            if a is not None:
-                # C3: fall back to full expansion if the ample step closes a cycle
-                if all(n not in parent for n in succ[a][1]):
-                    explore_set = [a]
-                    stats.reduced_expansions += 1
-            if s in expanded_set:
-                stats.reexpansions += 1
-            expanded_set.add(s)
-            done_mask = 0
-            for ti in explore_set:
-                bit = 1 << ti
-                if z & bit:
-                    continue
-                # threads asleep in the successor: asleep here or explored before, if independent
-                carry = 0
-                cand = (z | done_mask) & ~bit
-                tj = 0
-                while cand >> tj:
-                    if (cand >> tj) & 1 and red.independent(ti, tj, s):
-                        carry |= 1 << tj
-                    tj += 1
-                for n in succ[ti][1]:
-                    transitions += 1
-                    if edges is not None:
-                        edges.append((s, ti, n))
-                    old = sleep.get(n)
-                    if old is None:
-                        parent[n] = s
-                        sleep[n] = carry
-                        bad = _check_new(cm, True, stats, n)
-                        if bad:
-                            stats.transitions = transitions
-                            stats.max_depth = depth + 1
-                            return bad
-                        nxt.append(n)
-                    elif old & ~carry:
-                        # re-reached with fewer threads asleep: those must be explored from n
-                        sleep[n] = old & carry
-                        if n in expanded_set:
-                            nxt.append(n)
-                done_mask |= bit
             expanded += 1
             if not expanded & 0xFFF or len(parent) > limit:
                 _checkpoint(stats, transitions, depth, parent, limit, t0, max_seconds, progress)

@@ -1,21 +1,48 @@
-"""Partial-order reduction from step footprints: ample (persistent) sets plus sleep sets.
+"""Partial-order reduction from step footprints: ample sets with a breadth-first cycle proviso.
 
 Two steps of different threads are *independent* when neither writes a field the other reads or
 writes (guards count as reads, locks as read+write). Independent steps commute and cannot enable or
 disable each other, so exploring one order suffices.
 
-Ample sets (conditions C0-C3 of Clarke, Grumberg and Peled, for safety properties):
-  C0  the ample set is empty only if no step is enabled: we take all of one thread's enabled step;
-  C1  the chosen step is independent of every step any other thread can still execute from its
-      current program counter (its future in the control-flow graph, branches included), so no
-      dependent step can run before it;
-  C2  the chosen step is invisible: it writes no field an invariant reads (final predicates are
-      checked on terminal states, which persistent sets preserve);
-  C3  cycle proviso for breadth-first search: if a successor through the ample set was already
-      visited, the state is expanded fully.
-Sleep sets (Godefroid): after exploring step t from s, a later sibling's successor need not explore
-t again if t is independent of the sibling. With state caching, a state re-reached with a smaller
-sleep set is expanded again for the steps that were asleep.
+At a state s the search either expands every enabled step, or only the step of one thread t (all
+of its outcomes), when the conditions of Clarke, Grumberg and Peled hold for that singleton
+(Model Checking, MIT Press 1999, section 10.5, conditions C0-C3):
+
+  C0  the set is empty only if nothing is enabled: t's step is enabled at s;
+  C1  no step dependent on t's step can run before it on any path from s: t cannot move without
+      taking it (one step per program counter), and it is independent of every step each other
+      thread can still execute from its current program counter (its future in the thread's control
+      flow graph, branches and back-edges included, a static over-approximation);
+  C2  t's step is invisible: it writes no field an invariant reads;
+  C3  every cycle of the reduced graph contains a fully expanded state. Breadth-first proviso: the
+      singleton is taken only if every successor through it is a state the search has not yet
+      discovered. A reduced edge s -> n then first discovers n, so depth(n) = depth(s) + 1, and a
+      cycle cannot consist of depth-increasing edges alone: one of its edges leaves a fully
+      expanded state.
+
+With C0-C3 the reduced graph is stuttering-equivalent to the full one for properties of the visible
+fields (CGP chapter 10: ample sets preserve LTL without next-time), so an invariant is violated in the
+reduced graph iff it is violated in the full one. Terminal states (deadlocks, and the states final
+predicates are checked on) need only C0 and C1: the singleton is a persistent set, and every deadlock
+reachable from a state is reachable through persistent sets (Godefroid, Partial-Order Methods for the
+Verification of Concurrent Systems, LNCS 1032, chapter 4). That proof inducts on the length of a path
+to the deadlock, so it holds with cycles and with a visited store, since every stored state is
+expanded exactly once. C3's depth argument above is self-contained: it needs only that the search is
+breadth-first and that a reduced expansion's successors are all undiscovered when it is taken.
+
+Sleep sets were dropped. The previous search combined them with these ample sets under the BFS
+proviso and was unsound: a state fully expanded by the proviso passed a looping thread to its
+successor's sleep set, the successor's ample set then chose that sleeping thread, and nothing was
+explored there (the reproducer is tests/test_reduction.py::test_sleeping_ample_thread_regression).
+The known arguments for sleep sets with persistent sets are for stateless or depth-first search
+with a stack proviso; we know of none we trust for this breadth-first variant. Sleep sets only ever
+saved transitions (never states) here, so correctness costs little.
+
+Static decision: a step can ever form a singleton smaller than the enabled set only if it is
+invisible and independent of the future of some other thread at some not-finished program counter.
+`Reducer.useful` is False when no step of the model qualifies (most mm models: nearly every step
+writes a field some invariant reads); the explorer then runs the unreduced search, which visits the
+same graph, so the reduction never costs more than a table look-up at start.
 """
 
 from __future__ import annotations
@@ -37,16 +64,13 @@ class Reducer:
         inv_reads = 0
         for inv in cm.invariants:
             inv_reads |= mask(inv.reads)
-        self.n = len(cm.threads)
-        # per thread, per pc: (reads mask, writes mask, visible?) of the step there
-        self.rw: list[list[tuple[int, int]]] = []
-        self.invisible: list[list[bool]] = []
-        # per thread, per pc: union of reads / writes of every step reachable from pc (pc included)
-        self.future: list[list[tuple[int, int]]] = []
+        self.n = n = len(cm.threads)
+        rw: list[list[tuple[int, int]]] = []
+        # per thread, per pc (done included): (reads | writes, writes) of every step reachable from pc
+        future: list[list[tuple[int, int]]] = []
         for t in cm.threads:
             rws = [(mask(st.footprint_reads), mask(st.footprint_writes)) for st in t.steps]
-            self.rw.append(rws)
-            self.invisible.append([(w & inv_reads) == 0 for _, w in rws])
+            rw.append(rws)
             labels = {st.label: st.index for st in t.steps}
             succ = []
             for st in t.steps:
@@ -64,39 +88,38 @@ class Reducer:
                 for x in seen:
                     r |= rws[x][0]
                     w |= rws[x][1]
-                fut.append((r, w))
-            fut.append((0, 0))       # done
-            self.future.append(fut)
-        self.pc_index = cm.pc_index
-        self.done_pc = cm.done_pc
-
-    @staticmethod
-    def conflict(a: tuple[int, int], b: tuple[int, int]) -> bool:
-        (ra, wa), (rb, wb) = a, b
-        return bool(wa & (rb | wb) or ra & wb)
-
-    def step_rw(self, ti: int, s) -> tuple[int, int]:
-        return self.rw[ti][s[self.pc_index[ti]]]
-
-    def ample_thread(self, s, enabled: list[int]) -> int | None:
-        """A thread whose current step alone is an ample set at `s` (C0-C2), or None."""
-        pcs = [s[p] for p in self.pc_index]
-        for ti in enabled:
-            pc = pcs[ti]
-            if not self.invisible[ti][pc]:
-                continue
-            r, w = self.rw[ti][pc]
-            ok = True
-            for tj in range(self.n):
-                if tj == ti:
+                fut.append((r | w, w))
+            fut.append((0, 0))       # done: no future
+            future.append(fut)
+        self.rw = rw
+        self.future = future
+        # compatible[ti][pc][tj]: bitmask over tj's pcs (done included) whose future is independent
+        # of ti's step at pc; None where ti's step at pc is visible or can never be a singleton
+        self.compatible: list[list[tuple[int, ...] | None]] = []
+        useful = False
+        for ti in range(n):
+            row = []
+            for pc, (r, w) in enumerate(rw[ti]):
+                if w & inv_reads:
+                    row.append(None)
                     continue
-                fr, fw = self.future[tj][pcs[tj]]
-                if w & (fr | fw) or r & fw:
-                    ok = False
-                    break
-            if ok:
-                return ti
-        return None
-
-    def independent(self, ti: int, tj: int, s) -> bool:
-        return not self.conflict(self.step_rw(ti, s), self.step_rw(tj, s))
+                per = []
+                some_other_running = False
+                for tj in range(n):
+                    bits = 0
+                    if tj != ti:
+                        for pcj, (fany, fw) in enumerate(future[tj]):
+                            if not (w & fany or r & fw):
+                                bits |= 1 << pcj
+                                if pcj < len(future[tj]) - 1:
+                                    some_other_running = True
+                    per.append(bits)
+                if some_other_running:
+                    row.append(tuple(per))
+                    useful = True
+                else:
+                    row.append(None)
+            row.append(None)         # done
+            self.compatible.append(row)
+        self.useful = useful
+        self.pc_index = cm.pc_index

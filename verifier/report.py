@@ -25,6 +25,8 @@ def run_json(scenario, variant, result: Result, overrides: dict | None = None) -
         "states_per_s": round(st.states_per_s),
         "peak_rss_mb": round(st.peak_rss_mb, 1),
         "reduction": result.reduction,
+        "reduction_applies": result.stats.reduction_used,
+        "reduced_expansions": result.stats.reduced_expansions,
     }
     knobs = result.model.model.knobs
     if knobs is not None and knobs.arch is not None:

@@ -1,0 +1,169 @@
+"""Random models for the differential tests of the explorer's reductions.
+
+A model is drawn as data (threads of step specifications over shared and private fields and
+locks), then built with the modelling API, so every step's footprint is exactly what it touches (plus,
+sometimes, an extra declared read, which only makes the reduction more careful). What the generator
+covers: 2-4 threads of 1-6 steps; back-edges (a step that jumps to an earlier label, making cycles);
+conditional jumps; guards; locks taken in one step and released in a later one (so held across steps),
+in orders that can deadlock; nondeterministic steps with two outcomes; private fields (one thread
+only: the steps a reduction can pick) and shared fields; invariants over shared fields; final
+predicates. Values stay in each field's domain (arithmetic modulo its size).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hypothesis import strategies as st
+
+from pteverify.model import GOTO, Model
+
+
+@dataclass
+class StepSpec:
+    guard: tuple | None = None            # (field, "==" | "!=", value)
+    outcomes: list = field(default_factory=list)   # each a list of (target, "const" | "copy" | "inc", arg)
+    jump: tuple | None = None             # (field or None, value, label index): if field == value
+    acquire: str | None = None
+    release: str | None = None
+    extra_read: str | None = None
+
+
+@dataclass
+class ModelSpec:
+    domains: dict                          # field -> domain size
+    threads: list                          # list of (name, [StepSpec]) ; private field f"p{i}"
+    locks: list
+    invariants: list                       # (name, [(field, value)]): violated when all hold
+    finals: list
+
+
+@st.composite
+def model_specs(draw, max_threads: int = 4, max_steps: int = 6) -> ModelSpec:
+    n_threads = draw(st.integers(2, max_threads))
+    n_shared = draw(st.integers(1, 3))
+    domains = {f"g{i}": draw(st.integers(2, 3)) for i in range(n_shared)}
+    for i in range(n_threads):
+        domains[f"p{i}"] = draw(st.integers(2, 3))
+    locks = [f"L{i}" for i in range(draw(st.integers(0, 2)))]
+    shared = [f for f in domains if f.startswith("g")]
+    threads = []
+    for ti in range(n_threads):
+        mine = shared + [f"p{ti}"]
+        # private fields more often: they are what a reduction can use
+        pick = st.one_of(st.sampled_from(mine), st.just(f"p{ti}"))
+        n_steps = draw(st.integers(1, max_steps))
+        steps = []
+        held = None
+        for si in range(n_steps):
+            spec = StepSpec()
+            if draw(st.integers(0, 3)) == 0:
+                g = draw(pick)
+                spec.guard = (g, draw(st.sampled_from(["==", "!="])), draw(st.integers(0, domains[g] - 1)))
+            n_out = draw(st.sampled_from([1, 1, 1, 2]))
+            for _ in range(n_out):
+                assigns = []
+                for _ in range(draw(st.integers(0, 2))):
+                    tgt = draw(pick)
+                    kind = draw(st.sampled_from(["const", "copy", "inc"]))
+                    if kind == "const":
+                        arg = draw(st.integers(0, domains[tgt] - 1))
+                    else:
+                        arg = draw(st.sampled_from(mine))
+                    assigns.append((tgt, kind, arg))
+                spec.outcomes.append(assigns)
+            if locks:
+                if held is None and draw(st.integers(0, 2)) == 0:
+                    held = spec.acquire = draw(st.sampled_from(locks))
+                    if draw(st.booleans()) and draw(st.booleans()):
+                        spec.release, held = held, None        # a lock-protected atomic step
+                elif held is not None and draw(st.booleans()):
+                    spec.release, held = held, None
+            r = draw(st.integers(0, 5))
+            if r == 0 and si > 0:
+                spec.jump = (None, 0, draw(st.integers(0, si)))                  # back-edge: a cycle
+            elif r == 1:
+                c = draw(pick)
+                spec.jump = (c, draw(st.integers(0, domains[c] - 1)), draw(st.integers(0, n_steps)))
+            if draw(st.integers(0, 5)) == 0:
+                spec.extra_read = draw(st.sampled_from(mine))
+            steps.append(spec)
+        threads.append((f"t{ti}", steps))
+
+    def conj():
+        fs = draw(st.lists(st.sampled_from(shared), min_size=1, max_size=2, unique=True))
+        return [(f, draw(st.integers(0, domains[f] - 1))) for f in fs]
+
+    invariants = [(f"inv{i}", conj()) for i in range(draw(st.integers(0, 2)))]
+    finals = [(f"final{i}", conj()) for i in range(draw(st.integers(0, 1)))]
+    return ModelSpec(domains, threads, locks, invariants, finals)
+
+
+def _value(s, kind, arg, size):
+    if kind == "const":
+        return arg
+    v = getattr(s, arg)
+    return (v + 1) % size if kind == "inc" else v % size
+
+
+def build(spec: ModelSpec) -> Model:
+    m = Model("random")
+    for f, size in spec.domains.items():
+        m.field(f, 0, range(size))
+    for lk in spec.locks:
+        m.lock(lk)
+    for name, steps in spec.threads:
+        t = m.thread(name)
+        n = len(steps)
+        for si, sp in enumerate(steps):
+            reads, writes = set(), set()
+            guard = None
+            if sp.guard is not None:
+                gf, op, gv = sp.guard
+                reads.add(gf)
+                guard = ((lambda gf, gv: lambda s: getattr(s, gf) == gv) if op == "==" else
+                         (lambda gf, gv: lambda s: getattr(s, gf) != gv))(gf, gv)
+            for assigns in sp.outcomes:
+                for tgt, kind, arg in assigns:
+                    writes.add(tgt)
+                    if kind != "const":
+                        reads.add(arg)
+            branches = []
+            jump = None
+            if sp.jump is not None:
+                jf, jv, target = sp.jump
+                label = f"s{target}" if target < n else "done"
+                branches.append(label)
+                if jf is not None:
+                    reads.add(jf)
+                jump = (jf, jv, label)
+            if sp.extra_read:
+                reads.add(sp.extra_read)
+            t.step(f"s{si}", f"random:{name}.s{si}", guard=guard,
+                   effect=_effect(sp.outcomes, jump, spec.domains), reads=reads, writes=writes,
+                   acquire=sp.acquire or (), release=sp.release or (), branches=branches)
+    for name, conj in spec.invariants:
+        m.invariant(name, _not_all(conj), [f for f, _ in conj])
+    for name, conj in spec.finals:
+        m.final(name, _not_all(conj), [f for f, _ in conj])
+    return m
+
+
+def _effect(outcomes, jump, domains):
+    def one(s, assigns):
+        d = {}
+        for tgt, kind, arg in assigns:
+            d[tgt] = _value(s, kind, arg, domains[tgt])
+        if jump is not None:
+            jf, jv, label = jump
+            if jf is None or getattr(s, jf) == jv:
+                d[GOTO] = label
+        return d
+
+    if len(outcomes) == 1:
+        return lambda s: one(s, outcomes[0])
+    return lambda s: [one(s, a) for a in outcomes]
+
+
+def _not_all(conj):
+    return lambda s: not all(getattr(s, f) == v for f, v in conj)
