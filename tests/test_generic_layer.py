@@ -166,3 +166,17 @@ def test_follow_on_failure_names_the_earlier_one(tmp_path):
     assert by["round_trip"].verdict == "disproved"
     assert by["reserved_bits"].verdict == "disproved"
     assert "same failure as round_trip" in by["reserved_bits"].detail
+
+
+def test_text_report_states_the_exception_choice_and_repeats(tmp_path, capsys):
+    lay = layout(tmp_path)
+    with pytest.raises(SystemExit):
+        main(["prove", "--layout-file", str(lay.path), "--property", "not_present_not_none", "--no-exception"])
+    out = capsys.readouterr().out
+    assert "present/none: no exception (--no-exception)" in out
+    text = lay.path.read_text().replace('"(((x).val >> 12) & OFF_MASK)"', '"(((x).val >> 13) << 1 & OFF_MASK)"')
+    lay.path.write_text(text)
+    with pytest.raises(SystemExit):
+        main(["prove", "--layout-file", str(lay.path), "--property", "round_trip", "--property", "reserved_bits"])
+    out = capsys.readouterr().out
+    assert "(same failure as round_trip)" in out

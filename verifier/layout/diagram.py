@@ -372,9 +372,13 @@ def format_report(report: LayoutReport, color: bool = False) -> str:
              f"  ({report.seconds:.2f}s)"]
     limit = report.offset_limit
     lim = f"2^{limit.bit_length() - 1}" if limit & (limit - 1) == 0 else f"{limit:#x}"
+    dropped = any(p.name in ("not_present_not_none", "pmd_not_present_not_none") and not p.exception
+                  for p in report.properties)
+    exc = ("no exception (--no-exception)" if dropped
+           else "type 0 with offset 0 or >= UINT_MAX excepted (never created)")
     lines.append(f"  domain: types 0-{(1 << L.max_swapfiles_shift) - 1}, offsets < {lim} "
                  f"({'offset_bits' if L.offset_bits is not None else 'generic_max_swapfile_size()'})"
-                 f"; present/none: type 0 with offset 0 or >= UINT_MAX excepted (never created)"
+                 f"; present/none: {exc}"
                  f"{_symbols_detail(L)}")
     analysis = None
     w = max(len(n) for n in ["pmd_not_present_not_none"])
@@ -387,6 +391,8 @@ def format_report(report: LayoutReport, color: bool = False) -> str:
             extra = f"  {p.detail or 'solver timeout'}"
         if p.name in L.known_findings:
             extra += f"  (known finding: {L.known_findings[p.name]})"
+        if getattr(p, "same_as", None):
+            extra += f"  (same failure as {p.same_as})"
         lines.append(f"  {verdict} {p.name:<{w}} {p.seconds:6.2f}s{extra}")
         if p.verdict == "disproved" and p.counterexample is not None:
             for s in _fmt_ce(p.counterexample):
