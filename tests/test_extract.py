@@ -380,3 +380,14 @@ def test_page_shift_and_max_physmem_bits_come_from_the_tree(tmp_path):
     assert (lay.page_shift, lay.max_physmem_bits) == (12, 32)
     ex, _ = extract_layout(tree, "toy", sets=("CONFIG_PAGE_SHIFT=14",))
     assert ex.data["page_shift"] == 14 and "max_physmem_bits" not in ex.data
+
+
+def test_token_pasted_suffix_named_like_a_function_like_macro(tmp_path):
+    # _AC(1,UL) pastes 1 and UL; UL(x) is also a function-like macro: its bare name is not a use
+    consts = ("#define __AC(X,Y)\t(X##Y)\n#define _AC(X,Y)\t__AC(X,Y)\n#define _UL(x)\t(_AC(x, UL))\n"
+              "#define UL(x)\t(_UL(x))\n")
+    src = PGTABLE.replace("#define _PAGE_GLOBAL	(1 << 20)", consts + "#define _PAGE_GLOBAL	(_AC(1,UL) << 20)")
+    tree = make_tree(tmp_path, src)
+    ex, lay = extract_layout(tree, "toy")
+    assert "UL(x)" not in ex.data["macros"]
+    assert lay.eval_expr("_PAGE_GLOBAL").v == 1 << 20

@@ -206,6 +206,9 @@ class Extractor:
                 continue
             if t.text == "__VA_ARGS__":
                 continue
+            fm = self.pp.macros.get(t.text)
+            if fm is not None and fm.params is not None and (i + 1 >= len(toks) or toks[i + 1].text != "("):
+                continue        # a function-like macro's name not followed by '(' is not a use of it
             out.append(t.text)
         return out
 
