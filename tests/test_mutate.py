@@ -215,3 +215,28 @@ def test_markdown_table(tmp_path):
     reports = mut.mutate_scenarios([sc], operators=("drop-lock",))
     table = mut.markdown_table(reports)
     assert "| toy-md | 2 | 2 | 0 | 0 | 0 | 0 | 100.0 % |" in table
+
+
+def test_a_thread_ending_with_a_lock_held_violates_locks_released():
+    m = Model("leak")
+    m.lock("L")
+    t = m.thread("t")
+    t.step("lock", "spin_lock(&L)", acquire="L")
+    t.step("work", "nothing", effect=lambda s: {})
+    r = explore(m.compile(), reduction=False)
+    assert r.verdict == "violated" and r.invariant == "locks_released" and r.kind == "final"
+    m.locks_released_at_exit = False
+    assert explore(m.compile(), reduction=False).verdict == HOLDS
+    t.step("unlock", "spin_unlock(&L)", release="L")
+    m.locks_released_at_exit = True
+    assert explore(m.compile(), reduction=False).verdict == HOLDS
+
+
+def test_a_leaked_unlock_is_killed_at_exit(tmp_path):
+    # one depositor only: nobody waits for the lock it forgets to drop, yet the mutant is killed
+    (tmp_path / "one.py").write_text(TOY.replace('("a", "b")', '("a",)').replace("s.bal == 2", "s.bal == 1"))
+    path = tmp_path / "one.toml"
+    path.write_text('name = "one"\nmodel = "one.py:build"\n[[variants]]\nname = "base"\nexpect = "holds"\n')
+    (rep,) = mut.mutate_scenarios([get_scenario(str(path))], operators=("drop-unlock",))
+    m = {x.id: x for x in rep.mutants}["a.unlock:drop-unlock:L"]
+    assert m.status == mut.KILLED and m.how == "locks_released"

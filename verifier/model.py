@@ -226,6 +226,8 @@ class Model:
         # memoised by it. A model whose steps look at more (instrumented or mutated copies built by
         # verifier/mutate.py) sets this to False: its steps then see, and run on, every state.
         self.memoise = True
+        # a thread never ends holding a lock: checked on terminal states (final `locks_released`)
+        self.locks_released_at_exit = True
 
     def field(self, name: str, init: Any, domain: Iterable | None = None, doc: str = "") -> str:
         if not name.isidentifier() or name.startswith("_") or name in (GOTO,):
@@ -283,7 +285,7 @@ class CompiledModel:
         self.index = {n: i for i, n in enumerate(self.field_names)}
         self.pc_index = [nf + i for i in range(len(self.threads))]
         self.invariants = [i for i in model.invariants if not i.final]
-        self.finals = [i for i in model.invariants if i.final]
+        self.finals = [i for i in model.invariants if i.final] + self._lock_final(model)
         self._validate()
         self.State = self._state_class()
         self.done_pc = [len(t.steps) for t in self.threads]
@@ -297,6 +299,20 @@ class CompiledModel:
         self._inv_key = (itemgetter(*self._inv_idx) if self._inv_idx else (lambda s: ()))
         self._inv_memo: dict = {}
         self.steps = [st for t in self.threads for st in t.steps]
+
+    def _lock_final(self, model: Model) -> list:
+        """Once every thread has finished no lock may be held: a lock left taken (an unlock missed
+        on some path) would hang the next task that takes it, so it is a violation here already."""
+        locks = [i for i, f in enumerate(self.fields) if f.is_lock]
+        if not locks or not getattr(model, "locks_released_at_exit", True):
+            return []
+        names = frozenset(self.field_names[i] for i in locks)
+
+        def released(s):
+            return all(s[i] == FREE for i in locks)
+
+        return [Invariant("locks_released", released, names,
+                          "every lock is free once every thread has finished", final=True)]
 
     # -- validation -------------------------------------------------------------------------
     def _validate(self) -> None:

@@ -193,6 +193,7 @@ def _model_with(model: Model, threads: list) -> Model:
     m.memoise = False           # the wrapped guards and effects look at the whole state
     m.fields = model.fields
     m.invariants = model.invariants
+    m.locks_released_at_exit = getattr(model, "locks_released_at_exit", True)
     for t in threads:
         t.model = m
     m.threads = threads
