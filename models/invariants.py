@@ -250,3 +250,55 @@ def inv_uffd_wp_marker_in_uffd_wp_vma(m, child_pte: str, dst_uffd_wp: bool) -> N
                 lambda s: dst_uffd_wp or getattr(s, child_pte).kind != "marker", [child_pte],
                 "a PTE_MARKER_UFFD_WP lives only in a VMA registered for uffd-wp "
                 "(copy_nonpresent_pte: WARN_ON_ONCE(!userfaultfd_wp(dst_vma)))")
+
+
+def final_nothing_leaked(mm: MM, ptes: list[str] | None = None, holders: tuple = ()) -> None:
+    """A final predicate: once every thread has finished, every folio reference is accounted for by a
+    mapping (mapcount), the swap cache, or a reference a thread keeps on purpose (`holders`: fields
+    naming the folio a finished thread still holds, e.g. the pipe's page of vmsplice); each folio's
+    mapcount is the number of PTEs (`ptes`, default the address's PTE) mapping it; every swap count
+    is a swap PTE's, and SWAP_HAS_CACHE is set exactly while a folio is in the swap cache. A get
+    without its put, a swap_free() never called, a swap cache never deleted all leak."""
+    ptes = list(ptes or [mm.pte])
+    has_slot = hasattr(mm, "swp_count")
+    slot_fields = [mm.swp_count, mm.swp_has_cache, mm.swp_cache] if has_slot else []
+    holders = list(holders)
+
+    def ok(s):
+        vals = [getattr(s, p) for p in ptes]
+        held = [getattr(s, h) for h in holders]
+        for fid in mm.folios:
+            mapped = sum(1 for p in vals if p.kind in ("present", "migration") and p.folio == fid)
+            mapcount = getattr(s, mm.f["map"][fid])
+            if mapcount != mapped:
+                return False
+            incache = bool(getattr(s, mm.f["swapcache"][fid]))
+            if getattr(s, mm.f["ref"][fid]) != mapcount + incache + held.count(fid):
+                return False
+        if has_slot:
+            if getattr(s, mm.swp_count) != sum(1 for p in vals if p.kind == "swap" and p.slot == mm.slot):
+                return False
+            cache = getattr(s, mm.swp_cache)
+            if bool(getattr(s, mm.swp_has_cache)) != (cache != NO_FOLIO):
+                return False
+            if cache != NO_FOLIO and not getattr(s, mm.f["swapcache"][cache]):
+                return False
+        return True
+
+    mm.m.final("nothing_leaked", ok, ptes + holders + slot_fields + mm.ff("ref", "map", "swapcache"),
+               "once every task is done nothing leaked: each folio's references are its mappings, the "
+               "swap cache's and those a task keeps on purpose; each swap count is a swap PTE's; "
+               "SWAP_HAS_CACHE is set exactly while a folio is in the swap cache")
+
+
+def final_swapoff_leaves_no_swap_reference(mm: MM) -> None:
+    """A final predicate for swapoff scenarios: once try_to_unuse() and every fault are done, nothing
+    refers to the device any more: no swap PTE, no swap count, no swap cache folio (try_to_unuse()
+    loops until swap_usage_in_pages(si) == 0; a reference left behind fails swapoff or, worse, is
+    resolved against a device that is gone)."""
+    def ok(s):
+        return (getattr(s, mm.pte).kind != "swap" and getattr(s, mm.swp_count) == 0
+                and not getattr(s, mm.swp_has_cache) and getattr(s, mm.swp_cache) == NO_FOLIO)
+
+    mm.m.final("swapoff_leaves_no_swap_reference", ok, [mm.pte, mm.swp_count, mm.swp_has_cache, mm.swp_cache],
+               "after swapoff no swap PTE, swap count or swap cache folio refers to the device")

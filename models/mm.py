@@ -105,6 +105,8 @@ class Kernel:
     synchronous_io: bool = False       # the swap device has SWP_SYNCHRONOUS_IO (skip-swapcache swapin)
     swapcache_prepare: bool = True     # 13ddaf26be32 (v6.8): the skip path pins SWAP_HAS_CACHE
     unuse_keep_swp_bits: bool = True   # 14a762dd1977 (v5.19): unuse_pte keeps soft-dirty / uffd-wp
+    swapout_swp_soft_dirty: bool = True  # 179ef71cbc08 "mm: save soft-dirty bits on swapped
+                                       #   pages", 2013): try_to_unmap_one carries pte_soft_dirty into the swap PTE
     unuse_check_uptodate: bool = True  # 9f186f9e5fa9 (v5.19): unuse_pte maps no !uptodate page
     swap_free_before_map: bool = True  # c145e0b47c77 (v5.18): do_swap_page calls swap_free() before
                                        #   set_pte_at() (before: after it; read faults only)

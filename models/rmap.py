@@ -162,8 +162,8 @@ def _emit_unmap(ctx: Ctx, k: Kernel, page: str, *, kind: str, fail: str, done: s
         pv = getattr(s, pteval)
         ax = getattr(s, excl)
         if kind == "swap":
-            new = pte_swap(mm.slot, exclusive=ax and k.swp_exclusive, soft_dirty=pv.soft_dirty,
-                           uffd_wp=pv.uffd_wp, arch=k.arch)
+            new = pte_swap(mm.slot, exclusive=ax and k.swp_exclusive,
+                           soft_dirty=pv.soft_dirty and k.swapout_swp_soft_dirty, uffd_wp=pv.uffd_wp, arch=k.arch)
         else:
             new = pte_migration(fid, write=pv.write, exclusive=ax, soft_dirty=pv.soft_dirty,
                                 uffd_wp=pv.uffd_wp)
@@ -184,7 +184,7 @@ def _emit_unmap(ctx: Ctx, k: Kernel, page: str, *, kind: str, fail: str, done: s
             mk = "swp_pte = swp_entry_to_pte(entry); pte_swp_mkexclusive(): no swp exclusive bit on this arch; "
         else:
             mk = "swp_pte = swp_entry_to_pte(entry); "
-        mk += "pte_swp_mksoft_dirty/mkuffd_wp; "
+        mk += ("pte_swp_mksoft_dirty/mkuffd_wp; " if k.swapout_swp_soft_dirty else "pte_swp_mkuffd_wp; ")
     else:
         mk = ("entry = writable ? make_writable_migration_entry() : anon_exclusive ? "
               "make_readable_exclusive_migration_entry() : make_readable_migration_entry(); ")

@@ -240,3 +240,13 @@ def test_a_leaked_unlock_is_killed_at_exit(tmp_path):
     (rep,) = mut.mutate_scenarios([get_scenario(str(path))], operators=("drop-unlock",))
     m = {x.id: x for x in rep.mutants}["a.unlock:drop-unlock:L"]
     assert m.status == mut.KILLED and m.how == "locks_released"
+
+
+def test_exit_checks_kill_leaks():
+    """The final predicates nothing_leaked and swapoff_leaves_no_swap_reference each kill a mutant:
+    swapoff skipping try_to_free_swap()/unlock/put_page leaks the swap cache folio, and swapoff
+    skipping the swap-in error entry leaves the swap PTE behind."""
+    (rep,) = mut.mutate_scenarios([load_scenarios()["swapoff-read-error"]], operators=("skip-effect",))
+    by = {m.id: m for m in rep.mutants}
+    assert by["swapoff.free_swap:skip-effect"].how == "nothing_leaked"
+    assert by["swapoff.swapin_error:skip-effect"].how == "swapoff_leaves_no_swap_reference"

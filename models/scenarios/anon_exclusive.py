@@ -22,7 +22,8 @@ from __future__ import annotations
 from pteverify.model import Knob, Model, builder
 
 from ..gup import emit_dma_write, emit_gup, emit_gup_release
-from ..invariants import (inv_exclusive_page_not_replaced, inv_gup_page_is_mapped_page, inv_no_lost_write,
+from ..invariants import (final_nothing_leaked, final_swapoff_leaves_no_swap_reference,
+    inv_exclusive_page_not_replaced, inv_gup_page_is_mapped_page, inv_no_lost_write,
     inv_no_unread_data_mapped, inv_pinned_mapped_page_is_exclusive, inv_soft_dirty_survives_swap,
     inv_swap_pte_page_not_exclusive, inv_uffd_wp_survives_swap, inv_writable_pte_maps_exclusive_page)
 from ..memory import emit_fault_handlers
@@ -71,6 +72,9 @@ K_KEEP_BITS = Knob("swapoff.keep_swp_bits", True,
                    "unuse_pte() carries soft-dirty and uffd-wp from the swap PTE (14a762dd1977, v5.19)")
 
 
+K_SWP_SOFT_DIRTY = Knob("swap_out.swp_soft_dirty", True,
+                        "try_to_unmap_one() carries the PTE's soft-dirty bit into the swap PTE "
+                        "(pte_swp_mksoft_dirty, 179ef71cbc08, 2013)")
 K_UFFD = Knob("uffd.wp_armed", True, "the page is write-protected with UFFDIO_WRITEPROTECT")
 
 
@@ -88,6 +92,7 @@ def _kernel(knobs, **fixed) -> Kernel:
                "arch.swp_exclusive": "arch_swp_exclusive", "swap.stable_writes": "stable_writes",
                "swap.synchronous_io": "synchronous_io", "swap_in.swapcache_prepare": "swapcache_prepare",
                "swapoff.keep_swp_bits": "unuse_keep_swp_bits",
+               "swap_out.swp_soft_dirty": "swapout_swp_soft_dirty",
                "swapoff.check_uptodate": "unuse_check_uptodate"}
     for knob, attr in mapping.items():
         if knob in knobs.declared:
@@ -146,9 +151,10 @@ def odirect_swapout(knobs) -> Model:
     _exclusive_invariants(mm, k)
     inv_no_lost_write(mm, {"dma": dma_done, "cpu": cpu_done})
     inv_gup_page_is_mapped_page(mm, dma_target)
+    final_nothing_leaked(mm)
     return m
 
-@builder(*EXCLUSIVE_KNOBS, arch=True)
+@builder(*EXCLUSIVE_KNOBS, K_SWP_SOFT_DIRTY, arch=True)
 def vmsplice_swapout(knobs) -> Model:
     """test_swp_exclusive: vmsplice() reference, MADV_PAGEOUT, write: the page must not be replaced."""
     k = _kernel(knobs, synchronous_io=False)
@@ -159,6 +165,7 @@ def vmsplice_swapout(knobs) -> Model:
     mm.add_folios(A=_mapped_exclusive(k))
     mm.add_swap_slot()
     cpu_done = mm.ghost("cpu_stored", False, "the test's store completed")
+    sd = mm.ghost("written_since_clear_refs", True, "the page was written since the last clear_refs")
 
     test = mm.thread("test", "the test program: vmsplice(); madvise(MADV_PAGEOUT); write")
     held = emit_gup(test, k, write=False, pin=False, cont="isolate",
@@ -173,6 +180,8 @@ def vmsplice_swapout(knobs) -> Model:
     _exclusive_invariants(mm, k)
     inv_exclusive_page_not_replaced(mm, held)
     inv_no_lost_write(mm, {"cpu": cpu_done})
+    inv_soft_dirty_survives_swap(mm, sd)            # swap-out's pte_swp_mksoft_dirty
+    final_nothing_leaked(mm, holders=(held,))       # the pipe keeps its page
     return m
 
 @builder(K_SYNC, K_PREPARE)
@@ -197,6 +206,7 @@ def swapin_two_faults(knobs) -> Model:
 
     _exclusive_invariants(mm, k)
     inv_no_lost_write(mm, {"cpu": cpu_done})
+    final_nothing_leaked(mm)
     return m
 
 @builder(K_KEEP_BITS, K_UFFD)
@@ -223,6 +233,8 @@ def swapoff_bits(knobs) -> Model:
     inv_uffd_wp_survives_swap(mm, wp)
     inv_soft_dirty_survives_swap(mm, sd)
     inv_no_lost_write(mm, {"cpu": cpu_done})
+    final_nothing_leaked(mm)
+    final_swapoff_leaves_no_swap_reference(mm)
     return m
 
 @builder(K_CHECK_UPTODATE, K_KEEP_BITS)
@@ -243,4 +255,6 @@ def swapoff_read_error(knobs) -> Model:
 
     _exclusive_invariants(mm, k)
     inv_no_unread_data_mapped(mm)
+    final_nothing_leaked(mm)
+    final_swapoff_leaves_no_swap_reference(mm)
     return m

@@ -33,6 +33,7 @@ from ..rmap import emit_try_to_unmap_one
 from .anon_exclusive import K_ANON_EXCLUSIVE, _mapped_exclusive
 from ..tlb import emit_tlb_flush
 from ..user import emit_access
+from ..invariants import final_nothing_leaked
 
 
 ARCHES = {"x86-64": (True, True), "arm64": (False, False), "ipi-weak": (True, False)}
@@ -306,6 +307,7 @@ def gup_fast_vs_migrate_fork(knobs) -> Model:
 
     inv_pinned_mapped_page_is_exclusive(m, [mm, child], [held])
     inv_writable_pte_maps_exclusive_page(m, [mm, child])
+    final_nothing_leaked(mm, ptes=[mm.pte, child.pte], holders=(held,))
     return m
 
 @builder(K_ANON_EXCLUSIVE, K_WPSEQ, K_FORK_COPY)
@@ -330,6 +332,7 @@ def fork_vs_gup_fast(knobs) -> Model:
     if k.anon_exclusive:
         inv_pinned_mapped_page_is_exclusive(m, [mm, child], [held])
     inv_pinned_page_is_mapped_page(m, mm, held)
+    final_nothing_leaked(mm, ptes=[mm.pte, child.pte], holders=(held,))
     return m
 
 @builder(K_ANON_EXCLUSIVE, K_REUSE_MAPCOUNT, K_COW_BREAK, K_FOLL_PIN, K_FORK_COPY, K_WPSEQ)
@@ -367,6 +370,7 @@ def fork_pin_leak(knobs) -> Model:
     inv_cow_isolation(m, [(mm, "parent", []), (child, "child", [held])])
     if k.anon_exclusive and pin:
         inv_pinned_mapped_page_is_exclusive(m, [mm, child], [held])
+    final_nothing_leaked(mm, ptes=[mm.pte, child.pte], holders=(held,))    # the pipe keeps its page
     return m
 
 @builder(K_ANON_EXCLUSIVE, K_FORK_SWP)
@@ -394,6 +398,7 @@ def fork_swap_entry(knobs) -> Model:
         inv_swap_pte_page_not_exclusive(m, [mm, child])
         inv_writable_pte_maps_exclusive_page(m, [mm, child])
     inv_cow_isolation(m, [(mm, "parent", []), (child, "child", [])])
+    final_nothing_leaked(mm, ptes=[mm.pte, child.pte])
     return m
 
 @builder(K_ANON_EXCLUSIVE, K_MPROTECT, K_MIG_EXCL, K_FOLL_PIN, K_MIG_FORK)
@@ -432,4 +437,5 @@ def migration_exclusive(knobs) -> Model:
             inv_pinned_mapped_page_is_exclusive(m, [mm, child], [ref_page])
     if not fork:
         inv_exclusive_page_not_replaced(m, mm, ref_page)
+    final_nothing_leaked(mm, ptes=[mm.pte, child.pte], holders=(ref_page,))
     return m

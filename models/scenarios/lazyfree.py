@@ -20,7 +20,7 @@ from pteverify.model import Knob, Model, builder
 
 from ..fork import emit_dup_mmap, emit_keeponfork
 from ..gup import emit_gup_fast_foll_get
-from ..invariants import (final_dropped_under_pressure, inv_clean_lazyfree_not_swapbacked,
+from ..invariants import (final_dropped_under_pressure, final_nothing_leaked, inv_clean_lazyfree_not_swapbacked,
     inv_droppable_never_swapbacked, inv_droppable_never_swapped, inv_gup_page_is_mapped_page,
     inv_read_sees_last_write_or_zero, inv_referenced_folio_not_discarded, inv_write_after_madv_free_kept)
 from ..ksm import emit_ksm_madvise, emit_ksmd
@@ -156,6 +156,7 @@ def droppable_reclaim(knobs) -> Model:
     inv_read_sees_last_write_or_zero(mm, user.vars["seen"], expect)
     if knobs["check.dropped_under_pressure"]:
         final_dropped_under_pressure(mm, evicted, ORIGINAL)
+    final_nothing_leaked(mm)
     return m
 
 @builder(K_KSM_REFUSE)
@@ -266,6 +267,7 @@ def lazyfree_redirty(knobs) -> Model:
 
     inv_write_after_madv_free_kept(mm, done)
     inv_clean_lazyfree_not_swapbacked(mm, lazy)
+    final_nothing_leaked(mm)
     return m
 
 @builder(K_REF_CHECK, K_IFF_DIRTY, K_DROPPABLE)
@@ -291,4 +293,5 @@ def lazyfree_gup(knobs) -> Model:
     inv_gup_page_is_mapped_page(mm, dma_target)
     if not lz.droppable:
         inv_clean_lazyfree_not_swapbacked(mm, lazy)
+    final_nothing_leaked(mm)
     return m

@@ -25,7 +25,8 @@ from pteverify.model import Knob, Model, builder
 
 from ..arm64_mteswap import (MTE, inv_no_freed_tag_storage_read, inv_no_uninitialised_tags,
     inv_tags_survive_swap, MteKernel)
-from ..invariants import (inv_madvise_free_discards_error, inv_marker_not_swap_entry,
+from ..invariants import (final_nothing_leaked, final_swapoff_leaves_no_swap_reference,
+    inv_madvise_free_discards_error, inv_marker_not_swap_entry,
     inv_no_data_after_swapin_error, inv_uffd_wp_marker_in_uffd_wp_vma, inv_uffd_wp_write_traps)
 from ..madvise import emit_madvise_free_nonpresent
 from ..memory import emit_fork_copy, emit_zap_file
@@ -155,6 +156,7 @@ def mte_swapin(knobs) -> Model:
         emit_tag_checked_load(t, mte, k)
     inv_tags_survive_swap(mte)
     inv_no_uninitialised_tags(mte)
+    final_nothing_leaked(mm)
     return m
 
 @builder(K_UNUSE_RESTORE, K_SET_PTE_RESTORES, K_SYNC_IO_OFF)
@@ -169,6 +171,8 @@ def mte_swapoff(knobs) -> Model:
     emit_tag_checked_load(task, mte, k)
     inv_tags_survive_swap(mte)
     inv_no_uninitialised_tags(mte)
+    final_nothing_leaked(mm)
+    final_swapoff_leaves_no_swap_reference(mm)
     return m
 
 @builder(K_SET_PTE_RESTORES, K_SHMEM_LATE)
@@ -200,6 +204,7 @@ def mte_readpage_race(knobs) -> Model:
     inv_no_freed_tag_storage_read(mte)
     inv_tags_survive_swap(mte)
     inv_no_uninitialised_tags(mte)
+    final_nothing_leaked(mm)
     return m
 
 @builder(K_SYNC_SETS_TAGGED, K_SET_PTE_RESTORES)
@@ -220,6 +225,7 @@ def mte_uninit_tags(knobs) -> Model:
     emit_mprotect_mte(task, mte, mtek, cont="load")
     emit_tag_checked_load(task, mte, k)
     inv_no_uninitialised_tags(mte)
+    final_nothing_leaked(mm)
     return m
 
 @builder(K_MADV, K_FORK_ERR)
@@ -249,6 +255,7 @@ def swapin_error_marker(knobs) -> Model:
     inv_no_data_after_swapin_error(m, [parent_res, child_res], madv)
     inv_madvise_free_discards_error(m, [parent_res], madv)
     inv_marker_not_swap_entry(mm, [mm.pte, child_pte])
+    final_nothing_leaked(mm, ptes=[mm.pte, child_pte])
     return m
 
 @builder(K_INSTALL_MARKER, K_FORK_MARKER, K_FORK_EVENT)
