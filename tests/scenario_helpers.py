@@ -58,6 +58,11 @@ def reachable(scenario, variant, pred):
     return False
 
 
+# Checks no shipped variant violates but mutants do (tests/test_mutate.py: test_exit_checks_kill_leaks,
+# test_a_leaked_unlock_is_killed_at_exit): what a correct kernel guarantees at exit.
+KILLED_BY_MUTANTS = {"nothing_leaked", "swapoff_leaves_no_swap_reference", "locks_released"}
+
+
 def check_registry(expected: dict, ordered: bool = False) -> None:
     """The scenario files hold exactly the variants the issue's tests expect, each naming the commit
     or release it stands for, with the expected verdict and invariant (a second, independent record
@@ -84,6 +89,6 @@ def invariant_on(build_inv, state, **ghosts):
     build_inv(mm, *names.values())
     m.thread("t").step("x", "noop")
     cm = m.compile()
-    checks = cm.invariants + cm.finals
+    checks = [c for c in cm.invariants + cm.finals if c.name != "locks_released"]    # not the engine's
     assert len(checks) == 1
     return checks[0].fn(cm.make_state(state))

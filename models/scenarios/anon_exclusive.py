@@ -154,7 +154,7 @@ def odirect_swapout(knobs) -> Model:
     final_nothing_leaked(mm)
     return m
 
-@builder(*EXCLUSIVE_KNOBS, K_SWP_SOFT_DIRTY, arch=True)
+@builder(*EXCLUSIVE_KNOBS, arch=True)
 def vmsplice_swapout(knobs) -> Model:
     """test_swp_exclusive: vmsplice() reference, MADV_PAGEOUT, write: the page must not be replaced."""
     k = _kernel(knobs, synchronous_io=False)
@@ -165,7 +165,6 @@ def vmsplice_swapout(knobs) -> Model:
     mm.add_folios(A=_mapped_exclusive(k))
     mm.add_swap_slot()
     cpu_done = mm.ghost("cpu_stored", False, "the test's store completed")
-    sd = mm.ghost("written_since_clear_refs", True, "the page was written since the last clear_refs")
 
     test = mm.thread("test", "the test program: vmsplice(); madvise(MADV_PAGEOUT); write")
     held = emit_gup(test, k, write=False, pin=False, cont="isolate",
@@ -180,11 +179,10 @@ def vmsplice_swapout(knobs) -> Model:
     _exclusive_invariants(mm, k)
     inv_exclusive_page_not_replaced(mm, held)
     inv_no_lost_write(mm, {"cpu": cpu_done})
-    inv_soft_dirty_survives_swap(mm, sd)            # swap-out's pte_swp_mksoft_dirty
     final_nothing_leaked(mm, holders=(held,))       # the pipe keeps its page
     return m
 
-@builder(K_SYNC, K_PREPARE)
+@builder(K_SYNC, K_PREPARE, K_SWP_SOFT_DIRTY)
 def swapin_two_faults(knobs) -> Model:
     """Two threads fault on one swapped-out page (skip-swapcache swapin) while reclaim swaps it out again."""
     k = _kernel(knobs)
@@ -194,6 +192,7 @@ def swapin_two_faults(knobs) -> Model:
     mm.add_folios()
     mm.add_swap_slot(count=1, data=ORIGINAL)
     cpu_done = mm.ghost("cpu_stored", False, "fault1's store completed")
+    sd = mm.ghost("written_since_clear_refs", True, "the page was written since the last clear_refs")
 
     t0 = mm.thread("fault0", "thread 0 of the process loads from the page")
     emit_access(t0, k, "load")
@@ -206,6 +205,7 @@ def swapin_two_faults(knobs) -> Model:
 
     _exclusive_invariants(mm, k)
     inv_no_lost_write(mm, {"cpu": cpu_done})
+    inv_soft_dirty_survives_swap(mm, sd)            # swap-out again: pte_swp_mksoft_dirty
     final_nothing_leaked(mm)
     return m
 
