@@ -174,3 +174,43 @@ def test_internal_error_is_exit_4_with_debug_traceback(tmp_path, monkeypatch):
         assert p.returncode == 4
         assert "internal error: KeyError: 'engine bug'" in p.stderr
         assert ("Traceback" in p.stderr) == traceback
+
+
+# 6: scenario files are validated against a declared schema: types, ranges, known keys, names
+GOOD_SCENARIO = 'name = "mine"\nmodel = "mine_model.py:build"\n\n[[variants]]\nname = "v1"\nexpect = "holds"\n'
+
+
+@pytest.mark.parametrize("edit,fragment", [
+    (("[[variants]]\nname = \"v1\"\nexpect = \"holds\"\n", "variants = 5\n"), "variants: must be an array"),
+    (('expect = "holds"', 'expect = "holds"\nknobs = "abc"'), "variants[0].knobs: must be a table"),
+    (('model = "mine_model.py:build"', 'model = "mine_model.py:build"\nthreads = 5'), "threads: must be an array"),
+    (('model = "mine_model.py:build"', "model = 5"), "model: must be a string"),
+    (('model = "mine_model.py:build"', 'model = ""'), "model: '' is not of the form"),
+    (('model = "mine_model.py:build"', 'model = "mine_model.py:build"\nmax_states = "abc"'), "max_states: must be an integer"),
+    (('model = "mine_model.py:build"', 'model = "mine_model.py:build"\nmax_states = -5'), "max_states: must be at least 1"),
+    (('expect = "holds"', 'expect = "violated"\ninvariant = "no_such"'), "invariant 'no_such' is not checked"),
+    (('expect = "holds"', 'expect = "holds"\nstates = true'), "variants[0].states: must be an integer, not true"),
+    (('name = "mine"', "name = 7"), "name: must be a string"),
+    (('name = "mine"', 'name = "mine"\ncolour = "red"'), "colour: unknown key"),
+    (('expect = "holds"', 'expect = "maybe"'), "variants[0].expect: must be one of holds, violated"),
+])
+def test_scenario_schema(tmp_path, edit, fragment):
+    (tmp_path / "mine_model.py").write_text(textwrap.dedent(GOOD_MODEL))
+    f = tmp_path / "mine.toml"
+    f.write_text(GOOD_SCENARIO.replace(*edit))
+    rc, _, err = run("run", f)
+    assert_one_line(rc, err, 2, fragment)
+    assert str(f) in err
+
+
+def test_schema_line_numbers_and_json_schema_export():
+    jsonschema = pytest.importorskip("jsonschema")
+    import tomllib
+    from pteverify.schema import line_of, to_json_schema
+    from pteverify.scenario import SCENARIO_SCHEMA, specs_dir
+    raw = 'name = "x"\n\n[[variants]]\nname = "a"\n\n[[variants]]\nname = "b"\nknobs = 5\n'
+    assert line_of(raw, "variants[1].knobs") == 8 and line_of(raw, "name") == 1
+    schema = to_json_schema(SCENARIO_SCHEMA)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    for p in sorted((specs_dir() / "scenarios").glob("*.toml")):
+        jsonschema.validate(tomllib.loads(p.read_text()), schema)

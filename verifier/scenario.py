@@ -49,9 +49,11 @@ from pathlib import Path
 from typing import Any
 
 from .errors import BadInput, TimeLimit, read_text, describe_user_exception, one_line, user_location
+from .schema import Key, SchemaViolation, Table, line_of, validate
 from .model import CompiledModel, KnobError, Knobs, Model, ModelError, builder_knobs
 
 VERDICTS = ("holds", "violated")
+DEADLOCK_NAME = "deadlock"       # the name a deadlock is reported under (explore.DEADLOCK)
 ARCH_KNOB_PREFIX = "arch."       # knobs that describe the architecture: --arch takes their place
 _SCENARIO_KEYS = {"name", "title", "description", "model", "threads", "invariants", "default_variant",
                   "variants", "kind", "max_states", "race", "equivalent"}
@@ -212,6 +214,11 @@ class Scenario:
             if missing:
                 raise ScenarioError(f"{self.path}: invariants {missing} not defined by {self.model_ref}")
             model.invariants = [i for i in model.invariants if i.name in self.invariants]
+        if variant.invariant is not None:
+            checked = {i.name for i in model.invariants} | {DEADLOCK_NAME}
+            if variant.invariant not in checked:
+                raise ScenarioError(f"{self.path}: variant {variant.name}: invariant {variant.invariant!r} is not "
+                                    f"checked by this scenario (checked: {', '.join(sorted(checked))})")
         names = [t.name for t in model.threads]
         if self.threads and names != list(self.threads):
             raise ScenarioError(f"{self.path}: threads {self.threads} but {self.model_ref} builds {names}")
@@ -272,8 +279,50 @@ def load_toml(path: Path, error=ScenarioError) -> dict:
                     else f"{path}: TOML syntax: {msg}") from None
 
 
+_NAME = r"[A-Za-z0-9][A-Za-z0-9._+^-]*"
+_STEP = Key(str, nonempty=True, pattern=r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?",
+            doc='"label" or "thread.label"')
+_VARIANT_SCHEMA = Table({
+    "name": Key(str, required=True, nonempty=True, pattern=_NAME, doc="a variant name (letters, digits, . _ + ^ -)"),
+    "commit": Key(str, pattern=r"[0-9a-f]{7,40}\^?", doc="a kernel commit id (7-40 hex digits, ^ for its parent)"),
+    "release": Key(str, nonempty=True),
+    "description": Key(str),
+    "knobs": Key(dict, values=Key((bool, int, str))),
+    "expect": Key(str, required=True, choices=VERDICTS),
+    "invariant": Key(str, nonempty=True),
+    "states": Key(int, min=1, doc="the golden state count"),
+    "race": Key(list, items=_STEP, unique=True),
+})
+SCENARIO_SCHEMA = Table({
+    "name": Key(str, required=True, pattern=_NAME, doc="the file's name without .toml"),
+    "title": Key(str),
+    "description": Key(str),
+    "model": Key(str, required=True, pattern=r"[^:\s]+:[A-Za-z_][A-Za-z0-9_]*",
+                 doc='"module:function" or "file.py:function"'),
+    "threads": Key(list, items=Key(str, nonempty=True), unique=True),
+    "invariants": Key(list, items=Key(str, nonempty=True), unique=True),
+    "default_variant": Key(str, nonempty=True),
+    "variants": Key(list, required=True, nonempty=True, items=_VARIANT_SCHEMA),
+    "kind": Key(str, choices=("mm", "engine-validation")),
+    "max_states": Key(int, min=1),
+    "race": Key(list, items=_STEP, unique=True),
+    "equivalent": Key(list, items=Table({"step": Key(str, required=True, nonempty=True),
+                                         "operator": Key(str, required=True, nonempty=True),
+                                         "reason": Key(str, required=True, nonempty=True)})),
+})
+
+
 def _load(path: Path) -> Scenario:
     data = load_toml(path, ScenarioError)
+    try:
+        validate(data, SCENARIO_SCHEMA)
+    except SchemaViolation as e:
+        line = line_of(read_text(path, ScenarioError), e.keypath)
+        raise ScenarioError(f"{path}:{line}: {e}" if line else f"{path}: {e}") from None
+    names = [v["name"] for v in data["variants"]]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ScenarioError(f"{path}: variants: the name {dup[0]!r} is used twice")
     unknown = set(data) - _SCENARIO_KEYS
     if unknown:
         raise ScenarioError(f"{path}: unknown key(s) {sorted(unknown)}")
