@@ -8,11 +8,26 @@ rules; only the primitive bit operations differ.
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
 
 from .ctypes_ import (BASE_KEYWORDS, IntType, StructType, canonical_specifiers, promote,
                       usual_arithmetic)
 from .errors import LayoutError, UndefinedBehaviour
+
+# Bounded work on any input (a layout file is user input): explicit limits, each an error naming
+# the field and column (exit 2), far above what a kernel header needs (all 46 shipped layouts, loaded
+# and proved, reach nesting 33, expansion depth 9, 192 tokens and tree depth 17; the limits are
+# tested in tests/test_layout_limits.py). With them, the recursive parts (macro expansion, the
+# parser's descent, the evaluator shared by the plain and Z3
+# back ends) recurse at most ~4,000 Python frames deep, so the recursion limit is raised to cover
+# that (Python 3.11 runs Python-to-Python calls without C recursion).
+MAX_EXPANSION_DEPTH = 256          # macros/constants expanded inside one another, arguments included
+MAX_EXPANSION_TOKENS = 200_000     # tokens one expansion may produce (exponential macros stop here)
+MAX_NESTING = 256                  # parentheses, casts and unary operators nested in an expression
+MAX_AST_DEPTH = 1000               # depth of the expression tree (long operator chains nest too)
+if sys.getrecursionlimit() < 8000:
+    sys.setrecursionlimit(8000)
 
 # ---------------------------------------------------------------------------------------------
 # Tokens
@@ -132,8 +147,20 @@ class Expander:
     def __init__(self, constants: dict[str, ConstDef], macros: dict[str, MacroDef]):
         self.constants = constants
         self.macros = macros
+        self._depth = 0
 
     def expand(self, tokens: list[Token], active: tuple = ()) -> list[Token]:
+        if self._depth >= MAX_EXPANSION_DEPTH:
+            at = tokens[0] if tokens else None
+            raise LayoutError(f"macro expansion nested deeper than {MAX_EXPANSION_DEPTH} levels",
+                              field=at.field if at else None, column=at.col if at else None)
+        self._depth += 1
+        try:
+            return self._expand(tokens, active)
+        finally:
+            self._depth -= 1
+
+    def _expand(self, tokens: list[Token], active: tuple) -> list[Token]:
         out: list[Token] = []
         i = 0
         n = len(tokens)
@@ -148,6 +175,7 @@ class Expander:
                 if name in active:
                     raise tok.error(f"macro cycle: {' -> '.join(active[active.index(name):] + (name,))}")
                 out.extend(self.expand(self.constants[name].body, active + (name,)))
+                self._budget(out, tok)
                 i += 1
                 continue
             if name in self.macros:
@@ -158,11 +186,18 @@ class Expander:
                     args, i = self._collect_args(tokens, i + 1, tok)
                     out.extend(self.expand(self._substitute(self.macros[name], args, tok, active),
                                            active + (name,)))
+                    self._budget(out, tok)
                     continue
                 raise tok.error(f"function-like macro '{name}' used without arguments")
             out.append(tok)
             i += 1
         return out
+
+    @staticmethod
+    def _budget(out: list, tok: Token) -> None:
+        if len(out) > MAX_EXPANSION_TOKENS:
+            raise tok.error(f"macro expansion of '{tok.text}' exceeds {MAX_EXPANSION_TOKENS:,} tokens "
+                            f"(a macro that doubles its input at every level?)")
 
     @staticmethod
     def _collect_args(tokens, i, name_tok):
@@ -233,6 +268,7 @@ class Expander:
             if t.kind == "id" and t.text in raw and not (out and out[-1].text == "."):
                 pasted = i + 1 < len(body) and body[i + 1].text == "##"
                 out.extend(arg_tokens(t.text, t, pasted))
+                self._budget(out, call_tok)
             else:
                 out.append(t)
             i += 1
@@ -333,6 +369,7 @@ _BINARY_LEVELS = [
     ("||",), ("&&",), ("|",), ("^",), ("&",), ("==", "!="), ("<", ">", "<=", ">="), ("<<", ">>"),
     ("+", "-"), ("*", "/", "%"),
 ]
+_PRECEDENCE = {op: level for level, ops in enumerate(_BINARY_LEVELS) for op in ops}
 
 
 class TypeTable:
@@ -356,6 +393,7 @@ class Parser:
         self.toks = tokens
         self.i = 0
         self.types = types
+        self.nesting = 0
         end_col = (tokens[-1].col + len(tokens[-1].text)) if tokens else 1
         self.end = Token("end", "<end>", tokens[-1].field if tokens else field, end_col)
 
@@ -385,6 +423,10 @@ class Parser:
         t = self.peek()
         if t.kind != "end":
             raise t.error(f"unexpected {self._desc(t)} after the expression")
+        deep = _too_deep(e)
+        if deep is not None:
+            raise deep.tok.error(f"expression tree deeper than {MAX_AST_DEPTH} levels (a chain of "
+                                 f"that many operators?)")
         return e
 
     def expr(self) -> Node:
@@ -404,15 +446,17 @@ class Parser:
         return c
 
     def binary(self, level: int) -> Node:
-        if level == len(_BINARY_LEVELS):
-            return self.cast()
-        ops = _BINARY_LEVELS[level]
-        a = self.binary(level + 1)
-        while self.peek().kind == "punct" and self.peek().text in ops:
-            op = self.next()
-            b = self.binary(level + 1)
-            a = Binary(op, op.text, a, b)
-        return a
+        """Binary operators of precedence `level` or tighter, left-associative. Precedence
+        climbing: a chain `a + b + c` is a loop, and a nesting level costs one frame here rather
+        than one per precedence level."""
+        a = self.cast()
+        while True:
+            t = self.peek()
+            prec = _PRECEDENCE.get(t.text) if t.kind == "punct" else None
+            if prec is None or prec < level:
+                return a
+            self.next()
+            a = Binary(t, t.text, a, self.binary(prec + 1))
 
     def type_name(self):
         """Parses a type name; returns (type, first token)."""
@@ -451,6 +495,16 @@ class Parser:
         return self.types.base[canon], first
 
     def cast(self) -> Node:
+        self.nesting += 1
+        try:
+            if self.nesting > MAX_NESTING:
+                raise self.peek().error(f"expression nested deeper than {MAX_NESTING} levels "
+                                        f"(parentheses, casts, unary operators)")
+            return self._cast()
+        finally:
+            self.nesting -= 1
+
+    def _cast(self) -> Node:
         t = self.peek()
         if t.text == "(" and t.kind == "punct" and self.types.is_type_start(self.peek(1)):
             self.next()
@@ -532,6 +586,30 @@ class Parser:
             self.expect(")")
             return e
         raise t.error(f"expected an expression, found {self._desc(t)}")
+
+
+def _children(node: Node) -> list:
+    cls = type(node)
+    if cls is Binary:
+        return [node.a, node.b]
+    if cls is Cond:
+        return [node.c, node.a, node.b]
+    if cls in (Unary, Cast, Member, SizeofExpr):
+        return [node.e]
+    if cls is Compound:
+        return [e for _, e, _ in node.inits]
+    return []
+
+
+def _too_deep(root: Node) -> Node | None:
+    """A node deeper than MAX_AST_DEPTH in root's tree, or None (iterative: any depth is safe)."""
+    stack = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_AST_DEPTH:
+            return node
+        stack.extend((c, depth + 1) for c in _children(node))
+    return None
 
 
 # ---------------------------------------------------------------------------------------------
