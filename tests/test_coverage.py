@@ -125,7 +125,7 @@ expect = "{expect}"
 @pytest.mark.parametrize("race_line,variant_race,expect,fragment", [
     ('race = ["reclaim.no_such_step"]', "", "holds", "thread reclaim has no step 'no_such_step'"),
     ('race = ["nobody.isolate"]', "", "holds", "no thread has a step 'nobody.isolate'"),
-    ('race = "isolate"', "", "holds", "race must be a list of step labels"),
+    ('race = "isolate"', "", "holds", "race: must be a list of step labels"),
     ('race = ["isolate", "isolate"]', "", "holds", "race names isolate twice"),
     ("", 'race = ["isolate"]', "violated", "race applies to holding variants"),
 ])

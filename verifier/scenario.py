@@ -280,8 +280,8 @@ def load_toml(path: Path, error=ScenarioError) -> dict:
 
 
 _NAME = r"[A-Za-z0-9][A-Za-z0-9._+^-]*"
-_STEP = Key(str, nonempty=True, pattern=r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?",
-            doc='"label" or "thread.label"')
+_STEP = Key(str, nonempty=True)        # resolved against the built model (resolve_race)
+_RACE_WANT = 'a list of step labels ("label" or "thread.label")'
 _VARIANT_SCHEMA = Table({
     "name": Key(str, required=True, nonempty=True, pattern=_NAME, doc="a variant name (letters, digits, . _ + ^ -)"),
     "commit": Key(str, pattern=r"[0-9a-f]{7,40}\^?", doc="a kernel commit id (7-40 hex digits, ^ for its parent)"),
@@ -291,7 +291,7 @@ _VARIANT_SCHEMA = Table({
     "expect": Key(str, required=True, choices=VERDICTS),
     "invariant": Key(str, nonempty=True),
     "states": Key(int, min=1, doc="the golden state count"),
-    "race": Key(list, items=_STEP, unique=True),
+    "race": Key(list, items=_STEP, expected=_RACE_WANT),
 })
 SCENARIO_SCHEMA = Table({
     "name": Key(str, required=True, pattern=_NAME, doc="the file's name without .toml"),
@@ -305,10 +305,9 @@ SCENARIO_SCHEMA = Table({
     "variants": Key(list, required=True, nonempty=True, items=_VARIANT_SCHEMA),
     "kind": Key(str, choices=("mm", "engine-validation")),
     "max_states": Key(int, min=1),
-    "race": Key(list, items=_STEP, unique=True),
-    "equivalent": Key(list, items=Table({"step": Key(str, required=True, nonempty=True),
-                                         "operator": Key(str, required=True, nonempty=True),
-                                         "reason": Key(str, required=True, nonempty=True)})),
+    "race": Key(list, items=_STEP, expected=_RACE_WANT),
+    # the entries' keys are checked below, with the message mutate's documentation gives
+    "equivalent": Key(list, items=Key(dict), expected="an array of tables ([[equivalent]])"),
 })
 
 

@@ -38,6 +38,7 @@ class Key:
     values: "Key | None" = None        # tables with free keys: a Key for every value
     unique: bool = False               # arrays of scalars: no repeats
     doc: str = ""
+    expected: str = ""                 # what a value of the wrong type is told it must be
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,7 @@ def _check(value, key: Key, where: str) -> None:
         validate(value, key, where)
         return
     if not _is(value, key.type):
-        raise SchemaViolation(where, f"must be {_want(key.type)}, not {_found(value)}")
+        raise SchemaViolation(where, f"must be {key.expected or _want(key.type)}, not {_found(value)}")
     if isinstance(value, float) and not math.isfinite(value):
         raise SchemaViolation(where, f"must be a finite number, not {value}")
     if key.choices is not None and value not in key.choices:
