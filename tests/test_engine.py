@@ -222,3 +222,24 @@ def test_lock_blocks_other_thread():
 def test_registry_expectations_are_known_verdicts():
     sc = get_scenario("peterson")
     assert {v.name: v.expect for v in sc.variants} == {"correct": "holds", "broken-order": "violated"}
+
+
+@pytest.mark.parametrize("kw", [dict(reduction=False), dict(reduction=False, packed=False),
+                                dict(reduction=True), dict(reduction=True, packed=False)],
+                         ids=["packed", "tuple", "reduced-packed", "reduced-tuple"])
+def test_max_states_is_never_exceeded(kw):
+    """--max-states N stores at most N states in every search (checked at each insertion, not only
+    between expansions)."""
+    visible = build(classic.counters, **{"counter.threads": 3, "counter.increments": 30})
+    private = Model("private")                  # nothing visible: the reduction applies
+    for i in range(3):
+        private.field(f"c{i}", 0, range(51))
+    for i in range(3):
+        t = private.thread(f"t{i}")
+        for j in range(50):
+            t.step(f"inc{j}", "c++", effect=(lambda f: lambda s: {f: getattr(s, f) + 1})(f"c{i}"),
+                   reads=[f"c{i}"], writes=[f"c{i}"])
+    for cm in (visible, private.compile()):
+        for n in (1, 2, 7, 100):
+            r = explore(cm, max_states=n, **kw)
+            assert r.verdict == INCOMPLETE and r.bound == "max_states" and r.stats.states <= n

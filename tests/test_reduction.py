@@ -3,7 +3,7 @@
 - The reproducer of the old unsound combination (ample sets + sleep sets under the breadth-first
   cycle proviso said "holds" on a violated model).
 - A differential property test over random models (tests/random_models.py): the packed and the
-  tuple unreduced searches agree state for state; reduced and unreduced searches give the same verdict; a reduced trace replays step by step to a state that breaks what
+  tuple searches agree state for state, reduced and unreduced; reduced and unreduced searches give the same verdict; a reduced trace replays step by step to a state that breaks what
   the result says broke; the shortened trace is as short as the unreduced search's.
 - The static decision: a model in which no step can ever reduce runs the unreduced search.
 
@@ -85,6 +85,9 @@ def differential(spec) -> tuple:
     assert (tup.verdict, tup.kind, tup.invariant, tup.stats.states, tup.stats.transitions, tup.path) == \
         (full.verdict, full.kind, full.invariant, full.stats.states, full.stats.transitions, full.path)
     red = explore(cm, reduction=True, max_states=MAX_STATES, shortest=False)
+    red_tup = explore(cm, reduction=True, max_states=MAX_STATES, shortest=False, packed=False)
+    assert (red_tup.verdict, red_tup.kind, red_tup.stats.states, red_tup.stats.transitions, red_tup.path) == \
+        (red.verdict, red.kind, red.stats.states, red.stats.transitions, red.path)
     assert red.verdict == full.verdict, (red.verdict, red.invariant, full.verdict, full.invariant)
     if full.verdict == VIOLATED:
         assert_replays(red)

@@ -132,8 +132,8 @@ def explore(cm: CompiledModel, *, reduction: bool = True, max_states: int | None
 
     With `graph=True` the result carries `edges` (state, thread index, state) for DOT export; with
     `coverage=True` (only without reduction) `coverage`, the transitions fired per step.
-    Without reduction and without `graph` the search runs on packed states (verifier/packed.py);
-    `packed=False` runs the same search on tuple states (the reference the tests compare it with)."""
+    Without `graph` the search runs on packed states (verifier/packed.py); `packed=False` runs the
+    same search on tuple states (the reference the tests compare it with), reduced or not."""
     if coverage and reduction:
         raise ValueError("coverage is counted on the unreduced search: pass reduction=False")
     cov = Coverage(cm) if coverage else None
@@ -146,9 +146,14 @@ def explore(cm: CompiledModel, *, reduction: bool = True, max_states: int | None
     red = Reducer(cm) if reduction else None
     stats.reduction_used = red is not None and red.useful
     try:
-        if stats.reduction_used:
+        if stats.reduction_used and (graph or not packed):
             result = _bfs_reduced(cm, red, parent, stats, t0, max_states, max_seconds, max_depth, progress,
                                   edges)
+        elif stats.reduction_used:
+            pk = cm.packed()
+            parent = {pk.initial: None}
+            result = _bfs_reduced_packed(cm, red, pk, parent, stats, t0, max_states, max_seconds,
+                                         max_depth, progress)
         elif graph or not packed:
             # the tuple search, which records the edges
             result = _bfs_full(cm, parent, stats, t0, max_states, max_seconds, max_depth, progress, edges,
@@ -307,6 +312,8 @@ def _bfs_full(cm, parent, stats, t0, max_states, max_seconds, max_depth, progres
                         edges.append((s, ti, n))
                     if n in parent:
                         continue
+                    if len(parent) >= limit:
+                        raise _Bound("max_states")
                     parent[n] = s
                     if has_inv:
                         broken = check_inv(n)
@@ -391,6 +398,8 @@ def _bfs_packed_loop(cm, pk, parent, stats, t0, max_states, max_seconds, max_dep
                     n = (s & out[0]) | out[1]
                     if n in parent:
                         continue
+                    if len(parent) >= limit:
+                        raise _Bound("max_states")
                     parent[n] = s
                     if has_inv:
                         ok = inv_get(n & inv[0])
@@ -494,6 +503,106 @@ def _bfs_reduced(cm, red, parent, stats, t0, max_states, max_seconds, max_depth,
                     stats.transitions = transitions
                     stats.max_depth = depth
                     return bad
+            expanded += 1
+            if not expanded & 0xFFF or len(parent) > limit:
+                _checkpoint(stats, transitions, depth, parent, limit, t0, max_seconds, progress)
+        frontier = nxt
+        if frontier:
+            depth += 1
+    stats.transitions = transitions
+    stats.max_depth = depth
+    return Result(cm, HOLDS, True, stats)
+
+
+def _bfs_reduced_packed(cm, red, pk, parent, stats, t0, max_states, max_seconds, max_depth, progress):
+    """_bfs_reduced over packed states with memoised steps: the same states in the same order (the
+    random-model differential test holds the two together). Program counters are the lowest bits
+    of a packed state, and a pc's code is the pc itself."""
+    init = pk.initial
+    inv = pk.inv
+    has_inv = bool(cm.invariants)
+    inv_miss = pk.inv_miss
+    inv_get = inv[1].get
+    if has_inv:
+        ok = inv_miss(init)
+        if ok is not True:
+            return _violation(cm, True, stats, "invariant", ok.name, init)
+    threads = list(enumerate(pk.threads))
+    cands = [(ti, sh, m, entries, red.compatible[ti],
+              [(tj, shj, mj) for tj, (shj, mj, _) in threads if tj != ti])
+             for ti, (sh, m, entries) in threads if any(c is not None for c in red.compatible[ti])]
+    pc_mask, done_bits = pk.pc_mask, pk.done_bits
+    limit = max_states if max_states is not None else sys.maxsize
+    frontier = [init]
+    depth = 0
+    transitions = 0
+    expanded = 0
+    while frontier:
+        if max_depth is not None and depth > max_depth:
+            stats.transitions = transitions
+            stats.max_depth = depth
+            raise _Bound("max_depth")
+        nxt = []
+        append = nxt.append
+        for i, s in enumerate(frontier):
+            groups = None
+            for ti, sh, m, entries, compatible, others in cands:
+                pc = (s >> sh) & m
+                comp = compatible[pc]
+                if comp is None:
+                    continue
+                for tj, shj, mj in others:               # C1: independent of their futures
+                    if not (comp[tj] >> ((s >> shj) & mj)) & 1:
+                        break
+                else:                                    # C2 holds by construction of `compatible`
+                    e = entries[pc]
+                    outs = e[4](s & e[0])
+                    if outs is None:
+                        outs = e[2](s)
+                    # C0: enabled; C3 (breadth-first proviso): every successor undiscovered
+                    if outs and all(((s & clear) | setb) not in parent for clear, setb in outs):
+                        groups = (outs,)
+                        stats.reduced_expansions += 1
+                        break
+            if groups is None:
+                groups = []
+                for _, (sh, m, entries) in threads:
+                    e = entries[(s >> sh) & m]
+                    if e is not None:
+                        outs = e[4](s & e[0])
+                        if outs is None:
+                            outs = e[2](s)
+                        if outs:
+                            groups.append(outs)
+                if not groups:
+                    if (s & pc_mask) != done_bits:
+                        bad = _violation(cm, True, stats, "deadlock", DEADLOCK, s)
+                    else:
+                        bad = _terminal(cm, True, stats, pk.unpack(s))
+                        if bad:
+                            bad._bad = s
+                    if bad:
+                        stats.transitions = transitions
+                        stats.max_depth = depth
+                        return bad
+            for outs in groups:
+                for clear, setb in outs:
+                    n = (s & clear) | setb
+                    transitions += 1
+                    if n in parent:
+                        continue
+                    if len(parent) >= limit:
+                        raise _Bound("max_states")
+                    parent[n] = s
+                    if has_inv:
+                        ok = inv_get(n & inv[0])
+                        if ok is None:
+                            ok = inv_miss(n)
+                        if ok is not True:
+                            stats.transitions = transitions
+                            return _invariant_broken(cm, True, stats, frontier, i + 1, n, ok.name, depth,
+                                                     pk.unpack)
+                    append(n)
             expanded += 1
             if not expanded & 0xFFF or len(parent) > limit:
                 _checkpoint(stats, transitions, depth, parent, limit, t0, max_seconds, progress)
