@@ -391,3 +391,16 @@ def test_token_pasted_suffix_named_like_a_function_like_macro(tmp_path):
     ex, lay = extract_layout(tree, "toy")
     assert "UL(x)" not in ex.data["macros"]
     assert lay.eval_expr("_PAGE_GLOBAL").v == 1 << 20
+
+
+def test_128_bit_entries_are_refused_with_the_location(tmp_path, capsys):
+    page = PAGE.replace("typedef struct { unsigned long pte; } pte_t;",
+                        "#ifdef CONFIG_TOY_D128\ntypedef u128 ptval_t;\n#else\ntypedef u64 ptval_t;\n#endif\n"
+                        "typedef struct { ptval_t pte; } pte_t;")
+    tree = make_tree(tmp_path, extra={"arch/toy/include/asm/page.h": page})
+    ex, _ = extract_layout(tree, "toy")
+    assert ex.data["width"] == 64
+    code, out, err = run_cli(["extract", "layout", "--kernel-tree", str(tree), "--arch", "toy",
+                              "--set", "CONFIG_TOY_D128=y"], capsys)
+    assert code == 2
+    assert "cannot extract type ptval_t at arch/toy/include/asm/page.h:4: a 128-bit entry (u128" in err

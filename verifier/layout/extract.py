@@ -369,6 +369,10 @@ def _count_params(d: Decl) -> int:
 def _typedef_shape(fe: CFrontEnd, d: Decl, long_bits: int):
     """('type', 'unsigned long', deps) or ('struct', member-type | {type, members}, deps)."""
     from pycparser import c_ast, c_generator
+    wide = [t for t in d.toks if t.text in ("u128", "s128", "__int128", "__uint128_t", "__s128", "__u128")]
+    if wide:
+        raise _fail(f"type {d.name}", d.where, f"a 128-bit entry ({wide[0].text}, e.g. CONFIG_ARM64_D128) is "
+                    "outside the prover's widths (32 and 64 bits)")
     ast = fe.parse(d, f"type {d.name}")
     td = ast.ext[-1]
     if not isinstance(td, c_ast.Typedef):
