@@ -382,10 +382,17 @@ def _print_run(sc, variant, result, overrides) -> None:
 @click.option("--preset", "k_preset", metavar="LAYOUT", help="With --kernel-tree: start from this shipped layout's config.")
 @click.option("--no-exception", "no_exception", is_flag=True,
               help="Drop the never-created exception (type 0 with offset 0 or >= UINT_MAX) from the present/none properties.")
+@click.option("--confirm", is_flag=True,
+              help="Second opinion from the system C compiler: every counterexample and a sample of every macro, "
+                   "compiled at -O0 and -O2 (and -fsanitize=undefined), must agree with pteverify.")
+@click.option("--cc", "cc_path", metavar="PATH", help="The C compiler for --confirm (default: $CC, cc, gcc, clang); implies --confirm.")
+@click.option("--samples", type=click.IntRange(min=0), default=2000, show_default=True,
+              help="--confirm: pseudo-random inputs per macro, besides the edge values.")
 def prove_cmd(layouts, all_layouts, files, properties, timeout_s, as_json, verbose,
-              kernel_tree, k_arch, k_config, k_sets, k_preset, no_exception):
+              kernel_tree, k_arch, k_config, k_sets, k_preset, no_exception, confirm, cc_path, samples):
     """Prove swap-PTE layout properties with Z3 for all values."""
     from .layout import PROPERTY_NAMES, format_report, load_layout, prove_layout, resolve, shipped_layout_paths
+    from .layout.confirm import confirm_summary, format_confirm
     for p in properties:
         if p not in PROPERTY_NAMES:
             raise BadInput(f"unknown property {p!r} (properties: {', '.join(PROPERTY_NAMES)})")
@@ -400,29 +407,62 @@ def prove_cmd(layouts, all_layouts, files, properties, timeout_s, as_json, verbo
         raise BadInput("--arch, --config, --set and --preset go with --kernel-tree")
     if not chosen:
         raise BadInput("nothing to prove: name layouts, or use --all or --layout-file FILE")
+    compiler = None
+    if confirm or cc_path is not None:
+        from .layout.confirm import ConfirmError, find_compiler
+        try:
+            compiler = find_compiler(cc_path)
+        except ConfirmError as e:
+            raise BadInput(str(e)) from None
     reports = [prove_layout(lay, list(properties) or None, timeout_s, exception=not no_exception)
                for lay in chosen]
+    confirms = _confirm_reports(reports, compiler, samples) if compiler else None
     if as_json:
-        _emit_json({"layouts": [r.to_json() for r in reports]})
+        out = [r.to_json() for r in reports]
+        for d, c in zip(out, confirms or []):
+            d["confirm"] = c.to_json()
+        _emit_json({"layouts": out})
     else:
         colour = _colour(sys.stdout)
         compact = len(reports) > 1 and not verbose
         width = max(len(r.layout.name) for r in reports)
         for r in reports:
+            c = confirms[reports.index(r)] if confirms else None
             if compact and r.verdict == "proved":
                 cap = r.capacity
                 click.echo(f"{r.layout.name.ljust(width)}  proved  {len(r.properties)} properties, "
                            f"{r.seconds:.2f}s  (type {cap.get('type_bits')} bits, "
-                           f"offset {cap.get('offset_bits')} bits)")
+                           f"offset {cap.get('offset_bits')} bits)"
+                           + (f"; cc agrees ({c.evaluations} evaluations)" if c and c.ok and not c.notes else ""))
+                if c and (not c.ok or c.notes):
+                    click.echo("\n".join(format_confirm(c)))
             else:
                 click.echo(format_report(r, colour))
+                if c:
+                    click.echo("\n".join(format_confirm(c)))
         if len(reports) > 1:
             counts = {v: sum(1 for r in reports if r.verdict == v) for v in ("proved", "disproved", "unknown")}
             click.echo(f"{len(reports)} layouts: {counts['proved']} proved, {counts['disproved']} disproved, "
                        f"{counts['unknown']} unknown; {sum(r.seconds for r in reports):.2f}s")
+        if confirms:
+            click.echo(confirm_summary(confirms))
     verdicts = {r.verdict for r in reports}
+    if confirms and any(not c.ok for c in confirms):
+        sys.exit(EXIT_VIOLATED)
     sys.exit(EXIT_VIOLATED if "disproved" in verdicts else EXIT_INCOMPLETE if "unknown" in verdicts
              else EXIT_OK)
+
+
+def _confirm_reports(reports, compiler, samples):
+    """prove --confirm: the compiled programs' second opinion on every report."""
+    from .layout.confirm import ConfirmError, attach, confirm_layouts
+    try:
+        confirms = confirm_layouts([(r.layout, r) for r in reports], compiler, samples)
+    except ConfirmError as e:
+        raise BadInput(str(e)) from None
+    for r, c in zip(reports, confirms):
+        attach(r, c)
+    return confirms
 
 
 @cli.group("layout")

@@ -395,7 +395,7 @@ def format_report(report: LayoutReport, color: bool = False) -> str:
             extra += f"  (same failure as {p.same_as})"
         lines.append(f"  {verdict} {p.name:<{w}} {p.seconds:6.2f}s{extra}")
         if p.verdict == "disproved" and p.counterexample is not None:
-            for s in _fmt_ce(p.counterexample):
+            for s in _fmt_ce(p.counterexample) + p.notes:
                 lines.append(f"      {s}")
             if p.marks.get("values") and not p.marks.get("ub"):
                 pmd = p.name.startswith("pmd_")

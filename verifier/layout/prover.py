@@ -64,6 +64,7 @@ class PropertyResult:
     marks: dict = field(default_factory=dict)   # for the diagram: {'pte': int, 'bits': {bit: why}, ...}
     exception: str | None = None      # the entries excepted from the domain (never created), if any
     same_as: str | None = None        # an earlier disproved property this failure repeats
+    notes: list = field(default_factory=list)   # lines printed under the counterexample (prove --confirm)
 
     def to_json(self) -> dict:
         d = {"name": self.name, "verdict": self.verdict, "seconds": round(self.seconds, 4)}
