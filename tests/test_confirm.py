@@ -20,7 +20,9 @@ from pteverify.layout import confirm as C
 
 FIXTURES = Path(__file__).parent / "layouts"
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = int(os.environ.get("PTEVERIFY_CONFIRM_SAMPLES", "60"))   # nightly: 2000 (the CLI default)
+# pseudo-random inputs per macro (besides the edges): the nightly profile uses the CLI's default
+SAMPLES = int(os.environ.get("PTEVERIFY_CONFIRM_SAMPLES",
+                             "2000" if os.environ.get("PTEVERIFY_TEST_PROFILE") == "deep" else "60"))
 
 
 def pteverify(*args, env=None):
