@@ -84,11 +84,15 @@ def test_prove_all_confirm_every_shipped_and_seeded_layout(prove_all):
 def test_findings_counterexamples_printed_by_the_compiled_program(prove_all, name):
     _, _, layouts = prove_all
     d = layouts[name]
-    (prop,) = load_layout(shipped_layout_paths()[name]).known_findings
-    ce = next(p for p in d["properties"] if p["name"] == prop)["counterexample"]
-    kind = "pmd" if "pmd" in ce else "pte"
-    want = f"{kind} {ce[kind]} -> __swp_type {ce['decoded_type']}, __swp_offset {ce['decoded_offset']:#x}"
-    assert d["confirm"]["counterexample_output"][prop] == {"-O0": want, "-O2": want}
+    findings = load_layout(shipped_layout_paths()[name]).known_findings
+    assert findings
+    for prop in findings:
+        ce = next(p for p in d["properties"] if p["name"] == prop).get("counterexample")
+        if not ce or "decoded_type" not in ce:
+            continue            # the same failure as an earlier property (same_as), or no PTE
+        kind = "pmd" if "pmd" in ce else "pte"
+        want = f"{kind} {ce[kind]} -> __swp_type {ce['decoded_type']}, __swp_offset {ce['decoded_offset']:#x}"
+        assert d["confirm"]["counterexample_output"][prop] == {"-O0": want, "-O2": want}
 
 
 def test_ub_counterexamples_are_reported_by_ubsan(prove_all):
@@ -222,7 +226,7 @@ def test_every_front_end_feature_compiles_and_agrees(tmp_path):
     L = load_layout(path)
     prog = C.Program(L)
     assert "static inline unsigned int typed_ret(unsigned int c)" in "\n".join(prog.lines)
-    (res,) = C.confirm_layouts([(L, prove_layout(L))], samples=30)
+    (res,) = C.confirm_layouts([(L, prove_layout(L, ["round_trip", "not_present_not_none", "flag_independent"]))], samples=30)
     assert res.ok, [d.line() for d in res.disagreements]
     assert res.evaluations > 500
 
