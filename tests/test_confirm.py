@@ -241,3 +241,5 @@ def test_no_compiler_is_one_line_exit_2(tmp_path):
     assert err.count("\n") == 1 and "no C compiler found" in err
     rc, out, err = pteverify("prove", "nios2", "--cc", str(tmp_path / "no-such-cc"))
     assert rc == 2 and err.count("\n") == 1 and "no C compiler at" in err
+    rc, out, err = pteverify("prove", "nios2", "--cc", "true")      # "compiles", writes nothing
+    assert rc == 2 and err.count("\n") == 1 and "wrote no program" in err

@@ -826,12 +826,16 @@ def confirm_layouts(items, cc: Compiler | None = None, samples: int = DEFAULT_SA
             procs["ubsan"] = _compile(cc, src, builds["ubsan"], ["-O0", "-fsanitize=undefined"])
             if records is None:     # meanwhile: the tool's values
                 records = {i: _records(progs[i], items[i][1], samples) for i in live}
-            failed = False
-            for lvl, p in procs.items():
-                out, _ = p.communicate()
-                failed |= p.returncode != 0
+            outs = {lvl: p.communicate()[0] for lvl, p in procs.items()}
+            failed = [lvl for lvl in OPT_LEVELS if procs[lvl].returncode != 0]
             if not failed:
+                if procs["ubsan"].returncode != 0:
+                    raise ConfirmError(f"--confirm: {cc.path} cannot build with -fsanitize=undefined (is libubsan "
+                                       f"installed?): {_first_error(outs['ubsan'])}")
+                if not all(exe.exists() for exe in builds.values()):
+                    raise ConfirmError(f"--confirm: {cc.path} compiled without error but wrote no program")
                 break
+            out = outs[failed[0]]
             # find the layouts the compiler rejects, report them, go on with the others
             for i in list(live):
                 one = d / "one.c"
