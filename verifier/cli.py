@@ -786,6 +786,129 @@ def _print_mutate(reports, mm_total, other_total, seconds, n_jobs, verbose) -> N
 # ------------------------------------------------------------------------------------------
 
 
+# ------------------------------------------------------------------------------------------
+# kernel tree: anchors and the patch gate
+
+
+
+@cli.command("anchors")
+@click.argument("scenarios", nargs=-1)
+@click.option("--kernel-tree", "tree_dir", required=True, type=click.Path(file_okay=False),
+              help="Root of a kernel source tree (mm/, include/, arch/ ...).")
+@click.option("--variant", "variant_names", multiple=True, help="Check only these variants (the default is always checked).")
+@click.option("--scenarios", "scenarios_dir", type=click.Path(file_okay=False, exists=True),
+              help="Scenario directory (default: the shipped scenarios).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("-v", "--verbose", is_flag=True, help="Every path of every variant, not only the findings.")
+def anchors_cmd(scenarios, tree_dir, variant_names, scenarios_dir, as_json, verbose):
+    """Check each model step's kernel function and anchor calls, and their order, against a kernel
+    tree. Exit 0 when every default variant matches, 1 when one drifts or names calls the tree
+    lacks (a finding about the model or the tree, reported, not an error)."""
+    from pathlib import Path
+
+    from . import anchors as anc
+    from .kernel.git import GitTree
+    tree = GitTree(Path(tree_dir))
+    all_sc = load_scenarios(Path(scenarios_dir) if scenarios_dir else None)
+    if scenarios:
+        chosen = []
+        for name in scenarios:
+            chosen.append(all_sc[name] if name in all_sc else get_scenario(name))
+    else:
+        chosen = [sc for sc in all_sc.values() if sc.kind == "mm"]
+    reports = []
+    for sc in chosen:
+        names = [v for v in variant_names if v in {x.name for x in sc.variants}] or None
+        reports.append(anc.check_scenario(sc, tree, names))
+    summ = anc.summary(reports)
+    if as_json:
+        _emit_json({"kernel_tree": str(tree_dir), "summary": summ, "scenarios": [r.to_json() for r in reports]})
+    else:
+        _print_anchors(reports, summ, verbose)
+    sys.exit(EXIT_OK if summ["status"]["drift"] == 0 and summ["status"]["missing"] == 0 else EXIT_VIOLATED)
+
+
+def _print_anchors(reports, summ, verbose) -> None:
+    for r in reports:
+        dv = r.default
+        click.echo(f"{r.scenario} (default {dv.variant}): {dv.status}")
+        for p in dv.paths:
+            if not verbose and p.status == "matches":
+                continue
+            where = f"{p.file}:{p.line}" if p.line else p.file
+            click.echo(f"  {p.function} ({where}): {p.status}, {p.orders_matched}/{p.orders_checked} orders hold, "
+                       f"{len(p.anchors) - len(p.missing)}/{len(p.anchors)} anchors found")
+            for d in p.drifts:
+                click.echo(f"    {d.message}")
+            if p.missing:
+                click.echo(f"    missing: {', '.join(p.missing)}" + (f" ({p.note})" if p.line is None and p.note else ""))
+        for v in r.variants:
+            if v.default:
+                continue
+            drifts = [d for p in v.paths for d in p.drifts]
+            if drifts or verbose:
+                click.echo(f"  variant {v.variant}: {v.status}")
+                for d in drifts:
+                    click.echo(f"    {d.message}")
+        for k in r.knobs:
+            click.echo(f"  {k.message}")
+    st = summ["status"]
+    click.echo(f"Default variants: {summ['scenarios']} scenarios: {st['matches']} match, {st['drift']} drift, "
+               f"{st['missing']} name calls the tree lacks; {summ['paths']} functions, {summ['steps']} steps, "
+               f"{summ['anchors_found']}/{summ['anchors']} anchors found, {summ['orders_matched']}/"
+               f"{summ['orders_checked']} orders hold, {summ['drifts']} drifts.")
+
+
+@cli.command("gate")
+@click.option("--kernel-tree", "tree_dir", required=True, type=click.Path(file_okay=False),
+              help="Root of a git kernel tree.")
+@click.option("--base", default="HEAD~1", show_default=True, help="Revision the change is measured from.")
+@click.option("--only", "only", multiple=True, metavar="SCENARIO", help="Consider only these scenarios.")
+@click.option("--scenarios", "scenarios_dir", type=click.Path(file_okay=False, exists=True),
+              help="Scenario directory (default: the shipped scenarios).")
+@click.option("--layouts", "layouts_dir", type=click.Path(file_okay=False, exists=True),
+              help="Layout directory (default: the shipped layouts).")
+@click.option("--max-seconds", type=SECONDS, default=600.0, show_default=True,
+              help="Bound on each scenario's search (verdict incomplete past it).")
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON report.")
+@click.option("--junit", "junit_file", type=click.Path(dir_okay=False), help="Write a JUnit XML report.")
+@click.option("--sarif", "sarif_file", type=click.Path(dir_okay=False),
+              help="Write a SARIF 2.1.0 report whose results point at kernel files and lines.")
+def gate_cmd(tree_dir, base, only, scenarios_dir, layouts_dir, max_seconds, as_json, junit_file, sarif_file):
+    """CI gate for a kernel change: the files changed since --base decide which layouts are
+    re-proved, which model anchors re-checked and which scenarios run (with the knob values the
+    tree corresponds to). Exit 0 when all pass, 1 otherwise."""
+    from pathlib import Path
+
+    from .gate import run_gate
+    from .report import junit_xml, sarif
+    for path, opt in ((junit_file, "--junit"), (sarif_file, "--sarif")):
+        if path:
+            _check_writable(path, opt)
+    rep = run_gate(Path(tree_dir), base, Path(scenarios_dir) if scenarios_dir else None,
+                   Path(layouts_dir) if layouts_dir else None, tuple(only), max_seconds)
+    if junit_file:
+        _write_output(junit_file, junit_xml(rep.results, rep.seconds), "--junit")
+    if sarif_file:
+        _write_output(sarif_file, json.dumps(sarif(rep.results), indent=1), "--sarif")
+    if as_json:
+        _emit_json(rep.to_json())
+    else:
+        click.echo(f"gate: {len(rep.changed)} files changed since {base}; layouts {', '.join(rep.layouts) or '-'}; "
+                   f"scenarios {', '.join(rep.scenarios) or '-'}")
+        for r in rep.results:
+            tag = "ok  " if r.status == "pass" else "FAIL"
+            loc = r.details.get("location")
+            at = f" [{loc['file']}:{loc['line']}]" if loc else ""
+            click.echo(f"  {tag} {r.kind} {r.name}: {r.item}: {r.message}{at}")
+        for n in rep.notes:
+            click.echo(f"  {n}")
+        failed = sum(r.status != "pass" for r in rep.results)
+        click.echo(f"gate: {'pass' if rep.ok else f'{failed} failed'} ({rep.seconds:.1f} s)")
+    sys.exit(EXIT_OK if rep.ok else EXIT_VIOLATED)
+
+
+
 def _short_usage() -> str:
     names = ", ".join(cli.list_commands(click.Context(cli)))
     return (f"usage: pteverify [--debug] COMMAND [ARGS]...  (commands: {names}; "

@@ -27,9 +27,11 @@ from dataclasses import dataclass, field as dc_field
 from operator import itemgetter
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from .kref import KernelRef, parse_ref
+
 __all__ = [
     "GOTO", "DONE", "FREE", "Knob", "Knobs", "Model", "Thread", "Step", "Invariant",
-    "CompiledModel", "ModelError", "KnobError", "builder", "check_footprints",
+    "CompiledModel", "ModelError", "KnobError", "builder", "check_footprints", "KernelRef",
 ]
 
 GOTO = "goto"        # key of an effect's dict that names the label to jump to
@@ -61,8 +63,14 @@ class Knob:
     default: Any
     doc: str = ""
     domain: tuple = ()          # allowed values; empty means bool
+    # the order of two anchor calls this knob chooses (`pteverify anchors` says which value a kernel
+    # tree corresponds to): pairs of call names, e.g. (("arch_swap_restore", "swap_free"),)
+    orders: tuple = ()
 
     def __post_init__(self):
+        object.__setattr__(self, "orders", tuple(tuple(p) for p in self.orders))
+        if any(len(p) != 2 or not all(isinstance(n, str) and n.isidentifier() for n in p) for p in self.orders):
+            raise ModelError(f"knob {self.name}: orders must be pairs of call names")
         if not self.domain:
             if not isinstance(self.default, bool):
                 raise ModelError(f"knob {self.name}: a non-bool knob needs a domain")
@@ -169,6 +177,13 @@ class Step:
     doc: str = ""
     thread: str = ""
     index: int = -1
+    anchors: KernelRef | None = None          # explicit structure of `ref` (else parsed from it)
+
+    @property
+    def kernel(self) -> KernelRef | None:
+        """File, function and anchor calls of the kernel code this step models (None: not kernel
+        code, e.g. a user-space access)."""
+        return self.anchors if self.anchors is not None else parse_ref(self.ref)
 
     @property
     def footprint_reads(self) -> frozenset:
@@ -189,9 +204,10 @@ class Thread:
     def step(self, label: str, ref: str, *, guard: Callable | None = None,
              effect: Callable | None = None, reads: Iterable[str] = (), writes: Iterable[str] = (),
              acquire: str | Iterable[str] = (), release: str | Iterable[str] = (),
-             branches: Iterable[str] = (), doc: str = "") -> "Thread":
+             branches: Iterable[str] = (), doc: str = "", anchors: KernelRef | None = None) -> "Thread":
         """Append a step. `reads`/`writes` are the fields the guard and effect touch (locks named in
-        `acquire`/`release` are added to the footprint automatically)."""
+        `acquire`/`release` are added to the footprint automatically). `anchors`: the kernel file,
+        function and calls the step stands for, where `ref` is not of the regular form."""
         acquire = (acquire,) if isinstance(acquire, str) else tuple(acquire)
         release = (release,) if isinstance(release, str) else tuple(release)
         if any(st.label == label for st in self.steps):
@@ -199,7 +215,7 @@ class Thread:
         self.steps.append(Step(label=label, ref=ref, guard=guard, effect=effect,
                                reads=frozenset(reads), writes=frozenset(writes),
                                acquire=acquire, release=release, branches=tuple(branches), doc=doc,
-                               thread=self.name, index=len(self.steps)))
+                               thread=self.name, index=len(self.steps), anchors=anchors))
         return self
 
 

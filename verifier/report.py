@@ -70,7 +70,8 @@ def junit_xml(results, seconds: float) -> str:
                        time=f"{seconds:.3f}")
     suites: dict[str, _ET.Element] = {}
     for r in results:
-        suite_name = f"{'scenario' if r.kind == 'scenario' else 'layout'}.{r.name}" + (f"@{r.arch}" if r.arch else "")
+        kind = r.kind if r.kind in ("scenario", "anchors") else "layout"
+        suite_name = f"{kind}.{r.name}" + (f"@{r.arch}" if r.arch else "")
         suite = suites.get(suite_name)
         if suite is None:
             suite = suites[suite_name] = _ET.SubElement(root, "testsuite", name=suite_name, tests="0",
@@ -118,10 +119,14 @@ def sarif(results) -> dict:
     rules: dict[str, dict] = {}
     out = []
     for r in results:
-        bad = r.verdict in ("violated", "disproved", "incomplete", "unknown", "error") or r.status != "pass"
+        bad = r.verdict in ("violated", "disproved", "incomplete", "unknown", "error", "drift") or r.status != "pass"
         if not bad:
             continue
-        if r.kind == "scenario":
+        if r.kind == "anchors":
+            rule_id = f"anchors/{r.verdict}"
+            line = 1
+            text = f"{r.name}: {r.item}: {r.message}"
+        elif r.kind == "scenario":
             rule_id = f"invariant/{r.invariant or r.verdict}"
             line = _find_line(r.file, [rf'^name\s*=\s*"{_re.escape(r.item)}"'])
             text = (f"{r.name} variant {r.item}" + (f" on {r.arch}" if r.arch else "") + f": {r.message}")
@@ -130,11 +135,15 @@ def sarif(results) -> dict:
             line = _find_line(r.file, [rf"^{_re.escape(r.item)}\s*=", r"^\[known_findings\]", r"^\[macros\]"])
             text = f"{r.name}: {r.item} {r.verdict}: {r.message}"
         rules.setdefault(rule_id, {"id": rule_id, "shortDescription": {"text": rule_id.replace("/", ": ")}})
+        uri = _Path(_rel(r.file)).as_posix()
+        loc = r.details.get("location")          # `gate`: the kernel file and line the result is about
+        if loc:
+            uri, line = loc["file"], loc["line"]
         out.append({
             "ruleId": rule_id,
             "level": "error" if r.status != "pass" else "note",
             "message": {"text": text},
-            "locations": [{"physicalLocation": {"artifactLocation": {"uri": _Path(_rel(r.file)).as_posix()},
+            "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri},
                                                 "region": {"startLine": line}}}],
             "partialFingerprints": {"pteverify/v1": r.hash or r.id},
             "properties": {"id": r.id, "verdict": r.verdict, "expect": r.expect, "status": r.status},

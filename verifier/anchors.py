@@ -1,0 +1,361 @@
+"""Model anchors checked against a kernel tree (`pteverify anchors`).
+
+Every step of a model names the kernel function it is a part of and the calls it stands for (its
+anchors, `Step.kernel`). For each scenario and variant this module finds each function in the tree
+(tree-sitter-c, no preprocessing), checks that each anchor is called in it, and that the order the
+model assumes holds on a control-flow path of the function:
+
+- within a step, its anchors in the order written;
+- between steps: a step and each step that can follow it in its thread (the next one, or a declared
+  branch target) when both are in the same function: the last anchor of the first before the first
+  anchor of the second.
+
+A modelled pair X before Y "matches" when some call of X reaches some call of Y on one path (source
+order, same arm of every `if`/`?:`/`#if` both sit in, no `return`, or `goto` past Y, in between); it
+is a "drift" when the tree only has Y reaching X (reported at Y's line), and "unordered" when X and Y
+sit on exclusive arms (the model wrote alternatives in one step). An anchor the function never calls,
+or a function the file does not define, is "missing": the model's kernel and the tree disagree on
+names (a rename, a moved function, or a reference to fix).
+
+A knob that chooses the order of two anchors says so (`Knob(..., orders=(("X", "Y"),))`); for
+such a knob the report names the value the tree corresponds to: the model built with that value
+orders X and Y as the tree does. A tree whose order matches no variant, or no value, is a finding,
+reported; never an error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .kernel.functions import Function, functions
+from .kernel.git import GitTree
+from .kref import KernelRef
+
+MATCHES, DRIFT, MISSING = "matches", "drift", "missing"
+
+
+@dataclass
+class Drift:
+    before: str          # the model's order: `before` then `after`
+    after: str
+    file: str
+    line: int            # where the tree calls `after` (the call that comes first in the tree)
+    other_line: int      # where it then calls `before`
+    variant: str
+
+    @property
+    def message(self) -> str:
+        return (f"drift at {self.file}:{self.line}: the tree calls {self.after} before {self.before}; "
+                f"the model (variant {self.variant}) assumes {self.before} before {self.after}")
+
+    def to_json(self) -> dict:
+        return {"before": self.before, "after": self.after, "file": self.file, "line": self.line,
+                "other_line": self.other_line, "message": self.message}
+
+
+@dataclass
+class PathResult:
+    """One kernel function a scenario's threads model, checked for one variant."""
+
+    file: str
+    function: str
+    line: int | None                 # the definition's first line in the tree (None: not found)
+    steps: list                      # "thread/label" of the steps in this function
+    anchors: list                    # distinct anchor names the model uses here
+    missing: list = field(default_factory=list)          # anchors the function does not call
+    drifts: list = field(default_factory=list)
+    orders_checked: int = 0
+    orders_matched: int = 0
+    unordered: list = field(default_factory=list)        # (X, Y) on exclusive arms
+    note: str = ""
+
+    @property
+    def status(self) -> str:
+        if self.drifts:
+            return DRIFT
+        if self.line is None or self.missing:
+            return MISSING
+        return MATCHES
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.function}"
+
+    def to_json(self) -> dict:
+        return {"file": self.file, "function": self.function, "line": self.line, "status": self.status,
+                "steps": self.steps, "anchors": self.anchors, "missing": self.missing,
+                "orders_checked": self.orders_checked, "orders_matched": self.orders_matched,
+                "unordered": [list(p) for p in self.unordered],
+                "drifts": [d.to_json() for d in self.drifts], **({"note": self.note} if self.note else {})}
+
+
+@dataclass
+class KnobFinding:
+    """Which value of an order-choosing knob the tree corresponds to."""
+
+    knob: str
+    before: str
+    after: str
+    file: str
+    function: str
+    tree_order: str                  # "X before Y" | "Y before X" | "both" | "absent"
+    line: int | None
+    values: list                     # knob values whose model orders the pair as the tree does
+
+    @property
+    def message(self) -> str:
+        if not self.values:
+            return (f"knob {self.knob}: the tree ({self.tree_order} in {self.function}"
+                    + (f" at {self.file}:{self.line}" if self.line else "") + ") matches no value of the knob")
+        vals = " or ".join(_fmt(v) for v in self.values)
+        return (f"knob {self.knob}: the tree corresponds to {vals} ({self.tree_order} in {self.function}"
+                + (f" at {self.file}:{self.line}" if self.line else "") + ")")
+
+    def to_json(self) -> dict:
+        return {"knob": self.knob, "pair": [self.before, self.after], "file": self.file,
+                "function": self.function, "tree_order": self.tree_order, "line": self.line,
+                "values": self.values, "message": self.message}
+
+
+def _fmt(v) -> str:
+    return str(v).lower() if isinstance(v, bool) else str(v)
+
+
+@dataclass
+class VariantResult:
+    variant: str
+    stands_for: str
+    default: bool
+    paths: list
+
+    @property
+    def status(self) -> str:
+        st = {p.status for p in self.paths}
+        return DRIFT if DRIFT in st else MISSING if MISSING in st else MATCHES
+
+    def to_json(self) -> dict:
+        return {"variant": self.variant, "stands_for": self.stands_for, "default": self.default,
+                "status": self.status, "paths": [p.to_json() for p in self.paths]}
+
+
+@dataclass
+class ScenarioAnchors:
+    scenario: str
+    variants: list
+    knobs: list
+    unstructured: int                # steps with no kernel structure (user space, hardware)
+
+    @property
+    def default(self) -> VariantResult:
+        return next(v for v in self.variants if v.default)
+
+    def to_json(self) -> dict:
+        return {"scenario": self.scenario, "default_status": self.default.status,
+                "unstructured_steps": self.unstructured,
+                "variants": [v.to_json() for v in self.variants],
+                "knobs": [k.to_json() for k in self.knobs]}
+
+
+# --------------------------------------------------------------------------------------------
+# The model side: which functions, which anchors, which orders
+
+
+@dataclass
+class _ModelPath:
+    file: str
+    function: str
+    steps: list = field(default_factory=list)       # (step id, KernelRef)
+    pairs: list = field(default_factory=list)       # (X, Y, step id of X, step id of Y, within-step?)
+    sequence: list = field(default_factory=list)    # anchors in the threads' step order
+
+
+def model_paths(cm) -> dict:
+    """(file, function) -> _ModelPath for a compiled model."""
+    paths: dict[tuple, _ModelPath] = {}
+    unstructured = 0
+    for t in cm.threads:
+        labels = {s.label: s.index for s in t.steps}
+        kref = [s.kernel for s in t.steps]
+        for s, k in zip(t.steps, kref):
+            if k is None:
+                unstructured += 1
+                continue
+            mp = paths.setdefault((k.file, k.function), _ModelPath(k.file, k.function))
+            sid = f"{t.name}/{s.label}"
+            mp.steps.append((sid, k))
+            mp.sequence.extend(k.calls)
+            succ = [s.index + 1] + [labels[b] for b in s.branches if b in labels]
+            for j in dict.fromkeys(succ):
+                if j < len(t.steps) and kref[j] is not None and (kref[j].file, kref[j].function) == (k.file, k.function) \
+                        and j != s.index:
+                    mp.pairs.append((s.index, j, sid, f"{t.name}/{t.steps[j].label}", k, kref[j]))
+    return paths, unstructured
+
+
+# --------------------------------------------------------------------------------------------
+# The tree side
+
+
+def tree_functions(tree: GitTree, file: str, function: str) -> list[Function] | None:
+    text = tree.read(file)
+    if text is None:
+        return None
+    return functions(text, file, function)
+
+
+def _order(fn: Function, x: str, y: str):
+    """(forward, backward): the first pair of calls with x reaching y, and with y reaching x."""
+    xs, ys = fn.find(x), fn.find(y)
+    fwd = next(((a, b) for a in xs for b in ys if fn.reaches(a, b)), None)
+    bwd = next(((b, a) for a in xs for b in ys if fn.reaches(b, a)), None)
+    return fwd, bwd
+
+
+def _check_path(mp: _ModelPath, defs: list[Function] | None, variant: str) -> PathResult:
+    anchors = list(dict.fromkeys(mp.sequence))
+    res = PathResult(mp.file, mp.function, None, [sid for sid, _ in mp.steps], anchors)
+    if defs is None:
+        res.note = f"the tree has no file {mp.file}"
+        res.missing = anchors
+        return res
+    if not defs:
+        res.note = f"{mp.file} defines no function {mp.function}"
+        res.missing = anchors
+        return res
+    best = None
+    for fn in defs:                           # one definition per #if arm: take the one that fits best
+        r = _check_def(mp, fn, anchors, variant)
+        key = (len(r.drifts), len(r.missing))
+        if best is None or key < best[0]:
+            best = (key, r)
+    return best[1]
+
+
+def _check_def(mp: _ModelPath, fn: Function, anchors: list, variant: str) -> PathResult:
+    res = PathResult(mp.file, mp.function, fn.line, [sid for sid, _ in mp.steps], anchors)
+    if fn.config:
+        res.note = f"definition under #if {fn.config}"
+    called = {c.name for c in fn.calls}
+    res.missing = [a for a in anchors if a not in called]
+    pairs: list[tuple[str, str]] = []
+    for _, k in mp.steps:
+        present = [c for c in k.calls if c in called]
+        pairs += list(zip(present, present[1:]))
+    for _, _, _, _, ka, kb in mp.pairs:
+        pa = [c for c in ka.calls if c in called]
+        pb = [c for c in kb.calls if c in called]
+        if pa and pb:
+            pairs.append((pa[-1], pb[0]))
+    seen_drift = set()
+    for x, y in dict.fromkeys(pairs):
+        if x == y:
+            continue
+        res.orders_checked += 1
+        fwd, bwd = _order(fn, x, y)
+        if fwd is not None:
+            res.orders_matched += 1
+        elif bwd is not None:
+            if (x, y) not in seen_drift:
+                seen_drift.add((x, y))
+                res.drifts.append(Drift(x, y, mp.file, bwd[0].line, bwd[1].line, variant))
+        else:
+            res.unordered.append((x, y))
+    return res
+
+
+def tree_order(fn: Function, x: str, y: str) -> tuple[str, int | None]:
+    fwd, bwd = _order(fn, x, y)
+    if fwd and bwd:
+        return "both", fwd[0].line
+    if fwd:
+        return f"{x} before {y}", fwd[0].line
+    if bwd:
+        return f"{y} before {x}", bwd[0].line
+    if fn.find(x) and fn.find(y):
+        return "unordered", None
+    return "absent", None
+
+
+def _model_order(mp: _ModelPath | None, x: str, y: str) -> str:
+    if mp is None or x not in mp.sequence or y not in mp.sequence:
+        return "absent"
+    return f"{x} before {y}" if mp.sequence.index(x) < mp.sequence.index(y) else f"{y} before {x}"
+
+
+# --------------------------------------------------------------------------------------------
+# A scenario
+
+
+def check_scenario(sc, tree: GitTree, variants: list | None = None) -> ScenarioAnchors:
+    """Every variant of scenario `sc` (or those named) against `tree`."""
+    results = []
+    unstructured = 0
+    chosen = [sc.variant(v) for v in variants] if variants else list(sc.variants)
+    if not any(v.name == sc.default_variant for v in chosen):
+        chosen.insert(0, sc.variant(None))
+    def_cache: dict[tuple, list | None] = {}
+    default_paths = None
+    for v in chosen:
+        cm = sc.build(v)
+        paths, unstructured = model_paths(cm)
+        out = []
+        for key, mp in paths.items():
+            if key not in def_cache:
+                def_cache[key] = tree_functions(tree, *key)
+            out.append(_check_path(mp, def_cache[key], v.name))
+        results.append(VariantResult(v.name, v.stands_for, v.name == sc.default_variant, out))
+        if v.name == sc.default_variant:
+            default_paths = paths
+    knobs = _knob_findings(sc, tree, def_cache, default_paths)
+    return ScenarioAnchors(sc.name, results, knobs, unstructured)
+
+
+def _knob_findings(sc, tree, def_cache, default_paths) -> list[KnobFinding]:
+    out = []
+    default = sc.variant(None)
+    for knob in sc.knobs:
+        if not knob.orders:
+            continue
+        by_value = {}
+        for value in knob.domain:
+            try:
+                cm = sc.build(default, {knob.name: value})
+            except Exception:
+                continue                          # a value the builder refuses with these knobs
+            by_value[value] = model_paths(cm)[0]
+        for x, y in knob.orders:
+            keys = {k for paths in by_value.values() for k, mp in paths.items()
+                    if x in mp.sequence or y in mp.sequence}
+            for key in sorted(keys):
+                if key not in def_cache:
+                    def_cache[key] = tree_functions(tree, *key)
+                defs = def_cache[key] or []
+                if not defs:
+                    continue
+                fn = defs[0]
+                order, line = tree_order(fn, x, y)
+                if order == "both" or order == "unordered":
+                    values = []
+                else:
+                    values = [val for val, paths in by_value.items() if _model_order(paths.get(key), x, y) == order]
+                out.append(KnobFinding(knob.name, x, y, key[0], key[1], order, line, values))
+    return out
+
+
+def summary(reports: list[ScenarioAnchors]) -> dict:
+    """Figures over the default variants: paths, steps, anchors and orders checked, statuses."""
+    d = {"scenarios": len(reports), "paths": 0, "steps": 0, "anchors": 0, "anchors_found": 0,
+         "orders_checked": 0, "orders_matched": 0, "drifts": 0,
+         "status": {MATCHES: 0, DRIFT: 0, MISSING: 0}}
+    for r in reports:
+        dv = r.default
+        d["status"][dv.status] += 1
+        for p in dv.paths:
+            d["paths"] += 1
+            d["steps"] += len(p.steps)
+            d["anchors"] += len(p.anchors)
+            d["anchors_found"] += len(p.anchors) - len(p.missing)
+            d["orders_checked"] += p.orders_checked
+            d["orders_matched"] += p.orders_matched
+            d["drifts"] += len(p.drifts)
+    return d
