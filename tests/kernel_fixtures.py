@@ -64,8 +64,9 @@ RESTORE = """#ifdef CONFIG_ARCH_HAS_SWAP_TAGS
 FREE = "\tswap_free(entry);"
 
 
-def swapin_c(restore_first: bool = True, drop_free: bool = False) -> str:
-    first, second = (RESTORE, FREE) if restore_first else (FREE, RESTORE)
+def swapin_c(restore_first: bool = True, drop_free: bool = False, renamed: bool = False) -> str:
+    free = "\tfolio_put_swap(folio, NULL);" if renamed else FREE
+    first, second = (RESTORE, free) if restore_first else (free, RESTORE)
     text = SWAPIN_C.format(first=first, second=second)
     if drop_free:
         text = text.replace(FREE + "\n", "")
@@ -84,6 +85,7 @@ K_RESTORE_FIRST = Knob("toy.restore_before_free", True,
 @builder(K_RESTORE_FIRST)
 def build(knobs):
     m = Model("toy-swapin")
+    m.renamed("swap_free", "folio_put_swap")
     m.field("slot", 1, (0, 1), "the swap slot (and the tags stored by it) exists")
     m.field("tags", 0, (0, 1), "the page's tags were restored")
     t = m.thread("fault")

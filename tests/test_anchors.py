@@ -28,9 +28,11 @@ from pteverify.scenario import get_scenario, load_scenarios  # noqa: E402
     ("mm/vmscan.c:shrink_folio_list -> mm/rmap.c:try_to_unmap_one [file folio]: pteval = ptep_clear_flush(); "
      "folio_remove_rmap_pte() [then shmem_writepage()]",
      "mm/rmap.c", "try_to_unmap_one", ("ptep_clear_flush", "folio_remove_rmap_pte")),
-    # a qualifier after the function name; nested calls in text order
+    # a qualifier after the function name; nested calls in the order C completes them
     ("mm/memory.c:wp_page_reuse (unshare): ptep_set_access_flags(maybe_mkwrite(pte_mkdirty()))",
-     "mm/memory.c", "wp_page_reuse", ("ptep_set_access_flags", "maybe_mkwrite", "pte_mkdirty")),
+     "mm/memory.c", "wp_page_reuse", ("pte_mkdirty", "maybe_mkwrite", "ptep_set_access_flags")),
+    ("mm/memory.c:do_swap_page: x = a(b(), (c + d(e))) ?: f(g); h(",
+     "mm/memory.c", "do_swap_page", ("b", "d", "a", "f", "h")),
     # the body ends where another file's function starts, or where a callee's details start
     ("mm/vmscan.c:pageout: clear_page_dirty_for_io(); mm/page_io.c:swap_writepage(): set_page_writeback()",
      "mm/vmscan.c", "pageout", ("clear_page_dirty_for_io",)),
@@ -129,6 +131,17 @@ def test_drifted_tree_is_a_finding(toy, tmp_path):
     assert rep.knobs[0].values == [False]
 
 
+def test_renamed_anchor(toy, tmp_path):
+    """The model's swap_free() is folio_put_swap() in a newer tree (Model.renamed)."""
+    tree = write_tree(tmp_path / "tree", renamed=True)
+    rep = check_scenario(toy, GitTree(tree))
+    assert rep.default.status == MATCHES and rep.knobs[0].values == [True]
+    drifted = write_tree(tmp_path / "drifted", renamed=True, restore_first=False)
+    d, = check_scenario(toy, GitTree(drifted)).default.paths[0].drifts
+    assert "the tree calls folio_put_swap before arch_swap_restore; the model (variant fixed) assumes " \
+           "arch_swap_restore before swap_free" in d.message
+
+
 def test_missing_anchor_and_function(toy, tmp_path):
     tree = write_tree(tmp_path / "tree", drop_free=True)
     rep = check_scenario(toy, GitTree(tree))
@@ -174,3 +187,24 @@ def test_shipped_scenarios_have_structured_steps(tmp_path):
     s = summary(reports)
     assert s["paths"] > 0 and s["anchors"] > 0 and s["anchors_found"] == 0
     assert s["status"][MISSING] == len(reports)
+
+
+def test_names_file(toy, tmp_path, capsys):
+    """A [renamed] table maps the model's call names to the tree's; a malformed one is bad input."""
+    tree = tmp_path / "tree"
+    write_tree(tree)
+    text = (tree / "mm/memory.c").read_text().replace("folio_lock_or_retry(", "folio_lock_killable_or_retry(")
+    (tree / "mm/memory.c").write_text(text)
+    names = tmp_path / "names.toml"
+    names.write_text('[renamed]\nfolio_lock_or_retry = ["folio_lock_killable_or_retry"]\n')
+    with pytest.raises(SystemExit) as e:
+        main(["anchors", "--kernel-tree", str(tree), str(toy.path), "--names", str(names)])
+    assert e.value.code == 0, capsys.readouterr().out
+    with pytest.raises(SystemExit) as e:
+        main(["anchors", "--kernel-tree", str(tree), str(toy.path)])
+    assert e.value.code == 1 and "missing: folio_lock_or_retry" in capsys.readouterr().out
+    names.write_text('[renamed]\nfolio_lock_or_retry = "x"\n')
+    with pytest.raises(SystemExit) as e:
+        main(["anchors", "--kernel-tree", str(tree), str(toy.path), "--names", str(names)])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.count("\n") == 1 and "renamed.folio_lock_or_retry" in err

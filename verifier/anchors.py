@@ -6,12 +6,12 @@ anchors, `Step.kernel`). For each scenario and variant this module finds each fu
 model assumes holds on a control-flow path of the function:
 
 - within a step, its anchors in the order written;
-- between steps: a step and each step that can follow it in its thread (the next one, or a declared
-  branch target) when both are in the same function: the last anchor of the first before the first
-  anchor of the second.
+- between steps: a step and each step that follows it in its thread on some run of the model (the
+  model's own transitions, walked breadth-first) when both are in the same function: the last anchor
+  of the first before the first anchor of the second.
 
-A modelled pair X before Y "matches" when some call of X reaches some call of Y on one path (source
-order, same arm of every `if`/`?:`/`#if` both sit in, no `return`, or `goto` past Y, in between); it
+A modelled pair X before Y "matches" when some call of X reaches some call of Y on one path (the
+order calls complete in the source, arguments first, same arm of every `if`/`?:`/`#if` both sit in, no `return`, or `goto` past Y, in between); it
 is a "drift" when the tree only has Y reaching X (reported at Y's line), and "unordered" when X and Y
 sit on exclusive arms (the model wrote alternatives in one step). An anchor the function never calls,
 or a function the file does not define, is "missing": the model's kernel and the tree disagree on
@@ -27,9 +27,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .errors import BadInput
 from .kernel.functions import Function, functions
 from .kernel.git import GitTree
-from .kref import KernelRef
 
 MATCHES, DRIFT, MISSING = "matches", "drift", "missing"
 
@@ -42,10 +42,13 @@ class Drift:
     line: int            # where the tree calls `after` (the call that comes first in the tree)
     other_line: int      # where it then calls `before`
     variant: str
+    tree_before: str = ""   # the names the tree calls them by (a renamed anchor)
+    tree_after: str = ""
 
     @property
     def message(self) -> str:
-        return (f"drift at {self.file}:{self.line}: the tree calls {self.after} before {self.before}; "
+        return (f"drift at {self.file}:{self.line}: the tree calls {self.tree_after or self.after} before "
+                f"{self.tree_before or self.before}; "
                 f"the model (variant {self.variant}) assumes {self.before} before {self.after}")
 
     def to_json(self) -> dict:
@@ -165,27 +168,67 @@ class _ModelPath:
     file: str
     function: str
     steps: list = field(default_factory=list)       # (step id, KernelRef)
+    aliases: dict = field(default_factory=dict)     # anchor -> its names in other kernels
     pairs: list = field(default_factory=list)       # (X, Y, step id of X, step id of Y, within-step?)
     sequence: list = field(default_factory=list)    # anchors in the threads' step order
 
 
-def model_paths(cm) -> dict:
-    """(file, function) -> _ModelPath for a compiled model."""
+STEP_EDGE_STATES = 20_000      # states visited to learn which step follows which
+
+
+def step_edges(cm, limit: int = STEP_EDGE_STATES) -> tuple[list, bool]:
+    """For each thread, the (pc, next pc) pairs the model really takes: a breadth-first walk of the
+    model's own transitions (at most `limit` states). A step that always jumps elsewhere is not
+    followed by the step written after it, so that pair gives no order. Returns (edges per thread,
+    complete?); an incomplete walk only gives fewer orders to check, never a wrong one."""
+    edges = [set() for _ in cm.threads]
+    seen = {cm.initial}
+    frontier = [cm.initial]
+    complete = True
+    while frontier:
+        nxt = []
+        for s in frontier:
+            for ti, pci in enumerate(cm.pc_index):
+                fire = cm._fire[ti][s[pci]]
+                if fire is None:
+                    continue
+                try:
+                    succs = fire(s)
+                except Exception:           # a model error shows in `run`; here it only ends the walk
+                    continue
+                for n in succs:
+                    edges[ti].add((s[pci], n[pci]))
+                    if n not in seen:
+                        if len(seen) >= limit:
+                            complete = False
+                            continue
+                        seen.add(n)
+                        nxt.append(n)
+        frontier = nxt
+    return edges, complete
+
+
+def model_paths(cm, names: dict | None = None) -> dict:
+    """(file, function) -> _ModelPath for a compiled model; `names`: renamed anchors."""
+    aliases = dict(names or {})
+    for call, new in cm.model.anchor_names.items():
+        aliases[call] = tuple(dict.fromkeys(aliases.get(call, ()) + new))
     paths: dict[tuple, _ModelPath] = {}
     unstructured = 0
-    for t in cm.threads:
-        labels = {s.label: s.index for s in t.steps}
+    taken, _ = step_edges(cm)
+    for ti, t in enumerate(cm.threads):
         kref = [s.kernel for s in t.steps]
         for s, k in zip(t.steps, kref):
             if k is None:
                 unstructured += 1
                 continue
-            mp = paths.setdefault((k.file, k.function), _ModelPath(k.file, k.function))
+            mp = paths.setdefault((k.file, k.function),
+                                  _ModelPath(k.file, k.function, aliases=aliases))
             sid = f"{t.name}/{s.label}"
             mp.steps.append((sid, k))
             mp.sequence.extend(k.calls)
-            succ = [s.index + 1] + [labels[b] for b in s.branches if b in labels]
-            for j in dict.fromkeys(succ):
+            succ = sorted(j for i, j in taken[ti] if i == s.index)
+            for j in succ:
                 if j < len(t.steps) and kref[j] is not None and (kref[j].file, kref[j].function) == (k.file, k.function) \
                         and j != s.index:
                     mp.pairs.append((s.index, j, sid, f"{t.name}/{t.steps[j].label}", k, kref[j]))
@@ -203,9 +246,19 @@ def tree_functions(tree: GitTree, file: str, function: str) -> list[Function] | 
     return functions(text, file, function)
 
 
-def _order(fn: Function, x: str, y: str):
-    """(forward, backward): the first pair of calls with x reaching y, and with y reaching x."""
-    xs, ys = fn.find(x), fn.find(y)
+def _names(aliases: dict, call: str) -> tuple:
+    return (call,) + tuple(aliases.get(call, ()))
+
+
+def _find(fn: Function, aliases: dict, call: str) -> list:
+    names = set(_names(aliases, call))
+    return [c for c in fn.calls if c.name in names]
+
+
+def _order(fn: Function, x: str, y: str, aliases: dict | None = None):
+    """(forward, backward): the first pair of calls with x reaching y, and with y reaching x
+    (under any of their names)."""
+    xs, ys = _find(fn, aliases or {}, x), _find(fn, aliases or {}, y)
     fwd = next(((a, b) for a in xs for b in ys if fn.reaches(a, b)), None)
     bwd = next(((b, a) for a in xs for b in ys if fn.reaches(b, a)), None)
     return fwd, bwd
@@ -235,7 +288,8 @@ def _check_def(mp: _ModelPath, fn: Function, anchors: list, variant: str) -> Pat
     res = PathResult(mp.file, mp.function, fn.line, [sid for sid, _ in mp.steps], anchors)
     if fn.config:
         res.note = f"definition under #if {fn.config}"
-    called = {c.name for c in fn.calls}
+    names = {c.name for c in fn.calls}
+    called = {a for a in anchors if any(n in names for n in _names(mp.aliases, a))}
     res.missing = [a for a in anchors if a not in called]
     pairs: list[tuple[str, str]] = []
     for _, k in mp.steps:
@@ -248,30 +302,31 @@ def _check_def(mp: _ModelPath, fn: Function, anchors: list, variant: str) -> Pat
             pairs.append((pa[-1], pb[0]))
     seen_drift = set()
     for x, y in dict.fromkeys(pairs):
-        if x == y:
-            continue
+        if set(_names(mp.aliases, x)) & set(_names(mp.aliases, y)):
+            continue                     # one call in the tree (two anchors merged into one)
         res.orders_checked += 1
-        fwd, bwd = _order(fn, x, y)
+        fwd, bwd = _order(fn, x, y, mp.aliases)
         if fwd is not None:
             res.orders_matched += 1
         elif bwd is not None:
             if (x, y) not in seen_drift:
                 seen_drift.add((x, y))
-                res.drifts.append(Drift(x, y, mp.file, bwd[0].line, bwd[1].line, variant))
+                res.drifts.append(Drift(x, y, mp.file, bwd[0].line, bwd[1].line, variant,
+                                        bwd[1].name, bwd[0].name))
         else:
             res.unordered.append((x, y))
     return res
 
 
-def tree_order(fn: Function, x: str, y: str) -> tuple[str, int | None]:
-    fwd, bwd = _order(fn, x, y)
+def tree_order(fn: Function, x: str, y: str, aliases: dict | None = None) -> tuple[str, int | None]:
+    fwd, bwd = _order(fn, x, y, aliases)
     if fwd and bwd:
         return "both", fwd[0].line
     if fwd:
         return f"{x} before {y}", fwd[0].line
     if bwd:
         return f"{y} before {x}", bwd[0].line
-    if fn.find(x) and fn.find(y):
+    if _find(fn, aliases or {}, x) and _find(fn, aliases or {}, y):
         return "unordered", None
     return "absent", None
 
@@ -286,31 +341,57 @@ def _model_order(mp: _ModelPath | None, x: str, y: str) -> str:
 # A scenario
 
 
-def check_scenario(sc, tree: GitTree, variants: list | None = None) -> ScenarioAnchors:
-    """Every variant of scenario `sc` (or those named) against `tree`."""
+class NamesError(BadInput):
+    """A names file is malformed (bad input)."""
+
+
+def load_names(path=None) -> dict:
+    """The rename table (`[renamed] call = ["new_name", ...]`): the shipped specs/anchor-names.toml
+    unless `path` names another file."""
+    import tomllib
+    from pathlib import Path
+    if path is None:
+        from .scenario import specs_dir
+        path = specs_dir() / "anchor-names.toml"
+        if not Path(path).exists():
+            return {}
+    try:
+        data = tomllib.loads(Path(path).read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise NamesError(f"{path}: {e}") from None
+    unknown = set(data) - {"renamed"}
+    if unknown:
+        raise NamesError(f"{path}: unknown key(s) {sorted(unknown)} (expected a [renamed] table)")
+    table = data.get("renamed", {})
+    for k, v in table.items():
+        if not (k.isidentifier() and isinstance(v, list) and v and all(isinstance(n, str) and n.isidentifier() for n in v)):
+            raise NamesError(f"{path}: renamed.{k}: expected a list of C function names")
+    return {k: tuple(v) for k, v in table.items()}
+
+
+def check_scenario(sc, tree: GitTree, variants: list | None = None, names: dict | None = None) -> ScenarioAnchors:
+    """Every variant of scenario `sc` (or those named) against `tree`; `names`: renamed anchors
+    (load_names()) on top of the model's own (Model.renamed)."""
     results = []
     unstructured = 0
     chosen = [sc.variant(v) for v in variants] if variants else list(sc.variants)
     if not any(v.name == sc.default_variant for v in chosen):
         chosen.insert(0, sc.variant(None))
     def_cache: dict[tuple, list | None] = {}
-    default_paths = None
     for v in chosen:
         cm = sc.build(v)
-        paths, unstructured = model_paths(cm)
+        paths, unstructured = model_paths(cm, names)
         out = []
         for key, mp in paths.items():
             if key not in def_cache:
                 def_cache[key] = tree_functions(tree, *key)
             out.append(_check_path(mp, def_cache[key], v.name))
         results.append(VariantResult(v.name, v.stands_for, v.name == sc.default_variant, out))
-        if v.name == sc.default_variant:
-            default_paths = paths
-    knobs = _knob_findings(sc, tree, def_cache, default_paths)
+    knobs = _knob_findings(sc, tree, def_cache, names)
     return ScenarioAnchors(sc.name, results, knobs, unstructured)
 
 
-def _knob_findings(sc, tree, def_cache, default_paths) -> list[KnobFinding]:
+def _knob_findings(sc, tree, def_cache, names) -> list[KnobFinding]:
     out = []
     default = sc.variant(None)
     for knob in sc.knobs:
@@ -322,7 +403,7 @@ def _knob_findings(sc, tree, def_cache, default_paths) -> list[KnobFinding]:
                 cm = sc.build(default, {knob.name: value})
             except Exception:
                 continue                          # a value the builder refuses with these knobs
-            by_value[value] = model_paths(cm)[0]
+            by_value[value] = model_paths(cm, names)[0]
         for x, y in knob.orders:
             keys = {k for paths in by_value.values() for k, mp in paths.items()
                     if x in mp.sequence or y in mp.sequence}
@@ -333,7 +414,8 @@ def _knob_findings(sc, tree, def_cache, default_paths) -> list[KnobFinding]:
                 if not defs:
                     continue
                 fn = defs[0]
-                order, line = tree_order(fn, x, y)
+                aliases = next((p[key].aliases for p in by_value.values() if key in p), {})
+                order, line = tree_order(fn, x, y, aliases)
                 if order == "both" or order == "unordered":
                     values = []
                 else:

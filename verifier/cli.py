@@ -798,9 +798,11 @@ def _print_mutate(reports, mm_total, other_total, seconds, n_jobs, verbose) -> N
 @click.option("--variant", "variant_names", multiple=True, help="Check only these variants (the default is always checked).")
 @click.option("--scenarios", "scenarios_dir", type=click.Path(file_okay=False, exists=True),
               help="Scenario directory (default: the shipped scenarios).")
+@click.option("--names", "names_file", type=click.Path(dir_okay=False, exists=True),
+              help="Renamed anchor calls (a [renamed] table; default: the shipped anchor-names.toml).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("-v", "--verbose", is_flag=True, help="Every path of every variant, not only the findings.")
-def anchors_cmd(scenarios, tree_dir, variant_names, scenarios_dir, as_json, verbose):
+def anchors_cmd(scenarios, tree_dir, variant_names, scenarios_dir, names_file, as_json, verbose):
     """Check each model step's kernel function and anchor calls, and their order, against a kernel
     tree. Exit 0 when every default variant matches, 1 when one drifts or names calls the tree
     lacks (a finding about the model or the tree, reported, not an error)."""
@@ -816,10 +818,11 @@ def anchors_cmd(scenarios, tree_dir, variant_names, scenarios_dir, as_json, verb
             chosen.append(all_sc[name] if name in all_sc else get_scenario(name))
     else:
         chosen = [sc for sc in all_sc.values() if sc.kind == "mm"]
+    renamed = anc.load_names(names_file)
     reports = []
     for sc in chosen:
         names = [v for v in variant_names if v in {x.name for x in sc.variants}] or None
-        reports.append(anc.check_scenario(sc, tree, names))
+        reports.append(anc.check_scenario(sc, tree, names, renamed))
     summ = anc.summary(reports)
     if as_json:
         _emit_json({"kernel_tree": str(tree_dir), "summary": summ, "scenarios": [r.to_json() for r in reports]})

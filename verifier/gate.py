@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .anchors import DRIFT, MATCHES, check_scenario, model_paths
+from .anchors import MATCHES, check_scenario, load_names, model_paths
 from .check import FAIL, PASS, CheckResult, Job, layout_hash, run_job
 from .kernel.functions import defined_functions
 from .kernel.git import GitTree, changed_lines
@@ -87,6 +87,7 @@ def run_gate(root: Path, base: str, scenarios_dir: Path | None = None, layouts_d
     changed = changed_lines(Path(root), base)
     before = head.at(base)
     rep = GateReport(base, changed)
+    names = load_names()
 
     # -- layouts ------------------------------------------------------------------------------
     for p in _layouts_for(changed, layouts_dir):
@@ -105,14 +106,14 @@ def run_gate(root: Path, base: str, scenarios_dir: Path | None = None, layouts_d
             continue
         if sc.kind != "mm":
             continue
-        paths, _ = model_paths(sc.build(sc.variant(None)))
+        paths, _ = model_paths(sc.build(sc.variant(None)), names)
         hit = sorted(k for k in paths if k in touched_fns)
         if not hit:
             continue
         rep.scenarios.append(sc.name)
         rep.touched[sc.name] = [f"{f}:{fn}" for f, fn in hit]
-        now = check_scenario(sc, head)
-        then = check_scenario(sc, before)
+        now = check_scenario(sc, head, names=names)
+        then = check_scenario(sc, before, names=names)
         dv_now, dv_then = now.default, then.default
         old = {(p.file, p.function): p for p in dv_then.paths}
         for p in dv_now.paths:

@@ -7,7 +7,7 @@ Where it is regular, the structure is read from it:
 
 The modelled function is the last of a `->` call chain (`mm/vmscan.c:shrink_folio_list ->
 mm/rmap.c:try_to_unmap_one [file folio]: ...` models try_to_unmap_one in mm/rmap.c). The anchors are
-the calls written in the body, `name(`, in order; text in square brackets is a note about callees or
+the calls written in the body, `name(`, in the order they complete (arguments first); text in square brackets is a note about callees or
 locking and gives no anchor, and the body ends where it names another file (`...; mm/page_io.c:
 swap_writepage(): ...` continues in another function) or describes a callee (`wp_page_copy(): new
 folio, ...`: wp_page_copy is an anchor, what follows happens inside it). A reference that does not start with a
@@ -77,7 +77,32 @@ def ref_calls(body: str) -> tuple:
     m = _CALLEE_DETAIL.search(body)
     if m:
         body = body[:m.end() - 2]
-    return tuple(n for n in _CALL.findall(body) if n not in _NOT_CALLS)
+    return tuple(n for n in _in_call_order(body) if n not in _NOT_CALLS)
+
+
+def _in_call_order(body: str) -> list:
+    """Call names in the order the calls complete: arguments before the call they are passed to
+    (`set_pte_at(pte_mkold(mk_pte()))` is mk_pte, pte_mkold, set_pte_at), as C evaluates them, so a
+    nested and an unnested form of the same code give the same order."""
+    out: list[str] = []
+    stack: list = []                  # open parentheses: a call's name, or None for grouping
+    i = 0
+    while i < len(body):
+        m = _CALL.match(body, i) if (i == 0 or not (body[i - 1].isalnum() or body[i - 1] in "_.>")) else None
+        if m:
+            stack.append(m.group(1))
+            i = m.end()
+            continue
+        ch = body[i]
+        if ch == "(":
+            stack.append(None)
+        elif ch == ")" and stack:
+            name = stack.pop()
+            if name is not None:
+                out.append(name)
+        i += 1
+    out += [n for n in reversed(stack) if n is not None]      # unclosed prose: innermost first
+    return out
 
 
 def parse_ref(ref: str) -> KernelRef | None:

@@ -244,6 +244,14 @@ class Model:
         self.memoise = True
         # a thread never ends holding a lock: checked on terminal states (final `locks_released`)
         self.locks_released_at_exit = True
+        self.anchor_names: dict[str, tuple] = {}     # call -> the names it has in other kernels
+
+    def renamed(self, call: str, *names: str) -> None:
+        """Anchor call `call` is called `names` in other kernels (`swap_free` became
+        `folio_put_swap`): a tree calling any of them has the anchor."""
+        if not all(isinstance(n, str) and n.isidentifier() for n in (call,) + names):
+            raise ModelError(f"renamed({call!r}, ...): call names must be C identifiers")
+        self.anchor_names[call] = tuple(dict.fromkeys(self.anchor_names.get(call, ()) + names))
 
     def field(self, name: str, init: Any, domain: Iterable | None = None, doc: str = "") -> str:
         if not name.isidentifier() or name.startswith("_") or name in (GOTO,):

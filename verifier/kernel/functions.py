@@ -44,7 +44,8 @@ _EXITS = ("return_statement", "goto_statement")
 class Call:
     name: str
     line: int                 # 1-based
-    pos: int                  # byte offset of the call in the file
+    pos: int                  # byte offset where the call completes (its closing parenthesis):
+                              # arguments come before the call they are passed to, as C runs them
     arms: tuple               # ((branch node id, arm), ...) from the outside in
     exits: tuple              # ((arm key, kind, goto label), ...) arms around the call that end in return/goto
 
@@ -134,7 +135,7 @@ def _walk_calls(fn: Function, node, arms: tuple, exits: tuple) -> None:
     if t == "call_expression":
         f = node.child_by_field_name("function")
         if f is not None and f.type == "identifier":
-            fn.calls.append(Call(_text(f), node.start_point[0] + 1, node.start_byte, arms, exits))
+            fn.calls.append(Call(_text(f), node.start_point[0] + 1, node.end_byte, arms, exits))
     elif t in _EXITS:
         lab = node.child_by_field_name("label") if t == "goto_statement" else None
         fn.jumps.append((node.start_byte, arms, "goto" if lab is not None else "return",
