@@ -43,7 +43,17 @@ from pteverify.scenario import get_scenario, load_scenarios  # noqa: E402
      "mm/swapfile.c", "unuse_pte", ("unlikely", "set_pte_at")),
 ])
 def test_regular_refs_parse(ref, file, function, calls):
-    assert parse_ref(ref) == KernelRef(file, function, calls)
+    k = parse_ref(ref)
+    assert (k.file, k.function, k.calls) == (file, function, calls)
+
+
+def test_arguments_are_ordered_only_before_their_call():
+    k = parse_ref("mm/memory.c:wp_page_copy: ptep_clear_flush(); set_pte_at(maybe_mkwrite(pte_mkdirty()))")
+    assert k.calls == ("ptep_clear_flush", "pte_mkdirty", "maybe_mkwrite", "set_pte_at")
+    assert k.within == (-1, 2, 3, -1)
+    assert KernelRef("mm/memory.c", "f", ("a", "b")).within == (-1, -1)
+    with pytest.raises(ValueError, match="one call index per call"):
+        KernelRef("mm/memory.c", "f", ("a", "b"), (5, -1))
 
 
 @pytest.mark.parametrize("ref", ["user space: store to the page", "VM_FAULT_SIGBUS: force_sig_fault(SIGBUS)",

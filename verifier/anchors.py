@@ -5,7 +5,8 @@ anchors, `Step.kernel`). For each scenario and variant this module finds each fu
 (tree-sitter-c, no preprocessing), checks that each anchor is called in it, and that the order the
 model assumes holds on a control-flow path of the function:
 
-- within a step, its anchors in the order written;
+- within a step, its anchors in the order written (calls complete in C order: an argument before
+  the call it is passed to, and at no fixed point relative to the calls written before);
 - between steps: a step and each step that follows it in its thread on some run of the model (the
   model's own transitions, walked breadth-first) when both are in the same function: the last anchor
   of the first before the first anchor of the second.
@@ -293,11 +294,14 @@ def _check_def(mp: _ModelPath, fn: Function, anchors: list, variant: str) -> Pat
     res.missing = [a for a in anchors if a not in called]
     pairs: list[tuple[str, str]] = []
     for _, k in mp.steps:
-        present = [c for c in k.calls if c in called]
-        pairs += list(zip(present, present[1:]))
+        # statements in order; an argument only before the call it is passed to
+        top = [c for c, w in zip(k.calls, k.within) if w < 0 and c in called]
+        pairs += list(zip(top, top[1:]))
+        pairs += [(c, k.calls[w]) for c, w in zip(k.calls, k.within)
+                  if w >= 0 and c in called and k.calls[w] in called]
     for _, _, _, _, ka, kb in mp.pairs:
-        pa = [c for c in ka.calls if c in called]
-        pb = [c for c in kb.calls if c in called]
+        pa = [c for c, w in zip(ka.calls, ka.within) if w < 0 and c in called]
+        pb = [c for c, w in zip(kb.calls, kb.within) if w < 0 and c in called]
         if pa and pb:
             pairs.append((pa[-1], pb[0]))
     seen_drift = set()

@@ -29,6 +29,11 @@ class KernelRef:
     file: str                     # path in the kernel tree, e.g. mm/memory.c
     function: str                 # the function the step is a part of
     calls: tuple = ()             # the calls it stands for, in the order the model assumes
+    # per call, the index in `calls` of the call it is an argument of (-1: a statement of its own).
+    # An argument is computed before its call, at no fixed point relative to the calls before it:
+    # `set_pte_at(pte_mkdirty(entry))` and `entry = pte_mkdirty(entry); ...; set_pte_at(entry)`
+    # are the same code.
+    within: tuple = ()
 
     def __post_init__(self):
         if not re.fullmatch(r"[\w.+/-]+\.[chS]", self.file or ""):
@@ -36,6 +41,10 @@ class KernelRef:
         if not re.fullmatch(r"[A-Za-z_]\w*", self.function or ""):
             raise ValueError(f"kernel reference: {self.function!r} is not a C function name")
         object.__setattr__(self, "calls", tuple(self.calls))
+        within = tuple(self.within) or (-1,) * len(self.calls)
+        if len(within) != len(self.calls) or any(not (-1 <= w < len(self.calls)) for w in within):
+            raise ValueError(f"kernel reference {self.function}: `within` must give one call index per call")
+        object.__setattr__(self, "within", within)
         for c in self.calls:
             if not re.fullmatch(r"[A-Za-z_]\w*", c):
                 raise ValueError(f"kernel reference {self.function}: anchor {c!r} is not a C name")
@@ -70,6 +79,11 @@ def _strip_brackets(text: str) -> str:
 
 def ref_calls(body: str) -> tuple:
     """The anchors of a reference body: calls in order, minus notes and other files' text."""
+    return tuple(n for n, _ in _ref_calls(body))
+
+
+def _ref_calls(body: str) -> list:
+    """(name, index of the enclosing call or -1) of the anchors of a reference body."""
     body = _strip_brackets(body)
     m = _OTHER_FILE.search(body)
     if m:
@@ -77,32 +91,55 @@ def ref_calls(body: str) -> tuple:
     m = _CALLEE_DETAIL.search(body)
     if m:
         body = body[:m.end() - 2]
-    return tuple(n for n in _in_call_order(body) if n not in _NOT_CALLS)
+    return _in_call_order(body)
 
 
 def _in_call_order(body: str) -> list:
-    """Call names in the order the calls complete: arguments before the call they are passed to
-    (`set_pte_at(pte_mkold(mk_pte()))` is mk_pte, pte_mkold, set_pte_at), as C evaluates them, so a
-    nested and an unnested form of the same code give the same order."""
-    out: list[str] = []
-    stack: list = []                  # open parentheses: a call's name, or None for grouping
+    """Calls in the order they complete: arguments before the call they are passed to
+    (`set_pte_at(pte_mkold(mk_pte()))` is mk_pte, pte_mkold, set_pte_at), as C evaluates them; each
+    with the index of the call it is an argument of (-1 for none)."""
+    done: list = []                   # (name, open-id of the enclosing call or None)
+    stack: list = []                  # open parentheses: (name or None for grouping, open id)
+    ids: dict = {}                    # open id -> index in `done` once closed
     i = 0
+    n_open = 0
+
+    def enclosing():
+        for name, oid in reversed(stack):
+            if name is not None:
+                return oid
+        return None
+
+    def close(name, oid):
+        parent = enclosing()
+        if name not in _NOT_CALLS:
+            ids[oid] = len(done)
+            done.append((name, parent))
+        else:                        # `if (...)`: its contents belong to what encloses it
+            for k, (nm, par) in enumerate(done):
+                if par == oid:
+                    done[k] = (nm, parent)
     while i < len(body):
         m = _CALL.match(body, i) if (i == 0 or not (body[i - 1].isalnum() or body[i - 1] in "_.>")) else None
         if m:
-            stack.append(m.group(1))
+            stack.append((m.group(1), n_open))
+            n_open += 1
             i = m.end()
             continue
         ch = body[i]
         if ch == "(":
-            stack.append(None)
+            stack.append((None, n_open))
+            n_open += 1
         elif ch == ")" and stack:
-            name = stack.pop()
+            name, oid = stack.pop()
             if name is not None:
-                out.append(name)
+                close(name, oid)
         i += 1
-    out += [n for n in reversed(stack) if n is not None]      # unclosed prose: innermost first
-    return out
+    while stack:                      # unclosed prose: innermost first
+        name, oid = stack.pop()
+        if name is not None:
+            close(name, oid)
+    return [(name, ids.get(parent, -1) if parent is not None else -1) for name, parent in done]
 
 
 def parse_ref(ref: str) -> KernelRef | None:
@@ -115,4 +152,5 @@ def parse_ref(ref: str) -> KernelRef | None:
         if em.group("file"):
             file = em.group("file")
         func = em.group("func")
-    return KernelRef(file, func, ref_calls(ref[m.end():]))
+    calls = _ref_calls(ref[m.end():])
+    return KernelRef(file, func, tuple(n for n, _ in calls), tuple(w for _, w in calls))
