@@ -296,7 +296,9 @@ def _check_def(mp: _ModelPath, fn: Function, anchors: list, variant: str) -> Pat
     for _, k in mp.steps:
         # statements in order; an argument only before the call it is passed to
         top = [c for c, w in zip(k.calls, k.within) if w < 0 and c in called]
-        pairs += list(zip(top, top[1:]))
+        # a call the step names twice is two calls (`a() -> x(); else x()`): nothing is ordered
+        # against its second mention
+        pairs += [(x, y) for i, (x, y) in enumerate(zip(top, top[1:])) if y not in top[:i + 1]]
         pairs += [(c, k.calls[w]) for c, w in zip(k.calls, k.within)
                   if w >= 0 and c in called and k.calls[w] in called]
     for _, _, _, _, ka, kb in mp.pairs:
