@@ -407,7 +407,7 @@ def _knob_findings(sc, tree, def_cache, names) -> list[KnobFinding]:
         for value in knob.domain:
             try:
                 cm = sc.build(default, {knob.name: value})
-            except Exception:
+            except (BadInput, ValueError):
                 continue                          # a value the builder refuses with these knobs
             by_value[value] = model_paths(cm, names)[0]
         for x, y in knob.orders:
@@ -419,13 +419,16 @@ def _knob_findings(sc, tree, def_cache, names) -> list[KnobFinding]:
                 defs = def_cache[key] or []
                 if not defs:
                     continue
+                model_orders = {val: _model_order(paths.get(key), x, y) for val, paths in by_value.items()}
+                if len(set(model_orders.values())) < 2:
+                    continue                      # the knob does not choose this function's order
                 fn = defs[0]
                 aliases = next((p[key].aliases for p in by_value.values() if key in p), {})
                 order, line = tree_order(fn, x, y, aliases)
                 if order == "both" or order == "unordered":
                     values = []
                 else:
-                    values = [val for val, paths in by_value.items() if _model_order(paths.get(key), x, y) == order]
+                    values = [val for val, mo in model_orders.items() if mo == order]
                 out.append(KnobFinding(knob.name, x, y, key[0], key[1], order, line, values))
     return out
 

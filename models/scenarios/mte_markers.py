@@ -42,11 +42,13 @@ from ..user import emit_marker_load, emit_tag_checked_load, emit_uffd_wp_store
 
 
 K_SWAP_FREE_FIRST = Knob("swap_in.swap_free_first", True,
-                         "do_swap_page() calls swap_free() before set_pte_at() (c145e0b47c77, v5.18)")
+                         "do_swap_page() calls swap_free() before set_pte_at() (c145e0b47c77, v5.18)",
+                         orders=(("swap_free", "set_pte_at"),))
 
 
 K_RESTORE = Knob("swap_in.arch_swap_restore", True,
-                 "do_swap_page() calls arch_swap_restore() before swap_free() (6dca4ac6fc91, v6.4)")
+                 "do_swap_page() calls arch_swap_restore() before swap_free() (6dca4ac6fc91, v6.4)",
+                 orders=(("arch_swap_restore", "swap_free"),))
 
 
 K_SET_PTE_RESTORES = Knob("arm64.set_pte_restores", False,
@@ -61,7 +63,8 @@ K_SYNC_SETS_TAGGED = Knob("arm64.sync_sets_tagged", False,
 
 K_UNUSE_RESTORE = Knob("swapoff.arch_swap_restore", True,
                        "unuse_pte() calls arch_swap_restore() before swap_free() (\"mm: call "
-                       "arch_swap_restore() from unuse_pte()\", v6.6)")
+                       "arch_swap_restore() from unuse_pte()\", v6.6)",
+                       orders=(("arch_swap_restore", "swap_free"),))
 
 
 K_READPAGE = Knob("swap_in.readpage_restore", False,
@@ -79,7 +82,7 @@ K_SYNC_IO_OFF = Knob("swap.synchronous_io", False, K_SYNC_IO.doc)
 
 K_SHMEM_LATE = Knob("shmem.restore_after_swap_free", False,
                     "seeded mutation (no kernel): shmem_swapin_folio() calls arch_swap_restore() after "
-                    "swap_free()")
+                    "swap_free()", orders=(("arch_swap_restore", "swap_free"),))
 
 
 K_MADV = Knob("madvise.free_swapin_error", True,
