@@ -64,10 +64,20 @@ RESTORE = """#ifdef CONFIG_ARCH_HAS_SWAP_TAGS
 FREE = "\tswap_free(entry);"
 
 
-def swapin_c(restore_first: bool = True, drop_free: bool = False, renamed: bool = False) -> str:
+def swapin_c(restore_first: bool = True, drop_free: bool = False, renamed: bool = False,
+             ksm_arm: bool = False, ksm_arm_reordered: bool = False) -> str:
+    """`ksm_arm`: the restore and the free also appear in a KSM-copy arm of their own (two paths);
+    `ksm_arm_reordered`: that arm frees the slot first."""
     free = "\tfolio_put_swap(folio, NULL);" if renamed else FREE
     first, second = (RESTORE, free) if restore_first else (free, RESTORE)
     text = SWAPIN_C.format(first=first, second=second)
+    if ksm_arm:
+        a, b = (free, RESTORE) if ksm_arm_reordered else (RESTORE, free)
+        indent = lambda block: "\n".join(("\t" + line if line.startswith("\t") else line)
+                                          for line in block.splitlines())
+        text = text.replace(first + "\n" + second + "\n",
+                            "\tif (unlikely(folio_test_ksm(folio))) {\n" + indent(a) + "\n" + indent(b) +
+                            "\n\t} else {\n" + indent(first) + "\n" + indent(second) + "\n\t}\n", 1)
     if drop_free:
         text = text.replace(FREE + "\n", "")
     return text

@@ -79,6 +79,23 @@ def test_reorder_runs_the_scenario_with_the_trees_knobs(repo, specs, capsys, tmp
     assert 'failures="1"' in junit_file.read_text()
 
 
+def test_a_reverse_order_on_one_path_fails(tmp_path, specs, capsys):
+    """The model's order still holds on one path, but the change reverses it on another."""
+    root = write_tree(tmp_path / "linux")
+    (root / "mm" / "memory.c").write_text(swapin_c(ksm_arm=True))
+    git(root, "init", "-q")
+    git(root, "add", ".")
+    git(root, "commit", "-q", "-m", "base")
+    code, out = gate(capsys, root, specs)
+    assert code == 0 and "nothing pteverify models changed" in out.out
+    text = swapin_c(ksm_arm=True, ksm_arm_reordered=True)
+    (root / "mm" / "memory.c").write_text(text)
+    code, out = gate(capsys, root, specs)
+    assert code == 1
+    assert (f"drift at mm/memory.c:{line_of(text, 'swap_free(')}: this change makes the tree call swap_free "
+            f"before arch_swap_restore on one path") in out.out
+
+
 def test_unexplained_drift_and_removed_anchor_fail(repo, specs, capsys):
     # an order no knob models: set_pte_at() moved above the lookup
     text = swapin_c()

@@ -9,7 +9,8 @@ model assumes holds on a control-flow path of the function:
   the call it is passed to, and at no fixed point relative to the calls written before);
 - between steps: a step and each step that follows it in its thread on some run of the model (the
   model's own transitions, walked breadth-first) when both are in the same function: the last anchor
-  of the first before the first anchor of the second.
+  of the first before the first anchor of the second;
+- every pair a knob names (`Knob.orders`), in the model's order, where the function has both.
 
 A modelled pair X before Y "matches" when some call of X reaches some call of Y on one path (the
 order calls complete in the source, arguments first, same arm of every `if`/`?:`/`#if` both sit in, no `return`, or `goto` past Y, in between); it
@@ -71,6 +72,9 @@ class PathResult:
     orders_checked: int = 0
     orders_matched: int = 0
     unordered: list = field(default_factory=list)        # (X, Y) on exclusive arms
+    # every checked pair: (X, Y, line where X reaches Y or None, (line of Y, line of X) where Y
+    # reaches X on some path or None); `gate` compares them with the base revision's
+    pair_orders: list = field(default_factory=list)
     note: str = ""
 
     @property
@@ -265,7 +269,7 @@ def _order(fn: Function, x: str, y: str, aliases: dict | None = None):
     return fwd, bwd
 
 
-def _check_path(mp: _ModelPath, defs: list[Function] | None, variant: str) -> PathResult:
+def _check_path(mp: _ModelPath, defs: list[Function] | None, variant: str, extra: tuple = ()) -> PathResult:
     anchors = list(dict.fromkeys(mp.sequence))
     res = PathResult(mp.file, mp.function, None, [sid for sid, _ in mp.steps], anchors)
     if defs is None:
@@ -278,14 +282,14 @@ def _check_path(mp: _ModelPath, defs: list[Function] | None, variant: str) -> Pa
         return res
     best = None
     for fn in defs:                           # one definition per #if arm: take the one that fits best
-        r = _check_def(mp, fn, anchors, variant)
+        r = _check_def(mp, fn, anchors, variant, extra)
         key = (len(r.drifts), len(r.missing))
         if best is None or key < best[0]:
             best = (key, r)
     return best[1]
 
 
-def _check_def(mp: _ModelPath, fn: Function, anchors: list, variant: str) -> PathResult:
+def _check_def(mp: _ModelPath, fn: Function, anchors: list, variant: str, extra: tuple = ()) -> PathResult:
     res = PathResult(mp.file, mp.function, fn.line, [sid for sid, _ in mp.steps], anchors)
     if fn.config:
         res.note = f"definition under #if {fn.config}"
@@ -306,12 +310,18 @@ def _check_def(mp: _ModelPath, fn: Function, anchors: list, variant: str) -> Pat
         pb = [c for c, w in zip(kb.calls, kb.within) if w < 0 and c in called]
         if pa and pb:
             pairs.append((pa[-1], pb[0]))
+    # the orders knobs choose (Knob.orders), in the model's order, wherever the model has both calls
+    for x, y in extra:
+        if x in mp.sequence and y in mp.sequence and x in called and y in called:
+            pairs.append((x, y) if mp.sequence.index(x) < mp.sequence.index(y) else (y, x))
     seen_drift = set()
     for x, y in dict.fromkeys(pairs):
         if set(_names(mp.aliases, x)) & set(_names(mp.aliases, y)):
             continue                     # one call in the tree (two anchors merged into one)
         res.orders_checked += 1
         fwd, bwd = _order(fn, x, y, mp.aliases)
+        res.pair_orders.append((x, y, fwd[0].line if fwd else None,
+                                (bwd[0].line, bwd[1].line, bwd[0].name, bwd[1].name) if bwd else None))
         if fwd is not None:
             res.orders_matched += 1
         elif bwd is not None:
@@ -384,6 +394,7 @@ def check_scenario(sc, tree: GitTree, variants: list | None = None, names: dict 
     if not any(v.name == sc.default_variant for v in chosen):
         chosen.insert(0, sc.variant(None))
     def_cache: dict[tuple, list | None] = {}
+    knob_pairs = tuple(p for k in sc.knobs for p in k.orders)
     for v in chosen:
         cm = sc.build(v)
         paths, unstructured = model_paths(cm, names)
@@ -391,7 +402,7 @@ def check_scenario(sc, tree: GitTree, variants: list | None = None, names: dict 
         for key, mp in paths.items():
             if key not in def_cache:
                 def_cache[key] = tree_functions(tree, *key)
-            out.append(_check_path(mp, def_cache[key], v.name))
+            out.append(_check_path(mp, def_cache[key], v.name, knob_pairs))
         results.append(VariantResult(v.name, v.stands_for, v.name == sc.default_variant, out))
     knobs = _knob_findings(sc, tree, def_cache, names)
     return ScenarioAnchors(sc.name, results, knobs, unstructured)

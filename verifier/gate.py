@@ -180,6 +180,16 @@ def _anchor_result(sc, dv, p, old, knob_findings) -> CheckResult:
         pre = [d for d in p.drifts if (d.before, d.after) in old_pairs]
         msgs += [d.message + " (already at the base revision)" for d in pre]
         line = (new or p.drifts)[0].line
+    # a reverse order this change adds on some path, while another path keeps the model's order
+    old_rev = {(x, y) for x, y, _, bwd in (old.pair_orders if old else []) if bwd}
+    drifted = {(d.before, d.after) for d in p.drifts}
+    for x, y, fwd, bwd in p.pair_orders:
+        if bwd and fwd and (x, y) not in old_rev and (x, y) not in drifted and old is not None:
+            res.status = FAIL
+            msgs.append(f"drift at {p.file}:{bwd[0]}: this change makes the tree call {bwd[2]} before {bwd[3]} "
+                        f"on one path (line {bwd[1]}; another path keeps {x} before {y} at line {fwd}); "
+                        f"the model (variant {dv.variant}) assumes {x} before {y}")
+            line = bwd[0]
     new_missing = [a for a in p.missing if old is not None and a not in old.missing]
     if new_missing:
         res.status = FAIL
