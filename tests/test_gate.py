@@ -126,6 +126,7 @@ def test_changed_header_reproves_its_layout(repo, specs, capsys, tmp_path):
     rep = json.loads(out.out)
     assert rep["layouts"] == ["x86_64"] and rep["scenarios"] == []
     assert rep["results"] and all(r["kind"] == "layout-property" for r in rep["results"])
+    assert any("not extracted from the tree" in n for n in rep["notes"])
     assert code == (0 if rep["ok"] else 1)
 
 
@@ -133,3 +134,31 @@ def test_not_a_git_tree_is_bad_input(tmp_path, specs, capsys):
     root = write_tree(tmp_path / "plain")
     code, out = gate(capsys, root, specs)
     assert code == 2 and out.err.count("\n") == 1 and "git" in out.err
+
+
+def test_changed_header_is_extracted_and_proved(tmp_path, specs, capsys):
+    """A layout of the user's own (with its config) is read again from the changed headers: a
+    change that puts the swp exclusive bit on the present bit is disproved, pointing at the header."""
+    from test_extract import make_tree, PGTABLE
+    from pteverify.layout.extract import extract_layout, to_toml
+    root = make_tree(tmp_path / "linux")
+    git(root, "init", "-q")
+    git(root, "add", ".")
+    git(root, "commit", "-q", "-m", "base")
+    ex, _ = extract_layout(root, "toy", sets=("CONFIG_MMU=y",), name="toy")
+    layouts = tmp_path / "layouts"
+    layouts.mkdir()
+    (layouts / "toy.toml").write_text(to_toml(ex.data))
+    code, out = gate(capsys, root, specs, "--layouts", str(layouts), "--json")
+    assert code == 0 and json.loads(out.out)["layouts"] == []
+    (root / "arch/toy/include/asm/pgtable.h").write_text(
+        PGTABLE.replace("#define _PAGE_SWP_EXCLUSIVE\t(1 << 31)", "#define _PAGE_SWP_EXCLUSIVE\t(1 << 25)"))
+    sarif_file = tmp_path / "gate.sarif"
+    code, out = gate(capsys, root, specs, "--layouts", str(layouts), "--json", "--sarif", str(sarif_file))
+    rep = json.loads(out.out)
+    assert rep["layouts"] == ["toy"] and not rep["notes"], rep["notes"]
+    bad = [r for r in rep["results"] if r["status"] == "fail"]
+    assert code == 1 and bad and all(r["name"] == "toy (extracted)" for r in bad)
+    res = [r for r in json.loads(sarif_file.read_text())["runs"][0]["results"] if r["level"] == "error"]
+    assert {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in res} == \
+        {"arch/toy/include/asm/pgtable.h"}
