@@ -13,8 +13,8 @@ from .mm import ZERO, child_running, Ctx, LazyMM
 
 def emit_child_start(ctx: Ctx) -> None:
     running = child_running(ctx.mm)
-    ctx.step("child.start", "kernel/fork.c:kernel_clone: wake_up_new_task(child) -> the child returns "
-             "from fork()", guard=lambda s: getattr(s, running), reads=[running])
+    ctx.step("child.start", "kernel/fork.c:kernel_clone: wake_up_new_task(child) [the child returns "
+             "from fork()]", guard=lambda s: getattr(s, running), reads=[running])
 
 
 def emit_keeponfork(ctx: Ctx, lzm: LazyMM, wipe: str, *, refuse: bool) -> None:

@@ -205,7 +205,7 @@ def emit_fault_handlers(ctx: Ctx, k: Kernel) -> None:
     emit_do_wp_page(ctx, k)
     ctx.step("sigbus", "VM_FAULT_SIGBUS: force_sig_fault(SIGBUS) for a user access, -EFAULT for GUP",
              effect=lambda s: {result: "SIGBUS", GOTO: DONE}, writes=[result], branches=[DONE])
-    ctx.step("userfault", "mm/userfaultfd.c:handle_userfault(VM_UFFD_WP): the task waits for the "
+    ctx.step("userfault", "fs/userfaultfd.c:handle_userfault(VM_UFFD_WP): the task waits for the "
              "uffd monitor", effect=lambda s: {GOTO: DONE}, branches=[DONE])
 
 

@@ -180,8 +180,8 @@ def emit_access_tlb(ctx: Ctx, lzm: LazyMM, op: str, *, tag: str = "cpu", done: s
              reads=[mm.ptl, pte] + mm.all_folio(), writes=[pte] + mm.all_folio(), branches=[label])
 
     if userfault:
-        ctx.step(uf, "mm/memory.c:do_anonymous_page -> userfaultfd_missing(vma) -> "
-                 "handle_userfault(VM_UFFD_MISSING): sleep until the monitor resolves the fault, retry",
+        ctx.step(uf, "mm/memory.c:do_anonymous_page: userfaultfd_missing(vma) -> "
+                 "handle_userfault(vmf, VM_UFFD_MISSING) [sleeps until the monitor resolves the fault; retry]",
                  guard=lambda s: getattr(s, pte).kind != "none" or not getattr(s, userfault),
                  effect=lambda s: {GOTO: label}, reads=[pte, userfault], branches=[label])
 
