@@ -36,6 +36,8 @@ from pteverify.scenario import get_scenario, load_scenarios  # noqa: E402
     # the body ends where another file's function starts, or where a callee's details start
     ("mm/vmscan.c:pageout: clear_page_dirty_for_io(); mm/page_io.c:swap_writepage(): set_page_writeback()",
      "mm/vmscan.c", "pageout", ("clear_page_dirty_for_io",)),
+    ("mm/memory.c:do_swap_page: arch_swap_restore(entry, folio) -> arch/arm64 mte_restore_tags(): xa_load()",
+     "mm/memory.c", "do_swap_page", ("arch_swap_restore",)),
     ("mm/memory.c:do_wp_page: PageAnonExclusive -> wp_page_reuse(); else wp_page_copy(): new folio, ptep_clear_flush()",
      "mm/memory.c", "do_wp_page", ("wp_page_reuse", "wp_page_copy")),
     # keywords are not calls

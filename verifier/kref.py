@@ -58,7 +58,9 @@ _QUAL = r"(?:\s*\([^()]*\))?(?:\s*\[[^\]]*\])?"
 _ELEM = rf"(?:(?P<file{{i}}>{_FILE}):)?(?P<func{{i}}>[A-Za-z_]\w*){_QUAL}"
 _HEAD = re.compile(rf"^\s*(?P<chain>{_FILE}:[A-Za-z_]\w*{_QUAL}(?:\s*->\s*(?:{_FILE}:)?[A-Za-z_]\w*{_QUAL})*)\s*:\s")
 _CHAIN_ELEM = re.compile(rf"(?:(?P<file>{_FILE}):)?(?P<func>[A-Za-z_]\w*){_QUAL}")
-_OTHER_FILE = re.compile(rf"(?<![\w/]){_FILE}:")
+# another file's code: `mm/page_io.c:swap_writepage()`, or a directory and a function (`-> arch/arm64
+# mte_restore_tags(): ...`, an arch hook's body)
+_OTHER_FILE = re.compile(rf"(?<![\w/])(?:{_FILE}:|[\w.+-]+(?:/[\w.+-]+)+\s+[A-Za-z_]\w*\()")
 _CALL = re.compile(r"(?<![\w.>])([A-Za-z_]\w*)\(")
 # `name(...): details` describes what the callee `name` does: the details are not this function's
 _CALLEE_DETAIL = re.compile(r"(?<![\w.>])[A-Za-z_]\w*\((?:[^()]|\([^()]*\))*\):\s")
