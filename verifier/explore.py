@@ -41,6 +41,7 @@ class Stats:
     peak_rss_mb: float = 0.0
     reduced_expansions: int = 0       # states expanded through one thread's step only (ample set)
     reduction_used: bool = False      # reduction asked for and some step of the model can reduce
+    progress_states: int = 0          # states of the full graph the progress properties were checked on
 
     @property
     def states_per_s(self) -> float:
@@ -58,11 +59,12 @@ class Result:
     verdict: str
     reduction: bool
     stats: Stats
-    kind: str | None = None           # "invariant" | "deadlock" | "final"
+    kind: str | None = None           # "invariant" | "deadlock" | "final" | "progress"
     invariant: str | None = None      # name of what broke ("deadlock" for a deadlock)
     path: list = field(default_factory=list)   # [(thread index, state after)], from the initial state
     bound: str | None = None          # which bound made the search incomplete
     trace_note: str = ""
+    cycle_start: int | None = None    # progress: path[cycle_start:] is the cycle that repeats forever
     coverage: "Coverage | None" = None  # with explore(coverage=True): transitions fired per step
 
     @property
@@ -165,6 +167,8 @@ def explore(cm: CompiledModel, *, reduction: bool = True, max_states: int | None
                                  progress, cov)
     except _Bound as b:
         result = Result(cm, INCOMPLETE, reduction, stats, bound=b.which)
+    if result.verdict == HOLDS and cm.progress:
+        result = _progress(cm, result, stats, max_states, reduction)
     if cov is not None:
         cov.complete = result.verdict == HOLDS
         result.coverage = cov
@@ -173,7 +177,9 @@ def explore(cm: CompiledModel, *, reduction: bool = True, max_states: int | None
     stats.peak_rss_mb = _peak_rss_mb()
     result.stats = stats
     result.reduction = reduction
-    if result.verdict == VIOLATED:
+    if result.verdict == VIOLATED and result.kind == "progress":
+        pass                                     # the lasso is the path already
+    elif result.verdict == VIOLATED:
         if pk is not None:
             states = []
             s = result._bad
@@ -189,6 +195,27 @@ def explore(cm: CompiledModel, *, reduction: bool = True, max_states: int | None
         result.edges = edges
         result.parent = parent
     return result
+
+
+def _progress(cm, result, stats, max_states, reduction) -> Result:
+    """Safety holds: check the progress properties on the full graph (verifier/progress.py)."""
+    from .progress import check
+    lasso, g = check(cm, cm.progress, max_states)
+    stats.progress_states = len(g.succ)
+    note = f"progress properties checked on the full graph ({len(g.succ)} states, no reduction)"
+    if not g.complete:
+        r = Result(cm, INCOMPLETE, reduction, stats, bound="max_states")
+        r.trace_note = note
+        return r
+    if lasso is None:
+        result.trace_note = note
+        return result
+    r = Result(cm, VIOLATED, reduction, stats, kind="progress", invariant=lasso.prop.name,
+               path=lasso.prefix + lasso.cycle)
+    r.cycle_start = len(lasso.prefix)
+    r.lasso = lasso
+    r.trace_note = note
+    return r
 
 
 def _violation(cm, reduction, stats, kind, name, bad) -> Result:

@@ -245,6 +245,7 @@ class Model:
         # a thread never ends holding a lock: checked on terminal states (final `locks_released`)
         self.locks_released_at_exit = True
         self.anchor_names: dict[str, tuple] = {}     # call -> the names it has in other kernels
+        self.progress: list = []      # progress properties (verifier/progress.py), weak fairness
 
     def renamed(self, call: str, *names: str) -> None:
         """Anchor call `call` is called `names` in other kernels (`swap_free` became
@@ -285,6 +286,24 @@ class Model:
         self.invariants.append(Invariant(name, fn, frozenset(reads), doc or (fn.__doc__ or "").strip(),
                                          final=True))
 
+    def eventually_finishes(self, name: str, thread: str, doc: str = "") -> None:
+        """Progress: under weak fairness, every run takes `thread` to its end (no retry loop
+        keeps it forever)."""
+        from .progress import FINISHES, ProgressProperty
+        self.progress.append(ProgressProperty(name, FINISHES, thread=thread, doc=doc))
+
+    def eventually_fires(self, name: str, thread: str, label: str, doc: str = "") -> None:
+        """Progress: under weak fairness, every run fires step `thread.label`."""
+        from .progress import FIRES, ProgressProperty
+        self.progress.append(ProgressProperty(name, FIRES, thread=thread, label=label, doc=doc))
+
+    def no_progress_cycle(self, name: str, progress: Iterable[tuple[str, str]], doc: str = "") -> None:
+        """Progress: no fair infinite run avoids every step in `progress` [(thread, label)] from some
+        point on (SPIN's non-progress cycles, with progress labels)."""
+        from .progress import NPC, ProgressProperty
+        self.progress.append(ProgressProperty(name, NPC, progress=tuple(tuple(p) for p in progress),
+                                              doc=doc))
+
     def compile(self) -> "CompiledModel":
         return CompiledModel(self)
 
@@ -311,6 +330,11 @@ class CompiledModel:
         self.invariants = [i for i in model.invariants if not i.final]
         self.finals = [i for i in model.invariants if i.final] + self._lock_final(model)
         self._validate()
+        self.progress = list(getattr(model, "progress", ()))
+        if self.progress:
+            from .progress import validate
+            for prop in self.progress:
+                validate(self, prop)
         self.State = self._state_class()
         self.done_pc = [len(t.steps) for t in self.threads]
         self.initial = self.State(tuple(f.init for f in self.fields) + (0,) * len(self.threads))

@@ -37,6 +37,8 @@ def run_json(scenario, variant, result: Result, overrides: dict | None = None) -
         out["invariant"] = result.invariant
         out["kind"] = result.kind
         out["trace"] = trace_json(result)
+        if result.kind == "progress":
+            out["cycle_start"] = result.cycle_start
         if result.trace_note:
             out["trace_note"] = result.trace_note
     return out

@@ -56,7 +56,7 @@ VERDICTS = ("holds", "violated")
 DEADLOCK_NAME = "deadlock"       # the name a deadlock is reported under (explore.DEADLOCK)
 ARCH_KNOB_PREFIX = "arch."       # knobs that describe the architecture: --arch takes their place
 _SCENARIO_KEYS = {"name", "title", "description", "model", "threads", "invariants", "default_variant",
-                  "variants", "kind", "max_states", "race", "equivalent"}
+                  "variants", "kind", "max_states", "race", "equivalent", "progress"}
 _VARIANT_KEYS = {"name", "commit", "release", "description", "knobs", "expect", "invariant", "states", "race"}
 
 
@@ -96,6 +96,7 @@ class Scenario:
     max_states: int | None = None
     race: list = field(default_factory=list)     # race steps of every holding variant
     equivalent: list = field(default_factory=list)     # [{step, operator, reason}]: see mutate.py
+    progress: list = field(default_factory=list)       # [{name, finishes | fires | npc, doc}]
     _builder: Any = field(default=None, repr=False)
 
     # -- the builder ------------------------------------------------------------------------
@@ -215,14 +216,39 @@ class Scenario:
                 raise ScenarioError(f"{self.path}: invariants {missing} not defined by {self.model_ref}")
             model.invariants = [i for i in model.invariants if i.name in self.invariants]
         if variant.invariant is not None:
-            checked = {i.name for i in model.invariants} | {DEADLOCK_NAME}
+            checked = ({i.name for i in model.invariants} | {DEADLOCK_NAME} | {p.name for p in model.progress}
+                       | {p["name"] for p in self.progress})
             if variant.invariant not in checked:
                 raise ScenarioError(f"{self.path}: variant {variant.name}: invariant {variant.invariant!r} is not "
                                     f"checked by this scenario (checked: {', '.join(sorted(checked))})")
         names = [t.name for t in model.threads]
         if self.threads and names != list(self.threads):
             raise ScenarioError(f"{self.path}: threads {self.threads} but {self.model_ref} builds {names}")
-        return model.compile()
+        cm = model.compile()
+        if self.progress:
+            cm.progress = cm.progress + self._progress_properties(cm)
+        return cm
+
+    def _progress_properties(self, cm: CompiledModel) -> list:
+        """The file's [[progress]] entries, resolved against the built model (steps are named as in
+        `race`: "label" or "thread.label")."""
+        from .progress import FINISHES, FIRES, NPC, ProgressProperty
+        out = []
+        for i, p in enumerate(self.progress):
+            where = f"{self.path}: progress[{i}] ({p['name']})"
+            doc = p.get("doc", "")
+            if "finishes" in p:
+                if p["finishes"] not in cm.thread_names:
+                    raise ScenarioError(f"{where}: no thread {p['finishes']!r} (threads: "
+                                        f"{', '.join(cm.thread_names)})")
+                out.append(ProgressProperty(p["name"], FINISHES, thread=p["finishes"], doc=doc))
+            elif "fires" in p:
+                (t, lab), = resolve_race(cm, [p["fires"]], where)
+                out.append(ProgressProperty(p["name"], FIRES, thread=t, label=lab, doc=doc))
+            else:
+                out.append(ProgressProperty(p["name"], NPC, progress=tuple(resolve_race(cm, p["npc"], where)),
+                                            doc=doc))
+        return out
 
 
 def resolve_race(cm: CompiledModel, names: list, where: str) -> list:
@@ -308,6 +334,13 @@ SCENARIO_SCHEMA = Table({
     "race": Key(list, items=_STEP, expected=_RACE_WANT),
     # the entries' keys are checked below, with the message mutate's documentation gives
     "equivalent": Key(list, items=Key(dict), expected="an array of tables ([[equivalent]])"),
+    "progress": Key(list, items=Table({
+        "name": Key(str, required=True, nonempty=True, pattern=_NAME),
+        "finishes": Key(str, nonempty=True, doc="a thread that eventually finishes"),
+        "fires": Key(str, nonempty=True, doc="a step that eventually fires"),
+        "npc": Key(list, nonempty=True, items=_STEP, doc="progress steps: no fair cycle avoids them all"),
+        "doc": Key(str),
+    }), expected="an array of tables ([[progress]])"),
 })
 
 
@@ -361,6 +394,14 @@ def _load(path: Path) -> Scenario:
             raise ScenarioError(f"{where}: needs exactly step, operator and reason")
         if not all(isinstance(e[k], str) and e[k].strip() for k in e) or "\n" in e["reason"].strip():
             raise ScenarioError(f"{where}: step, operator and a one-line reason must be non-empty strings")
+    progress = data.get("progress", [])
+    for i, p in enumerate(progress):
+        kinds = [k for k in ("finishes", "fires", "npc") if k in p]
+        if len(kinds) != 1:
+            raise ScenarioError(f"{path}: progress[{i}]: needs exactly one of finishes, fires, npc")
+    pnames = [p["name"] for p in progress]
+    if len(set(pnames)) != len(pnames):
+        raise ScenarioError(f"{path}: progress: a name is used twice")
     default = data.get("default_variant", variants[0].name)
     if default not in {v.name for v in variants}:
         raise ScenarioError(f"{path}: default_variant {default!r} is not a variant")
@@ -370,7 +411,7 @@ def _load(path: Path) -> Scenario:
                     variants=variants, default_variant=default, kind=data.get("kind", "mm"),
                     max_states=data.get("max_states"),
                     race=_race_list(data["race"], str(path)) if "race" in data else [],
-                    equivalent=equivalent)
+                    equivalent=equivalent, progress=progress)
 
 
 def load_scenarios(directory: Path | None = None) -> dict[str, Scenario]:

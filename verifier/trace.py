@@ -110,13 +110,22 @@ def race_table(result: Result, max_width: int = 40) -> str:
         return (num.rjust(num_w) + "  " + gap.join(c.ljust(w) for c, w in zip(cols, widths))).rstrip()
 
     out = [row(threads), row(["-" * len(t) for t in threads])]
+    cycle = result.cycle_start if result.kind == "progress" else None
     for n, (col, lines) in enumerate(cells, 1):
+        if cycle is not None and n == cycle + 1:
+            out.append(" " * num_w + "  ~~ cycle: the steps below repeat forever ~~")
         for k, line in enumerate(lines):
             cols = [""] * len(threads)
             cols[col] = line
             out.append(row(cols, str(n) if k == 0 else ""))
     if result.kind == "deadlock":
         out.append(f"=> deadlock: {broken_doc(result)}")
+    elif result.kind == "progress":
+        prop = result.lasso.prop
+        how = ("every thread runs when it can (weak fairness)" if result.lasso.cycle
+               else "no thread can move any more")
+        out.append(f"=> progress property {prop.name} violated: {prop.describe()}; {how}"
+                   + (f": {prop.doc}" if prop.doc else ""))
     else:
         what = "final predicate" if result.kind == "final" else "invariant"
         doc = broken_doc(result)
