@@ -231,6 +231,23 @@ def test_every_front_end_feature_compiles_and_agrees(tmp_path):
     assert res.evaluations > 500
 
 
+def test_inline_functions_see_every_macro_and_each_other(tmp_path):
+    """Regression (found on layouts extracted from a kernel tree): an inline function written before
+    the macro it expands, or before the function it calls, compiled as an implicit declaration
+    ('RISCV_ISA_EXT_... undeclared', 'conflicting types'). The program now defines every macro first
+    and declares every inline function before defining any."""
+    path = _fixture(tmp_path, "order", replace=[
+        ("[macros]\n", '[macros]\n"static inline unsigned long first_fn(unsigned long v)" = "(second_fn(v) | LATE(0))"\n'
+                       '"static inline unsigned long second_fn(unsigned long v)" = "(v & IGNORED(NO_SUCH_NAME))"\n'),
+        ('"pte_present(a)" = "(pte_val(a) & (_PAGE_PRESENT | _PAGE_PROTNONE))"',
+         '"pte_present(a)" = "(first_fn(pte_val(a)) & (_PAGE_PRESENT | _PAGE_PROTNONE))"\n"LATE(x)" = "(x)"\n'
+         '"IGNORED(x)" = "(~0UL)"'),
+    ])
+    L = load_layout(path)
+    (res,) = C.confirm_layouts([(L, None)], samples=10)
+    assert res.ok, [d.line() for d in res.disagreements]
+
+
 # ---------------------------------------------------------------------------------------------
 # Without a compiler
 

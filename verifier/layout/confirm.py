@@ -437,9 +437,22 @@ class Program:
             self.undefined.append(name)
             self.labels[len(out)] = c.field
         w("/* [macros] */")
+        functions = []
         for name, m in L.macros.items():
             text = self._macro(m)
-            (self.undefined if text.startswith("#define") else self.renamed).append(name)
+            if text.startswith("#define"):
+                self.undefined.append(name)
+                w(text)
+                self.labels[len(out)] = m.field
+            else:
+                self.renamed.append(name)
+                functions.append((m, text))
+        # inline functions after every macro (a function body expands the macros it uses where it is
+        # written, cpp does not look ahead), each declared before any is defined (they call each other
+        # in the header's order, which need not be the order of the file)
+        for m, text in functions:
+            w(text.split(" {", 1)[0] + ";")
+        for m, text in functions:
             w(text)
             self.labels[len(out)] = m.field
         w("/* [flags], [pmd_flags], [bits] */")
