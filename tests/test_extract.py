@@ -404,3 +404,23 @@ def test_128_bit_entries_are_refused_with_the_location(tmp_path, capsys):
                               "--set", "CONFIG_TOY_D128=y"], capsys)
     assert code == 2
     assert "cannot extract type ptval_t at arch/toy/include/asm/page.h:4: a 128-bit entry (u128" in err
+
+
+def test_static_inlines_taking_swp_entry_t_without_its_typedef(tmp_path):
+    # swp_entry_t comes from include/linux/mm_types.h, which a bare arch tree lacks; accessors written
+    # as static inlines taking or returning it must still parse (s390 writes them so)
+    src = PGTABLE.replace(
+        "#define __swp_type(swp)\t\t(((swp).val >> 26) & TOY_TYPE_MASK)\n"
+        "#define __swp_offset(swp)\t((swp).val & 0xfffff)\n",
+        "static inline unsigned long __swp_type(swp_entry_t entry)\n"
+        "{\n\treturn (entry.val >> 26) & TOY_TYPE_MASK;\n}\n\n"
+        "static inline unsigned long __swp_offset(swp_entry_t entry)\n"
+        "{\n\tunsigned long v;\n\n\tv = entry.val;\n\treturn v & 0xfffff;\n}\n")
+    assert src != PGTABLE
+    tree = make_tree(tmp_path, src)
+    ex, lay = extract_layout(tree, "toy")
+    assert "unsigned long __swp_type(swp_entry_t entry)" in ex.data["macros"]
+    assert ex.data["structs"]["swp_entry_t"] == "unsigned long"
+    e = "__swp_entry(0x15, 0xabcde)"
+    assert (lay.eval_expr(f"__swp_type({e})").v, lay.eval_expr(f"__swp_offset({e})").v) == (0x15, 0xabcde)
+    assert prove_layout(lay, ["round_trip"]).properties[0].verdict == "proved"

@@ -33,6 +33,11 @@ ANNOTATIONS = {
 _ANNOTATIONS_WITH_ARGS = {"__attribute__", "__attribute", "__section", "__aligned", "__printf",
                           "__scanf", "__alloc_size", "__diagnose_as", "__counted_by"}
 
+# Struct typedefs of the generic headers an arch header uses without including them (a bare arch
+# tree read alone lacks include/linux/mm_types.h): swp_entry_t is struct { unsigned long val; }.
+# Known as type names so that `static inline unsigned long __swp_type(swp_entry_t entry)` parses.
+GENERIC_STRUCT_TYPEDEFS = ("swp_entry_t",)
+
 # Type names every kernel build knows (include/linux/types.h, uapi/asm-generic/int-ll64.h).
 BUILTIN_TYPEDEFS = (
     "bool", "u8", "u16", "u32", "u64", "s8", "s16", "s32", "s64", "__u8", "__u16", "__u32", "__u64",
@@ -243,7 +248,7 @@ class CFrontEnd:
         return self._casts
 
     def type_names(self) -> set[str]:
-        return set(self.typedefs) | set(BUILTIN_TYPEDEFS)
+        return set(self.typedefs) | set(BUILTIN_TYPEDEFS) | set(GENERIC_STRUCT_TYPEDEFS)
 
     def parse(self, decl: Decl, what: str):
         """The pycparser AST (a FileAST holding one external declaration) of a declaration, with
