@@ -424,3 +424,32 @@ def test_static_inlines_taking_swp_entry_t_without_its_typedef(tmp_path):
     e = "__swp_entry(0x15, 0xabcde)"
     assert (lay.eval_expr(f"__swp_type({e})").v, lay.eval_expr(f"__swp_offset({e})").v) == (0x15, 0xabcde)
     assert prove_layout(lay, ["round_trip"]).properties[0].verdict == "proved"
+
+
+def test_big_endian_entries_pasted_suffixes_and_macro_aliases(tmp_path):
+    # powerpc book3s64's shapes: a __be64 entry converted by cpu_to_be64(), itself an object-like alias
+    # (#define cpu_to_be64 __cpu_to_be64) of a function-like macro whose body has sparse's __force;
+    # PAGE_SIZE pastes UL through _AC() in a tree where no UL() macro is defined
+    page = PAGE.replace(
+        "typedef struct { unsigned long pte; } pte_t;\n#define pte_val(x)\t((x).pte)\n#define __pte(x)\t((pte_t) { (x) })\n",
+        "#define __AC(X,Y)\t(X##Y)\n#define _AC(X,Y)\t__AC(X,Y)\n"
+        "#define PAGE_SIZE\t(_AC(1,UL) << 12)\n"
+        "#define __cpu_to_be64(x) ((__force __be64)(__u64)(x))\n"
+        "#define __be64_to_cpu(x) ((__force __u64)(__be64)(x))\n"
+        "#define cpu_to_be64 __cpu_to_be64\n#define be64_to_cpu __be64_to_cpu\n"
+        "typedef struct { __be64 pte; } pte_t;\n"
+        "#define __pte(x)\t((pte_t) { cpu_to_be64(x) })\n"
+        "static inline unsigned long pte_val(pte_t x)\n{\n\treturn be64_to_cpu(x.pte);\n}\n")
+    assert page != PAGE
+    src = PGTABLE.replace("#define TOY_TYPE_MASK\t0x1f", "#define TOY_TYPE_MASK\t((PAGE_SIZE >> 7) - 1)")
+    src = src.replace("\tpte_val(pte) |= _PAGE_SWP_EXCLUSIVE;\n\treturn pte;",
+                      "\treturn __pte(pte_val(pte) | _PAGE_SWP_EXCLUSIVE);")
+    assert src.count("__pte(pte_val(pte) | _PAGE_SWP_EXCLUSIVE)") == 1
+    tree = make_tree(tmp_path, src, {"arch/toy/include/asm/page.h": page})
+    ex, lay = extract_layout(tree, "toy")
+    assert ex.data["types"]["__be64"] == "unsigned long long" and ex.data["width"] == 64
+    assert ex.data["macros"]["cpu_to_be64(x)"] == "__cpu_to_be64(x)"
+    assert "__force" not in ex.data["macros"]["__cpu_to_be64(x)"]
+    assert lay.eval_expr("TOY_TYPE_MASK").v == 0x1f
+    assert lay.eval_expr("pte_val(__pte(0x80000005UL))").v == 0x80000005
+    assert prove_layout(lay, ["round_trip"]).properties[0].verdict == "proved"

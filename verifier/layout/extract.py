@@ -28,7 +28,17 @@ C_WORDS = {"unsigned", "signed", "long", "int", "short", "char", "void", "const"
 _BASE_SIZES = {"char": 8, "short": 16, "int": 32, "long long": 64}
 _FIXED = {"u8": 8, "u16": 16, "u32": 32, "u64": 64, "s8": 8, "s16": 16, "s32": 32, "s64": 64,
           "__u8": 8, "__u16": 16, "__u32": 32, "__u64": 64, "__s8": 8, "__s16": 16, "__s32": 32,
-          "__s64": 64, "bool": 8, "_Bool": 8}
+          "__s64": 64, "bool": 8, "_Bool": 8, "__be16": 16, "__be32": 32, "__be64": 64, "__le16": 16,
+          "__le32": 32, "__le64": 64}
+# The byte-order types of include/uapi/linux/types.h (typedef __u64 __bitwise __be64, ...): the
+# layout gets them as the plain unsigned types (cpu_to_be64() and friends are the header's business).
+_BYTE_ORDER_TYPES = {"__be16": "unsigned short", "__be32": "unsigned int", "__be64": "unsigned long long",
+                     "__le16": "unsigned short", "__le32": "unsigned int", "__le64": "unsigned long long"}
+
+
+# sparse's address-space and cast annotations (include/linux/compiler_types.h): empty outside
+# __CHECKER__; a macro body such as ((__force __be64)(__u64)(x)) gets them dropped.
+_SPARSE_ANNOTATIONS = {"__force", "__bitwise", "__user", "__iomem", "__kernel", "__rcu", "__percpu", "__nocast"}
 
 
 def _fail(what: str, where: str, reason: str) -> KernelError:
@@ -101,6 +111,12 @@ class Extractor:
                 if len(body) == 1 and body[0].kind == "id" and body[0].text in self.fe.functions:
                     # `#define foo bar` naming a function: foo(x) is bar(x)
                     return [body[0].text] + self._alias(name, m)
+                fm = self.pp.macros.get(body[0].text) if len(body) == 1 and body[0].kind == "id" else None
+                if fm is not None and fm.params is not None and not fm.variadic and fm.name != name:
+                    # `#define cpu_to_be64 __cpu_to_be64` naming a function-like macro: the same call
+                    ps = ", ".join(fm.params)
+                    self.macros[f"{name}({ps})"] = f"{fm.name}({ps})"
+                    return [fm.name]
                 if not body:
                     raise _fail(name, m.where, "it is defined empty (a marker, not a value)")
                 self.constants[name] = join_tokens(body)
@@ -139,11 +155,13 @@ class Extractor:
         prefix such as `#define _ULCAST_ (unsigned long)`, or nothing) replaced by what they are."""
         if self._inline is None:
             self._inline = self.fe.cast_prefixes()
-        names = {t.text for t in m.body if t.kind == "id"}
+        body = [t for t in m.body if not (t.kind == "id" and t.text in _SPARSE_ANNOTATIONS
+                                          and t.text not in self.pp.macros)]
+        names = {t.text for t in body if t.kind == "id"}
         if not (names & (self._inline | set(CONFIG_TESTS) | set(COMPILE_TIME_ZERO))):
-            return m.body
+            return body
         keep = (set(self.pp.macros) - self._inline) | (set(m.params or ()))
-        return self.pp.expand(list(m.body), keep)
+        return self.pp.expand(body, keep)
 
     def _int_macro(self, name: str) -> int | None:
         """The value of an object-like macro that is an integer constant expression, or None."""
@@ -204,12 +222,89 @@ class Extractor:
                         break
             if i > 0 and toks[i - 1].text in (".", "->", "struct", "union", "enum", "#"):
                 continue
+            if (m is not None and m.params is not None and i + 1 < len(toks) and toks[i + 1].text == "("
+                    and self._pasted_params(m)):
+                # M(1, UL) with M pasting its second parameter (_AC(X,Y) -> X##Y): the pasted
+                # argument is a token spelling, not a use of a name
+                skip, close = self._pasted_args(toks, i + 1, m), self._close(toks, i + 1)
+                out.append(t.text)
+                out.extend(self._idents([toks[j] for j in range(i + 2, close) if j not in skip], params))
+                skip_to = close
+                continue
             if t.text == "__VA_ARGS__":
                 continue
             fm = self.pp.macros.get(t.text)
             if fm is not None and fm.params is not None and (i + 1 >= len(toks) or toks[i + 1].text != "("):
                 continue        # a function-like macro's name not followed by '(' is not a use of it
             out.append(t.text)
+        return out
+
+    @staticmethod
+    def _close(toks, k: int) -> int:
+        """The index of the ')' matching the '(' at k (the last token if unbalanced)."""
+        depth = 0
+        for j in range(k, len(toks)):
+            depth += {"(": 1, ")": -1}.get(toks[j].text, 0)
+            if depth == 0:
+                return j
+        return len(toks) - 1
+
+    def _pasted_params(self, m: Macro, _seen=None) -> set[int]:
+        """Positions of a function-like macro's parameters that reach its expansion only as an
+        operand of ## (directly, or passed on in such a position of another macro)."""
+        memo = self.__dict__.setdefault("_pasted_memo", {})
+        if m.name in memo:
+            return memo[m.name]
+        seen = (_seen or set()) | {m.name}
+        memo[m.name] = set()            # a recursive reference pastes nothing
+        body = m.body
+        pasted, used = set(), set()
+        # the parameters passed to another macro in pasted positions
+        via: dict[int, bool] = {}
+        for k, t in enumerate(body):
+            inner = self.pp.macros.get(t.text) if t.kind == "id" else None
+            if (inner is not None and inner.params is not None and inner.name not in seen
+                    and k + 1 < len(body) and body[k + 1].text == "("):
+                inner_pasted = self._pasted_params(inner, seen)
+                depth, arg = 0, 0
+                for j in range(k + 1, self._close(body, k + 1) + 1):
+                    x = body[j].text
+                    if x == "(":
+                        depth += 1
+                        if depth == 1:
+                            continue
+                    elif x == ")":
+                        depth -= 1
+                    elif x == "," and depth == 1:
+                        arg += 1
+                        continue
+                    if depth >= 1 and body[j].kind == "id" and arg in inner_pasted:
+                        via[j] = True
+        for k, t in enumerate(body):
+            if t.kind != "id" or t.text not in m.params:
+                continue
+            near = (k > 0 and body[k - 1].text == "##") or (k + 1 < len(body) and body[k + 1].text == "##")
+            (pasted if (near or via.get(k)) else used).add(m.params.index(t.text))
+        memo[m.name] = pasted - used
+        return memo[m.name]
+
+    def _pasted_args(self, toks, k: int, m: Macro) -> set[int]:
+        """Token indexes of the arguments of the call whose '(' is at k that m pastes."""
+        which = self._pasted_params(m)
+        out, depth, arg = set(), 0, 0
+        for j in range(k, self._close(toks, k) + 1):
+            x = toks[j].text
+            if x == "(":
+                depth += 1
+                if depth == 1:
+                    continue
+            elif x == ")":
+                depth -= 1
+            elif x == "," and depth == 1:
+                arg += 1
+                continue
+            if depth >= 1 and arg in which:
+                out.add(j)
         return out
 
     # --- the layout ---------------------------------------------------------------------------------
@@ -325,6 +420,9 @@ class Extractor:
         while want - done:
             n = sorted(want - done)[0]
             done.add(n)
+            if n in _BYTE_ORDER_TYPES and n not in self.fe.typedefs:
+                types[n] = _BYTE_ORDER_TYPES[n]
+                continue
             if n in BUILTIN_TYPEDEFS and n not in self.fe.typedefs:
                 continue
             d = self.fe.typedefs.get(n)
