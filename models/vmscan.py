@@ -103,13 +103,17 @@ class Lazyfree:
     up to `passes` sort_folio() eviction passes). `droppable_vma`: try_to_unmap_one() sees VM_DROPPABLE
     on the VMA. `evicted`: a ghost field set when an eviction pass (or the inactive-file isolation)
     meets the folio dirty on the file LRU. `seeded_ignore_dirty`: seeded mutation, the lazyfree branch
-    of try_to_unmap_one() ignores PG_dirty."""
+    of try_to_unmap_one() ignores PG_dirty. `retry` (MGLRU only): the pressure persists, so a round
+    whose passes all sorted the folio back is followed by another aging walk and eviction round,
+    without bound (kswapd's balance_pgdat() loop; try_to_shrink_lruvec() calling get_nr_to_scan(),
+    which ages, and evict_folios() again); the rounds carry no state, so the loop is a cycle."""
 
     lru: str = "pte"
     passes: int = 2
     droppable_vma: bool = False
     evicted: str | None = None
     seeded_ignore_dirty: bool = False
+    retry: bool = False
 
     def __post_init__(self):
         if self.lru not in LRUS:
@@ -325,13 +329,17 @@ def emit_shrink_page_list(ctx: Ctx, k: Kernel, *, isolate_ref: str | None = None
              writes=mm.locks() + folio_all + locals_, branches=[cont])
 
     if lru == "mglru":
+        again = "walk_pte_range" if lf.retry else cont
+
         def end(s):
-            d = {GOTO: cont}
+            d = {GOTO: again}
             ctx.reset(d, *LOCALS)
             return d
 
-        ctx.step("end", "mm/vmscan.c:evict_folios: the folio was sorted back (not isolated) in every pass",
-                 effect=end, writes=locals_, branches=[cont])
+        ctx.step("end", "mm/vmscan.c:evict_folios: the folio was sorted back (not isolated) in every pass"
+                 + ("; the pressure persists: balance_pgdat() -> try_to_shrink_lruvec(): get_nr_to_scan() "
+                    "ages again (walk_pte_range), evict_folios() again" if lf.retry else ""),
+                 effect=end, writes=locals_, branches=[again])
 
 
 def _emit_mglru(ctx: Ctx, k: Kernel, lf: Lazyfree, page: str, npass: str, cont: str) -> None:
@@ -401,7 +409,7 @@ def _emit_mglru(ctx: Ctx, k: Kernel, lf: Lazyfree, page: str, npass: str, cont: 
 
 
 def emit_reclaim(ctx: Ctx, lzm: LazyMM, *, mglru: bool, passes: int = 2, cont: str = DONE,
-                 evicted: str | None = None) -> None:
+                 evicted: str | None = None, retry: bool = False) -> None:
     """One reclaimer working on the folio mapped at the address when it starts: the shared
     shrink_folio_list (here) / try_to_unmap_one (models/rmap.py) with their lazyfree branches. With
     `mglru`: walk_pte_range() aging, then up to `passes` eviction passes of sort_folio() before
@@ -413,4 +421,4 @@ def emit_reclaim(ctx: Ctx, lzm: LazyMM, *, mglru: bool, passes: int = 2, cont: s
     emit_shrink_page_list(ctx, lz.kernel(), cont=cont, tlb_flush=lzm.flush_hook(),
                           lazyfree=Lazyfree(lru="mglru" if mglru else "inactive_file", passes=passes,
                                             droppable_vma=lz.droppable_vma, evicted=evicted,
-                                            seeded_ignore_dirty=lz.seeded_ignore_dirty))
+                                            seeded_ignore_dirty=lz.seeded_ignore_dirty, retry=retry))

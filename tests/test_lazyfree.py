@@ -21,7 +21,8 @@ from scenario_helpers import build, run, first, reachable, check_registry, invar
 EXPECTED = {
     "droppable-reclaim": {"v22": "droppable_never_swapbacked", "9651fcedf7b9": None, "newest": None,
                           "v22-classic-lru": None, "9651fcedf7b9-dropped": "dirty_droppable_dropped",
-                          "newest-dropped": None},
+                          "newest-dropped": None, "9651fcedf7b9-pressure": "reclaim_round_ends",
+                          "newest-pressure": None},
     "droppable-ksm": {"v22": "droppable_never_swapbacked", "9651fcedf7b9": None},
     "droppable-uffd-move": {"v22": "droppable_never_swapbacked", "9651fcedf7b9": "droppable_never_swapbacked",
                             "v6.17": None},
@@ -141,6 +142,38 @@ def test_v611_rotates_the_dirty_droppable_folio_forever():
     assert "waitingforwriteback" in "".join(t[sorts[0]].kernel_ref.split())
     final = r.states_in_trace[-1]
     assert final.pte.present and final.pte.folio == "A" and final.A_dirty
+
+
+def test_v611_under_lasting_pressure_is_a_fair_lasso_that_never_drops_the_page():
+    """The progress form of the finding: reclaim retries without bound, and the cycle is
+    walk_pte_range -> sort_folio (rotated: waiting for writeback) ... -> end -> walk_pte_range."""
+    r = run("droppable-reclaim", "9651fcedf7b9-pressure")
+    assert r.verdict == VIOLATED and r.kind == "progress" and r.invariant == "reclaim_round_ends"
+    assert r.lasso.cycle, "a cycle, not a stuck state"
+    cm, prev = r.model, r.model.initial
+    for ti, s in r.path:
+        assert s in cm.fire(ti, prev)
+        prev = s
+    assert prev == r.states_in_trace[r.cycle_start]
+    t = trace_steps(r)
+    cycle = [st.label for st in t[r.cycle_start:]]
+    assert {st.thread for st in t[r.cycle_start:]} == {"reclaim"}
+    assert {"walk_pte_range", "sort_folio", "end"} <= set(cycle)
+    assert not {"isolate", "unmap.lazyfree", "remove"} & set(cycle)
+    # the user thread is finished in the cycle: it is a fair run
+    start = r.states_in_trace[r.cycle_start]
+    assert start.pte.present and start.pte.folio == "A" and start.A_dirty
+    assert "cycle: the steps below repeat forever" in race_table(r)
+
+
+def test_newest_under_lasting_pressure_holds_and_retries():
+    r = run("droppable-reclaim", "newest-pressure")
+    assert r.verdict != VIOLATED, r.invariant
+    # the progress check is not vacuous: the same model with the v6.11 sort_folio() breaks it (above),
+    # and the final predicate it pairs with is checked on the same runs
+    cm = build("droppable-reclaim", "newest-pressure")
+    assert [p.name for p in cm.progress] == ["reclaim_round_ends"]
+    assert "dirty_droppable_dropped" in {f.name for f in cm.finals}
 
 
 # --------------------------------------------------------------------------------------------

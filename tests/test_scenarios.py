@@ -33,6 +33,13 @@ def assert_valid_trace(r):
             assert cm.check_invariants(s) is None, "violation should be first on the path"
     elif r.kind == "deadlock":
         assert not cm.successors(prev) and not cm.all_done(prev)
+    elif r.kind == "progress":
+        assert r.invariant in {p.name for p in cm.progress}
+        if r.lasso.cycle:
+            assert prev == r.states_in_trace[r.cycle_start], "the lasso's cycle ends where it starts"
+            assert len(r.path) > r.cycle_start
+        else:
+            assert not cm.successors(prev)
     else:
         inv = next(i for i in cm.finals if i.name == r.invariant)
         assert not cm.successors(prev) and cm.all_done(prev) and not inv.fn(prev)

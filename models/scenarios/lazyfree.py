@@ -130,7 +130,15 @@ def _reader_ghosts(mm: MM):
     expect = mm.ghost("read_expected", "-", "last_written when the load ran")
     return last, expect
 
-@builder(K_SORT_FOLIO, K_MGLRU, K_DROPPABLE_AWARE, K_LIVENESS)
+K_PRESSURE = Knob("reclaim.pressure_persists", False,
+                  "the memory pressure lasts: kswapd ages and evicts again, without bound, after a round "
+                  "that sorted the folio back (balance_pgdat()/try_to_shrink_lruvec() loops), and the "
+                  "progress property reclaim_round_ends is checked with the final dirty_droppable_dropped "
+                  "(every fair run ends the round, and a round that ends has dropped the page): the "
+                  "unbounded form of check.dropped_under_pressure")
+
+
+@builder(K_SORT_FOLIO, K_MGLRU, K_DROPPABLE_AWARE, K_LIVENESS, K_PRESSURE)
 def droppable_reclaim(knobs) -> Model:
     """A dirty droppable folio through MGLRU aging and eviction while the program writes and reads it."""
     lz = lazy_from_knobs(knobs, droppable=True)
@@ -149,13 +157,21 @@ def droppable_reclaim(knobs) -> Model:
     emit_access_tlb(user, lzm, "load", last=last, seen_expect=expect, label="load")
     reclaim = mm.thread("reclaim", "kswapd: MGLRU aging walk, then eviction" if lz.mglru else
                         "kswapd: shrink_inactive_list() on the inactive file LRU")
-    emit_reclaim(reclaim, lzm, mglru=lz.mglru, evicted=evicted)
+    pressure = knobs["reclaim.pressure_persists"]
+    emit_reclaim(reclaim, lzm, mglru=lz.mglru, evicted=evicted, retry=pressure)
 
     inv_droppable_never_swapbacked(mm)
     inv_droppable_never_swapped(mm)
     inv_read_sees_last_write_or_zero(mm, user.vars["seen"], expect)
-    if knobs["check.dropped_under_pressure"]:
+    if knobs["check.dropped_under_pressure"] or pressure:
         final_dropped_under_pressure(mm, evicted, ORIGINAL)
+    if pressure:
+        # the liveness half; the final predicate above (implied by this knob) says the round that ends
+        # has dropped the page, so together: every fair run drops it
+        m.eventually_finishes("reclaim_round_ends", "reclaim",
+                              "while the pressure lasts, kswapd's eviction eventually gets past the "
+                              "dirty droppable folio: it isolates it (and drops it) instead of sorting it "
+                              "back forever (\"b) Under memory pressure, mm can just drop the pages\")")
     final_nothing_leaked(mm)
     return m
 
