@@ -115,7 +115,8 @@ class MTE:
                                (NO_TAGS, FREED) + TAG_VALUES,
                                "the kmalloc()ed tag storage of the slot: the tags it holds, or freed")
         self.uaf = m.field("tag_storage_uaf", False, (False, True),
-                           "(ghost) mte_restore_page_tags() read a tag storage after it was kfree()d")
+                           "(ghost) mte_restore_page_tags() read a tag storage after it was kfree()d",
+                           ghost=True)
         self.seen: list[str] = []
         store, folio = self.store_fields(), self.folio_fields()
         mm.add_slot_free_hook(ArchHook(

@@ -334,7 +334,7 @@ class MM:
         self.swp_bad = bad      # a bad sector: swap_readpage() fails, the folio stays !uptodate
 
     def ghost(self, name: str, init: Any, doc: str) -> str:
-        self.ghosts[name] = self.m.field(name, init, doc=f"(ghost) {doc}")
+        self.ghosts[name] = self.m.field(name, init, doc=f"(ghost) {doc}", ghost=True)
         return self.ghosts[name]
 
     def _before_steps(self, what: str) -> None:
@@ -635,7 +635,8 @@ def child_thread(view: MM, name: str, doc: str = "") -> Ctx:
 def child_running(mm: MM) -> str:
     if not hasattr(mm.m, "_child_running"):
         mm.m._child_running = mm.m.field("child_running", False, (False, True),
-                                         "(ghost) fork() has returned: the child has been woken")
+                                         "(ghost) fork() has returned: the child has been woken",
+                                         ghost=True)
     return mm.m._child_running
 
 

@@ -250,3 +250,19 @@ def test_exit_checks_kill_leaks():
     by = {m.id: m for m in rep.mutants}
     assert by["swapoff.free_swap:skip-effect"].how == "nothing_leaked"
     assert by["swapoff.swapin_error:skip-effect"].how == "swapoff_leaves_no_swap_reference"
+
+
+def test_skip_effect_keeps_ghost_writes():
+    """Removing a call's effect keeps its ghost writes (the record that the call happened), so a
+    check comparing the record with the state sees the call's effect missing."""
+    m = Model("ghosted")
+    m.field("data", 0, (0, 1))
+    m.field("stored", False, (False, True), "(ghost) the store completed", ghost=True)
+    m.thread("t").step("store", "data = 1", effect=lambda s: {"data": 1, "stored": True},
+                       writes=["data", "stored"])
+    m.invariant("no_lost_store", lambda s: not s.stored or s.data == 1, ["stored", "data"])
+    prof = mut.profile(m, "base")
+    assert prof.steps["t.store"].changes
+    mutant = mut.apply_mutant(m, mut.MutantSpec("t.store", "skip-effect"), prof.steps["t.store"])
+    r = explore(mutant.compile(), reduction=False)
+    assert r.verdict == "violated" and r.invariant == "no_lost_store"

@@ -159,6 +159,7 @@ class FieldDef:
     domain: tuple | None
     doc: str
     is_lock: bool = False
+    ghost: bool = False          # an observation for the checks (what happened), not modelled state
 
 
 @dataclass
@@ -254,7 +255,11 @@ class Model:
             raise ModelError(f"renamed({call!r}, ...): call names must be C identifiers")
         self.anchor_names[call] = tuple(dict.fromkeys(self.anchor_names.get(call, ()) + names))
 
-    def field(self, name: str, init: Any, domain: Iterable | None = None, doc: str = "") -> str:
+    def field(self, name: str, init: Any, domain: Iterable | None = None, doc: str = "",
+              ghost: bool = False) -> str:
+        """A state field; `ghost`: it records what happened for the invariants to read (a completed
+        write, the page a DMA landed in) rather than modelling kernel state (mutate keeps its writes
+        when it removes a call's effect)."""
         if not name.isidentifier() or name.startswith("_") or name in (GOTO,):
             raise ModelError(f"field name {name!r} must be an identifier not starting with _")
         if name in self.fields:
@@ -262,7 +267,7 @@ class Model:
         dom = tuple(domain) if domain is not None else None
         if dom is not None and init not in dom:
             raise ModelError(f"field {name}: initial value {init!r} not in its domain")
-        self.fields[name] = FieldDef(name, init, dom, doc)
+        self.fields[name] = FieldDef(name, init, dom, doc, ghost=ghost)
         return name
 
     def lock(self, name: str, doc: str = "") -> str:

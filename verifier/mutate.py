@@ -6,7 +6,8 @@ of a thread (a step is named `thread.label`):
 
 * `skip-effect`   the call removed: the step still runs (same guard, same jump, same locks, same
                   writes to its thread's private fields: arguments, return labels, values read into
-                  locals), but the shared fields its effect writes keep their values;
+                  locals, and to ghost fields: the record that the call happened, which the checks
+                  read), but the shared fields its effect writes keep their values;
 * `drop-guard`    the wait or re-check removed: the step is enabled whenever the locks it takes are
                   free (a lock wait stays: leaving a lock out is `drop-lock`);
 * `swap-next`     the step exchanged with the next step of its thread (labels move with their steps,
@@ -112,6 +113,12 @@ def _lock_fields(model: Model) -> list[str]:
     return [n for n, f in model.fields.items() if f.is_lock]
 
 
+def ghost_fields(model: Model) -> set:
+    """Fields declared ghost: observations for the checks, kept when a call's effect is removed (the
+    caller still believes the call happened: a store that completed, a DMA that landed)."""
+    return {n for n, f in model.fields.items() if getattr(f, "ghost", False)}
+
+
 def private_fields(model: Model) -> dict:
     """thread name -> the fields only that thread's steps touch and no invariant reads: its locals
     (arguments, return labels, values read into registers), which carry control flow, not effects."""
@@ -135,10 +142,11 @@ def _instrument(model: Model, profiles: dict) -> Model:
     locks = [(n, field_index[n]) for n in _lock_fields(model)]
     lock_names = {n for n, _ in locks}
     private = private_fields(model)
+    ghosts = ghost_fields(model)
     threads = []
     for ti, t in enumerate(model.threads):
         owner = ti + 1
-        mine = private.get(t.name, frozenset())
+        mine = private.get(t.name, frozenset()) | ghosts
         steps = []
         for st in t.steps:
             p = profiles[f"{t.name}.{st.label}"]
@@ -314,19 +322,20 @@ def apply_mutant(model: Model, spec: MutantSpec, sp: StepProfile) -> Model:
             i = next((j for j, st in enumerate(steps) if st.label == label), None)
             if i is None:
                 raise ModelError(f"mutant {spec.id}: no step {label!r} in thread {thread_name}")
-            steps = _mutate_thread(steps, i, spec, sp, field_index, owner, private_fields(model).get(t.name, frozenset()))
+            steps = _mutate_thread(steps, i, spec, sp, field_index, owner,
+                                   private_fields(model).get(t.name, frozenset()), ghost_fields(model))
         steps = [_checked(st, owner, locks, field_index) for st in steps]
         threads.append(_thread_with(model, t, steps))
     return _model_with(model, threads)
 
 
 def _mutate_thread(steps: list, i: int, spec: MutantSpec, p: StepProfile, field_index: dict,
-                   owner: int, private: frozenset) -> list:
+                   owner: int, private: frozenset, ghosts: set = frozenset()) -> list:
     st = steps[i]
     op = spec.operator
     if op == "skip-effect":
         effect = st.effect
-        keep = {GOTO} | (set(st.writes) & (p.takes | p.releases | set(private)))
+        keep = {GOTO} | (set(st.writes) & (p.takes | p.releases | set(private) | ghosts))
 
         def strip(d):
             return {k: v for k, v in d.items() if k in keep} if d else d
