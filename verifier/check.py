@@ -280,8 +280,9 @@ def _run_scenario(job: Job) -> CheckResult:
     arch_layout = _arch_layout(job.arch) if job.arch else None
     cm = sc.build(v, arch=arch_layout)
     race = sc.race_steps(v, cm)          # an unknown race step is the file's mistake: before searching
-    r = explore(cm, reduction=job.reduction, max_states=sc.max_states, max_seconds=job.max_seconds,
-                coverage=bool(race) and not job.reduction)
+    with sc.user_model_errors("exploring the model"):
+        r = explore(cm, reduction=job.reduction, max_states=sc.max_states, max_seconds=job.max_seconds,
+                    coverage=bool(race) and not job.reduction)
     res = CheckResult(job.id, "scenario", sc.name, v.name, job.path, PASS, r.verdict, v.expect,
                       seconds=r.stats.seconds, hash=job.hash, arch=Path(job.arch).stem if job.arch else "",
                       states=r.stats.states, transitions=r.stats.transitions,

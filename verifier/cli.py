@@ -255,7 +255,8 @@ def run_cmd(scenario, variant_name, sets, max_states, max_seconds, no_reduction,
     try:
         # the explorer checks its own clock every few thousand states; the alarm is the backstop
         # for one step of a user's model that never returns
-        with time_limit(None if remaining is None else remaining * 1.5 + 5, "running one step of the model"):
+        with time_limit(None if remaining is None else remaining * 1.5 + 5, "running one step of the model"), \
+                sc.user_model_errors("exploring the model"):
             result = explore(cm, reduction=not (no_reduction or coverage), max_states=max_states, max_seconds=remaining,
                              progress=progress, graph=dot_file is not None,
                              coverage=coverage)

@@ -39,6 +39,7 @@ mutant no check can kill is recorded, with the reason, as
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.resources
 import importlib.util
@@ -224,7 +225,8 @@ class Scenario:
         names = [t.name for t in model.threads]
         if self.threads and names != list(self.threads):
             raise ScenarioError(f"{self.path}: threads {self.threads} but {self.model_ref} builds {names}")
-        cm = model.compile()
+        with self.user_model_errors("compiling the model"):
+            cm = model.compile()
         if self.progress:
             cm.progress = cm.progress + self._progress_properties(cm)
         return cm
@@ -249,6 +251,27 @@ class Scenario:
                 out.append(ProgressProperty(p["name"], NPC, progress=tuple(resolve_race(cm, p["npc"], where)),
                                             doc=doc))
         return out
+
+    @property
+    def is_user_model(self) -> bool:
+        """A model of the user's own (a file beside the scenario, or a module outside pteverify)."""
+        return self.model_file is not None or not self.model_ref.startswith("pteverify.")
+
+    @contextlib.contextmanager
+    def user_model_errors(self, during: str):
+        """Exceptions while a user's model is compiled or explored are the model's fault (exit 2):
+        a step returning something that is not a dict of changes, say, fails inside the engine,
+        after the user's code has returned, so the traceback alone cannot tell."""
+        try:
+            yield
+        except (KeyboardInterrupt, TimeLimit, BadInput, MemoryError, RecursionError):
+            raise
+        except Exception as e:               # noqa: BLE001
+            if not self.is_user_model:
+                raise
+            where = user_location(e)
+            raise ModelError(f"{self.model_ref} (scenario {self.path}): {during}: {type(e).__name__}: "
+                             f"{one_line(e)}" + (f" (at {where})" if where else "")) from None
 
 
 def resolve_race(cm: CompiledModel, names: list, where: str) -> list:
