@@ -214,3 +214,16 @@ def test_schema_line_numbers_and_json_schema_export():
     jsonschema.Draft202012Validator.check_schema(schema)
     for p in sorted((specs_dir() / "scenarios").glob("*.toml")):
         jsonschema.validate(tomllib.loads(p.read_text()), schema)
+
+
+def test_prove_all_known_findings_exit_0():
+    rc, out, err = run("prove", "--all")
+    assert rc == 0, err
+    assert "known kernel findings disproved as expected" in out.splitlines()[-1]
+    rc, out, err = run("prove", "--layout-file", Path(__file__).parent / "layouts" / "broken-collision.toml")
+    assert rc == 1                         # a disproof nobody declared
+
+
+def test_empty_variant_is_bad_input():
+    rc, _, err = run("run", "peterson", "--variant", "")
+    assert_one_line(rc, err, 2, "empty variant name")

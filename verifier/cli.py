@@ -441,17 +441,26 @@ def prove_cmd(layouts, all_layouts, files, properties, timeout_s, as_json, verbo
                 click.echo(format_report(r, colour))
                 if c:
                     click.echo("\n".join(format_confirm(c)))
-        if len(reports) > 1:
-            counts = {v: sum(1 for r in reports if r.verdict == v) for v in ("proved", "disproved", "unknown")}
-            click.echo(f"{len(reports)} layouts: {counts['proved']} proved, {counts['disproved']} disproved, "
-                       f"{counts['unknown']} unknown; {sum(r.seconds for r in reports):.2f}s")
-        if confirms:
-            click.echo(confirm_summary(confirms))
-    verdicts = {r.verdict for r in reports}
+    # a disproof declared in the layout's [known_findings] (a kernel bug, faithfully transcribed) is
+    # expected, as `check` expects it; any other disproof is a failure
+    known = [(r, p) for r in reports for p in r.properties
+             if p.verdict == "disproved" and p.name in r.layout.known_findings]
+    unexpected = [(r, p) for r in reports for p in r.properties
+                  if p.verdict == "disproved" and p.name not in r.layout.known_findings]
+    unknown = [r for r in reports if r.verdict == "unknown"]
+    if not as_json and len(reports) > 1:
+        proved = sum(1 for r in reports if r.verdict == "proved")
+        line = f"{len(reports)} layouts: {proved} proved, {len(known)} known kernel findings disproved as expected"
+        if unexpected:
+            line += f", {len(unexpected)} unexpected disproofs ({', '.join(f'{r.layout.name} {p.name}' for r, p in unexpected)})"
+        if unknown:
+            line += f", {len(unknown)} unknown"
+        click.echo(f"{line}; {sum(r.seconds for r in reports):.2f}s")
+    if not as_json and confirms:
+        click.echo(confirm_summary(confirms))
     if confirms and any(not c.ok for c in confirms):
         sys.exit(EXIT_VIOLATED)
-    sys.exit(EXIT_VIOLATED if "disproved" in verdicts else EXIT_INCOMPLETE if "unknown" in verdicts
-             else EXIT_OK)
+    sys.exit(EXIT_VIOLATED if unexpected else EXIT_INCOMPLETE if unknown else EXIT_OK)
 
 
 def _confirm_reports(reports, compiler, samples):
@@ -623,6 +632,17 @@ class _CheckProgress:
             self.bar.close()
 
 
+def _reproduce(r) -> str:
+    """The command that reproduces a failed check row on its own."""
+    from .scenario import specs_dir
+    shipped = Path(r.file).resolve().parent in ((specs_dir() / "scenarios").resolve(), (specs_dir() / "arch").resolve())
+    if r.kind == "scenario":
+        target = r.name if shipped else r.file
+        arch = f" --arch {r.arch}" if r.arch else ""
+        return f"pteverify run {target} --variant {r.item}{arch}"
+    return f"pteverify prove {r.name}" if shipped else f"pteverify prove --layout-file {r.file}"
+
+
 def _print_check(results, summ) -> None:
     colour = _colour(sys.stdout)
 
@@ -631,14 +651,21 @@ def _print_check(results, summ) -> None:
 
     scen = [r for r in results if r.kind == "scenario"]
     if scen:
-        w = max(len(f"{r.name}:{r.item}" + (f"@{r.arch}" if r.arch else "")) for r in scen)
+        def label(r):
+            return f"{r.name}:{r.item}" + (f"@{r.arch}" if r.arch else "")
+
+        def verdict_of(r):
+            return r.verdict + (f" ({r.invariant})" if r.invariant else "")
+        w = max(len(label(r)) for r in scen)
+        vw = max(len(verdict_of(r)) for r in scen)
+        sw = max(len(str(r.states or "")) for r in scen)
         click.echo("Scenarios:")
         for r in scen:
-            name = f"{r.name}:{r.item}" + (f"@{r.arch}" if r.arch else "")
-            verdict = r.verdict + (f" ({r.invariant})" if r.invariant else "")
             tag = "ok  " if r.status == "pass" else "FAIL"
+            states = f"{str(r.states or '').rjust(sw)} states" if r.states else ""
             cached = " (cached)" if r.cached else ""
-            line = f"  {paint(tag, r.status == 'pass')} {name.ljust(w)}  {verdict:<40} {r.states or '':>7} states{cached}"
+            again = f"  {_reproduce(r)}" if r.status != "pass" else ""
+            line = f"  {paint(tag, r.status == 'pass')} {label(r).ljust(w)}  {verdict_of(r).ljust(vw)}  {states.ljust(sw + 7)}{cached}{again}"
             click.echo(line.rstrip())
             if r.status != "pass":
                 click.echo(f"       {r.message}")
@@ -655,6 +682,8 @@ def _print_check(results, summ) -> None:
             tag = "ok  " if not bad else "FAIL"
             extra = f"  known findings: {', '.join(known)}" if known else ""
             click.echo(f"  {paint(tag, not bad)} {name.ljust(w)}  {sum(r.verdict == 'proved' for r in rs)} proved{extra}")
+            if bad:
+                click.echo(f"       reproduce: {_reproduce(bad[0])}")
             for r in bad:
                 click.echo(f"       {r.item}: {r.message}")
     ok = summ["ok"]

@@ -156,7 +156,11 @@ class Scenario:
         return [v for v in self.variants if not any(k.startswith(ARCH_KNOB_PREFIX) for k in v.knobs)]
 
     def variant(self, name: str | None) -> Variant:
-        name = name or self.default_variant
+        if name is not None and not name.strip():
+            known = ", ".join(v.name for v in self.variants)
+            raise ScenarioError(f"scenario {self.name}: empty variant name (variants: {known}; "
+                                f"leave --variant out for the default, {self.default_variant})")
+        name = self.default_variant if name is None else name
         for v in self.variants:
             if v.name == name:
                 return v
