@@ -11,6 +11,7 @@ keyed by their C prototype. Anything else is refused: "cannot extract NAME at FI
 from __future__ import annotations
 
 import copy
+import inspect
 import re
 import time
 from dataclasses import dataclass, field
@@ -44,6 +45,15 @@ _SPARSE_ANNOTATIONS = {"__force", "__bitwise", "__user", "__iomem", "__kernel", 
 def _fail(what: str, where: str, reason: str) -> KernelError:
     return KernelError(f"cannot extract {what} at {where}: {reason}")
 
+
+
+def _compound_literal(typename, init):
+    """A compound literal node. pycparser 3.1 added a `storage` argument (C23 storage-class
+    specifiers on compound literals); 2.x and 3.0 have none: build it for either."""
+    from pycparser import c_ast
+    if "storage" in inspect.signature(c_ast.CompoundLiteral.__init__).parameters:
+        return c_ast.CompoundLiteral(typename, init, [])
+    return c_ast.CompoundLiteral(typename, init)
 
 @dataclass
 class Extracted:
@@ -668,7 +678,7 @@ class _FunctionTranslator:
                 if s.init is None:
                     env[s.name] = None
                 elif isinstance(s.init, c_ast.InitList):
-                    lit = c_ast.CompoundLiteral(self._typename(s.type), s.init)
+                    lit = _compound_literal(self._typename(s.type), s.init)
                     env[s.name] = self.expr(lit, env)
                 else:
                     env[s.name] = self._cast(s.type, self.expr(s.init, env))
@@ -722,7 +732,7 @@ class _FunctionTranslator:
         else:
             inits = [val]
         env = dict(env)
-        env[var] = c_ast.CompoundLiteral(self._typename(tnode), c_ast.InitList(inits))
+        env[var] = _compound_literal(self._typename(tnode), c_ast.InitList(inits))
         return env
 
     def _struct_members(self, tnode, at) -> list[str]:
@@ -800,7 +810,7 @@ class _FunctionTranslator:
                     exprs.append(c_ast.NamedInitializer(e.name, self.expr(e.expr, env)))
                 else:
                     exprs.append(self.expr(e, env))
-            return c_ast.CompoundLiteral(copy.deepcopy(n.type), c_ast.InitList(exprs))
+            return _compound_literal(copy.deepcopy(n.type), c_ast.InitList(exprs))
         if isinstance(n, c_ast.ExprList):
             raise self.fail(n, "the comma operator is outside the subset")
         if isinstance(n, c_ast.Assignment):
