@@ -39,7 +39,15 @@ from .mm import NO_FOLIO, PTE_NONE, PTE_SWAPIN_ERROR, Ctx, Kernel, pte_present, 
 from .swap_state import read_into_swap_cache
 
 
-def emit_try_to_unuse(ctx: Ctx, k: Kernel) -> None:
+def emit_try_to_unuse(ctx: Ctx, k: Kernel, *, retry: bool = False, match: str = "pte_same_as_swp") -> None:
+    """`retry`: try_to_unuse()'s outer loop, `if (READ_ONCE(si->inuse_pages)) goto retry` (no signal
+    pending): after the tail, a slot still in use sends swapoff back to walk the page table again.
+    `match`: how unuse_pte() compares the PTE with swp_entry_to_pte(entry): "pte_same_as_swp" (the swp
+    flag bits ignored) or "maybe_same_pte-nosoftdirty" (179ef71cbc08's maybe_same_pte() on a
+    CONFIG_HAVE_ARCH_SOFT_DIRTY=y, CONFIG_MEM_SOFT_DIRTY=n kernel: plain pte_same(), so a swap PTE with
+    the soft-dirty bit never matches; Martin Schwidefsky's report: "'swapoff -a' will hang")."""
+    if match not in ("pte_same_as_swp", "maybe_same_pte-nosoftdirty"):
+        raise ValueError(f"try_to_unuse: match {match!r}")
     mm = ctx.mm
     page = ctx.local("page", NO_FOLIO, "unuse_pte_range: page")
     entry = ctx.local("entry", PTE_NONE, "unuse_pte_range: the swap PTE found (swp_entry_to_pte(entry))")
@@ -91,8 +99,13 @@ def emit_try_to_unuse(ctx: Ctx, k: Kernel) -> None:
              guard=lock_guard, effect=lambda s: {mm.lock[getattr(s, page)]: ctx.owner},
              reads=[page] + mm.locks() + mm.ff("writeback"), writes=mm.locks())
 
+    def same(pte, swp) -> bool:
+        if match == "pte_same_as_swp":
+            return pte_same_as_swp(pte, swp)
+        return pte_same_as_swp(pte, swp) and not pte.soft_dirty    # pte_same(*pte, clean swp pte)
+
     def pte_same(s):
-        if not pte_same_as_swp(getattr(s, mm.pte), getattr(s, entry)):
+        if not same(getattr(s, mm.pte), getattr(s, entry)):
             return {GOTO: "free_swap"}                 # ret = 0
         d = {mm.ptl: ctx.owner}
         if k.unuse_check_uptodate and not getattr(s, mm.f["uptodate"][getattr(s, page)]):
@@ -100,7 +113,9 @@ def emit_try_to_unuse(ctx: Ctx, k: Kernel) -> None:
         return d
 
     ctx.step("unuse_pte", "mm/swapfile.c:unuse_pte: pte_offset_map_lock(); "
-             "pte_same_as_swp(*pte, swp_entry_to_pte(entry))"
+             + ("pte_same_as_swp(*pte, swp_entry_to_pte(entry))" if match == "pte_same_as_swp" else
+                "maybe_same_pte(*pte, swp_entry_to_pte(entry)) [CONFIG_MEM_SOFT_DIRTY=n: pte_same(), the "
+                "swp soft-dirty bit not cleared]")
              + ("; PageUptodate(page)" if k.unuse_check_uptodate else ""),
              guard=lambda s: getattr(s, mm.ptl) == FREE, effect=pte_same,
              reads=[mm.ptl, mm.pte, entry, page] + mm.ff("uptodate"), writes=[mm.ptl],
@@ -173,10 +188,13 @@ def emit_try_to_unuse(ctx: Ctx, k: Kernel) -> None:
         cache = getattr(s, mm.swp_cache)
         if cache != NO_FOLIO:
             mm.try_to_free_swap(s, d, cache)           # folio_free_swap() only frees stale folios
+        if retry and mm.slot_in_use(s, d):
+            d[GOTO] = "unuse_pte_range"                # si->inuse_pages: goto retry
         return d
 
     ctx.step("tail", "mm/swapfile.c:try_to_unuse: find_next_to_unuse(); folio_lock(); "
-             "folio_wait_writeback(); folio_free_swap(); folio_unlock()" + freed,
+             "folio_wait_writeback(); folio_free_swap(); folio_unlock()" + freed
+             + ("; READ_ONCE(si->inuse_pages) && !signal_pending(current) -> goto retry" if retry else ""),
              guard=tail_guard, effect=tail,
              reads=slot + mm.locks() + mm.ff("writeback", "swapcache", "ref", "map"),
-             writes=slot + folio_all, branches=[DONE])
+             writes=slot + folio_all, branches=[DONE] + (["unuse_pte_range"] if retry else []))
