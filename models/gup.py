@@ -159,9 +159,9 @@ def emit_gup_release(ctx: Ctx, held: str, pin: bool, cont: str = DONE) -> None:
 
 
 def emit_gup_fast(ctx: Ctx, kf: KernelII, *, write: bool, pin: bool = True, cont: str = DONE,
-                  caller: str = "pin_user_pages_fast") -> str:
+                  caller: str = "pin_user_pages_fast", unshare: bool = True) -> str:
     """One GUP-fast of the modelled address by the process of `ctx.mm`; returns the local holding the
-    page it returned (NO_FOLIO after a fallback)."""
+    page it returned (NO_FOLIO after a fallback). `unshare=False`: seeded mutation without B5."""
     mm = ctx.mm
     irqs, seq = sync_fields(mm)
     L = dict(
@@ -248,7 +248,7 @@ def emit_gup_fast(ctx: Ctx, kf: KernelII, *, write: bool, pin: bool = True, cont
              effect=recheck, reads=[mm.pte, pte_l, page_l, lag_l] + mm.ff("ref", "pin", "map", "swapcache"),
              writes=[page_l, lag_l] + mm.all_folio(), branches=["gupf.irq_on"])
 
-    if pin and not write:
+    if pin and not write and unshare:
         def unshare(s):
             if not getattr(s, pte_l).write and not getattr(s, mm.f["excl"][getattr(s, page_l)]):
                 return drop(s, {})

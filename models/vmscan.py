@@ -353,15 +353,23 @@ def _emit_mglru(ctx: Ctx, k: Kernel, lf: Lazyfree, page: str, npass: str, cont: 
             return {GOTO: cont}                        # nothing on the LRU for this address
         fid = p.folio
         d = {page: fid}
+        skipped = dict(d)                              # the aging pass does not visit the PTE
+        if getattr(s, mm.ptl) != FREE:
+            return skipped                             # spin_trylock(ptl) failed
         if (p.dirty and not getattr(s, mm.f["dirty"][fid])
                 and not (getattr(s, mm.f["swapbacked"][fid]) and not getattr(s, mm.f["swapcache"][fid]))):
             mm.fset(d, fid, dirty=True)                # folio_mark_dirty()
-        return d
+        return [d, skipped] if d != skipped else d
 
-    ctx.step("walk_pte_range", "mm/vmscan.c:walk_pte_range (MGLRU aging): spin_trylock(ptl); "
-             "ptep_test_and_clear_young(); pte_dirty && !folio_test_dirty && !(anon && swapbacked && "
-             "!swapcache) -> folio_mark_dirty(folio)",
-             guard=lambda s: getattr(s, mm.ptl) == FREE, effect=walk,
+    # The aging walk visits the PTE, or it does not: the PTL is a per-page-table lock that any other
+    # CPU working in the same 2 MiB may hold (spin_trylock fails, walk_pte_range returns false), and
+    # should_skip_mm() skips an mm that did not run since the last walk or has fewer than
+    # MIN_LRU_BATCH pages; eviction then meets the folio as it was, its PTE dirty bit not moved.
+    ctx.step("walk_pte_range", "mm/vmscan.c:walk_pte_range (MGLRU aging): spin_trylock(ptl) [fails: "
+             "return false]; pte_young() [else skip]; ptep_test_and_clear_young(); pte_dirty && "
+             "!folio_test_dirty && !(anon && swapbacked && !swapcache) -> folio_mark_dirty(folio) "
+             "[or this aging pass does not reach the PTE: should_skip_mm(), PTL contended]",
+             effect=walk,
              reads=[mm.ptl, mm.pte] + mm.ff("dirty", "swapbacked", "swapcache"),
              writes=[page] + mm.ff("dirty"), branches=[cont])
 

@@ -31,7 +31,7 @@ EXPECTED = {
     "swapin-two-faults": {"v6.7": "no_lost_write", "13ddaf26be32": None, "no-synchronous-io": None,
                           "seeded-no-swp-soft-dirty": "soft_dirty_survives_swap"},
     "swapoff-bits": {"14a762dd1977^": "uffd_wp_survives_swap", "14a762dd1977": None,
-                     "14a762dd1977^-soft-dirty": "soft_dirty_survives_swap"},
+                     "14a762dd1977^-soft-dirty": "soft_dirty_survives_swap", "14a762dd1977-soft-dirty": None},
     "swapoff-read-error": {"9f186f9e5fa9^": "no_unread_data_mapped", "9f186f9e5fa9": None},
 }
 CASES = [(sc, v) for sc, vs in EXPECTED.items() for v in vs]
@@ -185,6 +185,29 @@ def test_fixed_swapoff_writer_reaches_the_uffd_monitor():
         return s.writer_result == "userfault" and s.pte.present and s.pte.uffd_wp
 
     assert reachable("swapoff-bits", "14a762dd1977", userfault)
+
+
+def test_fixed_swapoff_store_lands_after_swapoff_with_soft_dirty_kept():
+    """Without uffd-wp the store is not trapped: unuse_pte() maps the page read-only, the store's write
+    fault reuses it (the writer's own do_swap_page would map it writable, so do_wp_page's reuse means
+    swapoff mapped it) and the stored PTE keeps the soft-dirty bit."""
+    sc = get_scenario("swapoff-bits")
+    r = explore(sc.build(sc.variant("14a762dd1977-soft-dirty")), reduction=False, coverage=True)
+    assert r.verdict == "holds" and r.coverage.fired("writer", "wp.reuse") > 0
+
+    def landed(cm, s):
+        return s.cpu_stored and s.pte.present and s.pte.write and s.pte.soft_dirty
+
+    assert reachable("swapoff-bits", "14a762dd1977-soft-dirty", landed)
+
+
+def test_fixed_vmsplice_write_fault_reuses_the_exclusive_page():
+    """The fixed kernel: the read-back maps the page read-only with PG_anon_exclusive from the swap
+    PTE; the store's write fault goes through do_wp_page and reuses the page the pipe holds."""
+    def reused(cm, s):
+        return s.cpu_stored and s.pte.present and s.pte.folio == "A" and s.pte.write
+
+    assert reachable("vmsplice-swapout", "1493a1913e34", reused)
 
 
 # --------------------------------------------------------------------------------------------

@@ -30,7 +30,9 @@ EXPECTED = {
                                  "088b8aa537c2": None, "ipi-weak-v5.19": None,
                                  "no-clear-before-share": "pinned_mapped_page_is_exclusive"},
     "fork-vs-gup-fast": {"57efa1fe5957^": "pinned_page_is_mapped_page", "57efa1fe5957": None, "v5.19": None,
-                         "v5.19-no-write-protect-seq": "pinned_mapped_page_is_exclusive"},
+                         "v5.19-no-write-protect-seq": "pinned_mapped_page_is_exclusive",
+                         "v5.19-read-only-pin": None,
+                         "v5.19-read-only-pin-no-unshare": "pinned_mapped_page_is_exclusive"},
     "fork-pin-leak": {"v5.7": "cow_isolation", "17839856fd58": None, "v5.9": None, "v5.19": None,
                       "v5.19-foll-pin": None},
     "fork-swap-entry": {"v5.18": None, "1493a1913e34": None,
@@ -241,9 +243,27 @@ def test_mprotect_keeps_readable_exclusive():
 
 def test_pinned_page_never_gets_a_migration_entry():
     for variant in ("6c287605fd56-pinned-fork", "mprotect-readable-pinned-fork"):
-        assert not reachable("migration-exclusive", variant, lambda cm, s: s.pte.kind == "migration")
+        # while the pin is held, try_to_migrate_one() backs off and fork() copies the pinned page
+        assert not reachable("migration-exclusive", variant,
+                             lambda cm, s: s.pte.kind == "migration" and s.pipe_page != NO_FOLIO)
+        assert not reachable("migration-exclusive", variant,
+                             lambda cm, s: s.pipe_page != NO_FOLIO and s.child_pte.present
+                             and s.child_pte.folio == s.pipe_page)
         assert reachable("migration-exclusive", variant,
                          lambda cm, s: at(cm, s, "migrate") == "mig.putback" and s.A_pin == 1)
+
+
+def test_unpinned_page_migrates_and_fork_write_protects_it():
+    """Once the pin is released the race the variants are about runs: fork() write-protects the shared
+    page, the migration entry exists while mprotect() changes it, and the knob decides its type."""
+    for variant, entry in (("6c287605fd56-pinned-fork", pte_migration("A", exclusive=True, soft_dirty=True)),
+                           ("mprotect-readable-pinned-fork", pte_migration("A", soft_dirty=True))):
+        assert reachable("migration-exclusive", variant,
+                         lambda cm, s: s.pipe_page == NO_FOLIO and s.pte == entry
+                         and at(cm, s, "user") == "mprotect_rw")
+        assert reachable("migration-exclusive", variant,
+                         lambda cm, s: s.child_pte.present and s.pte.present and not s.pte.write
+                         and s.child_pte.folio == s.pte.folio)
 
 
 # --------------------------------------------------------------------------------------------

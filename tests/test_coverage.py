@@ -1,25 +1,30 @@
 """No vacuous "holds": step coverage (`run --coverage`) and the race steps a scenario declares
 (`race = [...]`), which `check` requires to fire in every holding variant."""
 
+import contextlib
+import io
 import json
-import os
-import shutil
-import subprocess
-import sys
 from collections import Counter
 
 import pytest
 
 from pteverify import check as chk
+from pteverify.cli import main
 from pteverify.explore import HOLDS, VIOLATED, explore
 from pteverify.model import GOTO, Model
 from pteverify.scenario import ScenarioError, get_scenario, load_scenarios, resolve_race, specs_dir
 
 
 def pteverify(*args):
-    p = subprocess.run([sys.executable, "-m", "pteverify", *args], capture_output=True, text=True,
-                       env={**os.environ, "NO_COLOR": "1"})
-    return p.returncode, p.stdout, p.stderr
+    """The command line in this process (the console entry point, exit code and both streams)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(list(args))
+            rc = 0
+        except SystemExit as e:
+            rc = e.code if isinstance(e.code, int) else 0
+    return rc, out.getvalue(), err.getvalue()
 
 
 def _toy(bad_reachable=False) -> Model:
@@ -159,3 +164,28 @@ def test_race_check_on_an_unreduced_check_uses_its_own_search(tmp_path):
         [res] = chk.run_job(chk.Job("scenario", "tmp-race", str(f), "newest", reduction=reduction))
         assert res.status == chk.FAIL and "reclaim.add_to_swap never fired" in res.message
         assert res.details == {"race": {"reclaim.add_to_swap": 0}}
+
+
+# -- every shipped holding variant earns its "holds" ---------------------------------------------
+
+HOLDING = [(sc.name, v.name) for sc in load_scenarios().values() for v in sc.variants if v.expect == "holds"]
+
+
+@pytest.mark.parametrize("scenario,variant", HOLDING, ids=[f"{s}:{v}" for s, v in HOLDING])
+def test_every_shipped_holding_variant_fires_its_race_steps(scenario, variant):
+    sc = get_scenario(scenario)
+    v = sc.variant(variant)
+    assert sc.race_of(v), f"{scenario}:{variant} declares no race steps"
+    cm = sc.build(v)
+    race = sc.race_steps(v, cm)
+    r = explore(cm, reduction=False, coverage=True, max_states=sc.max_states)
+    assert r.verdict == HOLDS and r.coverage.complete
+    never = [f"{t}.{lab}" for t, lab in race if r.coverage.fired(t, lab) == 0]
+    assert not never, f"{scenario}:{variant}: race steps never fired: {never}"
+
+
+def test_show_lists_the_race_steps():
+    rc, out, _ = pteverify("show", "swapoff-bits", "--variant", "14a762dd1977-soft-dirty")
+    assert rc == 0 and "Race steps (must fire in variant 14a762dd1977-soft-dirty): swapoff.unuse_pte," in out
+    rc, out, _ = pteverify("show", "swapoff-bits", "--variant", "14a762dd1977^", "--json")
+    assert rc == 0 and json.loads(out)["race"] == []          # a violated variant declares none

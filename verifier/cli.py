@@ -134,11 +134,12 @@ def show_cmd(scenario: str, variant_name: str | None, as_json: bool):
     knobs = [{"name": k.name, "default": k.default, "domain": list(k.domain), "doc": k.doc,
               "value": cm.model.knobs[k.name]} for k in sc.knobs]
     invariants = [{"name": i.name, "doc": i.doc, "final": i.final} for i in cm.model.invariants]
+    race = [f"{t}.{lab}" for t, lab in sc.race_steps(variant, cm)]
     if as_json:
         _emit_json({"scenario": sc.name, "title": sc.title, "description": sc.description,
                     "model": sc.model_ref, "variant": variant.name, "threads": threads,
                     "fields": [{"name": f.name, "init": str(f.init), "doc": f.doc} for f in cm.fields],
-                    "knobs": knobs, "invariants": invariants,
+                    "knobs": knobs, "invariants": invariants, "race": race,
                     "variants": [{"name": v.name, "stands_for": v.stands_for, "knobs": v.knobs,
                                   "expect": v.expect, "invariant": v.invariant,
                                   "description": v.description} for v in sc.variants]})
@@ -159,6 +160,8 @@ def show_cmd(scenario: str, variant_name: str | None, as_json: bool):
             if s["release"]:
                 locks += f"  [drops {', '.join(s['release'])}]"
             click.echo(f"    {s['label'].ljust(lw)}  {s['kernel_ref']}{locks}")
+    if race:
+        click.echo(bold("Race steps") + f" (must fire in variant {variant.name}): {', '.join(race)}")
     click.echo(bold("Invariants:"))
     for i in invariants:
         click.echo(f"  {i['name']}{' (final)' if i['final'] else ''}: {i['doc']}")

@@ -19,7 +19,7 @@ knob sets standing for kernel commits) that wires the path modules into threads:
 
 from __future__ import annotations
 
-from pteverify.model import Knob, Model, builder
+from pteverify.model import GOTO, Knob, Model, builder
 
 from ..gup import emit_dma_write, emit_gup, emit_gup_release
 from ..invariants import (final_nothing_leaked, final_swapoff_leaves_no_swap_reference,
@@ -170,9 +170,17 @@ def vmsplice_swapout(knobs) -> Model:
     held = emit_gup(test, k, write=False, pin=False, cont="isolate",
                     ref="fs/splice.c:vmsplice_to_pipe -> iov_iter_get_pages -> mm/gup.c:follow_page_pte("
                         "FOLL_GET): try_grab_page() [the pipe holds the page]")
-    emit_shrink_page_list(test, k, cont="access",
+    emit_shrink_page_list(test, k, cont="readback",
                           isolate_ref="mm/madvise.c:madvise_cold_or_pageout_pte_range(MADV_PAGEOUT): "
                                       "isolate_lru_page(page) -> reclaim_pages -> shrink_page_list")
+    # Two programs: the write refaults the page (do_swap_page maps it writable if exclusive), or the
+    # test reads it back first (do_swap_page maps it read-only, the swap PTE's exclusivity with it)
+    # and the write faults through do_wp_page, whose reuse is what PG_anon_exclusive is for.
+    readback = test.local("read_back", "-", "the test reads the page back before writing it")
+    test.step("readback", "user space: the test reads the page back before writing it, or does not",
+              effect=lambda s: [{readback: "yes", GOTO: "load"}, {readback: "no", GOTO: "access"}],
+              writes=[readback], branches=["load", "access"])
+    emit_access(test, k, "load", label="load", cont="access")
     emit_access(test, k, "store", "cpu", cpu_done)
     emit_fault_handlers(test, k)
 

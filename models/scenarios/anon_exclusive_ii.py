@@ -94,6 +94,12 @@ K_FOLL_PIN = Knob("gup.foll_pin", False,
 
 
 K_MIG_FORK = Knob("migration.fork", False, "the process forks before mprotect()")
+K_GUPF_WRITE = Knob("gup_fast.write", True,
+                    "pin_user_pages_fast() with FOLL_WRITE; false: a read-only FOLL_PIN, which must not "
+                    "pin a possibly shared anon page (gup_must_unshare(), B5); needs mm.anon_exclusive")
+K_GUPF_UNSHARE = Knob("gup_fast.unshare", True,
+                      "a read-only FOLL_PIN GUP-fast drops the pin of a !PageAnonExclusive page (B5) "
+                      "and falls back to the slow path's unshare fault; false: seeded mutation")
 
 
 def _kernels(knobs, **fixed) -> tuple[Kernel, KernelII]:
@@ -310,10 +316,17 @@ def gup_fast_vs_migrate_fork(knobs) -> Model:
     final_nothing_leaked(mm, ptes=[mm.pte, child.pte], holders=(held,))
     return m
 
-@builder(K_ANON_EXCLUSIVE, K_WPSEQ, K_FORK_COPY)
+
+@builder(K_ANON_EXCLUSIVE, K_WPSEQ, K_FORK_COPY, K_GUPF_WRITE, K_GUPF_UNSHARE)
 def fork_vs_gup_fast(knobs) -> Model:
-    """fork() write-protecting the parent's PTE vs pin_user_pages_fast(FOLL_PIN|FOLL_WRITE) and a store."""
+    """fork() write-protecting the parent's PTE vs pin_user_pages_fast(FOLL_PIN[|FOLL_WRITE]) and a store."""
     k, kf = _kernels(knobs)
+    write, unshare = knobs["gup_fast.write"], knobs["gup_fast.unshare"]
+    if not write and not k.anon_exclusive:
+        raise KnobError("knob gup_fast.write: a read-only FOLL_PIN is modelled with mm.anon_exclusive = true "
+                        "(gup_must_unshare() reads PG_anon_exclusive)")
+    if not unshare and write:
+        raise KnobError("knob gup_fast.unshare: applies to a read-only FOLL_PIN (gup_fast.write = false)")
     m = Model("fork-vs-gup-fast", "fork vs a FOLL_PIN GUP-fast: the pin must stay the parent's page", knobs)
     mm = MM(m, folios=("A", "B", "C"))
     mm.add_pte(pte_present("A", write=True, dirty=True, soft_dirty=True))
@@ -323,8 +336,9 @@ def fork_vs_gup_fast(knobs) -> Model:
 
     parent = mm.thread("fork", "a thread of the process calls fork()")
     emit_fork(parent, k, kf, mm, child)
-    gup = mm.thread("gup_fast", "a thread of the process: pin_user_pages_fast(FOLL_PIN|FOLL_WRITE)")
-    held = emit_gup_fast(gup, kf, write=True)
+    gup = mm.thread("gup_fast", "a thread of the process: pin_user_pages_fast(FOLL_PIN"
+                    + ("|FOLL_WRITE)" if write else ") of a buffer only read by the device"))
+    held = emit_gup_fast(gup, kf, write=write, unshare=unshare)
     writer = mm.thread("writer", "a thread of the process stores to the page")
     emit_access(writer, k, "store", "parent")
     _fault_handlers(writer, k, kf)
@@ -411,7 +425,7 @@ def migration_exclusive(knobs) -> Model:
                         "reliable across fork: the parent's COW legitimately replaces the page)")
     m = Model("migration-exclusive", "migration entries keep PG_anon_exclusive through mprotect and fork",
               knobs)
-    mm = MM(m, folios=("A", "B", "C"))
+    mm = MM(m, folios=("A", "B", "C", "D"))     # migration target, a COW copy, a child's copy
     mm.add_pte(pte_present("A", write=True, dirty=True, soft_dirty=True))
     mm.add_folios(A=_mapped_exclusive(k, ref=2, pin=1 if pin else 0))
     mm.add_swap_slot()
@@ -430,6 +444,26 @@ def migration_exclusive(knobs) -> Model:
     emit_access(user, k, "store", "parent")
     wait_on_migration_entries(user, "access")
     _fault_handlers(user, k, kf)
+
+    # The reference is dropped at any point: the pipe's reader consumes the vmsplice()d page, or the
+    # pinning driver unpins its buffer. While it is held, migration backs off (and fork copies a
+    # pinned page); after it, the migration entry, mprotect()'s change of it and fork's
+    # write-protect of a shared page all run against the other threads.
+    release = mm.thread("release", "the reference's owner: " + ("unpin_user_page() (io_uring buffer "
+                        "unregistered)" if pin else "the pipe's reader consumes the page: put_page()"))
+
+    def drop(s):
+        fid = getattr(s, ref_page)
+        d = {ref_page: NO_FOLIO}
+        if pin:
+            mm.fset(d, fid, pin=getattr(s, mm.f["pin"][fid]) - 1)
+        mm.put_folio(s, d, fid)
+        return d
+
+    release.step("release", ("mm/gup.c:unpin_user_page(page): gup_put_folio(FOLL_PIN) [pincount, refcount]"
+                             if pin else "fs/pipe.c:anon_pipe_buf_release: put_page(page)"),
+                 effect=drop, reads=[ref_page] + mm.ff("pin", "ref", "map", "swapcache"),
+                 writes=[ref_page] + mm.all_folio())
 
     if k.anon_exclusive:
         inv_writable_pte_maps_exclusive_page(m, [mm, child])
