@@ -199,6 +199,21 @@ def test_fork_pin_leak_v57():
     assert "reuse_swap_page" in t[first(t, "parent", "wp.can_reuse")].kernel_ref
 
 
+@pytest.mark.parametrize("variant", ["v5.9", "v5.19"])
+def test_fork_pin_leak_fixed_kernels_reach_the_cve_window(variant):
+    """The child's R/O FOLL_GET takes its reference without a fault (gup_must_unshare() is for
+    FOLL_PIN only), so the child's fault handlers never run in these kernels; the race the variants
+    are about does: the parent's write fault decides reuse-or-copy with the child's mapping zapped and
+    the pipe's reference held, and copies."""
+    def window(cm, s):
+        return (at(cm, s, "parent") == "wp.can_reuse" and s.child_gup == "A" and not s.child_pte.present
+                and s.A_map == 1)
+
+    assert reachable("fork-pin-leak", variant, window)
+    assert reachable("fork-pin-leak", variant,
+                     lambda cm, s: s.child_gup == "A" and s.pte.present and s.pte.folio != "A" and s.pte.write)
+
+
 def test_fork_pin_leak_unshare_pins_the_childs_copy():
     assert reachable("fork-pin-leak", "v5.19-foll-pin",
                      lambda cm, s: s.child_gup not in (NO_FOLIO, "A") and s.child_unshare is False
