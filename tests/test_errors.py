@@ -227,3 +227,12 @@ def test_prove_all_known_findings_exit_0():
 def test_empty_variant_is_bad_input():
     rc, _, err = run("run", "peterson", "--variant", "")
     assert_one_line(rc, err, 2, "empty variant name")
+
+
+def test_race_table_fits_the_width():
+    for width in (60, 100):
+        rc, out, _ = run("run", "odirect-swapout", "--variant", "v5.18", "--width", width)
+        assert rc == 1
+        table = out.splitlines()[3:]          # after the verdict and statistics lines
+        assert table and max(len(line) for line in table) <= width
+    assert "dma_landed_in" in out             # wrapped, not cut

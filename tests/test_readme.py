@@ -31,8 +31,13 @@ def test_readme_has_transcripts():
 
 
 def test_readme_is_a_guide():
-    # the per-scenario catalogue lives in docs/scenarios.md; the README stays short enough to read
-    assert len((ROOT / "README.md").read_text().splitlines()) < 1500
+    # the per-scenario catalogue lives in docs/scenarios.md: no scenario has its own README section
+    from pteverify.scenario import load_scenarios
+    readme = (ROOT / "README.md").read_text()
+    for name in load_scenarios():
+        if name in ("peterson", "philosophers", "lost-update", "counters"):
+            continue                       # engine validation, described in the README
+        assert f"### {name}:" not in readme, name
 
 
 @pytest.mark.parametrize("command,body", cases())

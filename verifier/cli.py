@@ -234,8 +234,10 @@ class _Progress:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--dot", "dot_file", type=click.Path(dir_okay=False, writable=True), help="Write the explored state graph (small runs) as DOT.")
 @click.option("--arch", "arch", metavar="LAYOUT", help="Encode the model's swap PTEs with this arch layout (a shipped name or a layout file).")
+@click.option("--width", "width", type=click.IntRange(min=40), metavar="N",
+              help="Fit the race table in N columns (default: COLUMNS, or the terminal's width).")
 @click.option("--coverage", is_flag=True, help="Count the transitions each step fired and list the steps that never fired (the search runs without reduction).")
-def run_cmd(scenario, variant_name, sets, max_states, max_seconds, no_reduction, as_json, dot_file, arch, coverage):
+def run_cmd(scenario, variant_name, sets, max_states, max_seconds, no_reduction, as_json, dot_file, arch, width, coverage):
     """Explore every interleaving of SCENARIO's threads and check its invariants.
 
     SCENARIO is a shipped scenario's name or the path of a scenario file of your own."""
@@ -273,7 +275,7 @@ def run_cmd(scenario, variant_name, sets, max_states, max_seconds, no_reduction,
             out["coverage"] = _coverage_json(result.coverage, race)
         _emit_json(out)
     else:
-        _print_run(sc, variant, result, overrides)
+        _print_run(sc, variant, result, overrides, _table_width(width))
         if coverage:
             _print_coverage(result.coverage, race)
     sys.exit({HOLDS: EXIT_OK, VIOLATED: EXIT_VIOLATED, INCOMPLETE: EXIT_INCOMPLETE}[result.verdict])
@@ -332,7 +334,23 @@ def _reduction_words(result) -> str:
     return f"on (ample sets at {n} state{'' if n == 1 else 's'})"
 
 
-def _print_run(sc, variant, result, overrides) -> None:
+def _table_width(width: int | None) -> int | None:
+    """--width, else COLUMNS, else the terminal's width; None (columns of up to 40) in a pipe."""
+    if width:
+        return width
+    try:
+        cols = int(os.environ.get("COLUMNS", ""))
+        if cols >= 40:
+            return cols
+    except ValueError:
+        pass
+    if sys.stdout.isatty():
+        import shutil
+        return max(40, shutil.get_terminal_size().columns)
+    return None
+
+
+def _print_run(sc, variant, result, overrides, width: int | None = None) -> None:
     from .trace import race_table
     colour = _colour(sys.stdout)
     st = result.stats
@@ -359,9 +377,13 @@ def _print_run(sc, variant, result, overrides) -> None:
         click.echo(f"  note: the scenario expects this variant to give '{variant.expect}'")
     if result.verdict == VIOLATED:
         click.echo("")
-        click.echo(race_table(result))
+        click.echo(race_table(result, width=width))
         if result.trace_note:
-            click.echo(f"  ({result.trace_note})")
+            note = f"  ({result.trace_note})"
+            if width:
+                import textwrap
+                note = "\n".join(textwrap.wrap(note, width, subsequent_indent="   "))
+            click.echo(note)
 
 
 # ------------------------------------------------------------------------------------------

@@ -87,20 +87,28 @@ def short_ref(ref: str) -> str:
     return _FILE_PREFIX.sub("", ref, count=1)
 
 
-def race_table(result: Result, max_width: int = 40) -> str:
-    """Render the violating path: one column per thread, time downwards."""
+def race_table(result: Result, max_width: int = 40, width: int | None = None) -> str:
+    """Render the violating path: one column per thread, time downwards. With `width` (the
+    terminal's, COLUMNS or --width) the columns share it: narrow columns wrap, long words too,
+    nothing is cut."""
     cm = result.model
     steps = trace_steps(result)
     threads = cm.thread_names
+    fit = width is not None
+    if fit:
+        n = len(threads)
+        num_w = len(str(len(steps)))
+        avail = width - num_w - 2 - 3 * (n - 1)
+        max_width = max(12, min(max_width, avail // n))
     cells: list[tuple[int, list[str]]] = []
     for st in steps:
         col = threads.index(st.thread)
         lines = textwrap.wrap(short_ref(st.kernel_ref), max_width, subsequent_indent="  ",
-                              break_on_hyphens=False, break_long_words=False)
+                              break_on_hyphens=False, break_long_words=fit)
         for name, (old, new) in st.changes.items():
             text = f"{name}: {_fmt(cm, name, old)} -> {_fmt(cm, name, new)}"
             lines += textwrap.wrap(text, max_width, initial_indent="    ", subsequent_indent="      ",
-                                   break_long_words=False)
+                                   break_long_words=fit)
         cells.append((col, lines))
     widths = [max([len(t)] + [len(x) for c, ls in cells if c == i for x in ls]) for i, t in enumerate(threads)]
     num_w = len(str(len(cells)))
@@ -130,6 +138,8 @@ def race_table(result: Result, max_width: int = 40) -> str:
         what = "final predicate" if result.kind == "final" else "invariant"
         doc = broken_doc(result)
         out.append(f"=> {what} {result.invariant} violated" + (f": {doc}" if doc else ""))
+    if fit:
+        out[-1:] = textwrap.wrap(out[-1], width, subsequent_indent="   ", break_on_hyphens=False)
     return "\n".join(out)
 
 
