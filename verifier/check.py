@@ -362,9 +362,18 @@ def _run_layout(job: Job) -> list[CheckResult]:
 # Running many
 
 
-def run_jobs(jobs: list[Job], n_jobs: int = 1, progress=None) -> list[CheckResult]:
+EXECUTORS = ("local", "dask")
+
+
+def run_jobs(jobs: list[Job], n_jobs: int = 1, progress=None, executor: str = "local",
+             scheduler: str | None = None) -> list[CheckResult]:
     """Run `jobs`, serially or over `n_jobs` processes; results come back in job order, so a
-    parallel run reports exactly what a serial one does."""
+    parallel run reports exactly what a serial one does. `executor="dask"` runs the same jobs on a
+    dask.distributed cluster (see `_run_dask`)."""
+    if executor == "dask":
+        return _run_dask(jobs, n_jobs, progress, scheduler)
+    if executor != "local":
+        raise ValueError(f"unknown executor {executor!r}")
     results: list[list[CheckResult]] = [None] * len(jobs)      # type: ignore[list-item]
     if n_jobs <= 1 or len(jobs) <= 1:
         for i, job in enumerate(jobs):
@@ -382,6 +391,48 @@ def run_jobs(jobs: list[Job], n_jobs: int = 1, progress=None) -> list[CheckResul
                 done += 1
                 if progress:
                     progress(done, len(jobs), jobs[i])
+    return [r for rs in results for r in rs]
+
+
+def _run_dask(jobs: list[Job], n_jobs: int, progress, scheduler: str | None) -> list[CheckResult]:
+    """The jobs on a dask.distributed cluster: the scheduler at `scheduler` (its workers need this
+    version of pteverify installed; a job names files by path, so they need the same files at the
+    same paths, e.g. a shared checkout), or, without one, a LocalCluster of `n_jobs` worker
+    processes started for this check. Jobs are pure functions of picklable data, so the results are
+    the ones a local run gives, put back in job order."""
+    try:
+        import logging
+
+        from distributed import Client, LocalCluster, as_completed
+    except ImportError:
+        from .errors import BadInput
+        raise BadInput("--executor dask needs dask.distributed: pip install 'pteverify[dask]'") from None
+    cluster = None
+    if scheduler:
+        try:
+            client = Client(scheduler, timeout=30)
+        except OSError as e:
+            from .errors import BadInput
+            raise BadInput(f"--scheduler {scheduler}: cannot reach a dask scheduler ({e})") from None
+    else:
+        cluster = LocalCluster(n_workers=n_jobs, threads_per_worker=1, processes=True,
+                               dashboard_address=None, silence_logs=logging.ERROR)
+        client = Client(cluster)
+    results: list[list[CheckResult]] = [None] * len(jobs)      # type: ignore[list-item]
+    try:
+        futures = client.map(run_job, jobs, pure=False)
+        index = {f.key: i for i, f in enumerate(futures)}
+        done = 0
+        for fut in as_completed(futures):
+            i = index[fut.key]
+            results[i] = fut.result()
+            done += 1
+            if progress:
+                progress(done, len(jobs), jobs[i])
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
     return [r for rs in results for r in rs]
 
 

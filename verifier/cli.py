@@ -237,7 +237,9 @@ class _Progress:
 @click.option("--width", "width", type=click.IntRange(min=40), metavar="N",
               help="Fit the race table in N columns (default: COLUMNS, or the terminal's width).")
 @click.option("--coverage", is_flag=True, help="Count the transitions each step fired and list the steps that never fired (the search runs without reduction).")
-def run_cmd(scenario, variant_name, sets, max_states, max_seconds, no_reduction, as_json, dot_file, arch, width, coverage):
+@click.option("--reset-dead", is_flag=True, help="Dead-variable reduction: reset a thread's private fields once no step it can still take reads them (opt-in; verdict-equal to the full search on every shipped variant).")
+def run_cmd(scenario, variant_name, sets, max_states, max_seconds, no_reduction, as_json, dot_file, arch, width, coverage,
+            reset_dead):
     """Explore every interleaving of SCENARIO's threads and check its invariants.
 
     SCENARIO is a shipped scenario's name or the path of a scenario file of your own."""
@@ -264,7 +266,7 @@ def run_cmd(scenario, variant_name, sets, max_states, max_seconds, no_reduction,
                 sc.user_model_errors("exploring the model"):
             result = explore(cm, reduction=not (no_reduction or coverage), max_states=max_states, max_seconds=remaining,
                              progress=progress, graph=dot_file is not None,
-                             coverage=coverage)
+                             coverage=coverage, reset_dead=reset_dead)
     finally:
         progress.close()
     if dot_file:
@@ -522,6 +524,10 @@ def layout_show_cmd(layout, is_file):
 @cli.command("check")
 @click.option("--jobs", "-j", "n_jobs", type=click.IntRange(min=1), default=1, show_default=True,
               help="Run scenario variants and layouts over this many processes.")
+@click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="Where the jobs run: this machine, or a dask.distributed cluster (pip install 'pteverify[dask]').")
+@click.option("--scheduler", metavar="ADDRESS",
+              help="With --executor dask: the scheduler to use (e.g. tcp://host:8786); default: a local cluster of --jobs workers.")
 @click.option("--only", "only", multiple=True, metavar="PATTERN",
               help="Only jobs whose id or name matches this glob (repeatable): 'odirect-*', 'layout/x86*'.")
 @click.option("--scenarios", "scenarios_dir", type=click.Path(file_okay=False, exists=True),
@@ -542,7 +548,7 @@ def layout_show_cmd(layout, is_file):
 @click.option("--sarif", "sarif_file", type=click.Path(dir_okay=False), help="Write a SARIF 2.1.0 report.")
 @click.option("--markdown", "md_file", type=click.Path(dir_okay=False), help="Write a Markdown summary.")
 @click.option("--update-golden", is_flag=True, help="Write every variant's state count into its scenario file, then exit.")
-def check_cmd(n_jobs, only, scenarios_dir, layouts_dir, no_layouts, archs, changed_only, baseline, max_seconds,
+def check_cmd(n_jobs, executor, scheduler, only, scenarios_dir, layouts_dir, no_layouts, archs, changed_only, baseline, max_seconds,
               as_json, junit_file, sarif_file, md_file, update_golden):
     """The CI gate: every scenario variant against its expected verdict (and golden state count),
     every layout property proved; exit 0 only when every expectation is met."""
@@ -574,11 +580,14 @@ def check_cmd(n_jobs, only, scenarios_dir, layouts_dir, no_layouts, archs, chang
     kept = []
     if changed_only:
         jobs, kept = chk.reuse_unchanged(jobs, chk.load_baseline(Path(baseline)))
-    # more processes than jobs or cores only costs memory and start-up time
-    n_jobs = max(1, min(n_jobs, len(jobs), os.cpu_count() or 1))
+    if scheduler and executor != "dask":
+        raise BadInput("--scheduler is for --executor dask")
+    # more processes than jobs or cores only costs memory and start-up time (a cluster has its own)
+    if not scheduler:
+        n_jobs = max(1, min(n_jobs, len(jobs), os.cpu_count() or 1))
     progress = _CheckProgress(sys.stderr.isatty() and not as_json)
     try:
-        results = chk.run_jobs(jobs, n_jobs, progress)
+        results = chk.run_jobs(jobs, n_jobs, progress, executor=executor, scheduler=scheduler)
     finally:
         progress.close()
     results = chk.in_plan_order(kept + results, order)

@@ -129,13 +129,17 @@ class _Bound(Exception):
 def explore(cm: CompiledModel, *, reduction: bool = True, max_states: int | None = None,
             max_seconds: float | None = None, max_depth: int | None = None, shortest: bool = True,
             progress: Callable[[Stats], None] | None = None, graph: bool = False,
-            coverage: bool = False, packed: bool = True) -> Result:
+            coverage: bool = False, packed: bool = True, reset_dead: bool = False) -> Result:
     """Explore `cm`; return the verdict with statistics and, on a violation, the path to it.
 
     With `graph=True` the result carries `edges` (state, thread index, state) for DOT export; with
     `coverage=True` (only without reduction) `coverage`, the transitions fired per step.
     Without `graph` the search runs on packed states (verifier/packed.py); `packed=False` runs the
-    same search on tuple states (the reference the tests compare it with), reduced or not."""
+    same search on tuple states (the reference the tests compare it with), reduced or not.
+    `reset_dead=True` explores `cm.with_dead_reset()` (dead-variable reduction; the result's model
+    is that one, so the trace shows the resets)."""
+    if reset_dead:
+        cm = cm.with_dead_reset()
     if coverage and reduction:
         raise ValueError("coverage is counted on the unreduced search: pass reduction=False")
     cov = Coverage(cm) if coverage else None

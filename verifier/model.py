@@ -309,8 +309,9 @@ class Model:
         self.progress.append(ProgressProperty(name, NPC, progress=tuple(tuple(p) for p in progress),
                                               doc=doc))
 
-    def compile(self) -> "CompiledModel":
-        return CompiledModel(self)
+    def compile(self, reset_dead: bool = False) -> "CompiledModel":
+        """Freeze the model. `reset_dead`: dead-variable reduction (see CompiledModel.dead_resets)."""
+        return CompiledModel(self, reset_dead)
 
 
 # --------------------------------------------------------------------------------------------
@@ -320,8 +321,10 @@ class Model:
 class CompiledModel:
     """A frozen model: state class, compiled steps, successor function."""
 
-    def __init__(self, model: Model):
+    def __init__(self, model: Model, reset_dead: bool = False):
         self.model = model
+        self.reset_dead = reset_dead
+        self._dead_variant = None
         self.name = model.name
         self.fields = list(model.fields.values())
         self.field_names = [f.name for f in self.fields]
@@ -343,6 +346,7 @@ class CompiledModel:
         self.State = self._state_class()
         self.done_pc = [len(t.steps) for t in self.threads]
         self.initial = self.State(tuple(f.init for f in self.fields) + (0,) * len(self.threads))
+        self.dead = self.dead_resets() if reset_dead else None
         # per thread: tuple indexed by pc of compiled `fire(state) -> list of successors`
         self.code = [[self._compile_step(ti, st) for st in t.steps] for ti, t in enumerate(self.threads)]
         self._fire = [tuple(c.fire for c in codes) + (None,) for codes in self.code]
@@ -418,6 +422,49 @@ class CompiledModel:
         fields it declares it reads, so they are computed once per distinct read-set value (on a
         read-only view that has only those fields) and then applied from a memo."""
         return StepCode(self, ti, st)
+
+    # -- dead-variable reduction -------------------------------------------------------------
+    def dead_resets(self) -> list[list[tuple]]:
+        """Per thread and program counter, the (slot, initial value) of the thread's private fields
+        that are dead there: no step the thread can still take reads them, no other thread's step
+        touches them and no invariant or final predicate reads them. Resetting them merges states
+        that differ only in values nothing will look at again (SPIN's dead-variable reduction).
+        Declared writes are may-writes, so a write never kills a value: dead means no future read."""
+        touched: dict[str, set] = {}
+        for ti, t in enumerate(self.threads):
+            for st in t.steps:
+                for n in st.footprint_reads | st.footprint_writes:
+                    touched.setdefault(n, set()).add(ti)
+        observed = {n for inv in self.model.invariants for n in inv.reads}
+        out = []
+        for ti, t in enumerate(self.threads):
+            private = [n for n, who in touched.items() if who == {ti} and n not in observed
+                       and not self.model.fields[n].is_lock]
+            labels = {st.label: st.index for st in t.steps}
+            succ = [{st.index + 1} | {labels.get(b, len(t.steps)) for b in st.branches} for st in t.steps]
+            # reads[pc]: private fields read by a step reachable from pc (pc included); fixpoint
+            reads = [set() for _ in range(len(t.steps) + 1)]
+            changed = True
+            while changed:
+                changed = False
+                for st in reversed(t.steps):
+                    r = {n for n in private if n in st.footprint_reads}
+                    for x in succ[st.index]:
+                        r |= reads[x]
+                    if r != reads[st.index]:
+                        reads[st.index] = r
+                        changed = True
+            out.append([tuple((self.index[n], self.model.fields[n].init) for n in private if n not in reads[pc])
+                        for pc in range(len(t.steps) + 1)])
+        return out
+
+    def with_dead_reset(self) -> "CompiledModel":
+        """This model compiled with dead-variable reduction (built once)."""
+        if self.reset_dead:
+            return self
+        if self._dead_variant is None:
+            self._dead_variant = CompiledModel(self.model, reset_dead=True)
+        return self._dead_variant
 
     # -- queries the explorer uses ----------------------------------------------------------
     def packed(self):
@@ -535,6 +582,8 @@ class StepCode:
         self.write_slots = frozenset([i for _, i in self.writes] + [i for i, _ in self.lock_writes]
                                      + [self.pc_slot])
         self.memo: dict = {}
+        # dead-variable reduction: per target pc, the private fields to reset (see dead_resets)
+        self.dead = cm.dead[ti] if cm.dead is not None else None
         self.memoise = cm.model.memoise
         self.fire = self._make_fire(cm.State) if self.memoise else self._raw_fire(cm.State)
 
@@ -565,6 +614,11 @@ class StepCode:
                     if n in d:
                         w.append((i, d[n]))
             w.extend(self.lock_writes)
+            if self.dead is not None and self.dead[pc]:
+                resets = self.dead[pc]
+                slots = {i for i, _ in resets}
+                w = [x for x in w if x[0] not in slots]
+                w.extend(resets)
             w.append((self.pc_slot, pc))
             out.append(tuple(w))
         return tuple(out)
