@@ -6,6 +6,7 @@
   tuple searches agree state for state, reduced and unreduced; reduced and unreduced searches give the same verdict; a reduced trace replays step by step to a state that breaks what
   the result says broke; the shortened trace is as short as the unreduced search's.
 - The static decision: a model in which no step can ever reduce runs the unreduced search.
+- The same random models under dead-variable reduction (explore(reset_dead=True)).
 
 Profiles: the default run draws PTEVERIFY_DIFF_EXAMPLES (2,000) models; the nightly profile
 (`PTEVERIFY_TEST_PROFILE=deep python -m pytest tests/test_reduction.py`) draws 100,000.
@@ -97,6 +98,18 @@ def differential(spec) -> tuple:
         assert_replays(shortest)
     else:
         assert red.stats.states <= full.stats.states
+    # dead-variable reduction (opt-in, explore(reset_dead=True)), with and without partial-order
+    # reduction: the same verdict, a trace that replays in the reset model, and without partial-order
+    # reduction a shortest trace as long as the full search's (merged states have the same futures)
+    for reduction in (False, True):
+        dead = explore(cm, reduction=reduction, reset_dead=True, max_states=MAX_STATES, shortest=False)
+        assert dead.verdict == full.verdict, (reduction, dead.verdict, dead.invariant, full.invariant)
+        if full.verdict == VIOLATED:
+            assert_replays(dead)
+            if not reduction:
+                assert len(dead.path) == len(full.path)
+        else:
+            assert dead.stats.states <= full.stats.states
     return full, red
 
 

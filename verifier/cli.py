@@ -238,8 +238,10 @@ class _Progress:
               help="Fit the race table in N columns (default: COLUMNS, or the terminal's width).")
 @click.option("--coverage", is_flag=True, help="Count the transitions each step fired and list the steps that never fired (the search runs without reduction).")
 @click.option("--reset-dead", is_flag=True, help="Dead-variable reduction: reset a thread's private fields once no step it can still take reads them (opt-in; verdict-equal to the full search on every shipped variant).")
+@click.option("--fingerprints", "fp_bits", type=click.IntRange(16, 128), metavar="BITS",
+              help="Store a BITS-bit fingerprint per state instead of the state (no reduction): less memory; a holds is then probabilistic, with the omission probability.")
 def run_cmd(scenario, variant_name, sets, max_states, max_seconds, no_reduction, as_json, dot_file, arch, width, coverage,
-            reset_dead):
+            reset_dead, fp_bits):
     """Explore every interleaving of SCENARIO's threads and check its invariants.
 
     SCENARIO is a shipped scenario's name or the path of a scenario file of your own."""
@@ -248,6 +250,8 @@ def run_cmd(scenario, variant_name, sets, max_states, max_seconds, no_reduction,
     overrides = _parse_sets(sets)
     if dot_file:
         _check_writable(dot_file, "--dot")
+    if fp_bits is not None and (dot_file or coverage):
+        raise BadInput("--fingerprints stores no states: it cannot be combined with --dot or --coverage")
     t0 = time.perf_counter()
     # --max-seconds covers loading the layout and importing and building the model too: a user's
     # module that never returns is stopped by an alarm (errors.time_limit), verdict incomplete
@@ -264,9 +268,9 @@ def run_cmd(scenario, variant_name, sets, max_states, max_seconds, no_reduction,
         # for one step of a user's model that never returns
         with time_limit(None if remaining is None else remaining * 1.5 + 5, "running one step of the model"), \
                 sc.user_model_errors("exploring the model"):
-            result = explore(cm, reduction=not (no_reduction or coverage), max_states=max_states, max_seconds=remaining,
-                             progress=progress, graph=dot_file is not None,
-                             coverage=coverage, reset_dead=reset_dead)
+            result = explore(cm, reduction=not (no_reduction or coverage or fp_bits), max_states=max_states,
+                             max_seconds=remaining, progress=progress, graph=dot_file is not None,
+                             coverage=coverage, reset_dead=reset_dead, fingerprints=fp_bits)
     finally:
         progress.close()
     if dot_file:
@@ -367,6 +371,10 @@ def _print_run(sc, variant, result, overrides, width: int | None = None) -> None
     if result.model.model.knobs is not None and result.model.model.knobs.arch is not None:
         what += f", arch {result.model.model.knobs.arch.name}"
     line = f"{what}: {verdict}"
+    if result.fingerprints is not None and result.verdict == HOLDS:
+        fp = result.fingerprints
+        line += (f" (probabilistic: {fp['bits']}-bit fingerprints, a state omitted with probability "
+                 f"<= {fp['omission_probability']:.2g})")
     if result.verdict == VIOLATED:
         line += f" ({result.invariant})"
     elif result.verdict == INCOMPLETE:

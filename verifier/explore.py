@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .model import CompiledModel
+from .model import CompiledModel, ModelError
 from .reduce import Reducer
 
 HOLDS, VIOLATED, INCOMPLETE = "holds", "violated", "incomplete"
@@ -66,6 +66,7 @@ class Result:
     trace_note: str = ""
     cycle_start: int | None = None    # progress: path[cycle_start:] is the cycle that repeats forever
     coverage: "Coverage | None" = None  # with explore(coverage=True): transitions fired per step
+    fingerprints: dict | None = None  # with explore(fingerprints=BITS): bits, omission_probability
 
     @property
     def states_in_trace(self) -> list:
@@ -129,7 +130,8 @@ class _Bound(Exception):
 def explore(cm: CompiledModel, *, reduction: bool = True, max_states: int | None = None,
             max_seconds: float | None = None, max_depth: int | None = None, shortest: bool = True,
             progress: Callable[[Stats], None] | None = None, graph: bool = False,
-            coverage: bool = False, packed: bool = True, reset_dead: bool = False) -> Result:
+            coverage: bool = False, packed: bool = True, reset_dead: bool = False,
+            fingerprints: int | None = None) -> Result:
     """Explore `cm`; return the verdict with statistics and, on a violation, the path to it.
 
     With `graph=True` the result carries `edges` (state, thread index, state) for DOT export; with
@@ -137,9 +139,16 @@ def explore(cm: CompiledModel, *, reduction: bool = True, max_states: int | None
     Without `graph` the search runs on packed states (verifier/packed.py); `packed=False` runs the
     same search on tuple states (the reference the tests compare it with), reduced or not.
     `reset_dead=True` explores `cm.with_dead_reset()` (dead-variable reduction; the result's model
-    is that one, so the trace shows the resets)."""
+    is that one, so the trace shows the resets).
+    `fingerprints=BITS` (unreduced only) stores a BITS-bit fingerprint of each state instead of the
+    state (see `_fingerprint_search`): a "holds" is then probabilistic, with the bound on the
+    probability that a state was omitted in `result.fingerprints`."""
     if reset_dead:
         cm = cm.with_dead_reset()
+    if fingerprints is not None:
+        if reduction or coverage or graph:
+            raise ValueError("fingerprints are for the plain unreduced search")
+        return _fingerprint_search(cm, fingerprints, max_states, max_seconds, max_depth, progress)
     if coverage and reduction:
         raise ValueError("coverage is counted on the unreduced search: pass reduction=False")
     cov = Coverage(cm) if coverage else None
@@ -462,6 +471,112 @@ def _bfs_packed_loop(cm, pk, parent, stats, t0, max_states, max_seconds, max_dep
     stats.transitions = transitions
     stats.max_depth = depth
     return Result(cm, HOLDS, False, stats)
+
+
+FINGERPRINT_BITS = range(16, 129)
+_FP_WIDTH = 2048                       # packed states up to this many bits are fingerprinted
+# a fixed odd multiplier of _FP_WIDTH + 128 bits (from a fixed seed, so runs are reproducible)
+_FP_MULT = int.from_bytes(__import__("hashlib").shake_256(b"pteverify fingerprints").digest(
+    (_FP_WIDTH + 128) // 8), "little") | 1
+
+
+def _fingerprint_search(cm, bits, max_states, max_seconds, max_depth, progress) -> Result:
+    """The unreduced search storing only a `bits`-bit fingerprint of each packed state (as SPIN's
+    hash-compact and TLC's fingerprint sets do): h(s) = (a * s mod 2^(W + bits)) >> W, Dietzfelbinger's
+    multiply-shift hash, for which two distinct states collide with probability at most 2 / 2^bits
+    over the choice of the odd multiplier a. A collision can only make the search skip a state, so a
+    violation is real; a "holds" comes with the bound n(n-1) / 2^bits on the probability that some
+    state of the n visited was omitted (a union bound over the pairs), computed from the state count.
+    This build uses one fixed multiplier, so the same input gives the same run. There are no parent
+    links: a violation's shortest trace comes from an exact search to the depth it was found at."""
+    if bits not in FINGERPRINT_BITS:
+        raise ValueError(f"fingerprints: {bits} bits is not in {FINGERPRINT_BITS.start}..{FINGERPRINT_BITS.stop - 1}")
+    t0 = time.perf_counter()
+    stats = Stats()
+    pk = cm.packed()
+    shift = _FP_WIDTH
+    mask = (1 << (_FP_WIDTH + bits)) - 1
+    a = _FP_MULT & mask
+    init = pk.initial
+    seen = {((init * a) & mask) >> shift}
+    inv, inv_miss = pk.inv, pk.inv_miss
+    inv_get = inv[1].get
+    has_inv = bool(cm.invariants)
+    threads = pk.threads
+    pc_mask, done_bits = pk.pc_mask, pk.done_bits
+    limit = max_states if max_states is not None else sys.maxsize
+    frontier = [init]
+    depth = transitions = expanded = 0
+    bad = None
+    try:
+        if has_inv and inv_miss(init) is not True:
+            bad = (0, init)
+        while frontier and bad is None:
+            if max_depth is not None and depth > max_depth:
+                raise _Bound("max_depth")
+            if pk.top > _FP_WIDTH:      # checked per level: a field widens at most a few times
+                raise ModelError(f"--fingerprints: this model's states need more than {_FP_WIDTH} bits")
+            nxt = []
+            for s in frontier:
+                before = transitions
+                for sh, m, entries in threads:
+                    e = entries[(s >> sh) & m]
+                    if e is None:
+                        continue
+                    outs = e[4](s & e[0])
+                    if outs is None:
+                        outs = e[2](s)
+                    transitions += len(outs)
+                    for out in outs:
+                        n = (s & out[0]) | out[1]
+                        fp = ((n * a) & mask) >> shift
+                        if fp in seen:
+                            continue
+                        seen.add(fp)
+                        if has_inv:
+                            ok = inv_get(n & inv[0])
+                            if ok is None:
+                                ok = inv_miss(n)
+                            if ok is not True:
+                                bad = (depth + 1, n)
+                                break
+                        nxt.append(n)
+                    if bad:
+                        break
+                if bad:
+                    break
+                if transitions == before and ((s & pc_mask) != done_bits
+                                              or _terminal(cm, False, stats, pk.unpack(s))):
+                    bad = (depth, s)
+                    break
+                expanded += 1
+                if not expanded & 0xFFF or len(seen) > limit:
+                    _checkpoint(stats, transitions, depth, seen, limit, t0, max_seconds, progress)
+            frontier = nxt
+            if frontier and bad is None:
+                depth += 1
+    except _Bound as b:
+        result = Result(cm, INCOMPLETE, False, stats, bound=b.which)
+    else:
+        if bad is None:
+            result = Result(cm, HOLDS, False, stats)
+        else:
+            # a real violation at depth bad[0]: an exact search to that depth finds a shortest trace
+            result = explore(cm, reduction=False, max_depth=bad[0], max_seconds=max_seconds)
+            if result.verdict != VIOLATED:       # cannot happen unless the exact search was cut short
+                result = Result(cm, INCOMPLETE, False, stats, bound=result.bound or "max_seconds")
+            else:
+                result.trace_note = f"trace from an exact search to depth {bad[0]}"
+    n = len(seen)
+    stats.states = n
+    stats.transitions = transitions
+    stats.max_depth = depth
+    stats.seconds = time.perf_counter() - t0
+    stats.peak_rss_mb = _peak_rss_mb()
+    result.stats = stats
+    result.reduction = False
+    result.fingerprints = {"bits": bits, "omission_probability": min(1.0, n * (n - 1) / 2.0 ** bits)}
+    return result
 
 
 def _bfs_reduced(cm, red, parent, stats, t0, max_states, max_seconds, max_depth, progress, edges):

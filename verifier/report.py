@@ -33,6 +33,10 @@ def run_json(scenario, variant, result: Result, overrides: dict | None = None) -
         out["arch"] = knobs.arch.name
     if result.bound:
         out["bound"] = result.bound
+    if result.fingerprints is not None:
+        out["fingerprints"] = dict(result.fingerprints)
+        if result.verdict == "holds":
+            out["verdict"] = "holds (probabilistic)"
     if result.verdict == VIOLATED:
         out["invariant"] = result.invariant
         out["kind"] = result.kind
