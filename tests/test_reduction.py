@@ -98,18 +98,17 @@ def differential(spec) -> tuple:
         assert_replays(shortest)
     else:
         assert red.stats.states <= full.stats.states
-    # dead-variable reduction (opt-in, explore(reset_dead=True)), with and without partial-order
-    # reduction: the same verdict, a trace that replays in the reset model, and without partial-order
-    # reduction a shortest trace as long as the full search's (merged states have the same futures)
-    for reduction in (False, True):
-        dead = explore(cm, reduction=reduction, reset_dead=True, max_states=MAX_STATES, shortest=False)
-        assert dead.verdict == full.verdict, (reduction, dead.verdict, dead.invariant, full.invariant)
-        if full.verdict == VIOLATED:
-            assert_replays(dead)
-            if not reduction:
-                assert len(dead.path) == len(full.path)
-        else:
-            assert dead.stats.states <= full.stats.states
+    # dead-variable reduction (opt-in, explore(reset_dead=True); with partial-order reduction too it
+    # is held to the full search on the shipped variants, tests/test_dead_reset.py): the same verdict,
+    # a trace that replays in the reset model and is as short as the full search's (merged states have
+    # the same futures), no more states
+    dead = explore(cm, reduction=False, reset_dead=True, max_states=MAX_STATES, shortest=False)
+    assert dead.verdict == full.verdict, (dead.verdict, dead.invariant, full.invariant)
+    if full.verdict == VIOLATED:
+        assert_replays(dead)
+        assert len(dead.path) == len(full.path)
+    else:
+        assert dead.stats.states <= full.stats.states
     return full, red
 
 

@@ -532,6 +532,8 @@ def _fingerprint_search(cm, bits, max_states, max_seconds, max_depth, progress) 
                         fp = ((n * a) & mask) >> shift
                         if fp in seen:
                             continue
+                        if len(seen) >= limit:
+                            raise _Bound("max_states")
                         seen.add(fp)
                         if has_inv:
                             ok = inv_get(n & inv[0])
