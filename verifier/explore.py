@@ -148,6 +148,9 @@ def explore(cm: CompiledModel, *, reduction: bool = True, max_states: int | None
     if fingerprints is not None:
         if reduction or coverage or graph:
             raise ValueError("fingerprints are for the plain unreduced search")
+        if cm.progress:
+            raise ModelError("--fingerprints checks safety only, and this model declares progress "
+                             "properties (they need the full graph): run without --fingerprints")
         return _fingerprint_search(cm, fingerprints, max_states, max_seconds, max_depth, progress)
     if coverage and reduction:
         raise ValueError("coverage is counted on the unreduced search: pass reduction=False")
