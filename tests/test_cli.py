@@ -113,3 +113,20 @@ def test_unknown_layout_and_arch_are_exit_2():
                  ("run", "odirect-swapout", "--arch", "no-such-arch")):
         rc, _, err = run(*args)
         assert rc == 2 and "unknown layout 'no-such-arch'" in err and len(err.strip().splitlines()) == 1
+
+
+def test_help_summaries_wrap_not_cut():
+    """`pteverify --help` (and a subgroup's) lists every command's whole summary, wrapped to a
+    narrow terminal, never cut with '...'."""
+    import os
+    import subprocess
+    import sys
+    for args in (["--help"], ["layout", "--help"], ["extract", "--help"]):
+        p = subprocess.run([sys.executable, "-m", "pteverify", *args], capture_output=True, text=True,
+                           env={**os.environ, "COLUMNS": "60"})
+        assert p.returncode == 0
+        body = p.stdout.split("Commands:", 1)[1]
+        assert not any(line.rstrip().endswith("...") for line in body.splitlines()), body
+    assert "order, against a kernel tree." in " ".join(
+        subprocess.run([sys.executable, "-m", "pteverify", "--help"], capture_output=True, text=True,
+                       env={**os.environ, "COLUMNS": "60"}).stdout.split())

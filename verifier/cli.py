@@ -56,7 +56,24 @@ def _emit_json(obj) -> None:
     click.echo(json.dumps(obj, indent=2))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 120})
+class _Group(click.Group):
+    """A command group whose --help lists each command's whole summary (its docstring's first
+    sentence), wrapped to the terminal instead of cut with '...'; subgroups are of the same kind."""
+
+    group_class = type
+
+    def format_commands(self, ctx, formatter):
+        rows = []
+        for name in self.list_commands(ctx):
+            cmd = self.get_command(ctx, name)
+            if cmd is not None and not cmd.hidden:
+                rows.append((name, cmd.get_short_help_str(limit=1_000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 120})
 @click.version_option(__version__, prog_name="pteverify")
 @click.option("--debug", is_flag=True, help="On an internal error (exit 4), print the traceback.")
 def cli(debug: bool):
