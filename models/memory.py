@@ -217,7 +217,9 @@ def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
                                             L["excl"], L["clear"])
     ret = L["ret"]
     retry = list(ctx.retry_labels)
-    pin_skip = k.synchronous_io and k.swapcache_prepare      # 13ddaf26be32's pin can be taken
+    st = k.swap_table                                        # the 2026 swap core
+    skip_io = k.synchronous_io and not st                    # the skip-swapcache path exists
+    pin_skip = skip_io and k.swapcache_prepare               # 13ddaf26be32's pin can be taken
     after = "dsp.swapcache_clear" if pin_skip else None
     ctx.after_fault = after
     locals_ = ctx.locals_fields(*Ctx.FAULT_LOCALS)
@@ -242,8 +244,11 @@ def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
             mm.maybe_free_slot(s, d)
 
     def out_page(s, d, target=None):
-        """out_nomap / out_page: unlock and release the folio (and the skip-path pin)."""
+        """out_nomap / out_page: unlock and release the folio (and the skip-path pin); the 2026 form
+        first tries folio_free_swap() on a swap-cache folio."""
         fid = getattr(s, page)
+        if st and getattr(s, mm.f["swapcache"][fid]):
+            mm.try_to_free_swap(s, d, fid)
         d[mm.lock[fid]] = FREE
         mm.put_folio(s, d, fid)
         undo_pin(s, d)
@@ -256,7 +261,7 @@ def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
 
     # -- find the folio ----------------------------------------------------------------------------
     def skip_path(s):
-        return k.synchronous_io and getattr(s, mm.swp_count) == 1
+        return skip_io and getattr(s, mm.swp_count) == 1
 
     def lookup_guard(s):
         # __read_swap_cache_async(): swapcache_prepare() == -EEXIST while another task is adding
@@ -299,7 +304,12 @@ def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
         d[swc] = fid
         return d
 
-    if k.synchronous_io:
+    if st:
+        ref = ("mm/memory.c:do_swap_page: swap_cache_get_folio(entry); miss: "
+               + ("SWP_SYNCHRONOUS_IO -> swapin_sync(entry)" if k.synchronous_io else "swapin_readahead(entry)")
+               + " [mm/swap_state.c: swap_cache_alloc_folio() adds the folio to the swap cache, -EEXIST "
+               "-> the cached one; swap_read_folio()]")
+    elif k.synchronous_io:
         ref = ("mm/memory.c:do_swap_page: lookup_swap_cache(entry); miss && SWP_SYNCHRONOUS_IO && "
                "__swap_count(entry) == 1: " + ("swapcache_prepare(entry); " if k.swapcache_prepare else "")
                + "alloc_page_vma(); swap_readpage(page, true) [skip swapcache]")
@@ -327,7 +337,9 @@ def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
             return leave(d, s=s)
         return {mm.lock[fid]: ctx.owner}
 
-    ctx.step("dsp.lock", "mm/memory.c:do_swap_page: lock_page_or_retry(page); "
+    ctx.step("dsp.lock", "mm/memory.c:do_swap_page: folio_lock_or_retry(folio, vmf); "
+             "folio_matches_swap_entry(folio, entry)" if st else
+             "mm/memory.c:do_swap_page: lock_page_or_retry(page); "
              "PageSwapCache(page) && page_private(page) == entry.val",
              guard=lock_guard, effect=lock,
              reads=[page, swc, clear, ret, mm.swp_cache, mm.swp_count, mm.swp_has_cache] + mm.locks()
@@ -345,10 +357,11 @@ def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
         return d
 
     ctx.step("dsp.pte_same", "mm/memory.c:do_swap_page: pte_offset_map_lock(); "
-             "pte_same(*vmf->pte, vmf->orig_pte); PageUptodate(page)",
+             + ("pte_same(ptep_get(vmf->pte), vmf->orig_pte); folio_test_uptodate(folio)" if st else
+                "pte_same(*vmf->pte, vmf->orig_pte); PageUptodate(page)"),
              guard=lambda s: getattr(s, mm.ptl) == FREE, effect=pte_same,
              reads=[mm.ptl, mm.pte, orig, page, clear, ret, mm.swp_count, mm.swp_has_cache] + mm.locks()
-             + mm.ff("uptodate", "ref", "map", "swapcache"),
+             + mm.ff("uptodate", "ref", "map", "swapcache", "writeback"),
              writes=[mm.ptl] + mm.locks() + folio_all + slot + locals_,
              branches=retry + ["sigbus"])
 
@@ -363,7 +376,11 @@ def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
                 e = False
             return {excl: e}
 
-        if k.remember_exclusive:
+        if k.remember_exclusive and st:
+            ref = ("mm/memory.c:do_swap_page: exclusive = pte_swp_exclusive(vmf->orig_pte) "
+                   "[check_swap_exclusive()]; folio != swapcache -> exclusive = true; "
+                   "folio_test_writeback(folio) && SWP_STABLE_WRITES -> exclusive = false")
+        elif k.remember_exclusive:
             ref = ("mm/memory.c:do_swap_page: exclusive = pte_swp_exclusive(vmf->orig_pte); "
                    "page != swapcache -> exclusive = true; PageWriteback(page) && SWP_STABLE_WRITES "
                    "-> exclusive = false")
@@ -375,7 +392,9 @@ def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
     # -- arch_swap_restore (6dca4ac6fc91) ------------------------------------------------------------
     if k.swapin_arch_swap_restore:
         ctx.arch_swap_restore_step("dsp.arch_swap_restore", "mm/memory.c:do_swap_page: "
-                                   "arch_swap_restore(entry, folio) [before swap_free()]", page)
+                                   + ("arch_swap_restore(folio_swap(entry, folio), folio) [before "
+                                      "folio_put_swap()]" if st else
+                                      "arch_swap_restore(entry, folio) [before swap_free()]"), page)
 
     # -- swap_free + try_to_free_swap ---------------------------------------------------------------
     def free_swap(s):
@@ -393,8 +412,17 @@ def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
         mm.swap_free(s, d)                              # mem_cgroup_swap_full() / mlock: not modelled
         return d
 
+    def put_swap(s):
+        d = {}
+        mm.swap_free(s, d)                              # the swap cache still pins the slot
+        return d
+
     def emit_swap_free():
-        if k.swap_free_before_map:
+        if st:
+            ctx.step("dsp.swap_free", "mm/memory.c:do_swap_page: folio_put_swap(folio, page) [folio locked; "
+                     "the count drops, the swap cache keeps the slot]" + mm.slot_free_ref(),
+                     effect=put_swap, reads=slot, writes=slot)
+        elif k.swap_free_before_map:
             ctx.step("dsp.swap_free", "mm/memory.c:do_swap_page: swap_free(entry); "
                      "should_try_to_free_swap() -> try_to_free_swap(page)" + mm.slot_free_ref(),
                      effect=free_swap,
@@ -417,18 +445,28 @@ def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
             raise ModelError("do_swap_page before c145e0b47c77 (swap_free_before_map = false) is modelled "
                              "for read faults only: its write-fault reuse_swap_page() is not")
         count = getattr(s, mm.f["ref"][fid])
-        if k.anon_exclusive:
+        if k.anon_exclusive and st:
+            reuse = getattr(s, excl)                   # no folio_ref_count() == 1 fallback
+        elif k.anon_exclusive:
             reuse = getattr(s, excl) or count == 1
         else:
             reuse = getattr(s, swc) == NO_FOLIO or count == 1
         d = {}
-        write = reuse and getattr(s, fwrite) and not o.uffd_wp
-        if write:
-            d[fwrite] = False
+        wfault = getattr(s, fwrite)
+        sd_wp = k.soft_dirty_tracking and not o.soft_dirty    # pte_needs_soft_dirty_wp()
+        if k.swapin_map_writable:
+            write = reuse and not o.uffd_wp and not sd_wp     # read faults too (v6.11)
+        else:
+            write = reuse and wfault and not o.uffd_wp
+        dirty = write and wfault                        # pte_mkdirty() on a write fault only
+        if dirty and not st:
+            d[fwrite] = False                           # vmf->flags &= ~FAULT_FLAG_WRITE
         if k.anon_exclusive and reuse:
             d[mm.f["excl"][fid]] = True                # RMAP_EXCLUSIVE
         d[mm.f["map"][fid]] = getattr(s, mm.f["map"][fid]) + 1
-        new = pte_present(fid, write=write, dirty=write, soft_dirty=o.soft_dirty or write,
+        if "avma" in mm.f:
+            d[mm.f["avma"][fid]] = mm.vma               # folio_add_new_anon_rmap(folio, vma) / same VMA
+        new = pte_present(fid, write=write, dirty=dirty, soft_dirty=o.soft_dirty or dirty,
                           uffd_wp=o.uffd_wp)
         d[mm.pte] = new
         d[orig] = new                                   # vmf->orig_pte = pte
@@ -436,7 +474,15 @@ def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
             arch_set_pte.fn(s, d, fid, getattr(s, mm.pte), new)    # old: READ_ONCE(*ptep), the swap PTE
         return d
 
-    if k.anon_exclusive:
+    if k.anon_exclusive and st:
+        ref = ("mm/memory.c:do_swap_page: exclusive -> (VM_WRITE && !userfaultfd_pte_wp() && "
+               "!pte_needs_soft_dirty_wp()) pte_mkwrite() [+ pte_mkdirty() on FAULT_FLAG_WRITE], "
+               "RMAP_EXCLUSIVE; folio_add_anon_rmap_ptes() / folio_add_new_anon_rmap(); set_ptes()")
+    elif k.anon_exclusive and k.swapin_map_writable:
+        ref = ("mm/memory.c:do_swap_page: exclusive || folio_ref_count(folio) == 1 -> (VM_WRITE && "
+               "!userfaultfd_pte_wp() && !pte_needs_soft_dirty_wp()) pte_mkwrite() [+ pte_mkdirty() on "
+               "FAULT_FLAG_WRITE], RMAP_EXCLUSIVE; folio_add_anon_rmap_ptes(); set_ptes()")
+    elif k.anon_exclusive:
         ref = ("mm/memory.c:do_swap_page: exclusive || page_count(page) == 1 -> "
                "maybe_mkwrite(pte_mkdirty()), RMAP_EXCLUSIVE; page_add_anon_rmap(); set_pte_at()")
     elif k.swap_free_before_map:
@@ -447,19 +493,37 @@ def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
         ref = ("mm/memory.c:do_swap_page: pte = mk_pte(page, vma->vm_page_prot) [FAULT_FLAG_WRITE && "
                "reuse_swap_page(page): read faults only in this form]; set_pte_at(); do_page_add_anon_rmap()")
     set_pte_reads = [page, orig, excl, swc, fwrite] + mm.ff("ref", "map")
-    set_pte_writes = [fwrite, orig, mm.pte] + mm.ff("excl", "map")
+    set_pte_writes = [fwrite, orig, mm.pte] + mm.ff("excl", "map") + (mm.ff("avma") if "avma" in mm.f else [])
     if arch_set_pte:
         ref += " [" + arch_set_pte.ref + "]"
         set_pte_reads += [mm.pte] + list(arch_set_pte.reads)
         set_pte_writes += list(arch_set_pte.writes)
     ctx.step("dsp.set_pte", ref, effect=set_pte, reads=set_pte_reads, writes=set_pte_writes)
-    if not k.swap_free_before_map:
+    if not k.swap_free_before_map and not st:
         emit_swap_free()
+
+    if st:
+        def free_after_map(s):
+            d = {}
+            fid = getattr(s, page)
+            # should_try_to_free_swap(): SWP_SYNCHRONOUS_IO, or a write fault on an exclusive folio
+            # (mem_cgroup_swap_full() and mlock are not modelled)
+            if getattr(s, mm.f["swapcache"][fid]) and (k.synchronous_io or (getattr(s, fwrite)
+                                                                           and getattr(s, excl))):
+                mm.try_to_free_swap(s, d, fid)
+            return d
+
+        ctx.step("dsp.free_swap", "mm/memory.c:do_swap_page: should_try_to_free_swap(si, folio, vma, "
+                 "exclusive, vmf->flags) -> folio_free_swap(folio) [after set_ptes(); count 0, no "
+                 "writeback]" + mm.slot_free_ref(),
+                 effect=free_after_map,
+                 reads=[page, fwrite, excl] + slot + mm.ff("swapcache", "ref", "writeback", "map"),
+                 writes=slot + folio_all)
 
     # -- unlock; a write fault that could not map writable continues in do_wp_page --------------------
     def unlock(s):
         d = {mm.lock[getattr(s, page)]: FREE}
-        if getattr(s, fwrite):
+        if getattr(s, fwrite) and not (st and getattr(s, orig).write):
             d[GOTO] = "wp.entry"                        # do_wp_page(vmf), PTL still held
             return d
         d[mm.ptl] = FREE
@@ -467,9 +531,11 @@ def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
             return {**d, GOTO: after}
         return leave(d, s=s)
 
-    ctx.step("dsp.unlock", "mm/memory.c:do_swap_page: unlock_page(page); FAULT_FLAG_WRITE -> "
+    ctx.step("dsp.unlock", "mm/memory.c:do_swap_page: folio_unlock(folio); FAULT_FLAG_WRITE && "
+             "!pte_write(pte) -> do_wp_page(vmf), else pte_unmap_unlock()" if st else
+             "mm/memory.c:do_swap_page: unlock_page(page); FAULT_FLAG_WRITE -> "
              "do_wp_page(vmf), else pte_unmap_unlock()",
-             effect=unlock, reads=[page, fwrite, ret], writes=[mm.ptl] + mm.locks() + locals_,
+             effect=unlock, reads=[page, fwrite, ret, orig], writes=[mm.ptl] + mm.locks() + locals_,
              branches=["wp.entry"] + ([after] if after else retry))
 
     if pin_skip:

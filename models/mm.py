@@ -120,6 +120,20 @@ class Kernel:
                                        #   PageDirty after page_ref_freeze(page, 1)
     lazyfree_swapbacked_iff_dirty: bool = True  # Barry Song, "mm: set folio swapbacked iff folios are
                                        #   dirty in try_to_unmap_one" (Fixes: 6c8e2a256915; in v6.17-rc3)
+    swap_table: bool = True            # the 2026 swap core (Kairui Song's swap table series, linux-mm
+                                       #   2026 tree): the swap cache is the only serialisation of swap-in
+                                       #   ("mm, swap: never bypass the swap cache even for
+                                       #   SWP_SYNCHRONOUS_IO": no skip-swapcache path, no SWAP_HAS_CACHE
+                                       #   pin), folio_put_swap() before set_ptes() and folio_free_swap()
+                                       #   after it ("mm, swap: free the swap cache after folio is mapped";
+                                       #   always tried on SWP_SYNCHRONOUS_IO devices), reuse decided by
+                                       #   `exclusive` alone; the swap API of the series (folio_alloc_swap,
+                                       #   folio_dup_swap, folio_put_swap, folio_free_swap)
+    swapin_map_writable: bool = True   # "mm: swap: reuse exclusive folio directly instead of wp page
+                                       #   faults" (v6.11): an exclusive folio is mapped writable on read
+                                       #   faults too (VM_WRITE, not uffd-wp, no soft-dirty wrprotect)
+    soft_dirty_tracking: bool = False  # the VMA tracks soft-dirty (clear_refs cleared VM_SOFTDIRTY):
+                                       #   pte_needs_soft_dirty_wp() keeps a clean swap-in read-only
     mglru_sort_folio: str = "newest"   # MGLRU sort_folio(): "v6.10" (the "dirty lazyfree" block),
                                        #   "v6.11" (block removed by 9651fcedf7b9), "newest" (linux-mm 2026)
     arch: "ArchSwap | None" = None     # run --arch: swap PTEs are bit patterns of this arch layout
@@ -306,6 +320,7 @@ class MM:
         self.swap_restore_hook: ArchHook | None = None    # fn(s, d, folio)
         self.set_pte_hook: ArchHook | None = None         # fn(s, d, folio, old_pte, new_pte)
         self.swap_readpage_hook: Callable | None = None   # emit(ctx, page_field, label_prefix)
+        self.vma = "vma"                                # the VMA this view's PTE belongs to (anon rmap)
 
     # -- schema ----------------------------------------------------------------------------
     def add_pte(self, init: Pte) -> str:
@@ -615,12 +630,14 @@ CHILD_PTE = "child_pte"
 CHILD_PTL = "child_ptl"
 
 
-def child_view(mm: MM, init: Pte = PTE_NONE) -> MM:
+def child_view(mm: MM, init: Pte = PTE_NONE, *, pte: str = CHILD_PTE, ptl: str = CHILD_PTL,
+               what: str = "the child's") -> MM:
     """The child process: its PTE at the address (`child_pte`) and page-table lock (`child_ptl`);
-    folios, swap slot and ghosts are the parent's."""
+    folios, swap slot and ghosts are the parent's. With other field names, a second address of the
+    same mm (UFFDIO_MOVE's destination)."""
     view = copy.copy(mm)
-    view.pte = mm.m.field(CHILD_PTE, init, doc="the child's PTE at the modelled user address")
-    view.ptl = mm.m.lock(CHILD_PTL, "the child's page-table lock")
+    view.pte = mm.m.field(pte, init, doc=f"{what} PTE at the modelled user address")
+    view.ptl = mm.m.lock(ptl, f"{what} page-table lock")
     view.ctxs = []
     return view
 
@@ -728,3 +745,55 @@ class LazyMM:
         swapbacked = not self.lz.droppable_vma
         return self.mm.alloc_folio(s, d, ref=1, map=1, excl=True, swapbacked=swapbacked,
                                    uptodate=True, data=data)
+
+
+# --------------------------------------------------------------------------------------------
+# The 2026 swap table: the count word of one slot and its cluster's overflow table
+
+
+class SwapCluster:
+    """The swap table word of the modelled slot and its cluster's `extend_table`, as "mm, swap: use the
+    swap table to track the swap count" (0d6af9bcf383, v7.1-rc1) keeps them: the count lives in the
+    table word's top bits up to SWP_TB_COUNT_MAX; at SWP_TB_COUNT_MAX the real count is in
+    `ci->extend_table[ci_off]`, a kzalloc()ed per-cluster array that exists only while some slot
+    overflows. Everything is under `ci->lock`.
+
+    `max` is an abstract SWP_TB_COUNT_MAX (3 by default): what matters is the boundary
+    SWP_TB_COUNT_MAX - 1 -> SWP_TB_COUNT_MAX, not the real bit width. The cluster holds the one modelled
+    slot, so freeing the slot empties the cluster (`free_cluster()`: swap_cluster_free_table(), which
+    with `teardown_frees_extend` also frees a leftover extend table)."""
+
+    def __init__(self, m: Model, *, count: int, max: int = 3, teardown_frees_extend: bool = False):
+        if not 0 < count <= max:
+            raise ModelError(f"swap count {count} outside 1..{max}")
+        self.m = m
+        self.max = max
+        self.teardown_frees_extend = teardown_frees_extend
+        self.lock = m.lock("ci_lock", "ci->lock: the swap cluster lock")
+        self.count = m.field("swp_tb_count", count, range(0, max + 1),
+                             "the swap count in the slot's swap table word (SWP_TB_COUNT_MAX = "
+                             f"{max} means: see extend_table)")
+        self.extend = m.field("extend_table", False, (False, True), "ci->extend_table is allocated")
+        self.extend_cnt = m.field("extend_cnt", 0, range(0, max + 3), "ci->extend_table[ci_off]")
+        self.freed_with_extend = m.field("cluster_freed_with_extend_table", False, (False, True),
+                                         "ghost: the cluster was freed while ci->extend_table was attached")
+
+    def try_free(self, s, d: dict) -> None:
+        """swap_extend_table_try_free(ci): free the extend table when no slot uses it."""
+        if MM.v(s, d, self.extend) and MM.v(s, d, self.extend_cnt) == 0:
+            d[self.extend] = False
+
+    def free_cluster(self, s, d: dict) -> None:
+        """__swap_cluster_free_entries() of the cluster's last slot -> free_cluster():
+        swap_cluster_assert_empty() and swap_cluster_free_table()."""
+        if MM.v(s, d, self.extend):
+            d[self.freed_with_extend] = True
+            if self.teardown_frees_extend:
+                d[self.extend] = False
+                d[self.extend_cnt] = 0
+
+    def free_reads(self) -> list[str]:
+        return [self.extend, self.extend_cnt]
+
+    def free_writes(self) -> list[str]:
+        return [self.freed_with_extend, self.extend, self.extend_cnt]

@@ -146,11 +146,18 @@ def _emit_unmap(ctx: Ctx, k: Kernel, page: str, *, kind: str, fail: str, done: s
         return d
 
     barrier = "smp_mb(); " if kf and kf.gup_fast_barriers else ""
-    ref = f"mm/rmap.c:{fn}: " + ("swap_duplicate(entry); " if kind == "swap" else "")
-    if k.anon_exclusive:
-        ref += (f"anon_exclusive && page_try_share_anon_rmap(subpage): {barrier}"
-                "folio_maybe_dma_pinned() -> swap_free(entry), set_pte_at(pteval), abort (A2); "
-                "ClearPageAnonExclusive() (A3)")
+    if k.swap_table:
+        ref = f"mm/rmap.c:{fn}: " + ("folio_dup_swap(folio, subpage); " if kind == "swap" else "")
+        if k.anon_exclusive:
+            ref += (f"anon_exclusive && folio_try_share_anon_rmap_pte(folio, subpage): {barrier}"
+                    "folio_maybe_dma_pinned() -> " + ("folio_put_swap(folio, subpage), " if kind == "swap" else "")
+                    + "set_pte_at(pteval), abort (A2); ClearPageAnonExclusive() (A3)")
+    else:
+        ref = f"mm/rmap.c:{fn}: " + ("swap_duplicate(entry); " if kind == "swap" else "")
+        if k.anon_exclusive:
+            ref += (f"anon_exclusive && page_try_share_anon_rmap(subpage): {barrier}"
+                    "folio_maybe_dma_pinned() -> swap_free(entry), set_pte_at(pteval), abort (A2); "
+                    "ClearPageAnonExclusive() (A3)")
     ctx.step(f"{p}.share", ref, effect=share,
              reads=[page, excl, pteval] + ([mm.swp_count] if kind == "swap" else []) + mm.ff("pin"),
              writes=[mm.pte, mm.ptl] + ([mm.swp_count] if kind == "swap" else []) + mm.ff("excl") + locals_,
@@ -190,7 +197,8 @@ def _emit_unmap(ctx: Ctx, k: Kernel, page: str, *, kind: str, fail: str, done: s
               "make_readable_exclusive_migration_entry() : make_readable_migration_entry(); ")
     ctx.step(f"{p}.set", f"mm/rmap.c:{fn}: " + ("" if early else "ptep_get_and_clear(); ") + mk
              + ("set_pte_at(swp_pte)" if kind == "swap" else "set_pte_at()")
-             + " (A4); page_remove_rmap(); folio_put() [PTL unlock]",
+             + " (A4); " + ("folio_remove_rmap_pte()" if k.swap_table else "page_remove_rmap()")
+             + "; folio_put() [PTL unlock]",
              effect=set_entry, reads=[page, pteval, excl] + mm.ff("map", "ref", "swapcache"),
              writes=[mm.pte, mm.ptl] + mm.all_folio() + locals_, branches=[cont] if cont else [])
     if not early:

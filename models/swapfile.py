@@ -33,9 +33,9 @@ slot-free hooks run wherever the slot is freed; `mm.swap_readpage_hook` steps fo
 
 from __future__ import annotations
 
-from pteverify.model import DONE, FREE, GOTO
+from pteverify.model import DONE, FREE, GOTO, ModelError
 
-from .mm import NO_FOLIO, PTE_NONE, PTE_SWAPIN_ERROR, Ctx, Kernel, pte_present, pte_same_as_swp
+from .mm import NO_FOLIO, PTE_NONE, PTE_SWAPIN_ERROR, Ctx, Kernel, SwapCluster, pte_present, pte_same_as_swp
 from .swap_state import read_into_swap_cache
 
 
@@ -83,7 +83,9 @@ def emit_try_to_unuse(ctx: Ctx, k: Kernel, *, retry: bool = False, match: str = 
         d[page] = read_into_swap_cache(mm, s, d)
         return d
 
-    ctx.step("lookup", "mm/swapfile.c:unuse_pte_range: page = lookup_swap_cache(entry) ?: "
+    ctx.step("lookup", "mm/swapfile.c:unuse_pte_range: folio = swap_cache_get_folio(entry) ?: "
+             "swapin_readahead(entry)" if k.swap_table else
+             "mm/swapfile.c:unuse_pte_range: page = lookup_swap_cache(entry) ?: "
              "swapin_readahead(entry)",
              guard=lambda s: getattr(s, mm.swp_cache) != NO_FOLIO or not getattr(s, mm.swp_has_cache),
              effect=lookup, reads=slot + mm.ff("ref", "map", "swapcache"),
@@ -95,7 +97,9 @@ def emit_try_to_unuse(ctx: Ctx, k: Kernel, *, retry: bool = False, match: str = 
         fid = getattr(s, page)
         return getattr(s, mm.lock[fid]) == FREE and not getattr(s, mm.f["writeback"][fid])
 
-    ctx.step("lock", "mm/swapfile.c:unuse_pte_range: lock_page(page); wait_on_page_writeback(page)",
+    ctx.step("lock", "mm/swapfile.c:unuse_pte_range: folio_lock(folio); folio_wait_writeback(folio)"
+             if k.swap_table else
+             "mm/swapfile.c:unuse_pte_range: lock_page(page); wait_on_page_writeback(page)",
              guard=lock_guard, effect=lambda s: {mm.lock[getattr(s, page)]: ctx.owner},
              reads=[page] + mm.locks() + mm.ff("writeback"), writes=mm.locks())
 
@@ -123,8 +127,10 @@ def emit_try_to_unuse(ctx: Ctx, k: Kernel, *, retry: bool = False, match: str = 
 
     if k.unuse_arch_swap_restore:
         ctx.arch_swap_restore_step("unuse_pte.arch_swap_restore", "mm/swapfile.c:unuse_pte: "
-                                   "arch_swap_restore(entry, page_folio(page)) [before set_pte_at() and "
-                                   "swap_free()]", page)
+                                   + ("arch_swap_restore(folio_swap(entry, folio), folio) [before "
+                                      "folio_put_swap()]" if k.swap_table else
+                                      "arch_swap_restore(entry, page_folio(page)) [before set_pte_at() and "
+                                      "swap_free()]"), page)
 
     def set_pte(s):
         fid = getattr(s, page)
@@ -148,8 +154,11 @@ def emit_try_to_unuse(ctx: Ctx, k: Kernel, *, retry: bool = False, match: str = 
     excl_ref = "RMAP_EXCLUSIVE if pte_swp_exclusive(*pte)" if k.swp_exclusive else "RMAP_NONE"
     if arch_set_pte:
         bits += " [" + arch_set_pte.ref + "]"
-    ctx.step("set_pte", f"mm/swapfile.c:unuse_pte: get_page(page); page_add_anon_rmap(page, "
-             f"{excl_ref}); {bits}; swap_free(entry); pte_unmap_unlock()" + freed,
+    ctx.step("set_pte", (f"mm/swapfile.c:unuse_pte: folio_get(folio); folio_add_anon_rmap_pte(folio, page, "
+                         f"{excl_ref}); {bits}; folio_put_swap(swapcache, page); pte_unmap_unlock()"
+                         if k.swap_table else
+                         f"mm/swapfile.c:unuse_pte: get_page(page); page_add_anon_rmap(page, "
+                         f"{excl_ref}); {bits}; swap_free(entry); pte_unmap_unlock()") + freed,
              effect=set_pte, reads=[page, mm.pte] + slot + mm.ff("ref", "map")
              + list(arch_set_pte.reads if arch_set_pte else ()),
              writes=[mm.ptl, mm.pte] + slot + folio_all + list(arch_set_pte.writes if arch_set_pte else ()),
@@ -161,9 +170,12 @@ def emit_try_to_unuse(ctx: Ctx, k: Kernel, *, retry: bool = False, match: str = 
             mm.swap_free(s, d)
             return d
 
-        ctx.step("swapin_error", "mm/swapfile.c:unuse_pte: !PageUptodate(page) -> "
-                 "set_pte_at(swp_entry_to_pte(make_swapin_error_entry(page))); swap_free(entry); "
-                 "pte_unmap_unlock()" + freed,
+        ctx.step("swapin_error", ("mm/swapfile.c:unuse_pte: !folio_test_uptodate(folio) -> "
+                                  "set_pte_at(swp_entry_to_pte(make_poisoned_swp_entry())); "
+                                  "folio_put_swap(swapcache, page); pte_unmap_unlock()" if k.swap_table else
+                                  "mm/swapfile.c:unuse_pte: !PageUptodate(page) -> "
+                                  "set_pte_at(swp_entry_to_pte(make_swapin_error_entry(page))); swap_free(entry); "
+                                  "pte_unmap_unlock()") + freed,
                  effect=swapin_error, reads=slot, writes=[mm.ptl, mm.pte] + slot)
 
     def free_swap(s):
@@ -173,8 +185,10 @@ def emit_try_to_unuse(ctx: Ctx, k: Kernel, *, retry: bool = False, match: str = 
         mm.put_folio(s, d, fid)
         return d
 
-    ctx.step("free_swap", "mm/swapfile.c:unuse_pte_range: try_to_free_swap(page); unlock_page(page); "
-             "put_page(page)" + freed,
+    ctx.step("free_swap", ("mm/swapfile.c:unuse_pte_range: folio_free_swap(folio); folio_unlock(folio); "
+                           "folio_put(folio)" if k.swap_table else
+                           "mm/swapfile.c:unuse_pte_range: try_to_free_swap(page); unlock_page(page); "
+                           "put_page(page)") + freed,
              effect=free_swap, reads=[page] + slot + mm.ff("swapcache", "writeback", "ref", "map"),
              writes=[entry, page] + mm.locks() + slot + folio_all)
 
@@ -198,3 +212,103 @@ def emit_try_to_unuse(ctx: Ctx, k: Kernel, *, retry: bool = False, match: str = 
              guard=tail_guard, effect=tail,
              reads=slot + mm.locks() + mm.ff("writeback", "swapcache", "ref", "map"),
              writes=slot + folio_all, branches=[DONE] + (["unuse_pte_range"] if retry else []))
+
+
+# --------------------------------------------------------------------------------------------
+# The swap table's count and its overflow (mm, swap: use the swap table to track the swap count,
+# 0d6af9bcf383, first merged in v7.1-rc1)
+
+
+def emit_swap_dup_entry_direct(t, sc: SwapCluster, *, free_on_success: bool,
+                               cont: str = DONE, prefix: str = "dup") -> None:
+    """swap_dup_entry_direct(entry) -> swap_dup_entries_cluster(si, offset, 1) on the modelled slot
+    (copy_nonpresent_pte() of fork, under the PTLs): under ci->lock, __swap_cluster_dup_entry(); at
+    SWP_TB_COUNT_MAX - 1 without an extend table it fails with -ENOMEM, the function drops ci->lock,
+    swap_extend_table_alloc() installs a zeroed table (under ci->lock, unless one is there), re-takes
+    ci->lock and restarts at the same slot. `free_on_success`: the fix for 0d6af9bcf383's leak
+    (David Carlier, syzbot deedf22929084640666f) calls swap_extend_table_try_free() on the success
+    path too, as the failure path does."""
+    top = sc.max
+
+    def try_dup(s):
+        count = getattr(s, sc.count)
+        d = {}
+        if count == 0:
+            raise ModelError("swap_dup_entries_cluster() of a free slot (the PTE still holds the entry)")
+        if count < top - 1:
+            d[sc.count] = count + 1
+        elif count == top - 1:
+            if not getattr(s, sc.extend):
+                d[GOTO] = f"{prefix}.extend_alloc"    # -ENOMEM: spin_unlock(&ci->lock)
+                return d
+            d[sc.extend_cnt] = top
+            d[sc.count] = top
+        else:
+            d[sc.extend_cnt] = getattr(s, sc.extend_cnt) + 1
+        if free_on_success:
+            sc.try_free(s, d)
+        d[GOTO] = cont
+        return d
+
+    t.step(f"{prefix}.dup", "mm/swapfile.c:swap_dup_entries_cluster: swap_cluster_lock(); "
+               "__swap_cluster_dup_entry(ci, ci_off): count < SWP_TB_COUNT_MAX - 1 -> count + 1; "
+               "== SWP_TB_COUNT_MAX - 1: ci->extend_table ? extend_table[ci_off] = SWP_TB_COUNT_MAX : "
+               "-ENOMEM -> spin_unlock(&ci->lock); == SWP_TB_COUNT_MAX -> ++extend_table[ci_off]; "
+               + ("swap_extend_table_try_free(ci) [the leak fix]; " if free_on_success else "")
+               + "swap_cluster_unlock(ci)",
+               guard=lambda s: getattr(s, sc.lock) == FREE, effect=try_dup,
+               reads=[sc.lock, sc.count, sc.extend, sc.extend_cnt],
+               writes=[sc.count, sc.extend, sc.extend_cnt],
+               branches=[cont, f"{prefix}.extend_alloc"])
+
+    def alloc(s):
+        d = {GOTO: f"{prefix}.dup"}
+        if not getattr(s, sc.extend):
+            d[sc.extend] = True                        # ci->extend_table = table (zeroed)
+            d[sc.extend_cnt] = 0
+        return d                                       # else kfree(table)
+
+    t.step(f"{prefix}.extend_alloc", "mm/swapfile.c:swap_extend_table_alloc(si, ci, GFP_ATOMIC): "
+               "kzalloc(); spin_lock(&ci->lock); !ci->extend_table -> ci->extend_table = table, else "
+               "kfree(table); spin_unlock(); then spin_lock(&ci->lock); goto restart",
+               guard=lambda s: getattr(s, sc.lock) == FREE, effect=alloc,
+               reads=[sc.lock, sc.extend], writes=[sc.extend, sc.extend_cnt], branches=[f"{prefix}.dup"])
+
+
+def emit_swap_put_entries_direct(t, sc: SwapCluster, *, cont: str = DONE,
+                                 prefix: str = "put") -> None:
+    """swap_put_entries_direct(entry, 1) -> swap_put_entries_cluster(si, offset, 1, true) on the
+    modelled slot (zap_nonpresent_ptes(), under the PTL): under ci->lock, a count of 1 on an uncached
+    slot frees it (__swap_cluster_free_entries()); otherwise __swap_cluster_put_entry(): at
+    SWP_TB_COUNT_MAX the count lives in extend_table[ci_off], which drops back into the table word
+    (and swap_extend_table_try_free()) when it reaches SWP_TB_COUNT_MAX - 1."""
+    top = sc.max
+
+    def put(s):
+        count = getattr(s, sc.count)
+        d = {GOTO: cont}
+        if count <= 0:
+            raise ModelError("swap_put_entries_direct() of a free slot")
+        if count == 1:
+            d[sc.count] = 0                            # __swap_cluster_free_entries()
+            sc.free_cluster(s, d)
+            return d
+        if count == top:
+            c = getattr(s, sc.extend_cnt) - 1
+            if c == top - 1:
+                d[sc.extend_cnt] = 0
+                d[sc.count] = top - 1
+                sc.try_free(s, d)
+            else:
+                d[sc.extend_cnt] = c
+            return d
+        d[sc.count] = count - 1
+        return d
+
+    t.step(f"{prefix}.put", "mm/swapfile.c:swap_put_entries_cluster: swap_cluster_lock(); count == 1 "
+               "&& !cached -> __swap_cluster_free_entries(); else __swap_cluster_put_entry(): "
+               "SWP_TB_COUNT_MAX -> --extend_table[ci_off], back to SWP_TB_COUNT_MAX - 1 -> "
+               "swap_extend_table_try_free(ci); swap_cluster_unlock()",
+               guard=lambda s: getattr(s, sc.lock) == FREE, effect=put,
+               reads=[sc.lock, sc.count, sc.extend, sc.extend_cnt] + sc.free_reads(),
+               writes=[sc.count, sc.extend, sc.extend_cnt] + sc.free_writes(), branches=[cont])

@@ -32,9 +32,11 @@ from .mm import MM, NO_TLB, ZERO, Ctx, Kernel, LazyMM, pte_present, written
 
 
 def emit_access(ctx: Ctx, k: Kernel, op: str, tag: str = "cpu", done_ghost: str | None = None,
-                cont: str = DONE, label: str = "access") -> None:
+                cont: str = DONE, label: str = "access", on_none: str | None = None) -> None:
     """One user access `op` ("store" or "load") at the modelled address, then `cont`. The thread's
-    fault handlers are emitted afterwards with emit_fault_handlers()."""
+    fault handlers are emitted afterwards with emit_fault_handlers(). `on_none`: where the thread goes
+    when the PTE is none (the page was moved or zapped away: the fault would map a fresh page, which
+    the scenario does not follow); without it the access waits for a PTE."""
     mm = ctx.mm
     ctx.caller(label)
     L = ctx.vars
@@ -44,6 +46,8 @@ def emit_access(ctx: Ctx, k: Kernel, op: str, tag: str = "cpu", done_ghost: str 
 
     def access(s):
         pte = getattr(s, mm.pte)
+        if pte.kind == "none" and on_none:
+            return {result: "none", GOTO: on_none}
         if pte.kind == "present":
             if not store:
                 return {seen: getattr(s, mm.f["data"][pte.folio]), result: "read", GOTO: cont}
@@ -66,9 +70,9 @@ def emit_access(ctx: Ctx, k: Kernel, op: str, tag: str = "cpu", done_ghost: str 
     verb = "store to" if store else "load from"
     ctx.step(label, f"user space: {verb} the page (MMU: pte_present{' && pte_write' if store else ''}, "
              "else #PF -> handle_mm_fault -> handle_pte_fault)",
-             guard=lambda s: getattr(s, mm.pte).kind != "none", effect=access,
-             reads=[mm.pte] + mm.ff("data"), writes=writes,
-             branches=[cont, "hpf.wp", "dsp.lookup", "dsp.swapin_error"])
+             guard=(lambda s: True) if on_none else (lambda s: getattr(s, mm.pte).kind != "none"),
+             effect=access, reads=[mm.pte] + mm.ff("data"), writes=writes,
+             branches=[cont, "hpf.wp", "dsp.lookup", "dsp.swapin_error"] + ([on_none] if on_none else []))
 
 
 def emit_access_tlb(ctx: Ctx, lzm: LazyMM, op: str, *, tag: str = "cpu", done: str | None = None,

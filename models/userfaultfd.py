@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pteverify.model import DONE, FREE, GOTO
 
-from .mm import PTE_NONE, Ctx, LazyMM, pte_present
+from .mm import MM, NO_FOLIO, PTE_NONE, Ctx, LazyMM, pte_present
 
 
 UFFD_CHECKS = ("none", "masked", "vma")
@@ -69,3 +69,133 @@ def emit_uffd_monitor(ctx: Ctx, lzm: LazyMM, registered: str, src_pte: str, *, c
              guard=lambda s: getattr(s, mm.ptl) == FREE, effect=move,
              reads=[registered, mm.ptl, mm.pte, src_pte] + mm.locks() + mm.ff("pin", "excl"),
              writes=[result, src_pte, mm.pte] + lzm.tlb_fields(), branches=[cont])
+
+
+# --------------------------------------------------------------------------------------------
+# UFFDIO_MOVE of a swap PTE: move_pages_ptes() -> move_swap_pte()
+
+MOVE_SWAP_FORMS = ("adef440691ba", "c50f8e6053b0", "0ea148a79919", "mainline-2026")
+
+
+def emit_move_swap_pte(ctx: Ctx, src: MM, dst: MM, *, form: str, cont: str = DONE) -> None:
+    """UFFDIO_MOVE of the one page from `src`'s PTE to `dst`'s (two VMAs of one mm, so both views share
+    the folios and the swap slot), on a swap PTE, in the forms:
+
+    * "adef440691ba" ("userfaultfd: UFFDIO_MOVE uABI", v6.8): move_swap_pte() moves the swap PTE under
+      double_pt_lock() after is_pte_pages_stable(); a folio in the swap cache keeps the source VMA's anon
+      rmap and index;
+    * "c50f8e6053b0" ("mm: fix kernel BUG when userfaultfd_move encounters swapcache"): a lockless
+      filemap_get_folio(swap_address_space(entry)) lookup; a folio found is trylocked and
+      folio_move_anon_rmap()ed to the destination under the PTLs;
+    * "0ea148a79919" ("mm: userfaultfd: fix race of userfaultfd_move and swap cache", Fixes
+      adef440691ba): after the folio lock, !folio_test_swapcache || folio->swap != entry -> -EAGAIN;
+      without a folio, SWAP_HAS_CACHE in swap_map under the PTLs -> -EAGAIN;
+    * "mainline-2026" (linux-mm mm/userfaultfd.c @ c5dfa74d): swap_cache_get_folio(); the same checks,
+      the second one as swap_cache_has_folio(entry).
+
+    -EAGAIN restarts at the PTE read (move_pages() retries). Abstractions: a present source PTE ends the
+    thread (move_present_ptes() is another scenario); the folio is small (a large one is -EBUSY);
+    pte_swp_exclusive() is required (-EBUSY otherwise, the thread ends); the folio lock is taken as a
+    blocking step (the kernel trylocks, drops the PTEs and folio_lock()s before retrying)."""
+    assert form in MOVE_SWAP_FORMS
+    mm = src
+    orig = ctx.local("move_orig", PTE_NONE, "move_pages_ptes: orig_src_pte")
+    folio = ctx.local("move_folio", NO_FOLIO, "move_pages_ptes: src_folio (swap cache folio, referenced)")
+    result = ctx.local("move_result", "-", "UFFDIO_MOVE's return")
+    has_lookup = form != "adef440691ba"
+    recheck = form in ("0ea148a79919", "mainline-2026")
+    lookup_fn = {"c50f8e6053b0": "filemap_get_folio(swap_address_space(entry), swap_cache_index(entry))",
+                 "0ea148a79919": "filemap_get_folio(swap_address_space(entry), swap_cache_index(entry))",
+                 "mainline-2026": "swap_cache_get_folio(entry)"}.get(form, "")
+
+    def read(s):
+        sp, dp = getattr(s, src.pte), getattr(s, dst.pte)
+        if dp.kind != "none":
+            return {result: "-EEXIST", GOTO: cont}
+        if sp.kind != "swap":
+            return {result: "not a swap PTE (not modelled)" if sp.kind != "none" else "-ENOENT", GOTO: cont}
+        if not sp.exclusive:
+            return {result: "-EBUSY", GOTO: cont}
+        return {orig: sp}
+
+    ctx.step("move.read", "mm/userfaultfd.c:move_pages_ptes: spin_lock(dst_ptl); orig_dst_pte = ptep_get(); "
+             "pte_none -> spin_lock(src_ptl); orig_src_pte = ptep_get(); !pte_present: softleaf_is_swap; "
+             "pte_swp_exclusive(orig_src_pte) else -EBUSY; get_swap_device(entry)",
+             guard=lambda s: getattr(s, src.ptl) == FREE and getattr(s, dst.ptl) == FREE, effect=read,
+             reads=[src.ptl, dst.ptl, src.pte, dst.pte], writes=[orig, result], branches=[cont])
+
+    if has_lookup:
+        def lookup(s):
+            cache = getattr(s, mm.swp_cache)
+            if cache == NO_FOLIO or getattr(s, orig).slot != mm.slot:
+                return {GOTO: "move.pte"}
+            d = {folio: cache}
+            mm.get_folio(s, d, cache)
+            return d
+
+        ctx.step("move.lookup", f"mm/userfaultfd.c:move_pages_ptes: folio = {lookup_fn} [lockless]",
+                 effect=lookup, reads=[orig, mm.swp_cache] + mm.ff("ref"), writes=[folio] + mm.ff("ref"),
+                 branches=["move.pte"])
+
+        def lock(s):
+            return {mm.lock[getattr(s, folio)]: ctx.owner}
+
+        ctx.step("move.lock", "mm/userfaultfd.c:move_pages_ptes: folio_trylock(src_folio) [else unmap the "
+                 "PTEs, folio_lock(), retry]",
+                 guard=lambda s: getattr(s, mm.lock[getattr(s, folio)]) == FREE, effect=lock,
+                 reads=[folio] + mm.locks(), writes=mm.locks())
+
+    def release(s, d):
+        fid = getattr(s, folio)
+        if fid != NO_FOLIO:
+            d[mm.lock[fid]] = FREE
+            mm.put_folio(s, d, fid)
+        ctx.reset(d, "move_orig", "move_folio")
+
+    def move(s):
+        d = {}
+        fid = getattr(s, folio)
+        o = getattr(s, orig)
+        if recheck and fid != NO_FOLIO and (not getattr(s, mm.f["swapcache"][fid])
+                                            or getattr(s, mm.swp_cache) != fid or o.slot != mm.slot):
+            release(s, d)
+            d[GOTO] = "move.read"                      # -EAGAIN: the folio left the swap cache
+            return d
+        if getattr(s, src.pte) != o or getattr(s, dst.pte).kind != "none":
+            release(s, d)
+            d[GOTO] = "move.read"                      # !is_pte_pages_stable(): -EAGAIN
+            return d
+        if fid != NO_FOLIO:
+            mm.fset(d, fid, avma=dst.vma)              # folio_move_anon_rmap(src_folio, dst_vma); ->index
+        elif recheck and getattr(s, mm.swp_cache) != NO_FOLIO:
+            release(s, d)
+            d[GOTO] = "move.read"                      # a swap cache folio appeared: -EAGAIN
+            return d
+        d[src.pte] = PTE_NONE                          # ptep_get_and_clear(src)
+        d[dst.pte] = o._replace(soft_dirty=True)       # pte_swp_mksoft_dirty(); set_pte_at(dst)
+        d[result] = "moved"
+        release(s, d)
+        d[GOTO] = cont
+        return d
+
+    parts = ["mm/userfaultfd.c:move_swap_pte: "]
+    if recheck:
+        parts.append("src_folio && (!folio_test_swapcache(src_folio) || entry.val != src_folio->swap.val) "
+                     "-> -EAGAIN; ")
+    parts.append("double_pt_lock(dst_ptl, src_ptl); is_pte_pages_stable() else -EAGAIN; ")
+    if has_lookup:
+        parts.append("src_folio -> folio_move_anon_rmap(src_folio, dst_vma), src_folio->index = "
+                     "linear_page_index(dst_vma, dst_addr)")
+        if form == "0ea148a79919":
+            parts.append("; else READ_ONCE(si->swap_map[offset]) & SWAP_HAS_CACHE -> -EAGAIN")
+        elif form == "mainline-2026":
+            parts.append("; else swap_cache_has_folio(entry) -> -EAGAIN")
+        parts.append("; ")
+    parts.append("ptep_get_and_clear(src); pte_swp_mksoft_dirty(); set_pte_at(dst); double_pt_unlock(); "
+                 "folio_unlock(); folio_put()")
+    ctx.step("move.pte", "".join(parts),
+             guard=lambda s: getattr(s, src.ptl) == FREE and getattr(s, dst.ptl) == FREE, effect=move,
+             reads=[src.ptl, dst.ptl, src.pte, dst.pte, orig, folio, mm.swp_cache] + mm.locks()
+             + mm.ff("swapcache", "ref", "map"),
+             writes=[src.pte, dst.pte, result, orig, folio] + mm.locks() + mm.all_folio(),
+             branches=["move.read", cont])

@@ -221,7 +221,9 @@ def emit_shrink_page_list(ctx: Ctx, k: Kernel, *, isolate_ref: str | None = None
         mm.get_folio(s, d, fid)
         return d
 
-    ctx.step("add_to_swap", "mm/swap_state.c:add_to_swap: get_swap_page(); add_to_swap_cache(); "
+    ctx.step("add_to_swap", "mm/vmscan.c:shrink_folio_list: folio_alloc_swap(folio) [mm/swapfile.c: a slot "
+             "with count 0, the folio in the swap cache]; folio_mark_dirty(folio)" if k.swap_table else
+             "mm/swap_state.c:add_to_swap: get_swap_page(); add_to_swap_cache(); "
              "set_page_dirty(page)",
              effect=add_to_swap, reads=[page] + slot + mm.ff("swapcache", "ref", "map"),
              writes=slot + folio_all + mm.locks() + locals_, branches=["keep"])

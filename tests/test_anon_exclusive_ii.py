@@ -25,10 +25,10 @@ from scenario_helpers import run, first, reachable, check_registry, KILLED_BY_MU
 EXPECTED = {
     "gup-fast-vs-unmap": {"v5.19-x86-64": None, "088b8aa537c2^-arm64": "pinned_page_is_exclusive",
                           "088b8aa537c2": None, "ipi-weak-v5.19": None,
-                          "no-clear-before-share": "pinned_page_is_exclusive"},
+                          "no-clear-before-share": "pinned_page_is_exclusive", "mainline-2026": None},
     "gup-fast-vs-migrate-fork": {"v5.19-x86-64": None, "088b8aa537c2^-arm64": "pinned_mapped_page_is_exclusive",
                                  "088b8aa537c2": None, "ipi-weak-v5.19": None,
-                                 "no-clear-before-share": "pinned_mapped_page_is_exclusive"},
+                                 "no-clear-before-share": "pinned_mapped_page_is_exclusive", "mainline-2026": None},
     "fork-vs-gup-fast": {"57efa1fe5957^": "pinned_page_is_mapped_page", "57efa1fe5957": None, "v5.19": None,
                          "v5.19-no-write-protect-seq": "pinned_mapped_page_is_exclusive",
                          "v5.19-read-only-pin": None,
@@ -36,11 +36,11 @@ EXPECTED = {
     "fork-pin-leak": {"v5.7": "cow_isolation", "17839856fd58": None, "v5.9": None, "v5.19": None,
                       "v5.19-foll-pin": None},
     "fork-swap-entry": {"v5.18": None, "1493a1913e34": None,
-                        "fork-keeps-swp-exclusive": "swap_pte_page_not_exclusive"},
+                        "fork-keeps-swp-exclusive": "swap_pte_page_not_exclusive", "mainline-2026": None},
     "migration-exclusive": {"v5.18": "exclusive_page_not_replaced", "6c287605fd56": None,
                             "mprotect-readable": "exclusive_page_not_replaced",
                             "no-rmap-exclusive": "writable_pte_maps_exclusive_page",
-                            "6c287605fd56-pinned-fork": None, "mprotect-readable-pinned-fork": None},
+                            "6c287605fd56-pinned-fork": None, "mprotect-readable-pinned-fork": None, "mainline-2026": None},
 }
 CASES = [(sc, v) for sc, vs in EXPECTED.items() for v in vs]
 

@@ -18,11 +18,11 @@ from scenario_helpers import run, first, reachable, check_registry
 
 EXPECTED = {
     "mte-swapin": {"v5.17": None, "c145e0b47c77": "mte_tags_survive_swap", "c145e0b47c77-swapcache": None,
-                   "6dca4ac6fc91": None, "v6.6": None},
-    "mte-swapoff": {"v6.5": None, "simplify-without-unuse-restore": "mte_tags_survive_swap", "v6.6": None},
+                   "6dca4ac6fc91": None, "v6.6": None, "mainline-2026": None},
+    "mte-swapoff": {"v6.5": None, "simplify-without-unuse-restore": "mte_tags_survive_swap", "v6.6": None, "mainline-2026": None},
     "mte-shmem": {"v6.1": None, "v6.6": None, "seeded-restore-after-swap-free": "mte_tags_survive_swap"},
-    "mte-readpage-race": {"readpage-hook": "no_freed_tag_storage_read", "6dca4ac6fc91": None},
-    "mte-uninit-tags": {"c4c597f1b367^": "no_uninitialised_tags_exposed", "c4c597f1b367": None, "v6.6": None},
+    "mte-readpage-race": {"readpage-hook": "no_freed_tag_storage_read", "6dca4ac6fc91": None, "mainline-2026": None},
+    "mte-uninit-tags": {"c4c597f1b367^": "no_uninitialised_tags_exposed", "c4c597f1b367": None, "v6.6": None, "mainline-2026": None},
     "swapin-error-marker": {"7b49514fa1db^": "madvise_free_discards_swapin_error", "7b49514fa1db": None,
                             "7e3ce3f8d2d2^": "no_data_after_swapin_error", "7e3ce3f8d2d2": None,
                             "seeded-fork-swap-duplicate": "marker_not_swap_entry"},

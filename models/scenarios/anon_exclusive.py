@@ -83,7 +83,18 @@ K_CHECK_UPTODATE = Knob("swapoff.check_uptodate", True,
                         "page (9f186f9e5fa9, v5.19)")
 
 
-EXCLUSIVE_KNOBS = (K_ANON_EXCLUSIVE, K_REMEMBER, K_ARCH)
+K_SWAP_TABLE = Knob("swap.table", True,
+                    "the 2026 swap core (linux-mm 2026 tree, the swap table series): the swap cache is the "
+                    "only serialisation of swap-in (no skip-swapcache path, no SWAP_HAS_CACHE pin); "
+                    "do_swap_page() drops the count with folio_put_swap() before set_ptes() and frees the "
+                    "swap cache with folio_free_swap() after it; steps name the 2026 API (folio_alloc_swap, "
+                    "folio_dup_swap, folio_put_swap, folio_free_swap, folio_try_share_anon_rmap_pte)")
+K_MAP_WRITABLE = Knob("swap_in.map_exclusive_writable", True,
+                      "do_swap_page() maps an exclusive folio writable on read faults too (v6.11, \"mm: swap: "
+                      "reuse exclusive folio directly instead of wp page faults\")")
+
+EXCLUSIVE_KNOBS = (K_ANON_EXCLUSIVE, K_REMEMBER, K_ARCH, K_SWAP_TABLE, K_MAP_WRITABLE)
+KERNEL_2026_KNOBS = {"swap.table": "swap_table", "swap_in.map_exclusive_writable": "swapin_map_writable"}
 
 
 def _kernel(knobs, **fixed) -> Kernel:
@@ -93,7 +104,7 @@ def _kernel(knobs, **fixed) -> Kernel:
                "swap.synchronous_io": "synchronous_io", "swap_in.swapcache_prepare": "swapcache_prepare",
                "swapoff.keep_swp_bits": "unuse_keep_swp_bits",
                "swap_out.swp_soft_dirty": "swapout_swp_soft_dirty",
-               "swapoff.check_uptodate": "unuse_check_uptodate"}
+               "swapoff.check_uptodate": "unuse_check_uptodate", **KERNEL_2026_KNOBS}
     for knob, attr in mapping.items():
         if knob in knobs.declared:
             values[attr] = knobs[knob]
@@ -190,7 +201,7 @@ def vmsplice_swapout(knobs) -> Model:
     final_nothing_leaked(mm, holders=(held,))       # the pipe keeps its page
     return m
 
-@builder(K_SYNC, K_PREPARE, K_SWP_SOFT_DIRTY)
+@builder(K_SYNC, K_PREPARE, K_SWP_SOFT_DIRTY, K_SWAP_TABLE, K_MAP_WRITABLE)
 def swapin_two_faults(knobs) -> Model:
     """Two threads fault on one swapped-out page (skip-swapcache swapin) while reclaim swaps it out again."""
     k = _kernel(knobs)
@@ -217,10 +228,10 @@ def swapin_two_faults(knobs) -> Model:
     final_nothing_leaked(mm)
     return m
 
-@builder(K_KEEP_BITS, K_UFFD)
+@builder(K_KEEP_BITS, K_UFFD, K_SWAP_TABLE, K_MAP_WRITABLE)
 def swapoff_bits(knobs) -> Model:
     """swapoff vs a uffd-wp protected, soft-dirty swapped-out page and a writer."""
-    k = _kernel(knobs)
+    k = _kernel(knobs, soft_dirty_tracking=True)       # clear_refs cleared VM_SOFTDIRTY
     armed = knobs["uffd.wp_armed"]
     m = Model("swapoff-bits", "soft-dirty and uffd-wp survive swapoff", knobs)
     mm = MM(m, folios=("A", "B"))
@@ -245,7 +256,7 @@ def swapoff_bits(knobs) -> Model:
     final_swapoff_leaves_no_swap_reference(mm)
     return m
 
-@builder(K_CHECK_UPTODATE, K_KEEP_BITS)
+@builder(K_CHECK_UPTODATE, K_KEEP_BITS, K_SWAP_TABLE, K_MAP_WRITABLE)
 def swapoff_read_error(knobs) -> Model:
     """swapoff reads a bad swap slot while a thread loads from the page."""
     k = _kernel(knobs)

@@ -30,7 +30,7 @@ from ..mm import (MM, NO_FOLIO, ORIGINAL, child_thread, child_view, holds_write,
     pte_present, pte_swap)
 from ..mprotect import emit_mprotect
 from ..rmap import emit_try_to_unmap_one
-from .anon_exclusive import K_ANON_EXCLUSIVE, _mapped_exclusive
+from .anon_exclusive import K_ANON_EXCLUSIVE, K_MAP_WRITABLE, K_SWAP_TABLE, KERNEL_2026_KNOBS, _mapped_exclusive
 from ..tlb import emit_tlb_flush
 from ..user import emit_access
 from ..invariants import final_nothing_leaked
@@ -104,7 +104,8 @@ K_GUPF_UNSHARE = Knob("gup_fast.unshare", True,
 
 def _kernels(knobs, **fixed) -> tuple[Kernel, KernelII]:
     ae = knobs["mm.anon_exclusive"] if "mm.anon_exclusive" in knobs.declared else True
-    k = Kernel(anon_exclusive=ae, remember_exclusive=ae, synchronous_io=False)
+    k = Kernel(anon_exclusive=ae, remember_exclusive=ae, synchronous_io=False,
+               **{attr: knobs[knob] for knob, attr in KERNEL_2026_KNOBS.items() if knob in knobs.declared})
     values = dict(fixed)
     names = {"gup_fast.barriers": "gup_fast_barriers", "rmap.clear_before_share": "clear_before_share",
              "fork.write_protect_seq": "write_protect_seq", "fork.copy_pinned": "fork_copy_pinned",
@@ -254,7 +255,7 @@ def inv_exclusive_page_not_replaced(m: Model, mm: MM, held: str) -> None:
                 "the address across migration and mprotect: the next write fault reuses it, it does "
                 "not copy it away from the reference (as test_swp_exclusive checks for swap)")
 
-@builder(K_ARCH, K_BARRIERS, K_CLEAR)
+@builder(K_ARCH, K_BARRIERS, K_CLEAR, K_SWAP_TABLE)
 def gup_fast_vs_unmap(knobs) -> Model:
     """Race III: try_to_unmap_one() (swap-out) vs pin_user_pages_fast(FOLL_PIN|FOLL_WRITE)."""
     k, kf = _kernels(knobs)
@@ -293,7 +294,7 @@ def gup_fast_vs_unmap(knobs) -> Model:
     inv_swap_pte_page_not_exclusive(m, [mm])
     return m
 
-@builder(K_ARCH, K_BARRIERS, K_CLEAR)
+@builder(K_ARCH, K_BARRIERS, K_CLEAR, K_SWAP_TABLE)
 def gup_fast_vs_migrate_fork(knobs) -> Model:
     """Race II: try_to_migrate_one(), pin_user_pages_fast() and fork()."""
     k, kf = _kernels(knobs)
@@ -387,7 +388,7 @@ def fork_pin_leak(knobs) -> Model:
     final_nothing_leaked(mm, ptes=[mm.pte, child.pte], holders=(held,))    # the pipe keeps its page
     return m
 
-@builder(K_ANON_EXCLUSIVE, K_FORK_SWP)
+@builder(K_ANON_EXCLUSIVE, K_FORK_SWP, K_SWAP_TABLE, K_MAP_WRITABLE)
 def fork_swap_entry(knobs) -> Model:
     """fork() over a swapped-out exclusive page; both processes then store to it."""
     k, kf = _kernels(knobs)
@@ -415,7 +416,7 @@ def fork_swap_entry(knobs) -> Model:
     final_nothing_leaked(mm, ptes=[mm.pte, child.pte])
     return m
 
-@builder(K_ANON_EXCLUSIVE, K_MPROTECT, K_MIG_EXCL, K_FOLL_PIN, K_MIG_FORK)
+@builder(K_ANON_EXCLUSIVE, K_MPROTECT, K_MIG_EXCL, K_FOLL_PIN, K_MIG_FORK, K_SWAP_TABLE)
 def migration_exclusive(knobs) -> Model:
     """Migration of an exclusive page with a vmsplice()/pin reference, through mprotect() (and fork)."""
     k, kf = _kernels(knobs)

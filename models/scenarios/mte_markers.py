@@ -35,7 +35,7 @@ from ..mm import (FORK_FORMS, MM, ORIGINAL, PTE_NONE, PTE_SWAPIN_ERROR, Kernel, 
     pte_swap)
 from ..mprotect import emit_mprotect_mte
 from ..rmap import emit_try_to_unmap_one_file
-from .anon_exclusive import K_ANON_EXCLUSIVE
+from .anon_exclusive import K_ANON_EXCLUSIVE, K_MAP_WRITABLE, K_SWAP_TABLE, KERNEL_2026_KNOBS
 from ..shmem import add_shmem_entry, emit_shmem_fault_mte
 from ..swapfile import emit_try_to_unuse
 from ..user import emit_marker_load, emit_tag_checked_load, emit_uffd_wp_store
@@ -132,7 +132,7 @@ def _kernel(knobs, **fixed) -> Kernel:
                                 "swap_in.swap_free_first": "swap_free_before_map",
                                 "swap_in.arch_swap_restore": "swapin_arch_swap_restore",
                                 "swapoff.arch_swap_restore": "unuse_arch_swap_restore",
-                                "swap.synchronous_io": "synchronous_io"},
+                                "swap.synchronous_io": "synchronous_io", **KERNEL_2026_KNOBS},
                        knobs, dict({"swapcache_prepare": False}, **fixed))
 
 
@@ -148,7 +148,7 @@ def _swapped_out_mte(name: str, doc: str, knobs, k: Kernel, folios=("A", "B")) -
     mte = MTE(mm, _mte_kernel(knobs), vm_mte=True, saved=True)
     return m, mm, mte
 
-@builder(K_SWAP_FREE_FIRST, K_RESTORE, K_SET_PTE_RESTORES, K_SYNC_IO, K_ANON_EXCLUSIVE)
+@builder(K_SWAP_FREE_FIRST, K_RESTORE, K_SET_PTE_RESTORES, K_SYNC_IO, K_ANON_EXCLUSIVE, K_SWAP_TABLE, K_MAP_WRITABLE)
 def mte_swapin(knobs) -> Model:
     """Two tag-checked loads fault on a swapped-out PROT_MTE page."""
     k = _kernel(knobs)
@@ -162,7 +162,7 @@ def mte_swapin(knobs) -> Model:
     final_nothing_leaked(mm)
     return m
 
-@builder(K_UNUSE_RESTORE, K_SET_PTE_RESTORES, K_SYNC_IO_OFF)
+@builder(K_UNUSE_RESTORE, K_SET_PTE_RESTORES, K_SYNC_IO_OFF, K_SWAP_TABLE, K_MAP_WRITABLE)
 def mte_swapoff(knobs) -> Model:
     """swapoff's unuse_pte() against a tag-checked load of the page."""
     k = _kernel(knobs)
@@ -195,7 +195,7 @@ def mte_shmem(knobs) -> Model:
     inv_no_uninitialised_tags(mte)
     return m
 
-@builder(K_READPAGE, K_RESTORE, K_SET_PTE_RESTORES)
+@builder(K_READPAGE, K_RESTORE, K_SET_PTE_RESTORES, K_SWAP_TABLE, K_MAP_WRITABLE)
 def mte_readpage_race(knobs) -> Model:
     """Two faults on the same swap entry read it into private folios (zram, skip swapcache)."""
     k = _kernel(knobs, synchronous_io=True)
@@ -210,7 +210,7 @@ def mte_readpage_race(knobs) -> Model:
     final_nothing_leaked(mm)
     return m
 
-@builder(K_SYNC_SETS_TAGGED, K_SET_PTE_RESTORES)
+@builder(K_SYNC_SETS_TAGGED, K_SET_PTE_RESTORES, K_SWAP_TABLE, K_MAP_WRITABLE)
 def mte_uninit_tags(knobs) -> Model:
     """kcompactd migrates an untagged page while the task mprotect()s it PROT_MTE and loads from it."""
     k = _kernel(knobs)

@@ -1,0 +1,113 @@
+"""Scenarios of the 2026 swap core (linux-mm 2026 tree): the swap table's count and its overflow, and
+UFFDIO_MOVE of a swap PTE against the swap cache.
+
+* `swap_count_overflow`: fork's copy_nonpresent_pte() duplicating a swap entry whose count sits at
+  SWP_TB_COUNT_MAX - 1 (swap_dup_entry_direct() -> swap_dup_entries_cluster()) while a zap of another
+  PTE holding the same entry puts one reference (swap_put_entries_direct()). The dup drops ci->lock to
+  allocate ci->extend_table; the put lowers the count meanwhile; the retry takes the normal path and
+  the zeroed table stays attached: only the failure path freed it ("swap_cluster_free_table() frees
+  every per-cluster side table but ci->extend_table ... If the count dropped in the meantime, the retry
+  takes the normal path and leaves the table behind, all entries zero", David Carlier's fix for
+  0d6af9bcf383, syzbot deedf22929084640666f). A cluster reused in place inherits the stale table
+  (swap_extend_table_alloc() skips allocation when ci->extend_table is set).
+
+* `uffd_move_swapcache`: UFFDIO_MOVE of an exclusive swap PTE while the page's own task faults it in
+  and MADV_PAGEOUT swaps it out again with the same entry, the folio staying in the swap cache (the
+  second race of 0ea148a79919's message: the lookup found no folio, the PTE check passes because the
+  entry is the same, the swap PTE is moved without its folio, whose anon rmap stays with the source).
+
+The swap-count invariants state what swap_cluster_assert_empty() (CONFIG_DEBUG_VM) and the fix's message require:
+an empty cluster carries no extend table, and when every thread is done an allocated extend table
+holds an overflowed count.
+"""
+
+from __future__ import annotations
+
+from pteverify.model import Knob, Model, builder
+
+from pteverify.model import DONE
+
+from ..memory import emit_fault_handlers
+from ..mm import MM, NO_FOLIO, ORIGINAL, Kernel, SwapCluster, child_view, pte_swap
+from ..swapfile import emit_swap_dup_entry_direct, emit_swap_put_entries_direct
+from ..user import emit_access
+from ..userfaultfd import MOVE_SWAP_FORMS, emit_move_swap_pte
+from ..vmscan import emit_shrink_page_list
+from .anon_exclusive import K_MAP_WRITABLE, K_SWAP_TABLE
+
+K_FREE_ON_SUCCESS = Knob("swap.extend_table_free_on_success", False,
+                         "swap_dup_entries_cluster() calls swap_extend_table_try_free() on its success path "
+                         "and swap_cluster_free_table() frees ci->extend_table (the fix for 0d6af9bcf383's "
+                         "leak, posted in 2026; not in the linux-mm tree read)")
+@builder(K_FREE_ON_SUCCESS)
+def swap_count_overflow(knobs) -> Model:
+    """fork duplicating a swap entry at SWP_TB_COUNT_MAX - 1 vs zaps putting references."""
+    fixed = knobs["swap.extend_table_free_on_success"]
+    m = Model("swap-count-overflow", "fork vs zap across the extend_table allocation that drops ci->lock",
+              knobs)
+    # SWP_TB_COUNT_MAX - 1 references: the parent's PTE (which fork copies) and the other PTEs
+    sc = SwapCluster(m, count=2, max=3, teardown_frees_extend=fixed)
+    fork = m.thread("fork", "fork(): copy_nonpresent_pte() on the parent's swap PTE")
+    emit_swap_dup_entry_direct(fork, sc, free_on_success=fixed)
+    z = m.thread("zap0", "munmap()/exit of another PTE holding the entry: zap_nonpresent_ptes()")
+    emit_swap_put_entries_direct(z, sc)
+
+    m.invariant("empty_cluster_has_no_extend_table",
+                lambda s: not getattr(s, sc.freed_with_extend), [sc.freed_with_extend],
+                "a cluster whose slots are all freed has no ci->extend_table attached "
+                "(swap_cluster_assert_empty(): WARN_ON_ONCE(nr == SWAPFILE_CLUSTER && ci->extend_table))")
+    m.final("extend_table_freed_when_unused",
+            lambda s: not getattr(s, sc.extend) or getattr(s, sc.extend_cnt) > 0, [sc.extend, sc.extend_cnt],
+            "once no slot's count overflows, ci->extend_table is freed (swap_extend_table_try_free()); a "
+            "zeroed table left attached is inherited by the cluster's next user")
+    return m
+
+
+K_MOVE_FORM = Knob("uffd.move_swap_pte", "mainline-2026",
+                   "UFFDIO_MOVE of a swap PTE: adef440691ba (no swap cache handling), c50f8e6053b0 (the swap "
+                   "cache folio moved along, lockless lookup), 0ea148a79919 (re-checked after the folio "
+                   "lock and under the PTLs), mainline-2026 (swap_cache_has_folio())", domain=MOVE_SWAP_FORMS)
+
+
+@builder(K_MOVE_FORM, K_SWAP_TABLE, K_MAP_WRITABLE)
+def uffd_move_swapcache(knobs) -> Model:
+    """UFFDIO_MOVE of a swap PTE vs a swap-in and a swap-out reusing the entry."""
+    form = knobs["uffd.move_swap_pte"]
+    k = Kernel(synchronous_io=False, swap_table=knobs["swap.table"],
+               swapin_map_writable=knobs["swap_in.map_exclusive_writable"])
+    m = Model("uffd-move-swapcache", "UFFDIO_MOVE of a swap PTE vs swap-in and swap-out of its entry", knobs)
+    src = MM(m, folios=("A", "B"))
+    src.vma = "src"
+    src.add_pte(pte_swap(exclusive=True))
+    src.add_folios()
+    src.add_swap_slot(count=1, data=ORIGINAL)
+    src.add_folio_flag("avma", "-", ("-", "src", "dst"),
+                       "the VMA its anon rmap belongs to (folio->mapping, folio->index)")
+    dst = child_view(src, pte="dst_pte", ptl="dst_ptl", what="UFFDIO_MOVE's destination:")
+    dst.vma = "dst"
+
+    mover = src.thread("mover", "the uffd monitor: ioctl(UFFDIO_MOVE) of the page to the destination")
+    emit_move_swap_pte(mover, src, dst, form=form)
+
+    user = src.thread("user", "a thread touching the source page, then madvise(MADV_PAGEOUT) on it")
+    emit_access(user, k, "load", cont="isolate", on_none=DONE)
+    emit_shrink_page_list(user, k, isolate_ref="mm/madvise.c:madvise_cold_or_pageout_pte_range -> "
+                          "mm/vmscan.c:reclaim_pages: folio_isolate_lru() [the folio mapped at the address]")
+    emit_fault_handlers(user, k)
+
+    views = (src, dst)
+
+    def ok(s):
+        cache = getattr(s, src.swp_cache)
+        if cache == NO_FOLIO:
+            return True
+        owner = getattr(s, src.f["avma"][cache])
+        return all(not (getattr(s, v.pte).is_swap and getattr(s, v.pte).slot == src.slot)
+                   or owner in ("-", v.vma) for v in views)
+
+    m.invariant("swapcache_folio_rmap_matches_pte", ok, [src.pte, dst.pte, src.swp_cache] + src.ff("avma"),
+                "the swap cache folio of a swap PTE's entry belongs to that PTE's VMA: a fault there maps it "
+                "with folio_add_anon_rmap_ptes(), whose __folio_check_anon_rmap() requires "
+                "page_pgoff(folio, page) == linear_page_index(vma, address) and the VMA's anon_vma (the "
+                "BUG_ON of c50f8e6053b0, the rss-counter corruption of 0ea148a79919)")
+    return m
