@@ -7,6 +7,7 @@ from __future__ import annotations
 from pteverify.model import DONE, FREE, GOTO
 
 from .mm import MM, NO_FOLIO, PTE_NONE, Ctx, LazyMM, pte_present
+from .tlb import emit_tlb_flush
 
 
 UFFD_CHECKS = ("none", "masked", "vma")
@@ -199,3 +200,83 @@ def emit_move_swap_pte(ctx: Ctx, src: MM, dst: MM, *, form: str, cont: str = DON
              + mm.ff("swapcache", "ref", "map"),
              writes=[src.pte, dst.pte, result, orig, folio] + mm.locks() + mm.all_folio(),
              branches=["move.read", cont])
+
+
+# --------------------------------------------------------------------------------------------
+# UFFDIO_MOVE of a present PTE against GUP-fast: move_present_ptes()
+
+MOVE_PRESENT_FORMS = ("v6.17", "mainline-2026", "seeded-no-recheck")
+
+
+def emit_move_present_pte(ctx: Ctx, src: MM, dst: MM, kf, *, form: str, cont: str = DONE) -> None:
+    """UFFDIO_MOVE of the page mapped at `src`'s PTE to `dst`'s (one mm, two VMAs; the folio small,
+    locked and referenced by move_pages_ptes() before), as a CPU running GUP-fast sees it:
+
+    * "v6.17" (move_present_pte() before the batched move, as the batching patch's diff shows it):
+      under double_pt_lock(), folio_maybe_dma_pinned(src_folio) || !PageAnonExclusive -> -EBUSY, then
+      ptep_clear_flush(src) and again folio_maybe_dma_pinned() -> set_pte_at(src), -EBUSY ("Folio got
+      pinned from under us"), folio_move_anon_rmap(), set_pte_at(dst, pte_mkwrite(pte_mkdirty()));
+    * "mainline-2026" (move_present_ptes(), linux-mm mm/userfaultfd.c @ c5dfa74d, the batched move):
+      the same check, then per PTE orig_src_pte = ptep_get_and_clear(src) and again
+      folio_maybe_dma_pinned(src_folio) -> set_pte_at(src, orig_src_pte), -EBUSY ("Folio got pinned
+      from under us"); flush_tlb_range() once after the loop;
+    * "seeded-no-recheck": a seeded mutation of the 2026 form without the second test.
+
+    Sequentially consistent: no barrier between ptep_get_and_clear() and the second
+    folio_maybe_dma_pinned() was seen in review; a weak-memory engine should re-run this."""
+    assert form in MOVE_PRESENT_FORMS
+    mm = src
+    fid_l = ctx.local("move_folio", NO_FOLIO, "move_pages_ptes: src_folio")
+    orig = ctx.local("move_orig", PTE_NONE, "move_present_ptes: orig_src_pte")
+    result = ctx.local("move_result", "-", "UFFDIO_MOVE's return")
+    batched = form != "v6.17"
+    recheck = form != "seeded-no-recheck"
+
+    def check(s):
+        p = getattr(s, src.pte)
+        if not p.present or getattr(s, dst.pte).kind != "none":
+            return {result: "-EAGAIN (not modelled)", GOTO: cont}
+        fid = p.folio
+        if getattr(s, mm.f["pin"][fid]) or not getattr(s, mm.f["excl"][fid]):
+            return {result: "-EBUSY", GOTO: cont}
+        return {fid_l: fid, orig: p, src.ptl: ctx.owner, dst.ptl: ctx.owner}
+
+    ctx.step("move.check", "mm/userfaultfd.c:" + ("move_present_ptes" if batched else "move_present_pte")
+             + ": double_pt_lock(dst_ptl, src_ptl); is_pte_pages_stable(); folio_maybe_dma_pinned(src_folio) "
+             "|| !PageAnonExclusive(&src_folio->page) -> -EBUSY",
+             guard=lambda s: getattr(s, src.ptl) == FREE and getattr(s, dst.ptl) == FREE, effect=check,
+             reads=[src.ptl, dst.ptl, src.pte, dst.pte] + mm.ff("pin", "excl"),
+             writes=[fid_l, orig, result, src.ptl, dst.ptl], branches=[cont])
+
+    ctx.step("move.clear", "mm/userfaultfd.c:" + ("move_present_ptes: orig_src_pte = ptep_get_and_clear(mm, "
+             "src_addr, src_pte)" if batched else "move_present_pte: orig_src_pte = ptep_clear_flush(src_vma, "
+             "src_addr, src_pte)"), effect=lambda s: {src.pte: PTE_NONE}, writes=[src.pte])
+    if not batched:
+        emit_tlb_flush(ctx, kf, "move.flush", "mm/userfaultfd.c:move_present_pte: ptep_clear_flush()")
+
+    def finish(s):
+        fid = getattr(s, fid_l)
+        o = getattr(s, orig)
+        d = {}
+        if recheck and getattr(s, mm.f["pin"][fid]):
+            d[src.pte] = o                              # set_pte_at(src, orig_src_pte): -EBUSY
+            d[result] = "-EBUSY"
+        else:
+            d[dst.pte] = pte_present(fid, write=True, dirty=True, soft_dirty=True)  # folio_move_anon_rmap()
+            d[result] = "moved"
+        ctx.reset(d, "move_folio", "move_orig")
+        return d
+
+    ctx.step("move.set", "mm/userfaultfd.c:" + ("move_present_ptes: " if batched else "move_present_pte: ")
+             + ("folio_maybe_dma_pinned(src_folio) -> set_pte_at(src, orig_src_pte), -EBUSY; else "
+                if recheck else "[seeded: no second folio_maybe_dma_pinned()] ")
+             + "folio_move_anon_rmap(src_folio, dst_vma); set_pte_at(dst, pte_mkwrite(pte_mkdirty())) "
+             "[double_pt_unlock()]",
+             effect=finish, reads=[fid_l, orig] + mm.ff("pin"), writes=[src.pte, dst.pte, result, fid_l, orig])
+    if batched:
+        emit_tlb_flush(ctx, kf, "move.flush", "mm/userfaultfd.c:move_present_ptes: flush_tlb_range(src_vma, "
+                       "src_start, src_addr) [after the loop]")
+    ctx.step("move.unlock", "mm/userfaultfd.c:" + ("move_present_ptes" if batched else "move_present_pte")
+             + ": double_pt_unlock(dst_ptl, src_ptl)",
+             effect=lambda s: {src.ptl: FREE, dst.ptl: FREE, GOTO: cont}, writes=[src.ptl, dst.ptl],
+             branches=[cont])

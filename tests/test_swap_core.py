@@ -164,3 +164,27 @@ def test_synchronous_io_swap_in_goes_through_the_swap_cache_in_2026(swap_table):
     assert ("dsp.free_swap" in labels) == swap_table and ("dsp.swapcache_clear" in labels) != swap_table
     assert getattr(s, mm.swp_cache) == NO_FOLIO and getattr(s, mm.swp_count) == 0
     assert not getattr(s, mm.swp_has_cache) and getattr(s, mm.swp_data) == "-"   # the slot is free
+
+
+# --------------------------------------------------------------------------------------------
+# uffd-move-batch-pin
+
+
+def test_second_pin_test_closes_the_window_between_test_and_clear():
+    """Without the second folio_maybe_dma_pinned(): GUP-fast pins after the first test and re-reads the
+    PTE before ptep_get_and_clear(); the pinned page moves to the destination."""
+    t = trace_steps(run("uffd-move-batch-pin", "seeded-no-recheck"))
+    check = first(t, "mover", "move.check")
+    grab = first(t, "gup_fast", "gupf.grab", check)
+    assert t[grab].changes["A_pin"] == (0, 1)
+    recheck = first(t, "gup_fast", "gupf.recheck", grab)
+    clear = first(t, "mover", "move.clear", recheck)
+    moved = first(t, "mover", "move.set", clear)
+    assert t[moved].changes["dst_pte"][1].folio == "A"
+
+
+def test_mainline_restores_the_pte_when_a_pin_appeared():
+    """In the 2026 form the same interleaving ends with the source PTE restored (-EBUSY)."""
+    from scenario_helpers import reachable
+    assert reachable("uffd-move-batch-pin", "mainline-2026",
+                     lambda cm, s: s.mover_move_result == "-EBUSY" and s.pte.present and s.A_pin == 1)

@@ -28,12 +28,14 @@ from pteverify.model import Knob, Model, builder
 from pteverify.model import DONE
 
 from ..memory import emit_fault_handlers
-from ..mm import MM, NO_FOLIO, ORIGINAL, Kernel, SwapCluster, child_view, pte_swap
+from ..mm import MM, NO_FOLIO, ORIGINAL, Kernel, KernelII, SwapCluster, child_view, pte_present, pte_swap
 from ..swapfile import emit_swap_dup_entry_direct, emit_swap_put_entries_direct
 from ..user import emit_access
-from ..userfaultfd import MOVE_SWAP_FORMS, emit_move_swap_pte
+from ..gup import emit_gup_fast
+from ..userfaultfd import MOVE_PRESENT_FORMS, MOVE_SWAP_FORMS, emit_move_present_pte, emit_move_swap_pte
 from ..vmscan import emit_shrink_page_list
 from .anon_exclusive import K_MAP_WRITABLE, K_SWAP_TABLE
+from .anon_exclusive_ii import ARCHES, K_ARCH as K_GUP_ARCH
 
 K_FREE_ON_SUCCESS = Knob("swap.extend_table_free_on_success", False,
                          "swap_dup_entries_cluster() calls swap_extend_table_try_free() on its success path "
@@ -110,4 +112,43 @@ def uffd_move_swapcache(knobs) -> Model:
                 "with folio_add_anon_rmap_ptes(), whose __folio_check_anon_rmap() requires "
                 "page_pgoff(folio, page) == linear_page_index(vma, address) and the VMA's anon_vma (the "
                 "BUG_ON of c50f8e6053b0, the rss-counter corruption of 0ea148a79919)")
+    return m
+
+
+K_MOVE_PRESENT = Knob("uffd.move_present_pte", "mainline-2026",
+                      "UFFDIO_MOVE of a present PTE: v6.17 (folio_maybe_dma_pinned() before and after "
+                      "ptep_clear_flush()), mainline-2026 (the batched move_present_ptes(): after "
+                      "ptep_get_and_clear(), the TLB flushed once after the loop) or seeded-no-recheck "
+                      "(a seeded mutation without the second test)", domain=MOVE_PRESENT_FORMS)
+
+
+@builder(K_MOVE_PRESENT, K_GUP_ARCH)
+def uffd_move_batch_pin(knobs) -> Model:
+    """UFFDIO_MOVE of a present exclusive page vs pin_user_pages_fast() through the source address."""
+    k = Kernel(synchronous_io=False)
+    kf = KernelII(**dict(zip(("tlb_flush_ipi", "ordered_atomics"), ARCHES[knobs["arch"]])))
+    m = Model("uffd-move-batch-pin", "UFFDIO_MOVE's ptep_get_and_clear() then folio_maybe_dma_pinned() vs "
+              "a FOLL_PIN GUP-fast", knobs)
+    src = MM(m, folios=("A",))
+    src.vma = "src"
+    src.add_pte(pte_present("A", write=True, dirty=True))
+    src.add_folios(A={"ref": 2, "map": 1, "excl": True, "swapbacked": True, "uptodate": True, "data": ORIGINAL})
+    src.add_swap_slot()
+    dst = child_view(src, pte="dst_pte", ptl="dst_ptl", what="UFFDIO_MOVE's destination:")
+    dst.vma = "dst"
+
+    mover = src.thread("mover", "the uffd monitor: ioctl(UFFDIO_MOVE), the source folio locked and "
+                       "referenced by move_pages_ptes()")
+    emit_move_present_pte(mover, src, dst, kf, form=knobs["uffd.move_present_pte"])
+    gup = src.thread("gup_fast", "a thread of the process: pin_user_pages_fast(FOLL_PIN|FOLL_WRITE) of the "
+                     "source address")
+    held = emit_gup_fast(gup, kf, write=True)
+
+    m.invariant("pinned_page_not_moved",
+                lambda s: not (getattr(s, held) != NO_FOLIO and getattr(s, dst.pte).present
+                               and getattr(s, dst.pte).folio == getattr(s, held)),
+                [held, dst.pte],
+                "UFFDIO_MOVE never moves a page pinned through the source address (move_present_ptes(): "
+                "folio_maybe_dma_pinned() -> -EBUSY): the DMA into the pin would land in a page the source "
+                "no longer maps")
     return m
