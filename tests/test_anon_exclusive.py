@@ -31,8 +31,9 @@ EXPECTED = {
     "swapin-two-faults": {"v6.7": "no_lost_write", "13ddaf26be32": None, "no-synchronous-io": None,
                           "seeded-no-swp-soft-dirty": "soft_dirty_survives_swap", "mainline-2026": None},
     "swapoff-bits": {"14a762dd1977^": "uffd_wp_survives_swap", "14a762dd1977": None,
-                     "14a762dd1977^-soft-dirty": "soft_dirty_survives_swap", "14a762dd1977-soft-dirty": None},
-    "swapoff-read-error": {"9f186f9e5fa9^": "no_unread_data_mapped", "9f186f9e5fa9": None},
+                     "14a762dd1977^-soft-dirty": "soft_dirty_survives_swap", "14a762dd1977-soft-dirty": None,
+                     "mainline-2026": None},
+    "swapoff-read-error": {"9f186f9e5fa9^": "no_unread_data_mapped", "9f186f9e5fa9": None, "mainline-2026": None},
 }
 CASES = [(sc, v) for sc, vs in EXPECTED.items() for v in vs]
 
