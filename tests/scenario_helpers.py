@@ -92,3 +92,30 @@ def invariant_on(build_inv, state, **ghosts):
     checks = [c for c in cm.invariants + cm.finals if c.name != "locks_released"]    # not the engine's
     assert len(checks) == 1
     return checks[0].fn(cm.make_state(state))
+
+
+def assert_valid_trace(r):
+    """Replay the path: every step is a transition of its thread, and the end state breaks what the
+    result says broke."""
+    cm = r.model
+    prev = cm.initial
+    for ti, s in r.path:
+        assert s in cm.fire(ti, prev), f"step by {cm.thread_names[ti]} is not a transition"
+        prev = s
+    if r.kind == "invariant":
+        inv = next(i for i in cm.invariants if i.name == r.invariant)
+        assert not inv.fn(prev)
+        for s in r.states_in_trace[:-1]:
+            assert cm.check_invariants(s) is None, "violation should be first on the path"
+    elif r.kind == "deadlock":
+        assert not cm.successors(prev) and not cm.all_done(prev)
+    elif r.kind == "progress":
+        assert r.invariant in {p.name for p in cm.progress}
+        if r.lasso.cycle:
+            assert prev == r.states_in_trace[r.cycle_start], "the lasso's cycle ends where it starts"
+            assert len(r.path) > r.cycle_start
+        else:
+            assert not cm.successors(prev)
+    else:
+        inv = next(i for i in cm.finals if i.name == r.invariant)
+        assert not cm.successors(prev) and cm.all_done(prev) and not inv.fn(prev)

@@ -9,6 +9,8 @@ from pteverify.explore import HOLDS, INCOMPLETE, VIOLATED, explore
 from pteverify.model import GOTO, Model, ModelError
 from pteverify.trace import race_table
 
+from scenario_helpers import assert_valid_trace
+
 
 def busy_wait(knobs=None) -> Model:
     """A spins until B sets the flag; B sets it once. The spin alone is unfair to B, so A finishes."""
@@ -26,32 +28,13 @@ def busy_wait(knobs=None) -> Model:
 
 def livelock() -> Model:
     """A retries while it sees `busy`; B flips `busy` forever. A fair run can have A look only
-    while it is set: A never finishes (the shape of a fault retrying on a transient -EEXIST)."""
-    m = Model("livelock")
-    m.field("busy", 1, (0, 1))
-    a = m.thread("fault")
-    a.step("lookup", "shmem_swapin_folio: -EEXIST -> retry", reads=["busy"], branches=["lookup"],
-           effect=lambda s: {GOTO: "lookup"} if s.busy else {})
-    a.step("map", "set_pte_at()")
-    b = m.thread("splitter")
-    b.step("take", "busy = 1", effect=lambda s: {"busy": 1}, writes=["busy"])
-    b.step("drop", "busy = 0", effect=lambda s: {"busy": 0, GOTO: "take"}, writes=["busy"],
-           branches=["take"])
+    while it is set: A never finishes (the shape of a fault retrying on a transient -EEXIST).
+    The model is MODEL below, the same text the scenario-file tests load as a user's module."""
+    ns: dict = {}
+    exec(MODEL, ns)
+    m = ns["build"](None)
     m.eventually_finishes("fault_finishes", "fault")
     return m
-
-
-def assert_lasso(r):
-    cm = r.model
-    prev = cm.initial
-    for ti, s in r.path:
-        assert s in cm.fire(ti, prev)
-        prev = s
-    lasso = r.lasso
-    if lasso.cycle:
-        start = r.states_in_trace[r.cycle_start]
-        assert prev == start, "the cycle ends where it starts"
-        assert len(r.path) > r.cycle_start
 
 
 def test_unfair_spin_is_not_a_counterexample():
@@ -63,7 +46,7 @@ def test_unfair_spin_is_not_a_counterexample():
 def test_livelock_found_as_a_fair_lasso():
     r = explore(livelock().compile())
     assert r.verdict == VIOLATED and r.kind == "progress" and r.invariant == "fault_finishes"
-    assert_lasso(r)
+    assert_valid_trace(r)
     cyc = {r.model.thread_names[ti] for ti, _ in r.path[r.cycle_start:]}
     assert cyc == {"fault", "splitter"}, "every thread moves in the cycle"
     table = race_table(r)
@@ -82,7 +65,7 @@ def test_step_that_never_fires_on_a_finished_run():
     m.eventually_fires("works", "t", "work")
     r = explore(m.compile(), reduction=False)
     assert r.verdict == VIOLATED and r.kind == "progress" and r.lasso.cycle == []
-    assert_lasso(r)
+    assert_valid_trace(r)
     assert "no thread can move any more" in race_table(r)
 
 
@@ -92,7 +75,7 @@ def test_non_progress_cycle():
     m.no_progress_cycle("npc", [("fault", "map")])
     r = explore(m.compile(), reduction=False)
     assert r.verdict == VIOLATED and r.kind == "progress" and r.invariant == "npc"
-    assert_lasso(r)
+    assert_valid_trace(r)
     # with the splitter's drop counted as progress, the livelock makes progress forever
     m.progress.clear()
     m.no_progress_cycle("npc", [("fault", "map"), ("splitter", "drop")])

@@ -23,6 +23,7 @@ from pteverify.reduce import Reducer
 
 from conftest import examples
 from random_models import build, model_specs
+from scenario_helpers import assert_valid_trace
 
 MAX_STATES = 20_000
 
@@ -53,26 +54,7 @@ def test_sleeping_ample_thread_regression(k):
     red = explore(cm, reduction=True, shortest=False)
     assert full.verdict == red.verdict == VIOLATED
     assert red.stats.reduction_used and red.stats.reduced_expansions > 0
-    assert_replays(red)
-
-
-def assert_replays(r):
-    """Replay the path: each step is a transition of its thread; the end state breaks what the
-    result says broke."""
-    cm = r.model
-    prev = cm.initial
-    for ti, s in r.path:
-        assert s in cm.fire(ti, prev), f"step by {cm.thread_names[ti]} is not a transition"
-        prev = s
-    if r.kind == "invariant":
-        inv = next(i for i in cm.invariants if i.name == r.invariant)
-        assert not inv.fn(prev)
-    elif r.kind == "deadlock":
-        assert not cm.successors(prev) and not cm.all_done(prev)
-    else:
-        assert r.kind == "final"
-        inv = next(i for i in cm.finals if i.name == r.invariant)
-        assert not cm.successors(prev) and cm.all_done(prev) and not inv.fn(prev)
+    assert_valid_trace(red)
 
 
 def differential(spec) -> tuple:
@@ -91,11 +73,11 @@ def differential(spec) -> tuple:
         (red.verdict, red.kind, red.stats.states, red.stats.transitions, red.path)
     assert red.verdict == full.verdict, (red.verdict, red.invariant, full.verdict, full.invariant)
     if full.verdict == VIOLATED:
-        assert_replays(red)
-        assert_replays(full)
+        assert_valid_trace(red)
+        assert_valid_trace(full)
         shortest = explore(cm, reduction=True, max_states=MAX_STATES)
         assert len(shortest.path) == len(full.path)
-        assert_replays(shortest)
+        assert_valid_trace(shortest)
     else:
         assert red.stats.states <= full.stats.states
     # dead-variable reduction (opt-in, explore(reset_dead=True); with partial-order reduction too it
@@ -105,7 +87,7 @@ def differential(spec) -> tuple:
     dead = explore(cm, reduction=False, reset_dead=True, max_states=MAX_STATES, shortest=False)
     assert dead.verdict == full.verdict, (dead.verdict, dead.invariant, full.invariant)
     if full.verdict == VIOLATED:
-        assert_replays(dead)
+        assert_valid_trace(dead)
         assert len(dead.path) == len(full.path)
     else:
         assert dead.stats.states <= full.stats.states

@@ -7,6 +7,7 @@ from pteverify.explore import VIOLATED, explore
 from pteverify.model import check_footprints
 
 from conftest import scenario_variants
+from scenario_helpers import assert_valid_trace
 
 _results = {}
 
@@ -16,33 +17,6 @@ def _run(sc, v, reduction):
     if key not in _results:
         _results[key] = explore(sc.build(v), reduction=reduction)
     return _results[key]
-
-
-def assert_valid_trace(r):
-    """Replay the path: every step is a transition of its thread, and the end state breaks what the
-    result says broke."""
-    cm = r.model
-    prev = cm.initial
-    for ti, s in r.path:
-        assert s in cm.fire(ti, prev), f"step by {cm.thread_names[ti]} is not a transition"
-        prev = s
-    if r.kind == "invariant":
-        inv = next(i for i in cm.invariants if i.name == r.invariant)
-        assert not inv.fn(prev)
-        for s in r.states_in_trace[:-1]:
-            assert cm.check_invariants(s) is None, "violation should be first on the path"
-    elif r.kind == "deadlock":
-        assert not cm.successors(prev) and not cm.all_done(prev)
-    elif r.kind == "progress":
-        assert r.invariant in {p.name for p in cm.progress}
-        if r.lasso.cycle:
-            assert prev == r.states_in_trace[r.cycle_start], "the lasso's cycle ends where it starts"
-            assert len(r.path) > r.cycle_start
-        else:
-            assert not cm.successors(prev)
-    else:
-        inv = next(i for i in cm.finals if i.name == r.invariant)
-        assert not cm.successors(prev) and cm.all_done(prev) and not inv.fn(prev)
 
 
 @pytest.mark.parametrize("reduction", [False, True], ids=["full", "reduced"])

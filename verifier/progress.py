@@ -202,6 +202,8 @@ def _check_one(g: Graph, prop: ProgressProperty) -> Lasso | None:
 
 
 def _prefix(parent: dict, s) -> list:
+    """The path to `s` through a parent map ({state: (predecessor, thread)}, None at the start),
+    as [(thread, state)]."""
     out = []
     while parent[s] is not None:
         p, ti = parent[s]
@@ -223,13 +225,7 @@ def _walk(a, b, inside: set, adj: dict) -> list:
             if n in inside and n not in prev:
                 prev[n] = (s, ti)
                 if n == b:
-                    out = []
-                    while prev[n] is not None:
-                        p, t = prev[n]
-                        out.append((t, n))
-                        n = p
-                    out.reverse()
-                    return out
+                    return _prefix(prev, b)
                 queue.append(n)
     raise AssertionError("states of one strongly connected component are mutually reachable")
 
