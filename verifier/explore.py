@@ -164,18 +164,15 @@ def explore(cm: CompiledModel, *, reduction: bool = True, max_states: int | None
     red = Reducer(cm) if reduction else None
     stats.reduction_used = red is not None and red.useful
     try:
-        if stats.reduction_used and (graph or not packed):
-            result = _bfs_reduced(cm, red, parent, stats, t0, max_states, max_seconds, max_depth, progress,
-                                  edges)
+        if graph or not packed:
+            # the tuple search, which records the edges
+            result = _bfs_full(cm, parent, stats, t0, max_states, max_seconds, max_depth, progress, edges,
+                               cov, red=red if stats.reduction_used else None)
         elif stats.reduction_used:
             pk = cm.packed()
             parent = {pk.initial: None}
             result = _bfs_reduced_packed(cm, red, pk, parent, stats, t0, max_states, max_seconds,
                                          max_depth, progress)
-        elif graph or not packed:
-            # the tuple search, which records the edges
-            result = _bfs_full(cm, parent, stats, t0, max_states, max_seconds, max_depth, progress, edges,
-                               cov)
         else:
             pk = cm.packed()
             parent = {pk.initial: None}
@@ -320,14 +317,19 @@ def _checkpoint(stats, transitions, depth, parent, limit, t0, max_seconds, progr
         progress(stats)
 
 
-def _bfs_full(cm, parent, stats, t0, max_states, max_seconds, max_depth, progress, edges, cov=None):
-    """The unreduced search: the hot loop of the explorer, kept lean (coverage swaps in counting
-    successor functions; the loop is the same)."""
-    bad = _check_new(cm, False, stats, cm.initial)
+def _bfs_full(cm, parent, stats, t0, max_states, max_seconds, max_depth, progress, edges, cov=None,
+              red=None):
+    """The search on tuple states: the reference the packed searches are held to, and the one that
+    records edges for graphs. Coverage swaps in counting successor functions; with `red` (a
+    Reducer that `useful`), a state is expanded through one thread's step when that step forms an
+    ample set (see reduce.py), and fully otherwise."""
+    reduced = red is not None
+    bad = _check_new(cm, reduced, stats, cm.initial)
     if bad:
         return bad
     fires = cm._fire if cov is None else cov.counting(cm._fire)
     pcs = list(enumerate(cm.pc_index))
+    ample = _ample_chooser(red, fires, pcs, parent, stats) if reduced else None
     has_inv = bool(cm.invariants)
     check_inv = cm.check_invariants
     limit = max_states if max_states is not None else float("inf")
@@ -343,12 +345,14 @@ def _bfs_full(cm, parent, stats, t0, max_states, max_seconds, max_depth, progres
         nxt = []
         append = nxt.append
         for i, s in enumerate(frontier):
+            groups = ample(s) if ample is not None else None
+            if groups is None:
+                # lazily: a thread is fired (and counted for coverage) only once the ones before it
+                # are done, as in the packed search
+                groups = ((ti, f(s)) for ti, pci in pcs if (f := fires[ti][s[pci]]) is not None)
             enabled = False
-            for ti, pci in pcs:
-                f = fires[ti][s[pci]]
-                if f is None:
-                    continue
-                for n in f(s):
+            for ti, outs in groups:
+                for n in outs:
                     enabled = True
                     transitions += 1
                     if edges is not None:
@@ -362,11 +366,11 @@ def _bfs_full(cm, parent, stats, t0, max_states, max_seconds, max_depth, progres
                         broken = check_inv(n)
                         if broken is not None:
                             stats.transitions = transitions
-                            return _invariant_broken(cm, False, stats, frontier, i + 1, n, broken.name,
+                            return _invariant_broken(cm, reduced, stats, frontier, i + 1, n, broken.name,
                                                      depth)
                     append(n)
             if not enabled:
-                bad = _terminal(cm, False, stats, s)
+                bad = _terminal(cm, reduced, stats, s)
                 if bad:
                     stats.transitions = transitions
                     stats.max_depth = depth
@@ -379,7 +383,33 @@ def _bfs_full(cm, parent, stats, t0, max_states, max_seconds, max_depth, progres
             depth += 1
     stats.transitions = transitions
     stats.max_depth = depth
-    return Result(cm, HOLDS, False, stats)
+    return Result(cm, HOLDS, reduced, stats)
+
+
+def _ample_chooser(red, fires, pcs, parent, stats):
+    """`ample(s)`: ((thread, successors),) for the first thread whose step forms an ample set at `s`
+    (C0-C3 of reduce.py, in thread order, so the choice is deterministic), or None: expand fully."""
+    # threads that have a step able to form an ample set, each with the other threads' pc slots
+    cands = [(ti, pci, red.compatible[ti], [(tj, pcj) for tj, pcj in pcs if tj != ti])
+             for ti, pci in pcs if any(c is not None for c in red.compatible[ti])]
+
+    def ample(s):
+        for ti, pci, compatible, others in cands:
+            comp = compatible[s[pci]]
+            if comp is None:
+                continue
+            for tj, pcj in others:                   # C1: independent of their futures
+                if not (comp[tj] >> s[pcj]) & 1:
+                    break
+            else:                                    # C2 holds by construction of `compatible`
+                outs = fires[ti][s[pci]](s)
+                # C0: enabled; C3 (breadth-first proviso): every successor undiscovered
+                if outs and all(n not in parent for n in outs):
+                    stats.reduced_expansions += 1
+                    return ((ti, outs),)
+        return None
+
+    return ample
 
 
 def _bfs_packed(cm, pk, parent, stats, t0, max_states, max_seconds, max_depth, progress, cov=None):
@@ -584,89 +614,8 @@ def _fingerprint_search(cm, bits, max_states, max_seconds, max_depth, progress) 
     return result
 
 
-def _bfs_reduced(cm, red, parent, stats, t0, max_states, max_seconds, max_depth, progress, edges):
-    """Breadth-first search with ample sets and the breadth-first cycle proviso (see reduce.py).
-
-    Only the chosen thread is fired at a state it reduces; the other threads are fired only when the
-    state is expanded fully. explore() runs it only when some step can ever reduce (`red.useful`)."""
-    bad = _check_new(cm, True, stats, cm.initial)
-    if bad:
-        return bad
-    fires = cm._fire
-    pcs = list(enumerate(cm.pc_index))
-    # threads that have a step able to form an ample set, each with the other threads' pc slots
-    cands = [(ti, pci, red.compatible[ti], [(tj, pcj) for tj, pcj in pcs if tj != ti])
-             for ti, pci in pcs if any(c is not None for c in red.compatible[ti])]
-    has_inv = bool(cm.invariants)
-    check_inv = cm.check_invariants
-    limit = max_states if max_states is not None else float("inf")
-    frontier = [cm.initial]
-    depth = 0
-    transitions = 0
-    expanded = 0
-    while frontier:
-        if max_depth is not None and depth > max_depth:
-            stats.transitions = transitions
-            stats.max_depth = depth
-            raise _Bound("max_depth")
-        nxt = []
-        append = nxt.append
-        for i, s in enumerate(frontier):
-            groups = None
-            for ti, pci, compatible, others in cands:
-                comp = compatible[s[pci]]
-                if comp is None:
-                    continue
-                for tj, pcj in others:                   # C1: independent of their futures
-                    if not (comp[tj] >> s[pcj]) & 1:
-                        break
-                else:                                    # C2 holds by construction of `compatible`
-                    outs = fires[ti][s[pci]](s)
-                    # C0: enabled; C3 (breadth-first proviso): every successor undiscovered
-                    if outs and all(n not in parent for n in outs):
-                        groups = ((ti, outs),)
-                        stats.reduced_expansions += 1
-                        break
-            if groups is None:
-                groups = [(ti, f(s)) for ti, pci in pcs if (f := fires[ti][s[pci]]) is not None]
-            enabled = False
-            for ti, outs in groups:
-                for n in outs:
-                    enabled = True
-                    transitions += 1
-                    if edges is not None:
-                        edges.append((s, ti, n))
-                    if n in parent:
-                        continue
-                    if len(parent) >= limit:
-                        raise _Bound("max_states")
-                    parent[n] = s
-                    if has_inv:
-                        broken = check_inv(n)
-                        if broken is not None:
-                            stats.transitions = transitions
-                            return _invariant_broken(cm, True, stats, frontier, i + 1, n, broken.name,
-                                                     depth)
-                    append(n)
-            if not enabled:
-                bad = _terminal(cm, True, stats, s)
-                if bad:
-                    stats.transitions = transitions
-                    stats.max_depth = depth
-                    return bad
-            expanded += 1
-            if not expanded & 0xFFF or len(parent) > limit:
-                _checkpoint(stats, transitions, depth, parent, limit, t0, max_seconds, progress)
-        frontier = nxt
-        if frontier:
-            depth += 1
-    stats.transitions = transitions
-    stats.max_depth = depth
-    return Result(cm, HOLDS, True, stats)
-
-
 def _bfs_reduced_packed(cm, red, pk, parent, stats, t0, max_states, max_seconds, max_depth, progress):
-    """_bfs_reduced over packed states with memoised steps: the same states in the same order (the
+    """The reduced _bfs_full over packed states with memoised steps: the same states in the same order (the
     random-model differential test holds the two together). Program counters are the lowest bits
     of a packed state, and a pc's code is the pc itself."""
     init = pk.initial
