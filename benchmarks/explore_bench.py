@@ -1,5 +1,5 @@
 """Explorer throughput and memory, side by side in one run: pteverify's unreduced search (packed
-states, and the tuple-state search it replaced on the hot path), a naive hand-written BFS over plain
+states, run by the compiled core and by the pure-Python core, and the tuple-state search), a naive hand-written BFS over plain
 tuples, and SPIN's pan on the same model (benchmarks/spin/counters.pml: the same 1,000,000 states
 and 2,970,000 transitions); then bytes per stored state on an mm scenario; then every shipped
 scenario's variants with and without partial-order reduction.
@@ -79,7 +79,8 @@ def child(what: str, k: int) -> None:
                                                              "counter.increments": k})).compile()
         rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         c0, w0 = time.process_time(), time.perf_counter()
-        r = explore(cm, reduction=False, packed=what == "packed")
+        r = explore(cm, reduction=False, packed=what != "tuple",
+                    core=what if what in ("compiled", "python") else None)
         states, transitions, verdict = r.stats.states, r.stats.transitions, r.verdict
     cpu, wall = time.process_time() - c0, time.perf_counter() - w0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0
@@ -158,8 +159,14 @@ def engine(k: int, repeat: int) -> None:
     n = (k + 1) ** 3
     print(f"Explorer benchmark: counters, 3 threads x {k} increments ({n:,} states), no reduction; "
           f"best of {repeat}, CPU seconds (load average now {os.getloadavg()[0]:.1f})")
-    rows = [("pteverify (packed states)", measure("packed", k, repeat)),
-            ("pteverify (tuple states)", measure("tuple", k, repeat)),
+    from pteverify import core
+    rows = []
+    if core._core is not None:
+        rows.append(("pteverify, compiled core", measure("compiled", k, repeat)))
+    else:
+        print(f"  compiled core: not run ({core.why_not})")
+    rows += [("pteverify, pure-Python core", measure("python", k, repeat)),
+             ("pteverify, tuple states (reference)", measure("tuple", k, repeat)),
             ("naive tuple BFS (no API, no invariant)", measure("naive", k, repeat))]
     why = have_spin()
     if why is None:
@@ -180,8 +187,13 @@ def engine(k: int, repeat: int) -> None:
             print(f"  pteverify/SPIN {mode}: states/s {s['cpu'] / packed['cpu']:.2f}x "
                   f"(target >= 0.5), bytes/state {packed['bytes_per_state'] / s['bytes_per_state']:.2f}x "
                   f"(target <= 1.5)")
-    print(f"  packed/tuple search: {rows[1][1]['cpu'] / packed['cpu']:.2f}x the speed, "
-          f"{packed['bytes_per_state'] / rows[1][1]['bytes_per_state']:.2f}x the bytes per state")
+    named = dict(rows)
+    for name in ("pteverify, pure-Python core", "pteverify, tuple states (reference)",
+                 "naive tuple BFS (no API, no invariant)"):
+        if name != rows[0][0]:
+            r = named[name]
+            print(f"  {rows[0][0]} vs {name}: {r['cpu'] / packed['cpu']:.2f}x the speed, "
+                  f"{packed['bytes_per_state'] / r['bytes_per_state']:.2f}x the bytes per state")
 
 
 # ------------------------------------------------------------------------------------------
@@ -206,8 +218,21 @@ def memory(scenario: str = "odirect-swapout", variant: str = "1493a1913e34-stabl
     _bfs_full(cm, tuples, Stats(), time.perf_counter(), None, None, None, None, None)
     assert len(packed) == len(tuples)
     print(f"\nStored state, {scenario}:{variant} ({len(cm.fields)} fields, {len(cm.threads)} threads, "
-          f"{len(packed):,} states): packed {store_bytes(packed):.0f} B/state (a {pk.top}-bit int and "
-          f"its dict entry; target <= 150), tuple {store_bytes(tuples):.0f} B/state")
+          f"{len(packed):,} states; target <= 150 B):")
+    from pteverify import core
+    if core._core is not None:
+        eng = core._core.Engine(sc.build(sc.variant(variant)).packed())
+        eng.run(pk.initial, -1, -1, False, lambda s: None, lambda t, d: None)
+        store = eng.store
+        assert len(store) == len(packed)
+        words = (pk.top + 63) // 64
+        print(f"  compiled core: {store.bytes_used() / len(store):.0f} B/state allocated (the store's arrays "
+              f"grow by doubling); {words * 8 + 4} B/state of state words and parent link plus 4-8 B of "
+              f"hash table")
+    else:
+        print(f"  compiled core: not run ({core.why_not})")
+    print(f"  pure-Python core: {store_bytes(packed):.0f} B/state (a {pk.top}-bit int and its dict entry)")
+    print(f"  tuple states: {store_bytes(tuples):.0f} B/state")
 
 
 # ------------------------------------------------------------------------------------------

@@ -74,11 +74,35 @@ class _Group(click.Group):
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 120})
-@click.version_option(__version__, prog_name="pteverify")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=lambda ctx, _p, v: _version(ctx, v),
+              help="Show the version and which explorer core is in use, and exit.")
 @click.option("--debug", is_flag=True, help="On an internal error (exit 4), print the traceback.")
 def cli(debug: bool):
     """pteverify: model checking of the Linux kernel's page-table and swap code, and Z3 proofs of
     every architecture's swap-PTE layout."""
+
+
+def _version(ctx, value):
+    if not value or ctx.resilient_parsing:
+        return
+    from .core import describe
+    click.echo(f"pteverify, version {__version__}")
+    click.echo(describe())
+    ctx.exit(0)
+
+
+@cli.command("doctor")
+def doctor_cmd():
+    """Say what this installation runs with: Python, the explorer core (compiled or pure Python),
+    and which optional parts (kernel-tree parsing, dask) are installed."""
+    import importlib.util
+    import platform
+    from .core import describe
+    click.echo(f"pteverify {__version__} on Python {platform.python_version()} ({sys.executable})")
+    click.echo(describe())
+    for extra, mods in (("kernel", ("tree_sitter", "tree_sitter_c")), ("dask", ("distributed",))):
+        missing = [m for m in mods if importlib.util.find_spec(m) is None]
+        click.echo(f"extra [{extra}]: " + ("installed" if not missing else f"not installed (no {', '.join(missing)})"))
 
 
 # ------------------------------------------------------------------------------------------

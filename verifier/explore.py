@@ -131,7 +131,7 @@ def explore(cm: CompiledModel, *, reduction: bool = True, max_states: int | None
             max_seconds: float | None = None, max_depth: int | None = None, shortest: bool = True,
             progress: Callable[[Stats], None] | None = None, graph: bool = False,
             coverage: bool = False, packed: bool = True, reset_dead: bool = False,
-            fingerprints: int | None = None) -> Result:
+            fingerprints: int | None = None, core: str | None = None) -> Result:
     """Explore `cm`; return the verdict with statistics and, on a violation, the path to it.
 
     With `graph=True` the result carries `edges` (state, thread index, state) for DOT export; with
@@ -142,7 +142,10 @@ def explore(cm: CompiledModel, *, reduction: bool = True, max_states: int | None
     is that one, so the trace shows the resets).
     `fingerprints=BITS` (unreduced only) stores a BITS-bit fingerprint of each state instead of the
     state (see `_fingerprint_search`): a "holds" is then probabilistic, with the bound on the
-    probability that a state was omitted in `result.fingerprints`."""
+    probability that a state was omitted in `result.fingerprints`.
+    `core` chooses who runs the packed searches: "compiled" (verifier/_core.pyx), "python" (the
+    loops below), or None: the compiled core where it was built, unless PTEVERIFY_CORE=python
+    (verifier/core.py). Both give the same result."""
     if reset_dead:
         cm = cm.with_dead_reset()
     if fingerprints is not None:
@@ -168,16 +171,22 @@ def explore(cm: CompiledModel, *, reduction: bool = True, max_states: int | None
             # the tuple search, which records the edges
             result = _bfs_full(cm, parent, stats, t0, max_states, max_seconds, max_depth, progress, edges,
                                cov, red=red if stats.reduction_used else None)
-        elif stats.reduction_used:
-            pk = cm.packed()
-            parent = {pk.initial: None}
-            result = _bfs_reduced_packed(cm, red, pk, parent, stats, t0, max_states, max_seconds,
-                                         max_depth, progress)
         else:
             pk = cm.packed()
-            parent = {pk.initial: None}
-            result = _bfs_packed(cm, pk, parent, stats, t0, max_states, max_seconds, max_depth,
-                                 progress, cov)
+            cc = _compiled_core(core)
+            if cc is not None:
+                eng = cc.Engine(pk)
+                parent = eng.store
+                result = _bfs_compiled(cm, pk, eng, red if stats.reduction_used else None, stats, t0,
+                                       max_states, max_seconds, max_depth, progress, cov)
+            elif stats.reduction_used:
+                parent = {pk.initial: None}
+                result = _bfs_reduced_packed(cm, red, pk, parent, stats, t0, max_states, max_seconds,
+                                             max_depth, progress)
+            else:
+                parent = {pk.initial: None}
+                result = _bfs_packed(cm, pk, parent, stats, t0, max_states, max_seconds, max_depth,
+                                     progress, cov)
     except _Bound as b:
         result = Result(cm, INCOMPLETE, reduction, stats, bound=b.which)
     if result.verdict == HOLDS and cm.progress:
@@ -504,6 +513,85 @@ def _bfs_packed_loop(cm, pk, parent, stats, t0, max_states, max_seconds, max_dep
     stats.transitions = transitions
     stats.max_depth = depth
     return Result(cm, HOLDS, False, stats)
+
+
+def _compiled_core(core: str | None):
+    """The compiled core module to run the packed search with, or None for the Python loops."""
+    from . import core as which
+    if core is None:
+        return which.compiled()
+    if core == "python":
+        return None
+    if core == "compiled":
+        if which._core is None:
+            raise ModelError(f"the compiled core is not available ({which.why_not})")
+        return which._core
+    raise ValueError(f"core: {core!r} is not 'compiled' or 'python'")
+
+
+def _bfs_compiled(cm, pk, eng, red, stats, t0, max_states, max_seconds, max_depth, progress, cov):
+    """_bfs_packed_loop (red None) or _bfs_reduced_packed (red a useful Reducer), run by the
+    compiled core (verifier/_core.pyx): the same states in the same order, the same counts, the
+    same verdicts. `eng.store` is the parent map."""
+    cc = __import__(type(eng).__module__, fromlist=["x"])
+    reduced = red is not None
+    if reduced:
+        eng.set_reduction(red)
+    store = eng.store
+    limit = max_states if max_states is not None else sys.maxsize
+
+    def terminal(s):
+        bad = _terminal(cm, reduced, stats, pk.unpack(s))
+        if bad:
+            bad._bad = s
+        return bad
+
+    def checkpoint(transitions, depth):
+        _checkpoint(stats, transitions, depth, store, limit, t0, max_seconds, progress)
+
+    counting = cov is not None
+    try:
+        out = eng.run(pk.initial, max_states if max_states is not None else -1,
+                      max_depth if max_depth is not None else -1, counting, terminal, checkpoint)
+    finally:
+        stats.reduced_expansions += eng.reduced_expansions
+        if counting:
+            counts = eng.counts()
+            e = 0
+            for sh, m, entries in pk.threads:
+                for ent in entries:
+                    if ent is not None:
+                        ent[3] = counts[e]
+                    e += 1
+            for sc, ent in pk._entries:
+                cov.counts[sc.ti][sc.step.index] = ent[3]
+    what = out[0]
+    if what == cc.HOLDS:
+        stats.transitions, stats.max_depth = out[1], out[2]
+        return Result(cm, HOLDS, reduced, stats)
+    if what == cc.INVARIANT:
+        _, j, bad_i, at, transitions, depth, level_end = out
+        name = cm.invariants[j].name
+        if at < 0:                                   # the initial state
+            return _violation(cm, reduced, stats, "invariant", name, store.state(bad_i))
+        stats.transitions = transitions
+        # the rest of the level being expanded (store indices at+1 .. level_end-1)
+        rest = store.states_between(at + 1, level_end)
+        return _invariant_broken(cm, reduced, stats, rest, 0, store.state(bad_i), name, depth, pk.unpack)
+    if what == cc.DEADLOCK:
+        _, i, transitions, depth = out
+        stats.transitions, stats.max_depth = transitions, depth
+        return _violation(cm, reduced, stats, "deadlock", DEADLOCK, store.state(i))
+    if what == cc.TERMINAL:
+        _, bad, i, transitions, depth = out
+        stats.transitions, stats.max_depth = transitions, depth
+        return bad
+    if what == cc.BOUND_STATES:
+        raise _Bound("max_states")
+    if what == cc.BOUND_DEPTH:
+        stats.transitions, stats.max_depth = out[1], out[2]
+        raise _Bound("max_depth")
+    raise AssertionError(f"compiled core: unknown outcome {out!r}")
 
 
 FINGERPRINT_BITS = range(16, 129)
