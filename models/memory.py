@@ -531,8 +531,8 @@ def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
             return {**d, GOTO: after}
         return leave(d, s=s)
 
-    ctx.step("dsp.unlock", "mm/memory.c:do_swap_page: folio_unlock(folio); FAULT_FLAG_WRITE && "
-             "!pte_write(pte) -> do_wp_page(vmf), else pte_unmap_unlock()" if st else
+    ctx.step("dsp.unlock", "mm/memory.c:do_swap_page: folio_unlock(folio); FAULT_FLAG_WRITE [still set: the PTE was "
+             "not made writable above] -> do_wp_page(vmf), else pte_unmap_unlock()" if st else
              "mm/memory.c:do_swap_page: unlock_page(page); FAULT_FLAG_WRITE -> "
              "do_wp_page(vmf), else pte_unmap_unlock()",
              effect=unlock, reads=[page, fwrite, ret, orig], writes=[mm.ptl] + mm.locks() + locals_,
@@ -815,7 +815,7 @@ def emit_fork(ctx: Ctx, k: Kernel, kf: KernelII, parent: MM, child: MM, *, cont:
         return d
 
     ctx.step("fork.wrprotect", "mm/memory.c:__copy_present_ptes: is_cow_mapping && pte_write -> "
-             "wrprotect_ptes(src_mm); pte = pte_wrprotect(pte_mkold(pte)); set_ptes(dst_mm)",
+             "wrprotect_ptes(src_mm); pte = pte_wrprotect(pte); pte = pte_mkold(pte); set_ptes(dst_mm)",
              effect=wrprotect, reads=[parent.pte], writes=[parent.pte, child.pte, copied])
 
     ctx.step("fork.unlock", "mm/memory.c:copy_pte_range: pte_unmap_unlock(orig_dst_pte); "

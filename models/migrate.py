@@ -94,12 +94,12 @@ def emit_remove_migration_pte(ctx: Ctx, k: Kernel, kf: KernelII, proc: MM, page:
             proc.fset(d, nfid, excl=True)
         return d
 
-    ref = ("mm/migrate.c:remove_migration_pte(): page_vma_mapped_walk() [PTL]; pte = mk_pte(new); "
-           "is_writable_migration_entry() -> maybe_mkwrite(); ")
+    ref = ("mm/migrate.c:remove_migration_pte(): page_vma_mapped_walk() [PTL]; folio_get(); "
+           "pte = mk_pte(new); is_writable_migration_entry() -> maybe_mkwrite(); ")
     if k.anon_exclusive:
         ref += ("!is_readable_migration_entry() -> rmap_flags |= RMAP_EXCLUSIVE; "
                 if kf.migration_rmap_exclusive else "[no RMAP_EXCLUSIVE: seeded mutation] ")
-    ref += "folio_get(); page_add_anon_rmap(); set_pte_at()"
+    ref += "page_add_anon_rmap(); set_pte_at()"
     ctx.step(label, ref, guard=lambda s: getattr(s, proc.ptl) == FREE, effect=remove,
              reads=[proc.ptl, proc.pte, page, dst] + proc.ff("map", "ref"),
              writes=[proc.pte] + proc.ff("map", "ref", "excl"))
@@ -124,7 +124,7 @@ def emit_migrate_page_mte(ctx: Ctx, mte: MTE, k: MteKernel) -> None:
         return d
 
     ctx.step("try_to_migrate_one", "mm/rmap.c:try_to_migrate_one: ptep_clear_flush(); "
-             "set_pte_at(swp_entry_to_pte(make_readable/writable_migration_entry())) [PTL]",
+             "set_pte_at(swp_entry_to_pte(make_readable_migration_entry() [or make_writable_migration_entry()])) [PTL]",
              guard=lambda s: getattr(s, mm.pte).present and getattr(s, mm.ptl) == FREE, effect=unmap,
              reads=[mm.pte, mm.ptl] + mm.ff("ref", "map"), writes=[src, mm.pte, mte.pte_tagged] + mm.ff("ref", "map"))
 

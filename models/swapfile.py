@@ -269,8 +269,9 @@ def emit_swap_dup_entry_direct(t, sc: SwapCluster, *, free_on_success: bool,
         return d                                       # else kfree(table)
 
     t.step(f"{prefix}.extend_alloc", "mm/swapfile.c:swap_extend_table_alloc(si, ci, GFP_ATOMIC): "
-               "kzalloc(); spin_lock(&ci->lock); !ci->extend_table -> ci->extend_table = table, else "
-               "kfree(table); spin_unlock(); then spin_lock(&ci->lock); goto restart",
+               "kzalloc(); spin_lock(&ci->lock); !ci->extend_table -> ci->extend_table = table, "
+               "spin_unlock() [else spin_unlock() then] kfree(table); [swap_dup_entries_cluster: "
+               "spin_lock(&ci->lock); goto restart]",
                guard=lambda s: getattr(s, sc.lock) == FREE, effect=alloc,
                reads=[sc.lock, sc.extend], writes=[sc.extend, sc.extend_cnt], branches=[f"{prefix}.dup"])
 
@@ -305,10 +306,10 @@ def emit_swap_put_entries_direct(t, sc: SwapCluster, *, cont: str = DONE,
         d[sc.count] = count - 1
         return d
 
-    t.step(f"{prefix}.put", "mm/swapfile.c:swap_put_entries_cluster: swap_cluster_lock(); count == 1 "
-               "&& !cached -> __swap_cluster_free_entries(); else __swap_cluster_put_entry(): "
-               "SWP_TB_COUNT_MAX -> --extend_table[ci_off], back to SWP_TB_COUNT_MAX - 1 -> "
-               "swap_extend_table_try_free(ci); swap_cluster_unlock()",
+    t.step(f"{prefix}.put", "mm/swapfile.c:swap_put_entries_cluster: swap_cluster_lock(); [count != 1 || cached ->] "
+               "__swap_cluster_put_entry() [SWP_TB_COUNT_MAX -> --extend_table[ci_off], back to "
+               "SWP_TB_COUNT_MAX - 1 -> swap_extend_table_try_free(ci)]; [count == 1 && !cached ->] "
+               "__swap_cluster_free_entries(); swap_cluster_unlock()",
                guard=lambda s: getattr(s, sc.lock) == FREE, effect=put,
                reads=[sc.lock, sc.count, sc.extend, sc.extend_cnt] + sc.free_reads(),
                writes=[sc.count, sc.extend, sc.extend_cnt] + sc.free_writes(), branches=[cont])

@@ -220,3 +220,55 @@ def test_names_file(toy, tmp_path, capsys):
         main(["anchors", "--kernel-tree", str(tree), str(toy.path), "--names", str(names)])
     err = capsys.readouterr().err
     assert e.value.code == 2 and err.count("\n") == 1 and "renamed.folio_lock_or_retry" in err
+
+
+# -- the second pass against a real 2026 tree (switch arms, continuation steps, renamed functions) --
+
+
+def test_switch_cases_are_arms():
+    """A `goto` ending one `case` leaves only that case (shrink_folio_list's references switch)."""
+    text = ("int f(void)\n{\n\tif (!a())\n\t\tgoto keep;\n\tswitch (r()) {\n\tcase 1:\n\t\tgoto out;\n"
+            "\tcase 2:\n\t\tx();\n\t\tbreak;\n\tcase 3:\n\t\ty();\n\t}\n\tz();\nkeep:\n\treturn 1;\nout:\n\treturn 0;\n}\n")
+    fn, = functions(text, "x.c", "f")
+    by = {c.name: c for c in fn.calls}
+    assert fn.reaches(by["a"], by["z"])                  # the goto in `case 1` does not end every path
+    assert fn.reaches(by["x"], by["z"]) and fn.reaches(by["r"], by["y"])
+    assert not fn.reaches(by["x"], by["y"])              # cases exclude each other
+
+
+def _path(steps, pairs):
+    from pteverify.anchors import _ModelPath
+    mp = _ModelPath("mm/x.c", "f")
+    for i, k in enumerate(steps):
+        mp.steps.append((f"t/s{i}", k))
+        mp.sequence.extend(k.calls)
+    mp.pairs = [(i, j, f"t/s{i}", f"t/s{j}", steps[i], steps[j]) for i, j in pairs]
+    return mp
+
+
+def test_a_step_restarting_a_call_is_not_a_continuation():
+    """Step B begins with a call step A already made: a new invocation (the rmap walk's next VMA,
+    a second mprotect()) or the inside of A's call; A's last call is not ordered before it."""
+    from pteverify.anchors import _check_path
+    text = "void f(void)\n{\n\tlock();\n\tset();\n\tunlock();\n}\n"
+    defs = functions(text, "mm/x.c", "f")
+    a = KernelRef("mm/x.c", "f", ("lock", "set", "unlock"))
+    again = _check_path(_path([a, a], [(0, 1)]), defs, "v")
+    assert again.drifts == [] and again.orders_checked == 2
+    # a genuine continuation is still ordered: `unlock` then `set` drifts
+    b = KernelRef("mm/x.c", "f", ("set",))
+    cont = _check_path(_path([KernelRef("mm/x.c", "f", ("lock", "unlock")), b], [(0, 1)]), defs, "v")
+    d, = cont.drifts
+    assert (d.before, d.after) == ("unlock", "set")
+
+
+def test_renamed_function(toy, tmp_path):
+    """A function the model names is defined under a new name in the tree (the names table)."""
+    tree = write_tree(tmp_path / "tree")
+    mem = tree / "mm" / "memory.c"
+    mem.write_text(mem.read_text().replace("do_swap_page(", "do_swap_page_v2("))
+    rep = check_scenario(toy, GitTree(tree))
+    assert rep.default.status == MISSING and "defines no function do_swap_page" in rep.default.paths[0].note
+    rep = check_scenario(toy, GitTree(tree), names={"do_swap_page": ("do_swap_page_v2",)})
+    p = rep.default.paths[0]
+    assert rep.default.status == MATCHES and p.note == "the tree calls it do_swap_page_v2"

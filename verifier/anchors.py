@@ -244,11 +244,21 @@ def model_paths(cm, names: dict | None = None) -> dict:
 # The tree side
 
 
-def tree_functions(tree: GitTree, file: str, function: str) -> list[Function] | None:
+def tree_functions(tree: GitTree, file: str, function: str, names: dict | None = None) -> list[Function] | None:
+    """The definitions of `function` in `file`; where the file defines none, those of its new
+    names in the rename table (`shrink_page_list = ["shrink_folio_list"]`), marked `renamed_from`."""
     text = tree.read(file)
     if text is None:
         return None
-    return functions(text, file, function)
+    defs = functions(text, file, function)
+    if not defs:
+        for new in (names or {}).get(function, ()):
+            defs = functions(text, file, new)
+            if defs:
+                for fn in defs:
+                    fn.renamed_from = function
+                break
+    return defs
 
 
 def _names(aliases: dict, call: str) -> tuple:
@@ -291,8 +301,12 @@ def _check_path(mp: _ModelPath, defs: list[Function] | None, variant: str, extra
 
 def _check_def(mp: _ModelPath, fn: Function, anchors: list, variant: str, extra: tuple = ()) -> PathResult:
     res = PathResult(mp.file, mp.function, fn.line, [sid for sid, _ in mp.steps], anchors)
+    notes = []
+    if getattr(fn, "renamed_from", None):
+        notes.append(f"the tree calls it {fn.name}")
     if fn.config:
-        res.note = f"definition under #if {fn.config}"
+        notes.append(f"definition under #if {fn.config}")
+    res.note = "; ".join(notes)
     names = {c.name for c in fn.calls}
     called = {a for a in anchors if any(n in names for n in _names(mp.aliases, a))}
     res.missing = [a for a in anchors if a not in called]
@@ -308,7 +322,11 @@ def _check_def(mp: _ModelPath, fn: Function, anchors: list, variant: str, extra:
     for _, _, _, _, ka, kb in mp.pairs:
         pa = [c for c, w in zip(ka.calls, ka.within) if w < 0 and c in called]
         pb = [c for c, w in zip(kb.calls, kb.within) if w < 0 and c in called]
-        if pa and pb:
+        # a step that begins with a call the step before it already made is not a continuation
+        # of it: a new invocation or loop iteration (the rmap walk's next VMA, a second
+        # mprotect(), `while (page_vma_mapped_walk())`), or the inside of a call it named
+        # (`ptep_clear_flush(): flush_tlb_range()` after `pteval = ptep_clear_flush()`)
+        if pa and pb and pb[0] not in ka.calls:
             pairs.append((pa[-1], pb[0]))
     # the orders knobs choose (Knob.orders), in the model's order, wherever the model has both calls
     for x, y in extra:
@@ -401,7 +419,7 @@ def check_scenario(sc, tree: GitTree, variants: list | None = None, names: dict 
         out = []
         for key, mp in paths.items():
             if key not in def_cache:
-                def_cache[key] = tree_functions(tree, *key)
+                def_cache[key] = tree_functions(tree, *key, names)
             out.append(_check_path(mp, def_cache[key], v.name, knob_pairs))
         results.append(VariantResult(v.name, v.stands_for, v.name == sc.default_variant, out))
     knobs = _knob_findings(sc, tree, def_cache, names)
@@ -426,7 +444,7 @@ def _knob_findings(sc, tree, def_cache, names) -> list[KnobFinding]:
                     if x in mp.sequence or y in mp.sequence}
             for key in sorted(keys):
                 if key not in def_cache:
-                    def_cache[key] = tree_functions(tree, *key)
+                    def_cache[key] = tree_functions(tree, *key, names)
                 defs = def_cache[key] or []
                 if not defs:
                     continue

@@ -158,6 +158,31 @@ def _walk_calls(fn: Function, node, arms: tuple, exits: tuple) -> None:
             ex = _ends_in_exit(child) if t == "if_statement" else None
             _walk_calls(fn, child, arms + (arm,), exits + ((arm,) + ex,) if ex else exits)
         return
+    if t == "switch_statement":
+        # each `case` is an arm of the switch: a call in one case does not run on a path through
+        # another (fallthrough aside), and a `goto`/`return` ending a case ends only that case
+        body = node.child_by_field_name("body")
+        for child in node.children:
+            if body is not None and child.id == body.id:
+                k = 0
+                for case in body.children:
+                    if case.type != "case_statement":
+                        _walk_calls(fn, case, arms, exits)
+                        continue
+                    arm = (node.id, k)
+                    k += 1
+                    stmts = [c for c in case.named_children if c.type not in ("comment",)]
+                    last = stmts[-1] if stmts else None
+                    ex = None
+                    if last is not None and last.type == "return_statement":
+                        ex = ("return", "")
+                    elif last is not None and last.type == "goto_statement":
+                        lab = last.child_by_field_name("label")
+                        ex = ("goto", _text(lab) if lab is not None else "")
+                    _walk_calls(fn, case, arms + (arm,), exits + ((arm,) + ex,) if ex else exits)
+            else:
+                _walk_calls(fn, child, arms, exits)
+        return
     if t in ("preproc_if", "preproc_ifdef", "preproc_elif", "preproc_else", "preproc_elifdef"):
         # each #if/#elif/#else arm is exclusive of its siblings: the alternative is a nested arm
         alt = node.child_by_field_name("alternative")
