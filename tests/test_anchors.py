@@ -272,3 +272,14 @@ def test_renamed_function(toy, tmp_path):
     rep = check_scenario(toy, GitTree(tree), names={"do_swap_page": ("do_swap_page_v2",)})
     p = rep.default.paths[0]
     assert rep.default.status == MATCHES and p.note == "the tree calls it do_swap_page_v2"
+
+
+def test_knob_orders_under_renamed_calls():
+    """A knob written for swap_free() orders the folio_put_swap() a 2026 step names."""
+    from pteverify.anchors import _ModelPath, _model_order, same_call
+    mp = _ModelPath("mm/memory.c", "do_swap_page", aliases={"swap_free": ("folio_put_swap",)})
+    mp.sequence = ["arch_swap_restore", "folio_put_swap", "set_ptes"]
+    assert same_call(mp.aliases, "folio_put_swap", "swap_free")
+    assert _model_order(mp, "arch_swap_restore", "swap_free") == "arch_swap_restore before swap_free"
+    assert _model_order(mp, "swap_free", "arch_swap_restore") == "arch_swap_restore before swap_free"
+    assert _model_order(mp, "arch_swap_restore", "mte_restore_tags") == "absent"

@@ -329,9 +329,15 @@ def _check_def(mp: _ModelPath, fn: Function, anchors: list, variant: str, extra:
         if pa and pb and pb[0] not in ka.calls:
             pairs.append((pa[-1], pb[0]))
     # the orders knobs choose (Knob.orders), in the model's order, wherever the model has both calls
+    # (under the names the model uses here: a knob written for swap_free() also orders the
+    # folio_put_swap() of a 2026 step)
     for x, y in extra:
-        if x in mp.sequence and y in mp.sequence and x in called and y in called:
-            pairs.append((x, y) if mp.sequence.index(x) < mp.sequence.index(y) else (y, x))
+        ix, iy = _seq_index(mp, x), _seq_index(mp, y)
+        if ix is None or iy is None:
+            continue
+        x, y = mp.sequence[ix], mp.sequence[iy]
+        if x in called and y in called:
+            pairs.append((x, y) if ix < iy else (y, x))
     seen_drift = set()
     for x, y in dict.fromkeys(pairs):
         if set(_names(mp.aliases, x)) & set(_names(mp.aliases, y)):
@@ -365,10 +371,22 @@ def tree_order(fn: Function, x: str, y: str, aliases: dict | None = None) -> tup
     return "absent", None
 
 
+def same_call(aliases: dict, a: str, b: str) -> bool:
+    """Do anchors `a` and `b` name one call (a name and its rename: swap_free / folio_put_swap)?"""
+    return bool(set(_names(aliases, a)) & set(_names(aliases, b)))
+
+
+def _seq_index(mp: _ModelPath, x: str) -> int | None:
+    """Where the model first calls `x`, under any of its names."""
+    return next((i for i, c in enumerate(mp.sequence) if same_call(mp.aliases, c, x)), None)
+
+
 def _model_order(mp: _ModelPath | None, x: str, y: str) -> str:
-    if mp is None or x not in mp.sequence or y not in mp.sequence:
+    ix = _seq_index(mp, x) if mp is not None else None
+    iy = _seq_index(mp, y) if mp is not None else None
+    if ix is None or iy is None:
         return "absent"
-    return f"{x} before {y}" if mp.sequence.index(x) < mp.sequence.index(y) else f"{y} before {x}"
+    return f"{x} before {y}" if ix < iy else f"{y} before {x}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -441,7 +459,7 @@ def _knob_findings(sc, tree, def_cache, names) -> list[KnobFinding]:
             by_value[value] = model_paths(cm, names)[0]
         for x, y in knob.orders:
             keys = {k for paths in by_value.values() for k, mp in paths.items()
-                    if x in mp.sequence or y in mp.sequence}
+                    if _seq_index(mp, x) is not None or _seq_index(mp, y) is not None}
             for key in sorted(keys):
                 if key not in def_cache:
                     def_cache[key] = tree_functions(tree, *key, names)

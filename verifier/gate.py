@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .anchors import MATCHES, check_scenario, load_names, model_paths
+from .anchors import MATCHES, check_scenario, load_names, model_paths, same_call
 from .check import FAIL, PASS, CheckResult, Job, layout_hash, run_job
 from .errors import BadInput
 from .kernel.functions import defined_functions
@@ -125,7 +125,7 @@ def run_gate(root: Path, base: str, scenarios_dir: Path | None = None, layouts_d
         for p in dv_now.paths:
             if (p.file, p.function) not in hit:
                 continue
-            rep.results.append(_anchor_result(sc, dv_now, p, old.get((p.file, p.function)), now.knobs))
+            rep.results.append(_anchor_result(sc, dv_now, p, old.get((p.file, p.function)), now.knobs, names))
         # the knob values the tree corresponds to, on top of the default variant
         knobs = {}
         for k in now.knobs:
@@ -200,7 +200,8 @@ def _prove_extracted(root: Path, shipped: Path):
     return out, ""
 
 
-def _anchor_result(sc, dv, p, old, knob_findings) -> CheckResult:
+def _anchor_result(sc, dv, p, old, knob_findings, names=None) -> CheckResult:
+    names = names or {}
     res = CheckResult(f"gate/anchors/{sc.name}/{p.function}", "anchors", sc.name, f"{p.file}:{p.function}",
                       p.file, PASS, p.status, MATCHES, stands_for=dv.variant)
     line = p.line or 1
@@ -210,7 +211,9 @@ def _anchor_result(sc, dv, p, old, knob_findings) -> CheckResult:
         new = [d for d in p.drifts if (d.before, d.after) not in old_pairs]
         explained = []
         for d in new:
-            ks = [k for k in knob_findings if {k.before, k.after} == {d.before, d.after} and k.values]
+            ks = [k for k in knob_findings if k.values and (k.file, k.function) == (p.file, p.function) and (
+                (same_call(names, k.before, d.before) and same_call(names, k.after, d.after))
+                or (same_call(names, k.before, d.after) and same_call(names, k.after, d.before)))]
             if ks:
                 explained.append(f"{d.message} ({ks[0].message}; the scenario runs with it)")
             else:
