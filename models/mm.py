@@ -504,6 +504,16 @@ class MM:
         self.ctxs.append(ctx)
         return ctx
 
+    def symmetric(self, *ctxs: "Ctx") -> None:
+        """Declare threads that ran the same emitters on the same data symmetric (explore with
+        symmetry=True permutes them): their locals are the per-thread fields. Call it once their
+        steps are emitted (locals are created by the steps that use them)."""
+        names = list(ctxs[0].vars)
+        for c in ctxs[1:]:
+            if set(c.vars) != set(names):
+                raise ModelError(f"symmetric threads {ctxs[0].name} and {c.name} have different locals")
+        self.m.symmetric([c.name for c in ctxs], [tuple(c.vars[n] for c in ctxs) for n in names])
+
 
 class Ctx:
     """A thread plus the locals of the kernel functions it runs (fields named `<thread>_<local>`)."""

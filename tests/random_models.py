@@ -8,6 +8,10 @@ conditional jumps; guards; locks taken in one step and released in a later one (
 in orders that can deadlock; nondeterministic steps with two outcomes; private fields (one thread
 only: the steps a reduction can pick) and shared fields; invariants over shared fields; final
 predicates. Values stay in each field's domain (arithmetic modulo its size).
+
+With `symmetric=True` some threads are copies of another (the same steps, its private field renamed
+to theirs) and the model declares each such group symmetric (Model.symmetric): the symmetry
+reduction's differential test (tests/test_reduction.py) draws these.
 """
 
 from __future__ import annotations
@@ -36,10 +40,11 @@ class ModelSpec:
     locks: list
     invariants: list                       # (name, [(field, value)]): violated when all hold
     finals: list
+    symmetric: list = field(default_factory=list)   # groups of thread indices declared symmetric
 
 
 @st.composite
-def model_specs(draw, max_threads: int = 4, max_steps: int = 6) -> ModelSpec:
+def model_specs(draw, max_threads: int = 4, max_steps: int = 6, symmetric: bool = False) -> ModelSpec:
     n_threads = draw(st.integers(2, max_threads))
     n_shared = draw(st.integers(1, 3))
     domains = {f"g{i}": draw(st.integers(2, 3)) for i in range(n_shared)}
@@ -89,6 +94,19 @@ def model_specs(draw, max_threads: int = 4, max_steps: int = 6) -> ModelSpec:
                 spec.extra_read = draw(st.sampled_from(mine))
             steps.append(spec)
         threads.append((f"t{ti}", steps))
+    groups = []
+    if symmetric:
+        # threads 1..g-1 (and maybe a second group) become copies of the group's first thread
+        g = draw(st.integers(2, n_threads))
+        groups.append(list(range(g)))
+        if n_threads - g >= 2 and draw(st.booleans()):
+            groups.append(list(range(g, n_threads)))
+        for grp in groups:
+            base = grp[0]
+            for ti in grp[1:]:
+                domains[f"p{ti}"] = domains[f"p{base}"]
+                ren = {f"p{base}": f"p{ti}"}
+                threads[ti] = (f"t{ti}", [_renamed(sp, ren) for sp in threads[base][1]])
 
     def conj():
         fs = draw(st.lists(st.sampled_from(shared), min_size=1, max_size=2, unique=True))
@@ -96,7 +114,17 @@ def model_specs(draw, max_threads: int = 4, max_steps: int = 6) -> ModelSpec:
 
     invariants = [(f"inv{i}", conj()) for i in range(draw(st.integers(0, 2)))]
     finals = [(f"final{i}", conj()) for i in range(draw(st.integers(0, 1)))]
-    return ModelSpec(domains, threads, locks, invariants, finals)
+    return ModelSpec(domains, threads, locks, invariants, finals, groups)
+
+
+def _renamed(sp: StepSpec, ren: dict) -> StepSpec:
+    r = lambda f: ren.get(f, f)                                  # noqa: E731
+    return StepSpec(
+        guard=None if sp.guard is None else (r(sp.guard[0]),) + tuple(sp.guard[1:]),
+        outcomes=[[(r(t), k, r(a) if k != "const" else a) for t, k, a in assigns] for assigns in sp.outcomes],
+        jump=None if sp.jump is None else ((r(sp.jump[0]) if sp.jump[0] else None),) + tuple(sp.jump[1:]),
+        acquire=sp.acquire, release=sp.release,
+        extra_read=None if sp.extra_read is None else r(sp.extra_read))
 
 
 def _value(s, kind, arg, size):
@@ -146,6 +174,8 @@ def build(spec: ModelSpec) -> Model:
         m.invariant(name, _not_all(conj), [f for f, _ in conj])
     for name, conj in spec.finals:
         m.final(name, _not_all(conj), [f for f, _ in conj])
+    for grp in spec.symmetric:
+        m.symmetric([f"t{ti}" for ti in grp], [tuple(f"p{ti}" for ti in grp)])
     return m
 
 

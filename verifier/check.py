@@ -44,6 +44,7 @@ class Job:
     reduction: bool = True
     max_seconds: float | None = None
     hash: str = ""
+    symmetry: bool = False             # scenario: symmetry reduction (verifier/symmetry.py)
 
     @property
     def id(self) -> str:
@@ -193,7 +194,7 @@ def layout_hash(layout_path: Path) -> str:
 
 def plan(scenarios_dir: Path | None = None, layouts_dir: Path | None = None, only: tuple = (),
          arch: tuple = (), reduction: bool = True, max_seconds: float | None = None,
-         include_layouts: bool = True) -> list[Job]:
+         include_layouts: bool = True, symmetry: bool = False) -> list[Job]:
     """The jobs of a check, in a fixed order (scenarios by name and variant order, then layouts).
     `only`: glob patterns matched against job ids and names; `arch`: layout files to run the
     arch-aware scenarios on (each variant once per layout)."""
@@ -206,7 +207,8 @@ def plan(scenarios_dir: Path | None = None, layouts_dir: Path | None = None, onl
             archs = [str(a) for a in arch]
         for a in archs:
             for v in (sc.arch_variants() if a else sc.variants):
-                job = Job("scenario", sc.name, str(sc.path), v.name, a, reduction, max_seconds)
+                job = Job("scenario", sc.name, str(sc.path), v.name, a, reduction, max_seconds,
+                          symmetry=symmetry)
                 if _selected(job, only):
                     jobs.append(Job(**{**asdict(job), "hash": scenario_hash(sc.path, sc.model_ref, a)}))
     if include_layouts:
@@ -282,11 +284,11 @@ def _run_scenario(job: Job) -> CheckResult:
     race = sc.race_steps(v, cm)          # an unknown race step is the file's mistake: before searching
     with sc.user_model_errors("exploring the model"):
         r = explore(cm, reduction=job.reduction, max_states=sc.max_states, max_seconds=job.max_seconds,
-                    coverage=bool(race) and not job.reduction)
+                    coverage=bool(race) and not job.reduction and not job.symmetry, symmetry=job.symmetry)
     res = CheckResult(job.id, "scenario", sc.name, v.name, job.path, PASS, r.verdict, v.expect,
                       seconds=r.stats.seconds, hash=job.hash, arch=Path(job.arch).stem if job.arch else "",
                       states=r.stats.states, transitions=r.stats.transitions,
-                      golden_states=None if job.arch or not job.reduction else v.states,
+                      golden_states=None if job.arch or not job.reduction or job.symmetry else v.states,
                       invariant=r.invariant, stands_for=v.stands_for)
     problems = []
     if r.verdict == INCOMPLETE:

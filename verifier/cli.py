@@ -281,8 +281,9 @@ class _Progress:
 @click.option("--reset-dead", is_flag=True, help="Dead-variable reduction: reset a thread's private fields once no step it can still take reads them (opt-in; verdict-equal to the full search on every shipped variant).")
 @click.option("--fingerprints", "fp_bits", type=click.IntRange(16, 128), metavar="BITS",
               help="Store a BITS-bit fingerprint per state instead of the state (no reduction): less memory; a holds is then probabilistic, with the omission probability.")
+@click.option("--symmetry", is_flag=True, help="Symmetry reduction: store one state per orbit of the model's declared symmetric threads (opt-in; verdict-equal to the full search on every shipped variant).")
 def run_cmd(scenario, variant_name, sets, max_states, max_seconds, no_reduction, as_json, dot_file, arch, width, coverage,
-            reset_dead, fp_bits):
+            reset_dead, fp_bits, symmetry):
     """Explore every interleaving of SCENARIO's threads and check its invariants.
 
     SCENARIO is a shipped scenario's name or the path of a scenario file of your own."""
@@ -293,6 +294,8 @@ def run_cmd(scenario, variant_name, sets, max_states, max_seconds, no_reduction,
         _check_writable(dot_file, "--dot")
     if fp_bits is not None and (dot_file or coverage):
         raise BadInput("--fingerprints stores no states: it cannot be combined with --dot or --coverage")
+    if symmetry and (fp_bits is not None or coverage):
+        raise BadInput("--symmetry cannot be combined with --fingerprints or --coverage (they need every state)")
     t0 = time.perf_counter()
     # --max-seconds covers loading the layout and importing and building the model too: a user's
     # module that never returns is stopped by an alarm (errors.time_limit), verdict incomplete
@@ -311,18 +314,21 @@ def run_cmd(scenario, variant_name, sets, max_states, max_seconds, no_reduction,
                 sc.user_model_errors("exploring the model"):
             result = explore(cm, reduction=not (no_reduction or coverage or fp_bits), max_states=max_states,
                              max_seconds=remaining, progress=progress, graph=dot_file is not None,
-                             coverage=coverage, reset_dead=reset_dead, fingerprints=fp_bits)
+                             coverage=coverage, reset_dead=reset_dead, fingerprints=fp_bits,
+                             symmetry=symmetry)
     finally:
         progress.close()
     if dot_file:
         _write_dot(result, dot_file, sc.name)
     if as_json:
         out = run_json(sc, variant, result, overrides)
+        if symmetry:
+            out["symmetry"] = _symmetry_json(result)
         if coverage:
             out["coverage"] = _coverage_json(result.coverage, race)
         _emit_json(out)
     else:
-        _print_run(sc, variant, result, overrides, _table_width(width))
+        _print_run(sc, variant, result, overrides, _table_width(width), symmetry)
         if coverage:
             _print_coverage(result.coverage, race)
     sys.exit({HOLDS: EXIT_OK, VIOLATED: EXIT_VIOLATED, INCOMPLETE: EXIT_INCOMPLETE}[result.verdict])
@@ -372,6 +378,20 @@ def _write_dot(result, path: str, name: str) -> None:
     _write_output(path, to_dot(explored_graph(result), name), "--dot")
 
 
+def _symmetry_json(result) -> dict:
+    sym = result.model.symmetry
+    return {"used": result.stats.symmetry_used,
+            "groups": [[result.model.thread_names[ti] for ti in tis] for tis, _ in sym.groups] if sym else []}
+
+
+def _symmetry_words(result) -> str:
+    sym = result.model.symmetry
+    if sym is None:
+        return "on (no symmetric threads declared: full search)"
+    groups = "; ".join("/".join(result.model.thread_names[ti] for ti in tis) for tis, _ in sym.groups)
+    return f"on ({groups}: one state per orbit)"
+
+
 def _reduction_words(result) -> str:
     if not result.reduction:
         return "off"
@@ -397,7 +417,7 @@ def _table_width(width: int | None) -> int | None:
     return None
 
 
-def _print_run(sc, variant, result, overrides, width: int | None = None) -> None:
+def _print_run(sc, variant, result, overrides, width: int | None = None, symmetry: bool = False) -> None:
     from .trace import race_table
     colour = _colour(sys.stdout)
     st = result.stats
@@ -423,7 +443,8 @@ def _print_run(sc, variant, result, overrides, width: int | None = None) -> None
     click.echo(line)
     click.echo(f"  {st.states} states, {st.transitions} transitions, depth {st.max_depth}, "
                f"{st.seconds:.2f} s ({st.states_per_s:,.0f} states/s), "
-               f"reduction {_reduction_words(result)}")
+               f"reduction {_reduction_words(result)}" +
+               (f", symmetry {_symmetry_words(result)}" if symmetry else ""))
     if variant.expect and not overrides and result.verdict != INCOMPLETE and result.verdict != variant.expect:
         click.echo(f"  note: the scenario expects this variant to give '{variant.expect}'")
     if result.verdict == VIOLATED:
@@ -597,8 +618,9 @@ def layout_show_cmd(layout, is_file):
 @click.option("--sarif", "sarif_file", type=click.Path(dir_okay=False), help="Write a SARIF 2.1.0 report.")
 @click.option("--markdown", "md_file", type=click.Path(dir_okay=False), help="Write a Markdown summary.")
 @click.option("--update-golden", is_flag=True, help="Write every variant's state count into its scenario file, then exit.")
+@click.option("--symmetry", is_flag=True, help="Symmetry reduction on the scenarios that declare symmetric threads (golden state counts are not compared then).")
 def check_cmd(n_jobs, executor, scheduler, only, scenarios_dir, layouts_dir, no_layouts, archs, changed_only, baseline, max_seconds,
-              as_json, junit_file, sarif_file, md_file, update_golden):
+              as_json, junit_file, sarif_file, md_file, update_golden, symmetry):
     """The CI gate: every scenario variant against its expected verdict (and golden state count),
     every layout property proved; exit 0 only when every expectation is met."""
     from pathlib import Path
@@ -622,7 +644,8 @@ def check_cmd(n_jobs, executor, scheduler, only, scenarios_dir, layouts_dir, no_
             arch_files.append(str(_load_arch(a).path))
     t0 = time.perf_counter()
     jobs = chk.plan(Path(scenarios_dir) if scenarios_dir else None, Path(layouts_dir) if layouts_dir else None,
-                    tuple(only), tuple(arch_files), max_seconds=max_seconds, include_layouts=not no_layouts)
+                    tuple(only), tuple(arch_files), max_seconds=max_seconds, include_layouts=not no_layouts,
+                    symmetry=symmetry)
     if not jobs:
         raise BadInput("nothing to check: no scenario or layout matches" + (f" {' '.join(only)}" if only else ""))
     order = {job.id: i for i, job in enumerate(jobs)}

@@ -42,6 +42,7 @@ class Stats:
     reduced_expansions: int = 0       # states expanded through one thread's step only (ample set)
     reduction_used: bool = False      # reduction asked for and some step of the model can reduce
     progress_states: int = 0          # states of the full graph the progress properties were checked on
+    symmetry_used: bool = False       # states stored as representatives of their symmetry orbits
 
     @property
     def states_per_s(self) -> float:
@@ -131,7 +132,8 @@ def explore(cm: CompiledModel, *, reduction: bool = True, max_states: int | None
             max_seconds: float | None = None, max_depth: int | None = None, shortest: bool = True,
             progress: Callable[[Stats], None] | None = None, graph: bool = False,
             coverage: bool = False, packed: bool = True, reset_dead: bool = False,
-            fingerprints: int | None = None, core: str | None = None) -> Result:
+            fingerprints: int | None = None, core: str | None = None,
+            symmetry: bool = False) -> Result:
     """Explore `cm`; return the verdict with statistics and, on a violation, the path to it.
 
     With `graph=True` the result carries `edges` (state, thread index, state) for DOT export; with
@@ -145,9 +147,18 @@ def explore(cm: CompiledModel, *, reduction: bool = True, max_states: int | None
     probability that a state was omitted in `result.fingerprints`.
     `core` chooses who runs the packed searches: "compiled" (verifier/_core.pyx), "python" (the
     loops below), or None: the compiled core where it was built, unless PTEVERIFY_CORE=python
-    (verifier/core.py). Both give the same result."""
+    (verifier/core.py). Both give the same result.
+    `symmetry=True` stores one representative per orbit of the model's declared symmetric thread
+    groups (verifier/symmetry.py; nothing changes for a model that declares none); the trace is
+    replayed from the real initial state."""
     if reset_dead:
         cm = cm.with_dead_reset()
+    sym = cm.symmetry if symmetry else None
+    if sym is not None:
+        if fingerprints is not None or coverage:
+            raise ValueError("symmetry reduction is for the exact search without coverage")
+        from .symmetry import validate
+        validate(cm)
     if fingerprints is not None:
         if reduction or coverage or graph:
             raise ValueError("fingerprints are for the plain unreduced search")
@@ -166,27 +177,37 @@ def explore(cm: CompiledModel, *, reduction: bool = True, max_states: int | None
     pk = None
     red = Reducer(cm) if reduction else None
     stats.reduction_used = red is not None and red.useful
+    stats.symmetry_used = sym is not None
+    canon = canon_t = None
     try:
         if graph or not packed:
             # the tuple search, which records the edges
+            if sym is not None:
+                canon_t = sym.tuple_canon(cm.packed())
+                parent = {canon_t(cm.initial): None}
             result = _bfs_full(cm, parent, stats, t0, max_states, max_seconds, max_depth, progress, edges,
-                               cov, red=red if stats.reduction_used else None)
+                               cov, red=red if stats.reduction_used else None, canon=canon_t)
         else:
             pk = cm.packed()
-            cc = _compiled_core(core)
+            # the compiled core has no canonicalisation hook yet: symmetry runs the Python loops
+            cc = _compiled_core(core) if sym is None else None
             if cc is not None:
                 eng = cc.Engine(pk)
                 parent = eng.store
                 result = _bfs_compiled(cm, pk, eng, red if stats.reduction_used else None, stats, t0,
                                        max_states, max_seconds, max_depth, progress, cov)
-            elif stats.reduction_used:
-                parent = {pk.initial: None}
-                result = _bfs_reduced_packed(cm, red, pk, parent, stats, t0, max_states, max_seconds,
-                                             max_depth, progress)
             else:
-                parent = {pk.initial: None}
-                result = _bfs_packed(cm, pk, parent, stats, t0, max_states, max_seconds, max_depth,
-                                     progress, cov)
+                init = pk.initial
+                if sym is not None:
+                    canon = sym.packed_canon(pk)
+                    init = canon(init)
+                parent = {init: None}
+                if stats.reduction_used:
+                    result = _bfs_reduced_packed(cm, red, pk, parent, stats, t0, max_states, max_seconds,
+                                                 max_depth, progress, canon)
+                else:
+                    result = _bfs_packed(cm, pk, parent, stats, t0, max_states, max_seconds, max_depth,
+                                         progress, cov, canon)
     except _Bound as b:
         result = Result(cm, INCOMPLETE, reduction, stats, bound=b.which)
     if result.verdict == HOLDS and cm.progress:
@@ -208,9 +229,19 @@ def explore(cm: CompiledModel, *, reduction: bool = True, max_states: int | None
             while s is not None:
                 states.append(s)
                 s = parent[s]
-            result.path = _path_through(cm, [pk.unpack(x) for x in reversed(states)])
+            states = [pk.unpack(x) for x in reversed(states)]
         else:
-            result.path = _path(cm, parent, result._bad)
+            states = []
+            s = result._bad
+            while s is not None:
+                states.append(s)
+                s = parent[s]
+            states.reverse()
+        if sym is not None:
+            from .symmetry import decanonicalise
+            result.path = decanonicalise(cm, canon_t or sym.tuple_canon(cm.packed()), states)
+        else:
+            result.path = _path_through(cm, states)
         if stats.reduction_used and shortest and result.path:
             _shorten(cm, result, max_seconds)
     if graph:
@@ -327,22 +358,23 @@ def _checkpoint(stats, transitions, depth, parent, limit, t0, max_seconds, progr
 
 
 def _bfs_full(cm, parent, stats, t0, max_states, max_seconds, max_depth, progress, edges, cov=None,
-              red=None):
+              red=None, canon=None):
     """The search on tuple states: the reference the packed searches are held to, and the one that
     records edges for graphs. Coverage swaps in counting successor functions; with `red` (a
     Reducer that `useful`), a state is expanded through one thread's step when that step forms an
     ample set (see reduce.py), and fully otherwise."""
     reduced = red is not None
-    bad = _check_new(cm, reduced, stats, cm.initial)
+    init = cm.initial if canon is None else canon(cm.initial)
+    bad = _check_new(cm, reduced, stats, init)
     if bad:
         return bad
     fires = cm._fire if cov is None else cov.counting(cm._fire)
     pcs = list(enumerate(cm.pc_index))
-    ample = _ample_chooser(red, fires, pcs, parent, stats) if reduced else None
+    ample = _ample_chooser(red, fires, pcs, parent, stats, canon) if reduced else None
     has_inv = bool(cm.invariants)
     check_inv = cm.check_invariants
     limit = max_states if max_states is not None else float("inf")
-    frontier = [cm.initial]
+    frontier = [init]
     depth = 0
     transitions = 0
     expanded = 0
@@ -364,6 +396,8 @@ def _bfs_full(cm, parent, stats, t0, max_states, max_seconds, max_depth, progres
                 for n in outs:
                     enabled = True
                     transitions += 1
+                    if canon is not None:
+                        n = canon(n)
                     if edges is not None:
                         edges.append((s, ti, n))
                     if n in parent:
@@ -395,7 +429,7 @@ def _bfs_full(cm, parent, stats, t0, max_states, max_seconds, max_depth, progres
     return Result(cm, HOLDS, reduced, stats)
 
 
-def _ample_chooser(red, fires, pcs, parent, stats):
+def _ample_chooser(red, fires, pcs, parent, stats, canon=None):
     """`ample(s)`: ((thread, successors),) for the first thread whose step forms an ample set at `s`
     (C0-C3 of reduce.py, in thread order, so the choice is deterministic), or None: expand fully."""
     # threads that have a step able to form an ample set, each with the other threads' pc slots
@@ -413,7 +447,7 @@ def _ample_chooser(red, fires, pcs, parent, stats):
             else:                                    # C2 holds by construction of `compatible`
                 outs = fires[ti][s[pci]](s)
                 # C0: enabled; C3 (breadth-first proviso): every successor undiscovered
-                if outs and all(n not in parent for n in outs):
+                if outs and all((n if canon is None else canon(n)) not in parent for n in outs):
                     stats.reduced_expansions += 1
                     return ((ti, outs),)
         return None
@@ -421,7 +455,8 @@ def _ample_chooser(red, fires, pcs, parent, stats):
     return ample
 
 
-def _bfs_packed(cm, pk, parent, stats, t0, max_states, max_seconds, max_depth, progress, cov=None):
+def _bfs_packed(cm, pk, parent, stats, t0, max_states, max_seconds, max_depth, progress, cov=None,
+                canon=None):
     """The unreduced search over packed states (verifier/packed.py): the same states in the same
     order as _bfs_full, with memoised steps and invariants. The hot loop of the explorer. Coverage
     is counted per step entry (entry[3]) only when asked for."""
@@ -431,15 +466,16 @@ def _bfs_packed(cm, pk, parent, stats, t0, max_states, max_seconds, max_depth, p
             e[3] = 0
     try:
         return _bfs_packed_loop(cm, pk, parent, stats, t0, max_states, max_seconds, max_depth, progress,
-                                counting)
+                                counting, canon)
     finally:
         if counting:
             for sc, e in pk._entries:
                 cov.counts[sc.ti][sc.step.index] = e[3]
 
 
-def _bfs_packed_loop(cm, pk, parent, stats, t0, max_states, max_seconds, max_depth, progress, counting):
-    init = pk.initial
+def _bfs_packed_loop(cm, pk, parent, stats, t0, max_states, max_seconds, max_depth, progress, counting,
+                     canon=None):
+    init = pk.initial if canon is None else canon(pk.initial)
     inv = pk.inv
     has_inv = bool(cm.invariants)
     inv_miss = pk.inv_miss
@@ -478,6 +514,8 @@ def _bfs_packed_loop(cm, pk, parent, stats, t0, max_states, max_seconds, max_dep
                     e[3] += len(outs)
                 for out in outs:
                     n = (s & out[0]) | out[1]
+                    if canon is not None:
+                        n = canon(n)
                     if n in parent:
                         continue
                     if len(parent) >= limit:
@@ -702,11 +740,12 @@ def _fingerprint_search(cm, bits, max_states, max_seconds, max_depth, progress) 
     return result
 
 
-def _bfs_reduced_packed(cm, red, pk, parent, stats, t0, max_states, max_seconds, max_depth, progress):
+def _bfs_reduced_packed(cm, red, pk, parent, stats, t0, max_states, max_seconds, max_depth, progress,
+                        canon=None):
     """The reduced _bfs_full over packed states with memoised steps: the same states in the same order (the
     random-model differential test holds the two together). Program counters are the lowest bits
     of a packed state, and a pc's code is the pc itself."""
-    init = pk.initial
+    init = pk.initial if canon is None else canon(pk.initial)
     inv = pk.inv
     has_inv = bool(cm.invariants)
     inv_miss = pk.inv_miss
@@ -748,7 +787,8 @@ def _bfs_reduced_packed(cm, red, pk, parent, stats, t0, max_states, max_seconds,
                     if outs is None:
                         outs = e[2](s)
                     # C0: enabled; C3 (breadth-first proviso): every successor undiscovered
-                    if outs and all(((s & clear) | setb) not in parent for clear, setb in outs):
+                    if outs and all((((s & clear) | setb) if canon is None else canon((s & clear) | setb))
+                                    not in parent for clear, setb in outs):
                         groups = (outs,)
                         stats.reduced_expansions += 1
                         break
@@ -776,6 +816,8 @@ def _bfs_reduced_packed(cm, red, pk, parent, stats, t0, max_states, max_seconds,
             for outs in groups:
                 for clear, setb in outs:
                     n = (s & clear) | setb
+                    if canon is not None:
+                        n = canon(n)
                     transitions += 1
                     if n in parent:
                         continue

@@ -247,6 +247,7 @@ class Model:
         self.locks_released_at_exit = True
         self.anchor_names: dict[str, tuple] = {}     # call -> the names it has in other kernels
         self.progress: list = []      # progress properties (verifier/progress.py), weak fairness
+        self.symmetries: list = []    # symmetric thread groups (verifier/symmetry.py), `symmetric()`
 
     def renamed(self, call: str, *names: str) -> None:
         """Anchor call `call` is called `names` in other kernels (`swap_free` became
@@ -309,6 +310,15 @@ class Model:
         self.progress.append(ProgressProperty(name, NPC, progress=tuple(tuple(p) for p in progress),
                                               doc=doc))
 
+    def symmetric(self, threads: Sequence[str], fields: Iterable[Sequence[str]] = ()) -> None:
+        """Declare `threads` interchangeable: the same code on the same data, each with its own copy
+        of the per-thread `fields` (one tuple per local, the field of each thread in `threads` order:
+        `[("fault0_page", "fault1_page"), ...]`). Lock fields owned by one of them are permuted with
+        them. Invariants and final predicates must not tell them apart. Used by
+        `explore(symmetry=True)`; checked by verifier/symmetry.py (see there)."""
+        from .symmetry import SymmetryGroup
+        self.symmetries.append(SymmetryGroup(tuple(threads), tuple(tuple(f) for f in fields)))
+
     def compile(self, reset_dead: bool = False) -> "CompiledModel":
         """Freeze the model. `reset_dead`: dead-variable reduction (see CompiledModel.dead_resets)."""
         return CompiledModel(self, reset_dead)
@@ -356,6 +366,11 @@ class CompiledModel:
         self._inv_key = (itemgetter(*self._inv_idx) if self._inv_idx else (lambda s: ()))
         self._inv_memo: dict = {}
         self.steps = [st for t in self.threads for st in t.steps]
+        # declared symmetric thread groups, checked (verifier/symmetry.py); None: none declared
+        self.symmetry = None
+        if getattr(model, "symmetries", None):
+            from .symmetry import Symmetry
+            self.symmetry = Symmetry(self)
 
     def _lock_final(self, model: Model) -> list:
         """Once every thread has finished no lock may be held: a lock left taken (an unlock missed

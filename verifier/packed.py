@@ -41,6 +41,14 @@ class PackedModel:
             slot_values[i] = list(dict.fromkeys(f.domain if f.domain is not None else (f.init,)))
         for ti, t in enumerate(cm.threads):
             slot_values[nf + ti] = list(range(len(t.steps) + 1))
+        # the slots of one orbit of a symmetry (verifier/symmetry.py) share their value codes, so a
+        # permutation moves codes between them unchanged; a class widens as a whole
+        self.share: dict[int, tuple] = {}
+        for cls in (cm.symmetry.classes if cm.symmetry is not None else ()):
+            for i in cls:
+                slot_values[i] = slot_values[cls[0]]
+                self.share[i] = cls
+        self.on_widen: list = []      # callbacks after a field widened (the symmetry canonicaliser)
         self.segs = [[] for _ in range(self.nslots)]
         for i in order:
             # an undeclared domain starts with room for 4 values (most fields of mm models need
@@ -51,7 +59,8 @@ class PackedModel:
             top += w
         self.top = top
         self.values = slot_values
-        self.codes = [{v: c for c, v in enumerate(vals)} for vals in slot_values]
+        tables: dict[int, dict] = {}
+        self.codes = [tables.setdefault(id(vals), {v: c for c, v in enumerate(vals)}) for vals in slot_values]
         self.version = 0
         # per thread: (shift, mask, entries by pc); an entry is [read mask, memo, miss, transitions
         # counted for coverage, memo.get]
@@ -113,8 +122,9 @@ class PackedModel:
             vals = self.values[slot]
             c = codes[value] = len(vals)
             vals.append(value)
-            if c > self.cap[slot]:
-                self._widen(slot)
+            for sl in self.share.get(slot, (slot,)):
+                if c > self.cap[sl]:
+                    self._widen(sl)
         return c
 
     def _widen(self, slot: int) -> None:
@@ -142,6 +152,8 @@ class PackedModel:
                 for key, outs in memo.items():
                     memo[key] = tuple((clear & ~new_seg if ~clear & old else clear, setb)
                                       for clear, setb in outs)
+        for hook in self.on_widen:
+            hook()
 
     def _rebuild(self) -> None:
         """Masks and decoders from the current layout."""

@@ -80,6 +80,8 @@ def counters(knobs) -> Model:
     # spelled out rather than a loop over getattr: this model is the explorer's benchmark
     bounded = eval("lambda s: " + " and ".join(f"s.c{i} <= {k}" for i in range(n)))
     m.invariant("bounded", bounded, [f"c{i}" for i in range(n)], "no counter exceeds K")
+    # the threads are the same code on their own counters (the invariant reads all of them)
+    m.symmetric([f"t{i}" for i in range(n)], [tuple(f"c{i}" for i in range(n))])
     return m
 
 @builder(Knob("lost_update.atomic", False, "the increment is one atomic read-modify-write"),
@@ -103,4 +105,5 @@ def lost_update(knobs) -> Model:
                        effect=(lambda reg: lambda s: {"x": getattr(s, reg) + 1})(reg),
                        reads=[reg], writes=["x"])
     m.final("no_lost_update", lambda s: s.x == 2 * k, ["x"], "every increment is counted")
+    m.symmetric(["t0", "t1"], [("r0", "r1")])
     return m

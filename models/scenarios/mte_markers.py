@@ -154,9 +154,12 @@ def mte_swapin(knobs) -> Model:
     k = _kernel(knobs)
     m, mm, mte = _swapped_out_mte("mte-swapin", "the tags of a swapped-in PROT_MTE page are restored",
                                   knobs, k)
+    faults = []
     for name in ("fault0", "fault1"):
         t = mm.thread(name, f"thread {name[-1]} of the process: a tag-checked load from the page")
         emit_tag_checked_load(t, mte, k)
+        faults.append(t)
+    mm.symmetric(*faults)           # the same load on the same page (explore --symmetry)
     inv_tags_survive_swap(mte)
     inv_no_uninitialised_tags(mte)
     final_nothing_leaked(mm)
@@ -188,9 +191,12 @@ def mte_shmem(knobs) -> Model:
     mm.add_swap_slot(count=1, data=ORIGINAL)
     mte = MTE(mm, k, vm_mte=True, saved=True)
     entry = add_shmem_entry(mte)
+    tasks = []
     for name in ("task0", "task1"):
         t = mm.thread(name, f"{name}: a process mapping the shmem file PROT_MTE faults on the index, then loads")
         emit_shmem_fault_mte(t, mte, k, entry, restore_after_swap_free=knobs["shmem.restore_after_swap_free"])
+        tasks.append(t)
+    mm.symmetric(*tasks)
     inv_tags_survive_swap(mte)
     inv_no_uninitialised_tags(mte)
     return m
@@ -201,9 +207,12 @@ def mte_readpage_race(knobs) -> Model:
     k = _kernel(knobs, synchronous_io=True)
     m, mm, mte = _swapped_out_mte("mte-readpage-race", "the tags are restored from live tag storage",
                                   knobs, k)
+    faults = []
     for name in ("fault0", "fault1"):
         t = mm.thread(name, f"thread {name[-1]} of the process: a tag-checked load from the page")
         emit_tag_checked_load(t, mte, k)
+        faults.append(t)
+    mm.symmetric(*faults)           # the same load on the same page (explore --symmetry)
     inv_no_freed_tag_storage_read(mte)
     inv_tags_survive_swap(mte)
     inv_no_uninitialised_tags(mte)
