@@ -364,16 +364,18 @@ def _run_layout(job: Job) -> list[CheckResult]:
 # Running many
 
 
-EXECUTORS = ("local", "dask")
+EXECUTORS = ("local", "dask", "ray")
 
 
 def run_jobs(jobs: list[Job], n_jobs: int = 1, progress=None, executor: str = "local",
              scheduler: str | None = None) -> list[CheckResult]:
     """Run `jobs`, serially or over `n_jobs` processes; results come back in job order, so a
     parallel run reports exactly what a serial one does. `executor="dask"` runs the same jobs on a
-    dask.distributed cluster (see `_run_dask`)."""
+    dask.distributed cluster (see `_run_dask`), `executor="ray"` on a ray cluster (`_run_ray`)."""
     if executor == "dask":
         return _run_dask(jobs, n_jobs, progress, scheduler)
+    if executor == "ray":
+        return _run_ray(jobs, n_jobs, progress, scheduler)
     if executor != "local":
         raise ValueError(f"unknown executor {executor!r}")
     results: list[list[CheckResult]] = [None] * len(jobs)      # type: ignore[list-item]
@@ -565,3 +567,48 @@ _RESULT_TYPES = {"kind": str, "name": str, "item": str, "file": str, "verdict": 
 
 def default_jobs() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
+
+
+def _run_ray(jobs: list[Job], n_jobs: int, progress, scheduler: str | None) -> list[CheckResult]:
+    """The jobs as ray tasks, the same pure `run_job` as the other executors: on the cluster at
+    `scheduler` (a ray address: "auto", "host:6379" or "ray://host:10001"; its nodes need this
+    version of pteverify and the same files at the same paths), or, without one, a local ray
+    instance of `n_jobs` CPUs started for this check and shut down after it. A ray instance already
+    initialised in this process (a caller's) is used as it is and left running."""
+    try:
+        import ray
+    except ImportError:
+        from .errors import BadInput
+        raise BadInput("--executor ray needs ray: pip install 'pteverify[ray]'") from None
+    started = False
+    if not ray.is_initialized():
+        opts = dict(log_to_driver=False, configure_logging=True, logging_level="ERROR")
+        try:
+            if scheduler:
+                ray.init(address=scheduler, **opts)
+            else:
+                ray.init(num_cpus=n_jobs, include_dashboard=False, **opts)
+        except (ConnectionError, RuntimeError, ValueError) as e:
+            from .errors import BadInput, one_line
+            raise BadInput(f"--scheduler {scheduler}: cannot reach a ray cluster ({one_line(e)})"
+                           if scheduler else f"--executor ray: cannot start a local ray instance ({one_line(e)})") from None
+        started = True
+    results: list[list[CheckResult]] = [None] * len(jobs)      # type: ignore[list-item]
+    try:
+        task = ray.remote(num_cpus=1, max_retries=0)(run_job)
+        refs = [task.remote(job) for job in jobs]
+        index = {ref: i for i, ref in enumerate(refs)}
+        pending = list(refs)
+        done = 0
+        while pending:
+            ready, pending = ray.wait(pending, num_returns=1)
+            for ref in ready:
+                i = index[ref]
+                results[i] = ray.get(ref)
+                done += 1
+                if progress:
+                    progress(done, len(jobs), jobs[i])
+    finally:
+        if started:
+            ray.shutdown()
+    return [r for rs in results for r in rs]

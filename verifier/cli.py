@@ -594,10 +594,10 @@ def layout_show_cmd(layout, is_file):
 @cli.command("check")
 @click.option("--jobs", "-j", "n_jobs", type=click.IntRange(min=1), default=1, show_default=True,
               help="Run scenario variants and layouts over this many processes.")
-@click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
-              help="Where the jobs run: this machine, or a dask.distributed cluster (pip install 'pteverify[dask]').")
+@click.option("--executor", type=click.Choice(["local", "dask", "ray"]), default="local", show_default=True,
+              help="Where the jobs run: this machine, a dask.distributed cluster (pip install 'pteverify[dask]') or a ray cluster (pip install 'pteverify[ray]').")
 @click.option("--scheduler", metavar="ADDRESS",
-              help="With --executor dask: the scheduler to use (e.g. tcp://host:8786); default: a local cluster of --jobs workers.")
+              help="With --executor dask: the scheduler to use (e.g. tcp://host:8786); with --executor ray: the cluster address (auto, host:6379, ray://host:10001); default: a local cluster of --jobs workers.")
 @click.option("--only", "only", multiple=True, metavar="PATTERN",
               help="Only jobs whose id or name matches this glob (repeatable): 'odirect-*', 'layout/x86*'.")
 @click.option("--scenarios", "scenarios_dir", type=click.Path(file_okay=False, exists=True),
@@ -652,8 +652,8 @@ def check_cmd(n_jobs, executor, scheduler, only, scenarios_dir, layouts_dir, no_
     kept = []
     if changed_only:
         jobs, kept = chk.reuse_unchanged(jobs, chk.load_baseline(Path(baseline)))
-    if scheduler and executor != "dask":
-        raise BadInput("--scheduler is for --executor dask")
+    if scheduler and executor == "local":
+        raise BadInput("--scheduler is for --executor dask or ray")
     # more processes than jobs or cores only costs memory and start-up time (a cluster has its own)
     if not scheduler:
         n_jobs = max(1, min(n_jobs, len(jobs), os.cpu_count() or 1))

@@ -81,7 +81,8 @@ def counters(knobs) -> Model:
     bounded = eval("lambda s: " + " and ".join(f"s.c{i} <= {k}" for i in range(n)))
     m.invariant("bounded", bounded, [f"c{i}" for i in range(n)], "no counter exceeds K")
     # the threads are the same code on their own counters (the invariant reads all of them)
-    m.symmetric([f"t{i}" for i in range(n)], [tuple(f"c{i}" for i in range(n))])
+    if n > 1:
+        m.symmetric([f"t{i}" for i in range(n)], [tuple(f"c{i}" for i in range(n))])
     return m
 
 @builder(Knob("lost_update.atomic", False, "the increment is one atomic read-modify-write"),
