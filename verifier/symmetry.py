@@ -194,7 +194,15 @@ class Symmetry:
     # -- the canonical form on packed states ---------------------------------------------------
     def packed_canon(self, pk):
         """canon(packed state) -> packed representative of its orbit (see the module docstring).
-        Re-planned whenever a field of the layout widens."""
+        Re-planned whenever a field of the layout widens; built once per packed model."""
+        cached = getattr(self, "_canon", None)
+        if cached is not None and cached[0] is pk:
+            return cached[1]
+        canon = self._packed_canon(pk)
+        self._canon = (pk, canon)
+        return canon
+
+    def _packed_canon(self, pk):
         cm = self.cm
         n_threads = len(cm.threads)
         for L in self.lock_slots:          # intern every owner value up front
