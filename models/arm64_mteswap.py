@@ -118,6 +118,7 @@ class MTE:
                            "(ghost) mte_restore_page_tags() read a tag storage after it was kfree()d",
                            ghost=True)
         self.seen: list[str] = []
+        self.loads: list[tuple[str, str | None]] = []   # (tags seen, how the access ended)
         store, folio = self.store_fields(), self.folio_fields()
         mm.add_slot_free_hook(ArchHook(
             self.invalidate, reads=tuple(store), writes=tuple(store),
@@ -238,6 +239,24 @@ def inv_tags_survive_swap(mte: MTE) -> None:
         "mte_tags_survive_swap", lambda s: all(getattr(s, f) in (NO_TAGS, SAVED) for f in seen), seen,
         "the tags of a page mapped PROT_MTE equal the tags it had when it was swapped out: a "
         "tag-checked access after swap-in finds the saved tags (else SEGV_MTESERR)")
+
+
+def final_tag_checked_loads(mte: MTE) -> None:
+    """A final predicate: every tag-checked load that returned data went through a tagged PTE
+    (MT_NORMAL_TAGGED) and so was checked against the page's allocation tags (ldg found tags). With
+    mte_tags_survive_swap / no_uninitialised_tags_exposed, which say what the tags must be, this
+    says that the access looked at all: a PROT_MTE mapping that lost its tagged memory type (a
+    swap-in, set_pte_at() or mprotect() that does not make the PTE tagged) passes those silently."""
+    loads = list(mte.loads)
+    reads = [f for pair in loads for f in pair if f]
+
+    def ok(s):
+        return all(getattr(s, seen) != NO_TAGS or (result is not None and getattr(s, result) == "SIGBUS")
+                   for seen, result in loads)
+
+    mte.mm.m.final("tag_checked_loads_checked", ok, reads,
+                   "every tag-checked load that returned data found allocation tags: the PTE it "
+                   "went through was tagged (a load that got SIGBUS returns nothing)")
 
 
 def inv_no_uninitialised_tags(mte: MTE) -> None:

@@ -76,7 +76,7 @@ def emit_madvise_free(ctx: Ctx, lzm: LazyMM, *, prefix: str = "madv", cont: str 
                 return d                               # !folio_trylock(): continue (nothing done)
             if mm.fv(s, d, "map", fid) != 1:
                 return d                               # shared folio: skip
-            if mm.fv(s, d, "swapcache", fid) and not mm.try_to_free_swap(s, d, fid):
+            if mm.fv(s, d, "swapcache", fid) and not mm.try_to_free_swap(s, d, fid, lock_taken_here=True):
                 return d
             mm.fset(d, fid, dirty=False)               # folio_clear_dirty()
         if p.dirty:                                    # pte_young || pte_dirty: clean + old, queue flush

@@ -414,6 +414,12 @@ def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
 
     def put_swap(s):
         d = {}
+        fid = getattr(s, page)
+        # folio_put_swap(): VM_WARN_ON_FOLIO(!folio_test_locked(folio)); !folio_test_swapcache(folio)
+        mm.assert_folio_locked(s, fid, "folio_put_swap()")
+        if not getattr(s, mm.f["swapcache"][fid]):
+            raise ModelError("folio_put_swap(): the folio is not in the swap cache "
+                             "(VM_WARN_ON_FOLIO(!folio_test_swapcache(folio)))")
         mm.swap_free(s, d)                              # the swap cache still pins the slot
         return d
 
@@ -421,12 +427,12 @@ def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
         if st:
             ctx.step("dsp.swap_free", "mm/memory.c:do_swap_page: folio_put_swap(folio, page) [folio locked; "
                      "the count drops, the swap cache keeps the slot]" + mm.slot_free_ref(),
-                     effect=put_swap, reads=slot, writes=slot)
+                     effect=put_swap, reads=[page] + slot + mm.locks() + mm.ff("swapcache"), writes=slot)
         elif k.swap_free_before_map:
             ctx.step("dsp.swap_free", "mm/memory.c:do_swap_page: swap_free(entry); "
                      "should_try_to_free_swap() -> try_to_free_swap(page)" + mm.slot_free_ref(),
                      effect=free_swap,
-                     reads=[page, fwrite] + slot + mm.ff("swapcache", "ref", "writeback", "map"),
+                     reads=[page, fwrite] + slot + mm.locks() + mm.ff("swapcache", "ref", "writeback", "map"),
                      writes=slot + folio_all)
         else:
             ctx.step("dsp.swap_free", "mm/memory.c:do_swap_page: swap_free(entry) [after set_pte_at(), "
@@ -517,7 +523,7 @@ def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
                  "exclusive, vmf->flags) -> folio_free_swap(folio) [after set_ptes(); count 0, no "
                  "writeback]" + mm.slot_free_ref(),
                  effect=free_after_map,
-                 reads=[page, fwrite, excl] + slot + mm.ff("swapcache", "ref", "writeback", "map"),
+                 reads=[page, fwrite, excl] + slot + mm.locks() + mm.ff("swapcache", "ref", "writeback", "map"),
                  writes=slot + folio_all)
 
     # -- unlock; a write fault that could not map writable continues in do_wp_page --------------------
@@ -610,7 +616,7 @@ def emit_do_wp_page(ctx: Ctx, k: Kernel) -> None:
             return {GOTO: "wp.copy"}
         d = {}
         if in_cache:
-            mm.try_to_free_swap(s, d, fid)             # folio lock taken and dropped by trylock_page
+            mm.try_to_free_swap(s, d, fid, lock_taken_here=True)    # trylock_page() ... unlock_page()
         if mm.fv(s, d, "ref", fid) != 1:
             d[GOTO] = "wp.copy"
             return d

@@ -53,7 +53,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, NamedTuple
-from pteverify.model import GOTO, Model, ModelError
+from pteverify.model import FREE, GOTO, Model, ModelError
 
 
 NO_FOLIO = "-"
@@ -460,10 +460,24 @@ class MM:
         self.put_folio(s, d, fid)
         self.maybe_free_slot(s, d)
 
-    def try_to_free_swap(self, s, d: dict, fid: str) -> bool:
+    def assert_folio_locked(self, s, fid: str, call: str) -> None:
+        """The kernel's own check that the caller holds the folio lock (VM_BUG_ON_FOLIO /
+        VM_WARN_ON_FOLIO(!folio_test_locked(folio)) in `call`): a ModelError when the folio's lock is
+        free in the state the step starts from. Like folio_test_locked() it does not ask who holds it.
+        The step must declare the folio locks (`locks()`) among its reads."""
+        if getattr(s, self.lock[fid]) == FREE:
+            raise ModelError(f"{call}: folio {fid} is not locked "
+                             "(VM_BUG_ON_FOLIO/VM_WARN_ON_FOLIO(!folio_test_locked(folio)))")
+
+    def try_to_free_swap(self, s, d: dict, fid: str, lock_taken_here: bool = False) -> bool:
         """try_to_free_swap() / folio_free_swap() with the folio locked: only when the folio is in the
         swap cache, not under writeback and no swap PTE references the slot; the data now lives only
-        in RAM, so the folio is dirtied."""
+        in RAM, so the folio is dirtied. Both assert the folio lock (try_to_free_swap():
+        VM_BUG_ON_PAGE(!PageLocked(page)); folio_free_swap() -> folio_swapcache_freeable():
+        VM_BUG_ON_FOLIO(!folio_test_locked(folio))); `lock_taken_here`: the calling step takes and
+        drops the lock itself (a trylock inside one atomic step), so there is nothing to check."""
+        if not lock_taken_here:
+            self.assert_folio_locked(s, fid, "folio_free_swap()")
         if not self.fv(s, d, "swapcache", fid) or self.fv(s, d, "writeback", fid):
             return False
         if self.v(s, d, self.swp_count) != 0:

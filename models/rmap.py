@@ -51,7 +51,7 @@ from .tlb import emit_tlb_flush
 
 def emit_try_to_unmap_one(ctx: Ctx, k: Kernel, page: str, *, fail: str, done: str | None = None,
                           cont: str | None = None, kf: KernelII | None = None, deferred_flush: bool = False,
-                          lazyfree=None, tlb_flush: ArchHook | None = None) -> None:
+                          lazyfree=None, tlb_flush: ArchHook | None = None, folio_locked: bool = False) -> None:
     """mm/rmap.c:try_to_unmap_one() of the anonymous folio in local `page` from the PTE of `ctx.mm`:
     the swap path (swap_duplicate(), the pin check, the swap PTE) and, with `lazyfree` (a
     vmscan.Lazyfree), the MADV_FREE page check of a folio without PG_swapbacked.
@@ -60,9 +60,13 @@ def emit_try_to_unmap_one(ctx: Ctx, k: Kernel, page: str, *, fail: str, done: st
     that does not map the folio, and a discarded lazyfree folio, continue at `done` (default `fail`);
     the swap PTE written, the thread continues at `cont` (or the next step). The TLB flush of
     ptep_clear_flush() is either a hook run inside the clearing step (`tlb_flush`, a CPU's TLB entry)
-    or, with `kf` (the GUP-fast scenarios), a step of its own racing GUP-fast (tlb.emit_tlb_flush)."""
+    or, with `kf` (the GUP-fast scenarios), a step of its own racing GUP-fast (tlb.emit_tlb_flush).
+    `folio_locked`: the caller is try_to_unmap() from shrink_folio_list(), whose kernel-doc says
+    "Context: Caller must hold the folio lock": the walk asserts it (on 2026 kernels
+    folio_dup_swap() checks it too, VM_WARN_ON_FOLIO(!folio_test_locked(folio)))."""
     _emit_unmap(ctx, k, page, kind="swap", fail=fail, done=done, cont=cont, kf=kf,
-                deferred_flush=deferred_flush, lazyfree=lazyfree, tlb_flush=tlb_flush)
+                deferred_flush=deferred_flush, lazyfree=lazyfree, tlb_flush=tlb_flush,
+                folio_locked=folio_locked)
 
 
 def emit_try_to_migrate_one(ctx: Ctx, k: Kernel, kf: KernelII, page: str, *, fail: str,
@@ -73,7 +77,7 @@ def emit_try_to_migrate_one(ctx: Ctx, k: Kernel, kf: KernelII, page: str, *, fai
 
 def _emit_unmap(ctx: Ctx, k: Kernel, page: str, *, kind: str, fail: str, done: str | None = None,
                 cont: str | None = None, kf: KernelII | None = None, deferred_flush: bool = False,
-                lazyfree=None, tlb_flush: ArchHook | None = None) -> None:
+                lazyfree=None, tlb_flush: ArchHook | None = None, folio_locked: bool = False) -> None:
     """The walk both unmappers share, A1-A4 under the PTL (steps `unmap.*` / `mig.*`)."""
     mm = ctx.mm
     assert kind in ("swap", "migrate")
@@ -92,6 +96,8 @@ def _emit_unmap(ctx: Ctx, k: Kernel, page: str, *, kind: str, fail: str, done: s
     # -- A1 -------------------------------------------------------------------------------------
     def clear(s):
         fid = getattr(s, page)
+        if folio_locked:
+            mm.assert_folio_locked(s, fid, "try_to_unmap() [Context: caller must hold the folio lock]")
         pte = getattr(s, mm.pte)
         if not (pte.present and pte.folio == fid):
             return {GOTO: done}                        # page_vma_mapped_walk() finds no mapping
@@ -122,7 +128,8 @@ def _emit_unmap(ctx: Ctx, k: Kernel, page: str, *, kind: str, fail: str, done: s
                   "anon_exclusive = PageAnonExclusive(subpage); ")) if k.anon_exclusive else "")
              + how + (tlb_flush.ref if tlb_flush else ""),
              guard=lambda s: getattr(s, mm.ptl) == FREE, effect=clear,
-             reads=[mm.ptl, mm.pte, page] + mm.ff("excl") + lazy_reads + flush_reads,
+             reads=[mm.ptl, mm.pte, page] + mm.ff("excl") + lazy_reads + flush_reads
+             + (mm.locks() if folio_locked else []),
              writes=[mm.ptl, mm.pte] + locals_ + (mm.ff("dirty") if early else []) + flush_writes,
              branches=[done] + ([f"{p}.share"] if lf else []))
     if early and not deferred_flush and kf is not None:

@@ -43,8 +43,9 @@ def add_shmem_entry(mte: MTE) -> str:
 
 
 def emit_shmem_fault_mte(ctx: Ctx, mte: MTE, k: MteKernel, entry: str, *,
-                         restore_after_swap_free: bool = False) -> None:
+                         restore_after_swap_free: bool = False) -> str:
     """shmem_fault() on a PROT_MTE shared mapping, then a tag-checked load through the new PTE.
+    Returns the thread's `mapped` field (the folio its PTE maps once the fault is done).
     `restore_after_swap_free` is a seeded mutation (not a kernel): arch_swap_restore() moved after
     swap_free()."""
     mm = mte.mm
@@ -139,3 +140,5 @@ def emit_shmem_fault_mte(ctx: Ctx, mte: MTE, k: MteKernel, entry: str, *,
     ctx.step("load", "user space: tag-checked load through the new PTE (ldg reads the allocation tag)",
              effect=load, reads=[mapped, mte.vm_mte] + list(mte.tags.values()), writes=[seen],
              branches=[DONE])
+    mte.loads.append((seen, None))
+    return mapped

@@ -145,6 +145,8 @@ def emit_try_to_unuse(ctx: Ctx, k: Kernel, *, retry: bool = False, match: str = 
         d[mm.pte] = new
         if arch_set_pte:
             arch_set_pte.fn(s, d, fid, old, new)
+        if k.swap_table:
+            mm.assert_folio_locked(s, fid, "unuse_pte: folio_put_swap()")
         mm.swap_free(s, d)
         return d
 
@@ -159,7 +161,7 @@ def emit_try_to_unuse(ctx: Ctx, k: Kernel, *, retry: bool = False, match: str = 
                          if k.swap_table else
                          f"mm/swapfile.c:unuse_pte: get_page(page); page_add_anon_rmap(page, "
                          f"{excl_ref}); {bits}; swap_free(entry); pte_unmap_unlock()") + freed,
-             effect=set_pte, reads=[page, mm.pte] + slot + mm.ff("ref", "map")
+             effect=set_pte, reads=[page, mm.pte] + slot + mm.locks() + mm.ff("ref", "map")
              + list(arch_set_pte.reads if arch_set_pte else ()),
              writes=[mm.ptl, mm.pte] + slot + folio_all + list(arch_set_pte.writes if arch_set_pte else ()),
              branches=["free_swap"])
@@ -167,6 +169,8 @@ def emit_try_to_unuse(ctx: Ctx, k: Kernel, *, retry: bool = False, match: str = 
     if k.unuse_check_uptodate:
         def swapin_error(s):
             d = {mm.ptl: FREE, mm.pte: PTE_SWAPIN_ERROR}
+            if k.swap_table:
+                mm.assert_folio_locked(s, getattr(s, page), "unuse_pte: folio_put_swap()")
             mm.swap_free(s, d)
             return d
 
@@ -176,7 +180,7 @@ def emit_try_to_unuse(ctx: Ctx, k: Kernel, *, retry: bool = False, match: str = 
                                   "mm/swapfile.c:unuse_pte: !PageUptodate(page) -> "
                                   "set_pte_at(swp_entry_to_pte(make_swapin_error_entry(page))); swap_free(entry); "
                                   "pte_unmap_unlock()") + freed,
-                 effect=swapin_error, reads=slot, writes=[mm.ptl, mm.pte] + slot)
+                 effect=swapin_error, reads=[page] + slot + mm.locks(), writes=[mm.ptl, mm.pte] + slot)
 
     def free_swap(s):
         fid = getattr(s, page)
@@ -189,7 +193,7 @@ def emit_try_to_unuse(ctx: Ctx, k: Kernel, *, retry: bool = False, match: str = 
                            "folio_put(folio)" if k.swap_table else
                            "mm/swapfile.c:unuse_pte_range: try_to_free_swap(page); unlock_page(page); "
                            "put_page(page)") + freed,
-             effect=free_swap, reads=[page] + slot + mm.ff("swapcache", "writeback", "ref", "map"),
+             effect=free_swap, reads=[page] + slot + mm.locks() + mm.ff("swapcache", "writeback", "ref", "map"),
              writes=[entry, page] + mm.locks() + slot + folio_all)
 
     def tail_guard(s):
@@ -201,7 +205,7 @@ def emit_try_to_unuse(ctx: Ctx, k: Kernel, *, retry: bool = False, match: str = 
         d = {GOTO: DONE}
         cache = getattr(s, mm.swp_cache)
         if cache != NO_FOLIO:
-            mm.try_to_free_swap(s, d, cache)           # folio_free_swap() only frees stale folios
+            mm.try_to_free_swap(s, d, cache, lock_taken_here=True)    # only frees stale folios
         if retry and mm.slot_in_use(s, d):
             d[GOTO] = "unuse_pte_range"                # si->inuse_pages: goto retry
         return d

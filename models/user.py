@@ -217,6 +217,7 @@ def emit_tag_checked_load(ctx: Ctx, mte: MTE, k: Kernel, label: str = "load") ->
              reads=[mm.pte, mte.pte_tagged] + list(mte.tags.values()), writes=[seen, orig, ret],
              branches=[DONE, "dsp.lookup", "dsp.swapin_error"])
     emit_fault_handlers(ctx, k)
+    mte.loads.append((seen, ctx.vars["result"]))
 
 
 def emit_marker_load(ctx: Ctx, mm: MM, pte_field: str, result: str, *, label: str = "load",

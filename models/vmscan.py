@@ -211,6 +211,8 @@ def emit_shrink_page_list(ctx: Ctx, k: Kernel, *, isolate_ref: str | None = None
     def add_to_swap(s):
         fid = getattr(s, page)
         d = {}
+        # folio_alloc_swap(): VM_BUG_ON_FOLIO(!folio_test_locked(folio)) (add_to_swap(): VM_BUG_ON_PAGE)
+        mm.assert_folio_locked(s, fid, "folio_alloc_swap()" if k.swap_table else "add_to_swap()")
         if getattr(s, mm.f["swapcache"][fid]):
             return d                                   # already in the swap cache
         if mm.slot_in_use(s, d):
@@ -225,11 +227,12 @@ def emit_shrink_page_list(ctx: Ctx, k: Kernel, *, isolate_ref: str | None = None
              "with count 0, the folio in the swap cache]; folio_mark_dirty(folio)" if k.swap_table else
              "mm/swap_state.c:add_to_swap: get_swap_page(); add_to_swap_cache(); "
              "set_page_dirty(page)",
-             effect=add_to_swap, reads=[page] + slot + mm.ff("swapcache", "ref", "map"),
+             effect=add_to_swap, reads=[page] + slot + mm.locks() + mm.ff("swapcache", "ref", "map"),
              writes=slot + folio_all + mm.locks() + locals_, branches=["keep"])
 
     # -- try_to_unmap() -> mm/rmap.c:try_to_unmap_one ------------------------------------------------
-    emit_try_to_unmap_one(ctx, k, page, fail="keep", done="pageout", lazyfree=lf, tlb_flush=tlb_flush)
+    emit_try_to_unmap_one(ctx, k, page, fail="keep", done="pageout", lazyfree=lf, tlb_flush=tlb_flush,
+                          folio_locked=True)
 
     # -- pageout ------------------------------------------------------------------------------------
     def pageout(s):

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 from pteverify.model import Knob, Model, builder
 
-from ..arm64_mteswap import (MTE, inv_no_freed_tag_storage_read, inv_no_uninitialised_tags,
+from ..arm64_mteswap import (MTE, final_tag_checked_loads, inv_no_freed_tag_storage_read, inv_no_uninitialised_tags,
     inv_tags_survive_swap, MteKernel)
-from ..invariants import (final_nothing_leaked, final_swapoff_leaves_no_swap_reference,
+from ..invariants import (final_nothing_leaked, final_shmem_nothing_leaked, final_swapoff_leaves_no_swap_reference,
     inv_madvise_free_discards_error, inv_marker_not_swap_entry,
     inv_no_data_after_swapin_error, inv_uffd_wp_marker_in_uffd_wp_vma, inv_uffd_wp_write_traps)
 from ..madvise import emit_madvise_free_nonpresent
@@ -162,6 +162,7 @@ def mte_swapin(knobs) -> Model:
     mm.symmetric(*faults)           # the same load on the same page (explore --symmetry)
     inv_tags_survive_swap(mte)
     inv_no_uninitialised_tags(mte)
+    final_tag_checked_loads(mte)
     final_nothing_leaked(mm)
     return m
 
@@ -177,6 +178,7 @@ def mte_swapoff(knobs) -> Model:
     emit_tag_checked_load(task, mte, k)
     inv_tags_survive_swap(mte)
     inv_no_uninitialised_tags(mte)
+    final_tag_checked_loads(mte)
     final_nothing_leaked(mm)
     final_swapoff_leaves_no_swap_reference(mm)
     return m
@@ -191,14 +193,17 @@ def mte_shmem(knobs) -> Model:
     mm.add_swap_slot(count=1, data=ORIGINAL)
     mte = MTE(mm, k, vm_mte=True, saved=True)
     entry = add_shmem_entry(mte)
-    tasks = []
+    tasks, mapped = [], []
     for name in ("task0", "task1"):
         t = mm.thread(name, f"{name}: a process mapping the shmem file PROT_MTE faults on the index, then loads")
-        emit_shmem_fault_mte(t, mte, k, entry, restore_after_swap_free=knobs["shmem.restore_after_swap_free"])
+        mapped.append(emit_shmem_fault_mte(t, mte, k, entry,
+                                           restore_after_swap_free=knobs["shmem.restore_after_swap_free"]))
         tasks.append(t)
     mm.symmetric(*tasks)
     inv_tags_survive_swap(mte)
     inv_no_uninitialised_tags(mte)
+    final_tag_checked_loads(mte)
+    final_shmem_nothing_leaked(mm, entry, mapped)
     return m
 
 @builder(K_READPAGE, K_RESTORE, K_SET_PTE_RESTORES, K_SWAP_TABLE, K_MAP_WRITABLE)
@@ -216,6 +221,7 @@ def mte_readpage_race(knobs) -> Model:
     inv_no_freed_tag_storage_read(mte)
     inv_tags_survive_swap(mte)
     inv_no_uninitialised_tags(mte)
+    final_tag_checked_loads(mte)
     final_nothing_leaked(mm)
     return m
 
@@ -237,6 +243,7 @@ def mte_uninit_tags(knobs) -> Model:
     emit_mprotect_mte(task, mte, mtek, cont="load")
     emit_tag_checked_load(task, mte, k)
     inv_no_uninitialised_tags(mte)
+    final_tag_checked_loads(mte)
     final_nothing_leaked(mm)
     return m
 
