@@ -222,6 +222,7 @@ def droppable_uffd_move(knobs) -> Model:
     emit_access_tlb(user, lzm, "load", last=last, seen_expect=expect, userfault=registered)
 
     inv_droppable_never_swapbacked(mm)
+    final_nothing_leaked(mm, ptes=[mm.pte, src])
     return m
 
 @builder(K_KEEPONFORK, K_DROPPABLE_AWARE)
@@ -260,6 +261,7 @@ def droppable_fork(knobs) -> Model:
     inv_droppable_never_swapbacked(mm, pte=child_pte, name="child_droppable_never_swapbacked",
                                       who=" (the child's copy of the VMA)")
     inv_read_sees_last_write_or_zero(mm, child.vars["seen"], child_expect)
+    final_nothing_leaked(mm, ptes=[mm.pte, child_pte])
     return m
 
 @builder(K_REF_CHECK, K_IFF_DIRTY, K_NO_FLUSH, K_IGNORE_DIRTY)

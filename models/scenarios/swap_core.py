@@ -27,6 +27,7 @@ from pteverify.model import Knob, Model, builder
 
 from pteverify.model import DONE
 
+from ..invariants import final_nothing_leaked
 from ..memory import emit_fault_handlers
 from ..mm import MM, NO_FOLIO, ORIGINAL, Kernel, KernelII, SwapCluster, child_view, pte_present, pte_swap
 from ..swapfile import emit_swap_dup_entry_direct, emit_swap_put_entries_direct
@@ -112,6 +113,7 @@ def uffd_move_swapcache(knobs) -> Model:
                 "with folio_add_anon_rmap_ptes(), whose __folio_check_anon_rmap() requires "
                 "page_pgoff(folio, page) == linear_page_index(vma, address) and the VMA's anon_vma (the "
                 "BUG_ON of c50f8e6053b0, the rss-counter corruption of 0ea148a79919)")
+    final_nothing_leaked(src, ptes=[src.pte, dst.pte])
     return m
 
 
@@ -151,4 +153,18 @@ def uffd_move_batch_pin(knobs) -> Model:
                 "UFFDIO_MOVE never moves a page pinned through the source address (move_present_ptes(): "
                 "folio_maybe_dma_pinned() -> -EBUSY): the DMA into the pin would land in a page the source "
                 "no longer maps")
+
+    def accounted(s):
+        ptes = [getattr(s, src.pte), getattr(s, dst.pte)]
+        mapped = sum(1 for p in ptes if p.present and p.folio == "A")
+        pinned = 1 if getattr(s, held) == "A" else 0
+        return (getattr(s, src.f["map"]["A"]) == mapped
+                and getattr(s, src.f["ref"]["A"]) == mapped + 1 + pinned
+                and getattr(s, src.f["pin"]["A"]) == pinned)
+
+    m.final("nothing_leaked", accounted, [src.pte, dst.pte, held] + src.ff("map", "ref", "pin"),
+            "once both are done the folio's mapcount is the PTEs mapping it, its references are those "
+            "mappings', move_pages_ptes()' own (folio_get() before the move, dropped after the "
+            "modelled steps) and the pin's, and its pin count is the pin GUP-fast returned: a PTE moved and lost, or a "
+            "pin GUP-fast took and did not drop when it backed off, leaks")
     return m
