@@ -304,31 +304,47 @@ def final_swapoff_leaves_no_swap_reference(mm: MM) -> None:
                "after swapoff no swap PTE, swap count or swap cache folio refers to the device")
 
 
-def final_shmem_nothing_leaked(mm: MM, entry: str, mapped: list[str]) -> None:
-    """A final predicate for shmem faults on one index (`entry`: the page-cache slot, the swap entry
-    or a folio; `mapped`: per task, the folio its PTE maps): once every task is done, each folio's
-    references are the page cache's (the slot holds it), the swap cache's and one per mapping, its
-    mapcount is the number of tasks mapping it, and the swap slot is referenced by the page-cache
-    slot only while that still holds the swap entry (shmem_swapin_folio(): swap_free() once the folio
-    replaced the entry), with SWAP_HAS_CACHE exactly while a folio is in the swap cache."""
+def final_shmem_nothing_leaked(mm: MM, entry: str, tasks: int) -> None:
+    """A final predicate for `tasks` shmem faults on one index (`entry`: the page-cache slot, the swap
+    entry or a folio), each of which ends mapping the index once: once every task is done, the
+    folios are mapped `tasks` times in all, and only the page cache's folio (a folio mapped through a
+    shmem VMA is the file's); each folio's references are the page cache's, the swap cache's and one
+    per mapping; the swap slot is referenced only while the page-cache slot still holds the swap
+    entry (shmem_swapin_folio(): swap_free() once the folio replaced it), and SWAP_HAS_CACHE is set
+    exactly while a folio is in the swap cache."""
     slot_fields = [mm.swp_count, mm.swp_has_cache, mm.swp_cache]
 
     def ok(s):
         e = getattr(s, entry)
-        maps = [getattr(s, f) for f in mapped]
+        total = 0
         for fid in mm.folios:
             mapcount = getattr(s, mm.f["map"][fid])
-            if mapcount != maps.count(fid):
+            total += mapcount
+            if mapcount and e != fid:
                 return False
             want = mapcount + (e == fid) + bool(getattr(s, mm.f["swapcache"][fid]))
             if getattr(s, mm.f["ref"][fid]) != want:
                 return False
+        if total != tasks:
+            return False
         if getattr(s, mm.swp_count) != (1 if e not in mm.folios else 0):
             return False
         cache = getattr(s, mm.swp_cache)
         return bool(getattr(s, mm.swp_has_cache)) == (cache != NO_FOLIO)
 
-    mm.m.final("shmem_nothing_leaked", ok, [entry] + mapped + slot_fields + mm.ff("ref", "map", "swapcache"),
-               "once every task is done nothing leaked: each folio's references are the page cache's, "
-               "the swap cache's and its mappings'; the swap slot is referenced only while the page "
-               "cache still holds the swap entry")
+    mm.m.final("shmem_nothing_leaked", ok, [entry] + slot_fields + mm.ff("ref", "map", "swapcache"),
+               "once every task is done nothing leaked: each task maps the page cache's folio once; each "
+               "folio's references are the page cache's, the swap cache's and its mappings'; the swap "
+               "slot is referenced only while the page cache still holds the swap entry")
+
+
+def inv_shmem_mapped_in_page_cache(mm: MM, entry: str) -> None:
+    """A folio mapped through the shmem VMA is the file's folio at the index: finish_fault() maps what
+    shmem_get_folio() returned, and shmem_swapin_folio() puts the folio in the page cache
+    (shmem_add_to_page_cache()) before it returns it."""
+    mm.m.invariant("shmem_mapped_folio_in_page_cache",
+                   lambda s: all(getattr(s, mm.f["map"][fid]) == 0 or getattr(s, entry) == fid
+                                 for fid in mm.folios),
+                   [entry] + mm.ff("map"),
+                   "a folio mapped through the shmem VMA is the one the page cache holds at the index "
+                   "(shmem_add_to_page_cache() before the fault maps it)")

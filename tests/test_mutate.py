@@ -266,3 +266,56 @@ def test_skip_effect_keeps_ghost_writes():
     mutant = mut.apply_mutant(m, mut.MutantSpec("t.store", "skip-effect"), prof.steps["t.store"])
     r = explore(mutant.compile(), reduction=False)
     assert r.verdict == "violated" and r.invariant == "no_lost_store"
+
+
+RETRY = textwrap.dedent('''
+    from pteverify.model import DONE, GOTO, Model, builder
+
+    @builder()
+    def build(knobs):
+        m = Model("retry", "a waiter retries until a flag is set", knobs)
+        m.field("flag", False, (False, True))
+        m.thread("setter").step("set", "flag = true", effect=lambda s: {"flag": True}, writes=["flag"])
+        m.thread("waiter").step("try", "if (!flag) goto try",
+                                effect=lambda s: {GOTO: DONE} if s.flag else {GOTO: "try"},
+                                reads=["flag"], branches=[DONE, "try"])
+        if knobs_progress_in_model:
+            m.eventually_finishes("waiter_finishes", "waiter", "the retry loop ends")
+        return m
+''')
+
+
+@pytest.mark.parametrize("where", ["model", "file"])
+def test_progress_properties_kill_mutants(tmp_path, where):
+    """A progress property is a check like any other: a setter whose store is removed leaves the
+    waiter retrying forever, which only the progress property sees (declared by the builder or by
+    the scenario file's [[progress]])."""
+    (tmp_path / "retry.py").write_text(RETRY.replace("knobs_progress_in_model", str(where == "model")))
+    extra = ('[[progress]]\nname = "waiter_finishes"\nfinishes = "waiter"\n' if where == "file" else "")
+    path = tmp_path / "retry.toml"
+    path.write_text(f'name = "retry"\nmodel = "retry.py:build"\n\n{extra}\n'
+                    '[[variants]]\nname = "base"\nexpect = "holds"\n')
+    (rep,) = mut.mutate_scenarios([get_scenario(str(path))], operators=("skip-effect",))
+    m = {x.id: x for x in rep.mutants}["setter.set:skip-effect"]
+    assert m.status == mut.KILLED and m.how == "waiter_finishes"
+
+
+def test_new_checks_kill_their_mutants():
+    """Each check added to kill survivors kills one (remove the check and this fails): the folio-lock
+    assertion of the swap core (folio_put_swap() in unuse_pte on the 2026 kernel), the MTE load
+    that must go through a tagged PTE, the shmem accounting, the uffd-wp fork protection and the
+    protected store that must end."""
+    want = {
+        "swapoff-bits": ("swapoff.lock:drop-lock:A_lock", "model assertion"),
+        "mte-uninit-tags": ("task.change_pte_range:skip-effect", "tag_checked_loads_checked"),
+        "mte-shmem": ("task0.shmem.finish_fault:skip-effect", "shmem_nothing_leaked"),
+        "uffd-wp-marker": ("fork.copy_page_range:skip-effect", "uffd_wp_fork_keeps_protection"),
+    }
+    reps = mut.mutate_scenarios([load_scenarios()[n] for n in want])
+    for rep in reps:
+        mid, how = want[rep.scenario]
+        m = {x.id: x for x in rep.mutants}[mid]
+        assert m.status == mut.KILLED and m.how.startswith(how), (rep.scenario, m.status, m.how)
+    (rep,) = mut.mutate_scenarios([load_scenarios()["uffd-wp-marker"]], operators=("skip-effect",))
+    m = {x.id: x for x in rep.mutants}["writer.store:skip-effect"]
+    assert m.status == mut.KILLED and m.how == "writer_store_returns"

@@ -201,6 +201,7 @@ def _model_with(model: Model, threads: list) -> Model:
     m.memoise = False           # the wrapped guards and effects look at the whole state
     m.fields = model.fields
     m.invariants = model.invariants
+    m.progress = list(getattr(model, "progress", ()))      # progress properties are checks too
     m.locks_released_at_exit = getattr(model, "locks_released_at_exit", True)
     for t in threads:
         t.model = m
@@ -520,7 +521,7 @@ def _built(path: str, variant: str) -> tuple:
         sc = get_scenario(path)
         v = sc.variant(variant)
         cm = sc.build(v)
-        _MODELS[key] = (cm.model, sc.race_steps(v, cm))
+        _MODELS[key] = (cm.model, sc.race_steps(v, cm), sc)
     return _MODELS[key]
 
 
@@ -531,10 +532,12 @@ def run_mutant(job: _Job) -> MutantResult:
     res = MutantResult("", job.spec.step, job.spec.op, job.ref)
     unchanged = True
     for vname, states, transitions, sp in job.variants:
-        model, race = _built(job.path, vname)
+        model, race, sc = _built(job.path, vname)
         bound = max(job.min_states, job.factor * states)
         try:
             cm = apply_mutant(model, job.spec, sp).compile()
+            if sc.progress:                            # the scenario file's [[progress]] entries
+                cm.progress = cm.progress + sc._progress_properties(cm)
             r = explore(cm, reduction=False, max_states=bound, max_seconds=job.max_seconds, shortest=False,
                         coverage=bool(race))
         except MutantInvalid as e:

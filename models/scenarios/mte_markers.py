@@ -26,6 +26,7 @@ from pteverify.model import Knob, Model, builder
 from ..arm64_mteswap import (MTE, final_tag_checked_loads, inv_no_freed_tag_storage_read, inv_no_uninitialised_tags,
     inv_tags_survive_swap, MteKernel)
 from ..invariants import (final_nothing_leaked, final_shmem_nothing_leaked, final_swapoff_leaves_no_swap_reference,
+                          inv_shmem_mapped_in_page_cache,
     inv_madvise_free_discards_error, inv_marker_not_swap_entry,
     inv_no_data_after_swapin_error, inv_uffd_wp_marker_in_uffd_wp_vma, inv_uffd_wp_write_traps)
 from ..madvise import emit_madvise_free_nonpresent
@@ -203,7 +204,8 @@ def mte_shmem(knobs) -> Model:
     inv_tags_survive_swap(mte)
     inv_no_uninitialised_tags(mte)
     final_tag_checked_loads(mte)
-    final_shmem_nothing_leaked(mm, entry, mapped)
+    inv_shmem_mapped_in_page_cache(mm, entry)
+    final_shmem_nothing_leaked(mm, entry, tasks=len(mapped))
     return m
 
 @builder(K_READPAGE, K_RESTORE, K_SET_PTE_RESTORES, K_SWAP_TABLE, K_MAP_WRITABLE)
@@ -306,4 +308,17 @@ def uffd_wp_marker(knobs) -> Model:
 
     inv_uffd_wp_write_traps(m, stored)
     inv_uffd_wp_marker_in_uffd_wp_vma(m, child_pte, fork_event)
+    if fork_event:
+        # vma_needs_copy(): userfaultfd_wp(dst_vma) -> copy the PTEs; copy_present_pte() keeps the
+        # uffd-wp bit and copy_nonpresent_pte() the marker for a uffd-wp child VMA
+        m.invariant("uffd_wp_fork_keeps_protection",
+                    lambda s: not getattr(s, forked) or getattr(s, child_pte).kind == "marker"
+                    or (getattr(s, child_pte).present and getattr(s, child_pte).uffd_wp),
+                    [forked, child_pte],
+                    "with UFFD_FEATURE_EVENT_FORK the child's VMA is registered for uffd-wp and fork() "
+                    "copies the protection: the child's PTE is a uffd-wp PTE or the marker, so a store "
+                    "of the child traps too")
+    m.eventually_finishes("writer_store_returns", "writer",
+                          "the protected store ends: it completes or reaches handle_userfault(); a fault "
+                          "on a marker or none PTE maps the page, and the retried store ends there")
     return m
