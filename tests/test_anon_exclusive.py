@@ -298,12 +298,17 @@ def test_swap_slot_lifetime():
     d = {}
     mm.swap_free(s, d)
     assert d == {"swp_count": 0, "swp_data": "-"}                    # last reference: slot freed
-    s = cm.make_state({"swp_count": 1, "swp_has_cache": True, "swp_cache": "A", "swp_data": "old",
-                       "A_swapcache": True, "A_ref": 2, "A_map": 0, "pte": pte_swap()})
+    cached = {"swp_count": 1, "swp_has_cache": True, "swp_cache": "A", "swp_data": "old",
+              "A_swapcache": True, "A_ref": 2, "A_map": 0, "pte": pte_swap()}
+    s = cm.make_state(dict(cached, A_lock=1))
     d = {}
     mm.swap_free(s, d)
     assert d == {"swp_count": 0}                                      # the swap cache still pins it
     assert mm.try_to_free_swap(s, d, "A") and d["swp_data"] == "-" and d["A_dirty"]
+    # folio_free_swap() / try_to_free_swap() assert the folio lock (VM_BUG_ON_FOLIO)
+    with pytest.raises(ModelError, match="not locked"):
+        mm.try_to_free_swap(cm.make_state(cached), {"swp_count": 0}, "A")
+    assert mm.try_to_free_swap(cm.make_state(cached), {"swp_count": 0}, "A", lock_taken_here=True)
     with pytest.raises(ModelError):
         mm.swap_free(cm.make_state({"swp_count": 0}), {})
 
