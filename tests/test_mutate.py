@@ -301,21 +301,22 @@ def test_progress_properties_kill_mutants(tmp_path, where):
 
 
 def test_new_checks_kill_their_mutants():
-    """Each check added to kill survivors kills one (remove the check and this fails): the folio-lock
-    assertion of the swap core (folio_put_swap() in unuse_pte on the 2026 kernel), the MTE load
-    that must go through a tagged PTE, the shmem accounting, the uffd-wp fork protection and the
-    protected store that must end."""
-    want = {
-        "swapoff-bits": ("swapoff.lock:drop-lock:A_lock", "model assertion"),
-        "mte-uninit-tags": ("task.change_pte_range:skip-effect", "tag_checked_loads_checked"),
-        "mte-shmem": ("task0.shmem.finish_fault:skip-effect", "shmem_nothing_leaked"),
-        "uffd-wp-marker": ("fork.copy_page_range:skip-effect", "uffd_wp_fork_keeps_protection"),
-    }
-    reps = mut.mutate_scenarios([load_scenarios()[n] for n in want])
-    for rep in reps:
-        mid, how = want[rep.scenario]
-        m = {x.id: x for x in rep.mutants}[mid]
-        assert m.status == mut.KILLED and m.how.startswith(how), (rep.scenario, m.status, m.how)
-    (rep,) = mut.mutate_scenarios([load_scenarios()["uffd-wp-marker"]], operators=("skip-effect",))
-    m = {x.id: x for x in rep.mutants}["writer.store:skip-effect"]
-    assert m.status == mut.KILLED and m.how == "writer_store_returns"
+    """Each check added to kill survivors kills a mutant (remove the check and this fails); together
+    with test_exit_checks_kill_leaks they back scenario_helpers.KILLED_BY_MUTANTS: the folio-lock
+    assertion of the swap core (folio_put_swap() in unuse_pte on the 2026 kernel), the MTE load that
+    must go through a tagged PTE, the shmem accounting and page-cache checks, the uffd-wp fork
+    protection and the protected store that must end (a progress property)."""
+    want = [
+        ("swapoff-bits", "swapoff.lock:drop-lock:A_lock", "model assertion"),
+        ("mte-uninit-tags", "task.change_pte_range:skip-effect", "tag_checked_loads_checked"),
+        ("mte-shmem", "task0.shmem.finish_fault:skip-effect", "shmem_nothing_leaked"),
+        ("mte-shmem", "task0.shmem.add_to_page_cache:skip-effect", "shmem_mapped_folio_in_page_cache"),
+        ("uffd-wp-marker", "fork.copy_page_range:skip-effect", "uffd_wp_fork_keeps_protection"),
+        ("uffd-wp-marker", "writer.store:skip-effect", "writer_store_returns"),
+    ]
+    names = sorted({n for n, _, _ in want})
+    reps = {r.scenario: {x.id: x for x in r.mutants}
+            for r in mut.mutate_scenarios([load_scenarios()[n] for n in names])}
+    for name, mid, how in want:
+        m = reps[name][mid]
+        assert m.status == mut.KILLED and m.how.startswith(how), (name, mid, m.status, m.how)
