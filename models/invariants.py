@@ -348,3 +348,16 @@ def inv_shmem_mapped_in_page_cache(mm: MM, entry: str) -> None:
                    [entry] + mm.ff("map"),
                    "a folio mapped through the shmem VMA is the one the page cache holds at the index "
                    "(shmem_add_to_page_cache() before the fault maps it)")
+
+
+def final_no_zram_double_copy(mm: MM) -> None:
+    """A final predicate for a SWP_SYNCHRONOUS_IO device (zram): once every fault is done, no folio is
+    left in the swap cache for a slot that no swap PTE references. Before the 2026 swap core the
+    skip-swapcache path never put it there; since, do_swap_page() frees it right after mapping
+    (should_try_to_free_swap(): SWP_SYNCHRONOUS_IO -> folio_free_swap()). Otherwise the page is held
+    twice, once in RAM and once compressed in zram, for as long as the folio stays cached."""
+    mm.m.final("no_zram_double_copy",
+               lambda s: getattr(s, mm.swp_cache) == NO_FOLIO or getattr(s, mm.swp_count) > 0,
+               [mm.swp_cache, mm.swp_count],
+               "on a SWP_SYNCHRONOUS_IO device no swapped-in folio stays in the swap cache once no swap "
+               "PTE references its slot (no second copy in zram)")

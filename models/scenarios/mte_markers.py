@@ -26,7 +26,7 @@ from pteverify.model import Knob, Model, builder
 from ..arm64_mteswap import (MTE, final_tag_checked_loads, inv_no_freed_tag_storage_read, inv_no_uninitialised_tags,
     inv_tags_survive_swap, MteKernel)
 from ..invariants import (final_nothing_leaked, final_shmem_nothing_leaked, final_swapoff_leaves_no_swap_reference,
-                          inv_shmem_mapped_in_page_cache,
+                          final_no_zram_double_copy, inv_shmem_mapped_in_page_cache,
     inv_madvise_free_discards_error, inv_marker_not_swap_entry,
     inv_no_data_after_swapin_error, inv_uffd_wp_marker_in_uffd_wp_vma, inv_uffd_wp_write_traps)
 from ..madvise import emit_madvise_free_nonpresent
@@ -165,6 +165,8 @@ def mte_swapin(knobs) -> Model:
     inv_no_uninitialised_tags(mte)
     final_tag_checked_loads(mte)
     final_nothing_leaked(mm)
+    if k.synchronous_io:
+        final_no_zram_double_copy(mm)
     return m
 
 @builder(K_UNUSE_RESTORE, K_SET_PTE_RESTORES, K_SYNC_IO_OFF, K_SWAP_TABLE, K_MAP_WRITABLE)
@@ -225,6 +227,7 @@ def mte_readpage_race(knobs) -> Model:
     inv_no_uninitialised_tags(mte)
     final_tag_checked_loads(mte)
     final_nothing_leaked(mm)
+    final_no_zram_double_copy(mm)
     return m
 
 @builder(K_SYNC_SETS_TAGGED, K_SET_PTE_RESTORES, K_SWAP_TABLE, K_MAP_WRITABLE)
