@@ -6,7 +6,7 @@ copy itself is mm/memory.c:copy_page_range() in memory.py.
 
 from __future__ import annotations
 
-from pteverify.model import DONE, FREE, GOTO
+from pteverify.model import DONE, FREE, GOTO, ModelError
 
 from .mm import ZERO, child_running, Ctx, LazyMM
 
@@ -34,6 +34,10 @@ def emit_dup_mmap(ctx: Ctx, lzm: LazyMM, wipe: str, child_pte: str, forked: str,
     mm = lzm.mm
 
     def fork(s):
+        if getattr(s, child_pte).kind != "none":
+            # dup_mmap() fills the page tables of the mm that mm_init() just created: nothing can
+            # have mapped anything there (no task runs in it before copy_process() returns)
+            raise ModelError("dup_mmap: the child's page table is not empty before the copy")
         d = {forked: True, GOTO: cont}
         if getattr(s, wipe):
             return d                                   # VM_WIPEONFORK: no copy_page_range()
@@ -53,6 +57,6 @@ def emit_dup_mmap(ctx: Ctx, lzm: LazyMM, wipe: str, child_pte: str, forked: str,
              "if (!(tmp->vm_flags & VM_WIPEONFORK)) copy_page_range() -> copy_present_pte(): "
              "folio_try_dup_anon_rmap_pte(); ptep_set_wrprotect() in parent and child [PTL]",
              guard=lambda s: getattr(s, mm.ptl) == FREE, effect=fork,
-             reads=[wipe, mm.ptl, mm.pte] + mm.ff("ref", "map"),
+             reads=[wipe, mm.ptl, mm.pte, child_pte] + mm.ff("ref", "map"),
              writes=[forked, mm.pte, child_pte] + mm.ff("ref", "map", "excl") + lzm.tlb_fields(),
              branches=[cont])

@@ -361,3 +361,35 @@ def final_no_zram_double_copy(mm: MM) -> None:
                [mm.swp_cache, mm.swp_count],
                "on a SWP_SYNCHRONOUS_IO device no swapped-in folio stays in the swap cache once no swap "
                "PTE references its slot (no second copy in zram)")
+
+
+def _visible(s, mm: MM, pte: str):
+    """What a load through `pte` returns: the mapped folio's content, zero for the zero page or a
+    none PTE of an anonymous VMA (do_anonymous_page() maps the zero page), None otherwise."""
+    p = getattr(s, pte)
+    if p.present:
+        return ZERO if p.folio == ZERO else getattr(s, mm.f["data"][p.folio])
+    return ZERO if p.kind == "none" else None
+
+
+def final_last_store_visible(mm: MM, last: str, *, pte: str | None = None, may_drop: bool = False,
+                             name: str = "last_store_visible", who: str = "") -> None:
+    """A final predicate: once every thread is done, a load through `pte` (default the address's PTE)
+    would return what the last completed store wrote (the ghost `last`): the store went into the page
+    that stays mapped. `may_drop`: a MAP_DROPPABLE page that reclaim may drop reads zero instead."""
+    pte = pte or mm.pte
+
+    def ok(s):
+        v = _visible(s, mm, pte)
+        return v == getattr(s, last) or (may_drop and v == ZERO)
+
+    mm.m.final(name, ok, [pte, last] + mm.ff("data"),
+               f"once every thread is done the page{who} holds what the last completed store wrote"
+               + (" (or zero: a droppable page may be dropped)" if may_drop else ""))
+
+
+def final_load_read(mm: MM, seen: str, *, name: str = "load_read_the_page", who: str = "") -> None:
+    """A final predicate: the load of a finished thread returned something (the page's content or
+    zero): with the invariants that say what it may return, this says that it looked at all."""
+    mm.m.final(name, lambda s: getattr(s, seen) != "-", [seen],
+               f"the load{who} returned the page's content or zero once its thread finished")

@@ -20,7 +20,8 @@ from pteverify.model import Knob, Model, builder
 
 from ..fork import emit_dup_mmap, emit_keeponfork
 from ..gup import emit_gup_fast_foll_get
-from ..invariants import (final_dropped_under_pressure, final_nothing_leaked, inv_clean_lazyfree_not_swapbacked,
+from ..invariants import (final_dropped_under_pressure, final_last_store_visible, final_load_read,
+    final_nothing_leaked, inv_clean_lazyfree_not_swapbacked,
     inv_droppable_never_swapbacked, inv_droppable_never_swapped, inv_gup_page_is_mapped_page,
     inv_read_sees_last_write_or_zero, inv_referenced_folio_not_discarded, inv_write_after_madv_free_kept)
 from ..ksm import emit_ksm_madvise, emit_ksmd
@@ -172,6 +173,12 @@ def droppable_reclaim(knobs) -> Model:
                               "while the pressure lasts, kswapd's eviction eventually gets past the "
                               "dirty droppable folio: it isolates it (and drops it) instead of sorting it "
                               "back forever (\"b) Under memory pressure, mm can just drop the pages\")")
+    else:
+        # without the unbounded pressure each access ends: a fault maps the page and the access retries
+        m.eventually_finishes("user_accesses_end", "user",
+                              "the program's store and load end: a fault maps the page (or the zero page) "
+                              "and the retried access goes through")
+    final_load_read(mm, user.vars["seen"])
     final_nothing_leaked(mm)
     return m
 
@@ -198,6 +205,7 @@ def droppable_ksm(knobs) -> Model:
     emit_access_tlb(user, lzm, "store", last=last, label="store")
 
     inv_droppable_never_swapbacked(mm)
+    final_last_store_visible(mm, last)
     return m
 
 @builder(K_UFFD_CHECK)
@@ -222,6 +230,9 @@ def droppable_uffd_move(knobs) -> Model:
     emit_access_tlb(user, lzm, "load", last=last, seen_expect=expect, userfault=registered)
 
     inv_droppable_never_swapbacked(mm)
+    final_load_read(mm, user.vars["seen"])
+    m.eventually_finishes("user_load_ends", "user", "the load ends: the monitor resolves the missing fault "
+                          "(or the range is not registered yet) and the fault maps a page")
     final_nothing_leaked(mm, ptes=[mm.pte, src])
     return m
 
@@ -261,6 +272,12 @@ def droppable_fork(knobs) -> Model:
     inv_droppable_never_swapbacked(mm, pte=child_pte, name="child_droppable_never_swapbacked",
                                       who=" (the child's copy of the VMA)")
     inv_read_sees_last_write_or_zero(mm, child.vars["seen"], child_expect)
+    final_last_store_visible(mm, last, name="parent_store_visible", who=" (the parent's)")
+    final_last_store_visible(mm, child_last, pte=child_pte, name="child_store_visible", who=" (the child's)")
+    final_load_read(mm, child.vars["seen"], name="child_load_read", who=" of the child")
+    for who in ("parent", "child"):
+        m.eventually_finishes(f"{who}_finishes", who, f"the {who}'s accesses end: a fault maps the page "
+                              "and the retried access goes through")
     final_nothing_leaked(mm, ptes=[mm.pte, child_pte])
     return m
 
@@ -285,6 +302,8 @@ def lazyfree_redirty(knobs) -> Model:
 
     inv_write_after_madv_free_kept(mm, done)
     inv_clean_lazyfree_not_swapbacked(mm, lazy)
+    m.eventually_finishes("user_finishes", "user", "madvise() returns and the store ends: a fault maps "
+                          "the page and the retried store goes through")
     final_nothing_leaked(mm)
     return m
 
