@@ -393,3 +393,14 @@ def final_load_read(mm: MM, seen: str, *, name: str = "load_read_the_page", who:
     zero): with the invariants that say what it may return, this says that it looked at all."""
     mm.m.final(name, lambda s: getattr(s, seen) != "-", [seen],
                f"the load{who} returned the page's content or zero once its thread finished")
+
+
+def inv_uffd_wp_store_traps(mm: MM, armed: str, stored: str) -> None:
+    """While UFFDIO_WRITEPROTECT is in force no store to the page completes: whatever maps the page
+    (do_swap_page(), unuse_pte()) maps it write-protected, and the write fault goes to
+    handle_userfault(). uffd_wp_survives_swap only asks that the bit is kept; a PTE that carries the bit
+    but is writable passes it."""
+    mm.m.invariant("uffd_wp_store_traps", lambda s: not (getattr(s, armed) and getattr(s, stored)),
+                   [armed, stored],
+                   "a store to a uffd-wp protected page never completes while the protection is in force: "
+                   "it traps to the monitor (do_swap_page(): userfaultfd_pte_wp() -> no pte_mkwrite())")

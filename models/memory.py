@@ -460,10 +460,11 @@ def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
         d = {}
         wfault = getattr(s, fwrite)
         sd_wp = k.soft_dirty_tracking and not o.soft_dirty    # pte_needs_soft_dirty_wp()
+        uffd_wp = o.uffd_wp and k.swapin_honours_uffd_wp      # userfaultfd_pte_wp()
         if k.swapin_map_writable:
-            write = reuse and not o.uffd_wp and not sd_wp     # read faults too (v6.11)
+            write = reuse and not uffd_wp and not sd_wp       # read faults too (v6.11)
         else:
-            write = reuse and wfault and not o.uffd_wp
+            write = reuse and wfault and not uffd_wp
         dirty = write and wfault                        # pte_mkdirty() on a write fault only
         if dirty and not st:
             d[fwrite] = False                           # vmf->flags &= ~FAULT_FLAG_WRITE

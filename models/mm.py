@@ -132,6 +132,8 @@ class Kernel:
     swapin_map_writable: bool = True   # "mm: swap: reuse exclusive folio directly instead of wp page
                                        #   faults" (v6.11): an exclusive folio is mapped writable on read
                                        #   faults too (VM_WRITE, not uffd-wp, no soft-dirty wrprotect)
+    swapin_honours_uffd_wp: bool = True    # do_swap_page(): no pte_mkwrite() while userfaultfd_pte_wp()
+                                           #   (pte_swp_uffd_wp(vmf->orig_pte)); false: seeded mutation
     soft_dirty_tracking: bool = False  # the VMA tracks soft-dirty (clear_refs cleared VM_SOFTDIRTY):
                                        #   pte_needs_soft_dirty_wp() keeps a clean swap-in read-only
     mglru_sort_folio: str = "newest"   # MGLRU sort_folio(): "v6.10" (the "dirty lazyfree" block),

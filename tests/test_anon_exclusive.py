@@ -32,7 +32,7 @@ EXPECTED = {
                           "seeded-no-swp-soft-dirty": "soft_dirty_survives_swap", "mainline-2026": None},
     "swapoff-bits": {"14a762dd1977^": "uffd_wp_survives_swap", "14a762dd1977": None,
                      "14a762dd1977^-soft-dirty": "soft_dirty_survives_swap", "14a762dd1977-soft-dirty": None,
-                     "mainline-2026": None},
+                     "mainline-2026": None, "seeded-swapin-ignores-uffd-wp": "uffd_wp_store_traps"},
     "swapoff-read-error": {"9f186f9e5fa9^": "no_unread_data_mapped", "9f186f9e5fa9": None, "mainline-2026": None},
 }
 CASES = [(sc, v) for sc, vs in EXPECTED.items() for v in vs]

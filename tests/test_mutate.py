@@ -313,6 +313,16 @@ def test_new_checks_kill_their_mutants():
         ("mte-shmem", "task0.shmem.add_to_page_cache:skip-effect", "shmem_mapped_folio_in_page_cache"),
         ("uffd-wp-marker", "fork.copy_page_range:skip-effect", "uffd_wp_fork_keeps_protection"),
         ("uffd-wp-marker", "writer.store:skip-effect", "writer_store_returns"),
+        ("mte-readpage-race", "fault0.dsp.free_swap:skip-effect", "no_zram_double_copy"),
+        ("droppable-ksm", "user.store:skip-effect", "last_store_visible"),
+        ("droppable-fork", "parent.store:skip-effect", "parent_store_visible"),
+        ("droppable-fork", "child.store:skip-effect", "child_store_visible"),
+        ("droppable-fork", "child.load:skip-effect", "child_load_read"),
+        ("droppable-fork", "child.load.fault:skip-effect", "child_finishes"),
+        ("droppable-reclaim", "user.load:skip-effect", "load_read_the_page"),
+        ("droppable-reclaim", "user.store.fault:skip-effect", "user_accesses_end"),
+        ("droppable-uffd-move", "user.access.fault:skip-effect", "user_load_ends"),
+        ("lazyfree-redirty", "user.store.fault:skip-effect", "user_finishes"),
     ]
     names = sorted({n for n, _, _ in want})
     reps = {r.scenario: {x.id: x for x in r.mutants}

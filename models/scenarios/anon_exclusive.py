@@ -25,7 +25,8 @@ from ..gup import emit_dma_write, emit_gup, emit_gup_release
 from ..invariants import (final_nothing_leaked, final_swapoff_leaves_no_swap_reference,
     inv_exclusive_page_not_replaced, inv_gup_page_is_mapped_page, inv_no_lost_write,
     inv_no_unread_data_mapped, inv_pinned_mapped_page_is_exclusive, inv_soft_dirty_survives_swap,
-    inv_swap_pte_page_not_exclusive, inv_uffd_wp_survives_swap, inv_writable_pte_maps_exclusive_page)
+    inv_swap_pte_page_not_exclusive, inv_uffd_wp_store_traps, inv_uffd_wp_survives_swap,
+    inv_writable_pte_maps_exclusive_page)
 from ..memory import emit_fault_handlers
 from ..mm import MM, ORIGINAL, ArchSwap, Kernel, pte_present, pte_swap
 from ..swapfile import emit_try_to_unuse
@@ -78,6 +79,12 @@ K_SWP_SOFT_DIRTY = Knob("swap_out.swp_soft_dirty", True,
 K_UFFD = Knob("uffd.wp_armed", True, "the page is write-protected with UFFDIO_WRITEPROTECT")
 
 
+K_SWAPIN_UFFD_WP = Knob("swap_in.honours_uffd_wp", True,
+                        "do_swap_page() maps a uffd-wp swap PTE write-protected (userfaultfd_pte_wp() before "
+                        "pte_mkwrite(); pte_mkuffd_wp()); false is a seeded mutation: the bit is carried over "
+                        "but the PTE is made writable, so an armed store completes")
+
+
 K_CHECK_UPTODATE = Knob("swapoff.check_uptodate", True,
                         "unuse_pte() installs a swap-in error entry instead of mapping a !PageUptodate "
                         "page (9f186f9e5fa9, v5.19)")
@@ -104,7 +111,8 @@ def _kernel(knobs, **fixed) -> Kernel:
                "swap.synchronous_io": "synchronous_io", "swap_in.swapcache_prepare": "swapcache_prepare",
                "swapoff.keep_swp_bits": "unuse_keep_swp_bits",
                "swap_out.swp_soft_dirty": "swapout_swp_soft_dirty",
-               "swapoff.check_uptodate": "unuse_check_uptodate", **KERNEL_2026_KNOBS}
+               "swapoff.check_uptodate": "unuse_check_uptodate",
+               "swap_in.honours_uffd_wp": "swapin_honours_uffd_wp", **KERNEL_2026_KNOBS}
     for knob, attr in mapping.items():
         if knob in knobs.declared:
             values[attr] = knobs[knob]
@@ -228,7 +236,7 @@ def swapin_two_faults(knobs) -> Model:
     final_nothing_leaked(mm)
     return m
 
-@builder(K_KEEP_BITS, K_UFFD, K_SWAP_TABLE, K_MAP_WRITABLE)
+@builder(K_KEEP_BITS, K_UFFD, K_SWAP_TABLE, K_MAP_WRITABLE, K_SWAPIN_UFFD_WP)
 def swapoff_bits(knobs) -> Model:
     """swapoff vs a uffd-wp protected, soft-dirty swapped-out page and a writer."""
     k = _kernel(knobs, soft_dirty_tracking=True)       # clear_refs cleared VM_SOFTDIRTY
@@ -250,6 +258,7 @@ def swapoff_bits(knobs) -> Model:
 
     _exclusive_invariants(mm, k)
     inv_uffd_wp_survives_swap(mm, wp)
+    inv_uffd_wp_store_traps(mm, wp, cpu_done)
     inv_soft_dirty_survives_swap(mm, sd)
     inv_no_lost_write(mm, {"cpu": cpu_done})
     final_nothing_leaked(mm)
