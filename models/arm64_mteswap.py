@@ -242,7 +242,8 @@ def inv_tags_survive_swap(mte: MTE) -> None:
 
 
 def final_tag_checked_loads(mte: MTE) -> None:
-    """A final predicate: every tag-checked load that returned data went through a tagged PTE
+    """A final predicate: every tag-checked load returned data (no SIGBUS: the swap slots of these
+    scenarios are readable) and went through a tagged PTE
     (MT_NORMAL_TAGGED) and so was checked against the page's allocation tags (ldg found tags). With
     mte_tags_survive_swap / no_uninitialised_tags_exposed, which say what the tags must be, this
     says that the access looked at all: a PROT_MTE mapping that lost its tagged memory type (a
@@ -251,12 +252,12 @@ def final_tag_checked_loads(mte: MTE) -> None:
     reads = [f for pair in loads for f in pair if f]
 
     def ok(s):
-        return all(getattr(s, seen) != NO_TAGS or (result is not None and getattr(s, result) == "SIGBUS")
+        return all(getattr(s, seen) != NO_TAGS and (result is None or getattr(s, result) != "SIGBUS")
                    for seen, result in loads)
 
     mte.mm.m.final("tag_checked_loads_checked", ok, reads,
-                   "every tag-checked load that returned data found allocation tags: the PTE it "
-                   "went through was tagged (a load that got SIGBUS returns nothing)")
+                   "every tag-checked load returned data through a tagged PTE and found allocation tags "
+                   "(no slot of these scenarios is unreadable, so no load ends in SIGBUS)")
 
 
 def inv_no_uninitialised_tags(mte: MTE) -> None:

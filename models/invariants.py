@@ -404,3 +404,20 @@ def inv_uffd_wp_store_traps(mm: MM, armed: str, stored: str) -> None:
                    [armed, stored],
                    "a store to a uffd-wp protected page never completes while the protection is in force: "
                    "it traps to the monitor (do_swap_page(): userfaultfd_pte_wp() -> no pte_mkwrite())")
+
+
+def final_dma_visible(mm: MM, done: str, tag: str = "dma", may_drop: bool = False) -> None:
+    """A final predicate for a direct-I/O read into the page: once it completed (`done`) and every
+    thread is done, the data the device wrote is what a load from the address returns (the GUP
+    reference kept the page from being discarded; its release dirtied it). `may_drop`: a
+    MAP_DROPPABLE page may be dropped afterwards and read back as zero."""
+    def ok(s):
+        if not getattr(s, done):
+            return True
+        v = _visible(s, mm, mm.pte)
+        return (v is not None and v != ZERO and tag in v.split("+")[1:]) or (may_drop and v == ZERO)
+
+    mm.m.final("dma_data_visible", ok, [done, mm.pte] + mm.ff("data"),
+               "once the O_DIRECT read completed and every thread is done, a load from the address returns "
+               "the data the device wrote" + (" (or zero: a droppable page may be dropped after the I/O)"
+                                              if may_drop else ""))

@@ -167,6 +167,8 @@ def emit_move_swap_pte(ctx: Ctx, src: MM, dst: MM, *, form: str, cont: str = DON
             d[GOTO] = "move.read"                      # !is_pte_pages_stable(): -EAGAIN
             return d
         if fid != NO_FOLIO:
+            # folio_move_anon_rmap(): VM_BUG_ON_FOLIO(!folio_test_locked(folio))
+            mm.assert_folio_locked(s, fid, "folio_move_anon_rmap()")
             mm.fset(d, fid, avma=dst.vma)              # folio_move_anon_rmap(src_folio, dst_vma); ->index
         elif recheck and getattr(s, mm.swp_cache) != NO_FOLIO:
             release(s, d)

@@ -323,6 +323,10 @@ def test_new_checks_kill_their_mutants():
         ("droppable-reclaim", "user.store.fault:skip-effect", "user_accesses_end"),
         ("droppable-uffd-move", "user.access.fault:skip-effect", "user_load_ends"),
         ("lazyfree-redirty", "user.store.fault:skip-effect", "user_finishes"),
+        ("swapoff-bits", "writer.wp.reuse:skip-effect", "writer_store_ends"),
+        ("mte-uninit-tags", "kcompactd.move_to_new_folio:skip-effect", "migration_keeps_data"),
+        ("lazyfree-gup", "odirect.dma:skip-effect", "dma_data_visible"),
+        ("uffd-move-swapcache", "mover.move.lock:drop-lock:A_lock", "model assertion: folio_move_anon_rmap()"),
     ]
     names = sorted({n for n, _, _ in want})
     reps = {r.scenario: {x.id: x for x in r.mutants}

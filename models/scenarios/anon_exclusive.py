@@ -263,6 +263,9 @@ def swapoff_bits(knobs) -> Model:
     inv_no_lost_write(mm, {"cpu": cpu_done})
     final_nothing_leaked(mm)
     final_swapoff_leaves_no_swap_reference(mm)
+    m.eventually_finishes("writer_store_ends", "writer",
+                          "the store ends: it completes, or traps to the uffd monitor (handle_userfault()); "
+                          "each fault maps the page or makes the PTE writable and the store is retried")
     return m
 
 @builder(K_CHECK_UPTODATE, K_KEEP_BITS, K_SWAP_TABLE, K_MAP_WRITABLE)

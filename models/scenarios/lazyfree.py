@@ -21,7 +21,7 @@ from pteverify.model import Knob, Model, builder
 from ..fork import emit_dup_mmap, emit_keeponfork
 from ..gup import emit_gup_fast_foll_get
 from ..invariants import (final_dropped_under_pressure, final_last_store_visible, final_load_read,
-    final_nothing_leaked, inv_clean_lazyfree_not_swapbacked,
+    final_dma_visible, final_nothing_leaked, inv_clean_lazyfree_not_swapbacked,
     inv_droppable_never_swapbacked, inv_droppable_never_swapped, inv_gup_page_is_mapped_page,
     inv_read_sees_last_write_or_zero, inv_referenced_folio_not_discarded, inv_write_after_madv_free_kept)
 from ..ksm import emit_ksm_madvise, emit_ksmd
@@ -330,5 +330,6 @@ def lazyfree_gup(knobs) -> Model:
     inv_gup_page_is_mapped_page(mm, dma_target)
     if not lz.droppable:
         inv_clean_lazyfree_not_swapbacked(mm, lazy)
+    final_dma_visible(mm, dma_done, may_drop=lz.droppable)
     final_nothing_leaked(mm)
     return m

@@ -249,6 +249,11 @@ def mte_uninit_tags(knobs) -> Model:
     emit_tag_checked_load(task, mte, k)
     inv_no_uninitialised_tags(mte)
     final_tag_checked_loads(mte)
+    m.final("migration_keeps_data",
+            lambda s: not getattr(s, mm.pte).present or getattr(s, mm.f["data"][getattr(s, mm.pte).folio]) == ORIGINAL,
+            [mm.pte] + mm.ff("data"),
+            "once compaction and the task are done the page mapped at the address holds the data it held "
+            "before the migration (folio_migrate_copy() copied it with the tags)")
     final_nothing_leaked(mm)
     return m
 
