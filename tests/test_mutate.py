@@ -327,6 +327,7 @@ def test_new_checks_kill_their_mutants():
         ("mte-uninit-tags", "kcompactd.move_to_new_folio:skip-effect", "migration_keeps_data"),
         ("lazyfree-gup", "odirect.dma:skip-effect", "dma_data_visible"),
         ("uffd-move-swapcache", "mover.move.lock:drop-lock:A_lock", "model assertion: folio_move_anon_rmap()"),
+        ("swap-count-overflow", "zap0.put.put:skip-effect", "swap_count_matches_references"),
     ]
     names = sorted({n for n, _, _ in want})
     reps = {r.scenario: {x.id: x for x in r.mutants}

@@ -63,6 +63,20 @@ def swap_count_overflow(knobs) -> Model:
             lambda s: not getattr(s, sc.extend) or getattr(s, sc.extend_cnt) > 0, [sc.extend, sc.extend_cnt],
             "once no slot's count overflows, ci->extend_table is freed (swap_extend_table_try_free()); a "
             "zeroed table left attached is inherited by the cluster's next user")
+    top = sc.max
+
+    def references(s):
+        count = getattr(s, sc.count)
+        return getattr(s, sc.extend_cnt) if count == top else count
+
+    # fork added one reference (the child's swap PTE), the zap dropped one
+    m.final("swap_count_matches_references", lambda s: references(s) == 2,
+            [sc.count, sc.extend_cnt],
+            "once fork and the zap are done the slot's swap count (the extend table's when the inline "
+            "count is SWP_TB_COUNT_MAX) is its PTEs': the starting ones, plus the child's, minus the zapped")
+    m.eventually_finishes("fork_dup_ends", "fork",
+                          "swap_dup_entries_cluster() ends: after -ENOMEM at SWP_TB_COUNT_MAX - 1 the extend "
+                          "table is allocated (or found) and the restart succeeds")
     return m
 
 
