@@ -92,6 +92,12 @@ def holds_write(data: str | None, tag: str) -> bool:
 SORT_FOLIO_FORMS = ("v6.10", "v6.11", "newest")
 
 
+SWAPIN_CHARGE_FORMS = ("at-alloc", "9acbe135588e", "2732acda82c9", "mainline-2026")
+
+
+NO_MEMCG = "-"            # a folio not charged to any memory cgroup / a slot without a swap_cgroup record
+
+
 @dataclass(frozen=True)
 class Kernel:
     """Which historical behaviour each path follows. Defaults are the current kernel; scenario builders
@@ -129,6 +135,13 @@ class Kernel:
                                        #   always tried on SWP_SYNCHRONOUS_IO devices), reuse decided by
                                        #   `exclusive` alone; the swap API of the series (folio_alloc_swap,
                                        #   folio_dup_swap, folio_put_swap, folio_free_swap)
+    swapin_charge: str = "at-alloc"    # when do_swap_page's swap-in charges the new folio to the memcg
+                                       #   recorded for the entry (only where the scenario models memcg,
+                                       #   MM.add_memcg): "at-alloc" (with the allocation: the older forms,
+                                       #   one step here), "9acbe135588e" (mem_cgroup_swapin_charge_folio()
+                                       #   before swap_cache_add_folio()), "2732acda82c9" (after it),
+                                       #   "mainline-2026" (__swap_cache_alloc(): added under ci->lock with
+                                       #   the entry's memcg id, then charged); see SWAPIN_CHARGE_FORMS
     swapin_map_writable: bool = True   # "mm: swap: reuse exclusive folio directly instead of wp page
                                        #   faults" (v6.11): an exclusive folio is mapped writable on read
                                        #   faults too (VM_WRITE, not uffd-wp, no soft-dirty wrprotect)
@@ -143,6 +156,10 @@ class Kernel:
     def __post_init__(self):
         if self.mglru_sort_folio not in SORT_FOLIO_FORMS:
             raise ValueError(f"sort_folio form {self.mglru_sort_folio!r} not in {SORT_FOLIO_FORMS}")
+        if self.swapin_charge not in SWAPIN_CHARGE_FORMS:
+            raise ValueError(f"swap-in charge form {self.swapin_charge!r} not in {SWAPIN_CHARGE_FORMS}")
+        if self.swapin_charge not in ("at-alloc",) and not self.swap_table:
+            raise ValueError(f"swap-in charge form {self.swapin_charge!r} needs the swap table core")
 
     @property
     def swp_exclusive(self) -> bool:
@@ -323,6 +340,8 @@ class MM:
         self.set_pte_hook: ArchHook | None = None         # fn(s, d, folio, old_pte, new_pte)
         self.swap_readpage_hook: Callable | None = None   # emit(ctx, page_field, label_prefix)
         self.vma = "vma"                                # the VMA this view's PTE belongs to (anon rmap)
+        self.memcg = None                               # add_memcg(): the mm's memory cgroup field
+        self.swp_memcg = None                           # add_memcg(): the slot's swap_cgroup record
 
     # -- schema ----------------------------------------------------------------------------
     def add_pte(self, init: Pte) -> str:
@@ -349,6 +368,28 @@ class MM:
                                  "the folio the swap cache holds for the slot")
         self.swp_data = m.field("swp_data", data, doc="what the swap device holds in the slot")
         self.swp_bad = bad      # a bad sector: swap_readpage() fails, the folio stays !uptodate
+
+    def add_memcg(self, memcgs: Iterable[str], owner: str, record: str = NO_MEMCG,
+                  charged: dict | None = None) -> None:
+        """Memory cgroups: the cgroup the process is charged to (mm->owner's memcg, moved by a write
+        to cgroup.procs), the slot's swap_cgroup record (mm/swap_cgroup.c: set when a folio's swap
+        entry is charged, mem_cgroup_try_charge_swap(); cleared when the entry is freed) and each
+        folio's memcg (folio_memcg(), "-" while uncharged). `charged` maps folio ids to their
+        initial memcg."""
+        self._before_steps("memcg")
+        domain = (NO_MEMCG,) + tuple(memcgs)
+        self.memcg = self.m.field("mm_memcg", owner, domain, "the memory cgroup the process belongs to "
+                                  "(get_mem_cgroup_from_mm(): new anonymous folios are charged to it)")
+        self.swp_memcg = self.m.field("swp_memcg", record, domain, "the slot's swap_cgroup record "
+                                      "(lookup_swap_cgroup_id(entry): the memcg its swapped-out page "
+                                      "belonged to)")
+        self.add_folio_flag("memcg", NO_MEMCG, domain, "folio_memcg(): the memcg the folio is charged to",
+                            init=charged)
+
+    def memcg_charge(self, s, d: dict, source: str) -> dict:
+        """The `memcg=` flag of a folio charged from `source` (a field: the mm's memcg or the slot's
+        swap_cgroup record); nothing when the scenario does not model memcg."""
+        return {"memcg": self.v(s, d, source)} if source else {}
 
     def ghost(self, name: str, init: Any, doc: str) -> str:
         self.ghosts[name] = self.m.field(name, init, doc=f"(ghost) {doc}", ghost=True)
@@ -395,7 +436,12 @@ class MM:
         return [self.lock[fid] for fid in self.folios]
 
     def slot_fields(self) -> list[str]:
-        return [self.swp_count, self.swp_has_cache, self.swp_cache, self.swp_data]
+        return [self.swp_count, self.swp_has_cache, self.swp_cache, self.swp_data] + (
+            [self.swp_memcg] if self.swp_memcg else [])
+
+    def memcg_reads(self) -> list[str]:
+        """The memcg fields a charging step reads (none when memcg is not modelled)."""
+        return ([self.memcg, self.swp_memcg] + self.ff("memcg")) if self.memcg else []
 
     # -- state helpers (effects accumulate their changes in a dict `d`) --------------------
     @staticmethod
@@ -442,6 +488,8 @@ class MM:
         (arch_swap_invalidate_page()). Called right after a swap count or SWAP_HAS_CACHE was dropped."""
         if not self.slot_in_use(s, d):
             d[self.swp_data] = NO_DATA
+            if self.swp_memcg:
+                d[self.swp_memcg] = NO_MEMCG           # swap_cgroup_clear(), mem_cgroup_uncharge_swap()
             for hook in self.slot_free_hooks:
                 hook.fn(s, d)
 
@@ -770,7 +818,7 @@ class LazyMM:
         PG_swapbacked unless VM_DROPPABLE (9651fcedf7b9), PG_anon_exclusive, mapcount 1."""
         swapbacked = not self.lz.droppable_vma
         return self.mm.alloc_folio(s, d, ref=1, map=1, excl=True, swapbacked=swapbacked,
-                                   uptodate=True, data=data)
+                                   uptodate=True, data=data, **self.mm.memcg_charge(s, d, self.mm.memcg))
 
 
 # --------------------------------------------------------------------------------------------

@@ -158,7 +158,7 @@ def emit_access_tlb(ctx: Ctx, lzm: LazyMM, op: str, *, tag: str = "cpu", done: s
         "set_pte_at(pte_mkwrite(pte_mkdirty(entry))) [PTL; retry if !pte_none]" if store else
         "!FAULT_FLAG_WRITE: set_pte_at(my_zero_pfn) [PTL; retry if !pte_none]"),
         guard=lambda s: getattr(s, mm.ptl) == FREE, effect=anon_fault,
-        reads=[mm.ptl, pte] + mm.ff("ref"), writes=[pte] + mm.all_folio(), branches=[label])
+        reads=[mm.ptl, pte] + mm.ff("ref") + mm.memcg_reads(), writes=[pte] + mm.all_folio(), branches=[label])
 
     # do_wp_page(): reuse an exclusive anon folio, else wp_page_copy()
     def wp_fault(s):
@@ -181,7 +181,8 @@ def emit_access_tlb(ctx: Ctx, lzm: LazyMM, op: str, *, tag: str = "cpu", done: s
              "new folio, folio_add_new_anon_rmap() [PG_swapbacked unless VM_DROPPABLE], "
              "ptep_clear_flush(); set_pte_at(); folio_remove_rmap_pte(old) [PTL]",
              guard=lambda s: getattr(s, mm.ptl) == FREE, effect=wp_fault,
-             reads=[mm.ptl, pte] + mm.all_folio(), writes=[pte] + mm.all_folio(), branches=[label])
+             reads=[mm.ptl, pte] + mm.all_folio() + mm.memcg_reads(), writes=[pte] + mm.all_folio(),
+             branches=[label])
 
     if userfault:
         ctx.step(uf, "mm/memory.c:do_anonymous_page: userfaultfd_missing(vma) -> "

@@ -219,15 +219,19 @@ def emit_shrink_page_list(ctx: Ctx, k: Kernel, *, isolate_ref: str | None = None
             return keep(s, d)                          # get_swap_page() fails -> activate_locked
         d[mm.swp_has_cache] = True
         d[mm.swp_cache] = fid
+        if mm.swp_memcg:
+            d[mm.swp_memcg] = getattr(s, mm.f["memcg"][fid])   # mem_cgroup_try_charge_swap()
         mm.fset(d, fid, swapcache=True, dirty=True)
         mm.get_folio(s, d, fid)
         return d
 
     ctx.step("add_to_swap", "mm/vmscan.c:shrink_folio_list: folio_alloc_swap(folio) [mm/swapfile.c: a slot "
-             "with count 0, the folio in the swap cache]; folio_mark_dirty(folio)" if k.swap_table else
+             "with count 0, the folio in the swap cache" + ("; mem_cgroup_try_charge_swap() records "
+             "folio_memcg() in the entry's swap_cgroup" if mm.swp_memcg else "") + "]; folio_mark_dirty(folio)"
+             if k.swap_table else
              "mm/swap_state.c:add_to_swap: get_swap_page(); add_to_swap_cache(); "
              "set_page_dirty(page)",
-             effect=add_to_swap, reads=[page] + slot + mm.locks() + mm.ff("swapcache", "ref", "map"),
+             effect=add_to_swap, reads=[page] + slot + mm.locks() + mm.ff("swapcache", "ref", "map") + mm.memcg_reads(),
              writes=slot + folio_all + mm.locks() + locals_, branches=["keep"])
 
     # -- try_to_unmap() -> mm/rmap.c:try_to_unmap_one ------------------------------------------------

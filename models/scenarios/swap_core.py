@@ -27,15 +27,17 @@ from pteverify.model import Knob, Model, builder
 
 from pteverify.model import DONE
 
-from ..invariants import final_nothing_leaked
-from ..memory import emit_fault_handlers
-from ..mm import MM, NO_FOLIO, ORIGINAL, Kernel, KernelII, SwapCluster, child_view, pte_present, pte_swap
+from ..invariants import final_nothing_leaked, inv_no_lost_write
+from ..memory import emit_fault_handlers, emit_zap
+from ..mm import (MM, NO_FOLIO, NO_MEMCG, ORIGINAL, SWAPIN_CHARGE_FORMS, Kernel, KernelII, Lazy, LazyMM,
+                  SwapCluster, child_view, pte_present, pte_swap)
+from ..user import emit_access_tlb
 from ..swapfile import emit_swap_dup_entry_direct, emit_swap_put_entries_direct
 from ..user import emit_access
 from ..gup import emit_gup_fast
 from ..userfaultfd import MOVE_PRESENT_FORMS, MOVE_SWAP_FORMS, emit_move_present_pte, emit_move_swap_pte
 from ..vmscan import emit_shrink_page_list
-from .anon_exclusive import K_MAP_WRITABLE, K_SWAP_TABLE
+from .anon_exclusive import K_MAP_WRITABLE, K_PREPARE, K_SWAP_TABLE, K_SYNC, _kernel
 from .anon_exclusive_ii import ARCHES, K_ARCH as K_GUP_ARCH
 
 K_FREE_ON_SUCCESS = Knob("swap.extend_table_free_on_success", False,
@@ -181,4 +183,67 @@ def uffd_move_batch_pin(knobs) -> Model:
             "mappings', move_pages_ptes()' own (folio_get() before the move, dropped after the "
             "modelled steps) and the pin's, and its pin count is the pin GUP-fast returned: a PTE moved and lost, or a "
             "pin GUP-fast took and did not drop when it backed off, leaks")
+    return m
+
+
+K_CHARGE = Knob("swap_in.charge", "mainline-2026",
+                "when the swap-in folio is charged to the memcg recorded for its entry: 9acbe135588e "
+                "(mem_cgroup_swapin_charge_folio() before swap_cache_add_folio()), 2732acda82c9 (after it), "
+                "mainline-2026 (__swap_cache_alloc(): added under ci->lock with the entry's memcg id, then "
+                "charged), at-alloc (with the allocation: the forms before the swap table)",
+                domain=SWAPIN_CHARGE_FORMS)
+
+
+@builder(K_CHARGE, K_SWAP_TABLE, K_MAP_WRITABLE, K_SYNC, K_PREPARE)
+def swap_entry_aba(knobs) -> Model:
+    """A swap-in validating pte_same() against an entry that was freed and reused meanwhile."""
+    k = _kernel(knobs, swapin_charge=knobs["swap_in.charge"])
+    m = Model("swap-entry-aba", "a fault validates pte_same() against a swap entry freed and reused", knobs)
+    mm = MM(m, folios=("A", "B", "C"))
+    mm.add_pte(pte_swap(exclusive=True, arch=k.arch))
+    mm.add_folios()
+    mm.add_swap_slot(count=1, data=ORIGINAL)
+    mm.add_memcg(("memcg0", "memcg1"), owner="memcg0", record="memcg0")
+    cpu_done = mm.ghost("cpu_stored", False, "the process's store to its fresh page completed")
+
+    t0 = mm.thread("fault0", "a thread of the process (in memcg0) loads from the swapped-out page")
+    emit_access(t0, k, "load", on_none=DONE)
+    emit_fault_handlers(t0, k)
+
+    user = mm.thread("user", "the process is moved to memcg1, drops the page with MADV_DONTNEED, stores "
+                     "to the address again (a fresh page charged to memcg1) and swaps it out with "
+                     "MADV_PAGEOUT, reusing the free slot")
+    user.step("migrate", "kernel/cgroup/cgroup.c:cgroup_procs_write(): the process moves to memcg1 "
+              "[get_mem_cgroup_from_mm() now returns memcg1; existing charges stay]",
+              effect=lambda s: {mm.memcg: "memcg1"}, writes=[mm.memcg])
+    emit_zap(user, cont="store")
+    emit_access_tlb(user, LazyMM(mm, Lazy()), "store", done=cpu_done, label="store", cont="isolate")
+    emit_shrink_page_list(user, k, isolate_ref="mm/madvise.c:madvise_cold_or_pageout_pte_range -> "
+                          "mm/vmscan.c:reclaim_pages: folio_isolate_lru() [the folio mapped at the address]")
+
+    def charged_to_owner(s):
+        cache = getattr(s, mm.swp_cache)
+        if cache == NO_FOLIO:
+            return True
+        memcg = getattr(s, mm.f["memcg"][cache])
+        return memcg == NO_MEMCG or memcg == getattr(s, mm.swp_memcg)
+
+    m.invariant("swapin_charged_to_entry_owner", charged_to_owner,
+                [mm.swp_cache, mm.swp_memcg] + mm.ff("memcg"),
+                "a charged swap cache folio is charged to the memcg the entry's swap_cgroup records "
+                "(mem_cgroup_swapin_charge_folio(folio, ..., entry) charges the owner of the swapped-out "
+                "page; a folio charged before it pinned the slot can carry the charge of the entry's "
+                "previous life: Kairui Song, \"mm, swap: fix potential race of charging into the wrong "
+                "memcg\", 2026)")
+    m.invariant("mapped_folio_charged",
+                lambda s: all(getattr(s, mm.f["map"][f]) == 0 or getattr(s, mm.f["memcg"][f]) != NO_MEMCG
+                              for f in mm.folios),
+                mm.ff("map", "memcg"),
+                "every mapped anonymous folio is charged to a memcg (do_anonymous_page() and the swap-in "
+                "charge before mapping; an uncharged folio escapes the cgroup's limit)")
+    inv_no_lost_write(mm, {"cpu": cpu_done})
+    m.eventually_finishes("fault0_finishes", "fault0",
+                          "the load's swap-in returns: a retry on the freed entry (swapin returns NULL, "
+                          "the PTE changed) ends once the PTE is none")
+    final_nothing_leaked(mm)
     return m
