@@ -32,12 +32,13 @@ from ..memory import emit_fault_handlers, emit_zap
 from ..mm import (MM, NO_FOLIO, NO_MEMCG, ORIGINAL, SWAPIN_CHARGE_FORMS, Kernel, KernelII, Lazy, LazyMM,
                   SwapCluster, child_view, pte_present, pte_swap)
 from ..user import emit_access_tlb
+from ..zswap import ZSWAP_WRITEBACK_FORMS, add_zswap_entry, emit_zswap_writeback_entry
 from ..swapfile import emit_swap_dup_entry_direct, emit_swap_put_entries_direct
 from ..user import emit_access
 from ..gup import emit_gup_fast
 from ..userfaultfd import MOVE_PRESENT_FORMS, MOVE_SWAP_FORMS, emit_move_present_pte, emit_move_swap_pte
 from ..vmscan import emit_shrink_page_list
-from .anon_exclusive import K_MAP_WRITABLE, K_PREPARE, K_SWAP_TABLE, K_SYNC, _kernel
+from .anon_exclusive import K_MAP_WRITABLE, K_PREPARE, K_SWAP_TABLE, K_SYNC, _exclusive_invariants, _kernel
 from .anon_exclusive_ii import ARCHES, K_ARCH as K_GUP_ARCH
 
 K_FREE_ON_SUCCESS = Knob("swap.extend_table_free_on_success", False,
@@ -245,5 +246,46 @@ def swap_entry_aba(knobs) -> Model:
     m.eventually_finishes("fault0_finishes", "fault0",
                           "the load's swap-in returns: a retry on the freed entry (swapin returns NULL, "
                           "the PTE changed) ends once the PTE is none")
+    final_nothing_leaked(mm)
+    return m
+
+
+K_ZSWAP_WB = Knob("zswap.writeback", "mainline-2026",
+                  "zswap_writeback_entry()'s folio after the write: v6.17 (folio_set_reclaim(), the folio "
+                  "stays in the swap cache), mainline-2026 (dropbehind: swap_writeback_dropbehind_folio() "
+                  "with its folio_test_swapcache() gate) or seeded-no-swapcache-gate (the 2026 drop "
+                  "without that test)", domain=ZSWAP_WRITEBACK_FORMS)
+
+
+@builder(K_ZSWAP_WB)
+def zswap_writeback_swapin(knobs) -> Model:
+    """zswap writeback of a slot and its dropbehind completion vs a write fault swapping the page in."""
+    form = knobs["zswap.writeback"]
+    st = form != "v6.17"
+    k = Kernel(synchronous_io=False, swap_table=st, swapin_map_writable=st)
+    m = Model("zswap-writeback-swapin", "zswap writeback's dropbehind completion vs a swap-in taking "
+              "the folio", knobs)
+    mm = MM(m, folios=("A", "B"))
+    mm.add_pte(pte_swap(exclusive=True))
+    mm.add_folios()
+    mm.add_swap_slot(count=1, data=ORIGINAL)
+    add_zswap_entry(mm)
+    bug = mm.ghost("remove_mapping_bug", False, "__remove_mapping() ran on a folio outside the mapping "
+                   "it removes it from")
+    cpu_done = mm.ghost("cpu_stored", False, "the process's store completed")
+
+    wb = mm.thread("zswap", "the zswap shrinker writes the slot's entry back (shrink_memcg_cb() -> "
+                   "zswap_writeback_entry()), then the write completes")
+    emit_zswap_writeback_entry(wb, form=form, bug=bug)
+    fault = mm.thread("fault", "a thread of the process stores to the page")
+    emit_access(fault, k, "store", "cpu", cpu_done)
+    emit_fault_handlers(fault, k)
+
+    m.invariant("remove_mapping_on_swapcache_folio", lambda s: not getattr(s, bug), [bug],
+                "__remove_mapping() runs only on a folio in the mapping it removes it from "
+                "(BUG_ON(mapping != folio_mapping(folio)) in mm/vmscan.c): the dropbehind completion "
+                "never removes a folio a swap-in already took out of the swap cache")
+    inv_no_lost_write(mm, {"cpu": cpu_done})
+    _exclusive_invariants(mm, k)
     final_nothing_leaked(mm)
     return m

@@ -1,0 +1,191 @@
+"""mm/zswap.c: zswap writeback (zswap_writeback_entry()) and its completion.
+
+Read from linux-mm mm/zswap.c and mm/swap_state.c @ 008bbb62 (2026) and from the v6.17-rc3 form of
+mm/zswap.c (Kingxukai/linux):
+
+zswap_writeback_entry(entry, swpentry), called by the shrinker (shrink_memcg_cb()) for the coldest
+zswap entry, "resumes" the swap-out zswap_store() intercepted:
+
+1. `__swap_cache_alloc_folio(swpentry, ...)` (2026; v6.17: `__read_swap_cache_async(...,
+   skip_if_exists)`): a new folio, locked, in the swap cache. A folio already cached (a swap-in got
+   there first: -EEXIST, v6.17 `!folio_was_allocated`) or a freed entry (-ENOENT) ends the writeback.
+2. `entry != xa_load(tree, offset)` -> the zswap entry was invalidated (the slot freed and reused):
+   `swap_cache_del_folio(); folio_unlock(); folio_put()`. Otherwise `zswap_decompress()`,
+   `xa_erase()`, `zswap_entry_free()`, `folio_mark_uptodate()`.
+3. 2026: `folio_set_dropbehind(folio)`, `folio_put(folio)` (the swap cache holds the only reference),
+   `__swap_writeout()`: PG_writeback set, folio unlocked, bio submitted. v6.17: `folio_set_reclaim()`
+   (rotate to the inactive tail when the write ends), `__swap_writepage()`, `folio_put()`.
+4. Completion: `folio_end_writeback()` takes a reference and clears PG_writeback; for a dropbehind
+   swap cache folio the reference is donated to `swap_writeback_dropbehind_folio()` (task context):
+   `folio_lock()`; `if (!folio_test_swapcache(folio) || folio_test_writeback(folio) ||
+   !remove_mapping_set_shadow(swap_address_space(folio->swap), folio, memcg))` -> "Raced: the folio
+   is now owned by the swapin": `folio_clear_dropbehind(); folio_add_lru()`; `folio_unlock();
+   folio_put()`. The folio_test_swapcache() gate exists because "a racing swapin may have freed the
+   swap slot (folio_free_swap()) and dropped the folio from the cache, and it must not run on a
+   non-swapcache folio (it would trip __remove_mapping()'s mapping == folio_mapping() check)".
+   `remove_mapping_set_shadow()` -> `__remove_mapping()`: `folio_ref_freeze(folio, 1 + nr)` (the
+   caller's and the swap cache's references) and not dirty, else it fails; then
+   `__swap_cache_del_folio()` leaves a shadow, and the frozen folio is freed by the final put.
+
+Abstractions: the zswap tree entry of the one modelled slot is a flag (`zswap_entry`: the slot's
+content is held compressed by zswap); its content is the slot's content (`swp_data`), so decompress
+and the device write move no data the model tells apart; the shrinker's LRU walk, the second-chance
+`referenced` bit and the objcg accounting are not modelled; the completion runs in the writeback
+thread after the write (bio completion and the task-context drop are later steps of that thread).
+"""
+
+from __future__ import annotations
+
+from pteverify.model import DONE, FREE, GOTO
+
+from .mm import NO_FOLIO, ArchHook, Ctx
+
+ZSWAP_WRITEBACK_FORMS = ("v6.17", "seeded-no-swapcache-gate", "mainline-2026")
+
+
+def add_zswap_entry(mm, present: bool = True) -> str:
+    """The zswap tree entry of the modelled slot (xa_load(swap_zswap_tree(entry), offset)), dropped
+    when the slot is freed (swap_range_free() -> zswap_invalidate()); and PG_dropbehind."""
+    mm.zswap_entry = mm.m.field("zswap_entry", present, (False, True),
+                                "zswap holds the slot's content (an entry in swap_zswap_tree())")
+    mm.add_slot_free_hook(ArchHook(fn=lambda s, d: d.__setitem__(mm.zswap_entry, False),
+                                   writes=(mm.zswap_entry,), ref="zswap_invalidate()"))
+    mm.add_folio_flag("dropbehind", False, (False, True), "PG_dropbehind (drop the folio once its "
+                      "writeback completes)")
+    return mm.zswap_entry
+
+
+def emit_zswap_writeback_entry(ctx: Ctx, *, form: str, bug: str) -> None:
+    """The shrinker writing back the modelled slot's zswap entry, then the write's completion.
+    `form`: "v6.17" (folio_set_reclaim(): the folio stays in the swap cache after the write),
+    "mainline-2026" (dropbehind, with swap_writeback_dropbehind_folio()'s folio_test_swapcache() gate)
+    or "seeded-no-swapcache-gate" (the 2026 drop without that test). `bug`: a ghost set when
+    __remove_mapping() runs on a folio that is not in the mapping it removes it from."""
+    if form not in ZSWAP_WRITEBACK_FORMS:
+        raise ValueError(f"zswap writeback form {form!r} not in {ZSWAP_WRITEBACK_FORMS}")
+    mm = ctx.mm
+    st = form != "v6.17"
+    folio = ctx.local("folio", NO_FOLIO, "zswap_writeback_entry: the swap cache folio written back")
+    slot = mm.slot_fields()
+    folio_all = mm.all_folio()
+
+    def alloc(s):
+        if getattr(s, mm.swp_cache) != NO_FOLIO or not mm.slot_in_use(s, {}):
+            return {GOTO: DONE}                        # -EEXIST (raced with swap-in) / -ENOENT (freed)
+        if not st and getattr(s, mm.swp_has_cache):
+            return {GOTO: DONE}                        # swapcache_prepare() fails: skip_if_exists
+        d = {}
+        fid = mm.alloc_folio(s, d, ref=2, swapcache=True, uptodate=False, data="-")
+        d[mm.swp_cache] = fid
+        d[mm.swp_has_cache] = True
+        d[mm.lock[fid]] = ctx.owner
+        d[folio] = fid
+        return d
+
+    ctx.step("wb.alloc", ("mm/zswap.c:zswap_writeback_entry: get_swap_device(); "
+                          "__swap_cache_alloc_folio(swpentry, GFP_KERNEL, BIT(0), ...) [mm/swap_state.c: "
+                          "a locked folio added to the swap cache; -EEXIST cached, -ENOENT freed -> return]")
+             if st else
+             ("mm/zswap.c:zswap_writeback_entry: __read_swap_cache_async(swpentry, ..., "
+              "&folio_was_allocated, true) [skip_if_exists]; !folio_was_allocated -> -EEXIST"),
+             effect=alloc, reads=slot + mm.ff("ref"), writes=slot + folio_all + mm.locks() + [folio],
+             branches=[DONE])
+
+    def decompress(s):
+        fid = getattr(s, folio)
+        d = {}
+        if not getattr(s, mm.zswap_entry):
+            # entry != xa_load(tree, offset): swap_cache_del_folio(); folio_unlock(); folio_put()
+            mm.delete_from_swap_cache(s, d, fid)
+            d[mm.lock[fid]] = FREE
+            mm.put_folio(s, d, fid)
+            d[folio] = NO_FOLIO
+            d[GOTO] = DONE
+            return d
+        d[mm.zswap_entry] = False                      # xa_erase(); zswap_entry_free()
+        mm.fset(d, fid, data=getattr(s, mm.swp_data), uptodate=True)
+        if st:
+            mm.fset(d, fid, dropbehind=True)
+            mm.put_folio(s, d, fid)                    # the swap cache holds the only reference
+        return d
+
+    ctx.step("wb.decompress", "mm/zswap.c:zswap_writeback_entry: entry == xa_load(tree, offset) else "
+             "swap_cache_del_folio(), folio_unlock(), folio_put(); zswap_decompress(); xa_erase(); "
+             "zswap_entry_free(); folio_mark_uptodate(); "
+             + ("folio_set_dropbehind(folio); folio_put(folio)" if st else
+                "folio_set_reclaim(folio) [rotate after end_writeback]"),
+             effect=decompress, reads=[folio, mm.zswap_entry, mm.swp_data] + slot + mm.ff("ref", "map",
+                                                                                         "swapcache"),
+             writes=[folio, mm.zswap_entry] + slot + folio_all + mm.locks(), branches=[DONE])
+
+    def writeout(s):
+        fid = getattr(s, folio)
+        d = {mm.swp_data: getattr(s, mm.f["data"][fid]), mm.lock[fid]: FREE}
+        mm.fset(d, fid, dirty=False, writeback=True)
+        if not st:
+            mm.put_folio(s, d, fid)                    # zswap_writeback_entry(): folio_put()
+        return d
+
+    ctx.step("wb.writeout", ("mm/zswap.c:zswap_writeback_entry: __swap_writeout(&ctx, folio); "
+                             "swap_write_submit() [mm/page_io.c: folio_start_writeback(); folio_unlock()]")
+             if st else
+             ("mm/zswap.c:zswap_writeback_entry: __swap_writepage(folio, NULL) [folio_start_writeback(); "
+              "folio_unlock()]; folio_put(folio)"),
+             effect=writeout, reads=[folio] + mm.ff("data", "ref", "map", "swapcache"),
+             writes=[mm.swp_data] + mm.locks() + folio_all)
+
+    def end_writeback(s):
+        fid = getattr(s, folio)
+        d = {}
+        mm.fset(d, fid, writeback=False)
+        if st and getattr(s, mm.f["dropbehind"][fid]):
+            mm.get_folio(s, d, fid)                    # the reference donated to the drop
+            return d
+        d[folio] = NO_FOLIO
+        d[GOTO] = DONE
+        return d
+
+    ctx.step("wb.end", "mm/page_io.c:end_swap_bio_write -> mm/filemap.c:folio_end_writeback(): "
+             "folio_get(); __folio_end_writeback() [PG_writeback cleared]"
+             + ("; folio_test_dropbehind() -> swap_writeback_dropbehind_folio(folio) [the reference "
+                "donated]" if st else "; folio_test_reclaim() -> folio_rotate_reclaimable(); folio_put()"),
+             effect=end_writeback, reads=[folio] + mm.ff("ref", "dropbehind"),
+             writes=[folio] + mm.ff("ref", "writeback"), branches=[DONE])
+
+    if not st:
+        return
+
+    gate = form == "mainline-2026"
+
+    def drop(s):
+        fid = getattr(s, folio)
+        d = {mm.lock[fid]: FREE, folio: NO_FOLIO, GOTO: DONE}
+        in_cache = getattr(s, mm.f["swapcache"][fid])
+        if gate and not in_cache:
+            raced = True
+        elif getattr(s, mm.f["writeback"][fid]):
+            raced = True
+        elif not in_cache:
+            # remove_mapping_set_shadow(swap_address_space(folio->swap), folio): __remove_mapping()
+            # on a folio that left the swap cache: BUG_ON(mapping != folio_mapping(folio))
+            d[bug] = True
+            raced = True
+        else:
+            # __remove_mapping(): folio_ref_freeze(folio, 1 + 1) [ours and the swap cache's]; dirty
+            raced = getattr(s, mm.f["ref"][fid]) != 2 or getattr(s, mm.f["dirty"][fid])
+            if not raced:
+                mm.delete_from_swap_cache(s, d, fid)   # __swap_cache_del_folio(): a shadow is left
+        if raced:
+            mm.fset(d, fid, dropbehind=False)          # folio_clear_dropbehind(); folio_add_lru()
+        mm.put_folio(s, d, fid)
+        return d
+
+    ctx.step("wb.dropbehind", "mm/swap_state.c:swap_writeback_dropbehind_folio: folio_lock(); "
+             + ("!folio_test_swapcache(folio) || " if gate else "")
+             + "folio_test_writeback(folio) || !remove_mapping_set_shadow(swap_address_space("
+             "folio->swap), folio, memcg) [__remove_mapping(): folio_ref_freeze(folio, 2), !dirty, "
+             "__swap_cache_del_folio()] -> folio_clear_dropbehind(), folio_add_lru(); folio_unlock(); "
+             "folio_put()",
+             guard=lambda s: getattr(s, mm.lock[getattr(s, folio)]) == FREE, effect=drop,
+             reads=[folio] + mm.locks() + slot + mm.ff("swapcache", "writeback", "ref", "dirty", "map"),
+             writes=[folio, bug] + mm.locks() + slot + folio_all, branches=[DONE])
