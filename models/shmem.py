@@ -142,3 +142,347 @@ def emit_shmem_fault_mte(ctx: Ctx, mte: MTE, k: MteKernel, entry: str, *,
              branches=[DONE])
     mte.loads.append((seen, None))
     return mapped
+
+
+# --------------------------------------------------------------------------------------------
+# Large swap entries in the shmem mapping ("mm: shmem: support large folio swap out",
+# 809bc86517cc): shmem_swapin_folio() against a large swap entry, an order-0 readahead folio and a
+# split by a racing swap-in.
+
+SHMEM_LARGE_FORMS = ("809bc86517cc", "058313515d5a", "v6.17", "mainline-2026")
+SLOTS = ("s0", "s1")
+
+
+class ShmemLarge:
+    """Indices 0 and 1 of a shmem file swapped out as one order-1 folio: the mapping holds one large
+    swap entry (order 1, value s0) over both, backed by slots s0 and s1 (holding pages p0 and p1).
+    State: the mapping (`xa_order`: 1 while one multi-index entry covers both indices, and the value
+    at each index: a swap entry or a folio), each slot's swap count and swap-cache folio, and a pool
+    of folios with their order, the slot their data came from (`src`: an order-1 folio holds p0 and
+    p1, an order-0 folio the page of its slot) and a reference count (swap cache, page cache and the
+    tasks holding them)."""
+
+    def __init__(self, m, folios=("A", "B", "C")):
+        self.m = m
+        self.folios = tuple(folios)
+        vals = ("-",) + SLOTS + self.folios
+        self.xa_order = m.field("xa_order", 1, (0, 1), "the order of the mapping's entry at index 0 "
+                                "(1: one multi-index entry covers indices 0 and 1)")
+        self.xa = [m.field(f"xa{i}", "s0", vals, f"the shmem mapping at index {i}: a swap entry "
+                           "(xa_is_value) or a folio") for i in (0, 1)]
+        self.cnt = [m.field(f"{s}_count", 1, (0, 1), f"the swap count of slot {s}") for s in SLOTS]
+        self.sc = [m.field(f"{s}_cache", "-", ("-",) + self.folios, f"the swap-cache folio of slot {s}")
+                   for s in SLOTS]
+        self.order = {f: m.field(f"{f}_order", "-", ("-", 0, 1), f"folio {f}: its order (- while free)")
+                      for f in self.folios}
+        self.src = {f: m.field(f"{f}_src", "-", ("-",) + SLOTS, f"folio {f}: the slot its data came "
+                               "from (folio->swap of its head)") for f in self.folios}
+        self.ref = {f: m.field(f"{f}_ref", 0, range(0, 4), f"folio {f}: references") for f in self.folios}
+        self.lock = {f: m.lock(f"{f}_lock", f"folio {f}: the folio lock") for f in self.folios}
+
+    def folio_fields(self):
+        return list(self.order.values()) + list(self.src.values()) + list(self.ref.values())
+
+    def mapping_fields(self):
+        return [self.xa_order] + self.xa
+
+    def slot_fields(self):
+        return self.cnt + self.sc
+
+    @staticmethod
+    def v(s, d, name):
+        return d[name] if name in d else getattr(s, name)
+
+    def alloc(self, s, d, order, src, refs):
+        for f in self.folios:
+            if self.v(s, d, self.ref[f]) == 0:
+                d[self.order[f]] = order
+                d[self.src[f]] = src
+                d[self.ref[f]] = refs
+                return f
+        raise ModelError("shmem large entry: the folio pool is exhausted")
+
+    def put(self, s, d, f, n=1):
+        r = self.v(s, d, self.ref[f]) - n
+        if r < 0:
+            raise ModelError(f"folio {f}: refcount underflow")
+        d[self.ref[f]] = r
+        if r == 0:
+            d[self.order[f]] = "-"
+            d[self.src[f]] = "-"
+
+    def content(self, s, i):
+        """What index i reads once faulted in: None while it is swapped out."""
+        val = getattr(s, self.xa[i])
+        if val not in self.folios:
+            return None
+        if getattr(s, self.order[val]) == 1:
+            return f"p{i}"
+        return "p" + getattr(s, self.src[val])[1:]
+
+
+def emit_shmem_swapin_large(t, sh: ShmemLarge, *, owner: int, form: str, index: int,
+                            large_ok: bool, cont: str = DONE) -> None:
+    """shmem_fault() -> shmem_get_folio_gfp() at `index`: filemap_get_entry(); a swap entry ->
+    shmem_swapin_folio(); -EEXIST -> repeat. `large_ok`: this task's order-1 swap-in allocation
+    succeeds (otherwise it fails, as under memory pressure, and the swap-in falls back to order 0).
+    `owner`: the value of a folio lock this thread holds."""
+    if form not in SHMEM_LARGE_FORMS:
+        raise ValueError(f"shmem large-entry form {form!r} not in {SHMEM_LARGE_FORMS}")
+    m = sh.m
+    n = t.name
+    entry = m.field(f"{n}_entry", "-", ("-",) + SLOTS, f"{n}: index_entry, the mapping's value")
+    order = m.field(f"{n}_order", 0, (0, 1), f"{n}: order (shmem_confirm_swap() / xa_get_order())")
+    swap = m.field(f"{n}_swap", "-", ("-",) + SLOTS, f"{n}: swap, the entry of the index")
+    folio = m.field(f"{n}_folio", "-", ("-",) + sh.folios, f"{n}: folio")
+    base = m.field(f"{n}_index", index, (0, 1), f"{n}: index (rounded down by a large folio)")
+    locals_ = [entry, order, swap, folio, base]
+    new = form in ("v6.17", "mainline-2026")
+    ffields = sh.folio_fields()
+    locks = list(sh.lock.values())
+
+    def again(s, d, unlock=False):
+        """-EEXIST: unlock and put the folio; shmem_get_folio_gfp() repeats."""
+        f = sh.v(s, d, folio)
+        if f != "-":
+            if unlock:
+                d[sh.lock[f]] = FREE
+            sh.put(s, d, f)
+        d.update({entry: "-", order: 0, swap: "-", folio: "-", base: index, GOTO: "lookup"})
+        return d
+
+    def lookup(s):
+        val = getattr(s, sh.xa[index])
+        if val in sh.folios:
+            return {GOTO: cont}                        # in the page cache: the fault maps it
+        o = getattr(s, sh.xa_order)
+        # v6.17+: "index may point to the middle of a large entry, get the sub entry"; before, swap
+        # is the entry's value (the head) until a split recomputes it
+        return {entry: val, order: o, swap: f"s{index}" if (o and new) else val}
+
+    t.step("lookup", "mm/shmem.c:shmem_get_folio_gfp: repeat: filemap_get_entry(mapping, index); "
+           "xa_is_value -> shmem_swapin_folio(): order = shmem_confirm_swap() [xa_get_order()]; "
+           "in a large entry, swap = the entry of the index",
+           effect=lookup, reads=sh.mapping_fields(), writes=[entry, order, swap], branches=[cont])
+
+    def read(s, d, sw, o):
+        """A swap-in allocation of order `o` for `sw` that enters the swap cache; None if the
+        slots are no longer in use or already cached (the caller retries)."""
+        if o == 1:
+            if any(getattr(s, c) != "-" for c in sh.sc) or not all(getattr(s, c) for c in sh.cnt):
+                return None
+            f = sh.alloc(s, d, 1, "s0", 2)             # ours + the swap cache's
+            for c in sh.sc:
+                d[c] = f
+            return f
+        k = SLOTS.index(sw)
+        if getattr(s, sh.sc[k]) != "-" or not getattr(s, sh.cnt[k]):
+            return None
+        f = sh.alloc(s, d, 0, sw, 2)
+        d[sh.sc[k]] = f
+        return f
+
+    def cache(s):
+        d = {}
+        sw = getattr(s, swap)
+        cached = getattr(s, sh.sc[SLOTS.index(sw)])
+        if cached != "-":
+            d[sh.ref[cached]] = getattr(s, sh.ref[cached]) + 1     # swap_cache_get_folio()
+            d[folio] = cached
+            if form == "058313515d5a":
+                d[GOTO] = "split"
+            return d
+        o = getattr(s, order)
+        if o == 1 and form == "058313515d5a" and not large_ok:
+            d[GOTO] = "fallback_split"                 # the large allocation failed
+            return d
+        f = None
+        if o == 1 and large_ok and form != "809bc86517cc":
+            f = read(s, d, "s0", 1)
+        if f is None:
+            if not getattr(s, sh.cnt[SLOTS.index(sw)]):
+                return again(s, d)                     # freed under us: confirm fails, -EEXIST
+            f = read(s, d, sw, 0)
+            if f is None:
+                return again(s, d)
+        d[folio] = f
+        if form == "058313515d5a":
+            d[GOTO] = "split"                          # past the fallback
+        return d
+
+    if form == "mainline-2026":
+        ref = ("mm/shmem.c:shmem_swapin_folio: swap_cache_get_folio(swap); miss -> shmem_swap_alloc_folio(): "
+               "swapin_sync(entry, BIT(order)), order 0 when the large allocation fails [into the swap "
+               "cache; swap_read_folio()]")
+    elif form == "v6.17":
+        ref = ("mm/shmem.c:shmem_swapin_folio: swap_cache_get_folio(swap, NULL, 0); miss -> "
+               "shmem_swap_alloc_folio(order), order 0 when the large allocation fails")
+    elif form == "058313515d5a":
+        ref = ("mm/shmem.c:shmem_swapin_folio: swap_cache_get_folio(swap, NULL, 0); order = "
+               "xa_get_order(); miss -> shmem_swap_alloc_folio(order); a failed large allocation -> "
+               "the split, then shmem_swapin_cluster(swap) [order 0]")
+    else:
+        ref = ("mm/shmem.c:shmem_swapin_folio: swap_cache_get_folio(swap, NULL, 0); miss -> "
+               "shmem_swapin_cluster(swap) [order 0]")
+    t.step("cache", ref, effect=cache, reads=[swap, order, folio] + sh.slot_fields() + ffields,
+           writes=locals_ + sh.sc + ffields,
+           branches=["lookup"] + (["fallback_split", "split"] if form == "058313515d5a" else []))
+
+    def split_entry(s, d):
+        """shmem_split_large_entry(inode, index, index_entry): -EEXIST (False) unless the mapping
+        still holds the entry; an order-1 entry becomes the order-0 entries s0, s1."""
+        if getattr(s, sh.xa[index]) != getattr(s, entry):
+            return False
+        if getattr(s, sh.xa_order):
+            d[sh.xa_order] = 0
+            d[sh.xa[0]] = "s0"
+            d[sh.xa[1]] = "s1"
+            if not new:
+                d[swap] = f"s{index}"                  # split_order > 0: swap = entry + offset in the old order
+        return True
+
+    split_reads = [entry, order, folio] + sh.mapping_fields() + ffields
+    split_writes = sh.mapping_fields() + locals_ + ffields
+
+    if form == "058313515d5a":
+        def fallback(s):
+            d = {}
+            if not split_entry(s, d):
+                return again(s, d)
+            d[order] = 0
+            d[GOTO] = "cache"                          # shmem_swapin_cluster(swap): order 0, or the cached folio
+            return d
+
+        t.step("fallback_split", "mm/shmem.c:shmem_swapin_folio: the large allocation failed -> "
+               "split_order = shmem_split_large_entry(inode, index, swap, gfp); shmem_swapin_cluster(swap)",
+               effect=fallback, reads=split_reads, writes=split_writes, branches=["lookup", "cache"])
+
+    if form != "809bc86517cc":
+        def split(s):
+            d = {}
+            fo = getattr(s, sh.order[getattr(s, folio)])
+            o = getattr(s, order)
+            if (o > fo if new else o != fo) and not split_entry(s, d):
+                return again(s, d)
+            if fo == 1:
+                d[swap] = "s0"                         # v6.17: round_down(swap.val, nr_pages)
+                d[base] = 0                            # round_down(index, nr_pages) [before: XA_STATE_ORDER]
+            return d
+
+        t.step("split", ("mm/shmem.c:shmem_swapin_folio: order > folio_order(folio) -> "
+                         "shmem_split_large_entry(); folio_nr_pages(folio) > 1 -> swap and index rounded "
+                         "down by the folio size") if new else
+               "mm/shmem.c:shmem_swapin_folio: order != folio_order(folio) -> shmem_split_large_entry()",
+               effect=split, reads=split_reads, writes=split_writes, branches=["lookup"])
+
+    t.step("lock", "mm/shmem.c:shmem_swapin_folio: folio_lock(folio)",
+           guard=lambda s: getattr(s, sh.lock[getattr(s, folio)]) == FREE,
+           effect=lambda s: {sh.lock[getattr(s, folio)]: owner}, reads=[folio] + locks, writes=locks)
+
+    def check(s):
+        d = {}
+        f = getattr(s, folio)
+        sw = getattr(s, swap)
+        fo = getattr(s, sh.order[f])
+        src = getattr(s, sh.src[f])
+        matches = getattr(s, sh.sc[SLOTS.index(src)]) == f and src == sw    # in the swap cache, ->swap
+        confirm = getattr(s, sh.xa[getattr(s, base)]) == sw                 # shmem_confirm_swap()
+        ok = matches and confirm
+        if form == "058313515d5a":
+            ok = ok and getattr(s, sh.xa_order) == fo  # xa_get_order(&mapping->i_pages, index)
+        if not ok:
+            return again(s, d, unlock=True)
+        return d
+
+    t.step("check", ("mm/shmem.c:shmem_swapin_folio: !folio_matches_swap_entry(folio, swap) || "
+                     "shmem_confirm_swap(mapping, index, swap) < 0 -> -EEXIST") if new else
+           ("mm/shmem.c:shmem_swapin_folio: !folio_test_swapcache(folio) || folio->swap.val != swap.val || "
+            "!shmem_confirm_swap(mapping, index, swap)"
+            + (" || xa_get_order(&mapping->i_pages, index) != folio_order(folio)"
+               if form == "058313515d5a" else "") + " -> -EEXIST"),
+           effect=check, reads=[folio, swap, base] + sh.mapping_fields() + sh.sc + ffields,
+           writes=locals_ + locks + ffields, branches=["lookup"])
+
+    def add(s):
+        d = {}
+        f = getattr(s, folio)
+        fo = getattr(s, sh.order[f])
+        b = getattr(s, base)
+        sw = getattr(s, swap)
+        xo = getattr(s, sh.xa_order)
+        if new:
+            # shmem_add_to_page_cache(): the whole range [index, index + nr) holds the expected,
+            # consecutive swap entries (xas_for_each_conflict; iter.val += 1 << xas_get_order())
+            if fo == 1:
+                ok = getattr(s, sh.xa[0]) == "s0" and (xo == 1 or getattr(s, sh.xa[1]) == "s1")
+            else:
+                ok = xo == 0 and getattr(s, sh.xa[b]) == sw
+        elif fo == 1:
+            # XA_STATE_ORDER(index, 1): expected == xas_find_conflict() and no second conflict
+            ok = xo == 1 and getattr(s, sh.xa[0]) == sw
+        else:
+            ok = getattr(s, sh.xa[b]) == sw            # expected == xas_find_conflict()
+        if not ok:
+            return again(s, d, unlock=True)
+        if fo == 1 or xo == 1:
+            d[sh.xa_order] = 1 if fo == 1 or not new else 0
+            d[sh.xa[0]] = d[sh.xa[1]] = f              # an order-0 store over a multi-index entry replaces it
+        else:
+            d[sh.xa[b]] = f
+        # folio_put_swap() / swap_free_nr(); swap_cache_del_folio(); the swap cache's reference goes
+        slots = SLOTS if fo == 1 else (getattr(s, sh.src[f]),)
+        for sl in slots:
+            k = SLOTS.index(sl)
+            d[sh.cnt[k]] = 0
+            d[sh.sc[k]] = "-"
+        d[sh.lock[f]] = FREE                           # returned locked to the fault, which maps it
+        d.update({entry: "-", order: 0, swap: "-", folio: "-", base: index, GOTO: cont})
+        return d                                       # our reference becomes the page cache's
+
+    t.step("add", ("mm/shmem.c:shmem_add_to_page_cache(folio, mapping, index, swp_to_radix_entry(swap)): "
+                   "the range must hold the expected entries; folio_put_swap(); swap_cache_del_folio()"
+                   if new else
+                   "mm/shmem.c:shmem_add_to_page_cache(folio, mapping, index, swp_to_radix_entry(swap)): "
+                   "expected == xas_find_conflict(); xas_store(); delete_from_swap_cache(); swap_free_nr()")
+           + "; folio_mark_dirty(); [the fault maps the folio and unlocks it]",
+           effect=add, reads=[folio, base, swap] + sh.mapping_fields() + ffields,
+           writes=sh.mapping_fields() + sh.slot_fields() + locals_ + locks + ffields, branches=["lookup", cont])
+
+
+def emit_shmem_writeout_large(t, sh: ShmemLarge) -> None:
+    """shmem_writeout() of the order-1 folio at indices 0..1 (kswapd / MADV_PAGEOUT): folio_alloc_swap()
+    gives it slots s0, s1 (free), the mapping gets the large swap entry back (shmem_delete_from_page_cache
+    + xa store of the swap entry, order 1), the write completes and the clean folio stays in the swap
+    cache. Nothing happens unless the mapping holds an order-1 folio and both slots are free."""
+    def writeout(s):
+        f = getattr(s, sh.xa[0])
+        if (f not in sh.folios or getattr(s, sh.order[f]) != 1
+                or any(getattr(s, c) for c in sh.cnt) or any(getattr(s, c) != "-" for c in sh.sc)):
+            return {}
+        d = {sh.xa_order: 1, sh.xa[0]: "s0", sh.xa[1]: "s0", sh.src[f]: "s0"}
+        for k in range(2):
+            d[sh.cnt[k]] = 1
+            d[sh.sc[k]] = f
+        return d                                       # the page cache's reference becomes the swap cache's
+
+    t.step("writeout", "mm/shmem.c:shmem_writeout: folio_alloc_swap(folio); shmem_delete_from_page_cache(); "
+           "the large swap entry stored; swap_writeout() [the folio stays in the swap cache once clean]",
+           guard=lambda s: all(getattr(s, lk) == FREE for lk in sh.lock.values()),
+           effect=writeout, reads=sh.mapping_fields() + sh.slot_fields() + sh.folio_fields()
+           + list(sh.lock.values()), writes=sh.mapping_fields() + sh.slot_fields() + sh.folio_fields())
+
+
+def emit_swap_readahead_s0(t, sh: ShmemLarge) -> None:
+    """Swap readahead (swap_cluster_readahead() of a neighbouring fault) reading slot s0 into an
+    order-0 folio in the swap cache, ignorant of the shmem mapping's large entry."""
+    def ra(s):
+        if getattr(s, sh.sc[0]) != "-" or not getattr(s, sh.cnt[0]):
+            return {}
+        d = {}
+        f = sh.alloc(s, d, 0, "s0", 1)                 # the swap cache's reference only
+        d[sh.sc[0]] = f
+        return d
+
+    t.step("readahead", "mm/swap_state.c:swap_cluster_readahead -> swap_cache_read_folio(s0): an order-0 "
+           "folio added to the swap cache; swap_read_folio()",
+           effect=ra, reads=sh.slot_fields() + sh.folio_fields(), writes=sh.slot_fields() + sh.folio_fields())

@@ -317,3 +317,232 @@ def emit_swap_put_entries_direct(t, sc: SwapCluster, *, cont: str = DONE,
                guard=lambda s: getattr(s, sc.lock) == FREE, effect=put,
                reads=[sc.lock, sc.count, sc.extend, sc.extend_cnt] + sc.free_reads(),
                writes=[sc.count, sc.extend, sc.extend_cnt] + sc.free_writes(), branches=[cont])
+
+
+# --------------------------------------------------------------------------------------------
+# The swap device's lifetime: swapoff(2) against the paths that use the device without an entry's
+# count or a locked swap-cache folio pinning it: the zap's free_swap_and_cache() /
+# swap_put_entries_direct() (CVE-2024-26960) and swap slot allocation (5f843a9a3a1e).
+
+SWAPOFF_DEVICE_FORMS = ("v6.8", "82b1c07a0af6", "5f843a9a3a1e", "0ec8bc9e880e", "mainline-2026")
+
+
+class SwapDevice:
+    """The swap_info_struct of the one swap device as swapoff and its racers see it: SWP_WRITEOK,
+    the SWP_SCANNING count (allocators inside scan_swap_map_slots() / cluster_alloc_swap()),
+    `si->users` (get_swap_device() references; percpu_ref_tryget_live() fails once swapoff killed
+    the ref), whether swapoff freed the swap map and cluster info, and two slots: `slot0`, the
+    entry of the zapped swap PTE, whose folio is in the swap cache ("pte+cache": count 1 and the
+    cached folio; "cache": count 0, the folio still cached; "-": free) and `slot1`, free until an
+    allocation takes it for another folio. `uaf` (a ghost) is set when a path reads or writes the
+    device's structures after swapoff freed them."""
+
+    def __init__(self, m):
+        self.m = m
+        self.writeok = m.field("si_writeok", True, (False, True), "si->flags & SWP_WRITEOK")
+        self.scanning = m.field("si_scanning", 0, range(0, 2), "allocators scanning the device "
+                                "(si->flags >= SWP_SCANNING)")
+        self.users = m.field("si_users", 0, range(0, 3), "si->users: get_swap_device() references")
+        self.dead = m.field("si_users_dead", False, (False, True), "percpu_ref_kill(&si->users) done")
+        self.freed = m.field("si_freed", False, (False, True), "swapoff freed the swap map / cluster info")
+        self.slot0 = m.field("slot0", "pte+cache", ("-", "cache", "pte+cache"),
+                             "slot 0: the zapped swap PTE's entry, its folio in the swap cache")
+        self.slot1 = m.field("slot1", "-", ("-", "cache"), "slot 1: free until an allocation takes it")
+        self.uaf = m.field("si_uaf", False, (False, True),
+                           "(ghost) a path touched the device's structures after swapoff freed them", ghost=True)
+        self.ptl = m.lock("ptl", "the PTL of the zapped PTE (zap_pte_range() holds it throughout)")
+        self.pte = m.field("pte", "swap", ("swap", "present", "none"), "the zapped PTE (slot 0's entry)")
+
+    def touch(self, s, d: dict) -> None:
+        """A read or write of si->swap_map / the cluster info: after swapoff freed them, a use after free."""
+        if getattr(s, self.freed):
+            d[self.uaf] = True
+
+
+def emit_swapoff(t, dev: SwapDevice, *, form: str) -> None:
+    """SYSCALL swapoff: del_from_avail_list(p, true) clears SWP_WRITEOK under si->lock; [2026]
+    wait_for_allocation(); try_to_unuse(): unuse_mm() -> unuse_pte() under the PTL, then the tail
+    (find_next_to_unuse(); folio_lock(); folio_free_swap()) without it, again while
+    si->inuse_pages; percpu_ref_kill(&p->users); synchronize_rcu(); wait_for_completion(&p->comp);
+    [v6.8-v6.12] the wait for SWP_SCANNING; the swap map and cluster info freed."""
+    st = form == "mainline-2026"
+    t.step("swapoff.del_avail", "mm/swapfile.c:swapoff: spin_lock(&p->lock); del_from_avail_list(p, true) "
+           "[si->flags &= ~SWP_WRITEOK]; spin_unlock()",
+           effect=lambda s: {dev.writeok: False}, writes=[dev.writeok])
+    if st:
+        # the allocation's SWP_WRITEOK test and its allocation are one step under ci->lock here, so
+        # passing every cluster lock waits for nothing more: the step stays for the kernel's order
+        t.step("swapoff.wait_alloc", "mm/swapfile.c:swapoff: wait_for_allocation(p) [swap_cluster_lock(); "
+               "swap_cluster_unlock() on every cluster]")
+
+    def unuse_mm(s):
+        if getattr(s, dev.pte) == "swap":
+            return {dev.pte: "present", dev.slot0: "cache"}    # the cached folio mapped, count - 1
+        return {}
+
+    t.step("swapoff.unuse_mm", "mm/swapfile.c:try_to_unuse -> unuse_mm -> unuse_pte_range: a swap PTE "
+           "[read without the PTL] -> unuse_pte(): pte_offset_map_lock(); pte_same_as_swp(); the swap-cache "
+           "folio mapped; folio_put_swap() [count 0]; pte_unmap_unlock()",
+           guard=lambda s: getattr(s, dev.pte) != "swap" or getattr(s, dev.ptl) == FREE, effect=unuse_mm,
+           reads=[dev.ptl, dev.pte, dev.slot0], writes=[dev.pte, dev.slot0])
+
+    def tail(s):
+        d = {}
+        for slot in (dev.slot0, dev.slot1):
+            if getattr(s, slot) == "cache":
+                d[slot] = "-"                          # folio_free_swap(): count 0 -> the slot freed
+        if any(d.get(slot, getattr(s, slot)) != "-" for slot in (dev.slot0, dev.slot1)):
+            d[GOTO] = "swapoff.unuse_mm"               # swap_usage_in_pages(si): goto retry
+        return d
+
+    t.step("swapoff.unuse_tail", "mm/swapfile.c:try_to_unuse: find_next_to_unuse(); swap_cache_get_folio(); "
+           "folio_lock(); folio_wait_writeback(); folio_free_swap() [no PTL]; swap_usage_in_pages(si) -> "
+           "goto retry",
+           effect=tail, reads=[dev.slot0, dev.slot1], writes=[dev.slot0, dev.slot1],
+           branches=["swapoff.unuse_mm"])
+    t.step("swapoff.kill", "mm/swapfile.c:swapoff: percpu_ref_kill(&p->users); synchronize_rcu()",
+           effect=lambda s: {dev.dead: True}, writes=[dev.dead])
+    t.step("swapoff.wait_users", "mm/swapfile.c:swapoff: wait_for_completion(&p->comp) [the last "
+           "put_swap_device()]", guard=lambda s: getattr(s, dev.users) == 0, reads=[dev.users])
+    if not st:
+        t.step("swapoff.wait_scan", "mm/swapfile.c:swapoff: while (p->flags >= SWP_SCANNING) "
+               "schedule_timeout_uninterruptible(1) [wait for any scan]",
+               guard=lambda s: getattr(s, dev.scanning) == 0, reads=[dev.scanning])
+    t.step("swapoff.free", "mm/swapfile.c:swapoff: p->swap_map = NULL; p->cluster_info = NULL; "
+           "vfree(swap_map); free_swap_cluster_info(cluster_info)" if not st else
+           "mm/swapfile.c:swapoff: p->cluster_info = NULL; p->max = 0; zswap_swapoff(); "
+           "free_swap_cluster_info(cluster_info, maxpages)",
+           effect=lambda s: {dev.freed: True}, writes=[dev.freed])
+
+
+def emit_free_swap_and_cache(t, dev: SwapDevice, *, form: str) -> None:
+    """The zap of the swap PTE (zap_pte_range() -> zap_nonpresent_ptes(), the PTL held throughout):
+    v6.8 free_swap_and_cache(): _swap_info_get() [no reference], __swap_entry_free() [count 0, the
+    cached folio keeps SWAP_HAS_CACHE], swap_page_trans_huge_swapped() [reads swap_map],
+    __try_to_reclaim_swap(); 82b1c07a0af6 (CVE-2024-26960) wraps it in get_swap_device() /
+    put_swap_device(); 2026: swap_put_entries_direct() -> get_swap_device();
+    swap_put_entries_cluster(..., reclaim_cache) -> __try_to_reclaim_swap(); put_swap_device()."""
+    pinned = form != "v6.8"
+    st = form == "mainline-2026"
+
+    def zap(s):
+        d = {}
+        if getattr(s, dev.pte) != "swap":
+            d[dev.pte] = "none"                        # a present page: zap_present_ptes(), no swap
+            d[GOTO] = "zap.unlock"
+            return d
+        d[dev.pte] = "none"
+        if pinned:
+            if getattr(s, dev.dead):
+                d[GOTO] = "zap.unlock"                 # get_swap_device() fails: WARN_ON_ONCE(!si)
+                return d
+            d[dev.users] = getattr(s, dev.users) + 1
+        dev.touch(s, d)
+        d[dev.slot0] = "cache"                         # count 0, the folio still in the swap cache
+        return d
+
+    if st:
+        ref = ("mm/memory.c:zap_nonpresent_ptes -> mm/swapfile.c:swap_put_entries_direct(entry, 1): "
+               "get_swap_device(); swap_put_entries_cluster(): __swap_cluster_put_entry() [count 0, "
+               "cached: need_reclaim]")
+    elif pinned:
+        ref = ("mm/memory.c:zap_pte_range -> mm/swapfile.c:free_swap_and_cache(entry): p = "
+               "get_swap_device(entry); WARN_ON(!p->swap_map[offset]); count = __swap_entry_free(p, entry) "
+               "[SWAP_HAS_CACHE]")
+    else:
+        ref = ("mm/memory.c:zap_pte_range -> mm/swapfile.c:free_swap_and_cache(entry): p = "
+               "_swap_info_get(entry) [no reference]; count = __swap_entry_free(p, entry) [SWAP_HAS_CACHE]")
+    t.step("zap.put", ref, acquire=dev.ptl, effect=zap,
+           reads=[dev.pte, dev.dead, dev.users, dev.freed, dev.slot0],
+           writes=[dev.pte, dev.users, dev.uaf, dev.slot0], branches=["zap.unlock"])
+
+    if not st:
+        def huge_swapped(s):
+            d = {}
+            dev.touch(s, d)                            # reads p->swap_map / cluster_info
+            return d
+
+        t.step("zap.huge_swapped", "mm/swapfile.c:free_swap_and_cache: count == SWAP_HAS_CACHE && "
+               "!swap_page_trans_huge_swapped(p, entry) [reads p->swap_map, lock_cluster_or_swap_info()]",
+               effect=huge_swapped, reads=[dev.freed], writes=[dev.uaf])
+
+    def reclaim(s):
+        d = {}
+        dev.touch(s, d)
+        if getattr(s, dev.slot0) == "cache":
+            d[dev.slot0] = "-"                         # folio_free_swap(): the slot freed
+        if pinned:
+            d[dev.users] = getattr(s, dev.users) - 1   # put_swap_device()
+        return d
+
+    t.step("zap.reclaim", ("mm/swapfile.c:swap_put_entries_cluster: __try_to_reclaim_swap(si, offset, "
+                           "TTRS_UNMAPPED | TTRS_FULL) [folio_trylock(); folio_free_swap()]; "
+                           "swap_put_entries_direct: put_swap_device(si)") if st else
+           ("mm/swapfile.c:free_swap_and_cache: __try_to_reclaim_swap(p, offset, TTRS_UNMAPPED | TTRS_FULL)"
+            + ("; put_swap_device(p)" if pinned else "")),
+           effect=reclaim, reads=[dev.freed, dev.slot0, dev.users], writes=[dev.uaf, dev.slot0, dev.users])
+    t.step("zap.unlock", "mm/memory.c:zap_pte_range: pte_unmap_unlock()", release=dev.ptl)
+
+
+def emit_folio_alloc_swap(t, dev: SwapDevice, *, form: str) -> None:
+    """Reclaim allocating a slot for another folio (shrink_folio_list() -> folio_alloc_swap()):
+    v6.8 (82b1c07a0af6 too) get_swap_pages() -> scan_swap_map_slots(): SWP_WRITEOK tested under
+    si->lock, si->flags += SWP_SCANNING, si->lock dropped for reclaim or discard, SWP_WRITEOK tested
+    again before the slot is taken; 5f843a9a3a1e (v6.11) cluster_alloc_swap(): no SWP_SCANNING and no
+    second SWP_WRITEOK test; 0ec8bc9e880e puts both back (cluster_alloc_range() tests SWP_WRITEOK);
+    2026: swap_alloc_fast()/swap_alloc_slow() take get_swap_device_info() [percpu_ref_tryget_live()],
+    __swap_cluster_alloc_entries() tests SWP_WRITEOK under ci->lock."""
+    st = form == "mainline-2026"
+    scan_flag = form in ("v6.8", "82b1c07a0af6", "0ec8bc9e880e")
+    recheck = form != "5f843a9a3a1e"
+
+    def start(s):
+        d = {}
+        if st:
+            if getattr(s, dev.dead):
+                d[GOTO] = DONE                         # get_swap_device_info() fails
+                return d
+            d[dev.users] = getattr(s, dev.users) + 1
+            return d
+        if not getattr(s, dev.writeok):
+            d[GOTO] = DONE                             # !(si->flags & SWP_WRITEOK): next device
+            return d
+        dev.touch(s, d)
+        if scan_flag:
+            d[dev.scanning] = getattr(s, dev.scanning) + 1
+        return d
+
+    t.step("alloc.start", "mm/swapfile.c:swap_alloc_slow: get_swap_device_info(si) "
+           "[percpu_ref_tryget_live(&si->users)]" if st else
+           ("mm/swapfile.c:get_swap_pages: spin_lock(&si->lock); SWP_WRITEOK; scan_swap_map_slots()"
+            + (": si->flags += SWP_SCANNING" if scan_flag else " -> cluster_alloc_swap() [no SWP_SCANNING]")),
+           effect=start, reads=[dev.dead, dev.users, dev.writeok, dev.scanning, dev.freed],
+           writes=[dev.users, dev.scanning, dev.uaf], branches=[DONE])
+
+    def take(s):
+        d = {}
+        dev.touch(s, d)
+        if (not recheck or getattr(s, dev.writeok)) and getattr(s, dev.slot1) == "-":
+            d[dev.slot1] = "cache"                     # the folio enters the swap cache on slot 1
+        if st:
+            d[dev.users] = getattr(s, dev.users) - 1   # put_swap_device()
+        if scan_flag:
+            d[dev.scanning] = getattr(s, dev.scanning) - 1
+        return d
+
+    if st:
+        ref = ("mm/swapfile.c:cluster_alloc_swap_entry -> alloc_swap_scan_cluster -> "
+               "__swap_cluster_alloc_entries(): swap_cluster_lock(); SWP_WRITEOK else fail; "
+               "__swap_cache_add_folio(); swap_range_alloc(); swap_cluster_unlock(); put_swap_device(si)")
+    elif form == "5f843a9a3a1e":
+        ref = ("mm/swapfile.c:cluster_alloc_swap -> cluster_alloc_swap_entry -> alloc_swap_scan_cluster -> "
+               "cluster_alloc_range() [after si->lock was dropped for reclaim; no SWP_WRITEOK test]")
+    elif form == "0ec8bc9e880e":
+        ref = ("mm/swapfile.c:cluster_alloc_range: !(si->flags & SWP_WRITEOK) -> false; ...; "
+               "cluster_alloc_swap: si->flags -= SWP_SCANNING")
+    else:
+        ref = ("mm/swapfile.c:scan_swap_map_slots: spin_lock(&si->lock) again; checks: "
+               "!(si->flags & SWP_WRITEOK) -> no_page; the slot taken; si->flags -= SWP_SCANNING")
+    t.step("alloc.take", ref, effect=take,
+           reads=[dev.freed, dev.writeok, dev.slot1, dev.users, dev.scanning],
+           writes=[dev.uaf, dev.slot1, dev.users, dev.scanning])

@@ -31,9 +31,12 @@ from ..invariants import final_nothing_leaked, inv_no_lost_write
 from ..memory import emit_fault_handlers, emit_zap
 from ..mm import (MM, NO_FOLIO, NO_MEMCG, ORIGINAL, SWAPIN_CHARGE_FORMS, Kernel, KernelII, Lazy, LazyMM,
                   SwapCluster, child_view, pte_present, pte_swap)
+from ..shmem import (SHMEM_LARGE_FORMS, ShmemLarge, emit_shmem_swapin_large, emit_shmem_writeout_large,
+                     emit_swap_readahead_s0)
 from ..user import emit_access_tlb
 from ..zswap import ZSWAP_WRITEBACK_FORMS, add_zswap_entry, emit_zswap_writeback_entry
-from ..swapfile import emit_swap_dup_entry_direct, emit_swap_put_entries_direct
+from ..swapfile import (SWAPOFF_DEVICE_FORMS, SwapDevice, emit_folio_alloc_swap, emit_free_swap_and_cache,
+                        emit_swap_dup_entry_direct, emit_swap_put_entries_direct, emit_swapoff)
 from ..user import emit_access
 from ..gup import emit_gup_fast
 from ..userfaultfd import MOVE_PRESENT_FORMS, MOVE_SWAP_FORMS, emit_move_present_pte, emit_move_swap_pte
@@ -243,9 +246,6 @@ def swap_entry_aba(knobs) -> Model:
                 "every mapped anonymous folio is charged to a memcg (do_anonymous_page() and the swap-in "
                 "charge before mapping; an uncharged folio escapes the cgroup's limit)")
     inv_no_lost_write(mm, {"cpu": cpu_done})
-    m.eventually_finishes("fault0_finishes", "fault0",
-                          "the load's swap-in returns: a retry on the freed entry (swapin returns NULL, "
-                          "the PTE changed) ends once the PTE is none")
     final_nothing_leaked(mm)
     return m
 
@@ -288,4 +288,71 @@ def zswap_writeback_swapin(knobs) -> Model:
     inv_no_lost_write(mm, {"cpu": cpu_done})
     _exclusive_invariants(mm, k)
     final_nothing_leaked(mm)
+    return m
+
+
+K_DEVICE_FORM = Knob("swapoff.device_form", "mainline-2026",
+                     "how the zap and the slot allocation keep swapoff from freeing the device under them: "
+                     "v6.8 (free_swap_and_cache() without get_swap_device(), CVE-2024-26960), 82b1c07a0af6 "
+                     "(get_swap_device() around it), 5f843a9a3a1e (v6.11 cluster allocation without "
+                     "SWP_SCANNING and SWP_WRITEOK), 0ec8bc9e880e (both back), mainline-2026 (percpu ref and "
+                     "SWP_WRITEOK under ci->lock, swap_put_entries_direct())", domain=SWAPOFF_DEVICE_FORMS)
+
+
+@builder(K_DEVICE_FORM)
+def swapoff_vs_alloc(knobs) -> Model:
+    """swapoff(2) vs a zap freeing a cached swap entry and vs slot allocation."""
+    form = knobs["swapoff.device_form"]
+    m = Model("swapoff-vs-alloc", "swapoff vs slot allocation and a zap of a swap entry", knobs)
+    dev = SwapDevice(m)
+    emit_swapoff(m.thread("swapoff", "swapoff(2) of the device"), dev, form=form)
+    emit_free_swap_and_cache(m.thread("zap", "munmap()/exit of a swap PTE whose folio is in the swap "
+                                      "cache: zap_pte_range()"), dev, form=form)
+    emit_folio_alloc_swap(m.thread("alloc", "reclaim allocating a swap slot for another folio "
+                                   "(shrink_folio_list() -> folio_alloc_swap())"), dev, form=form)
+
+    m.invariant("no_use_after_swapoff", lambda s: not getattr(s, dev.uaf), [dev.uaf],
+                "no path reads or writes the device's swap map or cluster info after swapoff freed them "
+                "(the KASAN use-after-free of CVE-2024-26960; \"ignored SWP_SCANNING and SWP_WRITEOK\", "
+                "0ec8bc9e880e)")
+    m.invariant("swapoff_frees_an_unused_device",
+                lambda s: not getattr(s, dev.freed) or (getattr(s, dev.slot0) == "-" and getattr(s, dev.slot1) == "-"),
+                [dev.freed, dev.slot0, dev.slot1],
+                "when swapoff frees the device no slot is in use: no swap entry or swap-cache folio is left "
+                "referring to a swap device that no longer exists")
+    return m
+
+
+K_SHMEM_LARGE = Knob("shmem.swapin_large", "mainline-2026",
+                     "shmem_swapin_folio() against a large swap entry: 809bc86517cc (large swap-out, no "
+                     "order check), 058313515d5a (split on an order mismatch, xa_get_order() == "
+                     "folio_order() required under the folio lock), v6.17 (\"mm/shmem, swap: improve cached "
+                     "mTHP handling and fix potential hang\": a larger cached folio accepted, the whole range "
+                     "checked on insertion), mainline-2026 (the same over swapin_sync())",
+                     domain=SHMEM_LARGE_FORMS)
+
+
+@builder(K_SHMEM_LARGE)
+def shmem_large_swap_entry(knobs) -> Model:
+    """A shmem large swap entry vs an order-0 readahead folio and a racing swap-in, swap-out and split."""
+    form = knobs["shmem.swapin_large"]
+    m = Model("shmem-large-swap-entry", "shmem large swap entry vs an order-0 readahead folio and a split",
+              knobs)
+    sh = ShmemLarge(m)
+    fault = m.thread("fault", "a task faults on index 0 of the tmpfs file (its large allocation fails)")
+    emit_shmem_swapin_large(fault, sh, owner=len(m.threads), form=form, index=0, large_ok=False)
+    other = m.thread("other", "another task faults on index 1 (an order-1 swap-in), then reclaim swaps "
+                     "the large folio out again (shmem_writeout())")
+    emit_shmem_swapin_large(other, sh, owner=len(m.threads), form=form, index=1, large_ok=True,
+                            cont="writeout")
+    emit_shmem_writeout_large(other, sh)
+    ra = m.thread("readahead", "swap readahead around another fault reads slot s0 into an order-0 folio")
+    emit_swap_readahead_s0(ra, sh)
+
+    m.invariant("shmem_index_reads_its_page",
+                lambda s: all(sh.content(s, i) in (None, f"p{i}") for i in (0, 1)),
+                sh.mapping_fields() + sh.folio_fields(),
+                "every index of the file resolves to its own page: a folio in the page cache at index i "
+                "holds page i (an order-0 folio stored over a large entry would serve index 1 with page 0: "
+                "the data corruption of 058313515d5a)")
     return m
