@@ -179,6 +179,15 @@ class ShmemLarge:
                                "from (folio->swap of its head)") for f in self.folios}
         self.ref = {f: m.field(f"{f}_ref", 0, range(0, 4), f"folio {f}: references") for f in self.folios}
         self.lock = {f: m.lock(f"{f}_lock", f"folio {f}: the folio lock") for f in self.folios}
+        self.vm_bug = m.field("shmem_vm_bug", False, (False, True), "(ghost) shmem_add_to_page_cache() ran on "
+                              "a folio its caller had not locked", ghost=True)
+        self.got = {}                                  # thread -> (ghost field, index) of its fault's page
+
+    def referenced(self, s, k):
+        """Does the mapping refer to slot k (its own order-0 entry, or the large entry over both)?"""
+        if getattr(s, self.xa_order):
+            return getattr(s, self.xa[0]) == "s0"
+        return getattr(s, self.xa[k]) == SLOTS[k]
 
     def folio_fields(self):
         return list(self.order.values()) + list(self.src.values()) + list(self.ref.values())
@@ -236,6 +245,9 @@ def emit_shmem_swapin_large(t, sh: ShmemLarge, *, owner: int, form: str, index: 
     swap = m.field(f"{n}_swap", "-", ("-",) + SLOTS, f"{n}: swap, the entry of the index")
     folio = m.field(f"{n}_folio", "-", ("-",) + sh.folios, f"{n}: folio")
     base = m.field(f"{n}_index", index, (0, 1), f"{n}: index (rounded down by a large folio)")
+    got = m.field(f"{n}_got", "-", ("-", "p0", "p1"), f"(ghost) the page {n}'s fault returned for index "
+                  f"{index}", ghost=True)
+    sh.got[n] = (got, index)
     locals_ = [entry, order, swap, folio, base]
     new = form in ("v6.17", "mainline-2026")
     ffields = sh.folio_fields()
@@ -254,7 +266,7 @@ def emit_shmem_swapin_large(t, sh: ShmemLarge, *, owner: int, form: str, index: 
     def lookup(s):
         val = getattr(s, sh.xa[index])
         if val in sh.folios:
-            return {GOTO: cont}                        # in the page cache: the fault maps it
+            return {GOTO: cont, got: sh.content(s, index)}     # in the page cache: the fault maps it
         o = getattr(s, sh.xa_order)
         # v6.17+: "index may point to the middle of a large entry, get the sub entry"; before, swap
         # is the entry's value (the head) until a split recomputes it
@@ -263,7 +275,8 @@ def emit_shmem_swapin_large(t, sh: ShmemLarge, *, owner: int, form: str, index: 
     t.step("lookup", "mm/shmem.c:shmem_get_folio_gfp: repeat: filemap_get_entry(mapping, index); "
            "xa_is_value -> shmem_swapin_folio(): order = shmem_confirm_swap() [xa_get_order()]; "
            "in a large entry, swap = the entry of the index",
-           effect=lookup, reads=sh.mapping_fields(), writes=[entry, order, swap], branches=[cont])
+           effect=lookup, reads=sh.mapping_fields() + sh.folio_fields(), writes=[entry, order, swap, got],
+           branches=[cont])
 
     def read(s, d, sw, o):
         """A swap-in allocation of order `o` for `sw` that enters the swap cache; None if the
@@ -424,6 +437,8 @@ def emit_shmem_swapin_large(t, sh: ShmemLarge, *, owner: int, form: str, index: 
             ok = getattr(s, sh.xa[b]) == sw            # expected == xas_find_conflict()
         if not ok:
             return again(s, d, unlock=True)
+        if getattr(s, sh.lock[f]) != owner:
+            d[sh.vm_bug] = True                        # VM_BUG_ON_FOLIO(!folio_test_locked(folio), folio)
         if fo == 1 or xo == 1:
             d[sh.xa_order] = 1 if fo == 1 or not new else 0
             d[sh.xa[0]] = d[sh.xa[1]] = f              # an order-0 store over a multi-index entry replaces it
@@ -435,7 +450,9 @@ def emit_shmem_swapin_large(t, sh: ShmemLarge, *, owner: int, form: str, index: 
             k = SLOTS.index(sl)
             d[sh.cnt[k]] = 0
             d[sh.sc[k]] = "-"
+        sh.put(s, d, f)                                # the swap cache's reference
         d[sh.lock[f]] = FREE                           # returned locked to the fault, which maps it
+        d[got] = f"p{index}" if fo == 1 else "p" + getattr(s, sh.src[f])[1:]
         d.update({entry: "-", order: 0, swap: "-", folio: "-", base: index, GOTO: cont})
         return d                                       # our reference becomes the page cache's
 
@@ -445,8 +462,9 @@ def emit_shmem_swapin_large(t, sh: ShmemLarge, *, owner: int, form: str, index: 
                    "mm/shmem.c:shmem_add_to_page_cache(folio, mapping, index, swp_to_radix_entry(swap)): "
                    "expected == xas_find_conflict(); xas_store(); delete_from_swap_cache(); swap_free_nr()")
            + "; folio_mark_dirty(); [the fault maps the folio and unlocks it]",
-           effect=add, reads=[folio, base, swap] + sh.mapping_fields() + ffields,
-           writes=sh.mapping_fields() + sh.slot_fields() + locals_ + locks + ffields, branches=["lookup", cont])
+           effect=add, reads=[folio, base, swap] + sh.mapping_fields() + ffields + locks,
+           writes=sh.mapping_fields() + sh.slot_fields() + locals_ + locks + ffields + [got, sh.vm_bug],
+           branches=["lookup", cont])
 
 
 def emit_shmem_writeout_large(t, sh: ShmemLarge) -> None:

@@ -478,7 +478,13 @@ class CompiledModel:
         if self.reset_dead:
             return self
         if self._dead_variant is None:
-            self._dead_variant = CompiledModel(self.model, reset_dead=True)
+            dead = CompiledModel(self.model, reset_dead=True)
+            # what was attached to this compiled model after compile (a scenario file's [[progress]]
+            # properties, a test's choice of checks) holds for the reduced form too
+            dead.progress = list(self.progress)
+            dead.invariants = list(self.invariants)
+            dead.finals = list(self.finals)
+            self._dead_variant = dead
         return self._dead_variant
 
     # -- queries the explorer uses ----------------------------------------------------------

@@ -320,6 +320,8 @@ def swapoff_vs_alloc(knobs) -> Model:
                 [dev.freed, dev.slot0, dev.slot1],
                 "when swapoff frees the device no slot is in use: no swap entry or swap-cache folio is left "
                 "referring to a swap device that no longer exists")
+    m.final("swapoff_freed_the_device", lambda s: getattr(s, dev.freed), [dev.freed],
+            "swapoff returns having freed the swap map and cluster info")
     return m
 
 
@@ -355,4 +357,30 @@ def shmem_large_swap_entry(knobs) -> Model:
                 "every index of the file resolves to its own page: a folio in the page cache at index i "
                 "holds page i (an order-0 folio stored over a large entry would serve index 1 with page 0: "
                 "the data corruption of 058313515d5a)")
+    m.invariant("shmem_fault_returns_its_page",
+                lambda s: all(getattr(s, g) in ("-", f"p{i}") for g, i in sh.got.values()),
+                [g for g, _ in sh.got.values()],
+                "a fault on index i returns page i (shmem_get_folio_gfp()'s folio covers the index)")
+    m.invariant("shmem_add_to_page_cache_locked", lambda s: not getattr(s, sh.vm_bug), [sh.vm_bug],
+                "shmem_add_to_page_cache() runs on a folio its caller locked "
+                "(VM_BUG_ON_FOLIO(!folio_test_locked(folio), folio))")
+    m.invariant("shmem_swap_count_matches_mapping",
+                lambda s: all(bool(getattr(s, sh.cnt[k])) == sh.referenced(s, k) for k in (0, 1)),
+                sh.mapping_fields() + sh.cnt,
+                "a slot is in use exactly while the mapping holds its swap entry (its own, or the large "
+                "entry over both): a swap-in frees the slots it consumed, a swap-out takes them")
+    m.final("shmem_faults_got_a_page",
+            lambda s: all(getattr(s, g) != "-" for g, _ in sh.got.values()),
+            [g for g, _ in sh.got.values()], "every fault ends with the page of its index")
+
+    def refs_accounted(s):
+        for f in sh.folios:
+            held = int(f in (getattr(s, sh.xa[0]), getattr(s, sh.xa[1])))
+            held += int(f in (getattr(s, sh.sc[0]), getattr(s, sh.sc[1])))
+            if getattr(s, sh.ref[f]) != held:
+                return False
+        return True
+
+    m.final("shmem_folio_references_accounted", refs_accounted, sh.mapping_fields() + sh.sc + sh.folio_fields(),
+            "once every task is done each folio's references are the page cache's and the swap cache's")
     return m
