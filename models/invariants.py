@@ -421,3 +421,14 @@ def final_dma_visible(mm: MM, done: str, tag: str = "dma", may_drop: bool = Fals
                "once the O_DIRECT read completed and every thread is done, a load from the address returns "
                "the data the device wrote" + (" (or zero: a droppable page may be dropped after the I/O)"
                                               if may_drop else ""))
+
+
+def progress_every_thread_finishes(m) -> None:
+    """Progress (weak fairness): every thread of the scenario eventually finishes. The kernel paths
+    modelled here retry (a fault returns and the access faults again, a lookup waits for the swap
+    cache) but a retry must end: a fault handler that returns without changing what made the access
+    fault (wp_page_reuse() not making the PTE writable, a swap-in that never maps the page) is a
+    livelock the safety checks cannot see."""
+    for t in m.threads:
+        m.eventually_finishes(f"{t.name}_finishes", t.name,
+                              f"thread {t.name} eventually finishes: its faults and retries end")

@@ -22,7 +22,7 @@ from __future__ import annotations
 from pteverify.model import GOTO, Knob, Model, builder
 
 from ..gup import emit_dma_write, emit_gup, emit_gup_release
-from ..invariants import (final_nothing_leaked, final_swapoff_leaves_no_swap_reference,
+from ..invariants import (final_nothing_leaked, progress_every_thread_finishes, final_swapoff_leaves_no_swap_reference,
     inv_exclusive_page_not_replaced, inv_gup_page_is_mapped_page, inv_no_lost_write,
     inv_no_unread_data_mapped, inv_pinned_mapped_page_is_exclusive, inv_soft_dirty_survives_swap,
     inv_swap_pte_page_not_exclusive, inv_uffd_wp_store_traps, inv_uffd_wp_survives_swap,
@@ -171,6 +171,7 @@ def odirect_swapout(knobs) -> Model:
     inv_no_lost_write(mm, {"dma": dma_done, "cpu": cpu_done})
     inv_gup_page_is_mapped_page(mm, dma_target)
     final_nothing_leaked(mm)
+    progress_every_thread_finishes(m)
     return m
 
 @builder(*EXCLUSIVE_KNOBS, arch=True)
@@ -207,6 +208,7 @@ def vmsplice_swapout(knobs) -> Model:
     inv_exclusive_page_not_replaced(mm, held)
     inv_no_lost_write(mm, {"cpu": cpu_done})
     final_nothing_leaked(mm, holders=(held,))       # the pipe keeps its page
+    progress_every_thread_finishes(m)
     return m
 
 @builder(K_SYNC, K_PREPARE, K_SWP_SOFT_DIRTY, K_SWAP_TABLE, K_MAP_WRITABLE)
@@ -234,6 +236,7 @@ def swapin_two_faults(knobs) -> Model:
     inv_no_lost_write(mm, {"cpu": cpu_done})
     inv_soft_dirty_survives_swap(mm, sd)            # swap-out again: pte_swp_mksoft_dirty
     final_nothing_leaked(mm)
+    progress_every_thread_finishes(m)
     return m
 
 @builder(K_KEEP_BITS, K_UFFD, K_SWAP_TABLE, K_MAP_WRITABLE, K_SWAPIN_UFFD_WP)

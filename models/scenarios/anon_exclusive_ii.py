@@ -33,7 +33,7 @@ from ..rmap import emit_try_to_unmap_one
 from .anon_exclusive import K_ANON_EXCLUSIVE, K_MAP_WRITABLE, K_SWAP_TABLE, KERNEL_2026_KNOBS, _mapped_exclusive
 from ..tlb import emit_tlb_flush
 from ..user import emit_access
-from ..invariants import final_nothing_leaked
+from ..invariants import final_nothing_leaked, progress_every_thread_finishes
 
 
 ARCHES = {"x86-64": (True, True), "arm64": (False, False), "ipi-weak": (True, False)}
@@ -292,6 +292,7 @@ def gup_fast_vs_unmap(knobs) -> Model:
     inv_pinned_page_is_exclusive(m, mm, held)
     inv_pinned_mapped_page_is_exclusive(m, [mm], [held])
     inv_swap_pte_page_not_exclusive(m, [mm])
+    progress_every_thread_finishes(m)
     return m
 
 @builder(K_ARCH, K_BARRIERS, K_CLEAR, K_SWAP_TABLE)
@@ -315,6 +316,7 @@ def gup_fast_vs_migrate_fork(knobs) -> Model:
     inv_pinned_mapped_page_is_exclusive(m, [mm, child], [held])
     inv_writable_pte_maps_exclusive_page(m, [mm, child])
     final_nothing_leaked(mm, ptes=[mm.pte, child.pte], holders=(held,))
+    progress_every_thread_finishes(m)
     return m
 
 
@@ -348,6 +350,7 @@ def fork_vs_gup_fast(knobs) -> Model:
         inv_pinned_mapped_page_is_exclusive(m, [mm, child], [held])
     inv_pinned_page_is_mapped_page(m, mm, held)
     final_nothing_leaked(mm, ptes=[mm.pte, child.pte], holders=(held,))
+    progress_every_thread_finishes(m)
     return m
 
 @builder(K_ANON_EXCLUSIVE, K_REUSE_MAPCOUNT, K_COW_BREAK, K_FOLL_PIN, K_FORK_COPY, K_WPSEQ)
@@ -386,6 +389,7 @@ def fork_pin_leak(knobs) -> Model:
     if k.anon_exclusive and pin:
         inv_pinned_mapped_page_is_exclusive(m, [mm, child], [held])
     final_nothing_leaked(mm, ptes=[mm.pte, child.pte], holders=(held,))    # the pipe keeps its page
+    progress_every_thread_finishes(m)
     return m
 
 @builder(K_ANON_EXCLUSIVE, K_FORK_SWP, K_SWAP_TABLE, K_MAP_WRITABLE)
@@ -414,6 +418,7 @@ def fork_swap_entry(knobs) -> Model:
         inv_writable_pte_maps_exclusive_page(m, [mm, child])
     inv_cow_isolation(m, [(mm, "parent", []), (child, "child", [])])
     final_nothing_leaked(mm, ptes=[mm.pte, child.pte])
+    progress_every_thread_finishes(m)
     return m
 
 @builder(K_ANON_EXCLUSIVE, K_MPROTECT, K_MIG_EXCL, K_FOLL_PIN, K_MIG_FORK, K_SWAP_TABLE)
@@ -473,4 +478,5 @@ def migration_exclusive(knobs) -> Model:
     if not fork:
         inv_exclusive_page_not_replaced(m, mm, ref_page)
     final_nothing_leaked(mm, ptes=[mm.pte, child.pte], holders=(ref_page,))
+    progress_every_thread_finishes(m)
     return m
