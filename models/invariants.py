@@ -44,6 +44,17 @@ def inv_swap_pte_page_not_exclusive(mm: MM) -> None:
                    "(do_swap_page: BUG_ON(PageAnon(page) && PageAnonExclusive(page)))")
 
 
+def inv_stable_page_not_writable_under_writeback(mm: MM) -> None:
+    def ok(s):
+        pte = getattr(s, mm.pte)
+        return not (pte.present and pte.write) or not getattr(s, mm.f["writeback"][pte.folio])
+
+    mm.m.invariant("stable_page_not_writable_under_writeback", ok, [mm.pte] + mm.ff("writeback"),
+                   "on a SWP_STABLE_WRITES swap device no writable PTE maps a folio under writeback (do_swap_page: "
+                   "\"we must not set the page exclusive, otherwise we can map it writable without further "
+                   "checks and modify it while still under writeback\")")
+
+
 def inv_gup_page_is_mapped_page(mm: MM, dma_target: str) -> None:
     mm.m.invariant("gup_page_is_mapped_page", lambda s: not getattr(s, dma_target).endswith("(not mapped)"),
                    [dma_target],

@@ -388,7 +388,8 @@ def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
             e = getattr(s, orig).exclusive and k.swp_exclusive
             if fresh:
                 e = True
-            elif e and getattr(s, mm.f["writeback"][getattr(s, page)]) and k.stable_writes:
+            elif (e and getattr(s, mm.f["writeback"][getattr(s, page)]) and k.stable_writes
+                  and k.stable_writes_check):
                 e = False
             return {excl: e}
 

@@ -108,6 +108,8 @@ class Kernel:
                                        #   do_swap_page/unuse_pte honour pte_swp_exclusive()
     arch_swp_exclusive: bool = True    # the arch implements __HAVE_ARCH_PTE_SWP_EXCLUSIVE
     stable_writes: bool = False        # the swap device has SWP_STABLE_WRITES
+    stable_writes_check: bool = True   # 1493a1913e34: do_swap_page drops `exclusive` for a folio under
+                                       #   writeback on such a device (off: a seeded mutation)
     synchronous_io: bool = False       # the swap device has SWP_SYNCHRONOUS_IO (skip-swapcache swapin)
     swapcache_prepare: bool = True     # 13ddaf26be32 (v6.8): the skip path pins SWAP_HAS_CACHE
     unuse_keep_swp_bits: bool = True   # 14a762dd1977 (v5.19): unuse_pte keeps soft-dirty / uffd-wp

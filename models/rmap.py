@@ -42,7 +42,7 @@ whole operation and no other modelled thread takes it, so it is not a field.
 
 from __future__ import annotations
 
-from pteverify.model import DONE, FREE, GOTO
+from pteverify.model import DONE, FREE, GOTO, ModelError
 
 from .memory import pte_install_uffd_wp_if_needed
 from .mm import MM, PTE_NONE, ArchHook, Ctx, Kernel, KernelII, MarkerKernel, pte_migration, pte_swap
@@ -92,6 +92,10 @@ def _emit_unmap(ctx: Ctx, k: Kernel, page: str, *, kind: str, fail: str, done: s
     lazy_reads = mm.ff("swapbacked") if lf else []
     flush_reads = list(tlb_flush.reads) if tlb_flush else []
     flush_writes = list(tlb_flush.writes) if tlb_flush else []
+    # the anon branch's `folio_test_swapbacked(folio) != folio_test_swapcache(folio)` -> WARN_ON_ONCE(1),
+    # walk_abort: a model assertion (checked with the PTE cleared, where the kernel checks it)
+    warn = kind == "swap"
+    warn_reads = mm.ff("swapbacked", "swapcache") if warn else []
 
     # -- A1 -------------------------------------------------------------------------------------
     def clear(s):
@@ -110,6 +114,9 @@ def _emit_unmap(ctx: Ctx, k: Kernel, page: str, *, kind: str, fail: str, done: s
                 tlb_flush.fn(s, d)                     # ptep_clear_flush(): flush_tlb_page()
             if pte.dirty:
                 mm.fset(d, fid, dirty=True)            # pte_dirty(pteval) -> folio_mark_dirty()
+        if warn and getattr(s, mm.f["swapbacked"][fid]) != getattr(s, mm.f["swapcache"][fid]):
+            raise ModelError(f"{fn}: folio {fid}: folio_test_swapbacked(folio) != "
+                             "folio_test_swapcache(folio) (WARN_ON_ONCE(1))")
         if lf and getattr(s, mm.f["swapbacked"][fid]):
             d[GOTO] = f"{p}.share"                     # not lazyfree: the swap path
         return d
@@ -128,7 +135,7 @@ def _emit_unmap(ctx: Ctx, k: Kernel, page: str, *, kind: str, fail: str, done: s
                   "anon_exclusive = PageAnonExclusive(subpage); ")) if k.anon_exclusive else "")
              + how + (tlb_flush.ref if tlb_flush else ""),
              guard=lambda s: getattr(s, mm.ptl) == FREE, effect=clear,
-             reads=[mm.ptl, mm.pte, page] + mm.ff("excl") + lazy_reads + flush_reads
+             reads=[mm.ptl, mm.pte, page] + mm.ff("excl") + lazy_reads + flush_reads + warn_reads
              + (mm.locks() if folio_locked else []),
              writes=[mm.ptl, mm.pte] + locals_ + (mm.ff("dirty") if early else []) + flush_writes,
              branches=[done] + ([f"{p}.share"] if lf else []))

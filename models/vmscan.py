@@ -63,8 +63,9 @@ same function models the kernel's lazyfree branches (mm/vmscan.c shrink_folio_li
     v6.17-rc3): `folio_test_dirty && !VM_DROPPABLE` -> set_ptes(pteval) + folio_set_swapbacked();
     else `ref_count != 1 + map_count` -> set_ptes(pteval) only; else discard:
     folio_remove_rmap_pte(); folio_put().
-  The `swapbacked != swapcache` WARN_ON_ONCE of that branch is not modelled (madvise_free_pte_range()
-  frees the swap cache before clearing PG_swapbacked, so no modelled path reaches it).
+  The `swapbacked != swapcache` WARN_ON_ONCE of that branch is a model assertion in try_to_unmap_one's
+  clearing step (madvise_free_pte_range() frees the swap cache before clearing PG_swapbacked, so no
+  faithful path reaches it: a mutant that unmaps before add_to_swap() does).
 
 `tlb_flush` (an `ArchHook`; none by default) is run by ptep_clear_flush() in try_to_unmap_one: a
 scenario that models a CPU's TLB entry (mm.LazyMM) drops it there.

@@ -25,10 +25,10 @@ from ..gup import emit_dma_write, emit_gup, emit_gup_release
 from ..invariants import (final_nothing_leaked, progress_every_thread_finishes, final_swapoff_leaves_no_swap_reference,
     inv_exclusive_page_not_replaced, inv_gup_page_is_mapped_page, inv_no_lost_write,
     inv_no_unread_data_mapped, inv_pinned_mapped_page_is_exclusive, inv_soft_dirty_survives_swap,
-    inv_swap_pte_page_not_exclusive, inv_uffd_wp_store_traps, inv_uffd_wp_survives_swap,
-    inv_writable_pte_maps_exclusive_page)
+    inv_stable_page_not_writable_under_writeback, inv_swap_pte_page_not_exclusive, inv_uffd_wp_store_traps,
+    inv_uffd_wp_survives_swap, inv_writable_pte_maps_exclusive_page)
 from ..memory import emit_fault_handlers
-from ..mm import MM, ORIGINAL, ArchSwap, Kernel, pte_present, pte_swap
+from ..mm import MM, NO_FOLIO, ORIGINAL, ArchSwap, Kernel, holds_write, pte_present, pte_swap
 from ..swapfile import emit_try_to_unuse
 from ..user import emit_access
 from ..vmscan import emit_shrink_page_list
@@ -52,6 +52,11 @@ K_ARCH = Knob("arch.swp_exclusive", True,
 K_STABLE = Knob("swap.stable_writes", False,
                 "the swap device needs stable pages during writeback (SWP_STABLE_WRITES): do_swap_page() "
                 "drops the exclusive marker of a page under writeback")
+
+
+K_STABLE_CHECK = Knob("swap_in.stable_writes_check", True,
+                      "do_swap_page() drops the exclusive marker of a folio under writeback on a "
+                      "SWP_STABLE_WRITES device (1493a1913e34; off: a seeded mutation of that test)")
 
 
 K_PIN = Knob("gup.foll_pin", False,
@@ -108,6 +113,7 @@ def _kernel(knobs, **fixed) -> Kernel:
     values = dict(fixed)
     mapping = {"mm.anon_exclusive": "anon_exclusive", "swap_out.remember_exclusive": "remember_exclusive",
                "arch.swp_exclusive": "arch_swp_exclusive", "swap.stable_writes": "stable_writes",
+               "swap_in.stable_writes_check": "stable_writes_check",
                "swap.synchronous_io": "synchronous_io", "swap_in.swapcache_prepare": "swapcache_prepare",
                "swapoff.keep_swp_bits": "unuse_keep_swp_bits",
                "swap_out.swp_soft_dirty": "swapout_swp_soft_dirty",
@@ -135,7 +141,7 @@ def _mapped_exclusive(k: Kernel, **extra) -> dict:
     return dict({"ref": 1, "map": 1, "excl": k.anon_exclusive, "swapbacked": True, "uptodate": True,
                  "data": ORIGINAL}, **extra)
 
-@builder(*EXCLUSIVE_KNOBS, K_STABLE, K_PIN, arch=True)
+@builder(*EXCLUSIVE_KNOBS, K_STABLE, K_STABLE_CHECK, K_PIN, arch=True)
 def odirect_swapout(knobs) -> Model:
     """O_DIRECT read (R/W GUP reference + DMA) vs swap-out, refault and a CPU write elsewhere in the page."""
     k = _kernel(knobs, synchronous_io=False)
@@ -170,6 +176,8 @@ def odirect_swapout(knobs) -> Model:
     _exclusive_invariants(mm, k)
     inv_no_lost_write(mm, {"dma": dma_done, "cpu": cpu_done})
     inv_gup_page_is_mapped_page(mm, dma_target)
+    if k.stable_writes:
+        inv_stable_page_not_writable_under_writeback(mm)
     final_nothing_leaked(mm)
     progress_every_thread_finishes(m)
     return m
@@ -208,6 +216,14 @@ def vmsplice_swapout(knobs) -> Model:
     inv_exclusive_page_not_replaced(mm, held)
     inv_no_lost_write(mm, {"cpu": cpu_done})
     final_nothing_leaked(mm, holders=(held,))       # the pipe keeps its page
+
+    def pipe_reads_the_write(s):
+        fid = getattr(s, held)
+        return fid != NO_FOLIO and holds_write(getattr(s, mm.f["data"][fid]), "cpu")
+
+    m.final("pipe_reads_the_write", pipe_reads_the_write, [held] + mm.ff("data"),
+            "read(pipe) after the write returns the written data: the pipe references the page the "
+            "test wrote (the observable side of \"page was not replaced during COW\")")
     progress_every_thread_finishes(m)
     return m
 
