@@ -24,6 +24,7 @@ from scenario_helpers import run, first, reachable, check_registry, invariant_on
 EXPECTED = {
     "odirect-swapout": {"v5.18": "no_lost_write", "1493a1913e34^": "no_lost_write", "1493a1913e34": None,
                         "v5.19-x86-32": "no_lost_write", "1493a1913e34-stable-writes": None,
+                        "seeded-no-stable-writes-check": "stable_page_not_writable_under_writeback",
                         "foll-pin-x86-32": None, "mainline-2026": None},
     "vmsplice-swapout": {"v5.18": "exclusive_page_not_replaced",
                          "1493a1913e34^": "exclusive_page_not_replaced", "1493a1913e34": None,

@@ -219,7 +219,8 @@ def test_arch_runs_skip_variants_that_describe_an_architecture():
     arm64 = str(specs_dir() / "arch" / "arm64.toml")
     jobs = chk.plan(only=("odirect-swapout:*", "vmsplice-swapout:*"), arch=(arm64,), include_layouts=False)
     assert {j.variant for j in jobs} == {"v5.18", "1493a1913e34^", "1493a1913e34",
-                                         "1493a1913e34-stable-writes", "mainline-2026"}
+                                         "1493a1913e34-stable-writes", "seeded-no-stable-writes-check",
+                                         "mainline-2026"}
     results = chk.run_jobs(jobs, 1)
     assert all(r.status == "pass" for r in results), [(r.id, r.message) for r in results if r.status != "pass"]
     rc, _, err = pteverify("run", "odirect-swapout", "--variant", "v5.19-x86-32", "--arch", "arm64")

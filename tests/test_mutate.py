@@ -335,3 +335,19 @@ def test_new_checks_kill_their_mutants():
     for name, mid, how in want:
         m = reps[name][mid]
         assert m.status == mut.KILLED and m.how.startswith(how), (name, mid, m.status, m.how)
+
+
+def test_anon_exclusive_checks_kill_named_mutants():
+    """The checks added to kill survivors each kill a named mutant of vmsplice-swapout: the folio-lock
+    assertion of the swap cache (add_to_swap() without trylock_page()), try_to_unmap_one()'s
+    swapbacked != swapcache WARN (unmap before add_to_swap()), the pipe's read-back (vmsplice()
+    taking no reference), and the progress property (wp_page_reuse() not making the PTE writable:
+    the store faults forever)."""
+    (rep,) = mut.mutate_scenarios([load_scenarios()["vmsplice-swapout"]],
+                                  operators=("skip-effect", "drop-lock", "swap-next"))
+    by = {m.id: m for m in rep.mutants}
+    for m in ("test.trylock:drop-lock:A_lock", "test.trylock:swap-next"):
+        assert by[m].how.startswith("model assertion") and "not locked" in by[m].how, by[m].how
+    assert "folio_test_swapbacked(folio) != folio_test_swapcache(folio)" in by["test.add_to_swap:swap-next"].how
+    assert by["test.follow_page:skip-effect"].how == "pipe_reads_the_write"
+    assert by["test.wp.reuse:skip-effect"].how == "test_finishes"
