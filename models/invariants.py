@@ -443,3 +443,25 @@ def progress_every_thread_finishes(m) -> None:
     for t in m.threads:
         m.eventually_finishes(f"{t.name}_finishes", t.name,
                               f"thread {t.name} eventually finishes: its faults and retries end")
+
+
+def final_store_lands(mm: MM, tag: str, who: str) -> None:
+    """A final predicate: once every thread is done, the store tagged `tag` (the only store to the
+    address through `mm`'s PTE) is in the page the address resolves to. The faults, COW copies,
+    migrations and swap-ins in between may move the page but never lose the store."""
+    def ok(s):
+        return holds_write(mm.content_at_address(s), tag)
+
+    mm.m.final(f"{who}_store_lands", ok, mm.address_reads(),
+               f"after the {who}'s store and everything else finished, a load from the {who}'s address "
+               "returns the stored data (the page it resolves to holds the store)")
+
+
+def final_writeback_ends(mm: MM) -> None:
+    """A final predicate: every writeback that started has ended once every task is done (the bio
+    completes: end_swap_bio_write() -> folio_end_writeback()); a folio left under PG_writeback blocks
+    every folio_wait_writeback() forever."""
+    mm.m.final("writeback_ends", lambda s: not any(getattr(s, f) for f in mm.ff("writeback")),
+               mm.ff("writeback"),
+               "once every task is done no folio is under writeback: each swap_writepage() is "
+               "completed by end_swap_bio_write() -> folio_end_writeback()")

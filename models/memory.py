@@ -719,13 +719,15 @@ def emit_do_wp_page(ctx: Ctx, k: Kernel) -> None:
     def reuse(s):
         d = {mm.ptl: FREE}
         if not getattr(s, unshare):
-            p = getattr(s, mm.pte)
+            # entry = maybe_mkwrite(pte_mkdirty(pte_mkyoung(vmf->orig_pte))): built from the PTE the
+            # fault saw, which pte_same() under the PTL made the current one
+            p = getattr(s, orig)
             d[mm.pte] = p._replace(write=True, dirty=True, soft_dirty=True)
         return leave(s, d)
 
     ctx.step("wp.reuse", "mm/memory.c:wp_page_reuse: ptep_set_access_flags(maybe_mkwrite(pte_mkdirty())); "
              "pte_unmap_unlock() [unshare: only unlock]",
-             effect=reuse, reads=[unshare, mm.pte, ret], writes=[mm.ptl, mm.pte] + locals_, branches=exits)
+             effect=reuse, reads=[unshare, orig, ret], writes=[mm.ptl, mm.pte] + locals_, branches=exits)
 
     def copy(s):
         d = {mm.ptl: FREE}

@@ -11,25 +11,30 @@ from .arm64_mteswap import MTE, MteKernel
 from .mm import Ctx, Kernel, KernelII, pte_migration
 
 
-def emit_mprotect(ctx: Ctx, k: Kernel, kf: KernelII, *, writable: bool, label: str) -> None:
+def emit_mprotect(ctx: Ctx, k: Kernel, kf: KernelII, *, writable: bool, label: str,
+                  vm_write: str | None = None) -> None:
     """mprotect(): change_protection() -> change_pte_range() on the PTE of `ctx.mm`.
 
     PROT_READ write-protects a present PTE (PG_anon_exclusive is untouched); a writable migration
     entry becomes readable-exclusive for an anon page (6c287605fd56; readable before it, and in the
     seeded mutation) whatever the new protection ("a protection check is difficult so just be safe
     and disable write"). PROT_READ|PROT_WRITE leaves a private anon PTE write-protected (v5.19:
-    only dirty-accountable shared PTEs are made writable; the next store faults)."""
+    only dirty-accountable shared PTEs are made writable; the next store faults).
+
+    `vm_write`: a (ghost) field recording VM_WRITE of the VMA, which mprotect_fixup() sets or clears
+    (mmap_lock held for write) before change_protection() rewrites the PTEs."""
     mm = ctx.mm
 
     def change(s):
+        d = {vm_write: writable} if vm_write else {}
         pte = getattr(s, mm.pte)
         if pte.kind == "migration" and pte.write:
             keep = k.anon_exclusive and kf.mprotect_readable_exclusive
-            return {mm.pte: pte_migration(pte.folio, exclusive=keep, soft_dirty=pte.soft_dirty,
-                                          uffd_wp=pte.uffd_wp)}
-        if pte.present and pte.write and not writable:
-            return {mm.pte: pte._replace(write=False)}
-        return None
+            d[mm.pte] = pte_migration(pte.folio, exclusive=keep, soft_dirty=pte.soft_dirty,
+                                      uffd_wp=pte.uffd_wp)
+        elif pte.present and pte.write and not writable:
+            d[mm.pte] = pte._replace(write=False)
+        return d or None
 
     mig = ("make_readable_exclusive_migration_entry() [anon]" if k.anon_exclusive and
            kf.mprotect_readable_exclusive else "make_readable_migration_entry()")
@@ -39,7 +44,7 @@ def emit_mprotect(ctx: Ctx, k: Kernel, kf: KernelII, *, writable: bool, label: s
                 else "ptent = pte_wrprotect(pte_modify())")
              + f"; is_writable_migration_entry() -> {mig}; set_pte_at(); pte_unmap_unlock()",
              guard=lambda s: getattr(s, mm.ptl) == FREE, effect=change,
-             reads=[mm.ptl, mm.pte], writes=[mm.pte])
+             reads=[mm.ptl, mm.pte], writes=[mm.pte] + ([vm_write] if vm_write else []))
 
 
 def emit_mprotect_mte(ctx: Ctx, mte: MTE, k: MteKernel, cont: str) -> None:

@@ -66,7 +66,10 @@ KILLED_BY_MUTANTS = {"nothing_leaked", "swapoff_leaves_no_swap_reference", "lock
                      "uffd_wp_fork_keeps_protection", "writer_store_returns", "no_zram_double_copy",
                      "last_store_visible", "parent_store_visible", "child_store_visible", "child_load_read",
                      "load_read_the_page", "migration_keeps_data", "dma_data_visible",
-                     "swap_count_matches_references", "pipe_reads_the_write"}
+                     "swap_count_matches_references", "pipe_reads_the_write",
+                     "writeback_ends", "parent_store_lands", "child_store_lands", "writer_store_lands",
+                     "user_store_lands", "child_range_zapped", "pipe_reads_fork_time_data",
+                     "writable_pte_only_in_vm_write"}
 
 
 def check_registry(expected: dict, ordered: bool = False) -> None:

@@ -351,3 +351,17 @@ def test_anon_exclusive_checks_kill_named_mutants():
     assert "folio_test_swapbacked(folio) != folio_test_swapcache(folio)" in by["test.add_to_swap:swap-next"].how
     assert by["test.follow_page:skip-effect"].how == "pipe_reads_the_write"
     assert by["test.wp.reuse:skip-effect"].how == "test_finishes"
+
+
+def test_anon_exclusive_ii_checks_kill_named_mutants():
+    """gup-fast-vs-unmap's exit check (reclaim's putback and the swap PTE are accounted for) and
+    fork-pin-leak's exit checks (MADV_DONTNEED unmapped the child's address; the pipe holds the page
+    as it was at fork; the parent's store is what its address reads) each kill a named mutant."""
+    reps = mut.mutate_scenarios([load_scenarios()[n] for n in ("gup-fast-vs-unmap", "fork-pin-leak")],
+                                operators=("skip-effect",))
+    by = {m.id: m for rep in reps for m in rep.mutants}
+    assert by["reclaim.keep:skip-effect"].how == "nothing_leaked"
+    assert by["reclaim.unmap.set:skip-effect"].how == "nothing_leaked"
+    assert by["child.zap:skip-effect"].how == "child_range_zapped"
+    assert by["child.follow_page:skip-effect"].how == "pipe_reads_fork_time_data"
+    assert by["parent.access:skip-effect"].how == "parent_store_lands"

@@ -22,7 +22,7 @@ from __future__ import annotations
 from pteverify.model import GOTO, Knob, Model, builder
 
 from ..gup import emit_dma_write, emit_gup, emit_gup_release
-from ..invariants import (final_nothing_leaked, progress_every_thread_finishes, final_swapoff_leaves_no_swap_reference,
+from ..invariants import (final_nothing_leaked, final_writeback_ends, progress_every_thread_finishes, final_swapoff_leaves_no_swap_reference,
     inv_exclusive_page_not_replaced, inv_gup_page_is_mapped_page, inv_no_lost_write,
     inv_no_unread_data_mapped, inv_pinned_mapped_page_is_exclusive, inv_soft_dirty_survives_swap,
     inv_stable_page_not_writable_under_writeback, inv_swap_pte_page_not_exclusive, inv_uffd_wp_store_traps,
@@ -179,6 +179,7 @@ def odirect_swapout(knobs) -> Model:
     if k.stable_writes:
         inv_stable_page_not_writable_under_writeback(mm)
     final_nothing_leaked(mm)
+    final_writeback_ends(mm)
     progress_every_thread_finishes(m)
     return m
 
@@ -224,6 +225,7 @@ def vmsplice_swapout(knobs) -> Model:
     m.final("pipe_reads_the_write", pipe_reads_the_write, [held] + mm.ff("data"),
             "read(pipe) after the write returns the written data: the pipe references the page the "
             "test wrote (the observable side of \"page was not replaced during COW\")")
+    final_writeback_ends(mm)
     progress_every_thread_finishes(m)
     return m
 
@@ -252,6 +254,7 @@ def swapin_two_faults(knobs) -> Model:
     inv_no_lost_write(mm, {"cpu": cpu_done})
     inv_soft_dirty_survives_swap(mm, sd)            # swap-out again: pte_swp_mksoft_dirty
     final_nothing_leaked(mm)
+    final_writeback_ends(mm)
     progress_every_thread_finishes(m)
     return m
 

@@ -33,7 +33,7 @@ from ..rmap import emit_try_to_unmap_one
 from .anon_exclusive import K_ANON_EXCLUSIVE, K_MAP_WRITABLE, K_SWAP_TABLE, KERNEL_2026_KNOBS, _mapped_exclusive
 from ..tlb import emit_tlb_flush
 from ..user import emit_access
-from ..invariants import final_nothing_leaked, progress_every_thread_finishes
+from ..invariants import final_nothing_leaked, final_store_lands, progress_every_thread_finishes
 
 
 ARCHES = {"x86-64": (True, True), "arm64": (False, False), "ipi-weak": (True, False)}
@@ -269,6 +269,8 @@ def gup_fast_vs_unmap(knobs) -> Model:
     reclaim = mm.thread("reclaim", "kswapd: shrink_folio_list() -> try_to_unmap() on the isolated, "
                         "locked folio, already in the swap cache")
     page = reclaim.local("page", "A", "the folio reclaim isolated")
+    isolated = mm.ghost("reclaim_holds", "A", "the folio whose isolation reference reclaim holds (kept "
+                        "through pageout(), which is not modelled further; dropped by putback)")
     deferred = kf.gup_fast_barriers and kf.clear_before_share
     emit_try_to_unmap_one(reclaim, k, page, kf=kf, fail="keep", deferred_flush=deferred)
     if deferred:
@@ -277,13 +279,14 @@ def gup_fast_vs_unmap(knobs) -> Model:
                  "further]", effect=lambda s: {page: NO_FOLIO, GOTO: DONE}, writes=[page], branches=[DONE])
 
     def keep(s):
-        d = {page: NO_FOLIO}
+        d = {page: NO_FOLIO, isolated: NO_FOLIO}
         mm.put_folio(s, d, getattr(s, page))
         return d
 
     reclaim.step("keep", "mm/vmscan.c:shrink_folio_list: try_to_unmap() failed -> activate_locked: "
                  "folio_unlock(); folio_putback_lru() [isolation reference]",
-                 effect=keep, reads=[page] + mm.ff("ref", "map", "swapcache"), writes=[page] + mm.all_folio())
+                 effect=keep, reads=[page] + mm.ff("ref", "map", "swapcache"),
+                 writes=[page, isolated] + mm.all_folio())
 
     gup = mm.thread("gup_fast", "a thread of the process: pin_user_pages_fast(FOLL_PIN|FOLL_WRITE) "
                     "of the page (io_uring fixed buffer, RDMA)")
@@ -292,6 +295,7 @@ def gup_fast_vs_unmap(knobs) -> Model:
     inv_pinned_page_is_exclusive(m, mm, held)
     inv_pinned_mapped_page_is_exclusive(m, [mm], [held])
     inv_swap_pte_page_not_exclusive(m, [mm])
+    final_nothing_leaked(mm, holders=(held, isolated))
     progress_every_thread_finishes(m)
     return m
 
@@ -350,6 +354,7 @@ def fork_vs_gup_fast(knobs) -> Model:
         inv_pinned_mapped_page_is_exclusive(m, [mm, child], [held])
     inv_pinned_page_is_mapped_page(m, mm, held)
     final_nothing_leaked(mm, ptes=[mm.pte, child.pte], holders=(held,))
+    final_store_lands(mm, "parent", "writer")
     progress_every_thread_finishes(m)
     return m
 
@@ -389,6 +394,22 @@ def fork_pin_leak(knobs) -> Model:
     if k.anon_exclusive and pin:
         inv_pinned_mapped_page_is_exclusive(m, [mm, child], [held])
     final_nothing_leaked(mm, ptes=[mm.pte, child.pte], holders=(held,))    # the pipe keeps its page
+    final_store_lands(mm, "parent", "parent")
+
+    def child_unmapped(s):
+        return getattr(s, child.pte).kind == "none"
+
+    m.final("child_range_zapped", child_unmapped, [child.pte],
+            "after madvise(MADV_DONTNEED) returned the child's address is unmapped (zap_pte_range() "
+            "cleared the PTE; only a new fault could map it again, and the child makes none)")
+
+    def pipe_reads_fork_time_data(s):
+        fid = getattr(s, held)
+        return fid != NO_FOLIO and not holds_write(getattr(s, mm.f["data"][fid]), "parent")
+
+    m.final("pipe_reads_fork_time_data", pipe_reads_fork_time_data, [held] + mm.ff("data"),
+            "read(pipe) in the child returns the page as it was at fork(): the pipe holds a page "
+            "(vmsplice() took a reference) and the parent's later store is not in it")
     progress_every_thread_finishes(m)
     return m
 
@@ -418,6 +439,8 @@ def fork_swap_entry(knobs) -> Model:
         inv_writable_pte_maps_exclusive_page(m, [mm, child])
     inv_cow_isolation(m, [(mm, "parent", []), (child, "child", [])])
     final_nothing_leaked(mm, ptes=[mm.pte, child.pte])
+    final_store_lands(mm, "parent", "parent")
+    final_store_lands(child, "child", "child")
     progress_every_thread_finishes(m)
     return m
 
@@ -445,8 +468,9 @@ def migration_exclusive(knobs) -> Model:
                      + "mprotect(PROT_READ); mprotect(PROT_READ|PROT_WRITE); a store to the page")
     if fork:
         emit_fork(user, k, kf, mm, child)
-    emit_mprotect(user, k, kf, writable=False, label="mprotect_ro")
-    emit_mprotect(user, k, kf, writable=True, label="mprotect_rw")
+    vm_write = mm.ghost("vm_write", True, "VM_WRITE of the VMA (mprotect_fixup())")
+    emit_mprotect(user, k, kf, writable=False, label="mprotect_ro", vm_write=vm_write)
+    emit_mprotect(user, k, kf, writable=True, label="mprotect_rw", vm_write=vm_write)
     emit_access(user, k, "store", "parent")
     wait_on_migration_entries(user, "access")
     _fault_handlers(user, k, kf)
@@ -478,5 +502,15 @@ def migration_exclusive(knobs) -> Model:
     if not fork:
         inv_exclusive_page_not_replaced(m, mm, ref_page)
     final_nothing_leaked(mm, ptes=[mm.pte, child.pte], holders=(ref_page,))
+    final_store_lands(mm, "parent", "user")
+
+    def writable_only_if_vm_write(s):
+        pte = getattr(s, mm.pte)
+        return getattr(s, vm_write) or not (pte.present and pte.write)
+
+    m.invariant("writable_pte_only_in_vm_write", writable_only_if_vm_write, [vm_write, mm.pte],
+                "no PTE of the process's VMA is writable while it lacks VM_WRITE (the child's VMA is its own): mprotect(PROT_READ) write-protects the "
+                "present PTE and makes a writable migration entry readable, and remove_migration_pte() "
+                "maps writable only through maybe_mkwrite(vma)")
     progress_every_thread_finishes(m)
     return m
