@@ -391,6 +391,8 @@ def fork_pin_leak(knobs) -> Model:
     _fault_handlers(kid, k, kf)
 
     inv_cow_isolation(m, [(mm, "parent", []), (child, "child", [held])])
+    if k.anon_exclusive:
+        inv_writable_pte_maps_exclusive_page(m, [mm, child])
     if k.anon_exclusive and pin:
         inv_pinned_mapped_page_is_exclusive(m, [mm, child], [held])
     final_nothing_leaked(mm, ptes=[mm.pte, child.pte], holders=(held,))    # the pipe keeps its page
