@@ -49,13 +49,16 @@ def _run(*args):
 
 
 def test_cli_fingerprints():
-    p = _run("odirect-swapout", "--variant", "1493a1913e34", "--fingerprints", "64")
+    p = _run("peterson", "--variant", "correct", "--fingerprints", "64")
     assert p.returncode == 0 and "HOLDS (probabilistic: 64-bit fingerprints" in p.stdout
-    p = _run("odirect-swapout", "--variant", "1493a1913e34", "--fingerprints", "64", "--json")
+    p = _run("peterson", "--variant", "correct", "--fingerprints", "64", "--json")
     out = json.loads(p.stdout)
     assert out["verdict"] == "holds (probabilistic)" and out["fingerprints"]["bits"] == 64
-    p = _run("odirect-swapout", "--variant", "1493a1913e34^", "--fingerprints", "64", "--json")
+    p = _run("peterson", "--variant", "broken-order", "--fingerprints", "64", "--json")
     out = json.loads(p.stdout)
     assert p.returncode == 1 and out["verdict"] == "violated" and out["trace"]
-    p = _run("odirect-swapout", "--fingerprints", "8")
+    p = _run("peterson", "--fingerprints", "8")
     assert p.returncode == 2
+    # a model with progress properties (every thread of odirect-swapout finishes) is refused
+    p = _run("odirect-swapout", "--variant", "1493a1913e34", "--fingerprints", "64")
+    assert p.returncode == 2 and "progress" in p.stderr
