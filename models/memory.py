@@ -319,7 +319,8 @@ def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
 
     if st:
         ref = ("mm/memory.c:do_swap_page: swap_cache_get_folio(entry); miss: "
-               + ("SWP_SYNCHRONOUS_IO -> swapin_sync(entry)" if k.synchronous_io else "swapin_readahead(entry)")
+               + ("SWP_SYNCHRONOUS_IO -> alloc_swap_folio(vmf); swapin_folio(entry, folio)" if k.synchronous_io
+                  else "swapin_readahead(entry)")
                + " [mm/swap_state.c: swap_cache_alloc_folio() adds the folio to the swap cache, -EEXIST "
                "-> the cached one; swap_read_folio()]")
     elif k.synchronous_io:

@@ -114,8 +114,8 @@ def uffd_move_swapcache(knobs) -> Model:
 
     user = src.thread("user", "a thread touching the source page, then madvise(MADV_PAGEOUT) on it")
     emit_access(user, k, "load", cont="isolate", on_none=DONE)
-    emit_shrink_page_list(user, k, isolate_ref="mm/madvise.c:madvise_cold_or_pageout_pte_range -> "
-                          "mm/vmscan.c:reclaim_pages: folio_isolate_lru() [the folio mapped at the address]")
+    emit_shrink_page_list(user, k, isolate_ref="mm/madvise.c:madvise_cold_or_pageout_pte_range: folio_isolate_lru() "
+                          "[the folio mapped at the address; then reclaim_pages()]")
     emit_fault_handlers(user, k)
 
     views = (src, dst)
