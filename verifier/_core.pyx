@@ -30,7 +30,7 @@ from cpython.exc cimport PyErr_NoMemory
 
 import sys
 
-CORE_API = 2                 # verifier/core.py refuses a build of another version (a stale build)
+CORE_API = 3                 # verifier/core.py refuses a build of another version (a stale build)
 MEMO_LIMIT = 1 << 17         # entries per memo, as packed.MEMO_LIMIT
 MAX_STATES = 0xFFFFFFFE      # parent links and table slots are 32-bit
 
@@ -527,7 +527,12 @@ cdef class Engine:
         cdef Py_ssize_t W, off, j, k
         cdef Store st = self.store
         s = st.to_int(self.buf)
-        outs = self.ent_miss[eid](s)
+        ent = self.ent_obj[eid]
+        # the PackedModel's own memo first: it survives a widening (which clears the memos here)
+        # and a second search of the same model
+        outs = ent[4](s & ent[0]) if self.ent_memoise[eid] else None
+        if outs is None:
+            outs = ent[2](s)
         if self.pk.version != self.version:
             self.relayout()
         W = self.W
