@@ -14,7 +14,6 @@ scenario's variant) make drift in a model a failed expectation with a clear mess
 
 from __future__ import annotations
 
-import ast
 import fnmatch
 import functools
 import hashlib
@@ -106,6 +105,7 @@ def engine_digest() -> str:
     return _ENGINE_DIGEST
 
 
+@functools.lru_cache(maxsize=None)
 def _module_file(name: str) -> Path | None:
     try:
         spec = importlib.util.find_spec(name)
@@ -129,30 +129,47 @@ def model_modules(root: str, root_file: Path | None = None) -> list[Path]:
         if path is None:
             continue
         seen[name] = path
-        try:
-            tree = ast.parse(path.read_bytes())
-        except (OSError, SyntaxError, ValueError):
-            continue        # the job reports it when it imports the module; its bytes are hashed
-
         package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom):
-                if node.level:
-                    base = package.split(".")
-                    base = base[:len(base) - node.level + 1]
-                    mod = ".".join(base + ([node.module] if node.module else []))
-                else:
-                    mod = node.module or ""
-                targets = [mod] + [f"{mod}.{a.name}" for a in node.names]
-            elif isinstance(node, ast.Import):
-                targets = [a.name for a in node.names]
-            else:
-                continue
-            for t in targets:
-                if t.split(".")[0] == top and t != "pteverify" and not t.startswith("pteverify.") or \
-                        t.startswith("pteverify.models"):
-                    todo.append(t)
+        for t in _imports(path, package):
+            if t.split(".")[0] == top and t != "pteverify" and not t.startswith("pteverify.") or \
+                    t.startswith("pteverify.models"):
+                todo.append(t)
     return [seen[k] for k in sorted(seen)]
+
+
+_FROM_IMPORT = re.compile(r"^[ \t]*from[ \t]+(\.*)([\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\n#;]*)", re.M)
+_IMPORT = re.compile(r"^[ \t]*import[ \t]+([^\n#;]*)", re.M)
+
+
+@functools.lru_cache(maxsize=None)
+def _imports(path: Path, package: str) -> tuple:
+    """The modules a source file imports (absolute names), read once per process (a check plans
+    every scenario's model closure, and the closures share most of models/). Import statements are
+    found by their shape at the start of a line, not by parsing: an import-like line in a string
+    only adds a module to the hash, and one that does not exist is skipped."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ()           # the job reports it when it imports the module; its bytes are hashed
+    out = []
+    for dots, module, names in _FROM_IMPORT.findall(text):
+        if dots:
+            base = package.split(".")
+            base = base[:len(base) - len(dots) + 1]
+            mod = ".".join(base + ([module] if module else []))
+        else:
+            mod = module
+        out.append(mod)
+        for n in names.strip("() \t\n").replace("\n", " ").split(","):
+            n = n.split()[0] if n.split() else ""
+            if n.isidentifier():
+                out.append(f"{mod}.{n}")
+    for names in _IMPORT.findall(text):
+        for n in names.split(","):
+            n = n.split()[0] if n.split() else ""
+            if n:
+                out.append(n)
+    return tuple(out)
 
 
 @functools.lru_cache(maxsize=None)

@@ -22,6 +22,8 @@ tuples. Effects return a dict of the fields they change; a compiled step applies
 
 from __future__ import annotations
 
+import functools
+
 import inspect
 from dataclasses import dataclass, field as dc_field
 from operator import itemgetter
@@ -562,7 +564,13 @@ class CompiledModel:
 
 
 def _view_class(name: str, names: Sequence[str]):
-    """A tuple subclass with one read-only property per name: what a guard or effect sees."""
+    """A tuple subclass with one read-only property per name: what a guard or effect sees. Built
+    once per (name, names): the variants of a scenario share their steps' views."""
+    return _view_class_of(name, tuple(names))
+
+
+@functools.lru_cache(maxsize=4096)
+def _view_class_of(name: str, names: tuple):
     ns: dict[str, Any] = {"__slots__": ()}
     for j, n in enumerate(names):
         ns[n] = property(itemgetter(j))

@@ -39,6 +39,8 @@ mutant no check can kill is recorded, with the reason, as
 
 from __future__ import annotations
 
+import copy
+
 import contextlib
 import importlib
 import importlib.resources
@@ -371,13 +373,26 @@ SCENARIO_SCHEMA = Table({
 })
 
 
+_VALIDATED: dict = {}       # (path, file bytes) -> its data, parsed and valid against the schema
+
+
 def _load(path: Path) -> Scenario:
-    data = load_toml(path, ScenarioError)
     try:
-        validate(data, SCENARIO_SCHEMA)
-    except SchemaViolation as e:
-        line = line_of(read_text(path, ScenarioError), e.keypath)
-        raise ScenarioError(f"{path}:{line}: {e}" if line else f"{path}: {e}") from None
+        key = (str(path), path.read_bytes())
+    except OSError:
+        key = None                                   # load_toml says what is wrong
+    if key in _VALIDATED:
+        # a check loads the same file once per variant: parse and validate it once per process
+        data = copy.deepcopy(_VALIDATED[key])
+    else:
+        data = load_toml(path, ScenarioError)
+        try:
+            validate(data, SCENARIO_SCHEMA)
+        except SchemaViolation as e:
+            line = line_of(read_text(path, ScenarioError), e.keypath)
+            raise ScenarioError(f"{path}:{line}: {e}" if line else f"{path}: {e}") from None
+        if key is not None:
+            _VALIDATED[key] = copy.deepcopy(data)
     names = [v["name"] for v in data["variants"]]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
