@@ -2,7 +2,7 @@
 (verifier/explore.py's _bfs_packed_loop and _bfs_reduced_packed): the same verdict, kind, broken
 property, state and transition counts, depth, trace, coverage counts and ample expansions, on every
 shipped variant (reduced and not), on random models (tests/random_models.py), on models whose
-fields outgrow their bits (past one 64-bit word), under bounds, and on unmemoised models (mutate's).
+fields outgrow their bits (past one 64-bit word), under bounds, on unmemoised models (mutate's), and under symmetry reduction (the canonicalisation hook).
 
 Where the compiled core was not built (no C compiler at install time) the comparisons are skipped
 with that reason; the pure-Python core is then what every other test runs. `.ci/run` fails when a
@@ -50,6 +50,9 @@ def test_compiled_core_equals_python_core_on_every_shipped_variant():
             try:
                 _same(lambda: sc.build(v), reduction=False, coverage=True)
                 _same(lambda: sc.build(v), reduction=True)
+                if sc.build(v).symmetry:            # the canonicalisation hook (verifier/symmetry.py)
+                    _same(lambda: sc.build(v), reduction=False, symmetry=True)
+                    _same(lambda: sc.build(v), reduction=True, symmetry=True)
             except AssertionError as e:
                 raise AssertionError(f"{sc.name}:{v.name}: {e}") from None
 

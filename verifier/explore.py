@@ -189,10 +189,11 @@ def explore(cm: CompiledModel, *, reduction: bool = True, max_states: int | None
                                cov, red=red if stats.reduction_used else None, canon=canon_t)
         else:
             pk = cm.packed()
-            # the compiled core has no canonicalisation hook yet: symmetry runs the Python loops
-            cc = _compiled_core(core) if sym is None else None
+            cc = _compiled_core(core)
             if cc is not None:
-                eng = cc.Engine(pk)
+                # the compiled core calls `canon` on every successor (and the initial state) before
+                # the visited lookup, and in the reduced search's proviso, as the Python loops do
+                eng = cc.Engine(pk, sym.packed_canon(pk) if sym is not None else None)
                 parent = eng.store
                 result = _bfs_compiled(cm, pk, eng, red if stats.reduction_used else None, stats, t0,
                                        max_states, max_seconds, max_depth, progress, cov)
