@@ -191,7 +191,7 @@ from __future__ import annotations
 from pteverify.model import DONE, FREE, GOTO, ModelError
 
 from .mm import (MM, NO_FOLIO, PTE_MARKER_UFFD_WP, PTE_NONE, child_running, Ctx, Kernel, KernelII,
-    MarkerKernel, Pte, pte_migration, pte_present)
+    MarkerKernel, Pte, pte_migration, pte_present, subpage_view)
 from .swap_state import read_slot
 from .tlb import sync_fields
 
@@ -836,7 +836,6 @@ def emit_fork(ctx: Ctx, k: Kernel, kf: KernelII, parent: MM, child: MM, *, cont:
     """fork() of the parent (the thread of `ctx`) for the modelled address."""
     _, seq = sync_fields(parent)
     running = child_running(parent)
-    copied = ctx.local("fork_folio", NO_FOLIO, "copy_present_ptes: the folio shared with the child")
     locks = [parent.ptl, child.ptl]
 
     if kf.write_protect_seq:
@@ -844,6 +843,30 @@ def emit_fork(ctx: Ctx, k: Kernel, kf: KernelII, parent: MM, child: MM, *, cont:
                  "raw_write_seqcount_begin(&src_mm->write_protect_seq)",
                  effect=lambda s: {seq: getattr(s, seq) + 1}, reads=[seq], writes=[seq])
 
+    if parent.nr > 1:
+        _emit_copy_pte_range(ctx, k, kf, parent, child)
+    else:
+        copied = ctx.local("fork_folio", NO_FOLIO, "copy_present_ptes: the folio shared with the child")
+        _emit_copy_pte(ctx, k, kf, parent, child, copied, locks)
+
+    def done(s):
+        d = {running: True}
+        if kf.write_protect_seq:
+            d[seq] = getattr(s, seq) + 1
+        if cont:
+            d[GOTO] = cont
+        return d
+
+    ctx.step("fork.done", "mm/memory.c:copy_page_range: "
+             + ("raw_write_seqcount_end(&src_mm->write_protect_seq); " if kf.write_protect_seq else "")
+             + "kernel/fork.c: dup_mmap() returns; wake_up_new_task(child)",
+             effect=done, reads=[seq], writes=[seq, running], branches=[cont] if cont else [])
+
+
+def _emit_copy_pte(ctx: Ctx, k: Kernel, kf: KernelII, parent: MM, child: MM, copied: str,
+                   locks: list) -> None:
+    """copy_pte_range() over the one modelled PTE (a small folio: copy_present_ptes() takes its
+    folio_try_dup_anon_rmap_pte() path)."""
     def copy_pte(s):
         src = getattr(s, parent.pte)
         d = {parent.ptl: ctx.owner, child.ptl: ctx.owner}
@@ -917,18 +940,146 @@ def emit_fork(ctx: Ctx, k: Kernel, kf: KernelII, parent: MM, child: MM, *, cont:
              "spin_unlock(src_ptl)",
              effect=lambda s: {parent.ptl: FREE, child.ptl: FREE}, writes=locks)
 
-    def done(s):
-        d = {running: True}
-        if kf.write_protect_seq:
-            d[seq] = getattr(s, seq) + 1
-        if cont:
-            d[GOTO] = cont
+
+def _emit_copy_pte_range(ctx: Ctx, k: Kernel, kf: KernelII, parent: MM, child: MM) -> None:
+    """copy_pte_range() over the nr PTEs of a range mapping a large folio (the 2026 form, batching from
+    "mm/memory: optimize fork() with PTE-mapped THP", v6.9):
+
+    * `fork.copy` (dst + src PTL, taken on the first pass and after each -EAGAIN): the PTE at the
+      cursor. Present and the folio large, no preallocated folio and more than one PTE left:
+      folio_pte_batch_flags(FPB_MERGE_WRITE | FPB_RESPECT_DIRTY) counts the following PTEs mapping the
+      following pages of the folio with the same dirty bit (write bits merged, soft-dirty ignored:
+      the VMA does not track it); folio_ref_add(nr); folio_try_dup_anon_rmap_ptes() fails (-EBUSY) if
+      the folio is maybe DMA-pinned and ANY page of the batch is PageAnonExclusive, else clears
+      PageAnonExclusive on every page and raises the mapcount by nr. On failure copy_present_ptes()
+      returns -EAGAIN: copy_pte_range() drops both PTLs, folio_prealloc()s a folio and starts again at
+      the same PTE, now with a preallocated folio, so that PTE takes the per-PTE path
+      (folio_try_dup_anon_rmap_pte(); a pinned exclusive page -> copy_present_page() gives the child a
+      copy); the next PTE is batched again (the fallback is per PTE, not per folio). A swap PTE is
+      copy_nonpresent_pte() as for one address;
+    * `fork.wrprotect`: __copy_present_ptes(): wrprotect_ptes(src, nr) if the batched PTE is writable,
+      set_ptes(dst, pte_wrprotect(pte), nr);
+    * `fork.unlock`: both PTLs dropped: after the last PTE, or on -EAGAIN (then folio_prealloc() and
+      `fork.copy` again)."""
+    nr = parent.nr
+    idx = ctx.local("fork_idx", 0, "copy_pte_range: the PTE of the range being copied (addr)")
+    batch = ctx.local("fork_nr", 0, "copy_present_ptes: the PTEs batched for __copy_present_ptes()")
+    prealloc = ctx.local("fork_prealloc", False, "copy_pte_range: `prealloc` holds a folio_prealloc()ed folio")
+    again = ctx.local("fork_again", False, "copy_pte_range: -EAGAIN, the locks are dropped to preallocate")
+    locks = [parent.ptl, child.ptl]
+    mine = (FREE, ctx.owner)
+
+    def next_pte(d, i):
+        d[idx] = i + 1
+        d[GOTO] = "fork.copy" if i + 1 < nr else "fork.unlock"
         return d
 
-    ctx.step("fork.done", "mm/memory.c:copy_page_range: "
-             + ("raw_write_seqcount_end(&src_mm->write_protect_seq); " if kf.write_protect_seq else "")
-             + "kernel/fork.c: dup_mmap() returns; wake_up_new_task(child)",
-             effect=done, reads=[seq], writes=[seq, running], branches=[cont] if cont else [])
+    def eagain(d):
+        d[again] = True
+        d[GOTO] = "fork.unlock"
+        return d
+
+    def copy(s):
+        i = getattr(s, idx)
+        src = getattr(s, parent.ptes[i])
+        d = {parent.ptl: ctx.owner, child.ptl: ctx.owner, again: False}
+        if src.kind == "none":
+            return next_pte(d, i)
+        if src.kind == "swap":
+            d[parent.swp_count] = getattr(s, parent.swp_count) + 1          # swap_duplicate()
+            pte = src
+            if src.exclusive and kf.fork_clear_swp_exclusive:
+                pte = src._replace(exclusive=False)
+                d[parent.ptes[i]] = pte
+            d[child.ptes[i]] = pte
+            return next_pte(d, i)
+        if src.kind == "migration":
+            pte = src
+            if src.write or src.exclusive:
+                pte = pte_migration(src.folio, soft_dirty=src.soft_dirty, uffd_wp=src.uffd_wp)
+                d[parent.ptes[i]] = pte
+            d[child.ptes[i]] = pte
+            return next_pte(d, i)
+        fid = src.folio
+        pinned = getattr(s, parent.f["pin"][fid]) > 0                    # folio_needs_cow_for_dma()
+        excl = [getattr(s, parent.page_flag("excl", fid, j)) for j in range(nr)]
+        have = getattr(s, prealloc)
+        if getattr(s, parent.f["nr"][fid]) > 1 and not have and nr - i > 1:
+            n = 1                                                       # folio_pte_batch_flags()
+            while i + n < nr:
+                nxt = getattr(s, parent.ptes[i + n])
+                if not (nxt.present and nxt.folio == fid and nxt.dirty == src.dirty):
+                    break
+                n += 1
+            if pinned and kf.fork_batch_pin_check and any(excl[i:i + n]):
+                return eagain(d)                                        # -EBUSY -> -EAGAIN
+            parent.fset(d, fid, ref=getattr(s, parent.f["ref"][fid]) + n,
+                        map=getattr(s, parent.f["map"][fid]) + n)
+            for j in range(i, i + n):
+                d[parent.page_flag("excl", fid, j)] = False             # ClearPageAnonExclusive()
+            d[batch] = n
+            return d
+        if pinned and excl[i]:                                           # folio_try_dup_anon_rmap_pte()
+            if not have:
+                return eagain(d)                                        # copy_present_page(): -EAGAIN
+            view = subpage_view(parent, i)
+            nfid = view.alloc_folio(s, d, map=1, excl=True, uptodate=True,
+                                    data=getattr(s, parent.f["data"][fid]))
+            d[child.ptes[i]] = pte_present(nfid, write=True, dirty=True, soft_dirty=True)
+            d[prealloc] = False
+            return next_pte(d, i)
+        parent.fset(d, fid, ref=getattr(s, parent.f["ref"][fid]) + 1, map=getattr(s, parent.f["map"][fid]) + 1)
+        d[parent.page_flag("excl", fid, i)] = False
+        d[batch] = 1
+        d[prealloc] = False                                             # folio_put(prealloc): unused
+        return d
+
+    ctx.step("fork.copy", "mm/memory.c:copy_pte_range [dst + src PTL] -> copy_present_ptes(): large && "
+             "!prealloc: folio_pte_batch_flags(); folio_ref_add(nr); folio_try_dup_anon_rmap_ptes()"
+             + (" [no pin test: seeded mutation]" if not kf.fork_batch_pin_check else " [-EBUSY -> -EAGAIN]")
+             + "; else folio_try_dup_anon_rmap_pte() / copy_present_page(prealloc); swap: "
+             "copy_nonpresent_pte()",
+             guard=lambda s: getattr(s, parent.ptl) in mine and getattr(s, child.ptl) in mine,
+             effect=copy,
+             reads=locks + [idx, prealloc] + parent.ptes + [parent.swp_count]
+             + parent.ff("pin", "ref", "map", "data", "nr") + parent.excl_fields(),
+             writes=locks + parent.ptes + child.ptes + [parent.swp_count, idx, batch, prealloc, again]
+             + parent.all_folio(),
+             branches=["fork.copy", "fork.unlock"])
+
+    def wrprotect(s):
+        i, n = getattr(s, idx), getattr(s, batch)
+        first = getattr(s, parent.ptes[i])
+        write = any(getattr(s, parent.ptes[j]).write for j in range(i, i + n))   # FPB_MERGE_WRITE
+        d = {batch: 0}
+        for j in range(i, i + n):
+            src = getattr(s, parent.ptes[j])
+            if write:
+                d[parent.ptes[j]] = src._replace(write=False)                   # wrprotect_ptes()
+            d[child.ptes[j]] = first._replace(write=False)                      # set_ptes(dst, nr)
+        d[idx] = i + n
+        d[GOTO] = "fork.copy" if i + n < nr else "fork.unlock"
+        return d
+
+    ctx.step("fork.wrprotect", "mm/memory.c:__copy_present_ptes: is_cow_mapping && pte_write(pte) -> "
+             "wrprotect_ptes(src_mm, addr, src_pte, nr); pte = pte_wrprotect(pte_mkold(pte)); "
+             "set_ptes(dst_mm, addr, dst_pte, pte, nr)",
+             effect=wrprotect, reads=[idx, batch] + parent.ptes,
+             writes=[batch, idx] + parent.ptes + child.ptes, branches=["fork.copy", "fork.unlock"])
+
+    def unlock(s):
+        d = {parent.ptl: FREE, child.ptl: FREE}
+        if getattr(s, again):
+            d[again] = False
+            d[prealloc] = True                          # folio_prealloc(); goto again
+            d[GOTO] = "fork.copy"
+        else:
+            d[idx] = 0
+        return d
+
+    ctx.step("fork.unlock", "mm/memory.c:copy_pte_range: pte_unmap_unlock(orig_src_pte); "
+             "pte_unmap_unlock(orig_dst_pte); ret == -EAGAIN -> prealloc = folio_prealloc(); goto again",
+             effect=unlock, reads=[again], writes=locks + [again, prealloc, idx], branches=["fork.copy"])
 
 
 def emit_zap(ctx: Ctx, cont: str = DONE) -> None:

@@ -323,9 +323,12 @@ class ArchHook:
 class MM:
     """Adds the mm vocabulary to a model and offers the helpers the path modules share."""
 
-    def __init__(self, m: Model, folios: Iterable[str] = ("A", "B"), slot: str = SLOT):
+    def __init__(self, m: Model, folios: Iterable[str] = ("A", "B"), slot: str = SLOT, nr: int = 1):
         self.m = m
         self.folios = tuple(folios)
+        self.nr = nr                               # PTEs of the modelled range (1: one address)
+        self.ptes: list[str] = []                  # their fields; ptes[0] is `pte`
+        self.index = 0                             # which PTE of the range `pte` is (subpage_view)
         self.slot = slot
         self.f = {k: {} for k in FOLIO_FLAGS}      # self.f["ref"]["A"] == "A_ref"
         self.lock = {}                             # self.lock["A"] == "A_lock"
@@ -348,7 +351,18 @@ class MM:
     # -- schema ----------------------------------------------------------------------------
     def add_pte(self, init: Pte) -> str:
         self.pte = self.m.field("pte", init, doc="the PTE at the modelled user address")
+        self.ptes = [self.pte]
         return self.pte
+
+    def add_ptes(self, init: list) -> list[str]:
+        """The `nr` PTEs of a range the size of a large folio (field `pte` is the first, `pte<i>` the
+        i-th); each PTE has its own write, dirty, soft-dirty, uffd-wp and swp-exclusive bits."""
+        if len(init) != self.nr:
+            raise ModelError(f"add_ptes: {len(init)} initial PTEs for a range of {self.nr}")
+        self.add_pte(init[0])
+        for i in range(1, self.nr):
+            self.ptes.append(self.m.field(f"pte{i}", init[i], doc=f"the PTE of subpage {i} of the range"))
+        return self.ptes
 
     def add_folios(self, **init: dict) -> None:
         """Declare the folio pool; `init` maps a folio id to its initial flags (others start free)."""
@@ -358,6 +372,31 @@ class MM:
                 self.f[flag][fid] = self.m.field(f"{fid}_{flag}", values[flag],
                                                  doc=f"folio {fid}: {FOLIO_DOC[flag]}")
             self.lock[fid] = self.m.lock(f"{fid}_lock", f"folio {fid}: the folio lock (PG_locked)")
+        if self.nr > 1:
+            self._add_large_folio_flags(init)
+
+    def _add_large_folio_flags(self, init: dict) -> None:
+        """With a range of nr > 1 PTEs: `folio_nr_pages()` per folio (field `<folio>_nr`, 1 for a small
+        folio) and PG_anon_exclusive per page (`<folio>_excl` is page 0, `<folio>_excl<i>` page i).
+
+        A page is named by its folio and the PTE of the range that maps it: the large folio is
+        naturally aligned (page i at PTE i, as alloc_swap_folio()/alloc_anon_folio() place it) and a
+        small folio is only ever mapped at the one address it was allocated for, so per-(folio, PTE)
+        flags are exactly per-page flags."""
+        self.add_folio_flag("nr", 1, (1, self.nr), "folio_nr_pages()",
+                            init={fid: v.get("nr", 1) for fid, v in init.items()})
+        for i in range(1, self.nr):
+            self.add_folio_flag(f"excl{i}", False, (False, True), f"PageAnonExclusive() of page {i}",
+                                init={fid: v.get(f"excl{i}", v.get("excl", False)) for fid, v in init.items()})
+
+    def page_flag(self, flag: str, fid: str, i: int) -> str:
+        """The field of a per-page flag (only "excl" is per page) of page `i` of folio `fid`."""
+        return self.f[flag if i == 0 or flag != "excl" else f"excl{i}"][fid]
+
+    def excl_fields(self, i: int | None = None) -> list[str]:
+        """PG_anon_exclusive of every page (or of page `i`) of every folio."""
+        pages = range(self.nr) if i is None else [i]
+        return [self.page_flag("excl", fid, j) for j in pages for fid in self.folios]
 
     def add_swap_slot(self, count: int = 0, has_cache: bool = False, cache: str = NO_FOLIO,
                       data: str = NO_DATA, bad: bool = False) -> None:
@@ -675,6 +714,8 @@ class KernelII:
                                           #   seeded mutation, the races II/III of its message)
     write_protect_seq: bool = True        # 57efa1fe5957 (v5.11): fork vs FOLL_PIN GUP-fast
     fork_copy_pinned: bool = True         # 70e806e4e645 (v5.9): fork copies maybe-pinned pages
+    fork_batch_pin_check: bool = True     # folio_try_dup_anon_rmap_ptes() refuses a batch of a maybe
+                                          #   pinned folio with an exclusive page (false: seeded mutation)
     fork_clear_swp_exclusive: bool = True  # 1493a1913e34: copy_nonpresent_pte clears the swp bit
     mprotect_readable_exclusive: bool = True  # 6c287605fd56: writable migration entry ->
                                               #   readable-exclusive (anon) in change_pte_range
@@ -713,7 +754,30 @@ def child_view(mm: MM, init: Pte = PTE_NONE, *, pte: str = CHILD_PTE, ptl: str =
     same mm (UFFDIO_MOVE's destination)."""
     view = copy.copy(mm)
     view.pte = mm.m.field(pte, init, doc=f"{what} PTE at the modelled user address")
+    view.ptes = [view.pte] + [mm.m.field(f"{pte}{i}", init, doc=f"{what} PTE of subpage {i} of the range")
+                              for i in range(1, mm.nr)]
     view.ptl = mm.m.lock(ptl, f"{what} page-table lock")
+    view.ctxs = []
+    return view
+
+
+def subpage_view(mm: MM, i: int) -> MM:
+    """The process's view of subpage `i` of the range: `pte` is the i-th PTE and PG_anon_exclusive
+    (`f["excl"]`) that of page i, so every path written for one address (user accesses, do_wp_page,
+    GUP-fast, ...) runs unchanged on it. Folio-wide state (refcount, mapcount, pins, the lock) is
+    shared; the PTL is the same page table's."""
+    if not 0 <= i < mm.nr:
+        raise ModelError(f"subpage {i} outside a range of {mm.nr} PTEs")
+    view = copy.copy(mm)
+    view.pte = mm.ptes[i]
+    view.index = i
+    view.f = dict(mm.f)
+    view.f["excl"] = {fid: mm.page_flag("excl", fid, i) for fid in mm.folios}
+    if i:
+        # page 0's flag under a name of its own, so that freeing a folio in this view resets it too
+        view.f["excl0"] = mm.f["excl"]
+        view.folio_flags = mm.folio_flags + ("excl0",)
+        view.free_folio = dict(mm.free_folio, excl0=False)
     view.ctxs = []
     return view
 

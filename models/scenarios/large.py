@@ -1,0 +1,177 @@
+"""Scenario builders for large folios (issue 12 §3): a folio of nr pages mapped by the nr PTEs of a
+range, nr a knob (`folio.nr`, 2 or 4) that a scenario file sets per variant (`knobs = { "folio.nr" = 4 }`)
+or a user sets with `--set folio.nr=4`.
+
+* `fork_large_pin`: fork() of a PTE-mapped large anonymous folio (copy_present_ptes() batching with
+  folio_try_dup_anon_rmap_ptes() and its per-PTE fallback, wrprotect_ptes() under
+  mm->write_protect_seq) vs a FOLL_PIN GUP-fast of one subpage and a store to it;
+* `lazyfree_batch_gup`: reclaim's batched unmap of a lazyfree large folio (folio_unmap_pte_batch())
+  vs a GUP-fast FOLL_GET of one subpage and the device write into it.
+
+Each PTE of the range has its own write / dirty / soft-dirty / uffd-wp / swp-exclusive bits and each
+page its own PG_anon_exclusive (mm.MM(nr=...), mm.subpage_view()); the invariants are stated for every
+subpage.
+"""
+
+from __future__ import annotations
+
+from pteverify.model import FREE, Knob, Model, builder
+
+from ..gup import emit_gup_fast
+from ..invariants import final_nothing_leaked
+from ..memory import emit_fork
+from ..mm import MM, NO_FOLIO, ORIGINAL, child_view, holds_write, pte_present, subpage_view
+from ..tlb import sync_fields
+from ..user import emit_access
+from .anon_exclusive_ii import K_WPSEQ, _fault_handlers, _kernels
+
+
+K_NR = Knob("folio.nr", 2, "folio_nr_pages() of the large folio, and the PTEs of the modelled range "
+            "(a scenario parameter: the shipped scenarios run with 2 and 4)", domain=(2, 4))
+
+
+K_FORK_BATCH_PIN = Knob("fork.batch_pin_check", True,
+                        "folio_try_dup_anon_rmap_ptes() fails a batch of a maybe-DMA-pinned folio when any "
+                        "of its pages is PageAnonExclusive (copy_present_ptes() then falls back per PTE); "
+                        "false: seeded mutation, the batch is shared without the pin check")
+
+
+def _settled(s, proc: MM) -> bool:
+    return getattr(s, proc.ptl) == FREE
+
+
+def _large_exclusive(nr: int) -> dict:
+    """A large anonymous folio faulted in and written by the process (do_anonymous_page() with an
+    mTHP order: folio_ref_add(nr - 1), folio_add_new_anon_rmap(RMAP_EXCLUSIVE), set_ptes(nr)): every
+    page exclusive, one reference and one mapping per PTE."""
+    return dict({"ref": nr, "map": nr, "excl": True, "swapbacked": True, "uptodate": True, "data": ORIGINAL,
+                 "nr": nr}, **{f"excl{i}": True for i in range(1, nr)})
+
+
+# -- invariants over every subpage of the range ---------------------------------------------------------
+
+def inv_writable_ptes_map_exclusive_pages(m: Model, procs: list[MM]) -> None:
+    mm = procs[0]
+
+    def ok(s):
+        for p in procs:
+            if not _settled(s, p):
+                continue
+            for i, field in enumerate(p.ptes):
+                pte = getattr(s, field)
+                if pte.present and pte.write and not getattr(s, mm.page_flag("excl", pte.folio, i)):
+                    return False
+        return True
+
+    m.invariant("writable_pte_maps_exclusive_page", ok,
+                [x for p in procs for x in p.ptes + [p.ptl]] + mm.excl_fields(),
+                "every writable present PTE of the range, in any process, maps a PG_anon_exclusive page "
+                "(do_swap_page / wp_page_reuse: VM_BUG_ON(pte_write(pte) && !PageAnonExclusive(page))); "
+                "judged with that process's PTL free")
+
+
+def inv_exclusive_page_not_shared(m: Model, procs: list[MM]) -> None:
+    mm = procs[0]
+
+    def ok(s):
+        if any(not _settled(s, p) for p in procs):
+            return True
+        for i in range(mm.nr):
+            users = [getattr(s, p.ptes[i]) for p in procs]
+            folios = [pte.folio for pte in users if pte.present]
+            for fid in set(folios):
+                if folios.count(fid) > 1 and getattr(s, mm.page_flag("excl", fid, i)):
+                    return False
+        return True
+
+    m.invariant("exclusive_page_not_shared", ok,
+                [x for p in procs for x in p.ptes + [p.ptl]] + mm.excl_fields(),
+                "no PG_anon_exclusive page, of any subpage, is mapped by two processes (fork clears the "
+                "flag of every page it shares: folio_try_dup_anon_rmap_ptes())")
+
+
+def inv_pinned_subpage_is_exclusive(m: Model, procs: list[MM], held: str, index: int) -> None:
+    mm = procs[0]
+
+    def ok(s):
+        fid = getattr(s, held)
+        if fid == NO_FOLIO:
+            return True
+        for p in procs:
+            pte = getattr(s, p.ptes[index])
+            if pte.present and pte.folio == fid and _settled(s, p) and not getattr(s, mm.page_flag("excl", fid, index)):
+                return False
+        return True
+
+    m.invariant("pinned_mapped_page_is_exclusive", ok,
+                [held] + [x for p in procs for x in (p.ptes[index], p.ptl)] + mm.excl_fields(index),
+                f"the FOLL_PIN'd subpage {index} of the large folio, mapped by a present PTE of any process, "
+                "is PG_anon_exclusive (gup_must_unshare(); sanity_check_pinned_pages())")
+
+
+def inv_pinned_subpage_is_mapped_page(m: Model, proc: MM, held: str, index: int) -> None:
+    def ok(s):
+        fid = getattr(s, held)
+        pte = getattr(s, proc.ptes[index])
+        return fid == NO_FOLIO or not pte.present or not _settled(s, proc) or pte.folio == fid
+
+    m.invariant("pinned_page_is_mapped_page", ok, [held, proc.ptes[index], proc.ptl],
+                f"a FOLL_PIN|FOLL_WRITE pin of subpage {index} is reliable: while it is held, the pinning "
+                "process's PTE of that subpage maps the pinned folio (no COW copies the page away from "
+                "the DMA)")
+
+
+def final_store_landed(m: Model, proc: MM, index: int, tag: str) -> None:
+    def ok(s):
+        pte = getattr(s, proc.ptes[index])
+        return pte.present and holds_write(getattr(s, proc.f["data"][pte.folio]), tag)
+
+    m.final("store_landed", ok, [proc.ptes[index]] + proc.ff("data"),
+            f"once every task is done, the process's store to subpage {index} is in the page its PTE maps "
+            "(no COW or fork step lost it)")
+
+
+def final_write_protect_seq_balanced(m: Model, mm: MM) -> None:
+    _, seq = sync_fields(mm)
+    m.final("write_protect_seq_balanced", lambda s: getattr(s, seq) % 2 == 0, [seq],
+            "once fork() is done, mm->write_protect_seq is even: every raw_write_seqcount_begin() has its "
+            "raw_write_seqcount_end() (an odd count makes every later FOLL_PIN GUP-fast fall back)")
+
+
+# -- builders ----------------------------------------------------------------------------------------------
+
+@builder(K_NR, K_WPSEQ, K_FORK_BATCH_PIN)
+def fork_large_pin(knobs) -> Model:
+    """fork() of a PTE-mapped large folio vs pin_user_pages_fast(FOLL_PIN|FOLL_WRITE) of its last
+    subpage and a store to that subpage."""
+    nr = knobs["folio.nr"]
+    k, kf = _kernels(knobs, fork_batch_pin_check=knobs["fork.batch_pin_check"])
+    m = Model("fork-large-pin", "fork of a large anon folio vs a FOLL_PIN GUP-fast of one subpage", knobs)
+    # the large folio, a copy per pinned exclusive page fork may make, and the writer's COW copy
+    mm = MM(m, folios=("A",) + tuple("BCDEF"[:nr + 1]), nr=nr)
+    mm.add_ptes([pte_present("A", write=True, dirty=True, soft_dirty=True)] * nr)
+    mm.add_folios(A=_large_exclusive(nr))
+    mm.add_swap_slot()
+    child = child_view(mm)
+    j = nr - 1                                      # the pinned subpage: not the batch's first
+
+    parent = mm.thread("fork", "a thread of the process calls fork()")
+    emit_fork(parent, k, kf, mm, child)
+    sub = subpage_view(mm, j)
+    gup = sub.thread("gup_fast", f"a thread of the process: pin_user_pages_fast(FOLL_PIN|FOLL_WRITE) of "
+                     f"subpage {j}")
+    held = emit_gup_fast(gup, kf, write=True)
+    writer = sub.thread("writer", f"a thread of the process stores to subpage {j}")
+    emit_access(writer, k, "store", "parent")
+    _fault_handlers(writer, k, kf)
+
+    procs = [mm, child]
+    inv_pinned_subpage_is_exclusive(m, procs, held, j)
+    inv_pinned_subpage_is_mapped_page(m, mm, held, j)
+    inv_writable_ptes_map_exclusive_pages(m, procs)
+    inv_exclusive_page_not_shared(m, procs)
+    final_nothing_leaked(mm, ptes=mm.ptes + child.ptes, holders=(held,))
+    final_store_landed(m, mm, j, "parent")
+    if kf.write_protect_seq:
+        final_write_protect_seq_balanced(m, mm)
+    return m
