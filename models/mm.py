@@ -96,6 +96,7 @@ SWAPIN_CHARGE_FORMS = ("at-alloc", "9acbe135588e", "2732acda82c9", "mainline-202
 
 
 NO_MEMCG = "-"            # a folio not charged to any memory cgroup / a slot without a swap_cgroup record
+LAZYFREE_BATCH_FORMS = ("off", "ignore-bits", "29f40594a281")
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,11 @@ class Kernel:
                                            #   (pte_swp_uffd_wp(vmf->orig_pte)); false: seeded mutation
     soft_dirty_tracking: bool = False  # the VMA tracks soft-dirty (clear_refs cleared VM_SOFTDIRTY):
                                        #   pte_needs_soft_dirty_wp() keeps a clean swap-in read-only
+    lazyfree_batch: str = "29f40594a281"  # try_to_unmap_one's folio_unmap_pte_batch() for a lazyfree large
+                                       #   folio: "off" (one PTE per walk step, before 354dffd29575),
+                                       #   "ignore-bits" (write and soft-dirty ignored: the restore
+                                       #   set_ptes(pteval, nr) gives every PTE the first one's bits),
+                                       #   "29f40594a281" (FPB_RESPECT_WRITE | FPB_RESPECT_SOFT_DIRTY)
     mglru_sort_folio: str = "newest"   # MGLRU sort_folio(): "v6.10" (the "dirty lazyfree" block),
                                        #   "v6.11" (block removed by 9651fcedf7b9), "newest" (linux-mm 2026)
     arch: "ArchSwap | None" = None     # run --arch: swap PTEs are bit patterns of this arch layout
@@ -162,6 +168,8 @@ class Kernel:
             raise ValueError(f"swap-in charge form {self.swapin_charge!r} not in {SWAPIN_CHARGE_FORMS}")
         if self.swapin_charge not in ("at-alloc",) and not self.swap_table:
             raise ValueError(f"swap-in charge form {self.swapin_charge!r} needs the swap table core")
+        if self.lazyfree_batch not in LAZYFREE_BATCH_FORMS:
+            raise ValueError(f"lazyfree batch form {self.lazyfree_batch!r} not in {LAZYFREE_BATCH_FORMS}")
 
     @property
     def swp_exclusive(self) -> bool:
@@ -833,6 +841,7 @@ class Lazy:
     seeded_ignore_dirty: bool = False   # seeded mutation: the lazyfree branch ignores PG_dirty
     seeded_no_flush: bool = False       # seeded mutation: MADV_FREE cleans the PTE without a TLB flush
     tlb: bool = False                   # model the storing CPU's TLB entry
+    unmap_batch: str = "29f40594a281"   # Kernel.lazyfree_batch
 
     def __post_init__(self):
         if self.sort_folio not in SORT_FOLIO_FORMS:
@@ -846,7 +855,7 @@ class Lazy:
     def kernel(self) -> Kernel:
         """The shared paths' view of the release modelled (swap_out's try_to_unmap_one, sort_folio)."""
         return Kernel(lazyfree_ref_check=self.ref_check, lazyfree_swapbacked_iff_dirty=self.swapbacked_iff_dirty,
-                      mglru_sort_folio=self.sort_folio)
+                      mglru_sort_folio=self.sort_folio, lazyfree_batch=self.unmap_batch)
 
 
 class LazyMM:

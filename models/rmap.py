@@ -81,6 +81,12 @@ def _emit_unmap(ctx: Ctx, k: Kernel, page: str, *, kind: str, fail: str, done: s
     """The walk both unmappers share, A1-A4 under the PTL (steps `unmap.*` / `mig.*`)."""
     mm = ctx.mm
     assert kind in ("swap", "migrate")
+    if mm.nr > 1:
+        if kind != "swap" or lazyfree is None or kf is not None or tlb_flush is not None:
+            raise ModelError(f"{kind} unmap of a range of {mm.nr} PTEs: only reclaim's lazyfree batch is "
+                             "modelled for large folios")
+        _emit_unmap_range(ctx, k, lazyfree, page, fail=fail, done=done or fail)
+        return
     lf = lazyfree
     done = done or fail
     fn = "try_to_unmap_one" if kind == "swap" else "try_to_migrate_one"
@@ -274,6 +280,114 @@ def _emit_unmap_lazyfree(ctx: Ctx, k: Kernel, lf, page: str, pteval: str, *, fai
              f"check): {barrier}{branch}; discard: folio_remove_rmap_pte(); folio_put() [drops PTL]",
              effect=unmap_lazyfree, reads=[page, pteval] + mm.ff("ref", "map", "dirty", "swapcache"),
              writes=[mm.pte, mm.ptl] + mm.all_folio(), branches=[done, fail])
+
+
+def _emit_unmap_range(ctx: Ctx, k: Kernel, lf, page: str, *, fail: str, done: str) -> None:
+    """try_to_unmap_one() walking the nr PTEs of a range that map a large lazyfree folio (linux-mm
+    2026 mm/rmap.c): page_vma_mapped_walk() stops at each PTE mapping the folio (the PTL is held
+    across the walk); folio_unmap_pte_batch() batches only a lazyfree (anon, !swapbacked) folio: the
+    PTEs from there that map the following pages of the folio (folio_pte_batch_flags() with
+    FPB_RESPECT_WRITE | FPB_RESPECT_SOFT_DIRTY since 29f40594a281; before it the write and soft-dirty
+    bits were ignored; before 354dffd29575 no batching at all); get_and_clear_ptes() returns the first
+    PTE with the dirty bits of the batch accumulated; flush_tlb_range(); pte_dirty -> folio_mark_dirty().
+    The MADV_FREE page check then either restores all nr PTEs with set_ptes(pteval, nr) (dirty or an
+    extra reference: every PTE gets pteval's bits) and aborts the walk, or discards the batch
+    (folio_remove_rmap_ptes(nr), folio_put_refs(nr)) and continues the walk with the next PTE.
+
+    Steps `unmap.clear` (one batch) and `unmap.lazyfree` (the check). Swap-out of a large swap-backed
+    folio (one slot per page) is not modelled here: a swap-backed folio reaching the walk is refused."""
+    mm = ctx.mm
+    nr = mm.nr
+    form = k.lazyfree_batch
+    idx = ctx.local("unmap_idx", 0, "try_to_unmap_one: the PTE page_vma_mapped_walk() stopped at")
+    batch = ctx.local("unmap_nr", 0, "try_to_unmap_one: nr_pages = folio_unmap_pte_batch()")
+    pteval = ctx.local("pteval", PTE_NONE, "try_to_unmap_one: pteval (get_and_clear_ptes() of the batch)")
+    mine = (FREE, ctx.owner)
+
+    def walk_done(d):
+        d[mm.ptl] = FREE
+        d[GOTO] = done
+        ctx.reset(d, "unmap_idx", "unmap_nr", "pteval")
+        return d
+
+    def clear(s):
+        fid = getattr(s, page)
+        d = {mm.ptl: ctx.owner}
+        first = next((i for i in range(getattr(s, idx), nr)
+                      if getattr(s, mm.ptes[i]).present and getattr(s, mm.ptes[i]).folio == fid), None)
+        if first is None:
+            return walk_done(d)                        # page_vma_mapped_walk(): no more mappings
+        if getattr(s, mm.f["swapbacked"][fid]):
+            raise ModelError("try_to_unmap_one of a swap-backed folio over a range of PTEs: swap-out of a "
+                             "large folio is not modelled")
+        head = getattr(s, mm.ptes[first])
+        n = 1
+        if form != "off" and getattr(s, mm.f["nr"][fid]) > 1:
+            while first + n < nr:                      # folio_pte_batch_flags()
+                nxt = getattr(s, mm.ptes[first + n])
+                if not (nxt.present and nxt.folio == fid):
+                    break
+                if form == "29f40594a281" and (nxt.write != head.write or nxt.soft_dirty != head.soft_dirty):
+                    break
+                n += 1
+        dirty = any(getattr(s, mm.ptes[j]).dirty for j in range(first, first + n))
+        d[pteval] = head._replace(dirty=dirty)         # get_and_clear_ptes(): A/D accumulated
+        for j in range(first, first + n):
+            d[mm.ptes[j]] = PTE_NONE
+        if dirty:
+            mm.fset(d, fid, dirty=True)                # pte_dirty(pteval) -> folio_mark_dirty()
+        d[idx] = first
+        d[batch] = n
+        return d
+
+    bits = {"off": "nr_pages = 1 [before 354dffd29575: no batching]",
+            "ignore-bits": "nr_pages = folio_unmap_pte_batch() [folio_pte_batch(): write and soft-dirty "
+                           "ignored, before 29f40594a281]",
+            "29f40594a281": "nr_pages = folio_unmap_pte_batch() [lazyfree only; folio_pte_batch_flags("
+                            "FPB_RESPECT_WRITE | FPB_RESPECT_SOFT_DIRTY)]"}[form]
+    ctx.step("unmap.clear", "mm/rmap.c:try_to_unmap_one: page_vma_mapped_walk() [PTL]; " + bits
+             + "; pteval = get_and_clear_ptes(nr_pages); flush_tlb_range(); pte_dirty(pteval) -> "
+             "folio_mark_dirty()",
+             guard=lambda s: getattr(s, mm.ptl) in mine, effect=clear,
+             reads=[mm.ptl, page, idx] + mm.ptes + mm.ff("swapbacked", "nr"),
+             writes=[mm.ptl, idx, batch, pteval] + mm.ptes + mm.ff("dirty"), branches=[done])
+
+    def lazyfree_check(s):
+        fid = getattr(s, page)
+        i, n, pv = getattr(s, idx), getattr(s, batch), getattr(s, pteval)
+        d = {}
+        ref, mapc = getattr(s, mm.f["ref"][fid]), getattr(s, mm.f["map"][fid])
+        dirty = getattr(s, mm.f["dirty"][fid]) and not lf.seeded_ignore_dirty
+        extra = k.lazyfree_ref_check and ref != 1 + mapc
+        restore = (dirty and not lf.droppable_vma) or extra
+        if restore:
+            for j in range(i, i + n):
+                d[mm.ptes[j]] = pv                     # set_ptes(mm, address, pvmw.pte, pteval, nr_pages)
+            if dirty and not lf.droppable_vma:
+                mm.fset(d, fid, swapbacked=True)       # folio_set_swapbacked()
+            d[mm.ptl] = FREE
+            d[GOTO] = fail                             # walk_abort
+            ctx.reset(d, "unmap_idx", "unmap_nr", "pteval")
+            return d
+        mm.fset(d, fid, map=mapc - n)                  # folio_remove_rmap_ptes(nr_pages)
+        mm.put_folio(s, d, fid, n)                     # folio_put_refs(nr_pages)
+        if n == getattr(s, mm.f["nr"][fid]):
+            return walk_done(d)                        # the whole folio in one batch: walk_done
+        d[idx] = i + n
+        d[batch] = 0
+        d[GOTO] = "unmap.clear"                        # continue the walk
+        return d
+
+    if not k.lazyfree_ref_check:
+        raise ModelError("the lazyfree batch (nr > 1) is modelled with the ref_count check of 6c8e2a256915")
+    ctx.step("unmap.lazyfree", "mm/rmap.c:try_to_unmap_one: !folio_test_swapbacked (MADV_FREE page check): "
+             "smp_mb(); ref_count = folio_ref_count(); map_count = folio_mapcount(); smp_rmb(); "
+             "folio_test_dirty && !VM_DROPPABLE -> set_ptes(pteval, nr_pages); folio_set_swapbacked(); "
+             "else ref_count != 1 + map_count -> set_ptes(pteval, nr_pages); else discard: "
+             "folio_remove_rmap_ptes(nr_pages); folio_put_refs(nr_pages); nr_pages == folio_nr_pages -> "
+             "walk_done, else continue the walk",
+             effect=lazyfree_check, reads=[page, idx, batch, pteval] + mm.ff("ref", "map", "dirty", "swapcache", "nr"),
+             writes=[mm.ptl, idx, batch, pteval] + mm.ptes + mm.all_folio(), branches=[done, fail, "unmap.clear"])
 
 
 def emit_try_to_unmap_one_file(ctx: Ctx, mm: MM, k: MarkerKernel) -> None:

@@ -17,10 +17,14 @@ from __future__ import annotations
 
 from pteverify.model import FREE, Knob, Model, builder
 
-from ..gup import emit_gup_fast
-from ..invariants import final_nothing_leaked
+from ..gup import emit_gup_fast, emit_gup_fast_foll_get
+from ..invariants import (final_nothing_leaked, inv_gup_page_is_mapped_page, inv_referenced_folio_not_discarded,
+    inv_write_after_madv_free_kept)
 from ..memory import emit_fork
-from ..mm import MM, NO_FOLIO, ORIGINAL, child_view, holds_write, pte_present, subpage_view
+from ..mm import (LAZYFREE_BATCH_FORMS, MM, NO_FOLIO, ORIGINAL, Lazy, LazyMM, child_view, holds_write,
+    pte_present, subpage_view)
+from ..user import emit_access_tlb
+from ..vmscan import emit_reclaim
 from ..tlb import sync_fields
 from ..user import emit_access
 from .anon_exclusive_ii import K_WPSEQ, _fault_handlers, _kernels
@@ -174,4 +178,93 @@ def fork_large_pin(knobs) -> Model:
     final_store_landed(m, mm, j, "parent")
     if kf.write_protect_seq:
         final_write_protect_seq_balanced(m, mm)
+    return m
+
+
+K_UNMAP_BATCH = Knob("unmap.lazyfree_batch", "29f40594a281",
+                     "try_to_unmap_one()'s batch of a lazyfree large folio: \"off\" (one PTE per walk step, "
+                     "before 354dffd29575), \"ignore-bits\" (folio_pte_batch() ignoring the write and "
+                     "soft-dirty bits, so the restore's set_ptes(pteval, nr) gives every PTE the first PTE's "
+                     "bits), \"29f40594a281\" (FPB_RESPECT_WRITE | FPB_RESPECT_SOFT_DIRTY)",
+                     domain=LAZYFREE_BATCH_FORMS)
+
+
+def inv_soft_dirty_kept(m: Model, mm: MM, written: list[str]) -> None:
+    """`written[i]`: ghost, page i was written since the last clear_refs."""
+    def ok(s):
+        for i, w in enumerate(written):
+            pte = getattr(s, mm.ptes[i])
+            if (getattr(s, w) and pte.present and getattr(s, mm.f["nr"][pte.folio]) > 1
+                    and not pte.soft_dirty):
+                return False
+        return True
+
+    m.invariant("soft_dirty_kept", ok, mm.ptes + list(written) + mm.ff("nr"),
+                "a page of the large folio written since the last clear_refs is soft-dirty while a present "
+                "PTE maps it: a PTE restored by set_ptes(pteval, nr) keeps its own soft-dirty bit "
+                "(/proc/pid/pagemap would miss the write). Judged on the large folio's PTEs: the model's "
+                "minimal do_anonymous_page() does not set soft-dirty on a new small folio")
+
+
+def inv_dma_write_kept(m: Model, mm: MM, done: str) -> None:
+    def ok(s):
+        if not getattr(s, done) or getattr(s, mm.ptl) != FREE:
+            return True
+        p = getattr(s, mm.pte)
+        return p.present and holds_write(getattr(s, mm.f["data"][p.folio]), "dma")
+
+    m.invariant("dma_write_kept", ok, [done, mm.ptl, mm.pte] + mm.ff("data"),
+                "the direct-I/O read's data is never lost: once the device wrote it, the subpage's address "
+                "resolves to a page holding it (a referenced folio is restored, a released one is dirty: "
+                "bio_release_pages() -> set_page_dirty_lock())")
+
+
+def _lazyfree_large(nr: int) -> dict:
+    """A large anonymous folio after MADV_FREE (madvise_free_pte_range(): the PTEs cleaned,
+    folio_mark_lazyfree(): !PG_swapbacked, on the file LRU), not dirty."""
+    return dict(_large_exclusive(nr), swapbacked=False)
+
+
+@builder(K_NR, K_UNMAP_BATCH)
+def lazyfree_batch_gup(knobs) -> Model:
+    """Reclaim's batched unmap of a lazyfree large folio vs a direct-I/O read (GUP-fast FOLL_GET) into
+    its last subpage and a store to that subpage."""
+    nr = knobs["folio.nr"]
+    lz = Lazy(unmap_batch=knobs["unmap.lazyfree_batch"])
+    m = Model("lazyfree-batch-gup", "batched lazyfree unmap vs GUP-fast on one subpage", knobs)
+    mm = MM(m, folios=("A", "B"), nr=nr)
+    half = nr // 2
+    # clear_refs, then the upper half written (write fault: writable, soft-dirty), then MADV_FREE
+    # (pte_mkclean, pte_mkold): the lower half read-only and not soft-dirty, the upper half writable
+    # and soft-dirty
+    mm.add_ptes([pte_present("A")] * half + [pte_present("A", write=True, soft_dirty=True)] * (nr - half))
+    mm.add_folios(A=_lazyfree_large(nr))
+    mm.add_swap_slot()
+    written = [mm.ghost(f"written_since_clear{i}", i >= half,
+                        f"subpage {i} was written since the last clear_refs") for i in range(nr)]
+    lzm = LazyMM(mm, lz)
+    j = nr - 1
+    sub = subpage_view(mm, j)
+    slzm = LazyMM(sub, lz)
+    dma_done = mm.ghost("dma_done", False, "the device finished writing the read's data")
+    dma_target = mm.ghost("dma_landed_in", "-", "the page the DMA wrote, and whether it was mapped then")
+    stored = mm.ghost("cpu_stored", False, f"the store to subpage {j} after MADV_FREE completed")
+
+    odirect = sub.thread("odirect", f"read(O_DIRECT) into subpage {j}: GUP-fast FOLL_GET|FOLL_WRITE, DMA, "
+                         "bio completion")
+    held = emit_gup_fast_foll_get(odirect, slzm, dma_done, dma_target)
+    writer = sub.thread("writer", f"a thread stores to subpage {j} after MADV_FREE")
+    emit_access_tlb(writer, slzm, "store", done=stored, label="store")
+    reclaim = mm.thread("reclaim", "kswapd: shrink_inactive_list() on the inactive file LRU")
+    emit_reclaim(reclaim, lzm, mglru=False)
+
+    inv_referenced_folio_not_discarded(sub, held)
+    inv_gup_page_is_mapped_page(sub, dma_target)
+    inv_write_after_madv_free_kept(sub, stored)
+    inv_soft_dirty_kept(m, mm, written)
+    inv_dma_write_kept(m, sub, dma_done)
+    inv_writable_ptes_map_exclusive_pages(m, [mm])
+    m.eventually_finishes("store_finishes", "writer",
+                          "the store eventually completes: every fault it takes makes progress")
+    final_nothing_leaked(mm, ptes=mm.ptes)
     return m
