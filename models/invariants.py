@@ -272,7 +272,9 @@ def final_nothing_leaked(mm: MM, ptes: list[str] | None = None, holders: tuple =
     without its put, a swap_free() never called, a swap cache never deleted all leak."""
     ptes = list(ptes or [mm.pte])
     has_slot = hasattr(mm, "swp_count")
-    slot_fields = [mm.swp_count, mm.swp_has_cache, mm.swp_cache] if has_slot else []
+    slots = [(name, fs) for name, fs in zip(mm.base.slots, mm.base.slot_f)] if has_slot else []
+    slot_fields = [f for _, fs in slots for f in fs[:3]]
+    large = "nr" in mm.f                    # a large folio holds one swap-cache reference per slot
     holders = list(holders)
 
     def ok(s):
@@ -284,19 +286,21 @@ def final_nothing_leaked(mm: MM, ptes: list[str] | None = None, holders: tuple =
             if mapcount != mapped:
                 return False
             incache = bool(getattr(s, mm.f["swapcache"][fid]))
-            if getattr(s, mm.f["ref"][fid]) != mapcount + incache + held.count(fid):
+            cache_refs = incache * (getattr(s, mm.f["nr"][fid]) if large else 1)
+            if getattr(s, mm.f["ref"][fid]) != mapcount + cache_refs + held.count(fid):
                 return False
-        if has_slot:
-            if getattr(s, mm.swp_count) != sum(1 for p in vals if p.kind == "swap" and p.slot == mm.slot):
+        for name, (count, has_cache, cache_f, _) in slots:
+            if getattr(s, count) != sum(1 for p in vals if p.kind == "swap" and p.slot == name):
                 return False
-            cache = getattr(s, mm.swp_cache)
-            if bool(getattr(s, mm.swp_has_cache)) != (cache != NO_FOLIO):
+            cache = getattr(s, cache_f)
+            if bool(getattr(s, has_cache)) != (cache != NO_FOLIO):
                 return False
             if cache != NO_FOLIO and not getattr(s, mm.f["swapcache"][cache]):
                 return False
         return True
 
-    mm.m.final("nothing_leaked", ok, ptes + holders + slot_fields + mm.ff("ref", "map", "swapcache"),
+    mm.m.final("nothing_leaked", ok, ptes + holders + slot_fields + mm.ff("ref", "map", "swapcache")
+               + (mm.ff("nr") if large else []),
                "once every task is done nothing leaked: each folio's references are its mappings, the "
                "swap cache's and those a task keeps on purpose; each swap count is a swap PTE's; "
                "SWAP_HAS_CACHE is set exactly while a folio is in the swap cache")

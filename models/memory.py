@@ -222,9 +222,24 @@ def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
     pin_skip = skip_io and k.swapcache_prepare               # 13ddaf26be32's pin can be taken
     after = "dsp.swapcache_clear" if pin_skip else None
     ctx.after_fault = after
-    locals_ = ctx.locals_fields(*Ctx.FAULT_LOCALS)
+    # mTHP swap-in (a range of nr PTEs, the 2026 swap core, a SWP_SYNCHRONOUS_IO device)
+    large = mm.nr > 1 and st and k.synchronous_io and k.mthp_swapin
+    base = mm.base
+    if large:
+        order_ok = ctx.local("dsp_order", False, "do_swap_page: thp_swapin_suitable_orders() allowed the "
+                             "folio's order (every PTE of the range a swap PTE of the next slot, same bits)")
+        nr_pages = ctx.local("dsp_nr", 1, "do_swap_page: nr_pages (the PTEs set_ptes() maps)")
+        ctx.FAULT_LOCALS = Ctx.FAULT_LOCALS + ("dsp_order", "dsp_nr")
+    locals_ = ctx.locals_fields(*ctx.FAULT_LOCALS)
     folio_all = mm.all_folio()
-    slot = mm.slot_fields()
+    slot = mm.all_slot_fields() + mm.ff("nr") if mm.nr > 1 else mm.slot_fields()
+    if large:
+        warned = base.ghosts.get("do_swap_page_warned") or base.ghost(
+            "do_swap_page_warned", "-", "a VM_WARN of do_swap_page's large path fired: "
+            "check_swap_exclusive() (a count != 1 under the PTL)")
+        bad_put = base.ghosts.get("swap_put_of_free_slot") or base.ghost(
+            "swap_put_of_free_slot", False, "folio_put_swap() dropped the count of a slot that had none "
+            "(the kernel's swap_entries_put_map() WARNs: \"bad swap count\")")
     readpage = mm.swap_readpage_hook
     arch_set_pte = mm.set_pte_hook
     split = st and mm.memcg is not None and k.swapin_charge != "at-alloc"
@@ -232,11 +247,18 @@ def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
         raise ModelError("do_swap_page: the split swap-cache allocation (memcg charge forms) has no "
                          "swap_readpage hook point")
 
+    def range_matches(s, d, orig_pte) -> bool:
+        """pte_same(folio_pte, pte_move_swp_offset(orig_pte, -idx)) && swap_pte_batch() == nr: every
+        PTE of the range is the swap PTE of its slot with exactly the faulting PTE's bits (the
+        exclusive bit included)."""
+        return all(mm.v(s, d, base.ptes[i]) == orig_pte._replace(slot=base.slots[i])
+                   for i in range(base.nr))
+
     def leave(d, target=None, keep_clear=False, s=None):
         """Return from the fault: to `target`, or back to the faulting step (vmf->ret)."""
         if target is None:
             return ctx.leave_fault(s, d, keep_clear)
-        ctx.reset(d, *[n for n in Ctx.FAULT_LOCALS if not (keep_clear and n == "clear")])
+        ctx.reset(d, *[n for n in ctx.FAULT_LOCALS if not (keep_clear and n == "clear")])
         d[GOTO] = target
         return d
 
@@ -284,8 +306,8 @@ def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
             mm.get_folio(s, d, cache)
             d[page] = cache
             d[swc] = cache
-            if readpage:
-                d[GOTO] = "dsp.lock"                   # no swap_readpage(): skip its hook steps
+            if readpage or large:
+                d[GOTO] = "dsp.lock"                   # no swap_readpage() / swapin_sync()
             return d
         if not mm.slot_in_use(s, d):
             # the entry was freed under us: swapin_readahead() returns NULL, pte_same() fails
@@ -299,6 +321,11 @@ def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
             d[GOTO] = "dsp.add_cache"
             return d
         charge = mm.memcg_charge(s, d, mm.swp_memcg)    # mem_cgroup_swapin_charge_folio(entry)
+        if large:
+            # thp_swapin_suitable_orders(): !userfaultfd_armed(); under the PTL can_swapin_thp()
+            d[order_ok] = range_matches(s, d, getattr(s, orig))
+            d[GOTO] = "dsp.swapin_sync"
+            return d
         data, ok = read_slot(mm, s)
         if skip_path(s):
             if k.swapcache_prepare:
@@ -330,12 +357,58 @@ def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
     else:
         ref = ("mm/memory.c:do_swap_page: page = lookup_swap_cache(entry) ?: "
                "swapin_readahead(entry) [add_to_swap_cache(); swap_readpage()]")
+    if large:
+        ref = ("mm/memory.c:do_swap_page: swap_cache_get_folio(entry); miss && SWP_SYNCHRONOUS_IO: orders = "
+               "thp_swapin_suitable_orders(vmf) [pte_offset_map_lock(); can_swapin_thp(): pte_same(folio_pte, "
+               "pte_move_swp_offset(orig_pte, -idx)), swap_pte_batch(ptep, nr, pte) == nr; unlock]")
+        lookup_guard_ = lookup_guard
+        lookup_guard = lambda s: getattr(s, mm.ptl) == FREE and lookup_guard_(s)   # noqa: E731
     ctx.step("dsp.lookup", ref, guard=lookup_guard, effect=lookup,
              reads=[orig, ret] + slot + mm.ff("ref", "map", "swapcache") + mm.memcg_reads(),
              writes=folio_all + slot + locals_,
              branches=retry + (["dsp.lock"] if readpage else []) + (["dsp.add_cache"] if split else []))
     if split:
         emit_swap_cache_add(ctx, k, page, swc, leave)
+             reads=[orig, ret] + slot + mm.ff("ref", "map", "swapcache")
+             + ([mm.ptl] + base.ptes if large else []), writes=folio_all + slot + locals_,
+             branches=retry + (["dsp.lock"] if readpage or large else []) + (["dsp.swapin_sync"] if large else []))
+    if large:
+        def swapin_sync(s):
+            d = {}
+            cache = getattr(s, mm.swp_cache)
+            if cache != NO_FOLIO:                      # swap_cache_get_folio(entry) hit
+                mm.get_folio(s, d, cache)
+                d[page] = cache
+                d[swc] = cache
+                d[GOTO] = "dsp.lock"
+                return d
+            slots = base.slot_f
+            # __swap_cache_alloc(order): __swap_cache_add_check() of the aligned range, twice
+            if getattr(s, order_ok) and all(getattr(s, c) > 0 and getattr(s, fc) == NO_FOLIO
+                                            for c, _, fc, _ in slots):
+                data, ok = read_slot(mm, s)
+                fid = mm.alloc_folio(s, d, ref=1 + base.nr, swapcache=True, data=data, uptodate=ok, nr=base.nr)
+                for _, hc, fc, _ in slots:
+                    d[hc] = True
+                    d[fc] = fid
+            elif getattr(s, mm.swp_count) == 0:
+                return leave(d, s=s)                   # -ENOENT: the entry is gone; the PTE changed
+            else:                                      # -EBUSY: order 0
+                data, ok = read_slot(mm, s)
+                fid = mm.alloc_folio(s, d, ref=2, swapcache=True, data=data, uptodate=ok)
+                d[mm.swp_has_cache] = True
+                d[mm.swp_cache] = fid
+            d[page] = fid
+            d[swc] = fid
+            d[GOTO] = "dsp.lock"
+            return d
+
+        ctx.step("dsp.swapin_sync", "mm/swap_state.c:swapin_sync(entry, orders): swap_cache_get_folio(); "
+                 "__swap_cache_alloc_folio(): __swap_cache_alloc(order) [__swap_cache_add_check() of the "
+                 "aligned range: every slot swapped and uncached, else -EBUSY: next order]; "
+                 "__swap_cache_do_add_folio(); swap_read_folio()",
+                 effect=swapin_sync, reads=[order_ok, ret] + slot + mm.ff("ref", "map", "swapcache"),
+                 writes=folio_all + slot + locals_, branches=retry + ["dsp.lock"])
     if readpage:
         readpage(ctx, page, "dsp.")                     # its steps fall through to dsp.lock
 
@@ -360,7 +433,7 @@ def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
              "PageSwapCache(page) && page_private(page) == entry.val",
              guard=lock_guard, effect=lock,
              reads=[page, swc, clear, ret, mm.swp_cache, mm.swp_count, mm.swp_has_cache] + mm.locks()
-             + mm.ff("swapcache", "ref", "map"),
+             + mm.ff("swapcache", "ref", "map") + (slot if mm.nr > 1 else []),
              writes=mm.locks() + folio_all + slot + locals_, branches=retry)
 
     # -- PTL, pte_same, uptodate ------------------------------------------------------------------
@@ -371,14 +444,34 @@ def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
         if not getattr(s, mm.f["uptodate"][getattr(s, page)]):
             return out_page(s, d, "sigbus")            # ret = VM_FAULT_SIGBUS; goto out_nomap
         d[mm.ptl] = ctx.owner
+        if large:
+            fid = getattr(s, page)
+            n = 1
+            if getattr(s, mm.f["nr"][fid]) > 1 and getattr(s, mm.f["swapcache"][fid]):
+                if not k.mthp_range_recheck or range_matches(s, d, getattr(s, orig)):
+                    n = base.nr
+            # check_folio: !folio_test_anon() && large && nr_pages != folio_nr_pages() ->
+            # swap_cache_del_folio() [a clean folio], goto out_nomap
+            if getattr(s, mm.f["map"][fid]) == 0 and getattr(s, mm.f["nr"][fid]) > n:
+                if not getattr(s, mm.f["dirty"][fid]):
+                    mm.delete_from_swap_cache(s, d, fid)
+                d[mm.ptl] = FREE
+                return out_page(s, d)
+            d[nr_pages] = n
         return d
 
     ctx.step("dsp.pte_same", "mm/memory.c:do_swap_page: pte_offset_map_lock(); "
              + ("pte_same(ptep_get(vmf->pte), vmf->orig_pte); folio_test_uptodate(folio)" if st else
-                "pte_same(*vmf->pte, vmf->orig_pte); PageUptodate(page)"),
+                "pte_same(*vmf->pte, vmf->orig_pte); PageUptodate(page)")
+             + (("; large folio in the swap cache: folio_pte = ptep_get(vmf->pte - idx); pte_same(folio_pte, "
+                 "pte_move_swp_offset(orig_pte, -idx)) && swap_pte_batch(folio_ptep, nr, folio_pte) == nr -> "
+                 "nr_pages = nr" + ("" if k.mthp_range_recheck else " [seeded: not re-checked]")
+                 + "; check_folio: !folio_test_anon() && nr_pages != folio_nr_pages() -> "
+                 "swap_cache_del_folio(), out_nomap") if large else ""),
              guard=lambda s: getattr(s, mm.ptl) == FREE, effect=pte_same,
              reads=[mm.ptl, mm.pte, orig, page, clear, ret, mm.swp_count, mm.swp_has_cache] + mm.locks()
-             + mm.ff("uptodate", "ref", "map", "swapcache", "writeback"),
+             + mm.ff("uptodate", "ref", "map", "swapcache", "writeback")
+             + (base.ptes + mm.ff("dirty") if large else []) + (slot if mm.nr > 1 else []),
              writes=[mm.ptl] + mm.locks() + folio_all + slot + locals_,
              branches=retry + ["sigbus"])
 
@@ -387,12 +480,20 @@ def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
         def decide(s):
             fresh = getattr(s, swc) == NO_FOLIO
             e = getattr(s, orig).exclusive and k.swp_exclusive
+            d = {}
+            if large and e:
+                # check_swap_exclusive(folio, entry, nr_pages): VM_WARN_ON_ONCE(__swap_count() != 1)
+                n = getattr(s, nr_pages)
+                counts = [base.slot_f[i][0] for i in range(base.nr)] if n > 1 else [mm.swp_count]
+                if any(getattr(s, c) != 1 for c in counts):
+                    d[warned] = "check_swap_exclusive"
             if fresh:
                 e = True
             elif (e and getattr(s, mm.f["writeback"][getattr(s, page)]) and k.stable_writes
                   and k.stable_writes_check):
                 e = False
-            return {excl: e}
+            d[excl] = e
+            return d
 
         if k.remember_exclusive and st:
             ref = ("mm/memory.c:do_swap_page: exclusive = pte_swp_exclusive(vmf->orig_pte) "
@@ -404,8 +505,8 @@ def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
                    "-> exclusive = false")
         else:
             ref = "mm/memory.c:do_swap_page: page != swapcache -> RMAP_EXCLUSIVE [no swp pte bit]"
-        ctx.step("dsp.exclusive", ref, effect=decide, reads=[orig, swc, page] + mm.ff("writeback"),
-                 writes=[excl])
+        ctx.step("dsp.exclusive", ref, effect=decide, reads=[orig, swc, page] + mm.ff("writeback")
+                 + ([nr_pages] + slot if large else []), writes=[excl] + ([warned] if large else []))
 
     # -- arch_swap_restore (6dca4ac6fc91) ------------------------------------------------------------
     if k.swapin_arch_swap_restore:
@@ -438,14 +539,24 @@ def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
         if not getattr(s, mm.f["swapcache"][fid]):
             raise ModelError("folio_put_swap(): the folio is not in the swap cache "
                              "(VM_WARN_ON_FOLIO(!folio_test_swapcache(folio)))")
+        if large and getattr(s, nr_pages) > 1:
+            for count, *_ in base.slot_f:               # folio_put_swap(folio, NULL): every slot
+                c = getattr(s, count)
+                if c == 0:
+                    d[bad_put] = True
+                else:
+                    d[count] = c - 1
+            return d
         mm.swap_free(s, d)                              # the swap cache still pins the slot
         return d
 
     def emit_swap_free():
         if st:
-            ctx.step("dsp.swap_free", "mm/memory.c:do_swap_page: folio_put_swap(folio, page) [folio locked; "
+            ctx.step("dsp.swap_free", "mm/memory.c:do_swap_page: folio_put_swap(folio, "
+                     + ("nr_pages == 1 ? page : NULL" if large else "page") + ") [folio locked; "
                      "the count drops, the swap cache keeps the slot]" + mm.slot_free_ref(),
-                     effect=put_swap, reads=[page] + slot + mm.locks() + mm.ff("swapcache"), writes=slot)
+                     effect=put_swap, reads=[page] + slot + mm.locks() + mm.ff("swapcache")
+                     + ([nr_pages] if large else []), writes=slot + ([bad_put] if large else []))
         elif k.swap_free_before_map:
             ctx.step("dsp.swap_free", "mm/memory.c:do_swap_page: swap_free(entry); "
                      "should_try_to_free_swap() -> try_to_free_swap(page)" + mm.slot_free_ref(),
@@ -495,6 +606,14 @@ def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
                           uffd_wp=o.uffd_wp)
         d[mm.pte] = new
         d[orig] = new                                   # vmf->orig_pte = pte
+        if large and getattr(s, nr_pages) > 1:
+            n = getattr(s, nr_pages)                    # set_ptes(nr_pages); folio_ref_add(nr_pages - 1)
+            for i in range(n):
+                d[base.ptes[i]] = new
+                if k.anon_exclusive and reuse:
+                    d[base.page_flag("excl", fid, i)] = True
+            d[mm.f["map"][fid]] = getattr(s, mm.f["map"][fid]) + n
+            d[mm.f["ref"][fid]] = getattr(s, mm.f["ref"][fid]) + n - 1
         if arch_set_pte:
             arch_set_pte.fn(s, d, fid, getattr(s, mm.pte), new)    # old: READ_ONCE(*ptep), the swap PTE
         return d
@@ -517,8 +636,10 @@ def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
     else:
         ref = ("mm/memory.c:do_swap_page: pte = mk_pte(page, vma->vm_page_prot) [FAULT_FLAG_WRITE && "
                "reuse_swap_page(page): read faults only in this form]; set_pte_at(); do_page_add_anon_rmap()")
-    set_pte_reads = [page, orig, excl, swc, fwrite] + mm.ff("ref", "map")
+    set_pte_reads = [page, orig, excl, swc, fwrite] + mm.ff("ref", "map") + ([nr_pages] if large else [])
     set_pte_writes = [fwrite, orig, mm.pte] + mm.ff("excl", "map") + (mm.ff("avma") if "avma" in mm.f else [])
+    if large:
+        set_pte_writes += base.ptes + base.excl_fields() + mm.ff("ref")
     if arch_set_pte:
         ref += " [" + arch_set_pte.ref + "]"
         set_pte_reads += [mm.pte] + list(arch_set_pte.reads)
@@ -652,18 +773,18 @@ def emit_do_wp_page(ctx: Ctx, k: Kernel) -> None:
     retry = list(ctx.retry_labels)
     after = getattr(ctx, "after_fault", None)     # do_swap_page's swapcache_clear, if any
     exits = [after] if after else retry
-    locals_ = ctx.locals_fields(*Ctx.FAULT_LOCALS)
+    locals_ = ctx.locals_fields(*ctx.FAULT_LOCALS)
     folio_all = mm.all_folio()
     slot = mm.slot_fields()
 
     def leave(s, d, target=None):
         """Return from the fault (through do_swap_page's swapcache_clear when it called us)."""
         if target is not None:
-            ctx.reset(d, *Ctx.FAULT_LOCALS)
+            ctx.reset(d, *ctx.FAULT_LOCALS)
             d[GOTO] = target
             return d
         if after:
-            ctx.reset(d, *[n for n in Ctx.FAULT_LOCALS if n not in ("clear", "ret")])
+            ctx.reset(d, *[n for n in ctx.FAULT_LOCALS if n not in ("clear", "ret")])
             d[GOTO] = after
             return d
         return ctx.leave_fault(s, d)
@@ -1082,14 +1203,17 @@ def _emit_copy_pte_range(ctx: Ctx, k: Kernel, kf: KernelII, parent: MM, child: M
              effect=unlock, reads=[again], writes=locks + [again, prealloc, idx], branches=["fork.copy"])
 
 
-def emit_zap(ctx: Ctx, cont: str = DONE) -> None:
+def emit_zap(ctx: Ctx, cont: str = DONE, ghost: str | None = None) -> None:
     """madvise(MADV_DONTNEED) of the address: zap_pte_range() under the PTL; the page's reference is
-    dropped after the TLB flush (tlb_finish_mmu), folded into the same step."""
+    dropped after the TLB flush (tlb_finish_mmu), folded into the same step. `ghost` (optional) is set
+    True when the PTE has been zapped."""
     mm = ctx.mm
 
     def zap(s):
         pte = getattr(s, mm.pte)
         d = {mm.pte: PTE_NONE, GOTO: cont}
+        if ghost:
+            d[ghost] = True
         if pte.present:
             fid = pte.folio
             mm.fset(d, fid, map=getattr(s, mm.f["map"][fid]) - 1)
@@ -1103,7 +1227,7 @@ def emit_zap(ctx: Ctx, cont: str = DONE) -> None:
              "[swap entry: free_swap_and_cache()]",
              guard=lambda s: getattr(s, mm.ptl) == FREE, effect=zap,
              reads=[mm.ptl, mm.pte] + mm.slot_fields() + mm.ff("map", "ref", "swapcache"),
-             writes=[mm.pte] + mm.slot_fields() + mm.all_folio(), branches=[cont])
+             writes=[mm.pte] + mm.slot_fields() + mm.all_folio() + ([ghost] if ghost else []), branches=[cont])
 
 
 def emit_fork_copy(ctx: Ctx, mm: MM, k: MarkerKernel, child_pte: str, dst_uffd_wp: bool,

@@ -150,6 +150,12 @@ class Kernel:
                                        #   faults too (VM_WRITE, not uffd-wp, no soft-dirty wrprotect)
     swapin_honours_uffd_wp: bool = True    # do_swap_page(): no pte_mkwrite() while userfaultfd_pte_wp()
                                            #   (pte_swp_uffd_wp(vmf->orig_pte)); false: seeded mutation
+    mthp_swapin: bool = True           # 242d12c98174 (v6.12, "mm: support large folios swap-in for sync io
+                                       #   devices"): do_swap_page() swaps in a large folio on a
+                                       #   SWP_SYNCHRONOUS_IO device (only with a range of nr > 1 PTEs)
+    mthp_range_recheck: bool = True    # do_swap_page() re-checks the whole range under the PTL
+                                       #   (pte_same + swap_pte_batch) before mapping nr pages
+                                       #   (false: seeded mutation)
     soft_dirty_tracking: bool = False  # the VMA tracks soft-dirty (clear_refs cleared VM_SOFTDIRTY):
                                        #   pte_needs_soft_dirty_wp() keeps a clean swap-in read-only
     lazyfree_batch: str = "29f40594a281"  # try_to_unmap_one's folio_unmap_pte_batch() for a lazyfree large
@@ -337,6 +343,7 @@ class MM:
         self.nr = nr                               # PTEs of the modelled range (1: one address)
         self.ptes: list[str] = []                  # their fields; ptes[0] is `pte`
         self.index = 0                             # which PTE of the range `pte` is (subpage_view)
+        self.base = self                           # the whole range (a subpage_view's origin)
         self.slot = slot
         self.f = {k: {} for k in FOLIO_FLAGS}      # self.f["ref"]["A"] == "A_ref"
         self.lock = {}                             # self.lock["A"] == "A_lock"
@@ -417,6 +424,29 @@ class MM:
                                  "the folio the swap cache holds for the slot")
         self.swp_data = m.field("swp_data", data, doc="what the swap device holds in the slot")
         self.swp_bad = bad      # a bad sector: swap_readpage() fails, the folio stays !uptodate
+        self.slots = [self.slot]
+        self.slot_f = [(self.swp_count, self.swp_has_cache, self.swp_cache, self.swp_data)]
+
+    def add_swap_slots(self, counts: list, data: list) -> None:
+        """The nr contiguous swap slots a large folio was swapped out to (slot i backs PTE i): slot 0's
+        fields are `swp_count` etc., slot i's `swp_count<i>` etc. A subpage_view(i) sees slot i as its
+        slot, so the one-slot helpers (swap_free, page_at_address, ...) work per slot."""
+        if len(counts) != self.nr or len(data) != self.nr:
+            raise ModelError(f"add_swap_slots: {len(counts)} counts / {len(data)} data for {self.nr} slots")
+        self.add_swap_slot(count=counts[0], data=data[0])
+        m = self.m
+        for i in range(1, self.nr):
+            self.slots.append(f"slot{i}")
+            self.slot_f.append((
+                m.field(f"swp_count{i}", counts[i], range(0, 4), f"swap count of slot {i} of the range"),
+                m.field(f"swp_has_cache{i}", False, (False, True), f"slot {i}: a folio is in the swap cache"),
+                m.field(f"swp_cache{i}", NO_FOLIO, (NO_FOLIO,) + self.folios,
+                        f"the folio the swap cache holds for slot {i}"),
+                m.field(f"swp_data{i}", data[i], doc=f"what the swap device holds in slot {i}")))
+
+    def all_slot_fields(self) -> list[str]:
+        """Every field of every slot of the range."""
+        return [f for fs in self.base.slot_f for f in fs]
 
     def add_memcg(self, memcgs: Iterable[str], owner: str, record: str = NO_MEMCG,
                   charged: dict | None = None) -> None:
@@ -550,9 +580,27 @@ class MM:
         d[self.swp_count] = count - 1
         self.maybe_free_slot(s, d)
 
+    def is_large(self, s, d: dict, fid: str) -> bool:
+        return "nr" in self.f and self.fv(s, d, "nr", fid) > 1
+
+    def folio_slots(self, s, d: dict, fid: str) -> list[tuple]:
+        """The slots (count, has_cache, cache, data fields) whose swap cache entry is `fid`."""
+        return [fs for fs in self.base.slot_f if self.v(s, d, fs[2]) == fid]
+
     def delete_from_swap_cache(self, s, d: dict, fid: str) -> None:
         """delete_from_swap_cache() + put_swap_page(): the folio leaves the swap cache, drops the
-        cache reference, and the slot loses SWAP_HAS_CACHE."""
+        cache reference, and the slot loses SWAP_HAS_CACHE. A large folio (swap_cache_del_folio())
+        leaves every slot it occupies and drops one reference per slot."""
+        if self.is_large(s, d, fid):
+            slots = self.folio_slots(s, d, fid)
+            self.fset(d, fid, swapcache=False)
+            for count, has_cache, cache, data in slots:
+                d[cache] = NO_FOLIO
+                d[has_cache] = False
+                if self.v(s, d, count) == 0:
+                    d[data] = NO_DATA                  # swap_range_free()
+            self.put_folio(s, d, fid, len(slots))
+            return
         self.fset(d, fid, swapcache=False)
         d[self.swp_cache] = NO_FOLIO
         d[self.swp_has_cache] = False
@@ -579,7 +627,10 @@ class MM:
             self.assert_folio_locked(s, fid, "folio_free_swap()")
         if not self.fv(s, d, "swapcache", fid) or self.fv(s, d, "writeback", fid):
             return False
-        if self.v(s, d, self.swp_count) != 0:
+        if self.is_large(s, d, fid):
+            if any(self.v(s, d, count) for count, *_ in self.folio_slots(s, d, fid)):
+                return False                           # folio_swapped(): a slot still has a count
+        elif self.v(s, d, self.swp_count) != 0:
             return False
         self.delete_from_swap_cache(s, d, fid)
         self.fset(d, fid, dirty=True)
@@ -781,6 +832,9 @@ def subpage_view(mm: MM, i: int) -> MM:
     view.index = i
     view.f = dict(mm.f)
     view.f["excl"] = {fid: mm.page_flag("excl", fid, i) for fid in mm.folios}
+    if len(getattr(mm, "slot_f", ())) == mm.nr:
+        view.slot = mm.slots[i]
+        view.swp_count, view.swp_has_cache, view.swp_cache, view.swp_data = mm.slot_f[i]
     if i:
         # page 0's flag under a name of its own, so that freeing a folio in this view resets it too
         view.f["excl0"] = mm.f["excl"]

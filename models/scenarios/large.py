@@ -15,15 +15,15 @@ subpage.
 
 from __future__ import annotations
 
-from pteverify.model import FREE, Knob, Model, builder
+from pteverify.model import DONE, FREE, Knob, Model, builder
 
 from ..gup import emit_gup_fast, emit_gup_fast_foll_get
 from ..invariants import (final_nothing_leaked, inv_gup_page_is_mapped_page, inv_referenced_folio_not_discarded,
     inv_write_after_madv_free_kept)
-from ..memory import emit_fork
-from ..mm import (LAZYFREE_BATCH_FORMS, MM, NO_FOLIO, ORIGINAL, Lazy, LazyMM, child_view, holds_write,
-    pte_present, subpage_view)
-from ..user import emit_access_tlb
+from ..memory import emit_fault_handlers, emit_fork, emit_zap
+from ..mm import (LAZYFREE_BATCH_FORMS, MM, NO_DATA, NO_FOLIO, ORIGINAL, SLOT, Kernel, Lazy, LazyMM, child_view,
+    holds_write, pte_present, pte_swap, subpage_view)
+from ..user import emit_access, emit_access_tlb
 from ..vmscan import emit_reclaim
 from ..tlb import sync_fields
 from ..user import emit_access
@@ -266,5 +266,107 @@ def lazyfree_batch_gup(knobs) -> Model:
     inv_writable_ptes_map_exclusive_pages(m, [mm])
     m.eventually_finishes("store_finishes", "writer",
                           "the store eventually completes: every fault it takes makes progress")
+    final_nothing_leaked(mm, ptes=mm.ptes)
+    return m
+
+
+K_RECHECK = Knob("swap_in.mthp_range_recheck", True,
+                 "do_swap_page() re-checks the whole range under the PTL (pte_same() of the first PTE, "
+                 "swap_pte_batch() == nr) before mapping a large swap-cache folio with nr PTEs, else maps "
+                 "the faulting page only; false: seeded mutation")
+
+
+K_MTHP = Knob("swap_in.mthp", True,
+              "mTHP swap-in on a SWP_SYNCHRONOUS_IO device (242d12c98174, v6.12); false: order-0 swap-in only")
+
+
+def inv_zapped_stays_zapped(m: Model, mm: MM, index: int, zapped: str) -> None:
+    m.invariant("zapped_pte_stays_none", lambda s: not getattr(s, zapped) or getattr(s, mm.ptes[index]).kind == "none",
+                [zapped, mm.ptes[index]],
+                f"once MADV_DONTNEED zapped subpage {index}, its PTE stays none: no swap-in of the range "
+                "maps the page's old data (or a freed slot) there again")
+
+
+def inv_range_consistent(m: Model, mm: MM) -> None:
+    """The page table of the range, the folios and the slots agree whenever the PTL is free."""
+    base = mm.base
+
+    def ok(s):
+        if getattr(s, mm.ptl) != FREE:
+            return True
+        ptes = [getattr(s, p) for p in base.ptes]
+        for fid in base.folios:
+            if getattr(s, base.f["map"][fid]) != sum(1 for p in ptes if p.present and p.folio == fid):
+                return False
+        for i, p in enumerate(ptes):
+            count, _, cache, data = base.slot_f[i]
+            if p.kind == "swap":
+                if getattr(s, count) < 1:
+                    return False                        # a swap PTE whose slot has no count
+                if getattr(s, data) == NO_DATA and getattr(s, cache) == NO_FOLIO:
+                    return False                        # ... or whose data is nowhere
+            elif p.present:
+                f = p.folio
+                if not getattr(s, base.f["uptodate"][f]) or getattr(s, base.f["data"][f]) != ORIGINAL:
+                    return False                        # mapped: the swapped data, read
+        return True
+
+    reads = [mm.ptl] + base.ptes + base.all_slot_fields() + base.ff("map", "uptodate", "data")
+    m.invariant("range_consistent", ok, reads,
+                "with the PTL free, the range is consistent: each folio's mapcount is the PTEs mapping it, a "
+                "swap PTE's slot has a count and its data (on the device or in the swap cache), a present PTE "
+                "maps an uptodate folio holding the data that was swapped out")
+
+
+def inv_load_sees_data(m: Model, seen: list[str]) -> None:
+    m.invariant("load_sees_swapped_data", lambda s: all(getattr(s, x) in ("-", ORIGINAL) for x in seen), seen,
+                "a load from the range returns the data that was swapped out")
+
+
+@builder(K_NR, K_MTHP, K_RECHECK)
+def large_swapin_range(knobs) -> Model:
+    """mTHP swap-in of a range (a load of its first subpage) vs MADV_DONTNEED of its last subpage and a
+    load of that subpage by another thread."""
+    nr = knobs["folio.nr"]
+    k = Kernel(synchronous_io=True, mthp_swapin=knobs["swap_in.mthp"],
+               mthp_range_recheck=knobs["swap_in.mthp_range_recheck"])
+    m = Model("large-swapin-range", "mTHP swap-in vs a zap and a swap-in of one slot of the range", knobs)
+    mm = MM(m, folios=("A", "B", "C"), nr=nr)
+    # a large exclusive folio was swapped out to nr contiguous slots and freed after writeback
+    mm.add_ptes([pte_swap(SLOT if i == 0 else f"slot{i}", exclusive=True) for i in range(nr)])
+    mm.add_folios()
+    mm.add_swap_slots([1] * nr, [ORIGINAL] * nr)
+    j = nr - 1
+    zapped = mm.ghost("zapped", False, f"MADV_DONTNEED zapped subpage {j}")
+
+    head = subpage_view(mm, 0)
+    fault = head.thread("fault", "a load from subpage 0: do_swap_page() swaps the range in")
+    emit_access(fault, k, "load")
+    emit_fault_handlers(fault, k)
+    tail = subpage_view(mm, j)
+    zap = tail.thread("zap", f"madvise(MADV_DONTNEED) of subpage {j}")
+    emit_zap(zap, ghost=zapped)
+    other = tail.thread("fault_tail", f"a load from subpage {j} by another thread")
+    emit_access(other, k, "load", on_none=DONE)
+    emit_fault_handlers(other, k)
+
+    inv_zapped_stays_zapped(m, mm, j, zapped)
+    inv_range_consistent(m, mm)
+    inv_load_sees_data(m, [fault.vars["seen"], other.vars["seen"]])
+    results = [fault.vars["result"], other.vars["result"]]
+    m.invariant("no_sigbus", lambda s: all(getattr(s, r) != "SIGBUS" for r in results), results,
+                "no load from the range ends in SIGBUS: the swapped-out data is readable (do_swap_page() "
+                "returns VM_FAULT_SIGBUS only for a failed read or an error entry)")
+    if "do_swap_page_warned" in mm.ghosts:
+        warned = mm.ghosts["do_swap_page_warned"]
+        m.invariant("do_swap_page_no_warning", lambda s: getattr(s, warned) == "-", [warned],
+                    "no assertion of do_swap_page()'s large path fires: check_swap_exclusive() "
+                    "(VM_WARN_ON_ONCE(__swap_count(entry) != 1) for an exclusive range under the PTL)")
+    if "swap_put_of_free_slot" in mm.ghosts:
+        bad = mm.ghosts["swap_put_of_free_slot"]
+        m.invariant("swap_count_never_underflows", lambda s: not getattr(s, bad), [bad],
+                    "no swap count is dropped below zero: folio_put_swap() only puts slots the mapping "
+                    "holds (swap_entries_put_map(): \"bad swap count\")")
+    inv_writable_ptes_map_exclusive_pages(m, [mm])
     final_nothing_leaked(mm, ptes=mm.ptes)
     return m
