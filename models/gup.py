@@ -346,6 +346,10 @@ def emit_gup_fast_foll_get(ctx: Ctx, lzm: LazyMM, done_ghost: str, target_ghost:
         elif p.kind == "none":
             fid = lzm.new_anon_folio(s, d)             # faultin_page() -> do_anonymous_page()
             d[mm.pte] = pte_present(fid, write=True, dirty=True)
+        elif mm.nr > 1 and p.present and not p.write and p.folio != ZERO and getattr(s, mm.f["excl"][p.folio]):
+            # faultin_page(FOLL_WRITE) -> do_wp_page() -> wp_page_reuse(): pte_mkdirty() (soft-dirty on x86)
+            fid = p.folio
+            d[mm.pte] = p._replace(write=True, dirty=True, soft_dirty=True)
         else:
             raise AssertionError(f"gup slow path: PTE {p} not modelled")
         d[held] = fid
@@ -355,7 +359,8 @@ def emit_gup_fast_foll_get(ctx: Ctx, lzm: LazyMM, done_ghost: str, target_ghost:
     ctx.step("gup_slow", "mm/gup.c:__get_user_pages: follow_page_pte() [PTL] -> try_grab_folio(); "
              "no page: faultin_page() -> handle_mm_fault() -> do_anonymous_page(); retry",
              guard=lambda s: getattr(s, mm.ptl) == FREE, effect=slow,
-             reads=[mm.ptl, mm.pte] + mm.ff("ref"), writes=[held, mm.pte] + mm.all_folio(), branches=["dma"])
+             reads=[mm.ptl, mm.pte] + mm.ff("ref") + (mm.ff("excl") if mm.nr > 1 else []),
+             writes=[held, mm.pte] + mm.all_folio(), branches=["dma"])
 
     emit_dma_write(ctx, held, done_ghost, target_ghost)
     emit_gup_release(ctx, held, pin=False, cont=cont)

@@ -21,10 +21,11 @@ from ..gup import emit_gup_fast, emit_gup_fast_foll_get
 from ..invariants import (final_nothing_leaked, inv_gup_page_is_mapped_page, inv_referenced_folio_not_discarded,
     inv_write_after_madv_free_kept)
 from ..memory import emit_fault_handlers, emit_fork, emit_zap
-from ..mm import (LAZYFREE_BATCH_FORMS, MM, NO_DATA, NO_FOLIO, ORIGINAL, SLOT, Kernel, Lazy, LazyMM, child_view,
+from ..mm import (LAZYFREE_BATCH_FORMS, MM, NO_DATA, NO_FOLIO, ORIGINAL, SLOT, ZERO, Kernel, Lazy, LazyMM, child_view,
     holds_write, pte_present, pte_swap, subpage_view)
 from ..user import emit_access, emit_access_tlb
 from ..vmscan import emit_reclaim
+from .lazyfree import K_DROPPABLE, K_DROPPABLE_AWARE
 from ..tlb import sync_fields
 from ..user import emit_access
 from .anon_exclusive_ii import K_WPSEQ, _fault_handlers, _kernels
@@ -225,12 +226,27 @@ def _lazyfree_large(nr: int) -> dict:
     return dict(_large_exclusive(nr), swapbacked=False)
 
 
-@builder(K_NR, K_UNMAP_BATCH)
+def inv_droppable_range_never_swapbacked(m: Model, mm: MM) -> None:
+    def ok(s):
+        for field in mm.ptes:
+            p = getattr(s, field)
+            if p.present and p.folio != ZERO and getattr(s, mm.f["swapbacked"][p.folio]):
+                return False
+        return True
+
+    m.invariant("droppable_never_swapbacked", ok, mm.ptes + mm.ff("swapbacked"),
+                "no folio mapped by any PTE of the VM_DROPPABLE range is PG_swapbacked (a restored batch "
+                "of a dirty droppable folio is not folio_set_swapbacked(): 9651fcedf7b9)")
+
+
+@builder(K_NR, K_UNMAP_BATCH, K_DROPPABLE, K_DROPPABLE_AWARE)
 def lazyfree_batch_gup(knobs) -> Model:
     """Reclaim's batched unmap of a lazyfree large folio vs a direct-I/O read (GUP-fast FOLL_GET) into
     its last subpage and a store to that subpage."""
     nr = knobs["folio.nr"]
-    lz = Lazy(unmap_batch=knobs["unmap.lazyfree_batch"])
+    droppable = knobs["vma.droppable"]
+    lz = Lazy(unmap_batch=knobs["unmap.lazyfree_batch"], droppable=droppable,
+              droppable_aware=knobs["droppable.rmap_checks_vma"])
     m = Model("lazyfree-batch-gup", "batched lazyfree unmap vs GUP-fast on one subpage", knobs)
     mm = MM(m, folios=("A", "B"), nr=nr)
     half = nr // 2
@@ -260,9 +276,12 @@ def lazyfree_batch_gup(knobs) -> Model:
 
     inv_referenced_folio_not_discarded(sub, held)
     inv_gup_page_is_mapped_page(sub, dma_target)
-    inv_write_after_madv_free_kept(sub, stored)
+    if droppable:
+        inv_droppable_range_never_swapbacked(m, mm)     # a droppable folio's data may be dropped
+    else:
+        inv_write_after_madv_free_kept(sub, stored)
+        inv_dma_write_kept(m, sub, dma_done)
     inv_soft_dirty_kept(m, mm, written)
-    inv_dma_write_kept(m, sub, dma_done)
     inv_writable_ptes_map_exclusive_pages(m, [mm])
     m.eventually_finishes("store_finishes", "writer",
                           "the store eventually completes: every fault it takes makes progress")
