@@ -364,14 +364,13 @@ def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
         lookup_guard_ = lookup_guard
         lookup_guard = lambda s: getattr(s, mm.ptl) == FREE and lookup_guard_(s)   # noqa: E731
     ctx.step("dsp.lookup", ref, guard=lookup_guard, effect=lookup,
-             reads=[orig, ret] + slot + mm.ff("ref", "map", "swapcache") + mm.memcg_reads(),
+             reads=[orig, ret] + slot + mm.ff("ref", "map", "swapcache") + mm.memcg_reads()
+             + ([mm.ptl] + base.ptes if large else []),
              writes=folio_all + slot + locals_,
-             branches=retry + (["dsp.lock"] if readpage else []) + (["dsp.add_cache"] if split else []))
+             branches=retry + (["dsp.lock"] if readpage or large else []) + (["dsp.add_cache"] if split else [])
+             + (["dsp.swapin_sync"] if large else []))
     if split:
         emit_swap_cache_add(ctx, k, page, swc, leave)
-             reads=[orig, ret] + slot + mm.ff("ref", "map", "swapcache")
-             + ([mm.ptl] + base.ptes if large else []), writes=folio_all + slot + locals_,
-             branches=retry + (["dsp.lock"] if readpage or large else []) + (["dsp.swapin_sync"] if large else []))
     if large:
         def swapin_sync(s):
             d = {}
@@ -403,10 +402,10 @@ def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
             d[GOTO] = "dsp.lock"
             return d
 
-        ctx.step("dsp.swapin_sync", "mm/swap_state.c:swapin_sync(entry, orders): swap_cache_get_folio(); "
-                 "__swap_cache_alloc_folio(): __swap_cache_alloc(order) [__swap_cache_add_check() of the "
-                 "aligned range: every slot swapped and uncached, else -EBUSY: next order]; "
-                 "__swap_cache_do_add_folio(); swap_read_folio()",
+        ctx.step("dsp.swapin_sync", "mm/memory.c:do_swap_page: alloc_swap_folio(vmf) [the order "
+                 "can_swapin_thp() allowed]; swapin_folio(entry, folio) [mm/swap_state.c: the aligned range "
+                 "added to the swap cache when every slot is swapped and uncached (__swap_cache_add_check() in "
+                 "the newest swapin_sync()), else order 0; -EEXIST: the cached folio; swap_read_folio()]",
                  effect=swapin_sync, reads=[order_ok, ret] + slot + mm.ff("ref", "map", "swapcache"),
                  writes=folio_all + slot + locals_, branches=retry + ["dsp.lock"])
     if readpage:
