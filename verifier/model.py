@@ -181,6 +181,7 @@ class Step:
     thread: str = ""
     index: int = -1
     anchors: KernelRef | None = None          # explicit structure of `ref` (else parsed from it)
+    mem: Any = None                           # lockless accesses and barriers (verifier/memmodel.Mem)
 
     @property
     def kernel(self) -> KernelRef | None:
@@ -207,10 +208,13 @@ class Thread:
     def step(self, label: str, ref: str, *, guard: Callable | None = None,
              effect: Callable | None = None, reads: Iterable[str] = (), writes: Iterable[str] = (),
              acquire: str | Iterable[str] = (), release: str | Iterable[str] = (),
-             branches: Iterable[str] = (), doc: str = "", anchors: KernelRef | None = None) -> "Thread":
+             branches: Iterable[str] = (), doc: str = "", anchors: KernelRef | None = None,
+             mem: Any = None) -> "Thread":
         """Append a step. `reads`/`writes` are the fields the guard and effect touch (locks named in
         `acquire`/`release` are added to the footprint automatically). `anchors`: the kernel file,
-        function and calls the step stands for, where `ref` is not of the regular form."""
+        function and calls the step stands for, where `ref` is not of the regular form. `mem`: the
+        step's lockless accesses and barriers (verifier/memmodel.Mem); without it the step is
+        ordered like a locked section under every memory model."""
         acquire = (acquire,) if isinstance(acquire, str) else tuple(acquire)
         release = (release,) if isinstance(release, str) else tuple(release)
         if any(st.label == label for st in self.steps):
@@ -218,7 +222,7 @@ class Thread:
         self.steps.append(Step(label=label, ref=ref, guard=guard, effect=effect,
                                reads=frozenset(reads), writes=frozenset(writes),
                                acquire=acquire, release=release, branches=tuple(branches), doc=doc,
-                               thread=self.name, index=len(self.steps), anchors=anchors))
+                               thread=self.name, index=len(self.steps), anchors=anchors, mem=mem))
         return self
 
 
