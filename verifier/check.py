@@ -44,11 +44,13 @@ class Job:
     max_seconds: float | None = None
     hash: str = ""
     symmetry: bool = False             # scenario: symmetry reduction (verifier/symmetry.py)
+    memory_model: str = ""             # scenario: run under this memory model (check --memory-model)
 
     @property
     def id(self) -> str:
         if self.kind == "scenario":
-            return f"scenario/{self.name}/{self.variant}" + (f"@{Path(self.arch).stem}" if self.arch else "")
+            return (f"scenario/{self.name}/{self.variant}" + (f"@{Path(self.arch).stem}" if self.arch else "")
+                    + (f"~{self.memory_model}" if self.memory_model else ""))
         return f"layout/{self.name}"
 
 
@@ -211,10 +213,11 @@ def layout_hash(layout_path: Path) -> str:
 
 def plan(scenarios_dir: Path | None = None, layouts_dir: Path | None = None, only: tuple = (),
          arch: tuple = (), reduction: bool = True, max_seconds: float | None = None,
-         include_layouts: bool = True, symmetry: bool = False) -> list[Job]:
+         include_layouts: bool = True, symmetry: bool = False, memory_model: str = "") -> list[Job]:
     """The jobs of a check, in a fixed order (scenarios by name and variant order, then layouts).
     `only`: glob patterns matched against job ids and names; `arch`: layout files to run the
-    arch-aware scenarios on (each variant once per layout)."""
+    arch-aware scenarios on (each variant once per layout); `memory_model`: run the variants that
+    name no memory model of their own under this one."""
     from .scenario import load_scenarios, specs_dir
     scenarios = load_scenarios(scenarios_dir)
     jobs: list[Job] = []
@@ -225,7 +228,8 @@ def plan(scenarios_dir: Path | None = None, layouts_dir: Path | None = None, onl
         for a in archs:
             for v in (sc.arch_variants() if a else sc.variants):
                 job = Job("scenario", sc.name, str(sc.path), v.name, a, reduction, max_seconds,
-                          symmetry=symmetry)
+                          symmetry=symmetry,
+                          memory_model=memory_model if memory_model and not v.memory_model else "")
                 if _selected(job, only):
                     jobs.append(Job(**{**asdict(job), "hash": scenario_hash(sc.path, sc.model_ref, a)}))
     if include_layouts:
@@ -297,7 +301,7 @@ def _run_scenario(job: Job) -> CheckResult:
     sc = get_scenario(job.path)
     v = sc.variant(job.variant)
     arch_layout = _arch_layout(job.arch) if job.arch else None
-    cm = sc.build(v, arch=arch_layout)
+    cm = sc.build(v, arch=arch_layout, memory_model=job.memory_model or None)
     race = sc.race_steps(v, cm)          # an unknown race step is the file's mistake: before searching
     with sc.user_model_errors("exploring the model"):
         r = explore(cm, reduction=job.reduction, max_states=sc.max_states, max_seconds=job.max_seconds,
@@ -305,7 +309,8 @@ def _run_scenario(job: Job) -> CheckResult:
     res = CheckResult(job.id, "scenario", sc.name, v.name, job.path, PASS, r.verdict, v.expect,
                       seconds=r.stats.seconds, hash=job.hash, arch=Path(job.arch).stem if job.arch else "",
                       states=r.stats.states, transitions=r.stats.transitions,
-                      golden_states=None if job.arch or not job.reduction or job.symmetry else v.states,
+                      golden_states=(None if job.arch or job.memory_model or not job.reduction or job.symmetry
+                                     else v.states),
                       invariant=r.invariant, stands_for=v.stands_for)
     problems = []
     if r.verdict == INCOMPLETE:

@@ -282,8 +282,10 @@ class _Progress:
 @click.option("--fingerprints", "fp_bits", type=click.IntRange(16, 128), metavar="BITS",
               help="Store a BITS-bit fingerprint per state instead of the state (no reduction): less memory; a holds is then probabilistic, with the omission probability.")
 @click.option("--symmetry", is_flag=True, help="Symmetry reduction: store one state per orbit of the model's declared symmetric threads (opt-in; verdict-equal to the full search on every shipped variant).")
+@click.option("--memory-model", "memory_model", type=click.Choice(["sc", "tso", "arm64"]),
+              help="Let the model's lockless steps reorder as this memory model allows (default: the variant's, else sc).")
 def run_cmd(scenario, variant_name, sets, max_states, max_seconds, no_reduction, as_json, dot_file, arch, width, coverage,
-            reset_dead, fp_bits, symmetry):
+            reset_dead, fp_bits, symmetry, memory_model):
     """Explore every interleaving of SCENARIO's threads and check its invariants.
 
     SCENARIO is a shipped scenario's name or the path of a scenario file of your own."""
@@ -301,7 +303,7 @@ def run_cmd(scenario, variant_name, sets, max_states, max_seconds, no_reduction,
     # module that never returns is stopped by an alarm (errors.time_limit), verdict incomplete
     with time_limit(max_seconds, "importing and building the model"):
         layout = _load_arch(arch) if arch else None
-        cm = sc.build(variant, overrides, arch=layout)
+        cm = sc.build(variant, overrides, arch=layout, memory_model=memory_model)
     race = sc.race_steps(variant, cm) if coverage else []
     if max_states is None:
         max_states = sc.max_states
@@ -431,6 +433,8 @@ def _print_run(sc, variant, result, overrides, width: int | None = None, symmetr
         what += ", " + ", ".join(f"{k}={v}" for k, v in overrides.items())
     if result.model.model.knobs is not None and result.model.model.knobs.arch is not None:
         what += f", arch {result.model.model.knobs.arch.name}"
+    if getattr(result.model, "memory_model", "sc") != "sc" or variant.memory_model not in (None, "sc"):
+        what += f", memory model {result.model.memory_model}"
     line = f"{what}: {verdict}"
     if result.fingerprints is not None and result.verdict == HOLDS:
         fp = result.fingerprints
@@ -619,8 +623,10 @@ def layout_show_cmd(layout, is_file):
 @click.option("--markdown", "md_file", type=click.Path(dir_okay=False), help="Write a Markdown summary.")
 @click.option("--update-golden", is_flag=True, help="Write every variant's state count into its scenario file, then exit.")
 @click.option("--symmetry", is_flag=True, help="Symmetry reduction on the scenarios that declare symmetric threads (golden state counts are not compared then).")
+@click.option("--memory-model", "memory_model", type=click.Choice(["sc", "tso", "arm64"]),
+              help="Run the variants that name no memory model of their own under this one (no golden state counts).")
 def check_cmd(n_jobs, executor, scheduler, only, scenarios_dir, layouts_dir, no_layouts, archs, changed_only, baseline, max_seconds,
-              as_json, junit_file, sarif_file, md_file, update_golden, symmetry):
+              as_json, junit_file, sarif_file, md_file, update_golden, symmetry, memory_model):
     """The CI gate: every scenario variant against its expected verdict (and golden state count),
     every layout property proved; exit 0 only when every expectation is met."""
     from pathlib import Path
@@ -645,7 +651,7 @@ def check_cmd(n_jobs, executor, scheduler, only, scenarios_dir, layouts_dir, no_
     t0 = time.perf_counter()
     jobs = chk.plan(Path(scenarios_dir) if scenarios_dir else None, Path(layouts_dir) if layouts_dir else None,
                     tuple(only), tuple(arch_files), max_seconds=max_seconds, include_layouts=not no_layouts,
-                    symmetry=symmetry)
+                    symmetry=symmetry, memory_model="" if memory_model in (None, "sc") else memory_model)
     if not jobs:
         raise BadInput("nothing to check: no scenario or layout matches" + (f" {' '.join(only)}" if only else ""))
     order = {job.id: i for i, job in enumerate(jobs)}
@@ -800,6 +806,30 @@ def _print_check(results, summ) -> None:
 
 # ------------------------------------------------------------------------------------------
 # mutate
+
+
+@cli.command("litmus")
+@click.argument("scenario")
+@click.option("--variant", "variant_name", help="Variant to write; default: the scenario's default.")
+@click.option("-o", "--output", "out_file", type=click.Path(dir_okay=False), help="Write the litmus test to this file (default: stdout).")
+def litmus_cmd(scenario, variant_name, out_file):
+    """Write SCENARIO's lockless program as a C litmus test in the format of the kernel's
+    tools/memory-model tests, which herd7 reads (herd7 -conf linux-kernel.cfg FILE)."""
+    from .litmus import to_c
+    sc = get_scenario(scenario)
+    variant = sc.variant(variant_name)
+    if out_file:
+        _check_writable(out_file, "-o")
+    model = sc.builder(sc.knob_values(variant))
+    prog = getattr(model, "litmus", None)
+    if prog is None:
+        raise BadInput(f"scenario {sc.name}: its model is not a litmus program (the litmus-* scenarios are); "
+                       f"`pteverify show {sc.name}` lists its lockless steps")
+    text = to_c(prog)
+    if out_file:
+        _write_output(out_file, text, "-o")
+    else:
+        click.echo(text, nl=False)
 
 
 @cli.command("mutate")

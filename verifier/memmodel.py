@@ -322,6 +322,7 @@ def transform(model: Model, memory_model: str) -> Model:
     out.locks_released_at_exit = model.locks_released_at_exit
     out.anchor_names = dict(model.anchor_names)
     out.memory_model = memory_model
+    out.litmus = getattr(model, "litmus", None)
     plans = []
     for t in model.threads:
         infos = [_Info(st, shared, locks) for st in t.steps]

@@ -31,6 +31,7 @@ def run_json(scenario, variant, result: Result, overrides: dict | None = None) -
     knobs = result.model.model.knobs
     if knobs is not None and knobs.arch is not None:
         out["arch"] = knobs.arch.name
+    out["memory_model"] = getattr(result.model, "memory_model", "sc")
     if result.bound:
         out["bound"] = result.bound
     if result.fingerprints is not None:

@@ -60,7 +60,8 @@ DEADLOCK_NAME = "deadlock"       # the name a deadlock is reported under (explor
 ARCH_KNOB_PREFIX = "arch."       # knobs that describe the architecture: --arch takes their place
 _SCENARIO_KEYS = {"name", "title", "description", "model", "threads", "invariants", "default_variant",
                   "variants", "kind", "max_states", "race", "equivalent", "progress"}
-_VARIANT_KEYS = {"name", "commit", "release", "description", "knobs", "expect", "invariant", "states", "race"}
+_VARIANT_KEYS = {"name", "commit", "release", "description", "knobs", "expect", "invariant", "states", "race",
+                 "memory_model"}
 
 
 class ScenarioError(BadInput, ValueError):
@@ -78,6 +79,7 @@ class Variant:
     description: str = ""
     states: int | None = None          # golden state count (reduction on): drift fails `check`
     race: list | None = None           # race steps of this variant (None: the scenario's, if holding)
+    memory_model: str | None = None    # sc | tso | arm64 (verifier/memmodel.py); None: sc
 
     @property
     def stands_for(self) -> str:
@@ -192,9 +194,11 @@ class Scenario:
             knobs.set(k, v)        # KnobError: the user's mistake, reported by the CLI
         return knobs
 
-    def build(self, variant: Variant, overrides: dict | None = None, arch=None) -> CompiledModel:
+    def build(self, variant: Variant, overrides: dict | None = None, arch=None,
+              memory_model: str | None = None) -> CompiledModel:
         """Build the model of `variant` with the user's knob overrides; `arch`, a loaded swap-PTE
-        layout, makes the model's swap PTEs real bit patterns of that layout."""
+        layout, makes the model's swap PTEs real bit patterns of that layout; `memory_model`
+        (sc | tso | arm64; default: the variant's, else sc) lets its lockless steps reorder."""
         knobs = self.knob_values(variant, overrides)
         if arch is not None:
             if not self.supports_arch:
@@ -231,8 +235,14 @@ class Scenario:
         names = [t.name for t in model.threads]
         if self.threads and names != list(self.threads):
             raise ScenarioError(f"{self.path}: threads {self.threads} but {self.model_ref} builds {names}")
+        mm = memory_model or variant.memory_model or "sc"
+        if mm != "sc":
+            from .memmodel import transform
+            with self.user_model_errors(f"applying memory model {mm}"):
+                model = transform(model, mm)
         with self.user_model_errors("compiling the model"):
             cm = model.compile()
+        cm.memory_model = mm
         if self.progress:
             cm.progress = cm.progress + self._progress_properties(cm)
         return cm
@@ -347,6 +357,7 @@ _VARIANT_SCHEMA = Table({
     "invariant": Key(str, nonempty=True),
     "states": Key(int, min=1, doc="the golden state count"),
     "race": Key(list, items=_STEP, expected=_RACE_WANT),
+    "memory_model": Key(str, choices=("sc", "tso", "arm64"), doc="the memory model the variant runs under"),
 })
 SCENARIO_SCHEMA = Table({
     "name": Key(str, required=True, pattern=_NAME, doc="the file's name without .toml"),
@@ -423,7 +434,7 @@ def _load(path: Path) -> Scenario:
         variants.append(Variant(name=v["name"], knobs=dict(v.get("knobs", {})), expect=v["expect"],
                                 invariant=v.get("invariant"), commit=v.get("commit"),
                                 release=v.get("release"), description=v.get("description", ""),
-                                states=v.get("states"),
+                                states=v.get("states"), memory_model=v.get("memory_model"),
                                 race=_race_list(v["race"], f"{where}") if "race" in v else None))
     if not variants:
         raise ScenarioError(f"{path}: no variants")
