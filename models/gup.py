@@ -74,6 +74,7 @@ with result "fallback" (the slow path then faults the page in under the mmap loc
 
 from __future__ import annotations
 
+from pteverify.memmodel import Mem
 from pteverify.model import DONE, FREE, GOTO
 
 from .mm import NO_FOLIO, PTE_NONE, ZERO, Ctx, Kernel, KernelII, LazyMM, pte_present, written
@@ -190,7 +191,8 @@ def emit_gup_fast(ctx: Ctx, kf: KernelII, *, write: bool, pin: bool = True, cont
     ctx.step("gupf.begin", f"mm/gup.c:gup_fast({flags}) [{caller}]: "
              + ("raw_seqcount_try_begin(&mm->write_protect_seq) [odd: return 0]; " if check_seq else "")
              + "local_irq_save()",
-             effect=begin, reads=[seq, irqs], writes=[irqs, seq_l, result], branches=[cont])
+             effect=begin, reads=[seq, irqs], writes=[irqs, seq_l, result], branches=[cont],
+             mem=Mem(loads=(seq,), after="rmb") if check_seq else Mem())
 
     def read_pte(s):
         pte = getattr(s, mm.pte)
@@ -201,7 +203,13 @@ def emit_gup_fast(ctx: Ctx, kf: KernelII, *, write: bool, pin: bool = True, cont
     ctx.step("gupf.read_pte", "mm/gup.c:gup_fast_pte_range: pte = ptep_get_lockless(ptep) (B1); "
              + ("!pte_access_permitted(pte, FOLL_WRITE) -> bail (B2)" if write
                 else "!pte_present(pte) -> bail"),
-             effect=read_pte, reads=[mm.pte], writes=[pte_l], branches=["gupf.irq_on"])
+             effect=read_pte, reads=[mm.pte], writes=[pte_l], branches=["gupf.irq_on"],
+             mem=Mem(loads=(mm.pte,)))
+
+    # under --memory-model: the pin's folio_ref_add() is a relaxed atomic (buffered), unless a
+    # barrier follows it (088b8aa537c2's smp_mb__after_atomic(), or a lock-prefixed add)
+    pins = tuple(mm.ff("pin")) if pin else ()
+    pin_mb = kf.gup_fast_barriers or kf.ordered_atomics
 
     def grab(s):
         fid = getattr(s, pte_l).folio
@@ -224,7 +232,8 @@ def emit_gup_fast(ctx: Ctx, kf: KernelII, *, write: bool, pin: bool = True, cont
     else:
         grab_ref = "mm/gup.c:try_grab_folio_fast(FOLL_GET): folio_ref_try_add() (B3)"
     ctx.step("gupf.grab", grab_ref, effect=grab, reads=[pte_l] + mm.ff("ref", "pin"),
-             writes=[page_l, lag_l] + mm.ff("ref", "pin"), branches=["gupf.irq_on"])
+             writes=[page_l, lag_l] + mm.ff("ref", "pin"), branches=["gupf.irq_on"],
+             mem=Mem(adds=pins, before="mb", after="mb" if pin_mb or not pin else ""))
 
     def drop(s, d):
         """gup_put_folio(): drop what B3 took (a lagging pin store and its undo cancel out)."""
@@ -246,7 +255,8 @@ def emit_gup_fast(ctx: Ctx, kf: KernelII, *, write: bool, pin: bool = True, cont
     ctx.step("gupf.recheck", "mm/gup.c:gup_fast_pte_range: pte_val(pte) != pte_val(ptep_get_lockless(ptep)) "
              "-> gup_put_folio() (B4)",
              effect=recheck, reads=[mm.pte, pte_l, page_l, lag_l] + mm.ff("ref", "pin", "map", "swapcache"),
-             writes=[page_l, lag_l] + mm.all_folio(), branches=["gupf.irq_on"])
+             writes=[page_l, lag_l] + mm.all_folio(), branches=["gupf.irq_on"],
+             mem=Mem(loads=(mm.pte,), adds=pins))
 
     if pin and not write and unshare:
         def unshare(s):
@@ -258,7 +268,8 @@ def emit_gup_fast(ctx: Ctx, kf: KernelII, *, write: bool, pin: bool = True, cont
                  + ("smp_rmb(); " if kf.gup_fast_barriers else "") + "!PageAnonExclusive(page) -> "
                  "gup_put_folio() (B5)",
                  effect=unshare, reads=[pte_l, page_l, lag_l] + mm.ff("excl", "ref", "pin", "map", "swapcache"),
-                 writes=[page_l, lag_l] + mm.all_folio())
+                 writes=[page_l, lag_l] + mm.all_folio(),
+                 mem=Mem(loads=tuple(mm.ff("excl")), adds=pins, before="rmb" if kf.gup_fast_barriers else ""))
 
     def irq_on(s):
         d = {irqs: getattr(s, irqs) - 1}
@@ -271,7 +282,8 @@ def emit_gup_fast(ctx: Ctx, kf: KernelII, *, write: bool, pin: bool = True, cont
     ctx.step("gupf.irq_on", "mm/gup.c:gup_fast: local_irq_restore()"
              + (" [the pin's folio_ref_add() store is visible by now at the latest]" if pin and kf.pin_may_lag
                 else ""),
-             effect=irq_on, reads=[irqs, lag_l, page_l] + mm.ff("pin"), writes=[irqs, lag_l] + mm.ff("pin"))
+             effect=irq_on, reads=[irqs, lag_l, page_l] + mm.ff("pin"), writes=[irqs, lag_l] + mm.ff("pin"),
+             mem=Mem(adds=pins))         # local_irq_restore() is no memory barrier
 
     def finish(s):
         fid = getattr(s, page_l)
@@ -293,7 +305,8 @@ def emit_gup_fast(ctx: Ctx, kf: KernelII, *, write: bool, pin: bool = True, cont
                 "return 0; else sanity_check_pinned_pages()" if check_seq
                 else "return the pages" + (" [no mm->write_protect_seq check]" if pin else "")),
              effect=finish, reads=[seq, seq_l, page_l, lag_l] + mm.ff("ref", "pin", "map", "swapcache"),
-             writes=[held, page_l, lag_l, result, seq_l, pte_l] + mm.all_folio(), branches=[cont])
+             writes=[held, page_l, lag_l, result, seq_l, pte_l] + mm.all_folio(), branches=[cont],
+             mem=Mem(loads=(seq,), adds=pins, before="rmb") if check_seq else Mem(adds=pins))
     return held
 
 

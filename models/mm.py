@@ -782,11 +782,13 @@ class KernelII:
     wp_reuse: str = "anon_exclusive"      # do_wp_page reuse rule: "mapcount" (v5.7 reuse_swap_page),
                                           #   "page_count" (09854ba94c6a), "anon_exclusive" (v5.19)
     gup_cow_break: bool = False           # 17839856fd58 (v5.8): GUP on a COW mapping breaks COW
+    pin_lag_by_hand: bool = True          # the SC-era abstraction of the late pin (gupf.grab chooses);
+                                          #   False: left to run --memory-model (verifier/memmodel.py)
 
     @property
     def pin_may_lag(self) -> bool:
         """Can the FOLL_PIN pin become visible after GUP-fast's PTE re-check?"""
-        return not (self.ordered_atomics or self.gup_fast_barriers)
+        return self.pin_lag_by_hand and not (self.ordered_atomics or self.gup_fast_barriers)
 
 
 def pte_migration(folio: str, *, write: bool = False, exclusive: bool = False,

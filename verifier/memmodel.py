@@ -391,7 +391,7 @@ def _wrap_thread(nt, t, infos, names, arm: bool) -> None:
             if kind == "store":
                 extra_w |= infos[b].st.writes - infos[b].stores - infos[b].adds
         code = _StepWrap(st, info, infos, p, nxt, sb, early, exited, arm, cand[p])
-        direct_w = set(st.writes) - (info.stores | info.adds if info.mem is not None else set())
+        direct_w = set(st.writes)          # buffered fields too: a barrier or TSO's locked add writes them at once
         new = _copy(st, guard=None if info.mem is not None else code.guard, effect=code.effect,
                     reads=frozenset(st.reads | extra_r),
                     writes=frozenset(direct_w | extra_w),

@@ -51,6 +51,12 @@ K_BARRIERS = Knob("gup_fast.barriers", True,
                   "page_try_share_anon_rmap(); try_to_unmap_one() may defer the flush of exclusive pages")
 
 
+K_LAG = Knob("gup_fast.pin_lag_by_hand", True,
+             "the SC-era abstraction of arm64's late pin: gupf.grab chooses between the pin visible at once "
+             "and visible at local_irq_restore(); false: no hand-written reordering, the memory model "
+             "(run --memory-model arm64, or a variant's memory_model) decides")
+
+
 K_CLEAR = Knob("rmap.clear_before_share", True,
                "try_to_unmap_one/try_to_migrate_one clear (invalidate + flush) the PTE before "
                "page_try_share_anon_rmap() checks the pins (6c287605fd56); false: seeded mutation")
@@ -107,7 +113,7 @@ def _kernels(knobs, **fixed) -> tuple[Kernel, KernelII]:
     k = Kernel(anon_exclusive=ae, remember_exclusive=ae, synchronous_io=False,
                **{attr: knobs[knob] for knob, attr in KERNEL_2026_KNOBS.items() if knob in knobs.declared})
     values = dict(fixed)
-    names = {"gup_fast.barriers": "gup_fast_barriers", "rmap.clear_before_share": "clear_before_share",
+    names = {"gup_fast.barriers": "gup_fast_barriers", "gup_fast.pin_lag_by_hand": "pin_lag_by_hand", "rmap.clear_before_share": "clear_before_share",
              "fork.write_protect_seq": "write_protect_seq", "fork.copy_pinned": "fork_copy_pinned",
              "fork.clear_swp_exclusive": "fork_clear_swp_exclusive",
              "mprotect.readable_exclusive": "mprotect_readable_exclusive",
@@ -255,7 +261,7 @@ def inv_exclusive_page_not_replaced(m: Model, mm: MM, held: str) -> None:
                 "the address across migration and mprotect: the next write fault reuses it, it does "
                 "not copy it away from the reference (as test_swp_exclusive checks for swap)")
 
-@builder(K_ARCH, K_BARRIERS, K_CLEAR, K_SWAP_TABLE)
+@builder(K_ARCH, K_BARRIERS, K_CLEAR, K_SWAP_TABLE, K_LAG)
 def gup_fast_vs_unmap(knobs) -> Model:
     """Race III: try_to_unmap_one() (swap-out) vs pin_user_pages_fast(FOLL_PIN|FOLL_WRITE)."""
     k, kf = _kernels(knobs)
