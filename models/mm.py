@@ -127,6 +127,7 @@ class Kernel:
                                        #   folio only if ref_count == 1 + map_count (smp_mb() pairing
                                        #   with GUP-fast); before it shrink_page_list re-checked
                                        #   PageDirty after page_ref_freeze(page, 1)
+    lazyfree_mb: bool = True           # 6c8e2a256915's smp_mb() before folio_ref_count() (memory models)
     lazyfree_swapbacked_iff_dirty: bool = True  # Barry Song, "mm: set folio swapbacked iff folios are
                                        #   dirty in try_to_unmap_one" (Fixes: 6c8e2a256915; in v6.17-rc3)
     swap_table: bool = True            # the 2026 swap core (Kairui Song's swap table series, linux-mm
@@ -898,6 +899,8 @@ class Lazy:
     seeded_no_flush: bool = False       # seeded mutation: MADV_FREE cleans the PTE without a TLB flush
     tlb: bool = False                   # model the storing CPU's TLB entry
     unmap_batch: str = "29f40594a281"   # Kernel.lazyfree_batch
+    lazyfree_mb: bool = True            # 6c8e2a256915: smp_mb() between the PTE clear and the
+                                        #   ref_count read (matters only under --memory-model)
 
     def __post_init__(self):
         if self.sort_folio not in SORT_FOLIO_FORMS:
@@ -911,7 +914,8 @@ class Lazy:
     def kernel(self) -> Kernel:
         """The shared paths' view of the release modelled (swap_out's try_to_unmap_one, sort_folio)."""
         return Kernel(lazyfree_ref_check=self.ref_check, lazyfree_swapbacked_iff_dirty=self.swapbacked_iff_dirty,
-                      mglru_sort_folio=self.sort_folio, lazyfree_batch=self.unmap_batch)
+                      mglru_sort_folio=self.sort_folio, lazyfree_batch=self.unmap_batch,
+                      lazyfree_mb=self.lazyfree_mb)
 
 
 class LazyMM:

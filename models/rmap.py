@@ -42,6 +42,7 @@ whole operation and no other modelled thread takes it, so it is not a field.
 
 from __future__ import annotations
 
+from pteverify.memmodel import Mem
 from pteverify.model import DONE, FREE, GOTO, ModelError
 
 from .memory import pte_install_uffd_wp_if_needed
@@ -144,7 +145,10 @@ def _emit_unmap(ctx: Ctx, k: Kernel, page: str, *, kind: str, fail: str, done: s
              reads=[mm.ptl, mm.pte, page] + mm.ff("excl") + lazy_reads + flush_reads + warn_reads
              + (mm.locks() if folio_locked else []),
              writes=[mm.ptl, mm.pte] + locals_ + (mm.ff("dirty") if early else []) + flush_writes,
-             branches=[done] + ([f"{p}.share"] if lf else []))
+             branches=[done] + ([f"{p}.share"] if lf else []),
+             # under a memory model (lazyfree path only): get_and_clear_ptes() is a relaxed xchg whose
+             # store may wait in the store buffer; reclaim defers the TLB flush (no DSB here)
+             mem=Mem(stores=(mm.pte,)) if lf and early else None)
     if early and not deferred_flush and kf is not None:
         emit_tlb_flush(ctx, kf, f"{p}.flush", f"mm/rmap.c:{fn}: ptep_clear_flush()")
     if lf:
@@ -274,12 +278,16 @@ def _emit_unmap_lazyfree(ctx: Ctx, k: Kernel, lf, page: str, pteval: str, *, fai
         branch = "!PageDirty -> discard; else set_pte_at(pteval); SetPageSwapBacked()"
     if lf.seeded_ignore_dirty:
         branch += " [seeded: PG_dirty ignored]"
-    barrier = "smp_mb(); ref_count = folio_ref_count(); map_count = folio_mapcount(); smp_rmb(); " \
-        if k.lazyfree_ref_check else ""
+    mb = k.lazyfree_ref_check and k.lazyfree_mb
+    barrier = (("smp_mb(); " if mb else "[no smp_mb()] ") + "ref_count = folio_ref_count(); "
+               "map_count = folio_mapcount(); smp_rmb(); ") if k.lazyfree_ref_check else ""
     ctx.step("unmap.lazyfree", "mm/rmap.c:try_to_unmap_one: !folio_test_swapbacked (MADV_FREE page "
              f"check): {barrier}{branch}; discard: folio_remove_rmap_pte(); folio_put() [drops PTL]",
              effect=unmap_lazyfree, reads=[page, pteval] + mm.ff("ref", "map", "dirty", "swapcache"),
-             writes=[mm.pte, mm.ptl] + mm.all_folio(), branches=[done, fail])
+             writes=[mm.pte, mm.ptl] + mm.all_folio(), branches=[done, fail],
+             # the loads after smp_mb(); set_ptes() and the unlock are buffered, the unlock a release
+             mem=Mem(loads=tuple(mm.ff("ref", "map", "dirty")), stores=(mm.pte, mm.ptl), order="release",
+                     before="mb" if mb else ""))
 
 
 def _emit_unmap_range(ctx: Ctx, k: Kernel, lf, page: str, *, fail: str, done: str) -> None:

@@ -12,7 +12,8 @@ Vocabulary of `Mem` (field names; a field touched by one thread only is a regist
 
 * `loads`: fields the step reads with plain lockless loads (READ_ONCE, ptep_get_lockless);
 * `stores`: fields it writes with plain stores (WRITE_ONCE, set_pte on a lockless path, the write
-  of a relaxed xchg whose other writers are excluded by a lock);
+  of a relaxed xchg whose other writers are excluded by a lock; with order="release", the unlock of
+  a lock field);
 * `adds`: fields it changes with value-less relaxed atomics (atomic_add, folio_ref_add): the change
   is buffered as a delta, so the add stays atomic when it lands;
 * any other shared field the step touches is accessed atomically when the step runs (a fully
@@ -212,8 +213,8 @@ class _Info:
         if m is not None and (st.acquire or st.release):
             m = None            # lock operations order everything: treated as unmarked
         self.mem = m
-        reads = set(st.reads) - lock_fields
-        writes = set(st.writes) - lock_fields
+        reads = set(st.reads)
+        writes = set(st.writes)
         self.reg_r = reads - shared
         self.reg_w = writes - shared
         self.shared = (reads | writes) & shared
@@ -232,6 +233,9 @@ class _Info:
                 if f not in st.reads:
                     raise ModelError(f"thread {st.thread}, step {st.label}: an add of {f!r} must read it")
             self.atomic = self.shared - self.loads - self.stores - self.adds
+        # a lock word written at once (taken or dropped inside the step): the step waits for the
+        # thread's stores (an unlock declared in `stores` with order="release" is buffered instead)
+        self.lock_write = bool(writes & lock_fields - self.stores)
         self.is_r = bool(self.loads or (self.atomic & reads))
         self.is_w = bool(self.stores or self.adds or (self.atomic & writes))
         self.order = m.order if m else "mb"
@@ -298,8 +302,7 @@ def _shared_fields(model: Model) -> set:
         for st in t.steps:
             for n in st.reads | st.writes:
                 who.setdefault(n, set()).add(ti)
-    locks = {n for n, f in model.fields.items() if f.is_lock}
-    return {n for n, ts in who.items() if len(ts) > 1 and n not in locks}
+    return {n for n, ts in who.items() if len(ts) > 1}
 
 
 # --------------------------------------------------------------------------------------------
@@ -406,6 +409,10 @@ class _StepWrap:
         self.st, self.info, self.infos, self.p, self.nxt = st, info, infos, p, nxt
         self.sb, self.early, self.exited, self.arm, self.cand = sb, early, exited, arm, cand
         self.last = p == len(infos) - 1
+        # TSO: an atomic read-modify-write (a value-less atomic, an xchg of a stored field, any atomic
+        # write) is a locked instruction: it waits for the store buffer and writes memory at once
+        self.tso_locked = (not arm and info.mem is not None
+                           and bool(info.adds or (info.stores & st.reads) or (info.atomic and info.is_w)))
 
     # an unmarked step: a full barrier
     def guard(self, s):
@@ -430,8 +437,8 @@ class _StepWrap:
         info = self.info
         if info.mem is None:
             return not buf
-        if buf and (info.before == "mb" or info.after == "mb" or info.order == "mb"
-                    or (not self.arm and (info.adds or (info.atomic and info.is_w)))):
+        if buf and (info.before == "mb" or info.after == "mb" or info.order == "mb" or info.lock_write
+                    or self.tso_locked):
             return False
         for e in buf:
             if e == "|":
@@ -444,7 +451,7 @@ class _StepWrap:
 
     def _buffers(self) -> bool:
         info = self.info
-        if info.mem is None or info.order == "mb" or info.after == "mb":
+        if info.mem is None or info.order == "mb" or info.after == "mb" or self.tso_locked:
             return False
         return True
 
@@ -467,23 +474,21 @@ class _StepWrap:
         d = st.effect(v) if st.effect is not None else None
         outs = []
         buffers = self._buffers()
-        tso_atomic_add = not self.arm
         for o in (d if isinstance(d, list) else [d]):
             o = dict(o or {})
             entries = list(buf)
-            if buffers and (info.stores or (info.adds and not tso_atomic_add)):
+            if buffers and (info.stores or info.adds):
                 if self.arm and (info.order == "release" or info.before == "wmb"):
                     entries.append("|")
                 rel = self.arm and info.order == "release"
                 for f in sorted(info.stores):
                     if f in o:
                         entries.append((f, "=", o.pop(f), rel))
-                if not tso_atomic_add:
-                    for f in sorted(info.adds):
-                        if f in o:
-                            delta = o.pop(f) - getattr(v, f)
-                            if delta:
-                                entries.append((f, "+", delta, rel))
+                for f in sorted(info.adds):
+                    if f in o:
+                        delta = o.pop(f) - getattr(v, f)
+                        if delta:
+                            entries.append((f, "+", delta, rel))
                 if self.arm and info.after == "wmb":
                     entries.append("|")
             elif self.arm and info.after == "wmb":

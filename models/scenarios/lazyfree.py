@@ -88,12 +88,19 @@ def lazy_from_knobs(knobs, **fixed) -> Lazy:
                "unmap.lazyfree_ref_check": "ref_check", "unmap.swapbacked_iff_dirty": "swapbacked_iff_dirty",
                "tlb.nested_flush": "nested_flush", "seeded.unmap_ignores_dirty": "seeded_ignore_dirty",
                "seeded.madv_free_no_tlb_flush": "seeded_no_flush",
-               "droppable.rmap_checks_vma": "droppable_aware"}
+               "droppable.rmap_checks_vma": "droppable_aware", "unmap.lazyfree_mb": "lazyfree_mb"}
     values = dict(fixed)
     for knob, attr in mapping.items():
         if knob in knobs.declared:
             values[attr] = knobs[knob]
     return Lazy(**values)
+
+
+K_LAZY_MB = Knob("unmap.lazyfree_mb", True,
+                 "try_to_unmap_one()'s smp_mb() between get_and_clear_ptes() (a relaxed xchg on arm64; the "
+                 "TLB flush is deferred, so no DSB) and the folio_ref_count() read, pairing with GUP-fast's "
+                 "fully ordered folio_ref_try_add() then PTE re-read (6c8e2a256915); false: dropped (it "
+                 "matters only under a weak memory model)")
 
 
 K_DROPPABLE = Knob("vma.droppable", False, "the page lives in a MAP_DROPPABLE (VM_DROPPABLE) mapping")
@@ -307,7 +314,7 @@ def lazyfree_redirty(knobs) -> Model:
     final_nothing_leaked(mm)
     return m
 
-@builder(K_REF_CHECK, K_IFF_DIRTY, K_DROPPABLE)
+@builder(K_REF_CHECK, K_IFF_DIRTY, K_DROPPABLE, K_LAZY_MB)
 def lazyfree_gup(knobs) -> Model:
     """A direct-I/O read (GUP-fast FOLL_GET|FOLL_WRITE, DMA, release) into a lazyfree page vs reclaim."""
     lz = lazy_from_knobs(knobs, droppable=knobs["vma.droppable"])
