@@ -4,6 +4,7 @@ present PTE (move_pages() -> move_pages_pte() -> move_present_pte()).
 
 from __future__ import annotations
 
+from pteverify.memmodel import Mem
 from pteverify.model import DONE, FREE, GOTO
 
 from .mm import MM, NO_FOLIO, PTE_NONE, Ctx, LazyMM, pte_present
@@ -210,7 +211,8 @@ def emit_move_swap_pte(ctx: Ctx, src: MM, dst: MM, *, form: str, cont: str = DON
 MOVE_PRESENT_FORMS = ("v6.17", "mainline-2026", "seeded-no-recheck")
 
 
-def emit_move_present_pte(ctx: Ctx, src: MM, dst: MM, kf, *, form: str, cont: str = DONE) -> None:
+def emit_move_present_pte(ctx: Ctx, src: MM, dst: MM, kf, *, form: str, cont: str = DONE,
+                          mb_before_recheck: bool = False) -> None:
     """UFFDIO_MOVE of the page mapped at `src`'s PTE to `dst`'s (one mm, two VMAs; the folio small,
     locked and referenced by move_pages_ptes() before), as a CPU running GUP-fast sees it:
 
@@ -224,8 +226,8 @@ def emit_move_present_pte(ctx: Ctx, src: MM, dst: MM, kf, *, form: str, cont: st
       from under us"); flush_tlb_range() once after the loop;
     * "seeded-no-recheck": a seeded mutation of the 2026 form without the second test.
 
-    Sequentially consistent: no barrier between ptep_get_and_clear() and the second
-    folio_maybe_dma_pinned() was seen in review; a weak-memory engine should re-run this."""
+    No barrier between ptep_get_and_clear() and the second folio_maybe_dma_pinned() (read in
+    linux-mm mm/userfaultfd.c @ c5dfa74d): the steps are annotated for `--memory-model`."""
     assert form in MOVE_PRESENT_FORMS
     mm = src
     fid_l = ctx.local("move_folio", NO_FOLIO, "move_pages_ptes: src_folio")
@@ -252,7 +254,10 @@ def emit_move_present_pte(ctx: Ctx, src: MM, dst: MM, kf, *, form: str, cont: st
 
     ctx.step("move.clear", "mm/userfaultfd.c:" + ("move_present_ptes: orig_src_pte = ptep_get_and_clear(mm, "
              "src_addr, src_pte)" if batched else "move_present_pte: orig_src_pte = ptep_clear_flush(src_vma, "
-             "src_addr, src_pte)"), effect=lambda s: {src.pte: PTE_NONE}, writes=[src.pte])
+             "src_addr, src_pte)"), effect=lambda s: {src.pte: PTE_NONE}, reads=[src.pte], writes=[src.pte],
+             # under a memory model: an xchg (relaxed on arm64, locked on x86) whose store may wait in
+             # the store buffer; v6.17's ptep_clear_flush() is followed by the flush step (a barrier)
+             mem=Mem(stores=(src.pte,)))
     if not batched:
         emit_tlb_flush(ctx, kf, "move.flush", "mm/userfaultfd.c:move_present_pte: ptep_clear_flush()")
 
@@ -270,11 +275,15 @@ def emit_move_present_pte(ctx: Ctx, src: MM, dst: MM, kf, *, form: str, cont: st
         return d
 
     ctx.step("move.set", "mm/userfaultfd.c:" + ("move_present_ptes: " if batched else "move_present_pte: ")
+             + ("[what-if: smp_mb()] " if mb_before_recheck else "")
              + ("folio_maybe_dma_pinned(src_folio) -> set_pte_at(src, orig_src_pte), -EBUSY; else "
                 if recheck else "[seeded: no second folio_maybe_dma_pinned()] ")
              + "folio_move_anon_rmap(src_folio, dst_vma); set_pte_at(dst, pte_mkwrite(pte_mkdirty())) "
              "[double_pt_unlock()]",
-             effect=finish, reads=[fid_l, orig] + mm.ff("pin"), writes=[src.pte, dst.pte, result, fid_l, orig])
+             effect=finish, reads=[fid_l, orig] + mm.ff("pin"), writes=[src.pte, dst.pte, result, fid_l, orig],
+             # folio_maybe_dma_pinned(): a plain load, no barrier after ptep_get_and_clear() (2026);
+             # set_pte_at(): plain stores
+             mem=Mem(loads=tuple(mm.ff("pin")), stores=(src.pte, dst.pte), before="mb" if mb_before_recheck else ""))
     if batched:
         emit_tlb_flush(ctx, kf, "move.flush", "mm/userfaultfd.c:move_present_ptes: flush_tlb_range(src_vma, "
                        "src_start, src_addr) [after the loop]")

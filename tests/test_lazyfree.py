@@ -32,7 +32,8 @@ EXPECTED = {
                          "seeded-ignore-dirty": "write_after_madv_free_kept"},
     "lazyfree-gup": {"6c8e2a256915^": "referenced_folio_not_discarded",
                      "6c8e2a256915": "clean_lazyfree_not_swapbacked", "v6.17": None,
-                     "9651fcedf7b9-droppable": None},
+                     "9651fcedf7b9-droppable": None, "v6.17-arm64": None,
+                     "v6.17-arm64-no-smp_mb": "referenced_folio_not_discarded", "v6.17-tso-no-smp_mb": None},
 }
 CASES = [(sc, v) for sc, vs in EXPECTED.items() for v in vs]
 

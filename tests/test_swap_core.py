@@ -21,6 +21,10 @@ EXPECTED = {
     "uffd-move-swapcache": {"adef440691ba": "swapcache_folio_rmap_matches_pte",
                             "c50f8e6053b0": "swapcache_folio_rmap_matches_pte", "0ea148a79919": None,
                             "mainline-2026": None},
+    "uffd-move-batch-pin": {"v6.17": None, "mainline-2026": None, "mainline-2026-arm64": None,
+                            "seeded-no-recheck": "pinned_page_not_moved", "v6.17-arm64-memory-model": None,
+                            "mainline-2026-arm64-memory-model": "pinned_page_not_moved",
+                            "mainline-2026-tso": None, "mainline-2026-arm64-smp_mb": None},
 }
 
 

@@ -144,7 +144,12 @@ K_MOVE_PRESENT = Knob("uffd.move_present_pte", "mainline-2026",
                       "(a seeded mutation without the second test)", domain=MOVE_PRESENT_FORMS)
 
 
-@builder(K_MOVE_PRESENT, K_GUP_ARCH)
+K_MOVE_MB = Knob("uffd.move_mb_before_recheck", False,
+                 "what-if: an smp_mb() between ptep_get_and_clear() and the second folio_maybe_dma_pinned() "
+                 "of the batched move (not in the 2026 tree; matters only under a weak memory model)")
+
+
+@builder(K_MOVE_PRESENT, K_GUP_ARCH, K_MOVE_MB)
 def uffd_move_batch_pin(knobs) -> Model:
     """UFFDIO_MOVE of a present exclusive page vs pin_user_pages_fast() through the source address."""
     k = Kernel(synchronous_io=False)
@@ -161,7 +166,8 @@ def uffd_move_batch_pin(knobs) -> Model:
 
     mover = src.thread("mover", "the uffd monitor: ioctl(UFFDIO_MOVE), the source folio locked and "
                        "referenced by move_pages_ptes()")
-    emit_move_present_pte(mover, src, dst, kf, form=knobs["uffd.move_present_pte"])
+    emit_move_present_pte(mover, src, dst, kf, form=knobs["uffd.move_present_pte"],
+                          mb_before_recheck=knobs["uffd.move_mb_before_recheck"])
     gup = src.thread("gup_fast", "a thread of the process: pin_user_pages_fast(FOLL_PIN|FOLL_WRITE) of the "
                      "source address")
     held = emit_gup_fast(gup, kf, write=True)
