@@ -188,6 +188,7 @@ do_anonymous_page()'s zero-fill is what "returns data" means after a swap-in err
 
 from __future__ import annotations
 
+from pteverify.memmodel import Mem
 from pteverify.model import DONE, FREE, GOTO, ModelError
 
 from .mm import (MM, NO_FOLIO, PTE_MARKER_UFFD_WP, PTE_NONE, child_running, Ctx, Kernel, KernelII,
@@ -960,8 +961,11 @@ def emit_fork(ctx: Ctx, k: Kernel, kf: KernelII, parent: MM, child: MM, *, cont:
 
     if kf.write_protect_seq:
         ctx.step("fork.wp_seq_begin", "mm/memory.c:copy_page_range: mmap_write_lock held; "
-                 "raw_write_seqcount_begin(&src_mm->write_protect_seq)",
-                 effect=lambda s: {seq: getattr(s, seq) + 1}, reads=[seq], writes=[seq])
+                 "raw_write_seqcount_begin(&src_mm->write_protect_seq)"
+                 + (" [what-if: smp_mb()]" if kf.fork_wp_seq_mb else ""),
+                 effect=lambda s: {seq: getattr(s, seq) + 1}, reads=[seq], writes=[seq],
+                 # do_raw_write_seqcount_begin(): s->sequence++ (a plain store); smp_wmb()
+                 mem=Mem(stores=(seq,), after="mb" if kf.fork_wp_seq_mb else "wmb"))
 
     if parent.nr > 1:
         _emit_copy_pte_range(ctx, k, kf, parent, child)
@@ -1043,7 +1047,9 @@ def _emit_copy_pte(ctx: Ctx, k: Kernel, kf: KernelII, parent: MM, child: MM, cop
              effect=copy_pte,
              reads=locks + [parent.pte, parent.swp_count] + parent.ff("pin", "excl", "ref", "map", "data"),
              writes=locks + [parent.pte, child.pte, parent.swp_count, copied] + parent.all_folio(),
-             branches=["fork.unlock"])
+             branches=["fork.unlock"],
+             # spin_lock() is an acquire (arm64: casa); folio_maybe_dma_pinned() a plain load
+             mem=Mem(loads=tuple(parent.ff("pin")), order="acquire"))
 
     def wrprotect(s):
         src = getattr(s, parent.pte)

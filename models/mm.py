@@ -783,6 +783,8 @@ class KernelII:
     wp_reuse: str = "anon_exclusive"      # do_wp_page reuse rule: "mapcount" (v5.7 reuse_swap_page),
                                           #   "page_count" (09854ba94c6a), "anon_exclusive" (v5.19)
     gup_cow_break: bool = False           # 17839856fd58 (v5.8): GUP on a COW mapping breaks COW
+    fork_wp_seq_mb: bool = False          # what-if: smp_mb() after fork's raw_write_seqcount_begin()
+                                          #   (the kernel has smp_wmb() only; memory models only)
     pin_lag_by_hand: bool = True          # the SC-era abstraction of the late pin (gupf.grab chooses);
                                           #   False: left to run --memory-model (verifier/memmodel.py)
 

@@ -234,7 +234,9 @@ class _Info:
                     raise ModelError(f"thread {st.thread}, step {st.label}: an add of {f!r} must read it")
             self.atomic = self.shared - self.loads - self.stores - self.adds
         # a lock word written at once (taken or dropped inside the step): the step waits for the
-        # thread's stores (an unlock declared in `stores` with order="release" is buffered instead)
+        # thread's stores, unless on arm64 it is a lock taken with order="acquire" (spin_lock() is an
+        # acquire RMW there, a locked instruction on x86); an unlock declared in `stores` with
+        # order="release" is buffered instead
         self.lock_write = bool(writes & lock_fields - self.stores)
         self.is_r = bool(self.loads or (self.atomic & reads))
         self.is_w = bool(self.stores or self.adds or (self.atomic & writes))
@@ -437,8 +439,8 @@ class _StepWrap:
         info = self.info
         if info.mem is None:
             return not buf
-        if buf and (info.before == "mb" or info.after == "mb" or info.order == "mb" or info.lock_write
-                    or self.tso_locked):
+        if buf and (info.before == "mb" or info.after == "mb" or info.order == "mb" or self.tso_locked
+                    or (info.lock_write and not (self.arm and info.order == "acquire"))):
             return False
         for e in buf:
             if e == "|":

@@ -57,6 +57,12 @@ K_LAG = Knob("gup_fast.pin_lag_by_hand", True,
              "(run --memory-model arm64, or a variant's memory_model) decides")
 
 
+K_WPSEQ_MB = Knob("fork.wp_seq_mb", False,
+                  "what-if: a full smp_mb() after fork's raw_write_seqcount_begin(&src_mm->write_protect_seq) "
+                  "(the kernel has its smp_wmb() only, then spin_lock(), an acquire on arm64); matters only "
+                  "under a weak memory model")
+
+
 K_CLEAR = Knob("rmap.clear_before_share", True,
                "try_to_unmap_one/try_to_migrate_one clear (invalidate + flush) the PTE before "
                "page_try_share_anon_rmap() checks the pins (6c287605fd56); false: seeded mutation")
@@ -113,7 +119,8 @@ def _kernels(knobs, **fixed) -> tuple[Kernel, KernelII]:
     k = Kernel(anon_exclusive=ae, remember_exclusive=ae, synchronous_io=False,
                **{attr: knobs[knob] for knob, attr in KERNEL_2026_KNOBS.items() if knob in knobs.declared})
     values = dict(fixed)
-    names = {"gup_fast.barriers": "gup_fast_barriers", "gup_fast.pin_lag_by_hand": "pin_lag_by_hand", "rmap.clear_before_share": "clear_before_share",
+    names = {"gup_fast.barriers": "gup_fast_barriers", "gup_fast.pin_lag_by_hand": "pin_lag_by_hand",
+             "fork.wp_seq_mb": "fork_wp_seq_mb", "rmap.clear_before_share": "clear_before_share",
              "fork.write_protect_seq": "write_protect_seq", "fork.copy_pinned": "fork_copy_pinned",
              "fork.clear_swp_exclusive": "fork_clear_swp_exclusive",
              "mprotect.readable_exclusive": "mprotect_readable_exclusive",
@@ -330,7 +337,7 @@ def gup_fast_vs_migrate_fork(knobs) -> Model:
     return m
 
 
-@builder(K_ANON_EXCLUSIVE, K_WPSEQ, K_FORK_COPY, K_GUPF_WRITE, K_GUPF_UNSHARE)
+@builder(K_ANON_EXCLUSIVE, K_WPSEQ, K_FORK_COPY, K_GUPF_WRITE, K_GUPF_UNSHARE, K_ARCH, K_BARRIERS, K_LAG, K_WPSEQ_MB)
 def fork_vs_gup_fast(knobs) -> Model:
     """fork() write-protecting the parent's PTE vs pin_user_pages_fast(FOLL_PIN[|FOLL_WRITE]) and a store."""
     k, kf = _kernels(knobs)
