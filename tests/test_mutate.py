@@ -172,7 +172,8 @@ def test_lock_discipline_checks_pass_on_every_unmutated_model():
             model = sc.build(v).model
             locks = {n for n, f in model.fields.items() if f.is_lock}
             index = {n: i for i, n in enumerate(model.fields)}
-            threads = [mut._thread_with(model, t, [mut._checked(st, ti + 1, locks, index) for st in t.steps])
+            threads = [mut._thread_with(model, t, [mut._checked(st, getattr(t, "lock_owner", ti + 1), locks, index)
+                                                   for st in t.steps])
                        for ti, t in enumerate(model.threads)]
             r = explore(mut._model_with(model, threads).compile(), reduction=False, max_states=sc.max_states)
             assert r.verdict == HOLDS, f"{sc.name}:{v.name}"

@@ -157,6 +157,17 @@ def _layout_names() -> list[str]:
 # show
 
 
+def _lockless(mem) -> str:
+    """A step's Mem annotation (verifier/memmodel.py) in words, for `show`."""
+    if mem is None:
+        return ""
+    parts = [f"{k} {', '.join(getattr(mem, k))}" for k in ("loads", "stores", "adds") if getattr(mem, k)]
+    if mem.order != "relaxed":
+        parts.append(f"order {mem.order}")
+    parts += [f"{mem.before} before" for _ in [0] if mem.before] + [f"{mem.after} after" for _ in [0] if mem.after]
+    return "; ".join(parts) or "no lockless access"
+
+
 @cli.command("show")
 @click.argument("scenario")
 @click.option("--variant", "variant_name", help="Show the model as built for this variant.")
@@ -170,7 +181,8 @@ def show_cmd(scenario: str, variant_name: str | None, as_json: bool):
                 "steps": [{"label": st.label, "kernel_ref": st.ref,
                            "acquire": list(st.acquire), "release": list(st.release),
                            "reads": sorted(st.reads), "writes": sorted(st.writes),
-                           "branches": list(st.branches)} for st in t.steps]}
+                           "branches": list(st.branches),
+                           "lockless": _lockless(st.mem)} for st in t.steps]}
                for t in cm.threads]
     knobs = [{"name": k.name, "default": k.default, "domain": list(k.domain), "doc": k.doc,
               "value": cm.model.knobs[k.name]} for k in sc.knobs]
@@ -200,6 +212,8 @@ def show_cmd(scenario: str, variant_name: str | None, as_json: bool):
                 locks += f"  [takes {', '.join(s['acquire'])}]"
             if s["release"]:
                 locks += f"  [drops {', '.join(s['release'])}]"
+            if s["lockless"]:
+                locks += f"  [lockless: {s['lockless']}]"
             click.echo(f"    {s['label'].ljust(lw)}  {s['kernel_ref']}{locks}")
     if race:
         click.echo(bold("Race steps") + f" (must fire in variant {variant.name}): {', '.join(race)}")

@@ -356,6 +356,10 @@ def transform(model: Model, memory_model: str) -> Model:
     for t, plan in plans:
         if plan is not None and plan[1]:
             _propagation_thread(out, t, plan[1], plan[2], arm)
+    bufs = [plan[2]["storebuf"] for _, plan in plans if plan is not None and plan[1]]
+    if bufs:
+        out.final("store_buffers_drained", lambda s: not any(getattr(s, b) for b in bufs), bufs,
+                  "once every thread has finished, every buffered store has become visible")
     return out
 
 
@@ -569,6 +573,7 @@ def _propagation_thread(out: Model, t, buffered, names, arm: bool) -> None:
     sb, exited = names["storebuf"], names["exited"]
     name = f"{t.name}~sb"
     pt = out.thread(name, f"{t.name}'s store buffer: a buffered store becomes visible to every other CPU")
+    pt.lock_owner = [x.name for x in out.threads].index(t.name) + 1    # a buffered unlock is t's
 
     def propagate(s):
         buf = getattr(s, sb)

@@ -193,6 +193,8 @@ def _instrument(model: Model, profiles: dict) -> Model:
 def _thread_with(model: Model, t: Thread, steps: list) -> Thread:
     nt = Thread(model, t.name, t.doc)
     nt.steps = [s if s.index == i else replace(s, index=i) for i, s in enumerate(steps)]
+    if hasattr(t, "lock_owner"):
+        nt.lock_owner = t.lock_owner
     return nt
 
 
@@ -317,7 +319,8 @@ def apply_mutant(model: Model, spec: MutantSpec, sp: StepProfile) -> Model:
     locks = {n for n, f in model.fields.items() if f.is_lock}
     threads = []
     for ti, t in enumerate(model.threads):
-        owner = ti + 1
+        # a store-buffer thread (verifier/memmodel.py) makes its CPU thread's buffered unlock visible
+        owner = getattr(t, "lock_owner", ti + 1)
         steps = list(t.steps)
         if t.name == thread_name:
             i = next((j for j, st in enumerate(steps) if st.label == label), None)
