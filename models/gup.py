@@ -283,7 +283,9 @@ def emit_gup_fast(ctx: Ctx, kf: KernelII, *, write: bool, pin: bool = True, cont
              + (" [the pin's folio_ref_add() store is visible by now at the latest]" if pin and kf.pin_may_lag
                 else ""),
              effect=irq_on, reads=[irqs, lag_l, page_l] + mm.ff("pin"), writes=[irqs, lag_l] + mm.ff("pin"),
-             mem=Mem(adds=pins))         # local_irq_restore() is no memory barrier
+             # local_irq_restore() is no memory barrier, but with IPI TLB flushes the pending flush IPI
+             # is taken here and acknowledged (csd unlock, a release) after the CPU's earlier stores
+             mem=Mem(adds=pins, before="mb" if kf.tlb_flush_ipi else ""))
 
     def finish(s):
         fid = getattr(s, page_l)

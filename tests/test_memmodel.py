@@ -260,7 +260,3 @@ def test_the_reordering_comes_from_the_memory_model():
     verdicts = {mm: explore(sc.build(v, memory_model=mm)).verdict for mm in ("sc", "tso", "arm64")}
     assert verdicts == {"sc": "holds", "tso": "holds", "arm64": "violated"}
 
-
-def test_store_buffers_drain_before_the_end():
-    m = _model("MP", {}, "tso")
-    assert any(i.name == "store_buffers_drained" and i.final for i in m.invariants)

@@ -121,7 +121,8 @@ def check_memory_model(name: str) -> str:
 
 
 class Buffer(tuple):
-    """A store buffer: entries (field, op, value, release) with op "=" or "+", and "|" markers."""
+    """A store buffer: entries (field, op, value, release, xchg) with op "=" or "+", and "|"
+    markers; `xchg`: the store of an atomic exchange, whose read already happened."""
 
     __slots__ = ()
 
@@ -133,8 +134,9 @@ class Buffer(tuple):
             if e == "|":
                 out.append("|")
             else:
-                f, op, v, rel = e
-                out.append(f"{f}{'+=' if op == '+' else '='}{v}{' (release)' if rel else ''}")
+                f, op, v, rel, rmw = e
+                out.append(f"{f}{'+=' if op == '+' else '='}{v}{' (release)' if rel else ''}"
+                           f"{' (xchg)' if rmw else ''}")
         return "[" + ", ".join(out) + "]"
 
 
@@ -177,6 +179,10 @@ class _Overlay:
         if name in over:
             return over[name]
         return getattr(self._base, name)
+
+
+def _xchg_pending(buf, name) -> bool:
+    return any(e != "|" and e[0] == name and e[4] for e in buf)
 
 
 def _through(buf, name, value):
@@ -353,14 +359,43 @@ def transform(model: Model, memory_model: str) -> Model:
             continue
         infos, buffered, names = plan
         _wrap_thread(nt, t, infos, names, arm)
+    # atomic exchanges whose store is buffered (arm64): fields per thread, and their buffers
+    xchg = {}
+    for t, plan in plans:
+        if plan is not None and plan[1] and arm:
+            fs = {f for i in plan[0] if i.mem is not None for f in i.stores if f in i.st.reads}
+            if fs:
+                xchg[t.name] = (plan[2]["storebuf"], frozenset(fs))
     for t, plan in plans:
         if plan is not None and plan[1]:
-            _propagation_thread(out, t, plan[1], plan[2], arm)
-    bufs = [plan[2]["storebuf"] for _, plan in plans if plan is not None and plan[1]]
-    if bufs:
-        out.final("store_buffers_drained", lambda s: not any(getattr(s, b) for b in bufs), bufs,
-                  "once every thread has finished, every buffered store has become visible")
+            others = tuple(v for k, v in xchg.items() if k != t.name)
+            _propagation_thread(out, t, plan[1], plan[2], arm, others)
+    if xchg:
+        _guard_xchg_writers(out, xchg)
     return out
+
+
+def _guard_xchg_writers(out: Model, xchg: dict) -> None:
+    """While a thread's exchange of field f has its store in the buffer, no other thread's step
+    writes f (its store would fall between the exchange's read and write)."""
+    for t in out.threads:
+        if t.name.endswith("~sb"):
+            continue                     # propagation threads check it per entry
+        conflicts = tuple((sb, frozenset(fs)) for k, (sb, fs) in xchg.items() if k != t.name)
+        for st in t.steps:
+            cs = tuple((sb, fs & st.writes) for sb, fs in conflicts if fs & st.writes)
+            if not cs:
+                continue
+            old = st.guard
+
+            def guard(s, cs=cs, old=old):
+                for sb, fs in cs:
+                    if any(_xchg_pending(getattr(s, sb), f) for f in fs):
+                        return False
+                return old is None or old(s)
+
+            st.guard = guard
+            st.reads = frozenset(st.reads | {sb for sb, _ in cs})
 
 
 def _copy(st: Step, **kw) -> Step:
@@ -388,7 +423,8 @@ def _wrap_thread(nt, t, infos, names, arm: bool) -> None:
                     break
                 if B.loads:
                     cand[p].append((b, "load"))
-                elif (B.stores or B.adds) and not B.atomic and not B.branches and not B.st.acquire:
+                elif ((B.stores or B.adds) and not B.atomic and not B.branches and not B.st.acquire
+                      and not B.stores & B.st.reads):
                     cand[p].append((b, "store"))
     for p, st in enumerate(steps):
         info = infos[p]
@@ -489,12 +525,12 @@ class _StepWrap:
                 rel = self.arm and info.order == "release"
                 for f in sorted(info.stores):
                     if f in o:
-                        entries.append((f, "=", o.pop(f), rel))
+                        entries.append((f, "=", o.pop(f), rel, f in st.reads))
                 for f in sorted(info.adds):
                     if f in o:
                         delta = o.pop(f) - getattr(v, f)
                         if delta:
-                            entries.append((f, "+", delta, rel))
+                            entries.append((f, "+", delta, rel, False))
                 if self.arm and info.after == "wmb":
                     entries.append("|")
             elif self.arm and info.after == "wmb":
@@ -557,19 +593,22 @@ class _StepWrap:
         entries = list(buf)
         for f in sorted(B.stores):
             if f in o:
-                entries.append((f, "=", o.pop(f), False))
+                entries.append((f, "=", o.pop(f), False, False))
         for f in sorted(B.adds):
             if f in o:
                 delta = o.pop(f) - getattr(v, f)
                 if delta:
-                    entries.append((f, "+", delta, False))
+                    entries.append((f, "+", delta, False, False))
         nb = _normalise(entries)
         if nb != buf:
             o[self.sb] = nb
         return [o]
 
 
-def _propagation_thread(out: Model, t, buffered, names, arm: bool) -> None:
+def _propagation_thread(out: Model, t, buffered, names, arm: bool, others=()) -> None:
+    """`others`: (store buffer, xchg fields) of the other threads: a store to a field another
+    thread has exchanged, its store still buffered, waits (an atomic exchange reads the value its
+    store replaces: no other store may come between them in the coherence order)."""
     sb, exited = names["storebuf"], names["exited"]
     name = f"{t.name}~sb"
     pt = out.thread(name, f"{t.name}'s store buffer: a buffered store becomes visible to every other CPU")
@@ -585,8 +624,10 @@ def _propagation_thread(out: Model, t, buffered, names, arm: bool) -> None:
                 if arm:
                     break          # nothing after a marker before what precedes it
                 continue
-            f, op, v, rel = e
+            f, op, v, rel, _ = e
             if any(x != "|" and x[0] == f for x in buf[:i]):
+                continue
+            if any(_xchg_pending(getattr(s, osb), f) for osb, fs in others if f in fs):
                 continue
             if rel and any(x != "|" for x in buf[:i]):
                 continue
@@ -598,5 +639,6 @@ def _propagation_thread(out: Model, t, buffered, names, arm: bool) -> None:
         return outs
 
     pt.step("propagate", f"[{'arm64' if arm else 'TSO'}: a store of {t.name} becomes visible to other CPUs]",
-            effect=propagate, reads=[sb, exited] + list(buffered), writes=[sb] + list(buffered),
+            effect=propagate, reads=[sb, exited] + list(buffered) + [osb for osb, _ in others],
+            writes=[sb] + list(buffered),
             branches=["propagate", DONE])

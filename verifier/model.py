@@ -110,6 +110,7 @@ class Knobs(Mapping):
 
     def __init__(self, declared: Sequence[Knob], values: Mapping[str, Any] | None = None):
         self.arch = None        # a swap-PTE layout the model encodes its swap PTEs with (run --arch)
+        self.memory_model = "sc"  # the memory model the built model runs under (verifier/memmodel.py)
         self.declared = {k.name: k for k in declared}
         self._values = {k.name: k.default for k in declared}
         for name, value in (values or {}).items():

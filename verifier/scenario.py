@@ -208,6 +208,8 @@ class Scenario:
                 raise ScenarioError(f"variant {variant.name} sets {', '.join(fixed)}: with --arch the layout "
                                     f"decides what the architecture has")
             knobs.arch = arch
+        mm = memory_model or variant.memory_model or "sc"
+        knobs.memory_model = mm          # a builder may drop SC-era hand-written reorderings
         builder = self.builder
         try:
             model = builder(knobs)
@@ -235,7 +237,6 @@ class Scenario:
         names = [t.name for t in model.threads]
         if self.threads and names != list(self.threads):
             raise ScenarioError(f"{self.path}: threads {self.threads} but {self.model_ref} builds {names}")
-        mm = memory_model or variant.memory_model or "sc"
         if mm != "sc":
             from .memmodel import transform
             with self.user_model_errors(f"applying memory model {mm}"):

@@ -53,8 +53,8 @@ K_BARRIERS = Knob("gup_fast.barriers", True,
 
 K_LAG = Knob("gup_fast.pin_lag_by_hand", True,
              "the SC-era abstraction of arm64's late pin: gupf.grab chooses between the pin visible at once "
-             "and visible at local_irq_restore(); false: no hand-written reordering, the memory model "
-             "(run --memory-model arm64, or a variant's memory_model) decides")
+             "and visible at local_irq_restore(); false: no hand-written reordering. Under a memory model "
+             "other than sc (run --memory-model, a variant's memory_model) it is off: the model decides")
 
 
 K_WPSEQ_MB = Knob("fork.wp_seq_mb", False,
@@ -128,6 +128,8 @@ def _kernels(knobs, **fixed) -> tuple[Kernel, KernelII]:
     for knob, attr in names.items():
         if knob in knobs.declared:
             values[attr] = knobs[knob]
+    if getattr(knobs, "memory_model", "sc") != "sc":
+        values["pin_lag_by_hand"] = False      # the memory model decides when the pin is visible
     if "arch" in knobs.declared:
         values["tlb_flush_ipi"], values["ordered_atomics"] = ARCHES[knobs["arch"]]
     if "cow.reuse_by_mapcount" in knobs.declared and knobs["cow.reuse_by_mapcount"]:
