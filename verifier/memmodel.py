@@ -351,6 +351,9 @@ def transform(model: Model, memory_model: str) -> Model:
         out.field(names["early"], NO_EARLY, doc=f"{t.name}: steps executed ahead of program order")
         out.field(names["exited"], False, doc=f"{t.name}: the thread has finished (its buffer may not)")
         plans.append((t, (infos, buffered, names)))
+    # symmetric thread groups (verifier/symmetry.py) are kept only if no thread got a store buffer
+    # or early steps (their new fields would have to be permuted with them)
+    out.symmetries = list(getattr(model, "symmetries", [])) if all(p is None for _, p in plans) else []
     for t, plan in plans:
         nt = out.thread(t.name, t.doc)
         if plan is None:
