@@ -19,7 +19,8 @@ faultin_page() raises a write or unshare fault (handle_mm_fault with FAULT_FLAG_
 FAULT_FLAG_UNSHARE), after which follow_page_pte() is retried; a swap PTE faults with do_swap_page.
 
 The device write ("dma") is the data of an O_DIRECT read landing in the page the reference holds.
-Its release is block/bio.c:bio_release_pages(): set_page_dirty_lock() then put_page() (FOLL_GET) or
+Its release is bio_release_pages() (a static inline in include/linux/bio.h calling block/bio.c:
+__bio_release_pages(): the folio marked dirty under its lock, then put_page()) (FOLL_GET) or
 unpin_user_pages_dirty_lock() (FOLL_PIN).
 
 Abstractions: GUP-fast is not modelled (the slow path is what faults pages in); FOLL_TOUCH's
@@ -152,8 +153,10 @@ def emit_gup_release(ctx: Ctx, held: str, pin: bool, cont: str = DONE) -> None:
         return d
 
     ref = ("mm/gup.c:unpin_user_pages_dirty_lock(): set_page_dirty_lock(page); unpin_user_page(page)"
-           if pin else "block/bio.c:bio_release_pages(bio, mark_dirty): set_page_dirty_lock(page); "
-           "put_page(page)")
+           if pin else "include/linux/bio.h:bio_release_pages(bio, mark_dirty) -> block/bio.c:"
+           "__bio_release_pages: folio_lock(folio); folio_mark_dirty(folio); folio_unlock(folio); "
+           "bio_release_page(bio, page) [FOLL_GET: put_page(); set_page_dirty_lock() and put_page() "
+           "before the folio conversion]")
     ctx.step("release", ref, guard=lambda s: getattr(s, mm.lock[getattr(s, held)]) == FREE,
              effect=release, reads=[held] + mm.locks() + mm.ff("ref", "pin", "map", "swapcache"),
              writes=[held] + mm.all_folio(), branches=[cont])

@@ -43,8 +43,11 @@ Historical behaviour (knobs, see `mm.Kernel`):
   faults too.
 * 1493a1913e34 (v5.19) "mm/swap: remember PG_anon_exclusive via a swp pte bit": under the PTL,
   `exclusive = pte_swp_exclusive(vmf->orig_pte)`; a fresh page not exposed to the swap cache is
-  exclusive; an exclusive page under writeback on a SWP_STABLE_WRITES device is not (eacde32757c7
-  fixed the inverted test); reuse if `exclusive || page_count(page) == 1`.
+  exclusive; an exclusive page under writeback on a SWP_STABLE_WRITES device is not (the posted v2
+  of the patch tested `!(flags & SWP_STABLE_WRITES)`, inverted; a -fix patch in the -mm tree corrected
+  it before the merge; eacde32757c7 "mm/swap: avoid calling swp_swap_info when try to check
+  SWP_STABLE_WRITES" later only read si->flags instead of swp_swap_info(entry)->flags); reuse if
+  `exclusive || page_count(page) == 1`.
 * skip-swapcache path (SWP_SYNCHRONOUS_IO && __swap_count(entry) == 1, eb085574a752): a private folio
   is read without entering the swap cache; 13ddaf26be32 (v6.8) "mm/swap: fix race when skipping
   swapcache" pins SWAP_HAS_CACHE with swapcache_prepare() first and clears it after the PTL unlock.

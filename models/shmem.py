@@ -43,11 +43,15 @@ def add_shmem_entry(mte: MTE) -> str:
 
 
 def emit_shmem_fault_mte(ctx: Ctx, mte: MTE, k: MteKernel, entry: str, *,
-                         restore_after_swap_free: bool = False) -> str:
+                         restore_after_swap_free: bool = False, swap_table: bool = False) -> str:
     """shmem_fault() on a PROT_MTE shared mapping, then a tag-checked load through the new PTE.
     Returns the thread's `mapped` field (the folio its PTE maps once the fault is done).
     `restore_after_swap_free` is a seeded mutation (not a kernel): arch_swap_restore() moved after
-    swap_free()."""
+    swap_free(). `swap_table`: the steps name the linux-mm 2026 calls (mm/shmem.c @01f9445dd484:
+    the cache miss reads into the swap cache through shmem_swap_alloc_folio() -> swapin_sync() or
+    shmem_swapin_cluster(); folio_matches_swap_entry(); folio_put_swap(folio, NULL) and
+    swap_cache_del_folio() after shmem_add_to_page_cache()); the order of the steps, and what they
+    do to the modelled state, is the same as in v6.6."""
     mm = mte.mm
     if mm.swap_readpage_hook is not None:
         raise ModelError("shmem_swapin_folio: the swap_readpage() hook is not modelled on this path")
@@ -75,8 +79,11 @@ def emit_shmem_fault_mte(ctx: Ctx, mte: MTE, k: MteKernel, entry: str, *,
         return d
 
     ctx.step("shmem.lookup", "mm/shmem.c:shmem_get_folio_gfp: filemap_get_entry(); xa_is_value -> "
-             "shmem_swapin_folio: swap_cache_get_folio(swap) ?: shmem_swapin_cluster() "
-             "[add_to_swap_cache(); swap_read_folio()]",
+             + ("shmem_swapin_folio: swap_cache_get_folio(swap) ?: SWP_SYNCHRONOUS_IO ? "
+                "shmem_swap_alloc_folio() [swapin_sync(): into the swap cache] : shmem_swapin_cluster() "
+                "[swap_read_folio()]" if swap_table else
+                "shmem_swapin_folio: swap_cache_get_folio(swap) ?: shmem_swapin_cluster() "
+                "[add_to_swap_cache(); swap_read_folio()]"),
              guard=lambda s: getattr(s, entry) != SWAP_ENTRY or getattr(s, mm.swp_cache) != NO_FOLIO
              or not getattr(s, mm.swp_has_cache),
              effect=lookup, reads=[entry] + slot + mm.ff("ref", "map", "swapcache"),
@@ -92,12 +99,14 @@ def emit_shmem_fault_mte(ctx: Ctx, mte: MTE, k: MteKernel, entry: str, *,
         return {mm.lock[fid]: ctx.owner}
 
     ctx.step("shmem.lock", "mm/shmem.c:shmem_swapin_folio: folio_lock(folio); "
-             "!folio_test_swapcache || folio->swap.val != swap.val || !shmem_confirm_swap() -> -EEXIST",
+             + ("!folio_matches_swap_entry(folio, swap) || shmem_confirm_swap() < 0 -> -EEXIST" if swap_table
+                else "!folio_test_swapcache || folio->swap.val != swap.val || !shmem_confirm_swap() -> -EEXIST"),
              guard=lambda s: getattr(s, mm.lock[getattr(s, page)]) == FREE, effect=lock,
              reads=[page, entry, mm.swp_cache] + mm.locks() + mm.ff("swapcache", "ref", "map"),
              writes=[page] + mm.locks() + folio_all, branches=["shmem.lookup"])
 
-    restore_ref = "mm/shmem.c:shmem_swapin_folio: folio_wait_writeback(); arch_swap_restore(swap, folio)"
+    restore_ref = ("mm/shmem.c:shmem_swapin_folio: folio_wait_writeback(); arch_swap_restore("
+                   + ("folio_swap(swap, folio)" if swap_table else "swap") + ", folio)")
     if not restore_after_swap_free:
         ctx.arch_swap_restore_step("shmem.arch_swap_restore", restore_ref, page)
 
@@ -112,8 +121,10 @@ def emit_shmem_fault_mte(ctx: Ctx, mte: MTE, k: MteKernel, entry: str, *,
         return d
 
     ctx.step("shmem.add_to_page_cache", "mm/shmem.c:shmem_swapin_folio: shmem_add_to_page_cache(folio, "
-             "swp_to_radix_entry(swap)); delete_from_swap_cache(folio); folio_mark_dirty(); "
-             "swap_free(swap)" + mm.slot_free_ref(),
+             + ("swp_to_radix_entry(swap)); folio_put_swap(folio, NULL); swap_cache_del_folio(folio); "
+                "folio_mark_dirty()" if swap_table else
+                "swp_to_radix_entry(swap)); delete_from_swap_cache(folio); folio_mark_dirty(); swap_free(swap)")
+             + mm.slot_free_ref(),
              effect=add_to_page_cache, reads=[page] + slot, writes=[entry] + slot + mm.ff("swapcache", "dirty"))
 
     if restore_after_swap_free:

@@ -11,7 +11,11 @@ from .mm import MM, NO_FOLIO, PTE_NONE, Ctx, LazyMM, pte_present
 from .tlb import emit_tlb_flush
 
 
-UFFD_CHECKS = ("none", "masked", "vma")
+# vma_can_userfault()'s VM_DROPPABLE test: "none" (the MAP_DROPPABLE series up to v22), "masked"
+# (9651fcedf7b9: the masked requested flags are tested), "vma" (vma->vm_flags tested; the static inline
+# of include/linux/userfaultfd_k.h read in v6.17-rc3), "mainline-2026" (the same test in the function
+# now in mm/userfaultfd.c, after vma_uffd_ops() and before ops->can_userfault(); read at @01730ada6dd5)
+UFFD_CHECKS = ("none", "masked", "vma", "mainline-2026")
 
 
 def emit_uffd_monitor(ctx: Ctx, lzm: LazyMM, registered: str, src_pte: str, *, check: str,
@@ -22,7 +26,7 @@ def emit_uffd_monitor(ctx: Ctx, lzm: LazyMM, registered: str, src_pte: str, *, c
 
     def register(s):
         d = {}
-        refused = check == "vma" and lzm.lz.droppable
+        refused = check in ("vma", "mainline-2026") and lzm.lz.droppable
         # "masked": vm_flags &= __VM_UFFD_FLAGS leaves only VM_UFFD_MISSING: the VM_DROPPABLE test is dead
         if refused:
             d[result] = "-EINVAL"
@@ -33,8 +37,16 @@ def emit_uffd_monitor(ctx: Ctx, lzm: LazyMM, registered: str, src_pte: str, *, c
 
     tests = {"none": "", "masked": "vm_flags &= __VM_UFFD_FLAGS; if (vm_flags & VM_DROPPABLE) return false "
              "[the requested flags: never true]; ", "vma": "if (vma->vm_flags & VM_DROPPABLE) return false; "}
-    ctx.step("uffdio_register", "fs/userfaultfd.c:userfaultfd_register(UFFDIO_REGISTER_MODE_MISSING) -> "
-             f"vma_can_userfault(): {tests[check]}vma_is_anonymous() -> vm_flags |= VM_UFFD_MISSING",
+    if check == "mainline-2026":
+        register_ref = ("fs/userfaultfd.c:userfaultfd_register(UFFDIO_REGISTER_MODE_MISSING) -> "
+                        "mm/userfaultfd.c:vma_can_userfault: ops = vma_uffd_ops(vma); vm_flags &= "
+                        "__VM_UFFD_FLAGS; if (vma->vm_flags & VM_DROPPABLE) return false; "
+                        "ops->can_userfault(vma, vm_flags) -> vm_flags |= VM_UFFD_MISSING")
+    else:
+        register_ref = ("fs/userfaultfd.c:userfaultfd_register(UFFDIO_REGISTER_MODE_MISSING) -> "
+                        f"include/linux/userfaultfd_k.h:vma_can_userfault: {tests[check]}vma_is_anonymous() "
+                        "-> vm_flags |= VM_UFFD_MISSING")
+    ctx.step("uffdio_register", register_ref,
              effect=register, writes=[registered, result])
 
     def move(s):

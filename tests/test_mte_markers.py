@@ -20,14 +20,15 @@ EXPECTED = {
     "mte-swapin": {"v5.17": None, "c145e0b47c77": "mte_tags_survive_swap", "c145e0b47c77-swapcache": None,
                    "6dca4ac6fc91": None, "v6.6": None, "mainline-2026": None},
     "mte-swapoff": {"v6.5": None, "simplify-without-unuse-restore": "mte_tags_survive_swap", "v6.6": None, "mainline-2026": None},
-    "mte-shmem": {"v6.1": None, "v6.6": None, "seeded-restore-after-swap-free": "mte_tags_survive_swap"},
+    "mte-shmem": {"v6.1": None, "v6.6": None, "seeded-restore-after-swap-free": "mte_tags_survive_swap",
+                  "mainline-2026": None},
     "mte-readpage-race": {"readpage-hook": "no_freed_tag_storage_read", "6dca4ac6fc91": None, "mainline-2026": None},
     "mte-uninit-tags": {"c4c597f1b367^": "no_uninitialised_tags_exposed", "c4c597f1b367": None, "v6.6": None, "mainline-2026": None},
     "swapin-error-marker": {"7b49514fa1db^": "madvise_free_discards_swapin_error", "7b49514fa1db": None,
                             "7e3ce3f8d2d2^": "no_data_after_swapin_error", "7e3ce3f8d2d2": None,
-                            "seeded-fork-swap-duplicate": "marker_not_swap_entry"},
+                            "seeded-fork-swap-duplicate": "marker_not_swap_entry", "mainline-2026": None},
     "uffd-wp-marker": {"999dad824c39^": "uffd_wp_write_traps", "49d6d7fb6313^": "uffd_wp_marker_in_uffd_wp_vma",
-                       "49d6d7fb6313": None, "49d6d7fb6313-fork-event": None},
+                       "49d6d7fb6313": None, "49d6d7fb6313-fork-event": None, "mainline-2026": None},
 }
 CASES = [(sc, v) for sc, vs in EXPECTED.items() for v in vs]
 

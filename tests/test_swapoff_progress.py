@@ -5,6 +5,8 @@ is swapoff alone going round unuse_pte_range -> unuse_pte (no match) -> tail -> 
 pte_same_as_swp() form maps the page, frees the slot and finishes.
 """
 
+import pytest
+
 from pteverify.explore import HOLDS, VIOLATED
 from pteverify.trace import race_table, trace_steps
 
@@ -28,9 +30,10 @@ def test_maybe_same_pte_retries_forever():
     assert "goto retry" in race_table(r)
 
 
-def test_pte_same_as_swp_finishes():
-    r = run("swapoff-progress", "pte_same_as_swp")
+@pytest.mark.parametrize("variant", ["pte_same_as_swp", "mainline-2026"])
+def test_pte_same_as_swp_finishes(variant):
+    r = run("swapoff-progress", variant)
     assert r.verdict == HOLDS, r.invariant
-    cm = build("swapoff-progress", "pte_same_as_swp")
+    cm = build("swapoff-progress", variant)
     assert [p.name for p in cm.progress] == ["swapoff_finishes"]
 

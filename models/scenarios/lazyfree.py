@@ -114,7 +114,9 @@ K_KSM_REFUSE = Knob("ksm.refuse_droppable", True,
 K_UFFD_CHECK = Knob("uffd.droppable_check", "vma",
                     "vma_can_userfault()'s VM_DROPPABLE test: none (the series up to v22), masked "
                     "(9651fcedf7b9: tests the requested flags after `vm_flags &= __VM_UFFD_FLAGS`, never "
-                    "true), vma (Tal Zussman's fix: tests vma->vm_flags)", UFFD_CHECKS)
+                    "true), vma (Tal Zussman's fix: tests vma->vm_flags), mainline-2026 (the same test, "
+                    "vma_can_userfault() moved to mm/userfaultfd.c and dispatching to vma_uffd_ops())",
+                    UFFD_CHECKS)
 
 
 K_KEEPONFORK = Knob("madvise.keeponfork_refuses_droppable", True,

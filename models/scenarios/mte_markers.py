@@ -186,7 +186,7 @@ def mte_swapoff(knobs) -> Model:
     final_swapoff_leaves_no_swap_reference(mm)
     return m
 
-@builder(K_SET_PTE_RESTORES, K_SHMEM_LATE)
+@builder(K_SET_PTE_RESTORES, K_SHMEM_LATE, K_SWAP_TABLE)
 def mte_shmem(knobs) -> Model:
     """Two tasks fault on a swapped-out shmem page mapped PROT_MTE."""
     k = _mte_kernel(knobs)
@@ -200,7 +200,8 @@ def mte_shmem(knobs) -> Model:
     for name in ("task0", "task1"):
         t = mm.thread(name, f"{name}: a process mapping the shmem file PROT_MTE faults on the index, then loads")
         mapped.append(emit_shmem_fault_mte(t, mte, k, entry,
-                                           restore_after_swap_free=knobs["shmem.restore_after_swap_free"]))
+                                           restore_after_swap_free=knobs["shmem.restore_after_swap_free"],
+                                           swap_table=knobs["swap.table"]))
         tasks.append(t)
     mm.symmetric(*tasks)
     inv_tags_survive_swap(mte)
