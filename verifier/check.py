@@ -342,7 +342,7 @@ def _race_problems(cm, r, race, max_states, max_seconds, res) -> list[str]:
     """A holding variant must fire each of its race steps: counted on the unreduced search (the
     check's own search if it was unreduced, else a second one)."""
     from .explore import HOLDS, explore
-    cov = r.coverage
+    cov = r.coverage or getattr(r, "full_coverage", None)
     if cov is None:
         full = explore(cm, reduction=False, coverage=True, max_states=max_states, max_seconds=max_seconds)
         if full.verdict != HOLDS:

@@ -67,6 +67,7 @@ class Result:
     trace_note: str = ""
     cycle_start: int | None = None    # progress: path[cycle_start:] is the cycle that repeats forever
     coverage: "Coverage | None" = None  # with explore(coverage=True): transitions fired per step
+    full_coverage: "Coverage | None" = None  # from the progress check's full graph, when it ran
     fingerprints: dict | None = None  # with explore(fingerprints=BITS): bits, omission_probability
 
     @property
@@ -255,8 +256,17 @@ def _progress(cm, result, stats, max_states, reduction) -> Result:
     """Safety holds: check the progress properties on the full graph (verifier/progress.py)."""
     from .progress import check
     lasso, g = check(cm, cm.progress, max_states)
-    stats.progress_states = len(g.succ)
-    note = f"progress properties checked on the full graph ({len(g.succ)} states, no reduction)"
+    stats.progress_states = len(g)
+    if g.complete:
+        # the progress graph is the full reachable graph: it counts every step's transitions, so a
+        # caller that needs unreduced coverage (check's race steps) need not search again
+        full = Coverage(cm)
+        for out in g.succ:
+            for ti, pc, _ in out:
+                full.counts[ti][pc] += 1
+        full.complete = True
+        result.full_coverage = full
+    note = f"progress properties checked on the full graph ({len(g)} states, no reduction)"
     if not g.complete:
         r = Result(cm, INCOMPLETE, reduction, stats, bound="max_states")
         r.trace_note = note

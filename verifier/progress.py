@@ -87,42 +87,50 @@ def validate(cm: CompiledModel, prop: ProgressProperty) -> None:
 
 
 class Graph:
-    """The full reachable graph: for each state its successors [(thread, step index, state)] and the
-    set of threads enabled there. Built breadth-first, in the explorer's order."""
+    """The full reachable graph, built breadth-first in the explorer's order, on integer ids:
+    `states[i]` is state i (0 the initial state), `succ[i]` its successors [(thread, step index, id)],
+    `enabled(i)` the threads that can move there."""
 
     def __init__(self, cm: CompiledModel, max_states: int | None = None):
         self.cm = cm
         limit = max_states if max_states is not None else float("inf")
-        succ: dict = {cm.initial: None}
-        order = [cm.initial]
-        head = 0
+        ids: dict = {cm.initial: 0}
+        states = [cm.initial]
+        succ: list = []
         n_edges = 0
         self.complete = True
-        while head < len(order):
-            s = order[head]
+        fire = cm._fire
+        threads = list(enumerate(cm.pc_index))
+        head = 0
+        while head < len(states):
+            s = states[head]
             head += 1
             out = []
-            for ti, pci in enumerate(cm.pc_index):
+            for ti, pci in threads:
                 pc = s[pci]
-                f = cm._fire[ti][pc]
+                f = fire[ti][pc]
                 if f is None:
                     continue
                 for n in f(s):
-                    out.append((ti, pc, n))
-                    if n not in succ:
-                        if len(succ) >= limit:
+                    j = ids.get(n)
+                    if j is None:
+                        if len(ids) >= limit:
                             self.complete = False
-                            succ[s] = out
-                            self.succ, self.order, self.edges = succ, order, n_edges
+                            succ.append(out)
+                            self.states, self.succ, self.edges = states, succ, n_edges
                             return
-                        succ[n] = None
-                        order.append(n)
+                        j = ids[n] = len(states)
+                        states.append(n)
+                    out.append((ti, pc, j))
             n_edges += len(out)
-            succ[s] = out
-        self.succ, self.order, self.edges = succ, order, n_edges
+            succ.append(out)
+        self.states, self.succ, self.edges = states, succ, n_edges
 
-    def enabled(self, s) -> frozenset:
-        return frozenset(ti for ti, _, _ in self.succ[s] or ())
+    def __len__(self) -> int:
+        return len(self.states)
+
+    def enabled(self, i: int) -> frozenset:
+        return frozenset(ti for ti, _, _ in self.succ[i])
 
 
 def check(cm: CompiledModel, props, max_states: int | None = None) -> tuple[Lasso | None, Graph]:
@@ -138,48 +146,63 @@ def check(cm: CompiledModel, props, max_states: int | None = None) -> tuple[Lass
 
 
 def _restriction(g: Graph, prop: ProgressProperty):
+    """(alive, banned): which states the restriction keeps (None: all), and which (thread, step
+    index) edges it drops."""
     cm = g.cm
     names = cm.thread_names
     if prop.kind == FINISHES:
         ti = names.index(prop.thread)
         pci, done = cm.pc_index[ti], cm.done_pc[ti]
-        return (lambda s: s[pci] != done), (lambda ti_, pc, n: True)
+        return [s[pci] != done for s in g.states], frozenset()
     if prop.kind == FIRES:
         tt = names.index(prop.thread)
         idx = next(st.index for st in cm.threads[tt].steps if st.label == prop.label)
-        return (lambda s: True), (lambda ti_, pc, n: not (ti_ == tt and pc == idx))
+        return None, frozenset({(tt, idx)})
     marks = set()
     for t, lab in prop.progress:
         tt = names.index(t)
         marks.add((tt, next(st.index for st in cm.threads[tt].steps if st.label == lab)))
-    return (lambda s: True), (lambda ti_, pc, n: (ti_, pc) not in marks)
+    return None, frozenset(marks)
 
 
 def _check_one(g: Graph, prop: ProgressProperty) -> Lasso | None:
     cm = g.cm
-    keep_state, keep_edge = _restriction(g, prop)
-    if not keep_state(cm.initial):
+    alive, banned = _restriction(g, prop)
+    if alive is not None and not alive[0]:
         return None
     # the restricted reachable subgraph, breadth-first (parents give shortest prefixes)
-    parent = {cm.initial: None}
-    order = [cm.initial]
-    adj: dict = {}
-    queue = deque([cm.initial])
-    while queue:
-        s = queue.popleft()
-        out = [(ti, n) for ti, pc, n in g.succ[s] if keep_edge(ti, pc, n) and keep_state(n)]
+    n_all = len(g.states)
+    parent: list = [None] * n_all
+    seen = bytearray(n_all)
+    seen[0] = 1
+    order = [0]
+    adj: list = [None] * n_all
+    succ = g.succ
+    head = 0
+    while head < len(order):
+        s = order[head]
+        head += 1
+        if banned:
+            out = [(ti, n) for ti, pc, n in succ[s] if (ti, pc) not in banned and (alive is None or alive[n])]
+        elif alive is not None:
+            out = [(ti, n) for ti, pc, n in succ[s] if alive[n]]
+        else:
+            out = [(ti, n) for ti, pc, n in succ[s]]
         adj[s] = out
         for ti, n in out:
-            if n not in parent:
+            if not seen[n]:
+                seen[n] = 1
                 parent[n] = (s, ti)
                 order.append(n)
-                queue.append(n)
+    states = g.states
     if prop.kind == FIRES:
         for s in order:
-            if not g.succ[s]:                       # nobody can move: the step never fired
-                return Lasso(prop, _prefix(parent, s), [], len(g.succ), g.edges)
-    rank = {s: i for i, s in enumerate(order)}
-    for comp in sorted(_sccs(order, adj), key=lambda c: min(rank[s] for s in c)):
+            if not succ[s]:                         # nobody can move: the step never fired
+                return Lasso(prop, _named(_prefix(parent, s), states), [], n_all, g.edges)
+    rank = [0] * n_all
+    for i, s in enumerate(order):
+        rank[s] = i
+    for comp in sorted(_sccs(order, adj, n_all), key=lambda c: min(rank[s] for s in c)):
         inside = set(comp)
         internal = [(s, ti, n) for s in comp for ti, n in adj[s] if n in inside]
         if not internal:
@@ -196,9 +219,14 @@ def _check_one(g: Graph, prop: ProgressProperty) -> Lasso | None:
             witnesses.append(("state", tj, s))
         else:
             entry = min(comp, key=rank.__getitem__)
-            return Lasso(prop, _prefix(parent, entry), _cycle(entry, inside, adj, witnesses),
-                         len(g.succ), g.edges)
+            return Lasso(prop, _named(_prefix(parent, entry), states),
+                         _named(_cycle(entry, inside, adj, witnesses), states), n_all, g.edges)
     return None
+
+
+def _named(path: list, states: list) -> list:
+    """[(thread, id)] -> [(thread, state)]."""
+    return [(ti, states[i]) for ti, i in path]
 
 
 def _prefix(parent: dict, s) -> list:
@@ -251,47 +279,49 @@ def _cycle(entry, inside: set, adj: dict, witnesses: list) -> list:
     return path
 
 
-def _sccs(order: list, adj: dict) -> list:
-    """Tarjan's strongly connected components, iteratively (no recursion limit)."""
-    index: dict = {}
-    low: dict = {}
-    on_stack: set = set()
+def _sccs(order: list, adj: list, n: int) -> list:
+    """Tarjan's strongly connected components of the states in `order` (ids below n), iteratively
+    (no recursion limit)."""
+    index = [-1] * n
+    low = [0] * n
+    on_stack = bytearray(n)
     stack: list = []
     out = []
     counter = 0
     for root in order:
-        if root in index:
+        if index[root] >= 0:
             continue
         work = [(root, iter(adj[root]))]
         index[root] = low[root] = counter
         counter += 1
         stack.append(root)
-        on_stack.add(root)
+        on_stack[root] = 1
         while work:
             v, it = work[-1]
             advanced = False
             for _, w in it:
-                if w not in index:
+                if index[w] < 0:
                     index[w] = low[w] = counter
                     counter += 1
                     stack.append(w)
-                    on_stack.add(w)
+                    on_stack[w] = 1
                     work.append((w, iter(adj[w])))
                     advanced = True
                     break
-                if w in on_stack:
-                    low[v] = min(low[v], index[w])
+                if on_stack[w] and index[w] < low[v]:
+                    low[v] = index[w]
             if advanced:
                 continue
             work.pop()
             if work:
                 u = work[-1][0]
-                low[u] = min(low[u], low[v])
+                if low[v] < low[u]:
+                    low[u] = low[v]
             if low[v] == index[v]:
                 comp = []
                 while True:
                     w = stack.pop()
-                    on_stack.discard(w)
+                    on_stack[w] = 0
                     comp.append(w)
                     if w == v:
                         break
