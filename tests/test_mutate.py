@@ -147,6 +147,33 @@ def test_equivalent_entries(tmp_path):
     assert m.status == mut.KILLED and m.stale
 
 
+def test_survivor_entries_explain_without_changing_the_score(tmp_path):
+    sv = ('[[survivor]]\nstep = "a.lock"\noperator = "drop-lock:L"\nreason = "needs a final balance check"\n')
+    path = _scenario(tmp_path, "toy-sv", extra=sv, invariants=["sane"])
+    (rep,) = mut.mutate_scenarios([get_scenario(str(path))], operators=("drop-lock",))
+    m = {x.id: x for x in rep.mutants}
+    assert m["a.lock:drop-lock:L"].status == mut.SURVIVED and m["a.lock:drop-lock:L"].explained
+    assert m["a.lock:drop-lock:L"].reason == "needs a final balance check"
+    assert not m["b.lock:drop-lock:L"].explained
+    assert rep.score == 0.0                           # a known survivor still counts against the score
+    assert mut.totals([rep])["unexplained_survivors"] == 1
+    # --explained fails on b's unexplained survivor, and says so
+    p = subprocess.run([sys.executable, "-m", "pteverify", "mutate", str(path), "--operator", "drop-lock",
+                        "-j", "1", "--explained"], capture_output=True, text=True)
+    assert p.returncode == 1 and "1 survivor(s) without a [[survivor]] reason" in p.stdout
+    assert "known gap: needs a final balance check" in p.stdout
+    # a known survivor that a check now kills is stale, like a killed equivalent
+    (rep,) = mut.mutate_scenarios([get_scenario(str(_scenario(tmp_path, "toy-sv-stale", extra=sv)))],
+                                  operators=("drop-lock",))
+    m = {x.id: x for x in rep.mutants}["a.lock:drop-lock:L"]
+    assert m.status == mut.KILLED and m.stale and m.marked == "survivor"
+    # one mutant cannot be both
+    both = sv + sv.replace("[[survivor]]", "[[equivalent]]")
+    with pytest.raises(ScenarioError, match="both"):
+        mut.mutate_scenarios([get_scenario(str(_scenario(tmp_path, "toy-both", extra=both)))],
+                             operators=("drop-lock",))
+
+
 @pytest.mark.parametrize("entry,fragment", [
     ('step = "a.nope"\noperator = "skip-effect"\nreason = "x"', "no step 'a.nope'"),
     ('step = "a.lock"\noperator = "frob"\nreason = "x"', "unknown operator 'frob'"),
@@ -215,7 +242,7 @@ def test_markdown_table(tmp_path):
     sc = get_scenario(str(_scenario(tmp_path, "toy-md")))
     reports = mut.mutate_scenarios([sc], operators=("drop-lock",))
     table = mut.markdown_table(reports)
-    assert "| toy-md | 2 | 2 | 0 | 0 | 0 | 0 | 100.0 % |" in table
+    assert "| toy-md | 2 | 2 | 0 (0) | 0 | 0 | 0 | 100.0 % |" in table
 
 
 def test_a_thread_ending_with_a_lock_held_violates_locks_released():

@@ -862,14 +862,17 @@ def litmus_cmd(scenario, variant_name, out_file):
               help="Exit 1 if the kill rate over the mm scenarios is below this percentage.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--markdown", "md_file", type=click.Path(dir_okay=False), help="Write the per-scenario table as Markdown.")
+@click.option("--explained", "require_explained", is_flag=True,
+              help="Exit 1 if a survivor is not recorded in its scenario file ([[survivor]] with a reason).")
 @click.option("-v", "--verbose", is_flag=True, help="List killed mutants too, with what killed them.")
 def mutate_cmd(scenarios, all_scenarios, n_jobs, operators, state_factor, max_seconds, min_score, as_json,
-               md_file, verbose):
+               md_file, require_explained, verbose):
     """Mutation testing: break each step of the holding variants' models (skip its effect, drop its
     guard, swap it with the next step, leave a lock out, drop an outcome) and report which mutants
     no check kills.
 
-    Exit 0, or 1 when --min-score is not met or an `[[equivalent]]` mutant is killed."""
+    Exit 0, or 1 when --min-score is not met, an `[[equivalent]]` or `[[survivor]]` mutant is
+    killed, or (with --explained) a survivor has no `[[survivor]]` reason."""
     from . import mutate as mut
     from .check import default_jobs
     if all_scenarios and scenarios:
@@ -893,6 +896,8 @@ def mutate_cmd(scenarios, all_scenarios, n_jobs, operators, state_factor, max_se
     stale = mm_total["stale_equivalent"] + other_total["stale_equivalent"]
     below = (min_score is not None and mm_total["score"] is not None
              and mm_total["score"] * 100 < min_score)
+    unexplained = mm_total["unexplained_survivors"] + other_total["unexplained_survivors"]
+    below = below or (require_explained and unexplained > 0)
     if md_file:
         from pathlib import Path
         Path(md_file).write_text(mut.markdown_table(reports))
@@ -903,8 +908,10 @@ def mutate_cmd(scenarios, all_scenarios, n_jobs, operators, state_factor, max_se
                     "scenarios": [r.to_json() for r in reports]})
     else:
         _print_mutate(reports, mm_total, other_total, seconds, n_jobs, verbose)
-        if below:
+        if min_score is not None and mm_total["score"] is not None and mm_total["score"] * 100 < min_score:
             click.echo(f"kill rate {mm_total['score'] * 100:.1f} % is below --min-score {min_score:g} %")
+        if require_explained and unexplained:
+            click.echo(f"{unexplained} survivor(s) without a [[survivor]] reason in their scenario file")
     sys.exit(EXIT_VIOLATED if stale or below else EXIT_OK)
 
 
@@ -944,10 +951,11 @@ def _print_mutate(reports, mm_total, other_total, seconds, n_jobs, verbose) -> N
         for m in r.mutants:
             if m.status == "killed" and not m.stale and not verbose:
                 continue
-            tag = m.status if not m.stale else "KILLED, marked equivalent"
-            if colour and (m.status == "survived" or m.stale):
+            tag = m.status if not m.stale else f"KILLED, marked {m.marked or 'equivalent'}"
+            if colour and ((m.status == "survived" and not m.explained) or m.stale):
                 tag = click.style(tag, fg="red", bold=True)
-            detail = {"killed": f"by {m.variant}: {m.how}", "survived": m.ref,
+            detail = {"killed": f"by {m.variant}: {m.how}",
+                      "survived": (f"known gap: {m.reason}" if m.explained else m.ref),
                       "equivalent": m.reason, "invalid": m.how,
                       "incomplete": f"{m.variant}: {m.how}"}[m.status]
             if m.stale:
@@ -957,7 +965,8 @@ def _print_mutate(reports, mm_total, other_total, seconds, n_jobs, verbose) -> N
             click.echo(f"  unreached steps (no mutants): {', '.join(r.unreached)}")
     for name, t in (("mm scenarios", mm_total), ("other scenarios", other_total)):
         if t["scenarios"]:
-            click.echo(f"{name}: {t['mutants']} mutants, {t['killed']} killed, {t['survived']} survived, "
+            click.echo(f"{name}: {t['mutants']} mutants, {t['killed']} killed, {t['survived']} survived "
+                       f"({t['survived'] - t['unexplained_survivors']} explained), "
                        f"{t['equivalent']} equivalent, {t['invalid']} invalid, {t['incomplete']} incomplete: "
                        f"kill rate {_pct(t['score'])}")
     click.echo(f"({seconds:.1f} s, {n_jobs} process(es); score = killed / (mutants - equivalent - invalid))")

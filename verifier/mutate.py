@@ -34,7 +34,9 @@ A mutant is run against every holding variant of its scenario (the unreduced sea
                variant's declared race steps never fires (`check` fails it: the holds is vacuous).
                Dropping an outcome only removes behaviour, so no safety check can kill it; a race
                step that needs the outcome can;
-* `survived`   when every holding variant still holds;
+* `survived`   when every holding variant still holds; an "explained" survivor is one the scenario
+               file records as a known gap (`[[survivor]]`, same keys, the reason naming what check
+               or interleaving would kill it): still counted as survived;
 * `equivalent` when it survived and the scenario file says why it cannot be killed
                (`[[equivalent]]` with `step`, `operator`, `reason`);
 * `invalid`    when the operator itself made the model malformed: a swap that moves the target of a
@@ -491,7 +493,9 @@ class MutantResult:
     reason: str = ""                   # equivalent: the scenario file's reason
     unchanged: bool = False            # survived with the original state and transition counts
     seconds: float = 0.0
-    stale: bool = False                # marked equivalent in the scenario file but killed
+    stale: bool = False                # marked equivalent (or a known survivor) in the scenario file but killed
+    explained: bool = False            # survived, and the scenario file's [[survivor]] says why
+    marked: str = ""                   # "equivalent" or "survivor": how the scenario file marks it
 
     @property
     def id(self) -> str:
@@ -616,16 +620,16 @@ class ScenarioReport:
                 "results": [m.to_json() for m in self.mutants]}
 
 
-def _equivalents(sc, profiles: list) -> dict:
-    """The scenario's `[[equivalent]]` entries, validated against the steps and operators of its
-    holding variants: {(step, operator, detail or ""): reason}. Raises ScenarioError."""
+def _equivalents(sc, profiles: list, key: str = "equivalent") -> dict:
+    """The scenario's `[[equivalent]]` (or `[[survivor]]`) entries, validated against the steps and
+    operators of its holding variants: {(step, operator, detail or ""): reason}. Raises ScenarioError."""
     from .scenario import ScenarioError
     steps = {}
     for vp in profiles:
         steps.update(vp.steps)
     out = {}
-    for i, e in enumerate(getattr(sc, "equivalent", []) or []):
-        where = f"{sc.path}: equivalent[{i}]"
+    for i, e in enumerate(getattr(sc, key, []) or []):
+        where = f"{sc.path}: {key}[{i}]"
         step, op = e["step"], e["operator"]
         base, _, detail = op.partition(":")
         if base not in OPERATORS:
@@ -646,14 +650,15 @@ def _match_equivalent(equiv: dict, spec: MutantSpec) -> tuple | None:
 
 def plan_scenario(sc, max_states: int | None = None, operators: tuple = ()):
     """Profile the holding variants of `sc` and derive its mutants, in step order.
-    Returns (ScenarioReport, entries, {equivalent key: reason}), an entry being either a `_Job`
+    Returns (ScenarioReport, entries, ({equivalent key: reason}, {survivor key: reason})), an entry
+    being either a `_Job`
     argument tuple (spec, ref, variants) or a MutantResult already decided (a statically invalid swap)."""
     from .explore import HOLDS, explore
     holding = [v for v in sc.variants if v.expect == "holds"]
     rep = ScenarioReport(sc.name, sc.kind, [v.name for v in holding])
     if not holding:
         rep.note = "no holding variant: nothing a mutant could break"
-        return rep, [], _equivalents(sc, [])
+        return rep, [], (_equivalents(sc, []), _equivalents(sc, [], "survivor"))
     profiles = []
     for v in holding:
         cm = sc.build(v)
@@ -663,7 +668,7 @@ def plan_scenario(sc, max_states: int | None = None, operators: tuple = ()):
                              f"{r.verdict}" + (f" ({r.invariant})" if r.invariant else "")
                              + ": run `pteverify check` first")
         profiles.append(profile(cm.model, v.name, max_states or sc.max_states))
-    equiv = _equivalents(sc, profiles)
+    equiv = (_equivalents(sc, profiles), _equivalents(sc, profiles, "survivor"))
     order: list[str] = []
     for vp in profiles:
         for n in vp.order:
@@ -733,25 +738,41 @@ def mutate_scenarios(scenarios: list, n_jobs: int = 1, factor: int = DEFAULT_STA
     reports = []
     for sc, rep, equiv, slots in plans:
         muts = [results[x] if isinstance(x, int) else x for x in slots]
-        used = set()
+        equiv, surv = equiv
+        used, used_s = set(), set()
         for m in muts:
             m.scenario = sc.name
             if isinstance(m, MutantResult) and m.seconds:
                 rep.seconds += m.seconds
             base, _, detail = m.operator.partition(":")
-            key = _match_equivalent(equiv, MutantSpec(m.step, base, detail))
+            spec = MutantSpec(m.step, base, detail)
+            key = _match_equivalent(equiv, spec)
+            skey = _match_equivalent(surv, spec)
+            if key is not None and skey is not None:
+                raise ScenarioError(f"{sc.path}: {m.step} {m.operator} is marked both [[equivalent]] "
+                                    f"and [[survivor]]")
+            if skey is not None:
+                used_s.add(skey)
+                m.marked = "survivor"
+                if m.status == SURVIVED:
+                    m.explained, m.reason = True, surv[skey]
+                elif m.status == KILLED:
+                    m.stale, m.reason = True, surv[skey]
+                continue
             if key is None:
                 continue
             used.add(key)
+            m.marked = "equivalent"
             if m.status == SURVIVED:
                 m.status, m.reason = EQUIVALENT, equiv[key]
             elif m.status == KILLED:
                 m.stale, m.reason = True, equiv[key]
-        unused = [k for k in equiv if k not in used and not (operators and k[1] not in operators)]
-        if unused:
-            step, op, detail = unused[0]
-            raise ScenarioError(f"{sc.path}: equivalent {step} {op + (':' + detail if detail else '')}: "
-                                f"no such mutant (the operator does not apply to that step here)")
+        for what, marks, seen in (("equivalent", equiv, used), ("survivor", surv, used_s)):
+            unused = [k for k in marks if k not in seen and not (operators and k[1] not in operators)]
+            if unused:
+                step, op, detail = unused[0]
+                raise ScenarioError(f"{sc.path}: {what} {step} {op + (':' + detail if detail else '')}: "
+                                    f"no such mutant (the operator does not apply to that step here)")
         rep.mutants = muts
         reports.append(rep)
     return reports
@@ -782,7 +803,8 @@ def totals(reports: list[ScenarioReport], kinds: tuple | None = None) -> dict:
     denom = len(mutants) - counts[EQUIVALENT] - counts[INVALID]
     return {"scenarios": len(rs), "mutants": len(mutants), **counts,
             "score": round(counts[KILLED] / denom, 4) if denom > 0 else None,
-            "stale_equivalent": sum(1 for m in mutants if m.stale)}
+            "stale_equivalent": sum(1 for m in mutants if m.stale),
+            "unexplained_survivors": sum(1 for m in mutants if m.status == SURVIVED and not m.explained)}
 
 
 def format_traceback(e: BaseException) -> str:
@@ -794,7 +816,7 @@ def markdown_table(reports: list[ScenarioReport]) -> str:
     def pct(x):
         return "-" if x is None else f"{x * 100:.1f} %"
 
-    lines = ["| scenario | mutants | killed | survived | equivalent | invalid | incomplete | score |",
+    lines = ["| scenario | mutants | killed | survived (explained) | equivalent | invalid | incomplete | score |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for kinds, label in ((("mm",), "mm scenarios"), (None, "other scenarios")):
         rs = [r for r in reports if (r.kind in kinds if kinds else r.kind != "mm")]
@@ -802,9 +824,11 @@ def markdown_table(reports: list[ScenarioReport]) -> str:
             continue
         for r in rs:
             c = r.summary()
-            lines.append(f"| {r.scenario} | {c['mutants']} | {c['killed']} | {c['survived']} | "
+            known = sum(1 for m in r.mutants if m.explained)
+            lines.append(f"| {r.scenario} | {c['mutants']} | {c['killed']} | {c['survived']} ({known}) | "
                          f"{c['equivalent']} | {c['invalid']} | {c['incomplete']} | {pct(r.score)} |")
         t = totals(rs)
-        lines.append(f"| **{label}** | **{t['mutants']}** | **{t['killed']}** | **{t['survived']}** | "
+        known = t["survived"] - t["unexplained_survivors"]
+        lines.append(f"| **{label}** | **{t['mutants']}** | **{t['killed']}** | **{t['survived']} ({known})** | "
                      f"**{t['equivalent']}** | **{t['invalid']}** | **{t['incomplete']}** | **{pct(t['score'])}** |")
     return "\n".join(lines) + "\n"

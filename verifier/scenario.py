@@ -35,6 +35,10 @@ mutant no check can kill is recorded, with the reason, as
     step = "reclaim.try_to_unmap_one"                   # thread.label
     operator = "drop-guard"                             # or "drop-lock:ptl", "drop-outcome:1", ...
     reason = "the guard only repeats the lock wait"     # one line
+
+A mutant that survives because no modelled interleaving or check reaches it yet (a real gap, not an
+equivalence) is recorded as `[[survivor]]` with the same keys: it still counts as survived (the score
+is unchanged), and the report shows the reason; `mutate --explained` fails on a survivor that has none.
 """
 
 from __future__ import annotations
@@ -59,7 +63,7 @@ VERDICTS = ("holds", "violated")
 DEADLOCK_NAME = "deadlock"       # the name a deadlock is reported under (explore.DEADLOCK)
 ARCH_KNOB_PREFIX = "arch."       # knobs that describe the architecture: --arch takes their place
 _SCENARIO_KEYS = {"name", "title", "description", "model", "threads", "invariants", "default_variant",
-                  "variants", "kind", "max_states", "race", "equivalent", "progress"}
+                  "variants", "kind", "max_states", "race", "equivalent", "survivor", "progress"}
 _VARIANT_KEYS = {"name", "commit", "release", "description", "knobs", "expect", "invariant", "states", "race",
                  "memory_model"}
 
@@ -101,6 +105,7 @@ class Scenario:
     max_states: int | None = None
     race: list = field(default_factory=list)     # race steps of every holding variant
     equivalent: list = field(default_factory=list)     # [{step, operator, reason}]: see mutate.py
+    survivor: list = field(default_factory=list)       # [{step, operator, reason}]: known survivors
     progress: list = field(default_factory=list)       # [{name, finishes | fires | npc, doc}]
     _builder: Any = field(default=None, repr=False)
 
@@ -375,6 +380,7 @@ SCENARIO_SCHEMA = Table({
     "race": Key(list, items=_STEP, expected=_RACE_WANT),
     # the entries' keys are checked below, with the message mutate's documentation gives
     "equivalent": Key(list, items=Key(dict), expected="an array of tables ([[equivalent]])"),
+    "survivor": Key(list, items=Key(dict), expected="an array of tables ([[survivor]])"),
     "progress": Key(list, items=Table({
         "name": Key(str, required=True, nonempty=True, pattern=_NAME),
         "finishes": Key(str, nonempty=True, doc="a thread that eventually finishes"),
@@ -439,15 +445,18 @@ def _load(path: Path) -> Scenario:
                                 race=_race_list(v["race"], f"{where}") if "race" in v else None))
     if not variants:
         raise ScenarioError(f"{path}: no variants")
-    equivalent = data.get("equivalent", [])
-    if not isinstance(equivalent, list):
-        raise ScenarioError(f"{path}: equivalent must be an array of tables ([[equivalent]])")
-    for i, e in enumerate(equivalent):
-        where = f"{path}: equivalent[{i}]"
-        if not isinstance(e, dict) or set(e) != {"step", "operator", "reason"}:
-            raise ScenarioError(f"{where}: needs exactly step, operator and reason")
-        if not all(isinstance(e[k], str) and e[k].strip() for k in e) or "\n" in e["reason"].strip():
-            raise ScenarioError(f"{where}: step, operator and a one-line reason must be non-empty strings")
+    marked = {}
+    for key in ("equivalent", "survivor"):
+        entries = marked[key] = data.get(key, [])
+        if not isinstance(entries, list):
+            raise ScenarioError(f"{path}: {key} must be an array of tables ([[{key}]])")
+        for i, e in enumerate(entries):
+            where = f"{path}: {key}[{i}]"
+            if not isinstance(e, dict) or set(e) != {"step", "operator", "reason"}:
+                raise ScenarioError(f"{where}: needs exactly step, operator and reason")
+            if not all(isinstance(e[k], str) and e[k].strip() for k in e) or "\n" in e["reason"].strip():
+                raise ScenarioError(f"{where}: step, operator and a one-line reason must be non-empty strings")
+    equivalent, survivor = marked["equivalent"], marked["survivor"]
     progress = data.get("progress", [])
     for i, p in enumerate(progress):
         kinds = [k for k in ("finishes", "fires", "npc") if k in p]
@@ -465,7 +474,7 @@ def _load(path: Path) -> Scenario:
                     variants=variants, default_variant=default, kind=data.get("kind", "mm"),
                     max_states=data.get("max_states"),
                     race=_race_list(data["race"], str(path)) if "race" in data else [],
-                    equivalent=equivalent, progress=progress)
+                    equivalent=equivalent, survivor=survivor, progress=progress)
 
 
 def load_scenarios(directory: Path | None = None) -> dict[str, Scenario]:
