@@ -78,12 +78,13 @@ def emit_shmem_fault_mte(ctx: Ctx, mte: MTE, k: MteKernel, entry: str, *,
         d[page] = read_into_swap_cache(mm, s, d)
         return d
 
-    ctx.step("shmem.lookup", "mm/shmem.c:shmem_get_folio_gfp: filemap_get_entry(); xa_is_value -> "
-             + ("shmem_swapin_folio: swap_cache_get_folio(swap) ?: SWP_SYNCHRONOUS_IO ? "
-                "shmem_swap_alloc_folio() [swapin_sync(): into the swap cache] : shmem_swapin_cluster() "
-                "[swap_read_folio()]" if swap_table else
-                "shmem_swapin_folio: swap_cache_get_folio(swap) ?: shmem_swapin_cluster() "
-                "[add_to_swap_cache(); swap_read_folio()]"),
+    ctx.step("shmem.lookup",
+             ("mm/shmem.c:shmem_get_folio_gfp [filemap_get_entry(): xa_is_value] -> shmem_swapin_folio: "
+              "swap_cache_get_folio(swap) ?: SWP_SYNCHRONOUS_IO ? shmem_swap_alloc_folio() [swapin_sync(): "
+              "into the swap cache] : shmem_swapin_cluster() [swap_read_folio()]") if swap_table else
+             ("mm/shmem.c:shmem_get_folio_gfp: filemap_get_entry(); xa_is_value -> "
+              "shmem_swapin_folio: swap_cache_get_folio(swap) ?: shmem_swapin_cluster() "
+              "[add_to_swap_cache(); swap_read_folio()]"),
              guard=lambda s: getattr(s, entry) != SWAP_ENTRY or getattr(s, mm.swp_cache) != NO_FOLIO
              or not getattr(s, mm.swp_has_cache),
              effect=lookup, reads=[entry] + slot + mm.ff("ref", "map", "swapcache"),
