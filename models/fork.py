@@ -30,7 +30,10 @@ def emit_keeponfork(ctx: Ctx, lzm: LazyMM, wipe: str, *, refuse: bool) -> None:
              effect=madv, writes=[wipe, result])
 
 
-def emit_dup_mmap(ctx: Ctx, lzm: LazyMM, wipe: str, child_pte: str, forked: str, cont: str = DONE) -> None:
+def emit_dup_mmap(ctx: Ctx, lzm: LazyMM, wipe: str, child_pte: str, forked: str, cont: str = DONE, *,
+                  in_mm: bool = False) -> None:
+    """`in_mm`: dup_mmap() is in mm/mmap.c (linux-mm 2026, \"mm: move dup_mmap() to mm\"), and
+    copy_page_range() copies the range with copy_present_ptes() (the step text only)."""
     mm = lzm.mm
 
     def fork(s):
@@ -53,7 +56,11 @@ def emit_dup_mmap(ctx: Ctx, lzm: LazyMM, wipe: str, child_pte: str, forked: str,
             lzm.flush(d)
         return d
 
-    ctx.step("fork", "kernel/fork.c:dup_mmap: vm_area_dup() [VM_DROPPABLE inherited]; "
+    ctx.step("fork", ("mm/mmap.c:dup_mmap: vm_area_dup() [VM_DROPPABLE inherited]; VM_WIPEONFORK -> "
+                      "tmp->anon_vma = NULL; if (!(tmp->vm_flags & VM_WIPEONFORK)) copy_page_range() "
+                      "[-> copy_present_ptes(): folio_try_dup_anon_rmap_ptes(); wrprotect_ptes() in parent and "
+                      "child, PTL]") if in_mm else
+             "kernel/fork.c:dup_mmap: vm_area_dup() [VM_DROPPABLE inherited]; "
              "if (!(tmp->vm_flags & VM_WIPEONFORK)) copy_page_range() -> copy_present_pte(): "
              "folio_try_dup_anon_rmap_pte(); ptep_set_wrprotect() in parent and child [PTL]",
              guard=lambda s: getattr(s, mm.ptl) == FREE, effect=fork,

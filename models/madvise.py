@@ -125,7 +125,9 @@ def emit_madvise_free_nonpresent(ctx: Ctx, mm: MM, k: MarkerKernel, discarded: s
         return d
 
     ref = ("mm/madvise.c:madvise_free_pte_range: pte_offset_map_lock(); !pte_present: "
-           + ("is_hwpoison_entry || is_swapin_error_entry -> pte_clear_not_present_full()"
+           + ("entry = softleaf_from_pte(ptent); softleaf_is_hwpoison(entry) || "
+              "softleaf_is_poison_marker(entry) -> pte_clear()" if k.softleaf and k.madvise_frees_error else
+              "is_hwpoison_entry || is_swapin_error_entry -> pte_clear_not_present_full()"
               if k.madvise_frees_error else "non_swap_entry(entry) -> continue"))
     ctx.step("madvise_free", ref, guard=lambda s: getattr(s, mm.ptl) == FREE, effect=madvise_free,
              reads=[mm.pte, mm.ptl], writes=[mm.pte, discarded], branches=[cont])

@@ -1276,9 +1276,19 @@ def emit_fork_copy(ctx: Ctx, mm: MM, k: MarkerKernel, child_pte: str, dst_uffd_w
     }
     marker = ("uffd-wp marker: if (userfaultfd_wp(dst_vma)) set_pte_at(dst)" if k.fork_marker_checks_dst
               else "uffd-wp marker: WARN_ON_ONCE(!userfaultfd_wp(dst_vma)); set_pte_at(dst)")
-    ctx.step("copy_page_range", "kernel/fork.c:dup_mmap -> mm/memory.c:copy_page_range -> "
-             "copy_pte_range [both PTLs] -> copy_nonpresent_pte: " + parts[k.fork_swapin_error] + "; "
-             + marker + "; copy_present_pte: !userfaultfd_wp(dst_vma) -> pte_clear_uffd_wp()",
+    if k.softleaf and k.fork_swapin_error == "7e3ce3f8d2d2" and k.fork_marker_checks_dst:
+        # linux-mm 2026 (mm/memory.c @009857a22860; copy_pte_marker() in include/linux/mm_inline.h)
+        ref = ("mm/mmap.c:dup_mmap -> mm/memory.c:copy_page_range -> copy_pte_range [both PTLs] -> "
+               "copy_nonpresent_pte: entry = softleaf_from_pte(orig_pte); softleaf_is_marker(entry) -> "
+               "marker = copy_pte_marker(entry, dst_vma) [PTE_MARKER_POISONED always, PTE_MARKER_UFFD_WP "
+               "only if userfaultfd_wp(dst_vma)]; if (marker) set_pte_at(dst_mm, addr, dst_pte, "
+               "make_pte_marker(marker)) [a present PTE: copy_present_ptes() clears the uffd-wp bit unless "
+               "userfaultfd_wp(dst_vma)]")
+    else:
+        ref = ("kernel/fork.c:dup_mmap -> mm/memory.c:copy_page_range -> "
+               "copy_pte_range [both PTLs] -> copy_nonpresent_pte: " + parts[k.fork_swapin_error] + "; "
+               + marker + "; copy_present_pte: !userfaultfd_wp(dst_vma) -> pte_clear_uffd_wp()")
+    ctx.step("copy_page_range", ref,
              guard=lambda s: getattr(s, mm.ptl) == FREE, effect=fork,
              reads=[mm.pte, mm.ptl, mm.swp_count] + mm.ff("ref", "map"),
              writes=[forked, child_pte, mm.swp_count] + mm.ff("ref", "map"), branches=[DONE])
@@ -1304,7 +1314,12 @@ def emit_zap_file(ctx: Ctx, mm: MM, k: MarkerKernel) -> None:
             mm.put_folio(s, d, fid)
         return d                                           # a marker is kept; none is skipped
 
-    ctx.step("zap_pte_range", "mm/madvise.c:madvise_dontneed_single_vma -> mm/memory.c:zap_pte_range: "
+    ctx.step("zap_pte_range", ("mm/madvise.c:madvise_dontneed_single_vma -> mm/memory.c:zap_pte_range -> "
+             "do_zap_pte_range -> zap_present_ptes -> zap_present_folio_ptes: get_and_clear_full_ptes(); "
+             "zap_install_uffd_wp_if_needed(); folio_remove_rmap_ptes() [a PTE marker is kept: "
+             "zap_nonpresent_ptes() drops a uffd-wp marker only in an anonymous VMA]")
+             if k.softleaf and k.install_uffd_wp_marker else
+             "mm/madvise.c:madvise_dontneed_single_vma -> mm/memory.c:zap_pte_range: "
              "ptep_get_and_clear_full(); " + ("zap_install_uffd_wp_if_needed(); " if k.install_uffd_wp_marker
                                               else "") + "page_remove_rmap(); a PTE marker is kept",
              guard=lambda s: getattr(s, mm.ptl) == FREE, effect=zap,

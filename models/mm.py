@@ -876,6 +876,10 @@ class MarkerKernel:
     fork_swapin_error: str = "7e3ce3f8d2d2"   # how copy_nonpresent_pte() treats the error entry
     install_uffd_wp_marker: bool = True       # 999dad824c39 (v5.19)
     fork_marker_checks_dst: bool = True       # 49d6d7fb6313 (v6.2)
+    softleaf: bool = False                    # the linux-mm 2026 names (step texts only): leaf entries read
+                                              #   through softleaf_from_pte()/softleaf_is_marker(), the swap-in
+                                              #   error entry is PTE_MARKER_POISONED (af19487f00f3), fork's marker
+                                              #   copy is copy_pte_marker(), dup_mmap() is in mm/mmap.c
 
 
 def is_swap_pte(pte: Pte) -> bool:

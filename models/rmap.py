@@ -411,7 +411,11 @@ def emit_try_to_unmap_one_file(ctx: Ctx, mm: MM, k: MarkerKernel) -> None:
             mm.put_folio(s, d, fid)
         return d
 
-    ctx.step("try_to_unmap_one", "mm/vmscan.c:shrink_folio_list -> mm/rmap.c:try_to_unmap_one [file folio]: "
+    ctx.step("try_to_unmap_one", ("mm/vmscan.c:shrink_folio_list -> mm/rmap.c:try_to_unmap_one [file folio]: "
+             "pteval = get_and_clear_ptes(); flush_tlb_range() [or deferred]; pte_install_uffd_wp_if_needed("
+             "vma, address, pvmw.pte, pteval); folio_remove_rmap_ptes(); folio_put_refs() [then "
+             "shmem_writeout() moves the data to swap]") if k.softleaf and k.install_uffd_wp_marker else
+             "mm/vmscan.c:shrink_folio_list -> mm/rmap.c:try_to_unmap_one [file folio]: "
              "pteval = ptep_clear_flush(); " + ("pte_install_uffd_wp_if_needed(vma, address, pvmw.pte, "
                                                 "pteval); " if k.install_uffd_wp_marker else "")
              + "page_remove_rmap() [then shmem_writepage() moves the data to swap]",

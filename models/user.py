@@ -222,9 +222,11 @@ def emit_tag_checked_load(ctx: Ctx, mte: MTE, k: Kernel, label: str = "load") ->
 
 
 def emit_marker_load(ctx: Ctx, mm: MM, pte_field: str, result: str, *, label: str = "load",
-                     cont: str = DONE, guard_field: str | None = None) -> None:
+                     cont: str = DONE, guard_field: str | None = None, poisoned: bool = False) -> None:
     """A load from an anonymous page: present -> data; a swap-in error entry -> do_swap_page():
-    VM_FAULT_SIGBUS; none -> do_anonymous_page() maps the zero page (the load reads zero-fill)."""
+    VM_FAULT_SIGBUS; none -> do_anonymous_page() maps the zero page (the load reads zero-fill).
+    `poisoned`: the entry is PTE_MARKER_POISONED (af19487f00f3), handle_pte_marker() returns
+    VM_FAULT_HWPOISON: the task is killed with SIGBUS all the same (the text only)."""
 
     def load(s):
         pte = getattr(s, pte_field)
@@ -237,7 +239,9 @@ def emit_marker_load(ctx: Ctx, mm: MM, pte_field: str, result: str, *, label: st
         raise AssertionError(f"load: unexpected PTE {pte}")
 
     reads = [pte_field] + ([guard_field] if guard_field else [])
-    ctx.step(label, "user space: load [#PF: swap-in error entry -> do_swap_page(): VM_FAULT_SIGBUS; "
+    ctx.step(label, ("user space: load [#PF: PTE_MARKER_POISONED -> do_swap_page(): softleaf_is_marker() -> "
+                     "handle_pte_marker(): VM_FAULT_HWPOISON (SIGBUS); none -> do_anonymous_page(): zero page]")
+             if poisoned else "user space: load [#PF: swap-in error entry -> do_swap_page(): VM_FAULT_SIGBUS; "
              "none -> do_anonymous_page(): zero page]",
              guard=(lambda s: bool(getattr(s, guard_field))) if guard_field else None,
              effect=load, reads=reads, writes=[result], branches=[cont])

@@ -245,7 +245,13 @@ def droppable_uffd_move(knobs) -> Model:
     final_nothing_leaked(mm, ptes=[mm.pte, src])
     return m
 
-@builder(K_KEEPONFORK, K_DROPPABLE_AWARE)
+K_DUP_MMAP_MM = Knob("fork.dup_mmap_in_mm", False,
+                     "dup_mmap() is in mm/mmap.c (linux-mm 2026, Lorenzo Stoakes' \"mm: move dup_mmap() to "
+                     "mm\"; kernel/fork.c before) and copy_page_range() batches with copy_present_ptes(): "
+                     "step names only")
+
+
+@builder(K_KEEPONFORK, K_DROPPABLE_AWARE, K_DUP_MMAP_MM)
 def droppable_fork(knobs) -> Model:
     """fork() of a written droppable mapping; the child reads, then writes."""
     lz = lazy_from_knobs(knobs, droppable=True)
@@ -267,7 +273,7 @@ def droppable_fork(knobs) -> Model:
 
     parent = mm.thread("parent", "the parent: madvise(MADV_KEEPONFORK), fork(), a store")
     emit_keeponfork(parent, lzm, wipe, refuse=knobs["madvise.keeponfork_refuses_droppable"])
-    emit_dup_mmap(parent, lzm, wipe, child_pte, forked, cont="store")
+    emit_dup_mmap(parent, lzm, wipe, child_pte, forked, cont="store", in_mm=knobs["fork.dup_mmap_in_mm"])
     emit_access_tlb(parent, lzm, "store", last=last, label="store")
 
     child = mm.thread("child", "the child: a load, then a store")

@@ -107,6 +107,14 @@ K_FORK_MARKER = Knob("fork.marker_checks_dst", True,
                      "(49d6d7fb6313, v6.2; before: WARN_ON_ONCE + copy)")
 
 
+K_SOFTLEAF = Knob("marker.softleaf_api", False,
+                  "the linux-mm 2026 leaf-entry code, step names only (the outcomes for the modelled entries "
+                  "are the same): softleaf_from_pte()/softleaf_is_marker()/softleaf_is_poison_marker(), the "
+                  "swap-in error entry is the PTE_MARKER_POISONED marker (af19487f00f3, a fault on it returns "
+                  "VM_FAULT_HWPOISON), copy_nonpresent_pte() -> copy_pte_marker(), dup_mmap() in mm/mmap.c, "
+                  "the batched zap and unmap (get_and_clear_full_ptes(), folio_remove_rmap_ptes())")
+
+
 K_FORK_EVENT = Knob("uffd.fork_event", False,
                     "the uffd monitor enabled UFFD_FEATURE_EVENT_FORK: the child VMA keeps VM_UFFD_WP")
 
@@ -258,11 +266,11 @@ def mte_uninit_tags(knobs) -> Model:
     final_nothing_leaked(mm)
     return m
 
-@builder(K_MADV, K_FORK_ERR)
+@builder(K_MADV, K_FORK_ERR, K_SOFTLEAF)
 def swapin_error_marker(knobs) -> Model:
     """A swap-in error entry (left by a failed swap read) under MADV_FREE and fork."""
     k = MarkerKernel(madvise_frees_error=knobs["madvise.free_swapin_error"],
-                        fork_swapin_error=knobs["fork.swapin_error"])
+                        fork_swapin_error=knobs["fork.swapin_error"], softleaf=knobs["marker.softleaf_api"])
     m = Model("swapin-error-marker", "a swap-in error entry is never read as data", knobs)
     mm = MM(m, folios=("A",))
     mm.add_pte(PTE_SWAPIN_ERROR)
@@ -276,11 +284,11 @@ def swapin_error_marker(knobs) -> Model:
 
     parent = mm.thread("parent", "the process: madvise(MADV_FREE) over the page, then a load")
     emit_madvise_free_nonpresent(parent, mm, k, madv, cont="load")
-    emit_marker_load(parent, mm, mm.pte, parent_res)
+    emit_marker_load(parent, mm, mm.pte, parent_res, poisoned=k.softleaf)
     fork = mm.thread("fork", "another thread of the process calls fork()")
     emit_fork_copy(fork, mm, k, child_pte, dst_uffd_wp=False, forked=forked)
     child = mm.thread("child", "the child loads from the page")
-    emit_marker_load(child, mm, child_pte, child_res, guard_field=forked)
+    emit_marker_load(child, mm, child_pte, child_res, guard_field=forked, poisoned=k.softleaf)
 
     inv_no_data_after_swapin_error(m, [parent_res, child_res], madv)
     inv_madvise_free_discards_error(m, [parent_res], madv)
@@ -288,11 +296,11 @@ def swapin_error_marker(knobs) -> Model:
     final_nothing_leaked(mm, ptes=[mm.pte, child_pte])
     return m
 
-@builder(K_INSTALL_MARKER, K_FORK_MARKER, K_FORK_EVENT)
+@builder(K_INSTALL_MARKER, K_FORK_MARKER, K_FORK_EVENT, K_SOFTLEAF)
 def uffd_wp_marker(knobs) -> Model:
     """A uffd-wp protected PTE of a shmem page under MADV_DONTNEED, swap-out and fork, and a writer."""
     k = MarkerKernel(install_uffd_wp_marker=knobs["uffd.install_marker"],
-                        fork_marker_checks_dst=knobs["fork.marker_checks_dst"])
+                        fork_marker_checks_dst=knobs["fork.marker_checks_dst"], softleaf=knobs["marker.softleaf_api"])
     fork_event = knobs["uffd.fork_event"]
     m = Model("uffd-wp-marker", "uffd-wp protection of file memory survives zap, swap-out and fork", knobs)
     mm = MM(m, folios=("A",))
