@@ -469,3 +469,46 @@ def final_writeback_ends(mm: MM) -> None:
                mm.ff("writeback"),
                "once every task is done no folio is under writeback: each swap_writepage() is "
                "completed by end_swap_bio_write() -> folio_end_writeback()")
+
+
+def inv_no_swap_put_of_free_entry(mm: MM) -> None:
+    """Register a ghost that `MM.swap_free()` sets instead of raising when a path puts a swap entry
+    whose count is already 0, and an invariant over it: every folio_put_swap() / swap_free() drops a
+    reference some swap PTE held (a put of a free entry is the kernel's swap count underflow: the
+    slot's count corrupted, a later allocation or put on it wrong). Call before any thread emits."""
+    mm._before_steps("swap-put underflow ghost")
+    mm.swap_put_underflow = mm.ghost("swap_put_of_free_entry", False,
+                                     "a path dropped a swap count that was already 0")
+    mm.m.invariant("no_swap_put_of_free_entry", lambda s: not getattr(s, mm.swap_put_underflow),
+                   [mm.swap_put_underflow],
+                   "every swap count a path drops (folio_put_swap() / swap_free()) is one a swap PTE "
+                   "held: no swap count underflows")
+
+
+def inv_zapped_pte_stays_zapped(mm: MM, zapped: str) -> None:
+    """MADV_DONTNEED's promise: once zap_pte_range() ran (`zapped`, a ghost) and until the program
+    touches the address again (it does not in the scenarios using this), the PTE is none, so a later
+    load would read a zero page: nothing maps the discarded data again."""
+    def ok(s):
+        return not getattr(s, zapped) or getattr(s, mm.pte).kind == "none"
+
+    mm.m.invariant("zapped_pte_stays_zapped", ok, [zapped, mm.pte],
+                   "after madvise(MADV_DONTNEED) returned the PTE stays none until the program touches "
+                   "the address: no path maps the discarded page (or its swap entry) back")
+
+
+def inv_cached_writable_translation_is_live(mm: MM, tlb: str) -> None:
+    """A CPU's cached writable translation (`tlb`: "<folio>:dirty", a TLB entry a store uses without a
+    page walk) points at an allocated folio: the TLB flush that ends it (try_to_unmap_flush() before
+    free_unref_folios() in shrink_folio_list()) comes before the folio is freed, so no store lands in
+    a freed page."""
+    def ok(s):
+        entry = getattr(s, tlb)
+        if not entry.endswith(":dirty"):
+            return True
+        fid = entry.split(":")[0]
+        return fid not in mm.f["ref"] or getattr(s, mm.f["ref"][fid]) > 0
+
+    mm.m.invariant("cached_writable_translation_is_live", ok, [tlb] + mm.ff("ref"),
+                   "a CPU's cached writable (dirty) TLB entry always translates to an allocated page: "
+                   "the deferred flush runs before the folio is freed")

@@ -1211,10 +1211,15 @@ def _emit_copy_pte_range(ctx: Ctx, k: Kernel, kf: KernelII, parent: MM, child: M
              effect=unlock, reads=[again], writes=locks + [again, prealloc, idx], branches=["fork.copy"])
 
 
-def emit_zap(ctx: Ctx, cont: str = DONE, ghost: str | None = None) -> None:
+def emit_zap(ctx: Ctx, cont: str = DONE, ghost: str | None = None, k: Kernel | None = None) -> None:
     """madvise(MADV_DONTNEED) of the address: zap_pte_range() under the PTL; the page's reference is
     dropped after the TLB flush (tlb_finish_mmu), folded into the same step. `ghost` (optional) is set
-    True when the PTE has been zapped."""
+    True when the PTE has been zapped. `k` (optional): with the 2026 swap core (`k.swap_table`) the
+    step names the 2026 calls (zap_nonpresent_ptes() -> swap_put_entries_direct()); the behaviour is
+    the same. The zap holds only the PTL (and the mmap lock for read): no folio lock. Its swap-cache
+    reclaim (swap_put_entries_cluster(..., reclaim_cache) -> __try_to_reclaim_swap(TTRS_UNMAPPED |
+    TTRS_FULL), only when swap is more than half full) is not modelled: a cached folio stays until its
+    owner frees it."""
     mm = ctx.mm
 
     def zap(s):
@@ -1230,9 +1235,14 @@ def emit_zap(ctx: Ctx, cont: str = DONE, ghost: str | None = None) -> None:
             mm.swap_free(s, d)
         return d
 
-    ctx.step("zap", "mm/madvise.c:madvise_dontneed_single_vma -> mm/memory.c:zap_pte_range: "
-             "ptep_get_and_clear_full(); page_remove_rmap(); tlb_flush_mmu(): folio_put() "
-             "[swap entry: free_swap_and_cache()]",
+    ctx.step("zap", ("mm/madvise.c:madvise_dontneed_single_vma -> mm/memory.c:zap_pte_range: "
+                     "flush_tlb_batched_pending(mm); present: get_and_clear_full_ptes(); "
+                     "folio_remove_rmap_ptes(); tlb_flush_mmu(): folio_put(); swap entry: "
+                     "zap_nonpresent_ptes(): swap_put_entries_direct(entry, nr) [the PTE cleared]"
+                     if k is not None and k.swap_table else
+                     "mm/madvise.c:madvise_dontneed_single_vma -> mm/memory.c:zap_pte_range: "
+                     "ptep_get_and_clear_full(); page_remove_rmap(); tlb_flush_mmu(): folio_put() "
+                     "[swap entry: free_swap_and_cache()]"),
              guard=lambda s: getattr(s, mm.ptl) == FREE, effect=zap,
              reads=[mm.ptl, mm.pte] + mm.slot_fields() + mm.ff("map", "ref", "swapcache"),
              writes=[mm.pte] + mm.slot_fields() + mm.all_folio() + ([ghost] if ghost else []), branches=[cont])

@@ -117,6 +117,11 @@ class Kernel:
     swapout_swp_soft_dirty: bool = True  # 179ef71cbc08 "mm: save soft-dirty bits on swapped
                                        #   pages", 2013): try_to_unmap_one carries pte_soft_dirty into the swap PTE
     unuse_check_uptodate: bool = True  # 9f186f9e5fa9 (v5.19): unuse_pte maps no !uptodate page
+    unuse_rmap_exclusive: bool = True  # 1493a1913e34's unuse_pte() hunk: RMAP_EXCLUSIVE if
+                                       #   pte_swp_exclusive() (false: a seeded mutation dropping that
+                                       #   hunk alone; swap-out and do_swap_page keep the marker)
+    unuse_pte_recheck: bool = True     # unuse_pte() re-checks pte_same_as_swp() under the PTL (false:
+                                       #   a seeded mutation trusting unuse_pte_range()'s lockless read)
     swap_free_before_map: bool = True  # c145e0b47c77 (v5.18): do_swap_page calls swap_free() before
                                        #   set_pte_at() (before: after it; read faults only)
     swapin_arch_swap_restore: bool = True  # 6dca4ac6fc91 (v6.4): do_swap_page calls
@@ -362,6 +367,7 @@ class MM:
         self.swap_readpage_hook: Callable | None = None   # emit(ctx, page_field, label_prefix)
         self.vma = "vma"                                # the VMA this view's PTE belongs to (anon rmap)
         self.memcg = None                               # add_memcg(): the mm's memory cgroup field
+        self.swap_put_underflow = None                  # invariants.inv_no_swap_put_of_free_entry()
         self.swp_memcg = None                           # add_memcg(): the slot's swap_cgroup record
 
     # -- schema ----------------------------------------------------------------------------
@@ -517,7 +523,8 @@ class MM:
 
     def slot_fields(self) -> list[str]:
         return [self.swp_count, self.swp_has_cache, self.swp_cache, self.swp_data] + (
-            [self.swp_memcg] if self.swp_memcg else [])
+            [self.swp_memcg] if self.swp_memcg else []) + (
+            [self.swap_put_underflow] if self.swap_put_underflow else [])
 
     def memcg_reads(self) -> list[str]:
         """The memcg fields a charging step reads (none when memcg is not modelled)."""
@@ -577,6 +584,9 @@ class MM:
         """swap_free(entry): drop one swap-map reference."""
         count = self.v(s, d, self.swp_count)
         if count <= 0:
+            if self.swap_put_underflow:
+                d[self.swap_put_underflow] = True      # a ghost the scenario's invariant reads
+                return
             raise ModelError("swap_free() of a free swap entry")
         d[self.swp_count] = count - 1
         self.maybe_free_slot(s, d)

@@ -50,6 +50,9 @@ from .mm import MM, PTE_NONE, ArchHook, Ctx, Kernel, KernelII, MarkerKernel, pte
 from .tlb import emit_tlb_flush
 
 
+TLB_BATCH_FORMS = ("off", "72b252aed506", "d950c9477d51", "seeded-no-flush-dirty")
+
+
 def emit_try_to_unmap_one(ctx: Ctx, k: Kernel, page: str, *, fail: str, done: str | None = None,
                           cont: str | None = None, kf: KernelII | None = None, deferred_flush: bool = False,
                           lazyfree=None, tlb_flush: ArchHook | None = None, folio_locked: bool = False) -> None:

@@ -109,17 +109,21 @@ def emit_try_to_unuse(ctx: Ctx, k: Kernel, *, retry: bool = False, match: str = 
         return pte_same_as_swp(pte, swp) and not pte.soft_dirty    # pte_same(*pte, clean swp pte)
 
     def pte_same(s):
-        if not same(getattr(s, mm.pte), getattr(s, entry)):
+        if k.unuse_pte_recheck and not same(getattr(s, mm.pte), getattr(s, entry)):
             return {GOTO: "free_swap"}                 # ret = 0
         d = {mm.ptl: ctx.owner}
         if k.unuse_check_uptodate and not getattr(s, mm.f["uptodate"][getattr(s, page)]):
             d[GOTO] = "swapin_error"
         return d
 
-    ctx.step("unuse_pte", "mm/swapfile.c:unuse_pte: pte_offset_map_lock(); "
-             + ("pte_same_as_swp(*pte, swp_entry_to_pte(entry))" if match == "pte_same_as_swp" else
-                "maybe_same_pte(*pte, swp_entry_to_pte(entry)) [CONFIG_MEM_SOFT_DIRTY=n: pte_same(), the "
-                "swp soft-dirty bit not cleared]")
+    if not k.unuse_pte_recheck:
+        recheck = "[seeded: no pte_same_as_swp() re-check under the PTL]"
+    elif match == "pte_same_as_swp":
+        recheck = "pte_same_as_swp(*pte, swp_entry_to_pte(entry))"
+    else:
+        recheck = ("maybe_same_pte(*pte, swp_entry_to_pte(entry)) [CONFIG_MEM_SOFT_DIRTY=n: pte_same(), the "
+                   "swp soft-dirty bit not cleared]")
+    ctx.step("unuse_pte", "mm/swapfile.c:unuse_pte: pte_offset_map_lock(); " + recheck
              + ("; PageUptodate(page)" if k.unuse_check_uptodate else ""),
              guard=lambda s: getattr(s, mm.ptl) == FREE, effect=pte_same,
              reads=[mm.ptl, mm.pte, entry, page] + mm.ff("uptodate"), writes=[mm.ptl],
@@ -138,7 +142,7 @@ def emit_try_to_unuse(ctx: Ctx, k: Kernel, *, retry: bool = False, match: str = 
         d = {mm.ptl: FREE, GOTO: "free_swap"}
         mm.get_folio(s, d, fid)
         mm.fset(d, fid, map=getattr(s, mm.f["map"][fid]) + 1)
-        if k.anon_exclusive and old.exclusive and k.swp_exclusive:
+        if k.anon_exclusive and old.exclusive and k.swp_exclusive and k.unuse_rmap_exclusive:
             mm.fset(d, fid, excl=True)                 # rmap_flags |= RMAP_EXCLUSIVE
         keep = k.unuse_keep_swp_bits
         new = pte_present(fid, soft_dirty=keep and old.soft_dirty, uffd_wp=keep and old.uffd_wp)
@@ -153,7 +157,13 @@ def emit_try_to_unuse(ctx: Ctx, k: Kernel, *, retry: bool = False, match: str = 
     bits = ("new_pte = pte_mkold(mk_pte(page)); pte_swp_soft_dirty -> pte_mksoft_dirty; "
             "pte_swp_uffd_wp -> pte_mkuffd_wp; set_pte_at(new_pte)" if k.unuse_keep_swp_bits
             else "set_pte_at(pte_mkold(mk_pte(page, vma->vm_page_prot)))")
-    excl_ref = "RMAP_EXCLUSIVE if pte_swp_exclusive(*pte)" if k.swp_exclusive else "RMAP_NONE"
+    if not k.swp_exclusive:
+        excl_ref = "RMAP_NONE"
+    elif not k.unuse_rmap_exclusive:
+        excl_ref = "RMAP_NONE [seeded: pte_swp_exclusive(old_pte) ignored]"
+    else:
+        excl_ref = ("RMAP_EXCLUSIVE if pte_swp_exclusive(old_pte)" if k.swap_table else
+                    "RMAP_EXCLUSIVE if pte_swp_exclusive(*pte)")
     if arch_set_pte:
         bits += " [" + arch_set_pte.ref + "]"
     ctx.step("set_pte", (f"mm/swapfile.c:unuse_pte: folio_get(folio); folio_add_anon_rmap_pte(folio, page, "
