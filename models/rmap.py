@@ -53,9 +53,79 @@ from .tlb import emit_tlb_flush
 TLB_BATCH_FORMS = ("off", "72b252aed506", "d950c9477d51", "seeded-no-flush-dirty")
 
 
+class TlbUnmapBatch:
+    """`current->tlb_ubc` of a reclaiming task (CONFIG_ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH): the TLB
+    flushes try_to_unmap_one() defers under TTU_BATCH_FLUSH (should_defer_flush(): x86 defers when
+    another CPU may cache the mm's translations) and the calls that flush them, all in mm/rmap.c:
+
+    * set_tlb_ubc_flush_pending(mm, pteval): `flush_required = true`; a dirty pteval ("best to assume
+      it's writable") sets `writable`;
+    * try_to_unmap_flush(): if flush_required, arch_tlbbatch_flush(); both flags cleared;
+    * try_to_unmap_flush_dirty(): try_to_unmap_flush() only if `writable` (shrink_folio_list() calls
+      it before pageout(), so no CPU stores to the folio once its data is queued for I/O).
+
+    `form` (TLB_BATCH_FORMS): "off" flushes at once (ptep_clear_flush(), before 72b252aed506);
+    "72b252aed506" defers clean PTEs only and flushes a dirty one at once ("Potentially writable TLBs
+    must be flushed before IO"); "d950c9477d51" defers every flush, the form of today's kernel;
+    "seeded-no-flush-dirty" defers every flush but shrink_folio_list() skips try_to_unmap_flush_dirty()
+    (a seeded mutation). `flush` is the CPU model's hook (the stale TLB entry dropped). The batch's
+    flags are the reclaiming thread's locals; x86's arch_tlbbatch_flush() IPIs and waits, so a flush
+    step ends every stale entry at once. The batch-full flush inside try_to_unmap_one() and
+    mm->tlb_flush_batched (flush_tlb_batched_pending() of zap/mprotect) are not modelled."""
+
+    def __init__(self, ctx: Ctx, form: str, flush: ArchHook):
+        if form not in TLB_BATCH_FORMS:
+            raise ModelError(f"TLB batch form {form!r} not in {TLB_BATCH_FORMS}")
+        self.form = form
+        self.hook = flush
+        self.required = ctx.local("tlb_ubc_flush_required", False, "current->tlb_ubc.flush_required")
+        self.writable = ctx.local("tlb_ubc_writable", False, "current->tlb_ubc.writable (a dirty PTE "
+                                  "was cleared with its flush deferred)")
+
+    def fields(self) -> list[str]:
+        return [self.required, self.writable] + list(self.hook.writes)
+
+    def reads(self) -> list[str]:
+        return [self.required, self.writable] + list(self.hook.reads)
+
+    def cleared(self, s, d: dict, pteval) -> None:
+        """try_to_unmap_one() cleared `pteval`: flush now, or defer it."""
+        if self.form == "off" or (self.form == "72b252aed506" and pteval.dirty):
+            self.hook.fn(s, d)                         # ptep_clear_flush() / flush_tlb_page()
+            return
+        d[self.required] = True                        # set_tlb_ubc_flush_pending()
+        if pteval.dirty and self.form != "72b252aed506":
+            d[self.writable] = True
+
+    def flush(self, s, d: dict) -> None:
+        """try_to_unmap_flush()."""
+        if MM.v(s, d, self.required):
+            self.hook.fn(s, d)                         # arch_tlbbatch_flush()
+            d[self.required] = False
+            d[self.writable] = False
+
+    def flush_dirty(self, s, d: dict) -> None:
+        """try_to_unmap_flush_dirty() (none before d950c9477d51; skipped by the seeded form)."""
+        if self.form == "d950c9477d51" and MM.v(s, d, self.writable):
+            self.flush(s, d)
+
+    def clear_ref(self) -> str:
+        return {"off": "pteval = ptep_clear_flush() (A1) [no batching: before 72b252aed506]",
+                "72b252aed506": "pteval = ptep_get_and_clear() (A1); should_defer_flush(): pte_dirty(pteval) "
+                                "-> flush_tlb_page() [potentially writable TLBs flushed before IO], else "
+                                "set_tlb_ubc_flush_pending(mm, page)",
+                "d950c9477d51": "pteval = get_and_clear_ptes() (A1); should_defer_flush(mm, TTU_BATCH_FLUSH) -> "
+                                "set_tlb_ubc_flush_pending(mm, pteval, address, end_addr) [pte_dirty(pteval) -> "
+                                "tlb_ubc->writable = true]",
+                "seeded-no-flush-dirty": "pteval = get_and_clear_ptes() (A1); should_defer_flush(mm, "
+                                         "TTU_BATCH_FLUSH) -> set_tlb_ubc_flush_pending(mm, pteval, address, "
+                                         "end_addr) [pte_dirty(pteval) -> tlb_ubc->writable = true]"}[self.form]
+
+
 def emit_try_to_unmap_one(ctx: Ctx, k: Kernel, page: str, *, fail: str, done: str | None = None,
                           cont: str | None = None, kf: KernelII | None = None, deferred_flush: bool = False,
-                          lazyfree=None, tlb_flush: ArchHook | None = None, folio_locked: bool = False) -> None:
+                          lazyfree=None, tlb_flush: ArchHook | None = None, folio_locked: bool = False,
+                          tlb_batch: TlbUnmapBatch | None = None) -> None:
     """mm/rmap.c:try_to_unmap_one() of the anonymous folio in local `page` from the PTE of `ctx.mm`:
     the swap path (swap_duplicate(), the pin check, the swap PTE) and, with `lazyfree` (a
     vmscan.Lazyfree), the MADV_FREE page check of a folio without PG_swapbacked.
@@ -67,10 +137,11 @@ def emit_try_to_unmap_one(ctx: Ctx, k: Kernel, page: str, *, fail: str, done: st
     or, with `kf` (the GUP-fast scenarios), a step of its own racing GUP-fast (tlb.emit_tlb_flush).
     `folio_locked`: the caller is try_to_unmap() from shrink_folio_list(), whose kernel-doc says
     "Context: Caller must hold the folio lock": the walk asserts it (on 2026 kernels
-    folio_dup_swap() checks it too, VM_WARN_ON_FOLIO(!folio_test_locked(folio)))."""
+    folio_dup_swap() checks it too, VM_WARN_ON_FOLIO(!folio_test_locked(folio))). `tlb_batch` (a
+    TlbUnmapBatch, reclaim's TTU_BATCH_FLUSH): the clearing step flushes or defers as its form says."""
     _emit_unmap(ctx, k, page, kind="swap", fail=fail, done=done, cont=cont, kf=kf,
                 deferred_flush=deferred_flush, lazyfree=lazyfree, tlb_flush=tlb_flush,
-                folio_locked=folio_locked)
+                folio_locked=folio_locked, tlb_batch=tlb_batch)
 
 
 def emit_try_to_migrate_one(ctx: Ctx, k: Kernel, kf: KernelII, page: str, *, fail: str,
@@ -81,10 +152,13 @@ def emit_try_to_migrate_one(ctx: Ctx, k: Kernel, kf: KernelII, page: str, *, fai
 
 def _emit_unmap(ctx: Ctx, k: Kernel, page: str, *, kind: str, fail: str, done: str | None = None,
                 cont: str | None = None, kf: KernelII | None = None, deferred_flush: bool = False,
-                lazyfree=None, tlb_flush: ArchHook | None = None, folio_locked: bool = False) -> None:
+                lazyfree=None, tlb_flush: ArchHook | None = None, folio_locked: bool = False,
+                tlb_batch: TlbUnmapBatch | None = None) -> None:
     """The walk both unmappers share, A1-A4 under the PTL (steps `unmap.*` / `mig.*`)."""
     mm = ctx.mm
     assert kind in ("swap", "migrate")
+    if tlb_batch is not None and (tlb_flush is not None or kf is not None or lazyfree is not None):
+        raise ModelError("try_to_unmap_one: a TLB batch replaces the tlb_flush hook (anonymous swap path only)")
     if mm.nr > 1:
         if kind != "swap" or lazyfree is None or kf is not None or tlb_flush is not None:
             raise ModelError(f"{kind} unmap of a range of {mm.nr} PTEs: only reclaim's lazyfree batch is "
@@ -100,8 +174,8 @@ def _emit_unmap(ctx: Ctx, k: Kernel, page: str, *, kind: str, fail: str, done: s
     locals_ = [excl, pteval]
     early = kf.clear_before_share if kf else True
     lazy_reads = mm.ff("swapbacked") if lf else []
-    flush_reads = list(tlb_flush.reads) if tlb_flush else []
-    flush_writes = list(tlb_flush.writes) if tlb_flush else []
+    flush_reads = list(tlb_flush.reads) if tlb_flush else (tlb_batch.reads() if tlb_batch else [])
+    flush_writes = list(tlb_flush.writes) if tlb_flush else (tlb_batch.fields() if tlb_batch else [])
     # the anon branch's `folio_test_swapbacked(folio) != folio_test_swapcache(folio)` -> WARN_ON_ONCE(1),
     # walk_abort: a model assertion (checked with the PTE cleared, where the kernel checks it)
     warn = kind == "swap"
@@ -120,7 +194,9 @@ def _emit_unmap(ctx: Ctx, k: Kernel, page: str, *, kind: str, fail: str, done: s
             d[excl] = getattr(s, mm.f["excl"][fid])
         if early:
             d[mm.pte] = PTE_NONE
-            if tlb_flush:
+            if tlb_batch:
+                tlb_batch.cleared(s, d, pte)           # flushed now, or set_tlb_ubc_flush_pending()
+            elif tlb_flush:
                 tlb_flush.fn(s, d)                     # ptep_clear_flush(): flush_tlb_page()
             if pte.dirty:
                 mm.fset(d, fid, dirty=True)            # pte_dirty(pteval) -> folio_mark_dirty()
@@ -133,6 +209,8 @@ def _emit_unmap(ctx: Ctx, k: Kernel, page: str, *, kind: str, fail: str, done: s
 
     if not early:
         how = "[no clear/invalidate+flush before the pin check: seeded mutation]"
+    elif tlb_batch:
+        how = tlb_batch.clear_ref() + "; pte_dirty(pteval) -> folio_mark_dirty(folio)"
     elif deferred_flush:
         how = "pteval = ptep_get_and_clear(); set_tlb_ubc_flush_pending() (A1)"
     else:

@@ -32,11 +32,15 @@ from .mm import MM, NO_TLB, ZERO, Ctx, Kernel, LazyMM, pte_present, written
 
 
 def emit_access(ctx: Ctx, k: Kernel, op: str, tag: str = "cpu", done_ghost: str | None = None,
-                cont: str = DONE, label: str = "access", on_none: str | None = None) -> None:
+                cont: str = DONE, label: str = "access", on_none: str | None = None,
+                tlb: str | None = None) -> None:
     """One user access `op` ("store" or "load") at the modelled address, then `cont`. The thread's
     fault handlers are emitted afterwards with emit_fault_handlers(). `on_none`: where the thread goes
     when the PTE is none (the page was moved or zapped away: the fault would map a fresh page, which
-    the scenario does not follow); without it the access waits for a PTE."""
+    the scenario does not follow); without it the access waits for a PTE. `tlb` (a field: this CPU's
+    TLB entry for the address, as mm.LazyMM keeps it): x86 MMU semantics for stores: a cached dirty
+    (writable) entry "<folio>:dirty" lets the store through without a page walk, whatever the PTE
+    says now, until a TLB flush drops it; a store through a present writable PTE caches one."""
     mm = ctx.mm
     ctx.caller(label)
     L = ctx.vars
@@ -44,7 +48,21 @@ def emit_access(ctx: Ctx, k: Kernel, op: str, tag: str = "cpu", done_ghost: str 
     seen = ctx.local("seen", "-", "what the load read") if op == "load" else None
     store = op == "store"
 
+    def stale(s) -> str | None:
+        """The folio a cached dirty TLB entry still translates the address to."""
+        if store and tlb:
+            entry = getattr(s, tlb)
+            if entry.endswith(":dirty"):
+                return entry.split(":")[0]
+        return None
+
     def access(s):
+        fid = stale(s)
+        if fid is not None:
+            d = {mm.f["data"][fid]: written(getattr(s, mm.f["data"][fid]), tag), result: "stored", GOTO: cont}
+            if done_ghost:
+                d[done_ghost] = True
+            return d
         pte = getattr(s, mm.pte)
         if pte.kind == "none" and on_none:
             return {result: "none", GOTO: on_none}
@@ -56,6 +74,8 @@ def emit_access(ctx: Ctx, k: Kernel, op: str, tag: str = "cpu", done_ghost: str 
                      mm.pte: pte._replace(dirty=True), result: "stored", GOTO: cont}
                 if done_ghost:
                     d[done_ghost] = True
+                if tlb:
+                    d[tlb] = f"{pte.folio}:dirty"      # the page walk fills the TLB
                 return d
             return {orig: pte, fwrite: True, ret: label, GOTO: "hpf.wp"}
         if pte.kind == "swap":
@@ -67,11 +87,16 @@ def emit_access(ctx: Ctx, k: Kernel, op: str, tag: str = "cpu", done_ghost: str 
     writes = [orig, fwrite, result, ret, mm.pte] + mm.ff("data") + ([done_ghost] if done_ghost else [])
     if seen:
         writes.append(seen)
+    if tlb:
+        writes.append(tlb)
     verb = "store to" if store else "load from"
-    ctx.step(label, f"user space: {verb} the page (MMU: pte_present{' && pte_write' if store else ''}, "
-             "else #PF -> handle_mm_fault -> handle_pte_fault)",
-             guard=(lambda s: True) if on_none else (lambda s: getattr(s, mm.pte).kind != "none"),
-             effect=access, reads=[mm.pte] + mm.ff("data"), writes=writes,
+    mmu = (f"MMU: pte_present{' && pte_write' if store else ''}, else #PF -> handle_mm_fault -> handle_pte_fault"
+           if not (store and tlb) else
+           "x86 MMU: a cached dirty TLB entry lets the store through without a page walk; else pte_present "
+           "&& pte_write (the walk caches the entry), else #PF -> handle_mm_fault -> handle_pte_fault")
+    ctx.step(label, f"user space: {verb} the page ({mmu})",
+             guard=(lambda s: True) if on_none else (lambda s: stale(s) is not None or getattr(s, mm.pte).kind != "none"),
+             effect=access, reads=[mm.pte] + mm.ff("data") + ([tlb] if tlb else []), writes=writes,
              branches=[cont, "hpf.wp", "dsp.lookup", "dsp.swapin_error"] + ([on_none] if on_none else []))
 
 

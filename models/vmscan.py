@@ -84,7 +84,7 @@ from dataclasses import dataclass
 from pteverify.model import DONE, FREE, GOTO
 
 from .mm import NO_FOLIO, PTE_NONE, ZERO, ArchHook, Ctx, Kernel, LazyMM, pte_swap
-from .rmap import emit_try_to_unmap_one
+from .rmap import TlbUnmapBatch, emit_try_to_unmap_one
 
 
 LRUS = ("pte", "inactive_file", "mglru")
@@ -125,7 +125,11 @@ class Lazyfree:
 
 def emit_shrink_page_list(ctx: Ctx, k: Kernel, *, isolate_ref: str | None = None,
                           cont: str = DONE, lazyfree: Lazyfree | None = None,
-                          tlb_flush: ArchHook | None = None) -> None:
+                          tlb_flush: ArchHook | None = None, tlb_batch: TlbUnmapBatch | None = None) -> None:
+    """`tlb_batch` (rmap.TlbUnmapBatch): reclaim unmaps with TTU_BATCH_FLUSH: try_to_unmap_one() may
+    defer the flush; shrink_folio_list() calls try_to_unmap_flush_dirty() before pageout() and
+    try_to_unmap_flush() before the folios are freed (free_unref_folios()) and at the end of the list
+    (the `keep` path)."""
     mm = ctx.mm
     lf = lazyfree
     lru = lf.lru if lf else "pte"
@@ -140,6 +144,8 @@ def emit_shrink_page_list(ctx: Ctx, k: Kernel, *, isolate_ref: str | None = None
     lazy_reads = mm.ff("swapbacked") if lf else []
     flush_reads = list(tlb_flush.reads) if tlb_flush else []
     flush_writes = list(tlb_flush.writes) if tlb_flush else []
+    batch_reads = tlb_batch.reads() if tlb_batch else []
+    batch_writes = tlb_batch.fields() if tlb_batch else []
 
     def keep(s, d, locked: bool = True):
         """The folio is not reclaimed: continue at the `keep` step (unlock, putback)."""
@@ -237,7 +243,7 @@ def emit_shrink_page_list(ctx: Ctx, k: Kernel, *, isolate_ref: str | None = None
 
     # -- try_to_unmap() -> mm/rmap.c:try_to_unmap_one ------------------------------------------------
     emit_try_to_unmap_one(ctx, k, page, fail="keep", done="pageout", lazyfree=lf, tlb_flush=tlb_flush,
-                          folio_locked=True)
+                          folio_locked=True, tlb_batch=tlb_batch)
 
     # -- pageout ------------------------------------------------------------------------------------
     def pageout(s):
@@ -250,9 +256,12 @@ def emit_shrink_page_list(ctx: Ctx, k: Kernel, *, isolate_ref: str | None = None
             return {GOTO: "remove"}                    # clean: straight to __remove_mapping()
         if lf and not getattr(s, mm.f["swapbacked"][fid]):
             return keep(s, {})                         # dirty file-LRU folio: folio_set_reclaim()
+        d = {}
+        if tlb_batch:
+            tlb_batch.flush_dirty(s, d)                # try_to_unmap_flush_dirty() before pageout()
         if getattr(s, mm.f["ref"][fid]) != 2:
-            return keep(s, {})                         # !is_page_cache_freeable(): PAGE_KEEP
-        return None
+            return keep(s, d)                          # !is_page_cache_freeable(): PAGE_KEEP
+        return d or None
 
     if lf:
         pageout_ref = ("mm/vmscan.c:shrink_folio_list: folio_mapped() -> activate_locked; "
@@ -262,8 +271,17 @@ def emit_shrink_page_list(ctx: Ctx, k: Kernel, *, isolate_ref: str | None = None
     else:
         pageout_ref = ("mm/vmscan.c:shrink_page_list: PageDirty() -> pageout(): "
                        "is_page_cache_freeable() [only the isolation and swap-cache references, else PAGE_KEEP]")
+    if tlb_batch:
+        pageout_ref = ("mm/vmscan.c:shrink_folio_list: folio_mapped() -> activate_locked; "
+                       "folio_maybe_dma_pinned() -> activate_locked; folio_test_dirty(): "
+                       + ("[seeded: no try_to_unmap_flush_dirty()] " if tlb_batch.form == "seeded-no-flush-dirty"
+                          else "try_to_unmap_flush_dirty() [tlb_ubc->writable -> try_to_unmap_flush()]; "
+                          if tlb_batch.form == "d950c9477d51" else "")
+                       + "pageout(): is_page_cache_freeable() [only the isolation and swap-cache references, "
+                       "else PAGE_KEEP]")
     ctx.step("pageout", pageout_ref,
-             effect=pageout, reads=[page] + mm.ff("map", "dirty", "ref") + (mm.ff("pin") if lf else []) + lazy_reads,
+             effect=pageout, reads=[page] + mm.ff("map", "dirty", "ref") + (mm.ff("pin") if lf else []) + lazy_reads
+             + batch_reads, writes=batch_writes,
              branches=["keep", "remove"])
 
     def writepage(s):
@@ -293,6 +311,8 @@ def emit_shrink_page_list(ctx: Ctx, k: Kernel, *, isolate_ref: str | None = None
                     not k.lazyfree_ref_check and getattr(s, mm.f["dirty"][fid])):
                 return keep(s, d)
             d[mm.lock[fid]] = FREE                     # PGLAZYFREED; folio_unlock(); free_it
+            if tlb_batch:
+                tlb_batch.flush(s, d)                  # try_to_unmap_flush() before free_unref_folios()
             mm.put_folio(s, d, fid)
             ctx.reset(d, *LOCALS)
             d[GOTO] = cont
@@ -304,6 +324,8 @@ def emit_shrink_page_list(ctx: Ctx, k: Kernel, *, isolate_ref: str | None = None
         d[mm.swp_cache] = NO_FOLIO
         d[mm.swp_has_cache] = False
         mm.fset(d, fid, swapcache=False)
+        if tlb_batch:
+            tlb_batch.flush(s, d)                      # try_to_unmap_flush() before free_unref_folios()
         mm.put_folio(s, d, fid, 2)
         d[mm.lock[fid]] = FREE
         mm.maybe_free_slot(s, d)
@@ -319,24 +341,34 @@ def emit_shrink_page_list(ctx: Ctx, k: Kernel, *, isolate_ref: str | None = None
                        + ("; PageDirty() -> page_ref_unfreeze(), keep_locked" if not k.lazyfree_ref_check
                           else " [the dirty flag not re-checked]")
                        + "; PGLAZYFREED; folio_unlock(); free_it")
+    if tlb_batch:
+        remove_ref = ("mm/vmscan.c:shrink_folio_list: folio_trylock(); folio_test_dirty/writeback -> keep; "
+                      "__remove_mapping(): folio_ref_freeze(folio, 2) [fails with extra references]; "
+                      "__swap_cache_del_folio(); folio_unlock(); free_it: try_to_unmap_flush(); "
+                      "free_unref_folios()")
     ctx.step("remove", remove_ref,
              effect=remove, reads=[page] + mm.locks() + slot + mm.ff("dirty", "writeback", "map", "ref", "swapcache")
-             + lazy_reads,
-             writes=mm.locks() + slot + folio_all + locals_, branches=["keep", cont])
+             + lazy_reads + batch_reads,
+             writes=mm.locks() + slot + folio_all + locals_ + batch_writes, branches=["keep", cont])
 
     def keep_step(s):
         fid = getattr(s, page)
         d = {GOTO: cont}
         if getattr(s, mm.lock[fid]) == ctx.owner:
             d[mm.lock[fid]] = FREE
+        if tlb_batch:
+            tlb_batch.flush(s, d)                      # the end of the list: try_to_unmap_flush()
         mm.put_folio(s, d, fid)
         ctx.reset(d, *LOCALS)
         return d
 
-    ctx.step("keep", "mm/vmscan.c:shrink_page_list: keep_locked / activate_locked: unlock_page(); "
+    ctx.step("keep", "mm/vmscan.c:shrink_folio_list: keep_locked / activate_locked: folio_unlock(); the end "
+             "of the list: try_to_unmap_flush(); free_unref_folios(); shrink_inactive_list: "
+             "move_folios_to_lru() [drops the isolation reference]" if tlb_batch else
+             "mm/vmscan.c:shrink_page_list: keep_locked / activate_locked: unlock_page(); "
              "putback_lru_page() [drops the isolation reference]",
-             effect=keep_step, reads=[page] + mm.locks() + mm.ff("ref", "map", "swapcache"),
-             writes=mm.locks() + folio_all + locals_, branches=[cont])
+             effect=keep_step, reads=[page] + mm.locks() + mm.ff("ref", "map", "swapcache") + batch_reads,
+             writes=mm.locks() + folio_all + locals_ + batch_writes, branches=[cont])
 
     if lru == "mglru":
         again = "walk_pte_range" if lf.retry else cont

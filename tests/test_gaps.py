@@ -25,6 +25,13 @@ EXPECTED = {
         "v6.1": None,
         "seeded-no-recheck": "zapped_pte_stays_zapped",
     },
+    "reclaim-deferred-flush": {
+        "mainline-2026": None,
+        "d950c9477d51": None,
+        "72b252aed506": None,
+        "72b252aed506^": None,
+        "seeded-no-flush-dirty": "no_lost_write",
+    },
 }
 
 
@@ -41,7 +48,7 @@ def test_unuse_pte_without_rmap_exclusive_loses_the_dma():
     gup = first(tr, "odirect", "follow_page")
     unmap = first(tr, "reclaim", "unmap.set", gup)
     mapped = first(tr, "swapoff", "set_pte", unmap)
-    assert tr[mapped].changes["A_excl"] is False if "A_excl" in tr[mapped].changes else True
+    assert "A_excl" not in tr[mapped].changes, "mapped without RMAP_EXCLUSIVE"
     copy = first(tr, "writer", "wp.copy_pte", mapped)
     dma = first(tr, "odirect", "dma", gup)
     assert dma > first(tr, "writer", "wp.copy_user", mapped), "the DMA lands after the COW copy"
@@ -98,3 +105,44 @@ def test_ptl_only_writer_kills_unuse_pte_mutants():
     for mid in ("swapoff.unuse_pte:drop-lock:ptl", "swapoff.unuse_pte:swap-next", "dontneed.zap:drop-guard"):
         assert by[mid].status == mut.KILLED and by[mid].how == "zapped_pte_stays_zapped", (mid, by[mid].how)
     assert not [m for m in rep.mutants if m.status == mut.SURVIVED]
+
+
+# -- 3. a store through a stale TLB entry after reclaim deferred its flush ---------------------------
+
+def test_no_flush_dirty_lets_a_stale_store_land_after_pageout():
+    r = run("reclaim-deferred-flush", "seeded-no-flush-dirty")
+    assert r.verdict == VIOLATED and r.invariant == "no_lost_write"
+    tr = trace_steps(r)
+    clear = first(tr, "reclaim", "unmap.clear", where=lambda c: c.get("reclaim_tlb_ubc_writable") == (False, True))
+    write = first(tr, "reclaim", "swap_writepage", clear)
+    store = first(tr, "writer", "access", write)
+    freed = first(tr, "reclaim", "remove", store)
+    assert tr[freed].changes.get("tlb") == ("A:dirty", "-"), "try_to_unmap_flush() only at free_it: too late"
+    before = r.states_in_trace[store]
+    assert before.tlb == "A:dirty" and before.pte.kind == "swap", "the store went through the stale entry"
+
+
+def test_flush_dirty_ends_the_stale_entry_before_pageout():
+    """mainline: a store through the stale entry after the PTE was cleared is reached, and the
+    entry is gone before swap_writepage() takes the data."""
+    assert run("reclaim-deferred-flush", "mainline-2026").verdict == HOLDS
+
+    def stored_through_stale_entry(cm, s):
+        return s.tlb == "A:dirty" and s.pte.kind == "swap" and s.cpu_stored
+
+    def stale_under_writeback(cm, s):
+        mapped = s.pte.kind == "present" and s.pte.folio == "A"
+        return s.tlb == "A:dirty" and not mapped and s.A_writeback
+
+    assert reachable("reclaim-deferred-flush", "mainline-2026", stored_through_stale_entry)
+    assert not reachable("reclaim-deferred-flush", "mainline-2026", stale_under_writeback)
+    assert reachable("reclaim-deferred-flush", "seeded-no-flush-dirty", stale_under_writeback)
+
+
+def test_72b252aed506_flushes_a_dirty_pte_at_once():
+    def deferred_dirty(cm, s):
+        return s.tlb == "A:dirty" and s.pte.kind != "present"
+
+    assert not reachable("reclaim-deferred-flush", "72b252aed506", deferred_dirty)
+    assert not reachable("reclaim-deferred-flush", "72b252aed506^", deferred_dirty)
+    assert reachable("reclaim-deferred-flush", "d950c9477d51", deferred_dirty)

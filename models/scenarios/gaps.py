@@ -30,11 +30,12 @@ from ..invariants import (final_nothing_leaked, final_swapoff_leaves_no_swap_ref
                           progress_every_thread_finishes)
 from ..memory import emit_fault_handlers, emit_zap
 from ..mm import MM, ORIGINAL, Lazy, LazyMM, pte_present, pte_swap
-from ..rmap import TLB_BATCH_FORMS
+from ..rmap import TLB_BATCH_FORMS, TlbUnmapBatch
 from ..swapfile import emit_try_to_unuse
 from ..user import emit_access
 from ..vmscan import emit_shrink_page_list
-from .anon_exclusive import EXCLUSIVE_KNOBS, _exclusive_invariants, _kernel, _mapped_exclusive
+from .anon_exclusive import (EXCLUSIVE_KNOBS, K_MAP_WRITABLE, K_SWAP_TABLE, _exclusive_invariants, _kernel,
+                             _mapped_exclusive)
 
 
 K_UNUSE_RMAP_EXCLUSIVE = Knob("swapoff.rmap_exclusive", True,
@@ -123,5 +124,36 @@ def swapoff_vs_dontneed(knobs) -> Model:
     _exclusive_invariants(mm, k)
     final_nothing_leaked(mm)
     final_swapoff_leaves_no_swap_reference(mm)
+    progress_every_thread_finishes(m)
+    return m
+
+
+@builder(K_TLB_BATCH, K_SWAP_TABLE, K_MAP_WRITABLE)
+def reclaim_deferred_flush(knobs) -> Model:
+    """Reclaim unmaps with a deferred TLB flush while another CPU caches a writable translation."""
+    k = _kernel(knobs, synchronous_io=False)
+    m = Model("reclaim-deferred-flush", "no store through a stale TLB entry is lost after reclaim deferred "
+              "its flush", knobs)
+    mm = MM(m, folios=("A", "B"))
+    mm.add_pte(pte_present("A", write=True, dirty=True))
+    mm.add_folios(A=_mapped_exclusive(k))
+    mm.add_swap_slot()
+    # the writer's CPU stored to the page before: its TLB caches the dirty, writable translation
+    lzm = LazyMM(mm, Lazy(tlb=True), tlb_init="A:dirty")
+    cpu_done = mm.ghost("cpu_stored", False, "the writer's store completed")
+
+    reclaim = mm.thread("reclaim", "kswapd: shrink_folio_list() with TTU_BATCH_FLUSH on the page")
+    batch = TlbUnmapBatch(reclaim, knobs["reclaim.tlb_batch"], lzm.flush_hook())
+    emit_shrink_page_list(reclaim, k, tlb_batch=batch)
+    writer = mm.thread("writer", "a thread of the process on another CPU, whose TLB caches the page's "
+                       "dirty translation, stores to the page")
+    emit_access(writer, k, "store", "cpu", cpu_done, tlb=lzm.tlb)
+    emit_fault_handlers(writer, k)
+
+    _exclusive_invariants(mm, k)
+    inv_no_lost_write(mm, {"cpu": cpu_done})
+    inv_cached_writable_translation_is_live(mm, lzm.tlb)
+    final_nothing_leaked(mm)
+    final_writeback_ends(mm)
     progress_every_thread_finishes(m)
     return m
