@@ -23,6 +23,7 @@ from ..kernel.cpp import COMPILE_TIME_ZERO, CONFIG_TESTS, Macro, Preprocessor, j
 from .model import FLAG_ACCESSORS, FLAG_NAMES, PMD_MACROS, REQUIRED_MACROS
 
 PMD_OPTIONAL = ("pmd_present", "pmd_none")
+THP_MIGRATION = "CONFIG_ARCH_ENABLE_THP_MIGRATION"
 C_WORDS = {"unsigned", "signed", "long", "int", "short", "char", "void", "const", "volatile",
            "struct", "union", "enum", "sizeof", "_Bool", "static", "inline", "return", "if", "else",
            "register", "restrict", "__restrict"}
@@ -327,6 +328,12 @@ class Extractor:
                                   f"(read {len(self.pp.order)} headers; skipped: {', '.join(sorted(self.pp.skipped)) or 'none'})")
             self.need(n, n)
         pmd = all(self.defined(n) for n in PMD_MACROS) and all(self.defined(n) for n in PMD_OPTIONAL)
+        pmd_skipped = None
+        if pmd and not self.config.enabled(THP_MIGRATION):
+            # swapops.h builds PMD swap entries (swp_entry_to_pmd, set_pmd_migration_entry) only
+            # under this symbol; without it the header's PMD forms are never used
+            pmd, pmd_skipped = False, (f"PMD swap forms not taken: {THP_MIGRATION} is off in this config "
+                                       "(the kernel creates PMD swap entries only with it)")
         if pmd:
             for n in PMD_MACROS + PMD_OPTIONAL:
                 self.need(n, n)
@@ -344,7 +351,8 @@ class Extractor:
                             self.where[fname] = f"renamed {actual}"
                         self.need(actual, fname)
         data = self._assemble(name, preset, flags, pmd_flags, pmd)
-        ex = Extracted(data, dict(self.where), list(self.pp.notes), sorted(self.used_files))
+        ex = Extracted(data, dict(self.where), list(self.pp.notes) + ([pmd_skipped] if pmd_skipped else []),
+                       sorted(self.used_files))
         ex.seconds = time.perf_counter() - start
         return ex
 
