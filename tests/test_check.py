@@ -16,6 +16,7 @@ import xmlschema
 
 from pteverify import check as chk
 from pteverify.scenario import specs_dir
+from pteverify.layout import load_layout, prove_layout
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS = Path(__file__).parent / "schemas"
@@ -192,6 +193,20 @@ def test_odirect_loses_the_write_on_a_broken_layout(layout):
     assert rc == 1
     assert "VIOLATED (no_lost_write)" in out
     assert "pte=0x" in out              # the race table shows the PTE values in the arch's encoding
+
+
+def test_arm64_v6_3_history_layout():
+    # extracted from the 6.3 headers: PTE_PROT_NONE at bit 58, type in bits 3-7, offset from bit 8;
+    # every applicable property proves and O_DIRECT keeps its write on it
+    lay = load_layout(ROOT / "specs/arch/history/arm64-v6.3.toml")
+    rep = prove_layout(lay)
+    assert {r.name: r.verdict for r in rep.properties} == {n: "proved" for n in (
+        "round_trip", "not_present_not_none", "flag_independent", "reserved_bits", "pmd_round_trip",
+        "pmd_not_present_not_none", "capacity", "pfn_round_trip", "migration_ad_bits")}
+    assert lay.eval_expr("pte_val(__swp_entry_to_pte(__swp_entry(31, 1)))").v == (31 << 3) | (1 << 8)
+    rc, out, _ = pteverify("run", "odirect-swapout", "--variant", "1493a1913e34", "--arch",
+                           str(ROOT / "specs/arch/history/arm64-v6.3.toml"))
+    assert rc == 0 and "HOLDS" in out
 
 
 def test_arch_on_a_scenario_without_swap_bits_is_bad_input():

@@ -487,3 +487,21 @@ def test_pmd_forms_only_with_thp_migration(tmp_path, capsys):
     assert by["pmd_round_trip"].verdict == "proved"
     # bit 24 is set on every swap PMD and pmd_present() tests it: the PMD forms are really proved
     assert by["pmd_not_present_not_none"].verdict == "disproved"
+
+
+def test_error_behind_a_missing_generated_header_is_a_note(tmp_path):
+    # a bare tree lacks generated/bounds.h: a sanity check like page-flags-layout.h's
+    # "#if ... > BITS_PER_LONG - NR_PAGEFLAGS / #error" then tests undefined names; a build would not
+    # stop there, so extraction goes on (with a note); an #error with nothing missing still refuses
+    layout_h = ("#ifndef _TOY_LAYOUT_H\n#define _TOY_LAYOUT_H\n#include <generated/bounds.h>\n"
+                "#if TOY_FLAGS_WIDTH + 4 > BITS_PER_LONG - NR_PAGEFLAGS\n#error \"Not enough bits\"\n#endif\n"
+                "#endif\n")
+    src = PGTABLE.replace("#include <generated/toy-offsets.h>\n", "#include <linux/toy-layout.h>\n")
+    tree = make_tree(tmp_path / "a", src, extra={"include/linux/toy-layout.h": layout_h})
+    ex, _ = extract_layout(tree, "toy")
+    assert any("#error at include/linux/toy-layout.h:5 not taken as fatal" in n and "<generated/bounds.h>" in n
+               for n in ex.notes)
+    tree = make_tree(tmp_path / "b", src, extra={"include/linux/toy-layout.h": layout_h,
+                                                 "include/generated/bounds.h": "#define NR_PAGEFLAGS 30\n"})
+    with pytest.raises(KernelError, match=r"include/linux/toy-layout.h:5: #error \"Not enough bits\""):
+        extract_layout(tree, "toy")
