@@ -295,7 +295,7 @@ def test_json_contract():
     assert doc["layout"] == "broken-collision" and doc["width"] == 64
     assert set(doc["capacity"]) == {"type_bits", "offset_bits"}
     for p in doc["properties"]:
-        assert set(p) <= {"name", "verdict", "seconds", "counterexample", "exception", "same_failure_as"}
+        assert set(p) <= {"name", "verdict", "seconds", "counterexample", "exception", "same_failure_as", "independent_of"}
         assert p["verdict"] in ("proved", "disproved", "unknown")
         assert ("counterexample" in p) == (p["verdict"] == "disproved")
     rt = [p for p in doc["properties"] if p["name"] == "round_trip"][0]

@@ -393,6 +393,8 @@ def format_report(report: LayoutReport, color: bool = False) -> str:
             extra += f"  (known finding: {L.known_findings[p.name]})"
         if getattr(p, "same_as", None):
             extra += f"  (same failure as {p.same_as})"
+        elif p.verdict == "disproved" and p.marks.get("own_cause"):
+            extra += f"  (a failure of its own: this counterexample satisfies {' and '.join(p.marks['own_cause'])})"
         lines.append(f"  {verdict} {p.name:<{w}} {p.seconds:6.2f}s{extra}")
         if p.verdict == "disproved" and p.counterexample is not None:
             for s in _fmt_ce(p.counterexample) + p.notes:

@@ -72,6 +72,8 @@ class PropertyResult:
             d["exception"] = self.exception
         if self.same_as:
             d["same_failure_as"] = self.same_as
+        elif self.verdict == "disproved" and self.marks.get("own_cause"):
+            d["independent_of"] = list(self.marks["own_cause"])
         if self.counterexample is not None:
             d["counterexample"] = self.counterexample
         return d
@@ -312,9 +314,11 @@ class _Query:
         self.layout = layout
         self.deadline = deadline
 
-    def run(self, build, domain_args: dict, values_hint=None):
+    def run(self, build, domain_args: dict, values_hint=None, assume=()):
         """build(sem, inputs) -> obligations. Returns ('proved'|'disproved'|'unknown', concrete
-        inputs or None, failed descriptions, ub description or None)."""
+        inputs or None, failed descriptions, ub description or None). assume: (build, domain_args)
+        of other properties taken to hold on the same inputs (within their own domains): the
+        search is then for a failure those properties do not already explain."""
         sem = Semantics(self.layout, Z3Backend())
         inp = Inputs(sem)
         obligations = build(sem, inp)
@@ -339,6 +343,10 @@ class _Query:
         conds = [c for _, c in obligations]
         goal = z3.simplify(z3.Not(z3.And(*conds))) if conds else z3.BoolVal(False)
         solver.add(goal)
+        for other, other_domain in assume:
+            held = [c for _, c in other(sem, inp)]
+            if held:
+                solver.add(z3.Implies(_domain(sem, inp, **other_domain), z3.And(*held)))
         r = solver.check()
         if r == z3.unsat:
             return "proved", None, [], None
@@ -410,12 +418,42 @@ def _counterexample(layout: Layout, values: dict, failed: list[str], extra: dict
     return ce
 
 
+def _fails_at(layout: Layout, build, domain_args: dict, values: dict) -> list[str]:
+    """The obligations of a property that fail at these concrete inputs, if they are in its domain."""
+    sem = Semantics(layout, PY, values.get("symbols"))
+    inp = Inputs(sem, values)
+    try:
+        if not _domain(sem, inp, **domain_args):
+            return []
+        return [d for d, c in build(sem, inp) if not c]
+    except UndefinedBehaviour as ub:
+        return [ub.describe()]
+
+
 def _check(layout: Layout, name: str, build, domain_args: dict, deadline: float, detail: str,
-           extra_fn=None) -> PropertyResult:
+           extra_fn=None, earlier: list | None = None) -> PropertyResult:
+    """earlier: (name, build, domain_args) of the properties already disproved. When this
+    property's counterexample also breaks one of them, the search is repeated assuming they hold:
+    no failure left means this one repeats theirs (same_as); a failure left is one of its own and
+    becomes the counterexample."""
     start = time.monotonic()
     verdict, values, failed, ub = _Query(layout, deadline).run(build, domain_args)
     ce = None
     marks = {}
+    same_as = None
+    if verdict == "disproved" and ub is None and earlier:
+        also = [e for e in earlier if _fails_at(layout, e[1], e[2], values)]
+        if not also:
+            marks["own_cause"] = [n for n, _, _ in earlier]
+        else:
+            v2, values2, _, ub2 = _Query(layout, deadline).run(
+                build, domain_args, assume=[(b, d) for _, b, d in earlier])
+            if v2 == "proved":
+                same_as = [n for n, _, _ in also]
+            elif v2 == "disproved" and ub2 is None:
+                values = values2
+                marks["own_cause"] = [n for n, _, _ in also]
+        marks["repeat_checked"] = True       # the counterexample breaks no earlier property, or was re-searched
     if verdict == "disproved":
         if ub is not None:
             failed = [ub]
@@ -428,8 +466,17 @@ def _check(layout: Layout, name: str, build, domain_args: dict, deadline: float,
         if verdict == "disproved":
             extra = extra_fn(values) if extra_fn else None
             ce = _counterexample(layout, values, failed, extra, pmd=name in PMD_PROPERTIES)
-            marks = {"values": values, "property": name, "ub": ub is not None}
-    return PropertyResult(name, verdict, time.monotonic() - start, ce, detail, marks)
+            marks.update({"values": values, "property": name, "ub": ub is not None})
+    r = PropertyResult(name, verdict, time.monotonic() - start, ce, detail, marks)
+    if verdict == "disproved" and same_as:
+        r.same_as = same_as[0]
+        names = " and ".join(same_as)
+        r.detail = (f"same failure as {names} (every counterexample of this property also breaks "
+                    f"{'it' if len(same_as) == 1 else 'one of them'}); {detail}")
+    elif verdict == "disproved" and marks.get("own_cause"):
+        r.detail = (f"a failure of its own, not only {' and '.join(marks['own_cause'])}'s "
+                    f"(this counterexample satisfies {'it' if len(marks['own_cause']) == 1 else 'them'}); {detail}")
+    return r
 
 
 def _capacity(layout: Layout, kmax: int, limit: int, deadline: float) -> tuple[PropertyResult, dict]:
@@ -539,13 +586,13 @@ def _symbols_detail(layout: Layout) -> str:
 
 
 def _check_each_flag(layout: Layout, name: str, flags, obligation, domain_args: dict, deadline,
-                     detail: str) -> PropertyResult:
+                     detail: str, check=None) -> PropertyResult:
     """One property over every flag: proved when each flag's obligation is; the first failing flag
     is the counterexample (named in it and in the diagram's marks)."""
     start = time.monotonic()
     r = None
     for f in flags:
-        r = _check(layout, name, lambda s, i, f=f: obligation(s, i, f), domain_args, deadline(), detail)
+        r = (check or _check)(layout, name, lambda s, i, f=f: obligation(s, i, f), domain_args, deadline(), detail)
         if r.verdict != "proved":
             if r.counterexample is not None:
                 r.counterexample["flag"] = f
@@ -581,14 +628,22 @@ def prove_layout(layout: Layout, properties: list[str] | None = None,
     def deadline():
         return time.monotonic() + timeout_s
 
+    failures: list = []          # (name, build, domain_args) of the properties disproved so far
+
+    def check(layout, name, build, domain_args, deadline_at, detail, extra_fn=None):
+        r = _check(layout, name, build, domain_args, deadline_at, detail, extra_fn, earlier=failures)
+        if r.verdict == "disproved" and not r.marks.get("ub"):
+            failures.append((name, build, domain_args))
+        return r
+
     for name in PROPERTY_NAMES:
         if name not in wanted:
             continue
         if name == "round_trip":
-            results.append(_check(layout, name, obligations_round_trip, base_domain, deadline(), dom))
+            results.append(check(layout, name, obligations_round_trip, base_domain, deadline(), dom))
         elif name == "not_present_not_none":
             flags = ", any swp flags" if sem.flags() else ""
-            r = _check(layout, name, obligations_not_present_not_none, slot_domain, deadline(),
+            r = check(layout, name, obligations_not_present_not_none, slot_domain, deadline(),
                        f"{dom}{flags}; {slot_text}")
             r.exception = SLOT_EXCEPTION if exception else None
             results.append(r)
@@ -597,7 +652,7 @@ def prove_layout(layout: Layout, properties: list[str] | None = None,
                 skipped.append((name, "no swp flags declared in [flags]"))
                 continue
             results.append(_check_each_flag(layout, name, sem.flags(), obligations_flag, base_domain,
-                                            deadline, f"{', '.join(sem.flags())}; {dom}, any other flags"))
+                                            deadline, f"{', '.join(sem.flags())}; {dom}, any other flags", check))
         elif name == "reserved_bits":
             if layout.must_be_zero is None and layout.hardware_may_set is None:
                 skipped.append((name, "no [bits] must_be_zero or hardware_may_set declared"))
@@ -607,19 +662,19 @@ def prove_layout(layout: Layout, properties: list[str] | None = None,
             except UndefinedBehaviour:
                 ref = 0
             parts = [k for k in ("must_be_zero", "hardware_may_set") if getattr(layout, k) is not None]
-            results.append(_check(layout, name, lambda s, i: obligations_reserved(s, i, ref), base_domain,
+            results.append(check(layout, name, lambda s, i: obligations_reserved(s, i, ref), base_domain,
                                   deadline(), f"{' and '.join(parts)}; {dom}, any swp flags, any hardware bits"))
         elif name == "pmd_round_trip":
             if not has_pmd:
                 skipped.append((name, "no PMD forms (__swp_entry_to_pmd) in this layout"))
                 continue
-            results.append(_check(layout, name, obligations_pmd_round_trip, base_domain, deadline(), dom))
+            results.append(check(layout, name, obligations_pmd_round_trip, base_domain, deadline(), dom))
         elif name == "pmd_not_present_not_none":
             if not has_pmd or not ("pmd_present" in layout.macros or "pmd_none" in layout.macros):
                 skipped.append((name, "no PMD forms with pmd_present/pmd_none in this layout"))
                 continue
             flags = ", any PMD swp flags" if sem.pmd_flags() else ""
-            r = _check(layout, name, obligations_pmd_not_present_not_none, slot_domain,
+            r = check(layout, name, obligations_pmd_not_present_not_none, slot_domain,
                        deadline(), f"{dom}{flags}; {slot_text}")
             r.exception = SLOT_EXCEPTION if exception else None
             results.append(r)
@@ -629,12 +684,12 @@ def prove_layout(layout: Layout, properties: list[str] | None = None,
                                 "no PMD forms (__swp_entry_to_pmd) in this layout"))
                 continue
             results.append(_check_each_flag(layout, name, sem.pmd_flags(), obligations_pmd_flag, base_domain,
-                                            deadline, f"{', '.join(sem.pmd_flags())}; {dom}, any other PMD swp flags"))
+                                            deadline, f"{', '.join(sem.pmd_flags())}; {dom}, any other PMD swp flags", check))
         elif name == "capacity":
             r, capacity = _capacity(layout, kmax, limit, deadline())
             results.append(r)
         elif name in GENERIC_PROPERTIES:
-            r = prove_generic(layout, name, limit, deadline, _check, skipped)
+            r = prove_generic(layout, name, limit, deadline, check, skipped)
             if r is not None:
                 results.append(r)
     if "capacity" not in wanted:
@@ -650,6 +705,11 @@ def _mark_repeats(results: list[PropertyResult]) -> None:
     seen: list[tuple[str, set[str]]] = []
     for r in results:
         if r.verdict != "disproved" or not r.counterexample:
+            continue
+        if r.marks.get("repeat_checked"):
+            # decided by the solver (_check): a repeat, or a failure of its own
+            reasons = {v.split(": ")[-1].strip() for v in str(r.counterexample.get("violation", "")).split("; ") if v}
+            seen.append((r.name, reasons))
             continue
         reasons = {v.split(": ")[-1].strip() for v in str(r.counterexample.get("violation", "")).split("; ") if v}
         for name, earlier in seen:
