@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pteverify.model import FREE
 
-from .mm import MM, NO_FOLIO, ZERO, holds_write
+from .mm import MM, NO_FOLIO, ZERO, holds_write, written
 
 
 def inv_writable_pte_maps_exclusive_page(mm: MM) -> None:
@@ -512,3 +512,19 @@ def inv_cached_writable_translation_is_live(mm: MM, tlb: str) -> None:
     mm.m.invariant("cached_writable_translation_is_live", ok, [tlb] + mm.ff("ref"),
                    "a CPU's cached writable (dirty) TLB entry always translates to an allocated page: "
                    "the deferred flush runs before the folio is freed")
+
+
+def final_store_after_dontneed_on_zero_page(mm: MM, tag: str = "cpu") -> None:
+    """A final predicate for a program that calls madvise(MADV_DONTNEED) and then stores to the page:
+    once every thread is done the address resolves (present, or through the swap cache or slot) to
+    zero-fill plus that store: nothing of the discarded data comes back and the store is not lost in
+    the discarded page."""
+    want = written(ZERO, tag)
+
+    def ok(s):
+        return mm.content_at_address(s) == want
+
+    mm.m.final("store_after_dontneed_on_zero_page", ok, mm.address_reads(),
+               "after madvise(MADV_DONTNEED) and a store, a load from the address returns zero-fill plus "
+               "the store: the discarded data stays discarded and the store is in the page the address "
+               "resolves to")

@@ -194,7 +194,7 @@ from __future__ import annotations
 from pteverify.memmodel import Mem
 from pteverify.model import DONE, FREE, GOTO, ModelError
 
-from .mm import (MM, NO_FOLIO, PTE_MARKER_UFFD_WP, PTE_NONE, child_running, Ctx, Kernel, KernelII,
+from .mm import (MM, NO_FOLIO, PTE_MARKER_UFFD_WP, PTE_NONE, ArchHook, child_running, Ctx, Kernel, KernelII,
     MarkerKernel, Pte, pte_migration, pte_present, subpage_view)
 from .swap_state import read_slot
 from .tlb import sync_fields
@@ -1211,7 +1211,8 @@ def _emit_copy_pte_range(ctx: Ctx, k: Kernel, kf: KernelII, parent: MM, child: M
              effect=unlock, reads=[again], writes=locks + [again, prealloc, idx], branches=["fork.copy"])
 
 
-def emit_zap(ctx: Ctx, cont: str = DONE, ghost: str | None = None, k: Kernel | None = None) -> None:
+def emit_zap(ctx: Ctx, cont: str = DONE, ghost: str | None = None, k: Kernel | None = None,
+             tlb_flush: ArchHook | None = None, batch=None, flush_batched_pending: bool = True) -> None:
     """madvise(MADV_DONTNEED) of the address: zap_pte_range() under the PTL; the page's reference is
     dropped after the TLB flush (tlb_finish_mmu), folded into the same step. `ghost` (optional) is set
     True when the PTE has been zapped. `k` (optional): with the 2026 swap core (`k.swap_table`) the
@@ -1219,15 +1220,25 @@ def emit_zap(ctx: Ctx, cont: str = DONE, ghost: str | None = None, k: Kernel | N
     the same. The zap holds only the PTL (and the mmap lock for read): no folio lock. Its swap-cache
     reclaim (swap_put_entries_cluster(..., reclaim_cache) -> __try_to_reclaim_swap(TTRS_UNMAPPED |
     TTRS_FULL), only when swap is more than half full) is not modelled: a cached folio stays until its
-    owner frees it."""
+    owner frees it. `tlb_flush` (a CPU's TLB model, ArchHook): the mmu_gather's flush of a zapped
+    present PTE (tlb_flush_mmu() before the folio is put); `batch` (rmap.TlbUnmapBatch with an
+    mm->tlb_flush_batched field): zap_pte_range() first calls flush_tlb_batched_pending(mm) under the
+    PTL (3ea277194daa; `flush_batched_pending = False`: before it)."""
     mm = ctx.mm
+    hooks_r = (list(tlb_flush.reads) if tlb_flush else []) + (batch.mm_fields() if batch else [])
+    hooks_w = (list(tlb_flush.writes) if tlb_flush else []) + (
+        list(batch.hook.writes) + batch.mm_fields() if batch else [])
 
     def zap(s):
         pte = getattr(s, mm.pte)
         d = {mm.pte: PTE_NONE, GOTO: cont}
         if ghost:
             d[ghost] = True
+        if batch and flush_batched_pending:
+            batch.flush_batched_pending(s, d)          # flush_tlb_batched_pending(mm) [PTL held]
         if pte.present:
+            if tlb_flush:
+                tlb_flush.fn(s, d)                     # tlb_flush_mmu() before the folio is put
             fid = pte.folio
             mm.fset(d, fid, map=getattr(s, mm.f["map"][fid]) - 1)
             mm.put_folio(s, d, fid)
@@ -1241,11 +1252,14 @@ def emit_zap(ctx: Ctx, cont: str = DONE, ghost: str | None = None, k: Kernel | N
                      "zap_nonpresent_ptes(): swap_put_entries_direct(entry, nr) [the PTE cleared]"
                      if k is not None and k.swap_table else
                      "mm/madvise.c:madvise_dontneed_single_vma -> mm/memory.c:zap_pte_range: "
-                     "ptep_get_and_clear_full(); page_remove_rmap(); tlb_flush_mmu(): folio_put() "
+                     + ("flush_tlb_batched_pending(mm); " if batch and flush_batched_pending else
+                        "[no flush_tlb_batched_pending(): before 3ea277194daa] " if batch else "")
+                     + "ptep_get_and_clear_full(); page_remove_rmap(); tlb_flush_mmu(): folio_put() "
                      "[swap entry: free_swap_and_cache()]"),
              guard=lambda s: getattr(s, mm.ptl) == FREE, effect=zap,
-             reads=[mm.ptl, mm.pte] + mm.slot_fields() + mm.ff("map", "ref", "swapcache"),
-             writes=[mm.pte] + mm.slot_fields() + mm.all_folio() + ([ghost] if ghost else []), branches=[cont])
+             reads=[mm.ptl, mm.pte] + mm.slot_fields() + mm.ff("map", "ref", "swapcache") + hooks_r,
+             writes=[mm.pte] + mm.slot_fields() + mm.all_folio() + ([ghost] if ghost else []) + hooks_w,
+             branches=[cont])
 
 
 def emit_fork_copy(ctx: Ctx, mm: MM, k: MarkerKernel, child_pte: str, dst_uffd_wp: bool,

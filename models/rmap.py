@@ -53,6 +53,16 @@ from .tlb import emit_tlb_flush
 TLB_BATCH_FORMS = ("off", "72b252aed506", "d950c9477d51", "seeded-no-flush-dirty")
 
 
+def mm_tlb_flush_batched(mm: MM) -> str:
+    """Declare (once per model) mm->tlb_flush_batched; return its field name."""
+    if not hasattr(mm.m, "_tlb_flush_batched"):
+        mm.m._tlb_flush_batched = mm.m.field(
+            "tlb_flush_batched", False, (False, True),
+            "mm->tlb_flush_batched: reclaim deferred a TLB flush of this mm that no "
+            "flush_tlb_batched_pending() has flushed yet")
+    return mm.m._tlb_flush_batched
+
+
 class TlbUnmapBatch:
     """`current->tlb_ubc` of a reclaiming task (CONFIG_ARCH_WANT_BATCHED_UNMAP_TLB_FLUSH): the TLB
     flushes try_to_unmap_one() defers under TTU_BATCH_FLUSH (should_defer_flush(): x86 defers when
@@ -70,23 +80,38 @@ class TlbUnmapBatch:
     "seeded-no-flush-dirty" defers every flush but shrink_folio_list() skips try_to_unmap_flush_dirty()
     (a seeded mutation). `flush` is the CPU model's hook (the stale TLB entry dropped). The batch's
     flags are the reclaiming thread's locals; x86's arch_tlbbatch_flush() IPIs and waits, so a flush
-    step ends every stale entry at once. The batch-full flush inside try_to_unmap_one() and
-    mm->tlb_flush_batched (flush_tlb_batched_pending() of zap/mprotect) are not modelled."""
+    step ends every stale entry at once. The batch-full flush inside try_to_unmap_one() is not modelled.
 
-    def __init__(self, ctx: Ctx, form: str, flush: ArchHook):
+    `mm_batched` (optional, a field of the mm: `mm_tlb_flush_batched()`): mm->tlb_flush_batched,
+    set by set_tlb_ubc_flush_pending() (3ea277194daa; today a pending/flushed generation pair, here
+    "pending != flushed"), tested and cleared under the PTL by flush_tlb_batched_pending(mm), which
+    zap_pte_range(), change_pte_range(), move_ptes() and madvise_free_pte_range() call so that they
+    never return while a stale entry reclaim left behind can still write."""
+
+    def __init__(self, ctx: Ctx, form: str, flush: ArchHook, mm_batched: str | None = None):
         if form not in TLB_BATCH_FORMS:
             raise ModelError(f"TLB batch form {form!r} not in {TLB_BATCH_FORMS}")
         self.form = form
         self.hook = flush
+        self.mm_batched = mm_batched
         self.required = ctx.local("tlb_ubc_flush_required", False, "current->tlb_ubc.flush_required")
         self.writable = ctx.local("tlb_ubc_writable", False, "current->tlb_ubc.writable (a dirty PTE "
                                   "was cleared with its flush deferred)")
 
     def fields(self) -> list[str]:
-        return [self.required, self.writable] + list(self.hook.writes)
+        return [self.required, self.writable] + list(self.hook.writes) + self.mm_fields()
 
     def reads(self) -> list[str]:
-        return [self.required, self.writable] + list(self.hook.reads)
+        return [self.required, self.writable] + list(self.hook.reads) + self.mm_fields()
+
+    def mm_fields(self) -> list[str]:
+        return [self.mm_batched] if self.mm_batched else []
+
+    def flush_batched_pending(self, s, d: dict) -> None:
+        """flush_tlb_batched_pending(mm), called under the PTL by a PTE writer of the same mm."""
+        if self.mm_batched and MM.v(s, d, self.mm_batched):
+            self.hook.fn(s, d)                         # arch_flush_tlb_batched_pending(mm)
+            d[self.mm_batched] = False
 
     def cleared(self, s, d: dict, pteval) -> None:
         """try_to_unmap_one() cleared `pteval`: flush now, or defer it."""
@@ -94,6 +119,8 @@ class TlbUnmapBatch:
             self.hook.fn(s, d)                         # ptep_clear_flush() / flush_tlb_page()
             return
         d[self.required] = True                        # set_tlb_ubc_flush_pending()
+        if self.mm_batched:
+            d[self.mm_batched] = True                  # mm->tlb_flush_batched: pending
         if pteval.dirty and self.form != "72b252aed506":
             d[self.writable] = True
 

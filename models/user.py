@@ -102,13 +102,21 @@ def emit_access(ctx: Ctx, k: Kernel, op: str, tag: str = "cpu", done_ghost: str 
 
 def emit_access_tlb(ctx: Ctx, lzm: LazyMM, op: str, *, tag: str = "cpu", done: str | None = None,
                 last: str | None = None, seen_expect: str | None = None, label: str = "access",
-                cont: str = DONE, pte: str | None = None, userfault: str | None = None) -> None:
+                cont: str = DONE, pte: str | None = None, userfault: str | None = None,
+                swapin: Kernel | None = None) -> None:
     """A user load or store at the address, then `cont`. `last` is a ghost holding the content the
     last completed store left (stores update it; a load records it in `seen_expect` next to what it
     read). `userfault`, a field that is True while the range is registered with userfaultfd
-    (VM_UFFD_MISSING), sends a fault on pte_none to handle_userfault()."""
+    (VM_UFFD_MISSING), sends a fault on pte_none to handle_userfault(). `swapin` (a Kernel): a swap
+    PTE faults into the shared do_swap_page() (emit the thread's fault handlers afterwards with
+    emit_fault_handlers()); without it the access waits while the PTE is a swap PTE."""
     mm = lzm.mm
     pte = pte or mm.pte
+    if swapin is not None:
+        if pte != mm.pte:
+            raise AssertionError("emit_access_tlb(swapin=): only the address's own PTE")
+        ctx.caller(label)
+        fault_locals = ctx.vars
     store = op == "store"
     seen = ctx.local("seen", "-", "what the load read") if not store else None
     fault = f"{label}.fault"
@@ -128,6 +136,9 @@ def emit_access_tlb(ctx: Ctx, lzm: LazyMM, op: str, *, tag: str = "cpu", done: s
                 return _stored(d, new)
         if p.kind == "none":
             return {GOTO: uf if userfault and getattr(s, userfault) else fault}
+        if p.kind == "swap" and swapin is not None:
+            L = fault_locals                           # handle_pte_fault() -> do_swap_page()
+            return {L["orig"]: p, L["fwrite"]: store, L["ret"]: label, GOTO: "dsp.lookup"}
         if p.kind != "present":
             raise AssertionError(f"{label}: PTE {p} is not modelled here")
         fid = p.folio
@@ -158,12 +169,15 @@ def emit_access_tlb(ctx: Ctx, lzm: LazyMM, op: str, *, tag: str = "cpu", done: s
 
     reads = [pte] + mm.ff("data") + lzm.tlb_fields() + ([last] if last else []) + ([userfault] if userfault else [])
     writes = [pte] + mm.ff("data") + lzm.tlb_fields() + [x for x in (done, last, seen, seen_expect) if x]
+    if swapin is not None:
+        writes += [fault_locals["orig"], fault_locals["fwrite"], fault_locals["ret"]]
     verb = "store to" if store else "load from"
     ctx.step(label, f"user space: {verb} the page (x86 MMU: a dirty TLB entry lets a store through; "
              "else the page walk needs pte_present" + (" && pte_write and sets the dirty bit" if store else "")
              + ", else #PF)",
-             guard=lambda s: getattr(s, pte).kind != "swap", effect=access, reads=reads, writes=writes,
-             branches=[cont, fault, wp] + ([uf] if userfault else []))
+             guard=lambda s: swapin is not None or getattr(s, pte).kind != "swap", effect=access, reads=reads,
+             writes=writes, branches=[cont, fault, wp] + ([uf] if userfault else [])
+             + (["dsp.lookup"] if swapin is not None else []))
 
     # do_anonymous_page(): pte_offset_map_lock(); the PTE must still be none
     def anon_fault(s):

@@ -32,6 +32,11 @@ EXPECTED = {
         "72b252aed506^": None,
         "seeded-no-flush-dirty": "no_lost_write",
     },
+    "dontneed-deferred-flush": {
+        "mainline-2026": None,
+        "3ea277194daa": None,
+        "3ea277194daa^": "store_after_dontneed_on_zero_page",
+    },
 }
 
 
@@ -146,3 +151,26 @@ def test_72b252aed506_flushes_a_dirty_pte_at_once():
     assert not reachable("reclaim-deferred-flush", "72b252aed506", deferred_dirty)
     assert not reachable("reclaim-deferred-flush", "72b252aed506^", deferred_dirty)
     assert reachable("reclaim-deferred-flush", "d950c9477d51", deferred_dirty)
+
+
+def test_dontneed_without_flush_batched_pending_stores_through_the_stale_entry():
+    r = run("dontneed-deferred-flush", "3ea277194daa^")
+    assert r.verdict == VIOLATED and r.invariant == "store_after_dontneed_on_zero_page"
+    tr = trace_steps(r)
+    clear = first(tr, "reclaim", "unmap.clear")
+    zap = first(tr, "user", "zap", clear)
+    store = first(tr, "user", "store", zap)
+    assert r.states_in_trace[store].tlb == "A:dirty", "the store after madvise() used the stale entry"
+    assert "user.store.fault" not in labels(tr), "it never faulted in a new page"
+    last = r.states_in_trace[-1]
+    assert last.pte.kind == "none" and last.last_written == "old+cpu"
+    assert r.kind == "final"
+
+
+def test_zap_flushes_the_batched_flush_pending():
+    assert run("dontneed-deferred-flush", "mainline-2026").verdict == HOLDS
+
+    def zapped_after_deferred_flush(cm, s):
+        return s.pte.kind == "none" and s.tlb == "-" and not s.tlb_flush_batched and s.reclaim_tlb_ubc_flush_required
+
+    assert reachable("dontneed-deferred-flush", "mainline-2026", zapped_after_deferred_flush)

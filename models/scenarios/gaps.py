@@ -12,6 +12,10 @@ threads; the variants are in specs/scenarios/<name>.toml.
   (zap_pte_range() -> zap_nonpresent_ptes() -> swap_put_entries_direct()) holds only the PTL: no
   folio lock, and the mmap lock only for read, as swapoff's unuse_mm(). unuse_pte() must re-check
   the PTE under the PTL (pte_same_as_swp()) after unuse_pte_range() found the swap PTE without it.
+* `dontneed_deferred_flush`: the same deferred flush against madvise(MADV_DONTNEED) by the CPU that
+  caches the entry: the zap finds the PTE reclaim already cleared, so without flush_tlb_batched_pending()
+  (3ea277194daa) it flushes nothing, and the program's next store goes through the stale entry into
+  the page reclaim is taking away instead of faulting in a zero page.
 * `reclaim_deferred_flush`: a CPU holds a dirty (writable) TLB entry for the page while reclaim
   unmaps it with TTU_BATCH_FLUSH: try_to_unmap_one() clears the PTE and defers the flush
   (set_tlb_ubc_flush_pending()), so that CPU can still store to the page until the batch is flushed;
@@ -27,12 +31,12 @@ from ..gup import emit_dma_write, emit_gup, emit_gup_release
 from ..invariants import (final_nothing_leaked, final_swapoff_leaves_no_swap_reference, final_writeback_ends,
                           inv_cached_writable_translation_is_live, inv_gup_page_is_mapped_page, inv_no_lost_write,
                           inv_no_swap_put_of_free_entry, inv_zapped_pte_stays_zapped,
-                          progress_every_thread_finishes)
+                          final_store_after_dontneed_on_zero_page, progress_every_thread_finishes)
 from ..memory import emit_fault_handlers, emit_zap
 from ..mm import MM, ORIGINAL, Lazy, LazyMM, pte_present, pte_swap
-from ..rmap import TLB_BATCH_FORMS, TlbUnmapBatch
+from ..rmap import TLB_BATCH_FORMS, TlbUnmapBatch, mm_tlb_flush_batched
 from ..swapfile import emit_try_to_unuse
-from ..user import emit_access
+from ..user import emit_access, emit_access_tlb
 from ..vmscan import emit_shrink_page_list
 from .anon_exclusive import (EXCLUSIVE_KNOBS, K_MAP_WRITABLE, K_SWAP_TABLE, _exclusive_invariants, _kernel,
                              _mapped_exclusive)
@@ -153,6 +157,43 @@ def reclaim_deferred_flush(knobs) -> Model:
     _exclusive_invariants(mm, k)
     inv_no_lost_write(mm, {"cpu": cpu_done})
     inv_cached_writable_translation_is_live(mm, lzm.tlb)
+    final_nothing_leaked(mm)
+    final_writeback_ends(mm)
+    progress_every_thread_finishes(m)
+    return m
+
+
+K_FLUSH_BATCHED = Knob("zap.flush_batched_pending", True,
+                       "zap_pte_range() calls flush_tlb_batched_pending(mm) under the PTL, flushing a TLB "
+                       "flush reclaim deferred for this mm (3ea277194daa, v4.12)")
+
+
+@builder(K_FLUSH_BATCHED, K_SWAP_TABLE, K_MAP_WRITABLE)
+def dontneed_deferred_flush(knobs) -> Model:
+    """madvise(MADV_DONTNEED) then a store, on the CPU whose TLB caches the page, vs reclaim's deferred flush."""
+    k = _kernel(knobs, synchronous_io=False)
+    m = Model("dontneed-deferred-flush", "MADV_DONTNEED flushes the TLB flush reclaim deferred: the next store "
+              "faults in a new page", knobs)
+    mm = MM(m, folios=("A", "B"))
+    mm.add_pte(pte_present("A", write=True, dirty=True))
+    mm.add_folios(A=_mapped_exclusive(k))
+    mm.add_swap_slot()
+    lzm = LazyMM(mm, Lazy(tlb=True), tlb_init="A:dirty")
+    last = mm.ghost("last_written", ORIGINAL, "the content the last completed store left in the page")
+    batched = mm_tlb_flush_batched(mm)
+
+    reclaim = mm.thread("reclaim", "kswapd: shrink_folio_list() with TTU_BATCH_FLUSH on the page")
+    batch = TlbUnmapBatch(reclaim, "d950c9477d51", lzm.flush_hook(), mm_batched=batched)
+    emit_shrink_page_list(reclaim, k, tlb_batch=batch)
+    user = mm.thread("user", "the program, on the CPU whose TLB caches the page's dirty translation: "
+                     "madvise(MADV_DONTNEED), then a store to the page")
+    emit_zap(user, cont="store", k=k, tlb_flush=lzm.flush_hook(), batch=batch,
+             flush_batched_pending=knobs["zap.flush_batched_pending"])
+    emit_access_tlb(user, lzm, "store", last=last, label="store", swapin=k)
+    emit_fault_handlers(user, k)
+
+    inv_cached_writable_translation_is_live(mm, lzm.tlb)
+    final_store_after_dontneed_on_zero_page(mm)
     final_nothing_leaked(mm)
     final_writeback_ends(mm)
     progress_every_thread_finishes(m)
