@@ -76,7 +76,10 @@ def test_prove_all_confirm_every_shipped_and_seeded_layout(prove_all):
     assert counterexamples == with_pte >= 5 + 30
     ub = [d["confirm"]["undefined_behaviour"] for d in layouts.values()]
     assert sum(u["checked"] for u in ub) >= 7 and all(u["checked"] == u["reported_by_ubsan"] for u in ub)
-    assert all(d["confirm"]["evaluations"] > 100 for d in layouts.values())
+    # 128-bit entries (arm64-d128) are proved, not compiled: the program's values are 64-bit
+    wide = {n for n, d in layouts.items() if d["width"] > 64}
+    assert wide == {"arm64-d128"} and all("not_compared" in layouts[n]["confirm"] for n in wide)
+    assert all(d["confirm"]["evaluations"] > 100 for n, d in layouts.items() if n not in wide)
     assert rc == 1 and not err     # disproved (the findings, the seeded layouts), and no error
 
 

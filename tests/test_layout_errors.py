@@ -78,7 +78,7 @@ def test_wrong_type(tmp_path):
 
 def test_bad_width(tmp_path):
     _, msg = _load(tmp_path, ('width = 64', 'width = 48'))
-    assert "width: must be 32 or 64, not 48" in msg
+    assert "width: must be 32, 64 or 128, not 48" in msg
 
 
 def test_toml_syntax(tmp_path):

@@ -46,6 +46,7 @@ BUILTIN_TYPEDEFS = (
     "resource_size_t", "gfp_t", "__le32", "__le64", "__be32", "__be64", "pgoff_t", "atomic_t",
     "atomic64_t", "atomic_long_t", "loff_t", "dma_addr_t", "spinlock_t", "pid_t", "vm_flags_t",
     "fmode_t", "vm_fault_t", "ulong", "uint", "__kernel_size_t",
+    "u128", "s128", "__u128", "__s128", "__uint128_t", "__int128_t",
 )
 
 

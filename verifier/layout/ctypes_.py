@@ -56,7 +56,7 @@ class StructType:
 
 
 BASE_KEYWORDS = frozenset({"signed", "unsigned", "char", "short", "int", "long", "_Bool", "bool",
-                           "const", "volatile"})
+                           "const", "volatile", "__int128"})
 
 
 def make_base_types(long_bits: int) -> dict[str, IntType]:
@@ -74,6 +74,9 @@ def make_base_types(long_bits: int) -> dict[str, IntType]:
         "unsigned long": IntType("unsigned long", long_bits, False, 4),
         "long long": IntType("long long", 64, True, 5),
         "unsigned long long": IntType("unsigned long long", 64, False, 5),
+        # GCC's 128-bit integers (arm64's CONFIG_ARM64_D128 page-table descriptors are u128)
+        "__int128": IntType("__int128", 128, True, 6),
+        "unsigned __int128": IntType("unsigned __int128", 128, False, 6),
     }
     aliases = {
         "u8": "unsigned char", "u16": "unsigned short", "u32": "unsigned int",
@@ -82,6 +85,8 @@ def make_base_types(long_bits: int) -> dict[str, IntType]:
         "uint32_t": "unsigned int", "uint64_t": "unsigned long long", "int8_t": "signed char",
         "int16_t": "short", "int32_t": "int", "int64_t": "long long", "size_t": "unsigned long",
         "ssize_t": "long", "uintptr_t": "unsigned long", "bool": "_Bool",
+        "u128": "unsigned __int128", "s128": "__int128", "__u128": "unsigned __int128",
+        "__s128": "__int128", "__uint128_t": "unsigned __int128", "__int128_t": "__int128",
     }
     for k in ("8", "16", "32", "64"):
         aliases[f"__u{k}"] = aliases[f"u{k}"]
@@ -104,6 +109,10 @@ def canonical_specifiers(words: list[str]) -> str | None:
     chars = words.count("char")
     ints = words.count("int")
     bools = words.count("_Bool") + words.count("bool")
+    if "__int128" in words:
+        if words.count("__int128") > 1 or len(words) - words.count("__int128") - signed - unsigned:
+            return None
+        return "unsigned __int128" if unsigned else "__int128" if signed <= 1 else None
     if signed + unsigned > 1 or longs > 2 or shorts > 1 or chars > 1 or ints > 1 or bools > 1:
         return None
     if bools:
@@ -144,14 +153,15 @@ def usual_arithmetic(a: IntType, b: IntType, types: dict[str, IntType]) -> IntTy
 
 def unsigned_of(t: IntType, types: dict[str, IntType]) -> IntType:
     name = {"int": "unsigned int", "long": "unsigned long", "long long": "unsigned long long",
-            "short": "unsigned short", "signed char": "unsigned char"}.get(t.name)
+            "short": "unsigned short", "signed char": "unsigned char",
+            "__int128": "unsigned __int128"}.get(t.name)
     if name:
         return types[name]
     return IntType("unsigned " + t.name, t.bits, False, t.rank)
 
 
 def uint_of_bits(bits: int, types: dict[str, IntType]) -> IntType:
-    for name in ("unsigned char", "unsigned short", "unsigned int", "unsigned long long"):
+    for name in ("unsigned char", "unsigned short", "unsigned int", "unsigned long long", "unsigned __int128"):
         if types[name].bits == bits:
             return types[name]
     return IntType(f"unsigned:{bits}", bits, False, 3 if bits <= 32 else 5)

@@ -155,10 +155,14 @@ def render(layout: Layout, a: Analysis, marks: dict | None = None, pte: int | No
     if title:
         lines.append(title)
     order = list(range(w - 1, -1, -1))
-    tens = "".join(str(b // 10) for b in order)
+    tens = "".join(str(b // 10 % 10) for b in order)
     ones = "".join(str(b % 10) for b in order)
     row = "".join(red(_char(a, b)) if b in marks else _char(a, b) for b in order)
-    lines.append(f"  bit   {tens}")
+    if w > 100:          # 128-bit entries: a hundreds row
+        lines.append("  bit   " + "".join(str(b // 100) if b >= 100 else " " for b in order))
+        lines.append(f"        {tens}")
+    else:
+        lines.append(f"  bit   {tens}")
     lines.append(f"        {ones}")
     lines.append(f"  swp   {row}")
     if a.must_be_zero or a.hardware_may_set:

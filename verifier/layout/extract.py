@@ -31,7 +31,8 @@ _BASE_SIZES = {"char": 8, "short": 16, "int": 32, "long long": 64}
 _FIXED = {"u8": 8, "u16": 16, "u32": 32, "u64": 64, "s8": 8, "s16": 16, "s32": 32, "s64": 64,
           "__u8": 8, "__u16": 16, "__u32": 32, "__u64": 64, "__s8": 8, "__s16": 16, "__s32": 32,
           "__s64": 64, "bool": 8, "_Bool": 8, "__be16": 16, "__be32": 32, "__be64": 64, "__le16": 16,
-          "__le32": 32, "__le64": 64}
+          "__le32": 32, "__le64": 64, "u128": 128, "s128": 128, "__u128": 128, "__s128": 128,
+          "__int128": 128, "__uint128_t": 128, "__int128_t": 128}
 # The byte-order types of include/uapi/linux/types.h (typedef __u64 __bitwise __be64, ...): the
 # layout gets them as the plain unsigned types (cpu_to_be64() and friends are the header's business).
 _BYTE_ORDER_TYPES = {"__be16": "unsigned short", "__be32": "unsigned int", "__be64": "unsigned long long",
@@ -485,10 +486,6 @@ def _count_params(d: Decl) -> int:
 def _typedef_shape(fe: CFrontEnd, d: Decl, long_bits: int):
     """('type', 'unsigned long', deps) or ('struct', member-type | {type, members}, deps)."""
     from pycparser import c_ast, c_generator
-    wide = [t for t in d.toks if t.text in ("u128", "s128", "__int128", "__uint128_t", "__s128", "__u128")]
-    if wide:
-        raise _fail(f"type {d.name}", d.where, f"a 128-bit entry ({wide[0].text}, e.g. CONFIG_ARM64_D128) is "
-                    "outside the prover's widths (32 and 64 bits)")
     ast = fe.parse(d, f"type {d.name}")
     td = ast.ext[-1]
     if not isinstance(td, c_ast.Typedef):

@@ -334,8 +334,9 @@ def _build(path: Path, data: dict, raw: str) -> Layout:
     if not data["source"] or not all(isinstance(s, str) and s for s in data["source"]):
         raise _fail(path, raw, "must be a non-empty list of header paths", "source")
     for key in ("width", "long_bits", "pmd_width", "swp_entry_bits"):
-        if key in data and data[key] not in (32, 64):
-            raise _fail(path, raw, f"must be 32 or 64, not {data[key]}", key)
+        ok = (32, 64, 128) if key in ("width", "pmd_width") else (32, 64)
+        if key in data and data[key] not in ok:
+            raise _fail(path, raw, f"must be {', '.join(map(str, ok[:-1]))} or {ok[-1]}, not {data[key]}", key)
     for key, lo, hi in (("page_shift", 10, 24), ("max_physmem_bits", 20, 64), ("phys_addr_bits", 32, 64)):
         if key in data and not lo <= data[key] <= hi:
             raise _fail(path, raw, f"must be between {lo} and {hi}, not {data[key]}", key)
