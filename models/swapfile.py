@@ -233,16 +233,41 @@ def emit_try_to_unuse(ctx: Ctx, k: Kernel, *, retry: bool = False, match: str = 
 # 0d6af9bcf383, first merged in v7.1-rc1)
 
 
-def emit_swap_dup_entry_direct(t, sc: SwapCluster, *, free_on_success: bool,
+EXTEND_TABLE_FORMS = ("leaky", "posted-fix", "recheck")
+"""How swap_dup_entries_cluster() / swap_extend_table_alloc() / __swap_cluster_put_entry() treat the
+extend table across the ci->lock drop: `leaky` (linux-mm mm/swapfile.c @849929c21817: the allocation
+installs a table whenever none is attached, only the put that brings an overflowed count back to
+SWP_TB_COUNT_MAX - 1 and the dup's failure path try to free it), `posted-fix` (the leaky form plus
+David Carlier's posted patch: swap_extend_table_try_free() on the dup's success path and
+kfree(ci->extend_table) in swap_cluster_free_table(); dropped by its author as redundant with the
+next form), `recheck` (linux-mm mm/swapfile.c @000bd100acdb, "mm, swap: avoid leaving unused extend
+table after alloc race": swap_extend_table_alloc() re-checks under ci->lock that the cluster's table
+is there, the slot is still at SWP_TB_COUNT_MAX - 1 or above and no table was attached, and frees its
+allocation otherwise; __swap_cluster_put_entry() tries to free the table when a put leaves the count
+at SWP_TB_COUNT_MAX - 2 or SWP_TB_COUNT_MAX - 1)."""
+
+
+def _extend_form(form: str) -> str:
+    if form not in EXTEND_TABLE_FORMS:
+        raise ModelError(f"extend table form {form!r} not one of {', '.join(EXTEND_TABLE_FORMS)}")
+    return form
+
+
+def emit_swap_dup_entry_direct(t, sc: SwapCluster, *, form: str,
                                cont: str = DONE, prefix: str = "dup") -> None:
     """swap_dup_entry_direct(entry) -> swap_dup_entries_cluster(si, offset, 1) on the modelled slot
     (copy_nonpresent_pte() of fork, under the PTLs): under ci->lock, __swap_cluster_dup_entry(); at
     SWP_TB_COUNT_MAX - 1 without an extend table it fails with -ENOMEM, the function drops ci->lock,
-    swap_extend_table_alloc() installs a zeroed table (under ci->lock, unless one is there), re-takes
-    ci->lock and restarts at the same slot. `free_on_success`: the fix for 0d6af9bcf383's leak
-    (David Carlier, syzbot deedf22929084640666f) calls swap_extend_table_try_free() on the success
-    path too, as the failure path does."""
+    swap_extend_table_alloc() allocates a zeroed table and takes ci->lock to install it, then
+    swap_dup_entries_cluster() re-takes ci->lock and restarts at the same slot. `form` (see
+    EXTEND_TABLE_FORMS) says what the allocation re-checks and whether the success path frees an
+    unused table. The GFP_ATOMIC kzalloc() is modelled as succeeding: its failure path (put back,
+    swap_extend_table_try_free(), -ENOMEM -> copy_pte_range()'s swap_retry_table_alloc(GFP_KERNEL)
+    and retry) is not."""
+    form = _extend_form(form)
     top = sc.max
+    free_on_success = form == "posted-fix"
+    recheck = form == "recheck"
 
     def try_dup(s):
         count = getattr(s, sc.count)
@@ -268,7 +293,7 @@ def emit_swap_dup_entry_direct(t, sc: SwapCluster, *, free_on_success: bool,
                "__swap_cluster_dup_entry(ci, ci_off): count < SWP_TB_COUNT_MAX - 1 -> count + 1; "
                "== SWP_TB_COUNT_MAX - 1: ci->extend_table ? extend_table[ci_off] = SWP_TB_COUNT_MAX : "
                "-ENOMEM -> spin_unlock(&ci->lock); == SWP_TB_COUNT_MAX -> ++extend_table[ci_off]; "
-               + ("swap_extend_table_try_free(ci) [the leak fix]; " if free_on_success else "")
+               + ("swap_extend_table_try_free(ci) [the posted fix]; " if free_on_success else "")
                + "swap_cluster_unlock(ci)",
                guard=lambda s: getattr(s, sc.lock) == FREE, effect=try_dup,
                reads=[sc.lock, sc.count, sc.extend, sc.extend_cnt],
@@ -277,27 +302,48 @@ def emit_swap_dup_entry_direct(t, sc: SwapCluster, *, free_on_success: bool,
 
     def alloc(s):
         d = {GOTO: f"{prefix}.dup"}
-        if not getattr(s, sc.extend):
-            d[sc.extend] = True                        # ci->extend_table = table (zeroed)
-            d[sc.extend_cnt] = 0
-        return d                                       # else kfree(table)
+        if getattr(s, sc.extend):
+            return d                                   # a table is attached: kfree(table)
+        if recheck:
+            count = getattr(s, sc.count)
+            # the one modelled slot is the cluster: a free slot means a freed cluster table
+            if count == 0 or count < top - 1:
+                return d                               # goto out_free: kfree(table)
+        d[sc.extend] = True                            # ci->extend_table = table (zeroed)
+        d[sc.extend_cnt] = 0
+        return d
 
-    t.step(f"{prefix}.extend_alloc", "mm/swapfile.c:swap_extend_table_alloc(si, ci, GFP_ATOMIC): "
+    if recheck:
+        ref = ("mm/swapfile.c:swap_extend_table_alloc(si, ci, ci_off, GFP_ATOMIC): kzalloc(); "
+               "spin_lock(&ci->lock); !cluster_table_is_alloced(ci) -> out_free; "
+               "swp_tb_get_count(__swap_table_get(ci, ci_off)) < SWP_TB_COUNT_MAX - 1 -> out_free; "
+               "ci->extend_table -> out_free; ci->extend_table = table; spin_unlock(&ci->lock) "
+               "[out_free: spin_unlock(&ci->lock) then kfree(table)]; [swap_dup_entries_cluster: "
+               "spin_lock(&ci->lock); goto restart]")
+    else:
+        ref = ("mm/swapfile.c:swap_extend_table_alloc(si, ci, GFP_ATOMIC): "
                "kzalloc(); spin_lock(&ci->lock); !ci->extend_table -> ci->extend_table = table, "
                "spin_unlock() [else spin_unlock() then] kfree(table); [swap_dup_entries_cluster: "
-               "spin_lock(&ci->lock); goto restart]",
-               guard=lambda s: getattr(s, sc.lock) == FREE, effect=alloc,
-               reads=[sc.lock, sc.extend], writes=[sc.extend, sc.extend_cnt], branches=[f"{prefix}.dup"])
+               "spin_lock(&ci->lock); goto restart]")
+    t.step(f"{prefix}.extend_alloc", ref,
+           guard=lambda s: getattr(s, sc.lock) == FREE, effect=alloc,
+           reads=[sc.lock, sc.extend] + ([sc.count] if recheck else []),
+           writes=[sc.extend, sc.extend_cnt], branches=[f"{prefix}.dup"])
 
 
-def emit_swap_put_entries_direct(t, sc: SwapCluster, *, cont: str = DONE,
+def emit_swap_put_entries_direct(t, sc: SwapCluster, *, form: str, cont: str = DONE,
                                  prefix: str = "put") -> None:
     """swap_put_entries_direct(entry, 1) -> swap_put_entries_cluster(si, offset, 1, true) on the
     modelled slot (zap_nonpresent_ptes(), under the PTL): under ci->lock, a count of 1 on an uncached
     slot frees it (__swap_cluster_free_entries()); otherwise __swap_cluster_put_entry(): at
     SWP_TB_COUNT_MAX the count lives in extend_table[ci_off], which drops back into the table word
-    (and swap_extend_table_try_free()) when it reaches SWP_TB_COUNT_MAX - 1."""
+    when it reaches SWP_TB_COUNT_MAX - 1. The `leaky` and `posted-fix` forms call
+    swap_extend_table_try_free() there only; the `recheck` form calls it after any put that leaves
+    the count at SWP_TB_COUNT_MAX - 2 or SWP_TB_COUNT_MAX - 1 (a pending dup may just have attached
+    a table)."""
+    form = _extend_form(form)
     top = sc.max
+    recheck = form == "recheck"
 
     def put(s):
         count = getattr(s, sc.count)
@@ -318,15 +364,26 @@ def emit_swap_put_entries_direct(t, sc: SwapCluster, *, cont: str = DONE,
                 d[sc.extend_cnt] = c
             return d
         d[sc.count] = count - 1
+        if recheck and count - 1 == top - 2:
+            sc.try_free(s, d)
         return d
 
-    t.step(f"{prefix}.put", "mm/swapfile.c:swap_put_entries_cluster: swap_cluster_lock(); [count != 1 || cached ->] "
+    if recheck:
+        ref = ("mm/swapfile.c:swap_put_entries_cluster: swap_cluster_lock(); [count != 1 || cached ->] "
+               "__swap_cluster_put_entry() [SWP_TB_COUNT_MAX -> --extend_table[ci_off], back to "
+               "SWP_TB_COUNT_MAX - 1 -> extend_table[ci_off] = 0 and the count into the table word; "
+               "else --count in the table word; then count == SWP_TB_COUNT_MAX - 2 || count == "
+               "SWP_TB_COUNT_MAX - 1 -> swap_extend_table_try_free(ci)]; [count == 1 && !cached ->] "
+               "__swap_cluster_free_entries(); swap_cluster_unlock()")
+    else:
+        ref = ("mm/swapfile.c:swap_put_entries_cluster: swap_cluster_lock(); [count != 1 || cached ->] "
                "__swap_cluster_put_entry() [SWP_TB_COUNT_MAX -> --extend_table[ci_off], back to "
                "SWP_TB_COUNT_MAX - 1 -> swap_extend_table_try_free(ci)]; [count == 1 && !cached ->] "
-               "__swap_cluster_free_entries(); swap_cluster_unlock()",
-               guard=lambda s: getattr(s, sc.lock) == FREE, effect=put,
-               reads=[sc.lock, sc.count, sc.extend, sc.extend_cnt] + sc.free_reads(),
-               writes=[sc.count, sc.extend, sc.extend_cnt] + sc.free_writes(), branches=[cont])
+               "__swap_cluster_free_entries(); swap_cluster_unlock()")
+    t.step(f"{prefix}.put", ref,
+           guard=lambda s: getattr(s, sc.lock) == FREE, effect=put,
+           reads=[sc.lock, sc.count, sc.extend, sc.extend_cnt] + sc.free_reads(),
+           writes=[sc.count, sc.extend, sc.extend_cnt] + sc.free_writes(), branches=[cont])
 
 
 # --------------------------------------------------------------------------------------------

@@ -17,7 +17,8 @@ from pteverify.trace import trace_steps
 from scenario_helpers import check_registry, first, run
 
 EXPECTED = {
-    "swap-count-overflow": {"mainline-2026": "extend_table_freed_when_unused", "extend-table-leak-fix": None},
+    "swap-count-overflow": {"mainline-2026": None, "849929c21817": "extend_table_freed_when_unused",
+                            "extend-table-leak-fix": None},
     "uffd-move-swapcache": {"adef440691ba": "swapcache_folio_rmap_matches_pte",
                             "c50f8e6053b0": "swapcache_folio_rmap_matches_pte", "0ea148a79919": None,
                             "mainline-2026": None},
@@ -39,7 +40,7 @@ def test_registry_has_the_issue_variants():
 def test_extend_table_leak_is_the_race_of_the_fix_message():
     """dup at SWP_TB_COUNT_MAX - 1 -> -ENOMEM, ci->lock dropped, table installed; the zap lowers the
     count; the restart increments in the table word and leaves the zeroed table attached."""
-    t = trace_steps(run("swap-count-overflow", "mainline-2026"))
+    t = trace_steps(run("swap-count-overflow", "849929c21817"))
     enomem = first(t, "fork", "dup.dup")
     assert t[enomem].changes == {}                                   # -ENOMEM: nothing changed yet
     alloc = first(t, "fork", "dup.extend_alloc", enomem)
@@ -56,11 +57,11 @@ def test_freeing_the_cluster_with_the_table_attached(fixed):
     attached (swap_cluster_assert_empty() WARNs), unless swap_cluster_free_table() frees it."""
     m = Model("leak-then-free")
     sc = SwapCluster(m, count=2, max=3, teardown_frees_extend=fixed)
-    emit_swap_dup_entry_direct(m.thread("fork"), sc, free_on_success=False)
+    emit_swap_dup_entry_direct(m.thread("fork"), sc, form="leaky")
     zap = m.thread("zap")
-    emit_swap_put_entries_direct(zap, sc, cont="put1.put", prefix="put0")
-    emit_swap_put_entries_direct(zap, sc, cont="put2.put", prefix="put1")
-    emit_swap_put_entries_direct(zap, sc, prefix="put2")
+    emit_swap_put_entries_direct(zap, sc, form="leaky", cont="put1.put", prefix="put0")
+    emit_swap_put_entries_direct(zap, sc, form="leaky", cont="put2.put", prefix="put1")
+    emit_swap_put_entries_direct(zap, sc, form="leaky", prefix="put2")
     cm = m.compile()
     s = cm.initial
     for ti in (0, 0, 1, 0, 1, 1):      # dup -ENOMEM, alloc, put, dup (leaks), put, put (frees the slot)
@@ -69,34 +70,92 @@ def test_freeing_the_cluster_with_the_table_attached(fixed):
     assert getattr(s, sc.extend) == (not fixed)
 
 
-def _dups(n, count):
+def _dups(n, count, form):
     m = Model("dups")
     sc = SwapCluster(m, count=count, max=3)
     for i in range(n):
-        emit_swap_dup_entry_direct(m.thread(f"fork{i}"), sc, free_on_success=True, prefix=f"dup{i}")
+        emit_swap_dup_entry_direct(m.thread(f"fork{i}"), sc, form=form, prefix=f"dup{i}")
     return m.compile(), sc
 
 
-def test_overflow_counts_in_the_extend_table():
+@pytest.mark.parametrize("form", ["posted-fix", "recheck"])
+def test_overflow_counts_in_the_extend_table(form):
     """Two dups from SWP_TB_COUNT_MAX - 1: the table word stops at SWP_TB_COUNT_MAX, the rest of the
-    count is in extend_table[ci_off]; every interleaving ends with the same count."""
-    cm, sc = _dups(2, 2)
+    count is in extend_table[ci_off]; every interleaving ends with the same count (two dups racing
+    for the allocation: the second finds the table attached and frees its own)."""
+    cm, sc = _dups(2, 2, form)
     r = explore(cm, reduction=False, graph=True)
     finals = {s for s in r.parent if not cm.successors(s)}
     assert {(getattr(s, sc.count), getattr(s, sc.extend), getattr(s, sc.extend_cnt)) for s in finals} == {(3, True, 4)}
 
 
-def test_put_brings_the_count_back_into_the_table_word():
+@pytest.mark.parametrize("form", ["posted-fix", "recheck"])
+def test_put_brings_the_count_back_into_the_table_word(form):
     m = Model("put")
     sc = SwapCluster(m, count=2, max=3)
-    emit_swap_dup_entry_direct(m.thread("fork"), sc, free_on_success=True)
-    emit_swap_put_entries_direct(m.thread("zap"), sc, cont="done")
+    emit_swap_dup_entry_direct(m.thread("fork"), sc, form=form)
+    emit_swap_put_entries_direct(m.thread("zap"), sc, form=form, cont="done")
     cm = m.compile()
     # sequential: dup (-ENOMEM, alloc, dup to MAX with extend 3), then put: extend 3 -> MAX - 1 -> freed
     s = cm.initial
     for ti in (0, 0, 0, 1):
         (s,) = [n for t, n in cm.successors(s) if t == ti]
     assert (getattr(s, sc.count), getattr(s, sc.extend), getattr(s, sc.extend_cnt)) == (2, False, 0)
+
+
+def _fork_vs_zap(dup_form, put_form):
+    m = Model("fork-vs-zap")
+    sc = SwapCluster(m, count=2, max=3)
+    emit_swap_dup_entry_direct(m.thread("fork"), sc, form=dup_form)
+    emit_swap_put_entries_direct(m.thread("zap"), sc, form=put_form)
+    return m.compile(), sc
+
+
+def _run(cm, order):
+    s = cm.initial
+    for ti in order:
+        (s,) = [n for t, n in cm.successors(s) if t == ti]
+    return s
+
+
+def test_recheck_frees_the_table_when_the_put_came_first():
+    """@000bd100: dup -ENOMEM, the zap puts the count to SWP_TB_COUNT_MAX - 2, then
+    swap_extend_table_alloc() re-checks the count under ci->lock and frees its allocation."""
+    cm, sc = _fork_vs_zap("recheck", "recheck")
+    s = _run(cm, (0, 1, 0))                 # dup -ENOMEM, put 2 -> 1, alloc (re-check: count 1)
+    assert (getattr(s, sc.count), getattr(s, sc.extend)) == (1, False)
+    s = _run(cm, (0, 1, 0, 0))              # and the restart increments in the table word
+    assert (getattr(s, sc.count), getattr(s, sc.extend)) == (2, False)
+
+
+def test_recheck_put_frees_a_table_attached_just_before_it():
+    """@000bd100: the table is installed at SWP_TB_COUNT_MAX - 1, then the put leaves the count at
+    SWP_TB_COUNT_MAX - 2 and __swap_cluster_put_entry() frees the unused table."""
+    cm, sc = _fork_vs_zap("recheck", "recheck")
+    s = _run(cm, (0, 0, 1))                 # dup -ENOMEM, alloc installs, put 2 -> 1
+    assert (getattr(s, sc.count), getattr(s, sc.extend)) == (1, False)
+
+
+@pytest.mark.parametrize("dup_form,put_form", [("recheck", "leaky"), ("leaky", "recheck")])
+def test_each_half_of_the_recheck_fix_alone_still_leaks(dup_form, put_form):
+    """The re-check in swap_extend_table_alloc() alone misses a put right after the install; the
+    put-side try-free alone misses a put before the install: both halves are needed."""
+    cm, sc = _fork_vs_zap(dup_form, put_form)
+    r = explore(cm, reduction=False, graph=True)
+    finals = {s for s in r.parent if not cm.successors(s)}
+    assert any(getattr(s, sc.extend) and getattr(s, sc.extend_cnt) == 0 for s in finals)
+    cm, sc = _fork_vs_zap("recheck", "recheck")
+    r = explore(cm, reduction=False, graph=True)
+    finals = {s for s in r.parent if not cm.successors(s)}
+    assert {(getattr(s, sc.count), getattr(s, sc.extend)) for s in finals} == {(2, False)}
+
+
+def test_unknown_extend_table_form_is_a_model_error():
+    from pteverify.model import ModelError
+    m = Model("bad")
+    sc = SwapCluster(m, count=2, max=3)
+    with pytest.raises(ModelError, match="extend table form"):
+        emit_swap_dup_entry_direct(m.thread("fork"), sc, form="fixed")
 
 
 # --------------------------------------------------------------------------------------------

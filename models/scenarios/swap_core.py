@@ -4,12 +4,14 @@ UFFDIO_MOVE of a swap PTE against the swap cache.
 * `swap_count_overflow`: fork's copy_nonpresent_pte() duplicating a swap entry whose count sits at
   SWP_TB_COUNT_MAX - 1 (swap_dup_entry_direct() -> swap_dup_entries_cluster()) while a zap of another
   PTE holding the same entry puts one reference (swap_put_entries_direct()). The dup drops ci->lock to
-  allocate ci->extend_table; the put lowers the count meanwhile; the retry takes the normal path and
-  the zeroed table stays attached: only the failure path freed it ("swap_cluster_free_table() frees
-  every per-cluster side table but ci->extend_table ... If the count dropped in the meantime, the retry
-  takes the normal path and leaves the table behind, all entries zero", David Carlier's fix for
-  0d6af9bcf383, syzbot deedf22929084640666f). A cluster reused in place inherits the stale table
-  (swap_extend_table_alloc() skips allocation when ci->extend_table is set).
+  allocate ci->extend_table; the put lowers the count meanwhile. In linux-mm @849929c21817 (knob
+  swap.extend_table=leaky) the allocation installs the table anyway, the retry takes the normal path
+  and the zeroed table stays attached: only the failure path freed it (David Carlier's message,
+  syzbot deedf22929084640666f; a cluster freed with it WARNs in swap_cluster_assert_empty() and
+  leaks it). The newer linux-mm tree (@000bd100acdb, "mm, swap: avoid leaving unused extend table
+  after alloc race"; knob value recheck, the default) re-checks the count under ci->lock before
+  installing the table and frees it from __swap_cluster_put_entry() when a put leaves the count at
+  SWP_TB_COUNT_MAX - 2 or - 1, so a table installed just before the put goes too.
 
 * `uffd_move_swapcache`: UFFDIO_MOVE of an exclusive swap PTE while the page's own task faults it in
   and MADV_PAGEOUT swaps it out again with the same entry, the folio staying in the swap cache (the
@@ -35,7 +37,7 @@ from ..shmem import (SHMEM_LARGE_FORMS, ShmemLarge, emit_shmem_swapin_large, emi
                      emit_swap_readahead_s0)
 from ..user import emit_access_tlb
 from ..zswap import ZSWAP_WRITEBACK_FORMS, add_zswap_entry, emit_zswap_writeback_entry
-from ..swapfile import (SWAPOFF_DEVICE_FORMS, SwapDevice, emit_folio_alloc_swap, emit_free_swap_and_cache,
+from ..swapfile import (EXTEND_TABLE_FORMS, SWAPOFF_DEVICE_FORMS, SwapDevice, emit_folio_alloc_swap, emit_free_swap_and_cache,
                         emit_swap_dup_entry_direct, emit_swap_put_entries_direct, emit_swapoff)
 from ..user import emit_access
 from ..gup import emit_gup_fast
@@ -44,22 +46,28 @@ from ..vmscan import emit_shrink_page_list
 from .anon_exclusive import K_MAP_WRITABLE, K_PREPARE, K_SWAP_TABLE, K_SYNC, _exclusive_invariants, _kernel
 from .anon_exclusive_ii import ARCHES, K_ARCH as K_GUP_ARCH
 
-K_FREE_ON_SUCCESS = Knob("swap.extend_table_free_on_success", False,
-                         "swap_dup_entries_cluster() calls swap_extend_table_try_free() on its success path "
-                         "and swap_cluster_free_table() frees ci->extend_table (the fix for 0d6af9bcf383's "
-                         "leak, posted in 2026; not in the linux-mm tree read)")
-@builder(K_FREE_ON_SUCCESS)
+K_EXTEND_TABLE = Knob("swap.extend_table", "recheck",
+                      "the extend table across swap_dup_entries_cluster()'s ci->lock drop: leaky (linux-mm "
+                      "mm/swapfile.c @849929c21817: the allocation installs a table whenever none is there), "
+                      "posted-fix (leaky + swap_extend_table_try_free() on the dup's success path and "
+                      "kfree(ci->extend_table) in swap_cluster_free_table(), David Carlier's patch, dropped), "
+                      "recheck (linux-mm @000bd100acdb: swap_extend_table_alloc() re-checks the count under "
+                      "ci->lock, __swap_cluster_put_entry() frees the table at SWP_TB_COUNT_MAX - 2 / - 1)",
+                      domain=EXTEND_TABLE_FORMS)
+
+
+@builder(K_EXTEND_TABLE)
 def swap_count_overflow(knobs) -> Model:
     """fork duplicating a swap entry at SWP_TB_COUNT_MAX - 1 vs zaps putting references."""
-    fixed = knobs["swap.extend_table_free_on_success"]
+    form = knobs["swap.extend_table"]
     m = Model("swap-count-overflow", "fork vs zap across the extend_table allocation that drops ci->lock",
               knobs)
     # SWP_TB_COUNT_MAX - 1 references: the parent's PTE (which fork copies) and the other PTEs
-    sc = SwapCluster(m, count=2, max=3, teardown_frees_extend=fixed)
+    sc = SwapCluster(m, count=2, max=3, teardown_frees_extend=form == "posted-fix")
     fork = m.thread("fork", "fork(): copy_nonpresent_pte() on the parent's swap PTE")
-    emit_swap_dup_entry_direct(fork, sc, free_on_success=fixed)
+    emit_swap_dup_entry_direct(fork, sc, form=form)
     z = m.thread("zap0", "munmap()/exit of another PTE holding the entry: zap_nonpresent_ptes()")
-    emit_swap_put_entries_direct(z, sc)
+    emit_swap_put_entries_direct(z, sc, form=form)
 
     m.invariant("empty_cluster_has_no_extend_table",
                 lambda s: not getattr(s, sc.freed_with_extend), [sc.freed_with_extend],
