@@ -18,7 +18,8 @@ from scenario_helpers import check_registry, first, run
 
 EXPECTED = {
     "swap-count-overflow": {"mainline-2026": None, "849929c21817": "extend_table_freed_when_unused",
-                            "extend-table-leak-fix": None},
+                            "extend-table-leak-fix": None, "mainline-2026-alone": None,
+                            "extend-table-leak-fix-alone": None},
     "uffd-move-swapcache": {"adef440691ba": "swapcache_folio_rmap_matches_pte",
                             "c50f8e6053b0": "swapcache_folio_rmap_matches_pte", "0ea148a79919": None,
                             "mainline-2026": None},

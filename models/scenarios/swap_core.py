@@ -54,20 +54,29 @@ K_EXTEND_TABLE = Knob("swap.extend_table", "recheck",
                       "recheck (linux-mm @000bd100acdb: swap_extend_table_alloc() re-checks the count under "
                       "ci->lock, __swap_cluster_put_entry() frees the table at SWP_TB_COUNT_MAX - 2 / - 1)",
                       domain=EXTEND_TABLE_FORMS)
+K_COUNT_SETUP = Knob("swap_count.setup", "zap",
+                     "who else holds the entry, whose count is SWP_TB_COUNT_MAX - 1: zap (a zap of another "
+                     "PTE holding it runs beside fork) or alone (thread zap0 does nothing: fork must "
+                     "allocate the extend table itself)", domain=("zap", "alone"))
 
 
-@builder(K_EXTEND_TABLE)
+@builder(K_EXTEND_TABLE, K_COUNT_SETUP)
 def swap_count_overflow(knobs) -> Model:
     """fork duplicating a swap entry at SWP_TB_COUNT_MAX - 1 vs zaps putting references."""
     form = knobs["swap.extend_table"]
     m = Model("swap-count-overflow", "fork vs zap across the extend_table allocation that drops ci->lock",
               knobs)
+    setup = knobs["swap_count.setup"]
     # SWP_TB_COUNT_MAX - 1 references: the parent's PTE (which fork copies) and the other PTEs
-    sc = SwapCluster(m, count=2, max=3, teardown_frees_extend=form == "posted-fix")
+    start = 2
+    sc = SwapCluster(m, count=start, max=3, teardown_frees_extend=form == "posted-fix")
     fork = m.thread("fork", "fork(): copy_nonpresent_pte() on the parent's swap PTE")
     emit_swap_dup_entry_direct(fork, sc, form=form)
-    z = m.thread("zap0", "munmap()/exit of another PTE holding the entry: zap_nonpresent_ptes()")
-    emit_swap_put_entries_direct(z, sc, form=form)
+    zap = setup == "zap"
+    z = m.thread("zap0", "munmap()/exit of another PTE holding the entry: zap_nonpresent_ptes()"
+                 if zap else "no zap: the thread does nothing")
+    if zap:
+        emit_swap_put_entries_direct(z, sc, form=form)
 
     m.invariant("empty_cluster_has_no_extend_table",
                 lambda s: not getattr(s, sc.freed_with_extend), [sc.freed_with_extend],
@@ -84,7 +93,8 @@ def swap_count_overflow(knobs) -> Model:
         return getattr(s, sc.extend_cnt) if count == top else count
 
     # fork added one reference (the child's swap PTE), the zap dropped one
-    m.final("swap_count_matches_references", lambda s: references(s) == 2,
+    want = start + 1 - zap
+    m.final("swap_count_matches_references", lambda s: references(s) == want,
             [sc.count, sc.extend_cnt],
             "once fork and the zap are done the slot's swap count (the extend table's when the inline "
             "count is SWP_TB_COUNT_MAX) is its PTEs': the starting ones, plus the child's, minus the zapped")
