@@ -7,8 +7,8 @@
   v5.7 reuse_swap_page() rule (`use_mapcount_reuse`);
 * copy_page_range() -> copy_pte_range() -> copy_present_ptes()/copy_nonpresent_pte() on fork
   (`emit_fork` for anonymous memory with the write_protect_seq and pinned-page copy; `emit_fork_copy`
-  for swap-in error entries and uffd-wp markers); zap_pte_range() (`emit_zap`, `emit_zap_file` with
-  zap_install_uffd_wp_if_needed()).
+  for swap-in error entries and uffd-wp markers); zap_pte_range() (`emit_zap`; with a MarkerKernel,
+  a uffd-wp registered file VMA: zap_install_uffd_wp_if_needed()).
 
 The per-function history follows.
 
@@ -1212,18 +1212,25 @@ def _emit_copy_pte_range(ctx: Ctx, k: Kernel, kf: KernelII, parent: MM, child: M
 
 
 def emit_zap(ctx: Ctx, cont: str = DONE, ghost: str | None = None, k: Kernel | None = None,
-             tlb_flush: ArchHook | None = None, batch=None, flush_batched_pending: bool = True) -> None:
-    """madvise(MADV_DONTNEED) of the address: zap_pte_range() under the PTL; the page's reference is
-    dropped after the TLB flush (tlb_finish_mmu), folded into the same step. `ghost` (optional) is set
-    True when the PTE has been zapped. `k` (optional): with the 2026 swap core (`k.swap_table`) the
-    step names the 2026 calls (zap_nonpresent_ptes() -> swap_put_entries_direct()); the behaviour is
-    the same. The zap holds only the PTL (and the mmap lock for read): no folio lock. Its swap-cache
-    reclaim (swap_put_entries_cluster(..., reclaim_cache) -> __try_to_reclaim_swap(TTRS_UNMAPPED |
+             tlb_flush: ArchHook | None = None, batch=None, flush_batched_pending: bool = True, *,
+             marker: MarkerKernel | None = None, label: str = "zap") -> None:
+    """madvise(MADV_DONTNEED) of the address: zap_pte_range() under the PTL (zap_details NULL, so no
+    ZAP_FLAG_DROP_MARKER). A present PTE is cleared and its rmap removed; the page's reference is
+    dropped after the TLB flush (tlb_finish_mmu), folded into the same step; a swap entry is freed
+    (free_swap_and_cache()); other non-present entries are cleared (in an anonymous VMA a uffd-wp
+    marker too; a file VMA's is kept). `ghost` (optional) is set True when the PTE has been zapped.
+    `k` (optional): with the 2026 swap core (`k.swap_table`) the step names the 2026 calls
+    (zap_nonpresent_ptes() -> swap_put_entries_direct()); the behaviour is the same. The zap holds
+    only the PTL (and the mmap lock for read): no folio lock. Its swap-cache reclaim
+    (swap_put_entries_cluster(..., reclaim_cache) -> __try_to_reclaim_swap(TTRS_UNMAPPED |
     TTRS_FULL), only when swap is more than half full) is not modelled: a cached folio stays until its
     owner frees it. `tlb_flush` (a CPU's TLB model, ArchHook): the mmu_gather's flush of a zapped
     present PTE (tlb_flush_mmu() before the folio is put); `batch` (rmap.TlbUnmapBatch with an
     mm->tlb_flush_batched field): zap_pte_range() first calls flush_tlb_batched_pending(mm) under the
-    PTL (3ea277194daa; `flush_batched_pending = False`: before it)."""
+    PTL (3ea277194daa; `flush_batched_pending = False`: before it).
+    `marker` (a MarkerKernel): the VMA is file-backed (shmem) and registered with uffd-wp, so
+    zap_install_uffd_wp_if_needed() leaves PTE_MARKER_UFFD_WP in place of a cleared uffd-wp PTE
+    (999dad824c39; `marker.install_uffd_wp_marker`)."""
     mm = ctx.mm
     hooks_r = (list(tlb_flush.reads) if tlb_flush else []) + (batch.mm_fields() if batch else [])
     hooks_w = (list(tlb_flush.writes) if tlb_flush else []) + (
@@ -1231,32 +1238,46 @@ def emit_zap(ctx: Ctx, cont: str = DONE, ghost: str | None = None, k: Kernel | N
 
     def zap(s):
         pte = getattr(s, mm.pte)
-        d = {mm.pte: PTE_NONE, GOTO: cont}
+        d = {GOTO: cont}
         if ghost:
             d[ghost] = True
         if batch and flush_batched_pending:
             batch.flush_batched_pending(s, d)          # flush_tlb_batched_pending(mm) [PTL held]
+        if pte.kind == "marker" and marker is not None:
+            return d                                   # file VMA: a uffd-wp marker is kept
+        # ptep_get_and_clear_full(); zap_install_uffd_wp_if_needed()
+        d[mm.pte] = pte_install_uffd_wp_if_needed(marker, pte) if marker else PTE_NONE
         if pte.present:
             if tlb_flush:
                 tlb_flush.fn(s, d)                     # tlb_flush_mmu() before the folio is put
             fid = pte.folio
-            mm.fset(d, fid, map=getattr(s, mm.f["map"][fid]) - 1)
+            mm.fset(d, fid, map=getattr(s, mm.f["map"][fid]) - 1)   # page_remove_rmap()
             mm.put_folio(s, d, fid)
         elif pte.kind == "swap":
             mm.swap_free(s, d)
         return d
 
-    ctx.step("zap", ("mm/madvise.c:madvise_dontneed_single_vma -> mm/memory.c:zap_pte_range: "
-                     "flush_tlb_batched_pending(mm); present: get_and_clear_full_ptes(); "
-                     "folio_remove_rmap_ptes(); tlb_flush_mmu(): folio_put(); swap entry: "
-                     "zap_nonpresent_ptes(): swap_put_entries_direct(entry, nr) [the PTE cleared]"
-                     if k is not None and k.swap_table else
-                     "mm/madvise.c:madvise_dontneed_single_vma -> mm/memory.c:zap_pte_range: "
-                     + ("flush_tlb_batched_pending(mm); " if batch and flush_batched_pending else
-                        "[no flush_tlb_batched_pending(): before 3ea277194daa] " if batch else "")
-                     + "ptep_get_and_clear_full(); page_remove_rmap(); tlb_flush_mmu(): folio_put() "
-                     "[swap entry: free_swap_and_cache()]"),
-             guard=lambda s: getattr(s, mm.ptl) == FREE, effect=zap,
+    if marker is None:
+        ref = ("mm/madvise.c:madvise_dontneed_single_vma -> mm/memory.c:zap_pte_range: "
+               "flush_tlb_batched_pending(mm); present: get_and_clear_full_ptes(); "
+               "folio_remove_rmap_ptes(); tlb_flush_mmu(): folio_put(); swap entry: "
+               "zap_nonpresent_ptes(): swap_put_entries_direct(entry, nr) [the PTE cleared]"
+               if k is not None and k.swap_table else
+               "mm/madvise.c:madvise_dontneed_single_vma -> mm/memory.c:zap_pte_range: "
+               + ("flush_tlb_batched_pending(mm); " if batch and flush_batched_pending else
+                  "[no flush_tlb_batched_pending(): before 3ea277194daa] " if batch else "")
+               + "ptep_get_and_clear_full(); page_remove_rmap(); tlb_flush_mmu(): folio_put() "
+               "[swap entry: free_swap_and_cache()]")
+    else:
+        ref = ("mm/madvise.c:madvise_dontneed_single_vma -> mm/memory.c:zap_pte_range -> "
+               "do_zap_pte_range -> zap_present_ptes -> zap_present_folio_ptes: get_and_clear_full_ptes(); "
+               "zap_install_uffd_wp_if_needed(); folio_remove_rmap_ptes() [a PTE marker is kept: "
+               "zap_nonpresent_ptes() drops a uffd-wp marker only in an anonymous VMA]"
+               if marker.softleaf and marker.install_uffd_wp_marker else
+               "mm/madvise.c:madvise_dontneed_single_vma -> mm/memory.c:zap_pte_range: "
+               "ptep_get_and_clear_full(); " + ("zap_install_uffd_wp_if_needed(); " if marker.install_uffd_wp_marker
+                                                else "") + "page_remove_rmap(); a PTE marker is kept")
+    ctx.step(label, ref, guard=lambda s: getattr(s, mm.ptl) == FREE, effect=zap,
              reads=[mm.ptl, mm.pte] + mm.slot_fields() + mm.ff("map", "ref", "swapcache") + hooks_r,
              writes=[mm.pte] + mm.slot_fields() + mm.all_folio() + ([ghost] if ghost else []) + hooks_w,
              branches=[cont])
@@ -1323,29 +1344,3 @@ def pte_install_uffd_wp_if_needed(k: MarkerKernel, pteval: Pte) -> Pte:
     if k.install_uffd_wp_marker and pteval.uffd_wp and pteval.kind in ("present", "swap", "marker"):
         return PTE_MARKER_UFFD_WP
     return PTE_NONE
-
-
-def emit_zap_file(ctx: Ctx, mm: MM, k: MarkerKernel) -> None:
-    """madvise(MADV_DONTNEED) -> zap_page_range -> zap_pte_range() without ZAP_FLAG_DROP_MARKER."""
-
-    def zap(s):
-        pte = getattr(s, mm.pte)
-        d = {GOTO: DONE}
-        if pte.present:
-            d[mm.pte] = pte_install_uffd_wp_if_needed(k, pte)            # ptep_get_and_clear_full(); zap_install_...
-            fid = pte.folio
-            mm.fset(d, fid, map=getattr(s, mm.f["map"][fid]) - 1)   # page_remove_rmap()
-            mm.put_folio(s, d, fid)
-        return d                                           # a marker is kept; none is skipped
-
-    ctx.step("zap_pte_range", ("mm/madvise.c:madvise_dontneed_single_vma -> mm/memory.c:zap_pte_range -> "
-             "do_zap_pte_range -> zap_present_ptes -> zap_present_folio_ptes: get_and_clear_full_ptes(); "
-             "zap_install_uffd_wp_if_needed(); folio_remove_rmap_ptes() [a PTE marker is kept: "
-             "zap_nonpresent_ptes() drops a uffd-wp marker only in an anonymous VMA]")
-             if k.softleaf and k.install_uffd_wp_marker else
-             "mm/madvise.c:madvise_dontneed_single_vma -> mm/memory.c:zap_pte_range: "
-             "ptep_get_and_clear_full(); " + ("zap_install_uffd_wp_if_needed(); " if k.install_uffd_wp_marker
-                                              else "") + "page_remove_rmap(); a PTE marker is kept",
-             guard=lambda s: getattr(s, mm.ptl) == FREE, effect=zap,
-             reads=[mm.pte, mm.ptl] + mm.ff("ref", "map", "swapcache"),
-             writes=[mm.pte] + mm.all_folio(), branches=[DONE])

@@ -30,7 +30,7 @@ from ..invariants import (final_nothing_leaked, final_shmem_nothing_leaked, fina
     inv_madvise_free_discards_error, inv_marker_not_swap_entry,
     inv_no_data_after_swapin_error, inv_uffd_wp_marker_in_uffd_wp_vma, inv_uffd_wp_write_traps)
 from ..madvise import emit_madvise_free_nonpresent
-from ..memory import emit_fork_copy, emit_zap_file
+from ..memory import emit_fork_copy, emit_zap
 from ..migrate import emit_migrate_page_mte
 from ..mm import (FORK_FORMS, MM, ORIGINAL, PTE_NONE, PTE_SWAPIN_ERROR, Kernel, MarkerKernel, pte_present,
     pte_swap)
@@ -315,7 +315,7 @@ def uffd_wp_marker(knobs) -> Model:
     result = mm.ghost("writer_result", "-", "how the writer's store ended")
 
     madvise = mm.thread("madvise", "madvise(MADV_DONTNEED) over the address")
-    emit_zap_file(madvise, mm, k)
+    emit_zap(madvise, marker=k, label="zap_pte_range")
     reclaim = mm.thread("reclaim", "kswapd reclaims the shmem folio")
     emit_try_to_unmap_one_file(reclaim, mm, k)
     fork = mm.thread("fork", "the process forks" + (" (UFFD_FEATURE_EVENT_FORK)" if fork_event else ""))
