@@ -149,10 +149,11 @@ class TlbUnmapBatch:
                                          "end_addr) [pte_dirty(pteval) -> tlb_ubc->writable = true]"}[self.form]
 
 
-def emit_try_to_unmap_one(ctx: Ctx, k: Kernel, page: str, *, fail: str, done: str | None = None,
-                          cont: str | None = None, kf: KernelII | None = None, deferred_flush: bool = False,
-                          lazyfree=None, tlb_flush: ArchHook | None = None, folio_locked: bool = False,
-                          tlb_batch: TlbUnmapBatch | None = None) -> None:
+def emit_try_to_unmap_one(ctx: Ctx, k: Kernel | MarkerKernel, page: str | None, *, fail: str = DONE,
+                          done: str | None = None, cont: str | None = None, kf: KernelII | None = None,
+                          deferred_flush: bool = False, lazyfree=None, tlb_flush: ArchHook | None = None,
+                          folio_locked: bool = False, tlb_batch: TlbUnmapBatch | None = None,
+                          file: bool = False) -> None:
     """mm/rmap.c:try_to_unmap_one() of the anonymous folio in local `page` from the PTE of `ctx.mm`:
     the swap path (swap_duplicate(), the pin check, the swap PTE) and, with `lazyfree` (a
     vmscan.Lazyfree), the MADV_FREE page check of a folio without PG_swapbacked.
@@ -165,8 +166,12 @@ def emit_try_to_unmap_one(ctx: Ctx, k: Kernel, page: str, *, fail: str, done: st
     `folio_locked`: the caller is try_to_unmap() from shrink_folio_list(), whose kernel-doc says
     "Context: Caller must hold the folio lock": the walk asserts it (on 2026 kernels
     folio_dup_swap() checks it too, VM_WARN_ON_FOLIO(!folio_test_locked(folio))). `tlb_batch` (a
-    TlbUnmapBatch, reclaim's TTU_BATCH_FLUSH): the clearing step flushes or defers as its form says."""
-    _emit_unmap(ctx, k, page, kind="swap", fail=fail, done=done, cont=cont, kf=kf,
+    TlbUnmapBatch, reclaim's TTU_BATCH_FLUSH): the clearing step flushes or defers as its form says.
+    `file`: the folio is a shmem (file) folio and `k` a MarkerKernel: the one step `try_to_unmap_one`
+    clears the PTE, leaves PTE_MARKER_UFFD_WP when the VMA tracks uffd-wp
+    (pte_install_uffd_wp_if_needed(), `k.install_uffd_wp_marker`) and removes the rmap; `page` is
+    None (the folio the PTE maps), the thread ends (shmem_writepage() is not modelled further)."""
+    _emit_unmap(ctx, k, page, kind="file" if file else "swap", fail=fail, done=done, cont=cont, kf=kf,
                 deferred_flush=deferred_flush, lazyfree=lazyfree, tlb_flush=tlb_flush,
                 folio_locked=folio_locked, tlb_batch=tlb_batch)
 
@@ -181,11 +186,20 @@ def _emit_unmap(ctx: Ctx, k: Kernel, page: str, *, kind: str, fail: str, done: s
                 cont: str | None = None, kf: KernelII | None = None, deferred_flush: bool = False,
                 lazyfree=None, tlb_flush: ArchHook | None = None, folio_locked: bool = False,
                 tlb_batch: TlbUnmapBatch | None = None) -> None:
-    """The walk both unmappers share, A1-A4 under the PTL (steps `unmap.*` / `mig.*`)."""
+    """The walk both unmappers share, A1-A4 under the PTL (steps `unmap.*` / `mig.*`); the file
+    folio's branch (kind "file") is one step."""
     mm = ctx.mm
-    assert kind in ("swap", "migrate")
+    assert kind in ("swap", "migrate", "file")
     if tlb_batch is not None and (tlb_flush is not None or kf is not None or lazyfree is not None):
         raise ModelError("try_to_unmap_one: a TLB batch replaces the tlb_flush hook (anonymous swap path only)")
+
+    def remove_rmap(s, d, fid):
+        mm.fset(d, fid, map=getattr(s, mm.f["map"][fid]) - 1)   # folio_remove_rmap_pte()
+        mm.put_folio(s, d, fid)                                 # folio_put(): the mapping's reference
+
+    if kind == "file":
+        _emit_unmap_file(ctx, k, remove_rmap, done=cont or done or DONE)
+        return
     if mm.nr > 1:
         if kind != "swap" or lazyfree is None or kf is not None or tlb_flush is not None:
             raise ModelError(f"{kind} unmap of a range of {mm.nr} PTEs: only reclaim's lazyfree batch is "
@@ -309,8 +323,7 @@ def _emit_unmap(ctx: Ctx, k: Kernel, page: str, *, kind: str, fail: str, done: s
         d = {mm.pte: new, mm.ptl: FREE}
         if pv.dirty and not early:
             mm.fset(d, fid, dirty=True)                 # pte_dirty(pteval) -> folio_mark_dirty()
-        mm.fset(d, fid, map=getattr(s, mm.f["map"][fid]) - 1)   # folio_remove_rmap_pte()
-        mm.put_folio(s, d, fid)                          # folio_put(): the mapping's reference
+        remove_rmap(s, d, fid)
         ctx.reset(d, "anon_excl", "pteval")
         if cont:
             d[GOTO] = cont
@@ -506,17 +519,16 @@ def _emit_unmap_range(ctx: Ctx, k: Kernel, lf, page: str, *, fail: str, done: st
              writes=[mm.ptl, idx, batch, pteval] + mm.ptes + mm.all_folio(), branches=[done, fail, "unmap.clear"])
 
 
-def emit_try_to_unmap_one_file(ctx: Ctx, mm: MM, k: MarkerKernel) -> None:
-    """shrink_folio_list() on the shmem folio: try_to_unmap() -> try_to_unmap_one() (file page)."""
+def _emit_unmap_file(ctx: Ctx, k: MarkerKernel, remove_rmap, *, done: str) -> None:
+    """try_to_unmap_one() of a file folio, from shrink_folio_list() on the shmem folio."""
+    mm = ctx.mm
 
     def unmap(s):
         pte = getattr(s, mm.pte)
-        d = {GOTO: DONE}
+        d = {GOTO: done}
         if pte.present:
             d[mm.pte] = pte_install_uffd_wp_if_needed(k, pte)            # ptep_clear_flush(); pte_install_uffd_wp_...
-            fid = pte.folio
-            mm.fset(d, fid, map=getattr(s, mm.f["map"][fid]) - 1)
-            mm.put_folio(s, d, fid)
+            remove_rmap(s, d, pte.folio)
         return d
 
     ctx.step("try_to_unmap_one", ("mm/vmscan.c:shrink_folio_list -> mm/rmap.c:try_to_unmap_one [file folio]: "
@@ -529,4 +541,4 @@ def emit_try_to_unmap_one_file(ctx: Ctx, mm: MM, k: MarkerKernel) -> None:
              + "page_remove_rmap() [then shmem_writepage() moves the data to swap]",
              guard=lambda s: getattr(s, mm.ptl) == FREE, effect=unmap,
              reads=[mm.pte, mm.ptl] + mm.ff("ref", "map", "swapcache"),
-             writes=[mm.pte] + mm.all_folio(), branches=[DONE])
+             writes=[mm.pte] + mm.all_folio(), branches=[done])

@@ -35,7 +35,7 @@ from ..migrate import emit_migrate_page_mte
 from ..mm import (FORK_FORMS, MM, ORIGINAL, PTE_NONE, PTE_SWAPIN_ERROR, Kernel, MarkerKernel, pte_present,
     pte_swap)
 from ..mprotect import emit_mprotect_mte
-from ..rmap import emit_try_to_unmap_one_file
+from ..rmap import emit_try_to_unmap_one
 from .anon_exclusive import K_ANON_EXCLUSIVE, K_MAP_WRITABLE, K_SWAP_TABLE, KERNEL_2026_KNOBS
 from ..shmem import add_shmem_entry, emit_shmem_fault_mte
 from ..swapfile import emit_try_to_unuse
@@ -317,7 +317,7 @@ def uffd_wp_marker(knobs) -> Model:
     madvise = mm.thread("madvise", "madvise(MADV_DONTNEED) over the address")
     emit_zap(madvise, marker=k, label="zap_pte_range")
     reclaim = mm.thread("reclaim", "kswapd reclaims the shmem folio")
-    emit_try_to_unmap_one_file(reclaim, mm, k)
+    emit_try_to_unmap_one(reclaim, k, None, file=True)
     fork = mm.thread("fork", "the process forks" + (" (UFFD_FEATURE_EVENT_FORK)" if fork_event else ""))
     emit_fork_copy(fork, mm, k, child_pte, dst_uffd_wp=fork_event, forked=forked)
     writer = mm.thread("writer", "the protected process stores to the address")
