@@ -1,7 +1,6 @@
-"""mm/madvise.c: madvise_free_pte_range() (MADV_FREE): on a present PTE (`emit_madvise_free`:
-folio_clear_dirty(), clean and old PTE, folio_mark_lazyfree(), the mmu_gather flush) and on a
-non-present error entry (`emit_madvise_free_nonpresent`, 7b49514fa1db). The two are branches of one
-kernel function modelled over different state, to be merged into one.
+"""mm/madvise.c: madvise_free_pte_range() (MADV_FREE), one model (`emit_madvise_free`) of both
+branches: a present PTE (folio_clear_dirty(), clean and old PTE, folio_mark_lazyfree(), the
+mmu_gather flush) and a non-present swap-in error entry (pte_clear_not_present_full(), 7b49514fa1db).
 
 ----------------------------------------------------------------------------------------------------
 Lazily freeable anonymous memory: madvise(MADV_FREE), MAP_DROPPABLE and the reclaim paths that
@@ -47,17 +46,29 @@ modelled), one pass of shrink_folio_list over the one folio.
 
 from __future__ import annotations
 
-from pteverify.model import DONE, FREE, GOTO
+from pteverify.model import DONE, FREE, GOTO, ModelError
 
-from .mm import MM, PTE_NONE, ZERO, Ctx, LazyMM, MarkerKernel
+from .mm import PTE_NONE, ZERO, Ctx, LazyMM, MarkerKernel
 
 
-def emit_madvise_free(ctx: Ctx, lzm: LazyMM, *, prefix: str = "madv", cont: str = DONE,
-                      lazy_ghost: str | None = None) -> None:
-    """madvise_free_single_vma(): tlb_gather_mmu(); madvise_free_pte_range(); tlb_finish_mmu()."""
-    mm, lz = lzm.mm, lzm.lz
-    batched = ctx.local("tlb_batched", False, "the mmu_gather holds a TLB entry to flush")
-    pending = lzm.flush_pending
+def emit_madvise_free(ctx: Ctx, lzm: LazyMM | None = None, *, prefix: str = "madv", cont: str = DONE,
+                      lazy_ghost: str | None = None, marker: MarkerKernel | None = None,
+                      discarded: str | None = None, label: str | None = None) -> None:
+    """madvise_free_single_vma(): tlb_gather_mmu(); madvise_free_pte_range(); tlb_finish_mmu().
+
+    madvise_free_pte_range() under the PTL: a present PTE of an anon folio (with `lzm`, the lazyfree
+    state and the storing CPU's TLB): folio_clear_dirty(), the PTE made clean and old (queued on the
+    mmu_gather), folio_mark_lazyfree(); a swap-in error entry (with `marker`, a MarkerKernel):
+    pte_clear_not_present_full() since 7b49514fa1db (`marker.madvise_frees_error`), before it skipped
+    as a non_swap_entry; other non-present entries and the zero page are skipped. Without `lzm` no
+    TLB is modelled: the mmu_gather steps are left out and the one step (`label`, default
+    `{prefix}.pte_range`) returns to `cont`. `lazy_ghost` gets the folio made lazyfree, `discarded`
+    is set True when the call returned."""
+    mm = lzm.mm if lzm is not None else ctx.mm
+    lz = lzm.lz if lzm is not None else None
+    label = label or f"{prefix}.pte_range"
+    batched = ctx.local("tlb_batched", False, "the mmu_gather holds a TLB entry to flush") if lzm else None
+    pending = lzm.flush_pending if lzm else None
 
     if pending:
         ctx.step(f"{prefix}.gather", "mm/mmu_gather.c:tlb_gather_mmu()"
@@ -65,11 +76,10 @@ def emit_madvise_free(ctx: Ctx, lzm: LazyMM, *, prefix: str = "madv", cont: str 
                  effect=lambda s: {pending: getattr(s, pending) + 1} if lz.nested_flush else None,
                  reads=[pending], writes=[pending])
 
-    def pte_range(s):
-        p = getattr(s, mm.pte)
-        d = {}
-        if p.kind != "present" or p.folio == ZERO:
-            return d                                   # pte_none / non-present / zero page: skip
+    def lazyfree(s, d, p):
+        """The present-PTE branch."""
+        if lzm is None:
+            raise ModelError(f"{label}: a present PTE needs the lazyfree state (emit_madvise_free(lzm))")
         fid = p.folio
         if mm.fv(s, d, "swapcache", fid) or mm.fv(s, d, "dirty", fid):
             if getattr(s, mm.lock[fid]) != FREE:
@@ -89,14 +99,41 @@ def emit_madvise_free(ctx: Ctx, lzm: LazyMM, *, prefix: str = "madv", cont: str 
             d[lazy_ghost] = fid
         return d
 
-    ctx.step(f"{prefix}.pte_range", "mm/madvise.c:madvise_free_pte_range: pte_offset_map_lock(); "
-             "swapcache||dirty: folio_trylock(), folio_clear_dirty(); pte_young||pte_dirty: "
-             "ptep_get_and_clear_full(); pte_mkold(pte_mkclean()); set_pte_at(); "
-             + ("[seeded: no tlb_remove_tlb_entry()]; " if lz.seeded_no_flush else "tlb_remove_tlb_entry(); ")
-             + "folio_mark_lazyfree() [clears PG_swapbacked]",
-             guard=lambda s: getattr(s, mm.ptl) == FREE, effect=pte_range,
-             reads=[mm.ptl, mm.pte] + mm.locks() + mm.all_folio() + mm.slot_fields(),
-             writes=[mm.pte, batched] + mm.all_folio() + mm.slot_fields() + ([lazy_ghost] if lazy_ghost else []))
+    def pte_range(s):
+        p = getattr(s, mm.pte)
+        d = {} if lzm else {GOTO: cont}
+        if discarded:
+            d[discarded] = True
+        if p.kind == "swapin_error":
+            if marker is not None and marker.madvise_frees_error:
+                d[mm.pte] = PTE_NONE                   # pte_clear_not_present_full()
+            return d                                   # else non_swap_entry(entry): continue
+        if p.kind != "present" or p.folio == ZERO:
+            return d                                   # pte_none / other non-present / zero page: skip
+        return lazyfree(s, d, p)
+
+    if lzm is not None:
+        ref = ("mm/madvise.c:madvise_free_pte_range: pte_offset_map_lock(); "
+               "swapcache||dirty: folio_trylock(), folio_clear_dirty(); pte_young||pte_dirty: "
+               "ptep_get_and_clear_full(); pte_mkold(pte_mkclean()); set_pte_at(); "
+               + ("[seeded: no tlb_remove_tlb_entry()]; " if lz.seeded_no_flush else "tlb_remove_tlb_entry(); ")
+               + "folio_mark_lazyfree() [clears PG_swapbacked]")
+        ctx.step(label, ref, guard=lambda s: getattr(s, mm.ptl) == FREE, effect=pte_range,
+                 reads=[mm.ptl, mm.pte] + mm.locks() + mm.all_folio() + mm.slot_fields(),
+                 writes=[mm.pte, batched] + mm.all_folio() + mm.slot_fields()
+                 + [x for x in (lazy_ghost, discarded) if x])
+    else:
+        frees = marker is not None and marker.madvise_frees_error
+        ref = ("mm/madvise.c:madvise_free_pte_range: pte_offset_map_lock(); !pte_present: "
+               + ("entry = softleaf_from_pte(ptent); softleaf_is_hwpoison(entry) || "
+                  "softleaf_is_poison_marker(entry) -> pte_clear()" if frees and marker.softleaf else
+                  "is_hwpoison_entry || is_swapin_error_entry -> pte_clear_not_present_full()"
+                  if frees else "non_swap_entry(entry) -> continue"))
+        # no present PTE reaches a caller without the lazyfree state: the folio fields stay out of
+        # the footprint (the present branch raises ModelError instead)
+        ctx.step(label, ref, guard=lambda s: getattr(s, mm.ptl) == FREE, effect=pte_range,
+                 reads=[mm.pte, mm.ptl], writes=[mm.pte] + ([discarded] if discarded else []), branches=[cont])
+        return
 
     def finish(s):
         d = {GOTO: cont}
@@ -114,20 +151,3 @@ def emit_madvise_free(ctx: Ctx, lzm: LazyMM, *, prefix: str = "madv", cont: str 
                 "tlb_flush_mmu() [only if this gather batched a PTE]"),
              effect=finish, reads=[batched] + ([pending] if pending else []),
              writes=[batched] + lzm.tlb_fields() + ([pending] if pending else []), branches=[cont])
-
-
-def emit_madvise_free_nonpresent(ctx: Ctx, mm: MM, k: MarkerKernel, discarded: str, cont: str) -> None:
-    def madvise_free(s):
-        pte = getattr(s, mm.pte)
-        d = {GOTO: cont, discarded: True}
-        if pte.kind == "swapin_error" and k.madvise_frees_error:
-            d[mm.pte] = PTE_NONE                           # pte_clear_not_present_full()
-        return d
-
-    ref = ("mm/madvise.c:madvise_free_pte_range: pte_offset_map_lock(); !pte_present: "
-           + ("entry = softleaf_from_pte(ptent); softleaf_is_hwpoison(entry) || "
-              "softleaf_is_poison_marker(entry) -> pte_clear()" if k.softleaf and k.madvise_frees_error else
-              "is_hwpoison_entry || is_swapin_error_entry -> pte_clear_not_present_full()"
-              if k.madvise_frees_error else "non_swap_entry(entry) -> continue"))
-    ctx.step("madvise_free", ref, guard=lambda s: getattr(s, mm.ptl) == FREE, effect=madvise_free,
-             reads=[mm.pte, mm.ptl], writes=[mm.pte, discarded], branches=[cont])

@@ -29,7 +29,7 @@ from ..invariants import (final_nothing_leaked, final_shmem_nothing_leaked, fina
                           final_no_zram_double_copy, inv_shmem_mapped_in_page_cache,
     inv_madvise_free_discards_error, inv_marker_not_swap_entry,
     inv_no_data_after_swapin_error, inv_uffd_wp_marker_in_uffd_wp_vma, inv_uffd_wp_write_traps)
-from ..madvise import emit_madvise_free_nonpresent
+from ..madvise import emit_madvise_free
 from ..memory import emit_fork_copy, emit_zap
 from ..migrate import emit_migrate_page_mte
 from ..mm import (FORK_FORMS, MM, ORIGINAL, PTE_NONE, PTE_SWAPIN_ERROR, Kernel, MarkerKernel, pte_present,
@@ -283,7 +283,7 @@ def swapin_error_marker(knobs) -> Model:
     child_res = mm.ghost("child_result", "-", "what the child's load got")
 
     parent = mm.thread("parent", "the process: madvise(MADV_FREE) over the page, then a load")
-    emit_madvise_free_nonpresent(parent, mm, k, madv, cont="load")
+    emit_madvise_free(parent, marker=k, discarded=madv, label="madvise_free", cont="load")
     emit_marker_load(parent, mm, mm.pte, parent_res, poisoned=k.softleaf)
     fork = mm.thread("fork", "another thread of the process calls fork()")
     emit_fork_copy(fork, mm, k, child_pte, dst_uffd_wp=False, forked=forked)
