@@ -1,11 +1,10 @@
 """mm/gup.c: get_user_pages (the slow path: follow_page_pte() under the PTL, faultin_page()), the
 device's DMA write through the reference and its release, and GUP-fast (gup_fast_pte_range).
 
-Two forms of GUP-fast are modelled: `emit_gup_fast` (FOLL_PIN / FOLL_GET with the write_protect_seq
-and the IPI/barrier memory-order abstraction of the anon-exclusive scenarios) and
-`emit_gup_fast_foll_get` (the FOLL_GET | FOLL_WRITE direct-I/O read against lazyfree reclaim, with the
-storing CPU's TLB); they are two models of the same function over different state and are to be
-merged into one.
+One model of GUP-fast, `emit_gup_fast`: FOLL_PIN / FOLL_GET with the write_protect_seq and the
+IPI/barrier memory-order abstraction of the anon-exclusive scenarios, and (`fallback=`) its folded
+FOLL_GET form for the direct-I/O read against lazyfree reclaim (`emit_dio_read`: GUP-fast, the
+one-step slow path `emit_gup_write_slow`, the DMA write and bio_release_pages()).
 
 ----------------------------------------------------------------------------------------------------
 GUP slow path (mm/gup.c: __get_user_pages -> follow_page_pte / faultin_page), the device write
@@ -76,7 +75,7 @@ with result "fallback" (the slow path then faults the page in under the mmap loc
 from __future__ import annotations
 
 from pteverify.memmodel import Mem
-from pteverify.model import DONE, FREE, GOTO
+from pteverify.model import DONE, FREE, GOTO, ModelError
 
 from .mm import NO_FOLIO, PTE_NONE, ZERO, Ctx, Kernel, KernelII, LazyMM, pte_present, written
 from .tlb import sync_fields
@@ -162,63 +161,84 @@ def emit_gup_release(ctx: Ctx, held: str, pin: bool, cont: str = DONE) -> None:
              writes=[held] + mm.all_folio(), branches=[cont])
 
 
-def emit_gup_fast(ctx: Ctx, kf: KernelII, *, write: bool, pin: bool = True, cont: str = DONE,
-                  caller: str = "pin_user_pages_fast", unshare: bool = True) -> str:
+def emit_gup_fast(ctx: Ctx, kf: KernelII | None, *, write: bool, pin: bool = True, cont: str = DONE,
+                  caller: str = "pin_user_pages_fast", unshare: bool = True, fallback: str | None = None,
+                  prefix: str = "gupf") -> str:
     """One GUP-fast of the modelled address by the process of `ctx.mm`; returns the local holding the
-    page it returned (NO_FOLIO after a fallback). `unshare=False`: seeded mutation without B5."""
+    page it returned (NO_FOLIO after a fallback). `unshare=False`: seeded mutation without B5.
+
+    `fallback` (a label of the caller: its slow path) selects the folded form used against lazyfree
+    reclaim (FOLL_GET only, `kf` may be None): the interrupts-off window is folded into the PTE read
+    (local_irq_save()) and the re-check (local_irq_restore()), no write_protect_seq is read (FOLL_GET
+    does not), no CPU's IRQs-off count is kept (no IPI flush is modelled there) and a bail-out jumps
+    to `fallback`, a success to `cont`. Its steps carry no memory-model annotations (they order like
+    locked sections under --memory-model, as before the merge). Labels are `{prefix}.*`."""
     mm = ctx.mm
-    irqs, seq = sync_fields(mm)
-    L = dict(
-        seq=ctx.local("gupf_seq", 0, "GUP-fast: the write_protect_seq value read at the start"),
-        pte=ctx.local("gupf_pte", PTE_NONE, "GUP-fast: the PTE read by ptep_get_lockless() (B1)"),
-        page=ctx.local("gupf_page", NO_FOLIO, "GUP-fast: the folio grabbed (B3)"),
-        lag=ctx.local("gupf_pin_lag", False, "GUP-fast: the pin's folio_ref_add() not yet visible to "
-                      "other CPUs (no barrier after it)"),
-        held=ctx.local("gup", NO_FOLIO, "the page the GUP returned (pinned or referenced)"),
-        result=ctx.local("gupf_result", "-", "how GUP-fast ended: pinned / fallback"),
-    )
-    seq_l, pte_l, page_l, lag_l, held, result = (L[n] for n in ("seq", "pte", "page", "lag", "held",
-                                                                "result"))
+    folded = fallback is not None
+    if folded and pin:
+        raise ModelError("GUP-fast: the folded form (fallback=) models FOLL_GET only")
+    p = prefix
+    pte_l = ctx.local(f"{p}_pte", PTE_NONE, "GUP-fast: the PTE read by ptep_get_lockless() (B1)")
+    page_l = ctx.local(f"{p}_page", NO_FOLIO, "GUP-fast: the folio grabbed (B3), not yet validated")
+    held = ctx.local("gup", NO_FOLIO, "the page the GUP returned (pinned or referenced)")
+    if folded:
+        irqs = seq = seq_l = lag_l = result = None
+        bail = fallback
+    else:
+        irqs, seq = sync_fields(mm)
+        seq_l = ctx.local(f"{p}_seq", 0, "GUP-fast: the write_protect_seq value read at the start")
+        lag_l = ctx.local(f"{p}_pin_lag", False, "GUP-fast: the pin's folio_ref_add() not yet visible to "
+                          "other CPUs (no barrier after it)")
+        result = ctx.local(f"{p}_result", "-", "how GUP-fast ended: pinned / fallback")
+        bail = f"{p}.irq_on"
     check_seq = pin and kf.write_protect_seq
     flags = ("FOLL_PIN" if pin else "FOLL_GET") + ("|FOLL_WRITE" if write else "")
-    pin_f, ref_f = mm.f["pin"], mm.f["ref"]
+    pin_f = mm.f["pin"]
 
-    def begin(s):
-        if check_seq and getattr(s, seq) & 1:
-            return {result: "fallback", GOTO: cont}
-        d = {irqs: getattr(s, irqs) + 1}
-        if check_seq:
-            d[seq_l] = getattr(s, seq)
-        return d
+    if not folded:
+        def begin(s):
+            if check_seq and getattr(s, seq) & 1:
+                return {result: "fallback", GOTO: cont}
+            d = {irqs: getattr(s, irqs) + 1}
+            if check_seq:
+                d[seq_l] = getattr(s, seq)
+            return d
 
-    ctx.step("gupf.begin", f"mm/gup.c:gup_fast({flags}) [{caller}]: "
-             + ("raw_seqcount_try_begin(&mm->write_protect_seq) [odd: return 0]; " if check_seq else "")
-             + "local_irq_save()",
-             effect=begin, reads=[seq, irqs], writes=[irqs, seq_l, result], branches=[cont],
-             mem=Mem(loads=(seq,), after="rmb") if check_seq else Mem())
+        ctx.step(f"{p}.begin", f"mm/gup.c:gup_fast({flags}) [{caller}]: "
+                 + ("raw_seqcount_try_begin(&mm->write_protect_seq) [odd: return 0]; " if check_seq else "")
+                 + "local_irq_save()",
+                 effect=begin, reads=[seq, irqs], writes=[irqs, seq_l, result], branches=[cont],
+                 mem=Mem(loads=(seq,), after="rmb") if check_seq else Mem())
 
     def read_pte(s):
         pte = getattr(s, mm.pte)
-        if not pte.present or (write and not pte.write):
-            return {GOTO: "gupf.irq_on"}
+        # !pte_access_permitted(pte, flags & FOLL_WRITE); pte_special() (the zero page): bail
+        if not pte.present or (write and not pte.write) or pte.folio == ZERO:
+            return {GOTO: bail}
         return {pte_l: pte}
 
-    ctx.step("gupf.read_pte", "mm/gup.c:gup_fast_pte_range: pte = ptep_get_lockless(ptep) (B1); "
-             + ("!pte_access_permitted(pte, FOLL_WRITE) -> bail (B2)" if write
-                else "!pte_present(pte) -> bail"),
-             effect=read_pte, reads=[mm.pte], writes=[pte_l], branches=["gupf.irq_on"],
-             mem=Mem(loads=(mm.pte,)))
+    if folded:
+        ctx.step(f"{p}.read_pte", "mm/gup.c:gup_fast_pte_range: local_irq_save(); pte = "
+                 "ptep_get_lockless(ptep) [B1]; pte_access_permitted(pte, FOLL_WRITE) [B2]",
+                 effect=read_pte, reads=[mm.pte], writes=[pte_l], branches=[bail])
+    else:
+        ctx.step(f"{p}.read_pte", "mm/gup.c:gup_fast_pte_range: pte = ptep_get_lockless(ptep) (B1); "
+                 + ("!pte_access_permitted(pte, FOLL_WRITE) -> bail (B2)" if write
+                    else "!pte_present(pte) -> bail"),
+                 effect=read_pte, reads=[mm.pte], writes=[pte_l], branches=[bail],
+                 mem=Mem(loads=(mm.pte,)))
 
     # under --memory-model: the pin's folio_ref_add() is a relaxed atomic (buffered), unless a
     # barrier follows it (088b8aa537c2's smp_mb__after_atomic(), or a lock-prefixed add)
     pins = tuple(mm.ff("pin")) if pin else ()
-    pin_mb = kf.gup_fast_barriers or kf.ordered_atomics
+    pin_mb = not folded and (kf.gup_fast_barriers or kf.ordered_atomics)
 
     def grab(s):
         fid = getattr(s, pte_l).folio
-        if getattr(s, ref_f[fid]) == 0:
-            return {GOTO: "gupf.irq_on"}                  # folio_ref_try_add() on a freed folio fails
-        d = {page_l: fid, ref_f[fid]: getattr(s, ref_f[fid]) + 1}
+        if getattr(s, mm.f["ref"][fid]) == 0:          # folio_ref_try_add() on a freed folio fails
+            return {GOTO: bail, pte_l: PTE_NONE} if folded else {GOTO: bail}
+        d = {page_l: fid}
+        mm.get_folio(s, d, fid)
         if not pin:
             return d
         now = dict(d, **{pin_f[fid]: getattr(s, pin_f[fid]) + 1})
@@ -232,11 +252,17 @@ def emit_gup_fast(ctx: Ctx, kf: KernelII, *, write: bool, pin: bool = True, cont
                     + ("; smp_mb__after_atomic()" if kf.gup_fast_barriers else
                        (" [lock-prefixed: a full barrier]" if kf.ordered_atomics else
                         " [relaxed atomic, no barrier: may become visible after B4]")) + " (B3)")
+    elif folded:
+        grab_ref = "mm/gup.c:try_grab_folio_fast(FOLL_GET) -> try_get_folio(): folio_ref_try_add() [B3]"
     else:
         grab_ref = "mm/gup.c:try_grab_folio_fast(FOLL_GET): folio_ref_try_add() (B3)"
-    ctx.step("gupf.grab", grab_ref, effect=grab, reads=[pte_l] + mm.ff("ref", "pin"),
-             writes=[page_l, lag_l] + mm.ff("ref", "pin"), branches=["gupf.irq_on"],
-             mem=Mem(adds=pins, before="mb", after="mb" if pin_mb or not pin else ""))
+    if folded:
+        ctx.step(f"{p}.grab", grab_ref, effect=grab, reads=[pte_l] + mm.ff("ref"),
+                 writes=[page_l, pte_l] + mm.ff("ref"), branches=[bail])
+    else:
+        ctx.step(f"{p}.grab", grab_ref, effect=grab, reads=[pte_l] + mm.ff("ref", "pin"),
+                 writes=[page_l, lag_l] + mm.ff("ref", "pin"), branches=[bail],
+                 mem=Mem(adds=pins, before="mb", after="mb" if pin_mb or not pin else ""))
 
     def drop(s, d):
         """gup_put_folio(): drop what B3 took (a lagging pin store and its undo cancel out)."""
@@ -252,25 +278,36 @@ def emit_gup_fast(ctx: Ctx, kf: KernelII, *, write: bool, pin: bool = True, cont
 
     def recheck(s):
         if getattr(s, mm.pte) != getattr(s, pte_l):
-            return drop(s, {GOTO: "gupf.irq_on"})
+            d = {GOTO: bail}
+            if folded:
+                d[pte_l] = PTE_NONE
+            return drop(s, d)
+        if folded:                                     # local_irq_restore(); return the page
+            return {held: getattr(s, page_l), page_l: NO_FOLIO, pte_l: PTE_NONE, GOTO: cont}
         return None
 
-    ctx.step("gupf.recheck", "mm/gup.c:gup_fast_pte_range: pte_val(pte) != pte_val(ptep_get_lockless(ptep)) "
+    if folded:
+        ctx.step(f"{p}.recheck", "mm/gup.c:gup_fast_pte_range: pte_val(pte) != "
+                 "pte_val(ptep_get_lockless(ptep)) -> gup_put_folio() [B4]; local_irq_restore()",
+                 effect=recheck, reads=[page_l, pte_l, mm.pte] + mm.ff("ref", "map", "swapcache"),
+                 writes=[held, page_l, pte_l] + mm.all_folio(), branches=[bail, cont])
+        return held
+    ctx.step(f"{p}.recheck", "mm/gup.c:gup_fast_pte_range: pte_val(pte) != pte_val(ptep_get_lockless(ptep)) "
              "-> gup_put_folio() (B4)",
              effect=recheck, reads=[mm.pte, pte_l, page_l, lag_l] + mm.ff("ref", "pin", "map", "swapcache"),
-             writes=[page_l, lag_l] + mm.all_folio(), branches=["gupf.irq_on"],
+             writes=[page_l, lag_l] + mm.all_folio(), branches=[bail],
              mem=Mem(loads=(mm.pte,), adds=pins))
 
     if pin and not write and unshare:
-        def unshare(s):
+        def unshare_(s):
             if not getattr(s, pte_l).write and not getattr(s, mm.f["excl"][getattr(s, page_l)]):
                 return drop(s, {})
             return None
 
-        ctx.step("gupf.unshare", "mm/gup.c:gup_fast_pte_range: !pte_write(pte) && gup_must_unshare(): "
+        ctx.step(f"{p}.unshare", "mm/gup.c:gup_fast_pte_range: !pte_write(pte) && gup_must_unshare(): "
                  + ("smp_rmb(); " if kf.gup_fast_barriers else "") + "!PageAnonExclusive(page) -> "
                  "gup_put_folio() (B5)",
-                 effect=unshare, reads=[pte_l, page_l, lag_l] + mm.ff("excl", "ref", "pin", "map", "swapcache"),
+                 effect=unshare_, reads=[pte_l, page_l, lag_l] + mm.ff("excl", "ref", "pin", "map", "swapcache"),
                  writes=[page_l, lag_l] + mm.all_folio(),
                  mem=Mem(loads=tuple(mm.ff("excl")), adds=pins, before="rmb" if kf.gup_fast_barriers else ""))
 
@@ -282,7 +319,7 @@ def emit_gup_fast(ctx: Ctx, kf: KernelII, *, write: bool, pin: bool = True, cont
             d[pin_f[fid]] = getattr(s, pin_f[fid]) + 1
         return d
 
-    ctx.step("gupf.irq_on", "mm/gup.c:gup_fast: local_irq_restore()"
+    ctx.step(f"{p}.irq_on", "mm/gup.c:gup_fast: local_irq_restore()"
              + (" [the pin's folio_ref_add() store is visible by now at the latest]" if pin and kf.pin_may_lag
                 else ""),
              effect=irq_on, reads=[irqs, lag_l, page_l] + mm.ff("pin"), writes=[irqs, lag_l] + mm.ff("pin"),
@@ -302,10 +339,10 @@ def emit_gup_fast(ctx: Ctx, kf: KernelII, *, write: bool, pin: bool = True, cont
             d[held] = fid
             d[page_l] = NO_FOLIO
             d[result] = "pinned" if pin else "referenced"
-        ctx.reset(d, "gupf_seq", "gupf_pte")
+        ctx.reset(d, f"{p}_seq", f"{p}_pte")
         return d
 
-    ctx.step("gupf.seq_retry", "mm/gup.c:gup_fast: "
+    ctx.step(f"{p}.seq_retry", "mm/gup.c:gup_fast: "
              + ("read_seqcount_retry(&mm->write_protect_seq, seq) -> gup_fast_unpin_user_pages(), "
                 "return 0; else sanity_check_pinned_pages()" if check_seq
                 else "return the pages" + (" [no mm->write_protect_seq check]" if pin else "")),
@@ -315,50 +352,17 @@ def emit_gup_fast(ctx: Ctx, kf: KernelII, *, write: bool, pin: bool = True, cont
     return held
 
 
-def emit_gup_fast_foll_get(ctx: Ctx, lzm: LazyMM, done_ghost: str, target_ghost: str, cont: str = DONE) -> str:
+def emit_gup_write_slow(ctx: Ctx, lzm: LazyMM, held: str, *, label: str = "gup_slow", cont: str = "dma") -> None:
+    """__get_user_pages(FOLL_GET | FOLL_WRITE) after GUP-fast bailed out, in one step under the PTL,
+    for the lazyfree scenarios (no fault handlers emitted): follow_page_pte() takes a reference on a
+    writable PTE's folio; a none PTE is faulted in (faultin_page() -> do_anonymous_page(), lzm's
+    new anon folio); a read-only PTE of an exclusive subpage of a large folio is reused
+    (do_wp_page() -> wp_page_reuse())."""
     mm = lzm.mm
-    spec = ctx.local("gup_spec", NO_FOLIO, "gup_fast_pte_range: the folio grabbed at B3, not yet validated")
-    held = ctx.local("gup", NO_FOLIO, "the page the GUP reference holds (returned by GUP)")
-    seen = ctx.local("gup_pte", PTE_NONE, "gup_fast_pte_range: the PTE read at B1")
-
-    def read_pte(s):
-        p = getattr(s, mm.pte)
-        if not (p.present and p.write) or p.folio == ZERO:
-            return {GOTO: "gup_slow"}                  # !pte_access_permitted(FOLL_WRITE): slow path
-        return {seen: p}
-
-    ctx.step("gup_fast.read_pte", "mm/gup.c:gup_fast_pte_range: local_irq_save(); pte = "
-             "ptep_get_lockless(ptep) [B1]; pte_access_permitted(pte, FOLL_WRITE) [B2]",
-             effect=read_pte, reads=[mm.pte], writes=[seen], branches=["gup_slow"])
-
-    def grab(s):
-        fid = getattr(s, seen).folio
-        if getattr(s, mm.f["ref"][fid]) == 0:
-            return {GOTO: "gup_slow", seen: PTE_NONE}  # folio_ref_try_add() on a freed folio fails
-        d = {spec: fid}
-        mm.get_folio(s, d, fid)
-        return d
-
-    ctx.step("gup_fast.grab", "mm/gup.c:try_grab_folio_fast(FOLL_GET) -> try_get_folio(): "
-             "folio_ref_try_add() [B3]",
-             effect=grab, reads=[seen] + mm.ff("ref"), writes=[spec, seen] + mm.ff("ref"), branches=["gup_slow"])
-
-    def recheck(s):
-        fid = getattr(s, spec)
-        if getattr(s, mm.pte) != getattr(s, seen):
-            d = {spec: NO_FOLIO, seen: PTE_NONE, GOTO: "gup_slow"}
-            mm.put_folio(s, d, fid)                    # gup_put_folio(); fall back
-            return d
-        return {held: fid, spec: NO_FOLIO, seen: PTE_NONE, GOTO: "dma"}
-
-    ctx.step("gup_fast.recheck", "mm/gup.c:gup_fast_pte_range: pte_val(pte) != "
-             "pte_val(ptep_get_lockless(ptep)) -> gup_put_folio() [B4]; local_irq_restore()",
-             effect=recheck, reads=[spec, seen, mm.pte] + mm.ff("ref", "map", "swapcache"),
-             writes=[held, spec, seen] + mm.all_folio(), branches=["gup_slow", "dma"])
 
     def slow(s):
         p = getattr(s, mm.pte)
-        d = {GOTO: "dma"}
+        d = {GOTO: cont}
         if p.present and p.write and p.folio != ZERO:
             fid = p.folio
         elif p.kind == "none":
@@ -374,12 +378,19 @@ def emit_gup_fast_foll_get(ctx: Ctx, lzm: LazyMM, done_ghost: str, target_ghost:
         mm.get_folio(s, d, fid)
         return d
 
-    ctx.step("gup_slow", "mm/gup.c:__get_user_pages: follow_page_pte() [PTL] -> try_grab_folio(); "
+    ctx.step(label, "mm/gup.c:__get_user_pages: follow_page_pte() [PTL] -> try_grab_folio(); "
              "no page: faultin_page() -> handle_mm_fault() -> do_anonymous_page(); retry",
              guard=lambda s: getattr(s, mm.ptl) == FREE, effect=slow,
              reads=[mm.ptl, mm.pte] + mm.ff("ref") + (mm.ff("excl") if mm.nr > 1 else []),
-             writes=[held, mm.pte] + mm.all_folio(), branches=["dma"])
+             writes=[held, mm.pte] + mm.all_folio(), branches=[cont])
 
+
+def emit_dio_read(ctx: Ctx, lzm: LazyMM, done_ghost: str, target_ghost: str, cont: str = DONE) -> str:
+    """An O_DIRECT read into the page (iov_iter_extract_pages() -> get_user_pages_fast(FOLL_WRITE), a
+    FOLL_GET reference): GUP-fast in its folded form, the slow path when it bails out, the device's
+    DMA write and bio_release_pages(). Returns the local holding the page."""
+    held = emit_gup_fast(ctx, None, write=True, pin=False, cont="dma", fallback="gup_slow", prefix="gup_fast")
+    emit_gup_write_slow(ctx, lzm, held)
     emit_dma_write(ctx, held, done_ghost, target_ghost)
     emit_gup_release(ctx, held, pin=False, cont=cont)
     return held

@@ -29,7 +29,6 @@ MODELS = Path(models_pkg.__file__).resolve().parent
 
 # kernel function -> emitters: more than one emitter, not merged (yet). Each names why.
 SEVERAL_EMITTERS = {
-    "mm/gup.c:gup_fast_pte_range": "FOLL_PIN/GET with write_protect_seq vs the lazyfree DIO FOLL_GET form: to merge",
     "mm/memory.c:do_wp_page": "user.emit_access_tlb's one-step do_wp_page (lazyfree/droppable): to merge",
     "mm/memory.c:zap_pte_range": "swapfile.emit_free_swap_and_cache's zap (swapoff-vs-alloc) is over "
                                  "SwapDevice's slot-lifetime state, not MM's PTE/folio state",

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from pteverify.model import DONE, FREE, Knob, Model, builder
 
-from ..gup import emit_gup_fast, emit_gup_fast_foll_get
+from ..gup import emit_dio_read, emit_gup_fast
 from ..invariants import (final_nothing_leaked, inv_gup_page_is_mapped_page, inv_referenced_folio_not_discarded,
     inv_write_after_madv_free_kept)
 from ..memory import emit_fault_handlers, emit_fork, emit_zap
@@ -268,7 +268,7 @@ def lazyfree_batch_gup(knobs) -> Model:
 
     odirect = sub.thread("odirect", f"read(O_DIRECT) into subpage {j}: GUP-fast FOLL_GET|FOLL_WRITE, DMA, "
                          "bio completion")
-    held = emit_gup_fast_foll_get(odirect, slzm, dma_done, dma_target)
+    held = emit_dio_read(odirect, slzm, dma_done, dma_target)
     writer = sub.thread("writer", f"a thread stores to subpage {j} after MADV_FREE")
     emit_access_tlb(writer, slzm, "store", done=stored, label="store")
     reclaim = mm.thread("reclaim", "kswapd: shrink_inactive_list() on the inactive file LRU")

@@ -19,7 +19,7 @@ from __future__ import annotations
 from pteverify.model import Knob, Model, builder
 
 from ..fork import emit_dup_mmap, emit_keeponfork
-from ..gup import emit_gup_fast_foll_get
+from ..gup import emit_dio_read
 from ..invariants import (final_dropped_under_pressure, final_last_store_visible, final_load_read,
     final_dma_visible, final_nothing_leaked, inv_clean_lazyfree_not_swapbacked,
     inv_droppable_never_swapbacked, inv_droppable_never_swapped, inv_gup_page_is_mapped_page,
@@ -337,7 +337,7 @@ def lazyfree_gup(knobs) -> Model:
     lazy = mm.ghost("lazyfree_folio", "A", "the folio MADV_FREE made lazyfree")
 
     odirect = mm.thread("odirect", "read(O_DIRECT) on a block device: GUP-fast, DMA, bio completion")
-    held = emit_gup_fast_foll_get(odirect, lzm, dma_done, dma_target)
+    held = emit_dio_read(odirect, lzm, dma_done, dma_target)
     reclaim = mm.thread("reclaim", "kswapd: shrink_inactive_list() on the inactive file LRU")
     emit_reclaim(reclaim, lzm, mglru=False)
 
