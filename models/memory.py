@@ -3,8 +3,9 @@
 * handle_mm_fault() -> handle_pte_fault() dispatch (`emit_fault_handlers`);
 * do_swap_page() (`emit_do_swap_page`, labels `dsp.*`) and its migration_entry_wait() form
   (`wait_on_migration_entries`);
-* do_wp_page() / wp_page_reuse() / wp_page_copy() (`emit_do_wp_page`, labels `hpf.wp`, `wp.*`) and the
-  v5.7 reuse_swap_page() rule (`use_mapcount_reuse`);
+* do_wp_page() / wp_page_reuse() / wp_page_copy() (`emit_do_wp_page`, labels `hpf.wp`, `wp.*`; its
+  one-step form for the lazyfree / MAP_DROPPABLE scenarios) and the v5.7 reuse_swap_page() rule
+  (`use_mapcount_reuse`); do_anonymous_page() (`emit_do_anonymous_page`);
 * copy_page_range() -> copy_pte_range() -> copy_present_ptes()/copy_nonpresent_pte() on fork
   (`emit_fork` for anonymous memory with the write_protect_seq and pinned-page copy; `emit_fork_copy`
   for swap-in error entries and uffd-wp markers); zap_pte_range() (`emit_zap`; with a MarkerKernel,
@@ -194,8 +195,8 @@ from __future__ import annotations
 from pteverify.memmodel import Mem
 from pteverify.model import DONE, FREE, GOTO, ModelError
 
-from .mm import (MM, NO_FOLIO, PTE_MARKER_UFFD_WP, PTE_NONE, ArchHook, child_running, Ctx, Kernel, KernelII,
-    MarkerKernel, Pte, pte_migration, pte_present, subpage_view)
+from .mm import (MM, NO_FOLIO, PTE_MARKER_UFFD_WP, PTE_NONE, ZERO, ArchHook, child_running, Ctx, Kernel,
+    KernelII, LazyMM, MarkerKernel, Pte, pte_migration, pte_present, subpage_view)
 from .swap_state import read_slot
 from .tlb import sync_fields
 
@@ -766,7 +767,53 @@ def emit_swap_cache_add(ctx: Ctx, k: Kernel, page: str, swc: str, leave) -> None
                  effect=charge, reads=[page, mm.swp_memcg], writes=mm.ff("memcg"))
 
 
-def emit_do_wp_page(ctx: Ctx, k: Kernel) -> None:
+def emit_do_anonymous_page(ctx: Ctx, lzm: LazyMM, *, store: bool, pte: str, label: str, retry: str,
+                           userfault: str | None = None, userfault_label: str | None = None) -> None:
+    """do_anonymous_page() on the none PTE `pte` (a field of lzm.mm or of a child's view), one step
+    under the PTL: a read fault maps the shared zero page, a write fault a new anon folio
+    (lzm.new_anon_folio(): PG_swapbacked unless VM_DROPPABLE); a PTE no longer none retries. Returns to
+    `retry` (the faulting access). `userfault`, a field True while the range is registered with
+    userfaultfd (VM_UFFD_MISSING): the fault goes to handle_userfault() (step `userfault_label`)
+    instead, which waits until the monitor resolved it."""
+    mm = lzm.mm
+
+    def anon_fault(s):
+        p = getattr(s, pte)
+        d = {GOTO: retry}
+        if p.kind != "none":
+            return d                                   # !pte_none(): update_mmu_tlb(), retry the access
+        if not store:
+            d[pte] = pte_present(ZERO)                 # read fault: the shared zero page, read-only
+            return d
+        fid = lzm.new_anon_folio(s, d)
+        d[pte] = pte_present(fid, write=True, dirty=True)
+        return d
+
+    ctx.step(label, "mm/memory.c:do_anonymous_page: " + (
+        "vma_alloc_zeroed_movable_folio(); folio_add_new_anon_rmap() [PG_swapbacked unless VM_DROPPABLE]; "
+        "set_pte_at(pte_mkwrite(pte_mkdirty(entry))) [PTL; retry if !pte_none]" if store else
+        "!FAULT_FLAG_WRITE: set_pte_at(my_zero_pfn) [PTL; retry if !pte_none]"),
+        guard=lambda s: getattr(s, mm.ptl) == FREE, effect=anon_fault,
+        reads=[mm.ptl, pte] + mm.ff("ref") + mm.memcg_reads(), writes=[pte] + mm.all_folio(), branches=[retry])
+
+    if userfault:
+        ctx.step(userfault_label, "mm/memory.c:do_anonymous_page: userfaultfd_missing(vma) -> "
+                 "handle_userfault(vmf, VM_UFFD_MISSING) [sleeps until the monitor resolves the fault; retry]",
+                 guard=lambda s: getattr(s, pte).kind != "none" or not getattr(s, userfault),
+                 effect=lambda s: {GOTO: retry}, reads=[pte, userfault], branches=[retry])
+
+
+def emit_do_wp_page(ctx: Ctx, k: Kernel | None, *, one_step: LazyMM | None = None, pte: str | None = None,
+                    label: str = "wp", retry: str | None = None) -> None:
+    """do_wp_page() on a write fault to a present read-only PTE: the fault-handler form (labels
+    `hpf.wp`, `wp.*`, emitted by emit_fault_handlers()), or with `one_step` (a LazyMM) the one-step
+    form of the lazyfree / MAP_DROPPABLE scenarios: under the PTL, an exclusive anon folio is reused
+    (wp_page_reuse()), anything else (the zero page, a shared folio) copied into a new anon folio
+    (wp_page_copy(), lzm.new_anon_folio()); no refcount-based reuse of a non-exclusive folio, no
+    uffd-wp, no swap cache; `pte` is the PTE field, the step `label` returns to `retry`."""
+    if one_step is not None:
+        _emit_do_wp_page_one_step(ctx, one_step, pte or one_step.mm.pte, label, retry)
+        return
     mm = ctx.mm
     ctx.fault_locals()
     L = ctx.vars
@@ -905,6 +952,33 @@ def emit_do_wp_page(ctx: Ctx, k: Kernel) -> None:
              "[the old mapping's and do_wp_page's references]",
              effect=copy_done, reads=[page, ret] + mm.ff("ref", "map", "swapcache"),
              writes=[mm.ptl] + folio_all + locals_, branches=exits)
+
+
+def _emit_do_wp_page_one_step(ctx: Ctx, lzm: LazyMM, pte: str, label: str, retry: str) -> None:
+    mm = lzm.mm
+
+    def wp_fault(s):
+        p = getattr(s, pte)
+        d = {GOTO: retry}
+        if not p.present or p.write:
+            return d                                   # !pte_same(): retry
+        fid = p.folio
+        if fid != ZERO and mm.fv(s, d, "excl", fid):
+            d[pte] = p._replace(write=True, dirty=True)   # wp_page_reuse()
+            return d
+        new = lzm.new_anon_folio(s, d, data=lzm.data(s, d, fid))
+        d[pte] = pte_present(new, write=True, dirty=True)
+        if fid != ZERO:
+            mm.fset(d, fid, map=mm.fv(s, d, "map", fid) - 1)
+            mm.put_folio(s, d, fid)
+        return d
+
+    ctx.step(label, "mm/memory.c:do_wp_page: PageAnonExclusive -> wp_page_reuse(); else wp_page_copy(): "
+             "new folio, folio_add_new_anon_rmap() [PG_swapbacked unless VM_DROPPABLE], "
+             "ptep_clear_flush(); set_pte_at(); folio_remove_rmap_pte(old) [PTL]",
+             guard=lambda s: getattr(s, mm.ptl) == FREE, effect=wp_fault,
+             reads=[mm.ptl, pte] + mm.all_folio() + mm.memcg_reads(), writes=[pte] + mm.all_folio(),
+             branches=[retry])
 
 
 def use_mapcount_reuse(ctx: Ctx) -> None:

@@ -2,8 +2,9 @@
 Not a kernel file: the workload the kernel paths run against.
 
 * `emit_access`: the MMU check and the access in one step, faults through handle_mm_fault() (memory.py);
-* `emit_access_tlb`: x86 MMU semantics with the storing CPU's TLB entry, do_anonymous_page() and a
-  minimal do_wp_page() (the lazyfree / MAP_DROPPABLE scenarios);
+* `emit_access_tlb`: x86 MMU semantics with the storing CPU's TLB entry; its faults are
+  memory.emit_do_anonymous_page() and the one-step form of memory.emit_do_wp_page() (the lazyfree /
+  MAP_DROPPABLE scenarios);
 * `emit_tag_checked_load`: an arm64 MTE tag-checked load;
 * `emit_marker_load`, `emit_uffd_wp_store`: accesses meeting PTE markers and swap-in error entries.
 
@@ -27,8 +28,8 @@ from __future__ import annotations
 from pteverify.model import DONE, FREE, GOTO
 
 from .arm64_mteswap import MTE, NO_TAGS
-from .memory import emit_fault_handlers
-from .mm import MM, NO_TLB, ZERO, Ctx, Kernel, LazyMM, pte_present, written
+from .memory import emit_do_anonymous_page, emit_do_wp_page, emit_fault_handlers
+from .mm import MM, NO_TLB, Ctx, Kernel, LazyMM, pte_present, written
 
 
 def emit_access(ctx: Ctx, k: Kernel, op: str, tag: str = "cpu", done_ghost: str | None = None,
@@ -179,55 +180,9 @@ def emit_access_tlb(ctx: Ctx, lzm: LazyMM, op: str, *, tag: str = "cpu", done: s
              writes=writes, branches=[cont, fault, wp] + ([uf] if userfault else [])
              + (["dsp.lookup"] if swapin is not None else []))
 
-    # do_anonymous_page(): pte_offset_map_lock(); the PTE must still be none
-    def anon_fault(s):
-        p = getattr(s, pte)
-        d = {GOTO: label}
-        if p.kind != "none":
-            return d                                   # !pte_none(): update_mmu_tlb(), retry the access
-        if not store:
-            d[pte] = pte_present(ZERO)                 # read fault: the shared zero page, read-only
-            return d
-        fid = lzm.new_anon_folio(s, d)
-        d[pte] = pte_present(fid, write=True, dirty=True)
-        return d
-
-    ctx.step(fault, "mm/memory.c:do_anonymous_page: " + (
-        "vma_alloc_zeroed_movable_folio(); folio_add_new_anon_rmap() [PG_swapbacked unless VM_DROPPABLE]; "
-        "set_pte_at(pte_mkwrite(pte_mkdirty(entry))) [PTL; retry if !pte_none]" if store else
-        "!FAULT_FLAG_WRITE: set_pte_at(my_zero_pfn) [PTL; retry if !pte_none]"),
-        guard=lambda s: getattr(s, mm.ptl) == FREE, effect=anon_fault,
-        reads=[mm.ptl, pte] + mm.ff("ref") + mm.memcg_reads(), writes=[pte] + mm.all_folio(), branches=[label])
-
-    # do_wp_page(): reuse an exclusive anon folio, else wp_page_copy()
-    def wp_fault(s):
-        p = getattr(s, pte)
-        d = {GOTO: label}
-        if not p.present or p.write:
-            return d                                   # !pte_same(): retry
-        fid = p.folio
-        if fid != ZERO and mm.fv(s, d, "excl", fid):
-            d[pte] = p._replace(write=True, dirty=True)   # wp_page_reuse()
-            return d
-        new = lzm.new_anon_folio(s, d, data=lzm.data(s, d, fid))
-        d[pte] = pte_present(new, write=True, dirty=True)
-        if fid != ZERO:
-            mm.fset(d, fid, map=mm.fv(s, d, "map", fid) - 1)
-            mm.put_folio(s, d, fid)
-        return d
-
-    ctx.step(wp, "mm/memory.c:do_wp_page: PageAnonExclusive -> wp_page_reuse(); else wp_page_copy(): "
-             "new folio, folio_add_new_anon_rmap() [PG_swapbacked unless VM_DROPPABLE], "
-             "ptep_clear_flush(); set_pte_at(); folio_remove_rmap_pte(old) [PTL]",
-             guard=lambda s: getattr(s, mm.ptl) == FREE, effect=wp_fault,
-             reads=[mm.ptl, pte] + mm.all_folio() + mm.memcg_reads(), writes=[pte] + mm.all_folio(),
-             branches=[label])
-
-    if userfault:
-        ctx.step(uf, "mm/memory.c:do_anonymous_page: userfaultfd_missing(vma) -> "
-                 "handle_userfault(vmf, VM_UFFD_MISSING) [sleeps until the monitor resolves the fault; retry]",
-                 guard=lambda s: getattr(s, pte).kind != "none" or not getattr(s, userfault),
-                 effect=lambda s: {GOTO: label}, reads=[pte, userfault], branches=[label])
+    emit_do_anonymous_page(ctx, lzm, store=store, pte=pte, label=fault, retry=label, userfault=userfault,
+                           userfault_label=uf)
+    emit_do_wp_page(ctx, None, one_step=lzm, pte=pte, label=wp, retry=label)
 
 
 def emit_tag_checked_load(ctx: Ctx, mte: MTE, k: Kernel, label: str = "load") -> None:

@@ -29,7 +29,6 @@ MODELS = Path(models_pkg.__file__).resolve().parent
 
 # kernel function -> emitters: more than one emitter, not merged (yet). Each names why.
 SEVERAL_EMITTERS = {
-    "mm/memory.c:do_wp_page": "user.emit_access_tlb's one-step do_wp_page (lazyfree/droppable): to merge",
     "mm/memory.c:zap_pte_range": "swapfile.emit_free_swap_and_cache's zap (swapoff-vs-alloc) is over "
                                  "SwapDevice's slot-lifetime state, not MM's PTE/folio state",
     "mm/rmap.c:try_to_migrate_one": "migrate.emit_migrate_page_mte (MTE tags state): to merge",
@@ -52,8 +51,6 @@ ELSEWHERE = {
     "mm/madvise.c:madvise_cold_or_pageout_pte_range": "vmscan.emit_shrink_page_list's isolation step "
                                                       "(MADV_PAGEOUT feeding shrink_folio_list)",
     "mm/madvise.c:madvise_vma_behavior": "fork.emit_keeponfork: MADV_WIPEONFORK/KEEPONFORK beside dup_mmap",
-    "mm/memory.c:do_anonymous_page": "user.emit_access_tlb's fault (lazyfree/droppable): to move",
-    "mm/memory.c:do_wp_page": "user.emit_access_tlb's one-step do_wp_page: to merge",
     "mm/memory.c:do_set_pte": "shmem.emit_shmem_fault_mte's finish_fault step",
     "mm/memory.c:zap_pte_range": "swapfile.emit_free_swap_and_cache (see SEVERAL_EMITTERS)",
     "mm/rmap.c:try_to_migrate_one": "migrate.emit_migrate_page_mte (see SEVERAL_EMITTERS)",
