@@ -7,8 +7,8 @@
   one-step form for the lazyfree / MAP_DROPPABLE scenarios) and the v5.7 reuse_swap_page() rule
   (`use_mapcount_reuse`); do_anonymous_page() (`emit_do_anonymous_page`);
 * copy_page_range() -> copy_pte_range() -> copy_present_ptes()/copy_nonpresent_pte() on fork
-  (`emit_fork` for anonymous memory with the write_protect_seq and pinned-page copy; `emit_fork_copy`
-  for swap-in error entries and uffd-wp markers); zap_pte_range() (`emit_zap`; with a MarkerKernel,
+  (`emit_fork`: anonymous memory with the write_protect_seq and pinned-page copy, and its one-step
+  form for swap-in error entries and uffd-wp markers; `copy_nonpresent_pte` shared by both); zap_pte_range() (`emit_zap`; with a MarkerKernel,
   a uffd-wp registered file VMA: zap_install_uffd_wp_if_needed()).
 
 The per-function history follows.
@@ -1030,8 +1030,61 @@ def wait_on_migration_entries(ctx: Ctx, label: str) -> None:
     step.reads = step.reads | {mm.pte}
 
 
-def emit_fork(ctx: Ctx, k: Kernel, kf: KernelII, parent: MM, child: MM, *, cont: str | None = None) -> None:
-    """fork() of the parent (the thread of `ctx`) for the modelled address."""
+def copy_nonpresent_pte(s, d: dict, mm: MM, src_field: str, dst_field: str, src: Pte, *,
+                        clear_swp_exclusive: bool = True, dst_uffd_wp: bool = False,
+                        marker: MarkerKernel | None = None) -> None:
+    """mm/memory.c:copy_nonpresent_pte() for the entry `src` of field `src_field` (process `mm`) into
+    the child's field `dst_field`, with both PTLs held: a swap entry takes a swap reference
+    (swap_duplicate()), loses its exclusive bit in the parent and the child (pte_swp_clear_exclusive(),
+    `clear_swp_exclusive`; off only as a seeded mutation) and its uffd-wp bit in the child unless the
+    child's VMA is uffd-wp registered (`dst_uffd_wp`); a writable or exclusive migration entry becomes
+    readable in both; with `marker` (a MarkerKernel): a swap-in error entry and a uffd-wp PTE marker in
+    the forms of its knobs. Writes to `d`."""
+    if src.kind == "swap":
+        d[mm.swp_count] = getattr(s, mm.swp_count) + 1              # swap_duplicate()
+        pte = src
+        if src.exclusive and clear_swp_exclusive:
+            pte = src._replace(exclusive=False)
+            d[src_field] = pte                                      # set_pte_at(src_mm)
+        d[dst_field] = pte._replace(uffd_wp=pte.uffd_wp and dst_uffd_wp)   # set_pte_at(dst_mm)
+    elif src.kind == "migration":
+        pte = src
+        if src.write or src.exclusive:
+            pte = pte_migration(src.folio, soft_dirty=src.soft_dirty, uffd_wp=src.uffd_wp)
+            d[src_field] = pte
+        d[dst_field] = pte
+    elif src.kind == "swapin_error" and marker is not None:
+        form = marker.fork_swapin_error
+        if form == "seeded-swap-duplicate":
+            d[mm.swp_count] = getattr(s, mm.swp_count) + 1          # swap_duplicate(entry) on a marker
+            d[dst_field] = src
+        elif form == "v6.1" and not dst_uffd_wp:
+            pass                                                    # is_pte_marker_entry(): dropped
+        else:
+            d[dst_field] = src
+    elif src.kind == "marker" and marker is not None:
+        if dst_uffd_wp or not marker.fork_marker_checks_dst:
+            d[dst_field] = src
+    else:
+        raise ModelError(f"copy_nonpresent_pte: entry {src} not modelled here")
+
+
+def emit_fork(ctx: Ctx, k: Kernel | None, kf: KernelII | None, parent: MM, child: MM | None, *,
+              cont: str | None = None, marker: MarkerKernel | None = None, child_pte: str | None = None,
+              dst_uffd_wp: bool = False, forked: str | None = None) -> None:
+    """fork() of the parent (the thread of `ctx`) for the modelled address: copy_page_range() ->
+    copy_pte_range() -> copy_present_ptes() / copy_nonpresent_pte(), both PTLs held.
+
+    The anonymous-memory form (`k`, `kf`, `child` a view of the child's page table): the
+    write_protect_seq, the pinned-page copy, the write-protect of a COW mapping, steps `fork.*`.
+    With `marker` (a MarkerKernel; `k`, `kf`, `child` None) the one-step form of the swap-in error
+    entry and uffd-wp scenarios: the child's PTE is the field `child_pte`, its VMA is uffd-wp
+    registered iff `dst_uffd_wp` (UFFD_FEATURE_EVENT_FORK), `forked` is set when the copy is done,
+    the thread ends; a present PTE is copied with pte_clear_uffd_wp() unless `dst_uffd_wp` (the file
+    mapping is shared: no COW write-protect), non-present entries by copy_nonpresent_pte()."""
+    if marker is not None:
+        _emit_fork_one_step(ctx, parent, marker, child_pte, dst_uffd_wp, forked)
+        return
     _, seq = sync_fields(parent)
     running = child_running(parent)
     locks = [parent.ptl, child.ptl]
@@ -1073,22 +1126,10 @@ def _emit_copy_pte(ctx: Ctx, k: Kernel, kf: KernelII, parent: MM, child: MM, cop
         d = {parent.ptl: ctx.owner, child.ptl: ctx.owner}
         if src.kind == "none":
             return dict(d, **{GOTO: "fork.unlock"})
-        if src.kind == "swap":
-            d[parent.swp_count] = getattr(s, parent.swp_count) + 1          # swap_duplicate()
-            pte = src
-            if src.exclusive and kf.fork_clear_swp_exclusive:
-                pte = src._replace(exclusive=False)
-                d[parent.pte] = pte                                     # set_pte_at(src_mm)
-            d[child.pte] = pte                                          # set_pte_at(dst_mm)
+        if not src.present:
+            copy_nonpresent_pte(s, d, parent, parent.pte, child.pte, src,
+                                clear_swp_exclusive=kf.fork_clear_swp_exclusive)
             return dict(d, **{GOTO: "fork.unlock"})
-        if src.kind == "migration":
-            pte = src
-            if src.write or src.exclusive:
-                pte = pte_migration(src.folio, soft_dirty=src.soft_dirty, uffd_wp=src.uffd_wp)
-                d[parent.pte] = pte
-            d[child.pte] = pte
-            return dict(d, **{GOTO: "fork.unlock"})
-        assert src.present, src
         fid = src.folio
         pinned = getattr(s, parent.f["pin"][fid]) > 0               # folio_maybe_dma_pinned()
         if k.anon_exclusive:
@@ -1188,20 +1229,9 @@ def _emit_copy_pte_range(ctx: Ctx, k: Kernel, kf: KernelII, parent: MM, child: M
         d = {parent.ptl: ctx.owner, child.ptl: ctx.owner, again: False}
         if src.kind == "none":
             return next_pte(d, i)
-        if src.kind == "swap":
-            d[parent.swp_count] = getattr(s, parent.swp_count) + 1          # swap_duplicate()
-            pte = src
-            if src.exclusive and kf.fork_clear_swp_exclusive:
-                pte = src._replace(exclusive=False)
-                d[parent.ptes[i]] = pte
-            d[child.ptes[i]] = pte
-            return next_pte(d, i)
-        if src.kind == "migration":
-            pte = src
-            if src.write or src.exclusive:
-                pte = pte_migration(src.folio, soft_dirty=src.soft_dirty, uffd_wp=src.uffd_wp)
-                d[parent.ptes[i]] = pte
-            d[child.ptes[i]] = pte
+        if not src.present:
+            copy_nonpresent_pte(s, d, parent, parent.ptes[i], child.ptes[i], src,
+                                clear_swp_exclusive=kf.fork_clear_swp_exclusive)
             return next_pte(d, i)
         fid = src.folio
         pinned = getattr(s, parent.f["pin"][fid]) > 0                    # folio_needs_cow_for_dma()
@@ -1357,33 +1387,17 @@ def emit_zap(ctx: Ctx, cont: str = DONE, ghost: str | None = None, k: Kernel | N
              branches=[cont])
 
 
-def emit_fork_copy(ctx: Ctx, mm: MM, k: MarkerKernel, child_pte: str, dst_uffd_wp: bool,
-                   forked: str) -> None:
-    """fork(): copy_page_range() -> copy_pte_range() -> copy_nonpresent_pte()/copy_present_pte() for the
-    address, under both PTLs."""
-
+def _emit_fork_one_step(ctx: Ctx, mm: MM, k: MarkerKernel, child_pte: str, dst_uffd_wp: bool,
+                        forked: str) -> None:
     def fork(s):
         pte = getattr(s, mm.pte)
         d = {forked: True, GOTO: DONE}
-        if pte.kind == "swapin_error":
-            form = k.fork_swapin_error
-            if form == "seeded-swap-duplicate":
-                d[mm.swp_count] = getattr(s, mm.swp_count) + 1   # swap_duplicate(entry) on a marker
-                d[child_pte] = pte
-            elif form == "v6.1" and not dst_uffd_wp:
-                pass                                       # is_pte_marker_entry(): dropped
-            else:
-                d[child_pte] = pte
-        elif pte.kind == "marker":
-            if dst_uffd_wp or not k.fork_marker_checks_dst:
-                d[child_pte] = pte
-        elif pte.kind == "swap":
-            d[mm.swp_count] = getattr(s, mm.swp_count) + 1
-            d[child_pte] = pte._replace(exclusive=False, uffd_wp=pte.uffd_wp and dst_uffd_wp)
-        elif pte.present:
+        if pte.present:
             mm.get_folio(s, d, pte.folio)
             mm.fset(d, pte.folio, map=getattr(s, mm.f["map"][pte.folio]) + 1)
             d[child_pte] = pte._replace(uffd_wp=pte.uffd_wp and dst_uffd_wp, dirty=False)
+        elif pte.kind != "none":
+            copy_nonpresent_pte(s, d, mm, mm.pte, child_pte, pte, dst_uffd_wp=dst_uffd_wp, marker=k)
         return d
 
     parts = {
@@ -1410,7 +1424,7 @@ def emit_fork_copy(ctx: Ctx, mm: MM, k: MarkerKernel, child_pte: str, dst_uffd_w
     ctx.step("copy_page_range", ref,
              guard=lambda s: getattr(s, mm.ptl) == FREE, effect=fork,
              reads=[mm.pte, mm.ptl, mm.swp_count] + mm.ff("ref", "map"),
-             writes=[forked, child_pte, mm.swp_count] + mm.ff("ref", "map"), branches=[DONE])
+             writes=[forked, child_pte, mm.pte, mm.swp_count] + mm.ff("ref", "map"), branches=[DONE])
 
 
 def pte_install_uffd_wp_if_needed(k: MarkerKernel, pteval: Pte) -> Pte:

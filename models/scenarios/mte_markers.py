@@ -30,7 +30,7 @@ from ..invariants import (final_nothing_leaked, final_shmem_nothing_leaked, fina
     inv_madvise_free_discards_error, inv_marker_not_swap_entry,
     inv_no_data_after_swapin_error, inv_uffd_wp_marker_in_uffd_wp_vma, inv_uffd_wp_write_traps)
 from ..madvise import emit_madvise_free
-from ..memory import emit_fork_copy, emit_zap
+from ..memory import emit_fork, emit_zap
 from ..migrate import emit_migrate_page_mte
 from ..mm import (FORK_FORMS, MM, ORIGINAL, PTE_NONE, PTE_SWAPIN_ERROR, Kernel, MarkerKernel, pte_present,
     pte_swap)
@@ -286,7 +286,7 @@ def swapin_error_marker(knobs) -> Model:
     emit_madvise_free(parent, marker=k, discarded=madv, label="madvise_free", cont="load")
     emit_marker_load(parent, mm, mm.pte, parent_res, poisoned=k.softleaf)
     fork = mm.thread("fork", "another thread of the process calls fork()")
-    emit_fork_copy(fork, mm, k, child_pte, dst_uffd_wp=False, forked=forked)
+    emit_fork(fork, None, None, mm, None, marker=k, child_pte=child_pte, dst_uffd_wp=False, forked=forked)
     child = mm.thread("child", "the child loads from the page")
     emit_marker_load(child, mm, child_pte, child_res, guard_field=forked, poisoned=k.softleaf)
 
@@ -319,7 +319,7 @@ def uffd_wp_marker(knobs) -> Model:
     reclaim = mm.thread("reclaim", "kswapd reclaims the shmem folio")
     emit_try_to_unmap_one(reclaim, k, None, file=True)
     fork = mm.thread("fork", "the process forks" + (" (UFFD_FEATURE_EVENT_FORK)" if fork_event else ""))
-    emit_fork_copy(fork, mm, k, child_pte, dst_uffd_wp=fork_event, forked=forked)
+    emit_fork(fork, None, None, mm, None, marker=k, child_pte=child_pte, dst_uffd_wp=fork_event, forked=forked)
     writer = mm.thread("writer", "the protected process stores to the address")
     emit_uffd_wp_store(writer, mm, stored, result, cache)
 
