@@ -34,7 +34,6 @@ SEVERAL_EMITTERS = {
     "mm/rmap.c:try_to_migrate_one": "migrate.emit_migrate_page_mte (MTE tags state): to merge",
     "mm/migrate.c:remove_migration_pte": "emit_remove_migration_pte vs the MTE migration of "
                                          "emit_migrate_page_mte: to merge",
-    "mm/mprotect.c:change_pte_range": "emit_mprotect vs emit_mprotect_mte (MTE state): to merge",
     "mm/shmem.c:shmem_get_folio_gfp": "emit_shmem_fault_mte (MTE state) vs emit_shmem_swapin_large "
                                       "(ShmemLarge's own mapping/slot state): to merge",
     "mm/shmem.c:shmem_swapin_folio": "as shmem_get_folio_gfp",

@@ -34,7 +34,7 @@ from ..memory import emit_fork, emit_zap
 from ..migrate import emit_migrate_page_mte
 from ..mm import (FORK_FORMS, MM, ORIGINAL, PTE_NONE, PTE_SWAPIN_ERROR, Kernel, MarkerKernel, pte_present,
     pte_swap)
-from ..mprotect import emit_mprotect_mte
+from ..mprotect import emit_mprotect
 from ..rmap import emit_try_to_unmap_one
 from .anon_exclusive import K_ANON_EXCLUSIVE, K_MAP_WRITABLE, K_SWAP_TABLE, KERNEL_2026_KNOBS
 from ..shmem import add_shmem_entry, emit_shmem_fault_mte
@@ -254,7 +254,7 @@ def mte_uninit_tags(knobs) -> Model:
     migrate = mm.thread("kcompactd", "compaction migrates the page mapped at the address")
     emit_migrate_page_mte(migrate, mte, mtek)
     task = mm.thread("task", "the program: mprotect(PROT_READ|PROT_MTE), then a tag-checked load")
-    emit_mprotect_mte(task, mte, mtek, cont="load")
+    emit_mprotect(task, k, None, writable=False, mte=mte, mte_k=mtek, cont="load")
     emit_tag_checked_load(task, mte, k)
     inv_no_uninitialised_tags(mte)
     final_tag_checked_loads(mte)
