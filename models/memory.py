@@ -197,7 +197,8 @@ from pteverify.model import DONE, FREE, GOTO, ModelError
 
 from .mm import (MM, NO_FOLIO, PTE_MARKER_UFFD_WP, PTE_NONE, ZERO, ArchHook, child_running, Ctx, Kernel,
     KernelII, LazyMM, MarkerKernel, Pte, pte_migration, pte_present, subpage_view)
-from .swap_state import read_slot
+from .swap_state import read_slot, swap_read_folio
+from .zswap import zswap_fields
 from .tlb import sync_fields
 
 
@@ -238,6 +239,8 @@ def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
     locals_ = ctx.locals_fields(*ctx.FAULT_LOCALS)
     folio_all = mm.all_folio()
     slot = mm.all_slot_fields() + mm.ff("nr") if mm.nr > 1 else mm.slot_fields()
+    zswap_gate = large and k.mthp_zswap_fallback and bool(zswap_fields(mm))
+    zswap_form = k.zswap_large_load
     if large:
         warned = base.ghosts.get("do_swap_page_warned") or base.ghost(
             "do_swap_page_warned", "-", "a VM_WARN of do_swap_page's large path fired: "
@@ -327,8 +330,9 @@ def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
             return d
         charge = mm.memcg_charge(s, d, mm.swp_memcg)    # mem_cgroup_swapin_charge_folio(entry)
         if large:
-            # thp_swapin_suitable_orders(): !userfaultfd_armed(); under the PTL can_swapin_thp()
-            d[order_ok] = range_matches(s, d, getattr(s, orig))
+            # thp_swapin_suitable_orders(): !userfaultfd_armed(); !zswap_never_enabled() -> 0 (where
+            # zswap is modelled it is enabled); under the PTL can_swapin_thp()
+            d[order_ok] = not zswap_gate and range_matches(s, d, getattr(s, orig))
             d[GOTO] = "dsp.swapin_sync"
             return d
         data, ok = read_slot(mm, s)
@@ -365,7 +369,8 @@ def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
     if large:
         ref = ("mm/memory.c:do_swap_page: swap_cache_get_folio(entry); miss && SWP_SYNCHRONOUS_IO: orders = "
                "thp_swapin_suitable_orders(vmf) [pte_offset_map_lock(); can_swapin_thp(): pte_same(folio_pte, "
-               "pte_move_swp_offset(orig_pte, -idx)), swap_pte_batch(ptep, nr, pte) == nr; unlock]")
+               "pte_move_swp_offset(orig_pte, -idx)), swap_pte_batch(ptep, nr, pte) == nr; unlock]"
+               + (" [!zswap_never_enabled() -> no large order]" if zswap_gate else ""))
         lookup_guard_ = lookup_guard
         lookup_guard = lambda s: getattr(s, mm.ptl) == FREE and lookup_guard_(s)   # noqa: E731
     ctx.step("dsp.lookup", ref, guard=lookup_guard, effect=lookup,
@@ -387,19 +392,23 @@ def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
                 d[GOTO] = "dsp.lock"
                 return d
             slots = base.slot_f
-            # __swap_cache_alloc(order): __swap_cache_add_check() of the aligned range, twice
-            if getattr(s, order_ok) and all(getattr(s, c) > 0 and getattr(s, fc) == NO_FOLIO
-                                            for c, _, fc, _ in slots):
-                data, ok = read_slot(mm, s)
-                fid = mm.alloc_folio(s, d, ref=1 + base.nr, swapcache=True, data=data, uptodate=ok, nr=base.nr)
+            # __swap_cache_alloc(order): __swap_cache_add_check() of the aligned range, twice; then, the
+            # range pinned by the swap cache, zswap_is_present() -> -EBUSY (the 2026 form)
+            zs = zswap_fields(mm)
+            if (getattr(s, order_ok) and all(getattr(s, c) > 0 and getattr(s, fc) == NO_FOLIO
+                                             for c, _, fc, _ in slots)
+                    and not (zswap_form == "mainline-2026" and any(getattr(s, z) for z in zs))):
+                data, ok, dirty = swap_read_folio(mm, s, d, base.nr, zswap_form)
+                fid = mm.alloc_folio(s, d, ref=1 + base.nr, swapcache=True, data=data, uptodate=ok, nr=base.nr,
+                                     dirty=dirty)
                 for _, hc, fc, _ in slots:
                     d[hc] = True
                     d[fc] = fid
             elif getattr(s, mm.swp_count) == 0:
                 return leave(d, s=s)                   # -ENOENT: the entry is gone; the PTE changed
             else:                                      # -EBUSY: order 0
-                data, ok = read_slot(mm, s)
-                fid = mm.alloc_folio(s, d, ref=2, swapcache=True, data=data, uptodate=ok)
+                data, ok, dirty = swap_read_folio(mm, s, d)
+                fid = mm.alloc_folio(s, d, ref=2, swapcache=True, data=data, uptodate=ok, dirty=dirty)
                 d[mm.swp_has_cache] = True
                 d[mm.swp_cache] = fid
             d[page] = fid
@@ -410,7 +419,14 @@ def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
         ctx.step("dsp.swapin_sync", "mm/memory.c:do_swap_page: alloc_swap_folio(vmf) [the order "
                  "can_swapin_thp() allowed]; swapin_folio(entry, folio) [mm/swap_state.c: the aligned range "
                  "added to the swap cache when every slot is swapped and uncached (__swap_cache_add_check() in "
-                 "the newest swapin_sync()), else order 0; -EEXIST: the cached folio; swap_read_folio()]",
+                 "the newest swapin_sync()), else order 0; -EEXIST: the cached folio; swap_read_folio()]"
+                 + (("; zswap: " + {"mainline-2026": "__swap_cache_alloc(): order && zswap_is_present(entry, "
+                                    "nr_pages) -> -EBUSY [the range pinned]; swap_read_folio() -> zswap_load()",
+                                    "c63f210d4891": "swap_read_folio() -> zswap_load(): WARN_ON_ONCE("
+                                    "folio_test_large()) -> return true, !uptodate",
+                                    "c63f210d4891^": "swap_read_folio() -> zswap_load(): xa_load(folio->swap) "
+                                    "only [first page]; else the device"}[zswap_form])
+                    if zswap_fields(mm) else ""),
                  effect=swapin_sync, reads=[order_ok, ret] + slot + mm.ff("ref", "map", "swapcache"),
                  writes=folio_all + slot + locals_, branches=retry + ["dsp.lock"])
     if readpage:

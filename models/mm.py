@@ -162,6 +162,11 @@ class Kernel:
     mthp_range_recheck: bool = True    # do_swap_page() re-checks the whole range under the PTL
                                        #   (pte_same + swap_pte_batch) before mapping nr pages
                                        #   (false: seeded mutation)
+    mthp_zswap_fallback: bool = True   # 242d12c98174's alloc_swap_folio() (2026: thp_swapin_suitable_orders()):
+                                       #   !zswap_never_enabled() -> order 0 (only where zswap is modelled)
+    zswap_large_load: str = "mainline-2026"  # zswap_load() of a large folio and __swap_cache_alloc()'s
+                                       #   zswap_is_present() range check (models/zswap.py
+                                       #   ZSWAP_LARGE_LOAD_FORMS)
     soft_dirty_tracking: bool = False  # the VMA tracks soft-dirty (clear_refs cleared VM_SOFTDIRTY):
                                        #   pte_needs_soft_dirty_wp() keeps a clean swap-in read-only
     lazyfree_batch: str = "29f40594a281"  # try_to_unmap_one's folio_unmap_pte_batch() for a lazyfree large
@@ -338,6 +343,7 @@ class ArchHook:
     reads: tuple = ()
     writes: tuple = ()
     ref: str = ""
+    per_slot: bool = False      # a slot-free hook of a range: fn(s, d, i) with the slot's index i
 
 
 class MM:
@@ -432,6 +438,7 @@ class MM:
         self.swp_data = m.field("swp_data", data, doc="what the swap device holds in the slot")
         self.swp_bad = bad      # a bad sector: swap_readpage() fails, the folio stays !uptodate
         self.slots = [self.slot]
+        self.slot_extra: dict[str, list[str]] = {}     # per-slot extension fields (add_slot_field)
         self.slot_f = [(self.swp_count, self.swp_has_cache, self.swp_cache, self.swp_data)]
 
     def add_swap_slots(self, counts: list, data: list) -> None:
@@ -452,8 +459,29 @@ class MM:
                 m.field(f"swp_data{i}", data[i], doc=f"what the swap device holds in slot {i}")))
 
     def all_slot_fields(self) -> list[str]:
-        """Every field of every slot of the range."""
-        return [f for fs in self.base.slot_f for f in fs]
+        """Every field of every slot of the range (extension fields included)."""
+        return [f for fs in self.base.slot_f for f in fs] + [f for fs in self.base.slot_extra.values() for f in fs]
+
+    def add_slot_field(self, attr: str, fields: list[str]) -> None:
+        """A per-slot extension field of the range (e.g. zswap's tree entry): `fields[i]` is slot i's;
+        the view of subpage i (and the whole range, for slot 0) sees its own as attribute `attr`."""
+        if len(fields) != len(self.base.slots):
+            raise ModelError(f"add_slot_field({attr!r}): {len(fields)} fields for {len(self.base.slots)} slots")
+        self.base.slot_extra[attr] = list(fields)
+        setattr(self.base, attr, fields[0])
+
+    def slot_index(self) -> int:
+        """The index in the range of this view's slot."""
+        slots = getattr(self.base, "slots", [])
+        return slots.index(self.slot) if self.slot in slots else 0
+
+    def run_slot_free_hooks(self, s, d: dict, i: int) -> None:
+        """swap_range_free() of slot `i` of the range: the slot-free hooks (per-slot hooks get i)."""
+        for hook in self.slot_free_hooks:
+            if hook.per_slot:
+                hook.fn(s, d, i)
+            else:
+                hook.fn(s, d)
 
     def add_memcg(self, memcgs: Iterable[str], owner: str, record: str = NO_MEMCG,
                   charged: dict | None = None) -> None:
@@ -577,8 +605,7 @@ class MM:
             d[self.swp_data] = NO_DATA
             if self.swp_memcg:
                 d[self.swp_memcg] = NO_MEMCG           # swap_cgroup_clear(), mem_cgroup_uncharge_swap()
-            for hook in self.slot_free_hooks:
-                hook.fn(s, d)
+            self.run_slot_free_hooks(s, d, self.slot_index())
 
     def swap_free(self, s, d: dict) -> None:
         """swap_free(entry): drop one swap-map reference."""
@@ -610,6 +637,7 @@ class MM:
                 d[has_cache] = False
                 if self.v(s, d, count) == 0:
                     d[data] = NO_DATA                  # swap_range_free()
+                    self.run_slot_free_hooks(s, d, self.base.slot_f.index((count, has_cache, cache, data)))
             self.put_folio(s, d, fid, len(slots))
             return
         self.fset(d, fid, swapcache=False)
@@ -850,6 +878,8 @@ def subpage_view(mm: MM, i: int) -> MM:
     if len(getattr(mm, "slot_f", ())) == mm.nr:
         view.slot = mm.slots[i]
         view.swp_count, view.swp_has_cache, view.swp_cache, view.swp_data = mm.slot_f[i]
+        for attr, fields in mm.slot_extra.items():
+            setattr(view, attr, fields[i])
     if i:
         # page 0's flag under a name of its own, so that freeing a folio in this view resets it too
         view.f["excl0"] = mm.f["excl"]

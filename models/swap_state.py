@@ -23,3 +23,23 @@ def read_into_swap_cache(mm, s, d: dict) -> str:
     d[mm.swp_has_cache] = True
     d[mm.swp_cache] = fid
     return fid
+
+
+def swap_read_folio(mm, s, d: dict, nr: int = 1, zswap_form: str = "mainline-2026") -> tuple[str, bool, bool]:
+    """mm/page_io.c:swap_read_folio() of a folio of `nr` pages from this view's slot (slot 0 of the
+    range for a large folio): zswap_load() first where the scenario models per-slot zswap entries
+    (models/zswap.py), else the device. Returns (data, uptodate, dirty). A large folio's content is
+    ORIGINAL only when every page read it (the device copies of all its slots)."""
+    from .zswap import zswap_load
+    loaded = zswap_load(mm, s, d, nr, zswap_form)
+    if loaded is not None:
+        return loaded
+    if nr == 1:
+        data, ok = read_slot(mm, s)
+        return data, ok, False
+    base = mm.base
+    pages = [mm.v(s, d, base.slot_f[i][3]) for i in range(nr)]
+    data, ok = read_slot(mm, s)
+    if not ok:
+        return data, ok, False
+    return (pages[0] if all(p == pages[0] for p in pages) else GARBAGE), True, False

@@ -38,9 +38,14 @@ from __future__ import annotations
 
 from pteverify.model import DONE, FREE, GOTO
 
-from .mm import NO_FOLIO, ArchHook, Ctx
+from .mm import GARBAGE, NO_DATA, NO_FOLIO, ORIGINAL, ArchHook, Ctx
 
 ZSWAP_WRITEBACK_FORMS = ("v6.17", "seeded-no-swapcache-gate", "mainline-2026")
+
+# zswap_load() of a large folio (and __swap_cache_alloc()'s range check), see `zswap_load()` below
+ZSWAP_LARGE_LOAD_FORMS = ("c63f210d4891^", "c63f210d4891", "mainline-2026")
+
+STALE = "stale"         # a device slot zswap_store() intercepted: never written, it holds older data
 
 
 def add_zswap_entry(mm, present: bool = True) -> str:
@@ -66,7 +71,8 @@ def emit_zswap_writeback_entry(ctx: Ctx, *, form: str, bug: str) -> None:
     mm = ctx.mm
     st = form != "v6.17"
     folio = ctx.local("folio", NO_FOLIO, "zswap_writeback_entry: the swap cache folio written back")
-    slot = mm.slot_fields()
+    # a slot of a range (subpage_view): freeing a large folio's cache reads every slot and its order
+    slot = mm.all_slot_fields() + mm.ff("nr") if mm.nr > 1 else mm.slot_fields()
     folio_all = mm.all_folio()
 
     def alloc(s):
@@ -103,7 +109,9 @@ def emit_zswap_writeback_entry(ctx: Ctx, *, form: str, bug: str) -> None:
             d[GOTO] = DONE
             return d
         d[mm.zswap_entry] = False                      # xa_erase(); zswap_entry_free()
-        mm.fset(d, fid, data=getattr(s, mm.swp_data), uptodate=True)
+        # the entry's content: the slot's data (one-slot scenarios) or, with per-slot entries
+        # (add_zswap_entries()), the data the page was swapped out with
+        mm.fset(d, fid, data=ORIGINAL if zswap_fields(mm) else getattr(s, mm.swp_data), uptodate=True)
         if st:
             mm.fset(d, fid, dropbehind=True)
             mm.put_folio(s, d, fid)                    # the swap cache holds the only reference
@@ -189,3 +197,69 @@ def emit_zswap_writeback_entry(ctx: Ctx, *, form: str, bug: str) -> None:
              guard=lambda s: getattr(s, mm.lock[getattr(s, folio)]) == FREE, effect=drop,
              reads=[folio] + mm.locks() + slot + mm.ff("swapcache", "writeback", "ref", "dirty", "map"),
              writes=[folio, bug] + mm.locks() + slot + folio_all, branches=[DONE])
+
+
+def add_zswap_entries(mm, present: list[bool]) -> list[str]:
+    """Per-slot zswap tree entries of a range of slots (large-folio scenarios): field `zswap_entry` is
+    slot 0's, `zswap_entry<i>` slot i's; a subpage_view(i) sees slot i's as `mm.zswap_entry`, so
+    emit_zswap_writeback_entry() runs unchanged on one slot of the range. An entry holds the data the
+    slot was swapped out with (ORIGINAL); the device copy of a slot zswap_store() intercepted is STALE
+    until zswap writeback writes it. Freeing a slot drops its entry (swap_range_free() ->
+    zswap_invalidate()). Reads go through `zswap_load()` (mm/page_io.c swap_read_folio() ->
+    zswap_load() first, the device only on -ENOENT)."""
+    base = mm.base
+    fields = [base.m.field("zswap_entry" if i == 0 else f"zswap_entry{i}", p, (False, True),
+                           f"zswap holds slot {i}'s content (an entry in swap_zswap_tree())")
+              for i, p in enumerate(present)]
+    base.add_slot_field("zswap_entry", fields)
+
+    def invalidate(s, d, i):
+        d[fields[i]] = False
+
+    base.add_slot_free_hook(ArchHook(fn=invalidate, reads=tuple(fields), writes=tuple(fields),
+                                     ref="zswap_invalidate()", per_slot=True))
+    base.add_folio_flag("dropbehind", False, (False, True), "PG_dropbehind (drop the folio once its "
+                        "writeback completes)")
+    return fields
+
+
+def zswap_fields(mm) -> list[str]:
+    return list(getattr(mm.base, "slot_extra", {}).get("zswap_entry", ()))
+
+
+def zswap_load(mm, s, d: dict, nr: int, form: str = "mainline-2026") -> tuple[str, bool, bool] | None:
+    """mm/page_io.c:swap_read_folio() -> zswap_load() on a folio of `nr` pages starting at this view's
+    slot (a large folio starts at slot 0 of the range). Returns (data, uptodate, dirty), or None when
+    zswap does not hold the folio (-ENOENT: the caller reads the device). Forms:
+
+    * order 0 (every form): the slot's entry is decompressed, folio_mark_uptodate(),
+      folio_mark_dirty() and the entry erased (an exclusive load: the swap cache owns the data now);
+    * "c63f210d4891^" (v6.10 and older): zswap_load() looks up folio->swap only: when slot 0 is in
+      zswap it decompresses into the first page and the other pages are never filled; otherwise
+      -ENOENT and the whole folio is read from the device, stale where a slot is in zswap ("silent data
+      corruption", c63f210d4891's message);
+    * "c63f210d4891" ("mm: zswap: handle incorrect attempts to load large folios", v6.11):
+      WARN_ON_ONCE(folio_test_large(folio)) -> return true without folio_mark_uptodate(): the fault
+      gets an I/O error (SIGBUS);
+    * "mainline-2026" (linux-mm mm/zswap.c @ 008bbb62): a large folio scans its range
+      (zswap_is_present()): any entry -> WARN_ON_ONCE, -EIO (not uptodate); none -> -ENOENT."""
+    zs = zswap_fields(mm)
+    if not zs:
+        return None
+    if nr == 1:
+        z = zs[mm.slot_index()]
+        if not mm.v(s, d, z):
+            return None
+        d[z] = False                                   # xa_erase(); zswap_entry_free()
+        return ORIGINAL, True, True
+    present = [mm.v(s, d, z) for z in zs[:nr]]
+    if form == "c63f210d4891^":
+        if not present[0]:
+            return None
+        d[zs[0]] = False
+        return GARBAGE, True, True                     # pages 1.. never filled
+    if form == "c63f210d4891":
+        return NO_DATA, False, False
+    if any(present):
+        return NO_DATA, False, False                   # -EIO
+    return None

@@ -50,11 +50,11 @@ def test_add_ptes_refuses_a_wrong_count():
 @pytest.mark.parametrize("name,variant,nr,verdict,invariant", [
     ("fork-large-pin", "mainline-2026", 2, "holds", None),
     ("fork-large-pin", "mainline-2026", 4, "holds", None),
-    ("fork-large-pin", "no-batch-pin-check", 4, "violated", "pinned_mapped_page_is_exclusive"),
+    ("fork-large-pin", "seeded-no-batch-pin-check", 4, "violated", "pinned_mapped_page_is_exclusive"),
     ("lazyfree-batch-gup", "mainline-2026", 4, "holds", None),
     ("lazyfree-batch-gup", "29f40594a281^", 4, "violated", "soft_dirty_kept"),
     ("large-swapin-range", "mainline-2026", 4, "holds", None),
-    ("large-swapin-range", "no-range-recheck", 4, "violated", "do_swap_page_no_warning"),
+    ("large-swapin-range", "seeded-no-range-recheck", 4, "violated", "do_swap_page_no_warning"),
 ])
 def test_large_scenarios_at_nr(name, variant, nr, verdict, invariant):
     sc = get_scenario(name)
@@ -83,3 +83,98 @@ def test_nr_knob_domain_is_checked():
     sc = get_scenario("fork-large-pin")
     with pytest.raises(KnobError):
         sc.build(sc.variant("mainline-2026"), overrides={"folio.nr": 3})
+
+
+LARGE_SCENARIOS = ("fork-large-pin", "lazyfree-batch-gup", "large-swapin-range", "large-swapin-zswap")
+
+
+def test_seeded_variants_are_labelled_as_seeded():
+    """A variant that no kernel ran (a seeded mutation or a combination never shipped) says so: its name
+    starts with "seeded-" and it stands for the release it was seeded into, "(seeded)", not for a
+    commit whose code it is not."""
+    for name in LARGE_SCENARIOS:
+        for v in get_scenario(name).variants:
+            seeded = v.name.startswith("seeded") or v.description.startswith("seeded")
+            assert seeded == v.name.startswith("seeded-"), (name, v.name)
+            if seeded:
+                assert v.commit is None and v.release and v.release.endswith("(seeded)"), (name, v.name)
+
+
+# -- large-swapin-zswap --------------------------------------------------------------------------------
+
+def _zswap_model(variant: str, nr: int = 2, **knobs):
+    sc = get_scenario("large-swapin-zswap")
+    return sc.build(sc.variant(variant), overrides=dict({"folio.nr": nr}, **knobs))
+
+
+def test_zswap_entries_are_per_slot_and_seen_through_subpage_views():
+    from pteverify.models.zswap import STALE, add_zswap_entries, zswap_fields
+    m = Model("t", "t")
+    mm = MM(m, folios=("A",), nr=4)
+    mm.add_ptes([pte_swap(SLOT if i == 0 else f"slot{i}") for i in range(4)])
+    mm.add_folios()
+    mm.add_swap_slots([1] * 4, ["old", STALE, STALE, STALE])
+    zs = add_zswap_entries(mm, [False, True, True, True])
+    assert zs == ["zswap_entry", "zswap_entry1", "zswap_entry2", "zswap_entry3"] == zswap_fields(mm)
+    assert subpage_view(mm, 2).zswap_entry == "zswap_entry2" and mm.zswap_entry == "zswap_entry"
+    assert set(zs) <= set(mm.all_slot_fields())
+
+
+@pytest.mark.parametrize("form,expect", [
+    ("c63f210d4891^", ("garbage", True, False)),       # the whole folio from the device: a stale page
+    ("c63f210d4891", ("-", False, False)),             # WARN, not uptodate: an I/O error
+    ("mainline-2026", ("-", False, False)),            # -EIO: part of the range is in zswap
+])
+def test_zswap_load_of_a_large_folio_partly_in_zswap(form, expect):
+    from types import SimpleNamespace
+    from pteverify.models.swap_state import swap_read_folio
+    from pteverify.models.zswap import STALE, add_zswap_entries
+    m = Model("t", "t")
+    mm = MM(m, folios=("A",), nr=2)
+    mm.add_ptes([pte_swap(SLOT), pte_swap("slot1")])
+    mm.add_folios()
+    mm.add_swap_slots([1, 1], ["old", STALE])
+    add_zswap_entries(mm, [False, True])
+    s = SimpleNamespace(**{f.name: f.init for f in m.fields.values()})
+    assert swap_read_folio(mm, s, {}, 2, form) == expect
+    d = {}
+    assert swap_read_folio(subpage_view(mm, 1), s, d, 1, form) == ("old", True, True)   # order 0: zswap
+    assert d == {"zswap_entry1": False}                                                  # exclusive load
+
+
+@pytest.mark.parametrize("variant,nr,verdict,invariant", [
+    ("mainline-2026", 2, "holds", None),
+    ("mainline-2026", 4, "holds", None),
+    ("mainline-2026-no-fallback", 2, "holds", None),
+    ("mainline-2026-no-fallback", 4, "holds", None),
+    ("seeded-no-fallback-c63f210d4891^", 4, "violated", "load_sees_swapped_data"),
+    ("seeded-no-fallback-c63f210d4891", 4, "violated", "no_sigbus"),
+])
+def test_large_swapin_zswap_at_nr(variant, nr, verdict, invariant):
+    r = explore(_zswap_model(variant, nr))
+    assert r.verdict == verdict
+    if invariant:
+        assert r.invariant == invariant
+
+
+def _values(cm, field: str) -> set:
+    r = explore(cm, reduction=False, graph=True)
+    idx = cm.index[field]
+    return {s[idx] for a, _, b in r.edges for s in (a, b)}
+
+
+def test_the_what_if_swaps_the_range_in_large_once_zswap_holds_none_of_it():
+    """Without the zswap_never_enabled() gate the large order is refused while a slot is in zswap and
+    taken once writeback emptied zswap of the range: both happen (the checks are not vacuous); with
+    the gate no fault ever maps more than one page."""
+    assert _values(_zswap_model("mainline-2026-no-fallback", 2), "fault_dsp_nr") == {1, 2}
+    assert _values(_zswap_model("mainline-2026", 2), "fault_dsp_nr") == {1}
+
+
+def test_mainline_gate_never_swaps_in_large_with_zswap():
+    """With zswap in use the 2026 thp_swapin_suitable_orders() allows no large order; without the gate
+    and with the v6.10 zswap_load() the range is read whole from the device."""
+    bad = explore(_zswap_model("seeded-no-fallback-c63f210d4891^", 2))
+    assert bad.verdict == "violated"
+    gate = explore(_zswap_model("seeded-no-fallback-c63f210d4891^", 2, **{"swap_in.mthp_zswap_fallback": True}))
+    assert gate.verdict == "holds"

@@ -25,6 +25,7 @@ from ..mm import (LAZYFREE_BATCH_FORMS, MM, NO_DATA, NO_FOLIO, ORIGINAL, SLOT, Z
     holds_write, pte_present, pte_swap, subpage_view)
 from ..user import emit_access, emit_access_tlb
 from ..vmscan import emit_reclaim
+from ..zswap import STALE, ZSWAP_LARGE_LOAD_FORMS, add_zswap_entries, emit_zswap_writeback_entry
 from .lazyfree import K_DROPPABLE, K_DROPPABLE_AWARE
 from ..tlb import sync_fields
 from ..user import emit_access
@@ -388,4 +389,118 @@ def large_swapin_range(knobs) -> Model:
                     "holds (swap_entries_put_map(): \"bad swap count\")")
     inv_writable_ptes_map_exclusive_pages(m, [mm])
     final_nothing_leaked(mm, ptes=mm.ptes)
+    return m
+
+
+# -- large-swapin-zswap ------------------------------------------------------------------------------
+
+K_ZSWAP_FALLBACK = Knob("swap_in.mthp_zswap_fallback", True,
+                        "alloc_swap_folio() (242d12c98174; 2026: thp_swapin_suitable_orders()): "
+                        "!zswap_never_enabled() -> order 0; false: the mTHP swap-in also where zswap "
+                        "is in use")
+
+
+K_ZSWAP_LARGE_LOAD = Knob("zswap.large_load", "mainline-2026",
+                          "zswap_load() of a large folio: \"c63f210d4891^\" (folio->swap's entry only: the "
+                          "first page, or the whole folio from the device), \"c63f210d4891\" (WARN, not "
+                          "uptodate: an I/O error), \"mainline-2026\" (__swap_cache_alloc() refuses a "
+                          "large order while zswap_is_present() over the pinned range; zswap_load() scans "
+                          "the range: -EIO)", domain=ZSWAP_LARGE_LOAD_FORMS)
+
+
+def inv_swapped_data_kept(m: Model, mm: MM, zs: list[str]) -> None:
+    """The data of every swap PTE of the range is somewhere: in zswap, on the device, or in the swap
+    cache folio of its slot."""
+    base = mm.base
+
+    def ok(s):
+        for i, p in enumerate(base.ptes):
+            pte = getattr(s, p)
+            if pte.kind != "swap":
+                continue
+            _, _, cache, data = base.slot_f[i]
+            fid = getattr(s, cache)
+            if getattr(s, zs[i]) or getattr(s, data) == ORIGINAL:
+                continue
+            if fid != NO_FOLIO and getattr(s, base.f["data"][fid]) == ORIGINAL:
+                continue
+            return False
+        return True
+
+    m.invariant("swapped_data_kept", ok, base.ptes + base.all_slot_fields() + base.ff("data"),
+                "the data of every swap PTE of the range is kept: in zswap (its tree entry), on the swap "
+                "device, or in the swap cache folio of its slot (no exclusive zswap load or writeback "
+                "drops the only copy)")
+
+
+def final_zswap_entries_freed(m: Model, mm: MM, zs: list[str]) -> None:
+    base = mm.base
+
+    def ok(s):
+        return all(not getattr(s, zs[i]) or getattr(s, c) > 0 or getattr(s, hc)
+                   for i, (c, hc, _, _) in enumerate(base.slot_f))
+
+    m.final("zswap_entries_freed", ok, base.all_slot_fields(),
+            "once every task is done, no zswap entry is left for a freed slot (swap_range_free() -> "
+            "zswap_invalidate())")
+
+
+@builder(K_NR, K_ZSWAP_FALLBACK, K_ZSWAP_LARGE_LOAD)
+def large_swapin_zswap(knobs) -> Model:
+    """mTHP swap-in of a range (a load of its first subpage) whose first slot zswap already wrote back
+    to the device while the others are still in zswap, vs zswap writeback of the last slot and a load
+    of the last subpage by another thread."""
+    nr = knobs["folio.nr"]
+    form = knobs["zswap.large_load"]
+    k = Kernel(synchronous_io=True, mthp_swapin=True, mthp_zswap_fallback=knobs["swap_in.mthp_zswap_fallback"],
+               zswap_large_load=form)
+    m = Model("large-swapin-zswap", "mTHP swap-in of a range partly in zswap vs zswap writeback", knobs)
+    mm = MM(m, folios=("A", "B", "C", "D"), nr=nr)
+    # a large folio was swapped out to nr contiguous slots, every page stored by zswap_store() (the
+    # device slots never written: STALE); the shrinker has since written slot 0 back
+    mm.add_ptes([pte_swap(SLOT if i == 0 else f"slot{i}", exclusive=True) for i in range(nr)])
+    mm.add_folios()
+    mm.add_swap_slots([1] * nr, [ORIGINAL] + [STALE] * (nr - 1))
+    zs = add_zswap_entries(mm, [False] + [True] * (nr - 1))
+    j = nr - 1
+    bug = mm.ghost("remove_mapping_not_swapcache", False, "__remove_mapping() ran on a folio outside the swap "
+                   "cache (its BUG_ON(mapping != folio_mapping(folio)))")
+
+    head = subpage_view(mm, 0)
+    fault = head.thread("fault", "a load from subpage 0: do_swap_page() swaps the range in")
+    emit_access(fault, k, "load")
+    emit_fault_handlers(fault, k)
+    tail = subpage_view(mm, j)
+    wb = tail.thread("zswap", f"the zswap shrinker writes slot {j}'s entry back (zswap_writeback_entry()), "
+                     "then the write completes")
+    emit_zswap_writeback_entry(wb, form="mainline-2026", bug=bug)
+    other = tail.thread("fault_tail", f"a load from subpage {j} by another thread")
+    emit_access(other, k, "load")
+    emit_fault_handlers(other, k)
+
+    inv_range_consistent(m, mm)
+    inv_swapped_data_kept(m, mm, zs)
+    inv_load_sees_data(m, [fault.vars["seen"], other.vars["seen"]])
+    results = [fault.vars["result"], other.vars["result"]]
+    m.invariant("no_sigbus", lambda s: all(getattr(s, r) != "SIGBUS" for r in results), results,
+                "no load from the range ends in SIGBUS: the swapped-out data is readable (an I/O error "
+                "from zswap_load() on a large folio is a SIGBUS)")
+    m.invariant("remove_mapping_on_swapcache_folio", lambda s: not getattr(s, bug), [bug],
+                "swap_writeback_dropbehind_folio() calls remove_mapping_set_shadow() only on a swap cache "
+                "folio")
+    if "do_swap_page_warned" in mm.ghosts:
+        warned = mm.ghosts["do_swap_page_warned"]
+        m.invariant("do_swap_page_no_warning", lambda s: getattr(s, warned) == "-", [warned],
+                    "no assertion of do_swap_page()'s large path fires (check_swap_exclusive())")
+    if "swap_put_of_free_slot" in mm.ghosts:
+        bad = mm.ghosts["swap_put_of_free_slot"]
+        m.invariant("swap_count_never_underflows", lambda s: not getattr(s, bad), [bad],
+                    "folio_put_swap() only puts slots the mapping holds")
+    inv_writable_ptes_map_exclusive_pages(m, [mm])
+    final_nothing_leaked(mm, ptes=mm.ptes)
+    final_zswap_entries_freed(m, mm, zs)
+    m.final("writeback_ended", lambda s: not any(getattr(s, w) for w in mm.ff("writeback")), mm.ff("writeback"),
+            "once every task is done, no folio is under writeback: every folio_start_writeback() of "
+            "zswap's __swap_writeout() has its folio_end_writeback()")
+    m.eventually_finishes("loads_finish", "fault", "the load from subpage 0 eventually completes")
     return m
