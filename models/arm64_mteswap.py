@@ -51,7 +51,10 @@ lock of a freshly read skip-swapcache folio is private to its fault (never conte
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
+
+from pteverify.model import ModelError
 
 from .mm import MM, ArchHook, Ctx, is_swap_pte, Pte
 
@@ -77,6 +80,15 @@ FREED = "freed"        # the tag storage was kfree()d by mte_invalidate_tags()
 TAG_VALUES = (SAVED, ZERO, GARBAGE)
 
 
+def saved_tags(i: int) -> str:
+    """The tags saved for slot i of a range (a large folio's page i): page 0's are SAVED, so a range of
+    one is the one-page model; distinct values per page make a restore from the wrong slot visible."""
+    return SAVED if i == 0 else f"{SAVED}{i}"
+
+
+MTE_RESTORE_LARGE_FORMS = ("every-page", "first-page")
+
+
 @dataclass(frozen=True)
 class MteKernel:
     """Which historical arm64 behaviour the MTE hooks follow (defaults: v6.6 and later)."""
@@ -84,6 +96,10 @@ class MteKernel:
     set_pte_restores: bool = False          # until v6.6: set_pte_at() restores tags from a swap PTE
     sync_sets_tagged: bool = False          # before c4c597f1b367: mte_sync_tags() sets PG_mte_tagged always
     readpage_restore: bool = False          # review proposal: restore the tags in swap_readpage()
+    restore_large: str = "every-page"       # arch_swap_restore() of a large folio: "every-page" (the
+                                            #   loop over folio_nr_pages() of "arm64: mm: swap: support
+                                            #   THP_SWAP on hardware with MTE", v6.9+), "first-page"
+                                            #   (the older mte_restore_tags(entry, &folio->page))
 
 
 class MTE:
@@ -102,31 +118,64 @@ class MTE:
         self.pte_tagged = m.field("pte_tagged", pte_tagged, (False, True),
                                   "pte_tagged(): the present PTE's memory type is MT_NORMAL_TAGGED")
         init = folio_tags or {}
+        nr = mm.nr
+        values = tuple(saved_tags(i) for i in range(nr)) + (ZERO, GARBAGE)
         mm.add_folio_flag("mte_tagged", False, (False, True), "PG_mte_tagged (page_mte_tagged())",
                           init={fid: tagged for fid, (tagged, _) in init.items()})
-        mm.add_folio_flag("tags", GARBAGE, TAG_VALUES, "its allocation tags",
+        mm.add_folio_flag("tags", GARBAGE, values, "its allocation tags",
                           init={fid: tags for fid, (_, tags) in init.items()})
+        # a range of nr > 1 PTEs: tags and PG_mte_tagged per page, named like PG_anon_exclusive by the
+        # folio and the PTE of the range that maps the page (mm.MM._add_large_folio_flags())
+        for i in range(1, nr):
+            mm.add_folio_flag(f"mte_tagged{i}", False, (False, True), f"PG_mte_tagged of page {i}")
+            mm.add_folio_flag(f"tags{i}", GARBAGE, values, f"the allocation tags of page {i}")
+        self.page_tagged = [mm.f["mte_tagged" if i == 0 else f"mte_tagged{i}"] for i in range(nr)]
+        self.page_tags = [mm.f["tags" if i == 0 else f"tags{i}"] for i in range(nr)]
         self.tagged: dict[str, str] = mm.f["mte_tagged"]
         self.tags: dict[str, str] = mm.f["tags"]
-        self.xa = m.field("mte_xa", BUF if saved else NO_TAGS, (NO_TAGS, BUF),
-                          "xa_load(&mte_pages, entry.val) for the swap slot: the tag storage saved by "
-                          "arch_prepare_to_swap(), or none")
-        self.storage = m.field("tag_storage", SAVED if saved else NO_TAGS,
-                               (NO_TAGS, FREED) + TAG_VALUES,
-                               "the kmalloc()ed tag storage of the slot: the tags it holds, or freed")
+        self.slot_xa = [m.field("mte_xa" if i == 0 else f"mte_xa{i}", BUF if saved else NO_TAGS, (NO_TAGS, BUF),
+                                "xa_load(&mte_pages, entry.val) for the swap slot" + (f" {i} of the range" if i else "")
+                                + ": the tag storage saved by arch_prepare_to_swap(), or none")
+                        for i in range(nr)]
+        self.slot_storage = [m.field("tag_storage" if i == 0 else f"tag_storage{i}",
+                                     saved_tags(i) if saved else NO_TAGS, (NO_TAGS, FREED) + values,
+                                     "the kmalloc()ed tag storage of the slot" + (f" {i}" if i else "")
+                                     + ": the tags it holds, or freed")
+                             for i in range(nr)]
+        self.xa, self.storage = self.slot_xa[0], self.slot_storage[0]
+        self.lost = m.field("tags_freed_unrestored", "-", None,
+                            "(ghost) the slot whose tag storage mte_invalidate_tags() freed while the page "
+                            "it backs was mapped without the tags saved for it", ghost=True) if nr > 1 else None
         self.uaf = m.field("tag_storage_uaf", False, (False, True),
                            "(ghost) mte_restore_page_tags() read a tag storage after it was kfree()d",
                            ghost=True)
         self.seen: list[str] = []
         self.loads: list[tuple[str, str | None]] = []   # (tags seen, how the access ended)
         store, folio = self.store_fields(), self.folio_fields()
-        mm.add_slot_free_hook(ArchHook(
-            self.invalidate, reads=tuple(store), writes=tuple(store),
-            ref="arch_swap_invalidate_page() -> mte_invalidate_tags(): xa_erase(); mte_free_tag_storage()"))
-        mm.swap_restore_hook = ArchHook(
-            self.restore, reads=tuple(store + folio), writes=tuple(folio),
-            ref=" -> arch/arm64 mte_restore_tags(): xa_load(); try_page_mte_tagging() -> "
-                "mte_restore_page_tags(); set_page_mte_tagged()")
+        if nr > 1:
+            # per slot: the freed slot's own tag storage; the restore walks the folio's slots
+            checked = mm.ptes + mm.all_slot_fields()
+            mm.add_slot_free_hook(ArchHook(
+                self.invalidate_slot, reads=tuple(store + folio + checked), writes=tuple(store + [self.lost]),
+                ref="arch_swap_invalidate_page() -> mte_invalidate_tags(): xa_erase(); mte_free_tag_storage()",
+                per_slot=True))
+            mm.swap_restore_hook = ArchHook(
+                self.restore_folio, reads=tuple(store + folio + mm.all_slot_fields() + mm.ff("nr")),
+                writes=tuple(folio),
+                ref=(" -> arch/arm64 arch_swap_restore(): for each of folio_nr_pages(folio) pages: "
+                     "mte_restore_tags(entry, folio_page(folio, i)); entry.val++ [xa_load(); "
+                     "try_page_mte_tagging() -> mte_restore_page_tags(); set_page_mte_tagged()]"
+                     if k.restore_large == "every-page" else
+                     " -> arch/arm64 arch_swap_restore(): mte_restore_tags(entry, &folio->page) [the first "
+                     "page only: before THP_SWAP on MTE hardware]"))
+        else:
+            mm.add_slot_free_hook(ArchHook(
+                self.invalidate, reads=tuple(store), writes=tuple(store),
+                ref="arch_swap_invalidate_page() -> mte_invalidate_tags(): xa_erase(); mte_free_tag_storage()"))
+            mm.swap_restore_hook = ArchHook(
+                self.restore, reads=tuple(store + folio), writes=tuple(folio),
+                ref=" -> arch/arm64 mte_restore_tags(): xa_load(); try_page_mte_tagging() -> "
+                    "mte_restore_page_tags(); set_page_mte_tagged()")
         mm.set_pte_hook = ArchHook(
             self._set_pte, reads=tuple([self.vm_mte] + store + folio), writes=tuple([self.pte_tagged] + folio),
             ref="arch/arm64: " + self.set_pte_ref(k))
@@ -135,10 +184,50 @@ class MTE:
 
     # -- field lists ---------------------------------------------------------------------------
     def folio_fields(self) -> list[str]:
-        return list(self.tagged.values()) + list(self.tags.values())
+        return [f for fs in self.page_tagged + self.page_tags for f in fs.values()]
 
     def store_fields(self) -> list[str]:
-        return [self.xa, self.storage]
+        return self.slot_xa + self.slot_storage
+
+    def subpage(self, view: MM) -> "MTE":
+        """The MTE state seen through `view` = mm.subpage_view(mm, i): the tags and PG_mte_tagged of the
+        page at PTE i, the tag store of slot i (for emit_tag_checked_load() on subpage i)."""
+        other = copy.copy(self)
+        i = view.index
+        other.mm = view
+        other.tagged, other.tags = self.page_tagged[i], self.page_tags[i]
+        other.xa, other.storage = self.slot_xa[i], self.slot_storage[i]
+        return other
+
+    # -- a range of slots (large folios) ------------------------------------------------------------
+    def invalidate_slot(self, s, d: dict, i: int) -> None:
+        """mte_invalidate_tags() of slot i of the range; the check of this model's invariant
+        `mte_tags_restored_before_slot_freed`: the page slot i backs, if a present PTE maps it, holds
+        the tags saved for it (a restore after the free finds no storage)."""
+        mm = self.mm.base
+        if mm.v(s, d, self.slot_xa[i]) == BUF:
+            d[self.slot_xa[i]] = NO_TAGS
+            d[self.slot_storage[i]] = FREED
+        pte = mm.v(s, d, mm.ptes[i])
+        if pte.present and mm.v(s, d, self.page_tags[i][pte.folio]) != saved_tags(i):
+            d[self.lost] = mm.slots[i]
+
+    def restore_folio(self, s, d: dict, fid: str) -> bool:
+        """arch_swap_restore(folio_swap(entry, folio), folio) on a folio of the range: page k of the
+        folio from the k-th slot it occupies in the swap cache (a large folio is naturally aligned, a
+        small one sits in its one slot); "first-page": the first page only."""
+        mm = self.mm.base
+        slots = [i for i, fs in enumerate(mm.slot_f) if mm.v(s, d, fs[2]) == fid]
+        if self.k.restore_large == "first-page":
+            slots = slots[:1]
+        done = False
+        for i in slots:                                # the page at PTE i is page i - slots[0] of fid
+            if mm.v(s, d, self.slot_xa[i]) != BUF or mm.v(s, d, self.page_tagged[i][fid]):
+                continue
+            d[self.page_tags[i][fid]] = mm.v(s, d, self.slot_storage[i])
+            d[self.page_tagged[i][fid]] = True
+            done = True
+        return done
 
     # -- the tag store by swap entry ---------------------------------------------------------------
     def invalidate(self, s, d: dict) -> None:
@@ -182,12 +271,26 @@ class MTE:
             d[self.tags[fid]] = ZERO
             d[self.tagged[fid]] = True
 
-    def _set_pte(self, s, d: dict, fid: str, old: Pte, new: Pte) -> None:
+    def _set_pte(self, s, d: dict, fid: str, old: Pte, new: Pte, page: int | None = None) -> None:
         """The set_pte_at() hook: the new PTE of the PROT_MTE VMA is tagged (mk_pte() with
-        vma->vm_page_prot); old is the entry it overwrites (READ_ONCE(*ptep))."""
+        vma->vm_page_prot); old is the entry it overwrites (READ_ONCE(*ptep)). `page`: the PTE of the
+        range set (set_ptes() calls it for each; mte_sync_tags() zeroes every untagged page)."""
         tagged = self.mm.v(s, d, self.vm_mte)
-        self.sync_tags(s, d, self.k, fid, old, tagged)
+        if page is None or self.mm.nr == 1:
+            self.sync_tags(s, d, self.k, fid, old, tagged)
+        else:
+            self.subpage_sync(s, d, page, fid, tagged)
         d[self.pte_tagged] = tagged
+
+    def subpage_sync(self, s, d: dict, i: int, fid: str, tagged_pte: bool) -> None:
+        """mte_sync_tags(pte, nr_pages) (v6.6+) on the page at PTE i: a tagged PTE of a page without
+        PG_mte_tagged zeroes its tags (try_page_mte_tagging(); mte_clear_page_tags())."""
+        if self.k.set_pte_restores:
+            raise ModelError("mte_sync_tags()'s restore from the swap PTE (before v6.6) is modelled for "
+                             "one page only")
+        if tagged_pte and not self.mm.v(s, d, self.page_tagged[i][fid]):
+            d[self.page_tags[i][fid]] = ZERO
+            d[self.page_tagged[i][fid]] = True
 
     @staticmethod
     def set_pte_ref(k: MteKernel) -> str:

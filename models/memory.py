@@ -529,7 +529,7 @@ def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
                  + ([nr_pages] + slot if large else []), writes=[excl] + ([warned] if large else []))
 
     # -- arch_swap_restore (6dca4ac6fc91) ------------------------------------------------------------
-    if k.swapin_arch_swap_restore:
+    if k.swapin_arch_swap_restore and not k.swapin_restore_after_free:
         ctx.arch_swap_restore_step("dsp.arch_swap_restore", "mm/memory.c:do_swap_page: "
                                    + ("arch_swap_restore(folio_swap(entry, folio), folio) [before "
                                       "folio_put_swap()]" if st else
@@ -634,7 +634,12 @@ def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
                     d[base.page_flag("excl", fid, i)] = True
             d[mm.f["map"][fid]] = getattr(s, mm.f["map"][fid]) + n
             d[mm.f["ref"][fid]] = getattr(s, mm.f["ref"][fid]) + n - 1
-        if arch_set_pte:
+        if arch_set_pte and mm.nr > 1:
+            # set_ptes(): the arch hook for each PTE set (arm64: mte_sync_tags(pte, nr_pages))
+            mapped = range(getattr(s, nr_pages)) if large and getattr(s, nr_pages) > 1 else [mm.index]
+            for i in mapped:
+                arch_set_pte.fn(s, d, fid, getattr(s, base.ptes[i]), new, page=i)
+        elif arch_set_pte:
             arch_set_pte.fn(s, d, fid, getattr(s, mm.pte), new)    # old: READ_ONCE(*ptep), the swap PTE
         return d
 
@@ -662,7 +667,7 @@ def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
         set_pte_writes += base.ptes + base.excl_fields() + mm.ff("ref")
     if arch_set_pte:
         ref += " [" + arch_set_pte.ref + "]"
-        set_pte_reads += [mm.pte] + list(arch_set_pte.reads)
+        set_pte_reads += [mm.pte] + list(arch_set_pte.reads) + (base.ptes if mm.nr > 1 else [])
         set_pte_writes += list(arch_set_pte.writes)
     ctx.step("dsp.set_pte", ref, effect=set_pte, reads=set_pte_reads, writes=set_pte_writes)
     if not k.swap_free_before_map and not st:
@@ -685,6 +690,10 @@ def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
                  effect=free_after_map,
                  reads=[page, fwrite, excl] + slot + mm.locks() + mm.ff("swapcache", "ref", "writeback", "map"),
                  writes=slot + folio_all)
+        if k.swapin_arch_swap_restore and k.swapin_restore_after_free:
+            ctx.arch_swap_restore_step("dsp.arch_swap_restore", "mm/memory.c:do_swap_page: arch_swap_restore("
+                                       "folio_swap(entry, folio), folio) [seeded: after folio_put_swap() and "
+                                       "folio_free_swap()]", page)
 
     # -- unlock; a write fault that could not map writable continues in do_wp_page --------------------
     def unlock(s):

@@ -164,6 +164,8 @@ class Kernel:
                                        #   (false: seeded mutation)
     mthp_zswap_fallback: bool = True   # 242d12c98174's alloc_swap_folio() (2026: thp_swapin_suitable_orders()):
                                        #   !zswap_never_enabled() -> order 0 (only where zswap is modelled)
+    swapin_restore_after_free: bool = False  # seeded: do_swap_page() calls arch_swap_restore() after
+                                       #   folio_put_swap() and folio_free_swap() (the slots' metadata freed)
     zswap_large_load: str = "mainline-2026"  # zswap_load() of a large folio and __swap_cache_alloc()'s
                                        #   zswap_is_present() range check (models/zswap.py
                                        #   ZSWAP_LARGE_LOAD_FORMS)

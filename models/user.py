@@ -185,12 +185,13 @@ def emit_access_tlb(ctx: Ctx, lzm: LazyMM, op: str, *, tag: str = "cpu", done: s
     emit_do_wp_page(ctx, None, one_step=lzm, pte=pte, label=wp, retry=label)
 
 
-def emit_tag_checked_load(ctx: Ctx, mte: MTE, k: Kernel, label: str = "load") -> None:
+def emit_tag_checked_load(ctx: Ctx, mte: MTE, k: Kernel, label: str = "load", on_none: str | None = None) -> None:
     """A load through the PROT_MTE mapping, then the thread's fault handlers (emit it last): the MMU
     checks the pointer's tag against the allocation tags of the page (the model records them); a swap
     PTE faults into the shared do_swap_page() (models/memory.py, with arm64's hooks) and the load is
     retried; a swap-in error entry ends in SIGBUS. A migration entry makes the fault wait
-    (migration_entry_wait)."""
+    (migration_entry_wait). `on_none`: where a load of a none PTE goes (the page was zapped: the fault
+    would map a fresh zero-filled page, not modelled); None: the load waits for the PTE."""
     mm = mte.mm
     ctx.caller(label)
     L = ctx.vars
@@ -204,13 +205,16 @@ def emit_tag_checked_load(ctx: Ctx, mte: MTE, k: Kernel, label: str = "load") ->
             return {seen: tags, GOTO: DONE}
         if pte.kind == "swap":
             return {orig: pte, ret: label, GOTO: "dsp.lookup"}
+        if pte.kind == "none":
+            return {GOTO: on_none}
         return {orig: pte, ret: label, GOTO: "dsp.swapin_error"}
 
     ctx.step(label, "user space: tag-checked load (ldr with TCF0 checks; ldg reads the allocation tag) "
              "[#PF on a swap PTE -> handle_pte_fault -> do_swap_page]",
-             guard=lambda s: getattr(s, mm.pte).kind in ("present", "swap", "swapin_error"), effect=access,
+             guard=lambda s: getattr(s, mm.pte).kind in ("present", "swap", "swapin_error")
+             + (("none",) if on_none else ()), effect=access,
              reads=[mm.pte, mte.pte_tagged] + list(mte.tags.values()), writes=[seen, orig, ret],
-             branches=[DONE, "dsp.lookup", "dsp.swapin_error"])
+             branches=[DONE, "dsp.lookup", "dsp.swapin_error"] + ([on_none] if on_none and on_none != DONE else []))
     emit_fault_handlers(ctx, k)
     mte.loads.append((seen, ctx.vars["result"]))
 

@@ -85,7 +85,8 @@ def test_nr_knob_domain_is_checked():
         sc.build(sc.variant("mainline-2026"), overrides={"folio.nr": 3})
 
 
-LARGE_SCENARIOS = ("fork-large-pin", "lazyfree-batch-gup", "large-swapin-range", "large-swapin-zswap")
+LARGE_SCENARIOS = ("fork-large-pin", "lazyfree-batch-gup", "large-swapin-range", "large-swapin-zswap",
+                   "mte-large-folio")
 
 
 def test_seeded_variants_are_labelled_as_seeded():
@@ -178,3 +179,48 @@ def test_mainline_gate_never_swaps_in_large_with_zswap():
     assert bad.verdict == "violated"
     gate = explore(_zswap_model("seeded-no-fallback-c63f210d4891^", 2, **{"swap_in.mthp_zswap_fallback": True}))
     assert gate.verdict == "holds"
+
+
+# -- mte-large-folio -----------------------------------------------------------------------------------
+
+def _mte_model(variant: str, nr: int = 2, **knobs):
+    sc = get_scenario("mte-large-folio")
+    return sc.build(sc.variant(variant), overrides=dict({"folio.nr": nr}, **knobs))
+
+
+@pytest.mark.parametrize("variant,nr,verdict,invariant", [
+    ("mainline-2026", 2, "holds", None),
+    ("mainline-2026", 4, "holds", None),
+    ("seeded-restore-first-page-only", 4, "violated", "mte_tags_restored_before_slot_freed"),
+    ("seeded-restore-after-free", 4, "violated", "mte_tags_restored_before_slot_freed"),
+])
+def test_mte_large_folio_at_nr(variant, nr, verdict, invariant):
+    r = explore(_mte_model(variant, nr))
+    assert r.verdict == verdict
+    if invariant:
+        assert r.invariant == invariant
+
+
+def test_mte_tags_and_tag_storage_are_per_page_and_per_slot():
+    cm = _mte_model("mainline-2026", 4)
+    fields = set(cm.model.fields)
+    assert {"A_tags", "A_tags3", "A_mte_tagged3", "mte_xa3", "tag_storage3"} <= fields
+    assert cm.model.fields["tag_storage2"].init == "T2" and cm.model.fields["tag_storage"].init == "T"
+
+
+def test_mte_large_folio_maps_the_folio_partly_and_whole():
+    """The zap makes some faults map fewer PTEs than the folio has pages, others map the range whole;
+    both restore the tags (the subpage invariant is not vacuous)."""
+    assert _values(_mte_model("mainline-2026", 2), "fault_dsp_nr") == {1, 2}
+
+
+def test_first_page_restore_also_breaks_the_loads_and_the_mapped_pages():
+    """With the slot-free check filtered out, the first-page-only restore is still caught: by the mapped
+    subpages' tags and by what a tag-checked load of the last subpage sees."""
+    from pteverify.model import CompiledModel
+    for name in ("subpage_tags_restored", "mte_tags_survive_swap"):
+        cm = _mte_model("seeded-restore-first-page-only", 2)
+        m = cm.model
+        m.invariants = [inv for inv in m.invariants if inv.name == name]
+        r = explore(CompiledModel(m))
+        assert r.verdict == "violated" and r.invariant == name, name

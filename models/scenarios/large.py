@@ -25,6 +25,8 @@ from ..mm import (LAZYFREE_BATCH_FORMS, MM, NO_DATA, NO_FOLIO, ORIGINAL, SLOT, Z
     holds_write, pte_present, pte_swap, subpage_view)
 from ..user import emit_access, emit_access_tlb
 from ..vmscan import emit_reclaim
+from ..arm64_mteswap import MTE, MTE_RESTORE_LARGE_FORMS, NO_TAGS, MteKernel, inv_no_uninitialised_tags, saved_tags
+from ..user import emit_tag_checked_load
 from ..zswap import STALE, ZSWAP_LARGE_LOAD_FORMS, add_zswap_entries, emit_zswap_writeback_entry
 from .lazyfree import K_DROPPABLE, K_DROPPABLE_AWARE
 from ..tlb import sync_fields
@@ -503,4 +505,105 @@ def large_swapin_zswap(knobs) -> Model:
             "once every task is done, no folio is under writeback: every folio_start_writeback() of "
             "zswap's __swap_writeout() has its folio_end_writeback()")
     m.eventually_finishes("loads_finish", "fault", "the load from subpage 0 eventually completes")
+    return m
+
+
+# -- mte-large-folio -----------------------------------------------------------------------------------
+
+K_MTE_RESTORE_LARGE = Knob("mte.restore_large", "every-page",
+                           "arm64 arch_swap_restore() of a large folio: \"every-page\" (mte_restore_tags() for "
+                           "each of folio_nr_pages() pages, entry.val++: \"arm64: mm: swap: support THP_SWAP on "
+                           "hardware with MTE\"), \"first-page\" (the older mte_restore_tags(entry, "
+                           "&folio->page): seeded on a large folio)", domain=MTE_RESTORE_LARGE_FORMS)
+
+
+K_RESTORE_AFTER_FREE = Knob("swap_in.restore_after_free", False,
+                            "seeded: do_swap_page() calls arch_swap_restore() after folio_put_swap() and "
+                            "folio_free_swap() instead of before (the slots' tag storage is freed first)")
+
+
+def inv_subpage_tags_restored(m: Model, mm: MM, mte) -> None:
+    base = mm.base
+
+    def ok(s):
+        if getattr(s, base.ptl) != FREE or not getattr(s, mte.vm_mte):
+            return True
+        for i, p in enumerate(base.ptes):
+            pte = getattr(s, p)
+            if pte.present and (not getattr(s, mte.page_tagged[i][pte.folio])
+                                or getattr(s, mte.page_tags[i][pte.folio]) != saved_tags(i)):
+                return False
+        return True
+
+    m.invariant("subpage_tags_restored", ok, [base.ptl, mte.vm_mte] + base.ptes + mte.folio_fields(),
+                "with the PTL free, every present PTE of the PROT_MTE range maps a page that is "
+                "PG_mte_tagged with the tags saved for its own swap slot (arch_swap_restore() restored "
+                "every subpage, from the right entry)")
+
+
+def inv_subpage_loads_see_saved_tags(m: Model, loads: list[tuple[str, int]]) -> None:
+    fields = [f for f, _ in loads]
+    m.invariant("mte_tags_survive_swap",
+                lambda s: all(getattr(s, f) in (NO_TAGS, saved_tags(i)) for f, i in loads), fields,
+                "a tag-checked load of subpage i after swap-in finds the tags page i had when it was "
+                "swapped out (else SEGV_MTESERR)")
+
+
+@builder(K_NR, K_MTE_RESTORE_LARGE, K_RESTORE_AFTER_FREE)
+def mte_large_folio(knobs) -> Model:
+    """mTHP swap-in of a PROT_MTE range (a tag-checked load of its first subpage) vs MADV_DONTNEED of
+    its last subpage and a tag-checked load of that subpage by another thread."""
+    nr = knobs["folio.nr"]
+    k = Kernel(synchronous_io=True, mthp_swapin=True, swapin_restore_after_free=knobs["swap_in.restore_after_free"])
+    mk = MteKernel(restore_large=knobs["mte.restore_large"])
+    m = Model("mte-large-folio", "arm64 MTE tags of every subpage of a large folio restored before its slot "
+              "is freed", knobs)
+    mm = MM(m, folios=("A", "B", "C"), nr=nr)
+    # a PROT_MTE large folio was swapped out to nr contiguous slots: arch_prepare_to_swap() saved each
+    # page's tags under its own swap entry (mte_save_tags() per page)
+    mm.add_ptes([pte_swap(SLOT if i == 0 else f"slot{i}", exclusive=True) for i in range(nr)])
+    mm.add_folios()
+    mm.add_swap_slots([1] * nr, [ORIGINAL] * nr)
+    mte = MTE(mm, mk, vm_mte=True, saved=True)
+    j = nr - 1
+    zapped = mm.ghost("zapped", False, f"MADV_DONTNEED zapped subpage {j}")
+
+    head = subpage_view(mm, 0)
+    fault = head.thread("fault", "a tag-checked load from subpage 0: do_swap_page() swaps the range in")
+    emit_tag_checked_load(fault, mte.subpage(head), k)
+    tail = subpage_view(mm, j)
+    zap = tail.thread("zap", f"madvise(MADV_DONTNEED) of subpage {j}")
+    emit_zap(zap, ghost=zapped)
+    other = tail.thread("fault_tail", f"a tag-checked load from subpage {j} by another thread")
+    emit_tag_checked_load(other, mte.subpage(tail), k, on_none=DONE)
+
+    loads = [(fault.vars["tags_seen"], 0), (other.vars["tags_seen"], j)]
+    inv_subpage_loads_see_saved_tags(m, loads)
+    inv_no_uninitialised_tags(mte)
+    inv_subpage_tags_restored(m, mm, mte)
+    m.invariant("mte_tags_restored_before_slot_freed", lambda s: getattr(s, mte.lost) == "-", [mte.lost],
+                "no slot's tag storage is freed (mte_invalidate_tags()) while a present PTE maps the page it "
+                "backs without the tags saved for it: arch_swap_restore() runs before folio_put_swap() / "
+                "folio_free_swap() free the slots")
+    inv_zapped_stays_zapped(m, mm, j, zapped)
+    inv_range_consistent(m, mm)
+    results = [fault.vars["result"], other.vars["result"]]
+    m.invariant("no_sigbus", lambda s: all(getattr(s, r) != "SIGBUS" for r in results), results,
+                "no tag-checked load from the range ends in SIGBUS")
+    if "do_swap_page_warned" in mm.ghosts:
+        warned = mm.ghosts["do_swap_page_warned"]
+        m.invariant("do_swap_page_no_warning", lambda s: getattr(s, warned) == "-", [warned],
+                    "no assertion of do_swap_page()'s large path fires (check_swap_exclusive())")
+    if "swap_put_of_free_slot" in mm.ghosts:
+        bad = mm.ghosts["swap_put_of_free_slot"]
+        m.invariant("swap_count_never_underflows", lambda s: not getattr(s, bad), [bad],
+                    "folio_put_swap() only puts slots the mapping holds")
+    inv_writable_ptes_map_exclusive_pages(m, [mm])
+    seen0, seen_j = fault.vars["tags_seen"], other.vars["tags_seen"]
+    m.final("tag_checked_load_checked", lambda s: getattr(s, seen0) != NO_TAGS, [seen0],
+            "the load from subpage 0 went through a tagged PTE and found allocation tags")
+    m.final("tail_load_checked", lambda s: getattr(s, seen_j) != NO_TAGS or getattr(s, zapped), [seen_j, zapped],
+            f"the load from subpage {j} found allocation tags, unless MADV_DONTNEED zapped the subpage first")
+    m.eventually_finishes("load_finishes", "fault", "the load from subpage 0 eventually completes")
+    final_nothing_leaked(mm, ptes=mm.ptes)
     return m
