@@ -528,3 +528,10 @@ def final_store_after_dontneed_on_zero_page(mm: MM, tag: str = "cpu") -> None:
                "after madvise(MADV_DONTNEED) and a store, a load from the address returns zero-fill plus "
                "the store: the discarded data stays discarded and the store is in the page the address "
                "resolves to")
+
+
+def final_address_reads(mm: MM, expected: str, *, name: str, doc: str) -> None:
+    """A final predicate: once every thread is done, a load from the address (faulting it in if it
+    is swapped out: the swap cache's folio or the slot) returns exactly `expected`, a content such
+    as written(ZERO, "cpu"): what the scenario's user program guarantees it reads back."""
+    mm.m.final(name, lambda s: mm.content_at_address(s) == expected, mm.address_reads(), doc)

@@ -438,6 +438,11 @@ def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
 
     def lock(s):
         fid = getattr(s, page)
+        if getattr(s, mm.ptl) == ctx.owner:
+            # folio_lock() / lock_page() begin with might_sleep(): a sleeping lock is never taken
+            # under the PTL spinlock ("BUG: sleeping function called from invalid context")
+            raise ModelError("do_swap_page: the folio lock taken under the PTL (folio_lock_or_retry() "
+                             "may sleep: might_sleep() in atomic context)")
         cache_folio = getattr(s, swc)
         if cache_folio != NO_FOLIO and (not getattr(s, mm.f["swapcache"][fid])
                                         or getattr(s, mm.swp_cache) != fid):
@@ -452,7 +457,7 @@ def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
              "mm/memory.c:do_swap_page: lock_page_or_retry(page); "
              "PageSwapCache(page) && page_private(page) == entry.val",
              guard=lock_guard, effect=lock,
-             reads=[page, swc, clear, ret, mm.swp_cache, mm.swp_count, mm.swp_has_cache] + mm.locks()
+             reads=[page, swc, clear, ret, mm.ptl, mm.swp_cache, mm.swp_count, mm.swp_has_cache] + mm.locks()
              + mm.ff("swapcache", "ref", "map") + (slot if mm.nr > 1 else []),
              writes=mm.locks() + folio_all + slot + locals_, branches=retry)
 

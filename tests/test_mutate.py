@@ -393,3 +393,35 @@ def test_anon_exclusive_ii_checks_kill_named_mutants():
     assert by["child.zap:skip-effect"].how == "child_range_zapped"
     assert by["child.follow_page:skip-effect"].how == "pipe_reads_fork_time_data"
     assert by["parent.access:skip-effect"].how == "parent_store_lands"
+
+
+def test_checks_of_the_2026_scenarios_kill_their_mutants():
+    """The checks and scenario shapes added to kill the survivors of the 2026 swap-core scenarios each
+    kill a named mutant (remove one and this fails): MADV_DONTNEED's zero-fill read-back and the end
+    of writeback (swap-entry-aba), the old contents surviving zswap writeback (a decompress moved
+    after the write), the exclusive-marker invariants and UFFDIO_MOVE's -ENOENT-only-for-a-hole and
+    its return (uffd-move-swapcache), the folio lock never taken under the PTL (do_swap_page's
+    folio_lock_or_retry() moved after pte_offset_map_lock(): might_sleep()), the fault alone on a
+    large shmem entry that must split it and fork alone that must allocate the extend table
+    (progress), and a memory-model store buffer that must drain."""
+    want = [
+        ("swap-entry-aba", "user.zap:skip-effect", "store_after_dontneed_reads_back"),
+        ("swap-entry-aba", "user.writeback_done:skip-effect", "writeback_ends"),
+        ("zswap-writeback-swapin", "zswap.wb.decompress:swap-next", "store_lands_on_old_contents"),
+        ("uffd-move-swapcache", "user.unmap.clear:skip-effect", "writable_pte_maps_exclusive_page"),
+        ("uffd-move-swapcache", "user.unmap.share:swap-next", "swap_pte_page_not_exclusive"),
+        ("uffd-move-swapcache", "mover.move.read:drop-guard", "move_enoent_only_for_a_hole"),
+        ("uffd-move-swapcache", "mover.move.read:skip-effect", "move_returned"),
+        ("uffd-move-swapcache", "user.dsp.lock:swap-next", "model assertion: do_swap_page: the folio lock "
+                                                           "taken under the PTL"),
+        ("shmem-large-swap-entry", "fault.split:skip-effect", "fault_finishes"),
+        ("swap-count-overflow", "fork.dup.extend_alloc:skip-effect", "fork_dup_ends"),
+        ("uffd-move-batch-pin", "gup_fast~sb.propagate:skip-effect", "gup_fast_stores_become_visible"),
+    ]
+    names = sorted({n for n, _, _ in want})
+    ops = tuple(sorted({mid.split(":")[1] for _, mid, _ in want}))
+    reps = {r.scenario: {x.id: x for x in r.mutants}
+            for r in mut.mutate_scenarios([load_scenarios()[n] for n in names], operators=ops)}
+    for name, mid, how in want:
+        m = reps[name][mid]
+        assert m.status == mut.KILLED and m.how.startswith(how), (name, mid, m.status, m.how)

@@ -963,7 +963,7 @@ def _print_mutate(reports, mm_total, other_total, seconds, n_jobs, verbose) -> N
             click.echo(f"  {tag:<10} {m.step} {m.operator}: {detail}")
         if r.unreached and verbose:
             click.echo(f"  unreached steps (no mutants): {', '.join(r.unreached)}")
-    for name, t in (("mm scenarios", mm_total), ("other scenarios", other_total)):
+    for name, t in (("mm scenarios", mm_total), ("engine-validation scenarios", other_total)):
         if t["scenarios"]:
             click.echo(f"{name}: {t['mutants']} mutants, {t['killed']} killed, {t['survived']} survived "
                        f"({t['survived'] - t['unexplained_survivors']} explained), "

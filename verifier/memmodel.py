@@ -79,6 +79,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .model import DONE, GOTO, Model, ModelError, Step
+from .progress import FINISHES
 
 __all__ = ["Mem", "MEMORY_MODELS", "transform", "forwarding_pairs", "check_memory_model"]
 
@@ -369,10 +370,18 @@ def transform(model: Model, memory_model: str) -> Model:
             fs = {f for i in plan[0] if i.mem is not None for f in i.stores if f in i.st.reads}
             if fs:
                 xchg[t.name] = (plan[2]["storebuf"], frozenset(fs))
+    must_finish = {p.thread for p in model.progress if p.kind == FINISHES}
     for t, plan in plans:
         if plan is not None and plan[1]:
             others = tuple(v for k, v in xchg.items() if k != t.name)
             _propagation_thread(out, t, plan[1], plan[2], arm, others)
+            if t.name in must_finish:
+                # a thread that must finish must also publish its stores: every buffered store
+                # becomes visible in finite time (x86 and ARMv8 both guarantee it); a run in which
+                # the buffer never drains hides the thread's stores from every other CPU forever
+                out.eventually_finishes(f"{t.name}_stores_become_visible", f"{t.name}~sb",
+                                        f"every store {t.name} buffers eventually becomes visible to the "
+                                        "other CPUs (its store buffer drains once it has finished)")
     if xchg:
         _guard_xchg_writers(out, xchg)
     return out

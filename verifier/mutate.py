@@ -812,13 +812,13 @@ def format_traceback(e: BaseException) -> str:
 
 
 def markdown_table(reports: list[ScenarioReport]) -> str:
-    """The per-scenario table (mm scenarios, then the others), with totals, as Markdown."""
+    """The per-scenario table (mm scenarios, then the engine-validation ones), with totals, as Markdown."""
     def pct(x):
         return "-" if x is None else f"{x * 100:.1f} %"
 
     lines = ["| scenario | mutants | killed | survived (explained) | equivalent | invalid | incomplete | score |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
-    for kinds, label in ((("mm",), "mm scenarios"), (None, "other scenarios")):
+    for kinds, label in ((("mm",), "mm scenarios"), (None, "engine-validation scenarios")):
         rs = [r for r in reports if (r.kind in kinds if kinds else r.kind != "mm")]
         if not rs:
             continue

@@ -29,10 +29,12 @@ from pteverify.model import Knob, Model, builder
 
 from pteverify.model import DONE
 
-from ..invariants import final_nothing_leaked, inv_no_lost_write
+from ..invariants import (final_address_reads, final_nothing_leaked, final_store_after_dontneed_on_zero_page,
+                          final_writeback_ends, inv_no_lost_write,
+                          inv_writable_pte_maps_exclusive_page, progress_every_thread_finishes)
 from ..memory import emit_fault_handlers, emit_zap
-from ..mm import (MM, NO_FOLIO, NO_MEMCG, ORIGINAL, SWAPIN_CHARGE_FORMS, Kernel, KernelII, Lazy, LazyMM,
-                  SwapCluster, child_view, pte_present, pte_swap)
+from ..mm import (MM, NO_FOLIO, NO_MEMCG, ORIGINAL, SWAPIN_CHARGE_FORMS, ZERO, Kernel, KernelII, Lazy, LazyMM,
+                  SwapCluster, child_view, pte_present, pte_swap, written)
 from ..shmem import (SHMEM_LARGE_FORMS, ShmemLarge, emit_shmem_swapin_large, emit_shmem_writeout_large,
                      emit_swap_readahead_s0)
 from ..user import emit_access_tlb
@@ -45,6 +47,7 @@ from ..userfaultfd import MOVE_PRESENT_FORMS, MOVE_SWAP_FORMS, emit_move_present
 from ..vmscan import emit_shrink_page_list
 from .anon_exclusive import K_MAP_WRITABLE, K_PREPARE, K_SWAP_TABLE, K_SYNC, _exclusive_invariants, _kernel
 from .anon_exclusive_ii import ARCHES, K_ARCH as K_GUP_ARCH
+from .anon_exclusive_ii import inv_swap_pte_page_not_exclusive as inv_swap_pte_page_not_exclusive_in
 
 K_EXTEND_TABLE = Knob("swap.extend_table", "recheck",
                       "the extend table across swap_dup_entries_cluster()'s ci->lock drop: leaky (linux-mm "
@@ -151,6 +154,18 @@ def uffd_move_swapcache(knobs) -> Model:
                 "with folio_add_anon_rmap_ptes(), whose __folio_check_anon_rmap() requires "
                 "page_pgoff(folio, page) == linear_page_index(vma, address) and the VMA's anon_vma (the "
                 "BUG_ON of c50f8e6053b0, the rss-counter corruption of 0ea148a79919)")
+    inv_writable_pte_maps_exclusive_page(src)
+    inv_swap_pte_page_not_exclusive_in(m, [src, dst])
+    result = "mover_move_result"
+    m.final("move_enoent_only_for_a_hole",
+            lambda s: getattr(s, result) != "-ENOENT" or getattr(s, src.pte).kind == "none",
+            [result, src.pte],
+            "UFFDIO_MOVE fails with -ENOENT only on a source hole (move_pages_ptes() reads orig_src_pte "
+            "under spin_lock(src_ptl)); no thread here zaps the source or fills a hole again, so a "
+            "-ENOENT while the source still maps the page is a PTE read in a PTL-held window "
+            "(try_to_unmap_one()'s ptep_clear_flush() before the swap PTE is set)")
+    m.final("move_returned", lambda s: getattr(s, result) != "-", [result],
+            "the UFFDIO_MOVE ioctl returned (moved, or the error for what it found) once its thread finished")
     final_nothing_leaked(src, ptes=[src.pte, dst.pte])
     return m
 
@@ -211,6 +226,7 @@ def uffd_move_batch_pin(knobs) -> Model:
             "mappings', move_pages_ptes()' own (folio_get() before the move, dropped after the "
             "modelled steps) and the pin's, and its pin count is the pin GUP-fast returned: a PTE moved and lost, or a "
             "pin GUP-fast took and did not drop when it backed off, leaks")
+    progress_every_thread_finishes(m)
     return m
 
 
@@ -270,6 +286,9 @@ def swap_entry_aba(knobs) -> Model:
                 "every mapped anonymous folio is charged to a memcg (do_anonymous_page() and the swap-in "
                 "charge before mapping; an uncharged folio escapes the cgroup's limit)")
     inv_no_lost_write(mm, {"cpu": cpu_done})
+    _exclusive_invariants(mm, k)
+    final_store_after_dontneed_on_zero_page(mm)
+    final_writeback_ends(mm)
     final_nothing_leaked(mm)
     return m
 
@@ -311,6 +330,12 @@ def zswap_writeback_swapin(knobs) -> Model:
                 "never removes a folio a swap-in already took out of the swap cache")
     inv_no_lost_write(mm, {"cpu": cpu_done})
     _exclusive_invariants(mm, k)
+    final_address_reads(mm, written(ORIGINAL, "cpu"), name="store_lands_on_old_contents",
+                        doc="once every task is done the address reads the page's old contents with the "
+                        "store on top: zswap writeback moves the contents to the device (decompressed "
+                        "into an uptodate folio first) and the swap-in brings them back, neither loses "
+                        "them nor fails the fault")
+    final_writeback_ends(mm)
     final_nothing_leaked(mm)
     return m
 
@@ -358,7 +383,14 @@ K_SHMEM_LARGE = Knob("shmem.swapin_large", "mainline-2026",
                      domain=SHMEM_LARGE_FORMS)
 
 
-@builder(K_SHMEM_LARGE)
+K_SHMEM_OTHER = Knob("shmem.other_swapin", "order-1",
+                     "the other task's fault on index 1: order-1 (its large allocation succeeds), "
+                     "order-0 (it fails too: both tasks swap order-0 folios in over the large entry) or "
+                     "none (no fault there: the fault on index 0 alone must split the entry)",
+                     domain=("order-1", "order-0", "none"))
+
+
+@builder(K_SHMEM_LARGE, K_SHMEM_OTHER)
 def shmem_large_swap_entry(knobs) -> Model:
     """A shmem large swap entry vs an order-0 readahead folio and a racing swap-in, swap-out and split."""
     form = knobs["shmem.swapin_large"]
@@ -369,8 +401,9 @@ def shmem_large_swap_entry(knobs) -> Model:
     emit_shmem_swapin_large(fault, sh, owner=len(m.threads), form=form, index=0, large_ok=False)
     other = m.thread("other", "another task faults on index 1 (an order-1 swap-in), then reclaim swaps "
                      "the large folio out again (shmem_writeout())")
-    emit_shmem_swapin_large(other, sh, owner=len(m.threads), form=form, index=1, large_ok=True,
-                            cont="writeout")
+    if knobs["shmem.other_swapin"] != "none":
+        emit_shmem_swapin_large(other, sh, owner=len(m.threads), form=form, index=1,
+                                large_ok=knobs["shmem.other_swapin"] == "order-1", cont="writeout")
     emit_shmem_writeout_large(other, sh)
     ra = m.thread("readahead", "swap readahead around another fault reads slot s0 into an order-0 folio")
     emit_swap_readahead_s0(ra, sh)
