@@ -348,15 +348,22 @@ K_DEVICE_FORM = Knob("swapoff.device_form", "mainline-2026",
                      "SWP_WRITEOK under ci->lock, swap_put_entries_direct())", domain=SWAPOFF_DEVICE_FORMS)
 
 
-@builder(K_DEVICE_FORM)
+K_SWAPOFF_ZAP = Knob("swapoff.zap_races", True,
+                     "a zap of the swap PTE runs beside swapoff (false: thread zap does nothing, so "
+                     "try_to_unuse() must unuse the swap PTE itself)")
+
+
+@builder(K_DEVICE_FORM, K_SWAPOFF_ZAP)
 def swapoff_vs_alloc(knobs) -> Model:
     """swapoff(2) vs a zap freeing a cached swap entry and vs slot allocation."""
     form = knobs["swapoff.device_form"]
     m = Model("swapoff-vs-alloc", "swapoff vs slot allocation and a zap of a swap entry", knobs)
     dev = SwapDevice(m)
     emit_swapoff(m.thread("swapoff", "swapoff(2) of the device"), dev, form=form)
-    emit_free_swap_and_cache(m.thread("zap", "munmap()/exit of a swap PTE whose folio is in the swap "
-                                      "cache: zap_pte_range()"), dev, form=form)
+    zap = m.thread("zap", "munmap()/exit of a swap PTE whose folio is in the swap cache: zap_pte_range()"
+                   if knobs["swapoff.zap_races"] else "no zap: the thread does nothing")
+    if knobs["swapoff.zap_races"]:
+        emit_free_swap_and_cache(zap, dev, form=form)
     emit_folio_alloc_swap(m.thread("alloc", "reclaim allocating a swap slot for another folio "
                                    "(shrink_folio_list() -> folio_alloc_swap())"), dev, form=form)
 
