@@ -71,7 +71,7 @@ KILLED_BY_MUTANTS = {"nothing_leaked", "swapoff_leaves_no_swap_reference", "lock
                      "user_store_lands", "child_range_zapped", "pipe_reads_fork_time_data",
                      "writable_pte_only_in_vm_write",
                      # tests/test_mutate.py::test_checks_of_the_2026_scenarios_kill_their_mutants
-                     "store_after_dontneed_reads_back", "store_lands_on_old_contents",
+                     "store_after_dontneed_on_zero_page", "store_lands_on_old_contents",
                      "move_enoent_only_for_a_hole", "move_returned"}
 
 

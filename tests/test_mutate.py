@@ -405,7 +405,7 @@ def test_checks_of_the_2026_scenarios_kill_their_mutants():
     large shmem entry that must split it and fork alone that must allocate the extend table
     (progress), and a memory-model store buffer that must drain."""
     want = [
-        ("swap-entry-aba", "user.zap:skip-effect", "store_after_dontneed_reads_back"),
+        ("swap-entry-aba", "user.zap:skip-effect", "store_after_dontneed_on_zero_page"),
         ("swap-entry-aba", "user.writeback_done:skip-effect", "writeback_ends"),
         ("zswap-writeback-swapin", "zswap.wb.decompress:swap-next", "store_lands_on_old_contents"),
         ("uffd-move-swapcache", "user.unmap.clear:skip-effect", "writable_pte_maps_exclusive_page"),

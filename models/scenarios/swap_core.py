@@ -33,7 +33,7 @@ from ..invariants import (final_address_reads, final_nothing_leaked, final_store
                           final_writeback_ends, inv_no_lost_write,
                           inv_writable_pte_maps_exclusive_page, progress_every_thread_finishes)
 from ..memory import emit_fault_handlers, emit_zap
-from ..mm import (MM, NO_FOLIO, NO_MEMCG, ORIGINAL, SWAPIN_CHARGE_FORMS, ZERO, Kernel, KernelII, Lazy, LazyMM,
+from ..mm import (MM, NO_FOLIO, NO_MEMCG, ORIGINAL, SWAPIN_CHARGE_FORMS, Kernel, KernelII, Lazy, LazyMM,
                   SwapCluster, child_view, pte_present, pte_swap, written)
 from ..shmem import (SHMEM_LARGE_FORMS, ShmemLarge, emit_shmem_swapin_large, emit_shmem_writeout_large,
                      emit_swap_readahead_s0)
