@@ -130,6 +130,10 @@ so every path module (do_swap_page, do_wp_page, user accesses, GUP) runs unchang
 copy_page_range (is_cow_mapping, the mmap lock held for write):
 
 * `fork.wp_seq_begin`: `raw_write_seqcount_begin(&src_mm->write_protect_seq)` (57efa1fe5957, v5.11);
+* `fork.pte_alloc` (knob `fork.child_pte_table = "alloc"` only): the child's PTE table is allocated
+  (`__pte_alloc()` -> `pmd_install()`: the PMD lock taken and dropped); by default the table is
+  present (a VMA copied earlier in this fork() shares the PMD), the one case in which no lock is
+  dropped between `raw_write_seqcount_begin()` and the pin check (docs/memory-models.md);
 * `fork.copy`: `copy_pte_range()`: dst PTL (`pte_alloc_map_lock`), src PTL (`spin_lock_nested`); then
   on the parent's PTE
   - present anon page: `folio_try_dup_anon_rmap_pte()` (v5.19+): a maybe-pinned exclusive page fails
@@ -1126,6 +1130,17 @@ def emit_fork(ctx: Ctx, k: Kernel | None, kf: KernelII | None, parent: MM, child
                  effect=lambda s: {seq: getattr(s, seq) + 1}, reads=[seq], writes=[seq],
                  # do_raw_write_seqcount_begin(): s->sequence++ (a plain store); smp_wmb()
                  mem=Mem(stores=(seq,), after="mb" if kf.fork_wp_seq_mb else "wmb"))
+
+    if kf.fork_child_table_alloc:
+        populated = ctx.local("fork_pmd_populated", False, "the child's PMD entry points to a PTE table")
+        # no `mem`: a lock operation orders everything under the memory models. The kernel's
+        # spin_unlock() is a release (stlr on arm64) and the PTLs taken next are acquires: release
+        # then acquire orders every earlier access before every later one on arm64 (RCsc), which
+        # is what a full barrier gives the write_protect_seq store and the pin check here
+        ctx.step("fork.pte_alloc", "mm/memory.c:copy_pte_range -> pte_alloc_map_lock() -> __pte_alloc(): "
+                 "pte_alloc_one(); pmd_install(): spin_lock(pmd_lock()); pmd_none() -> mm_inc_nr_ptes(); "
+                 "smp_wmb(); pmd_populate(); spin_unlock()",
+                 effect=lambda s: {populated: True}, writes=[populated])
 
     if parent.nr > 1:
         _emit_copy_pte_range(ctx, k, kf, parent, child)

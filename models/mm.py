@@ -825,6 +825,8 @@ class KernelII:
     gup_cow_break: bool = False           # 17839856fd58 (v5.8): GUP on a COW mapping breaks COW
     fork_wp_seq_mb: bool = False          # what-if: smp_mb() after fork's raw_write_seqcount_begin()
                                           #   (the kernel has smp_wmb() only; memory models only)
+    fork_child_table_alloc: bool = False  # copy_pte_range() allocates the child's PTE table
+                                          #   (pmd_install(): spin_unlock() before the PTLs are taken)
     pin_lag_by_hand: bool = True          # the SC-era abstraction of the late pin (gupf.grab chooses);
                                           #   False: left to run --memory-model (verifier/memmodel.py)
 

@@ -19,14 +19,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .memmodel import Mem
-from .model import Knob, Model, builder
+from .model import FREE, Knob, Model, builder
 
 ORDERINGS = ("po", "mb", "rmb", "wmb", "acquire", "release", "dep")
 
 
 @dataclass
 class Op:
-    kind: str                 # "W" | "R" | "F"
+    kind: str                 # "W" | "R" | "F" | "L" (spin_lock) | "U" (spin_unlock)
     var: str = ""
     value: int = 0
     reg: str = ""             # R: the register loaded into
@@ -35,6 +35,10 @@ class Op:
     dep: str = ""             # R: address depends on this register; W: control dependency on it
 
     def c(self) -> str:
+        if self.kind == "L":
+            return f"spin_lock({self.var});"
+        if self.kind == "U":
+            return f"spin_unlock({self.var});"
         if self.kind == "F":
             return f"smp_{self.fence}();"
         if self.kind == "R":
@@ -57,7 +61,12 @@ class Program:
 
     def __post_init__(self):
         if not self.variables:
-            self.variables = sorted({op.var for t in self.threads for op in t if op.var})
+            self.variables = sorted({op.var for t in self.threads for op in t
+                                     if op.var and op.kind not in "LU"})
+
+    @property
+    def locks(self) -> list:
+        return sorted({op.var for t in self.threads for op in t if op.kind in "LU"})
 
     def exists_c(self) -> str:
         return " /\\ ".join(f"{t}:{n}={v}" if t is not None else f"{n}={v}" for t, n, v in self.exists)
@@ -70,8 +79,9 @@ def to_c(prog: Program) -> str:
         out += ["(*", *[f" * {line}".rstrip() for line in prog.doc.splitlines()], " *)", ""]
     out += ["{"] + [f"\tint {v};" for v in prog.variables] + ["}", ""]
     for i, ops in enumerate(prog.threads):
-        used = sorted({v for op in ops for v in (op.var,) if v})
-        out.append(f"P{i}(" + ", ".join(f"int *{v}" for v in used) + ")")
+        used = sorted({op.var for op in ops if op.var and op.kind not in "LU"})
+        locks = sorted({op.var for op in ops if op.kind in "LU"})
+        out.append(f"P{i}(" + ", ".join([f"int *{v}" for v in used] + [f"spinlock_t *{v}" for v in locks]) + ")")
         out.append("{")
         regs = sorted({op.reg for op in ops if op.reg})
         out += [f"\tint {r};" for r in regs]
@@ -89,6 +99,8 @@ def build(prog: Program, knobs=None) -> Model:
     m = Model(prog.name, prog.doc or prog.name, knobs)
     for v in prog.variables:
         m.field(v, 0, doc=f"int {v}")
+    for v in prog.locks:
+        m.lock(v, doc=f"spinlock_t {v}")
     regs = {}
     for i, ops in enumerate(prog.threads):
         for op in ops:
@@ -111,7 +123,19 @@ def build(prog: Program, knobs=None) -> Model:
             label = f"{k}:{op.kind}{op.var}"
             order = {"once": "relaxed"}.get(op.order, op.order)
             dep = regs[(i, op.dep)] if op.dep else None
-            if op.kind == "R":
+            if op.kind == "L":
+                # spin_lock(): an acquire read-modify-write of the lock word (arm64: casa or
+                # ldaxr/stxr; x86: a locked cmpxchg, so the memory model makes it wait for the
+                # store buffer there); a lock field written at once, not buffered
+                t.step(label, op.c(), guard=(lambda s, v=op.var: getattr(s, v) == FREE),
+                       effect=(lambda s, v=op.var, me=i + 1: {v: me}), reads=[op.var], writes=[op.var],
+                       mem=Mem(order="acquire", before=pending_fence, after=after))
+            elif op.kind == "U":
+                # spin_unlock(): smp_store_release() of the lock word; it waits for the thread's
+                # earlier stores (a release publishes them), later accesses are not held back
+                t.step(label, op.c(), effect=(lambda s, v=op.var: {v: FREE}), writes=[op.var],
+                       mem=Mem(order="release", before=pending_fence, after=after))
+            elif op.kind == "R":
                 reg = regs[(i, op.reg)]
                 t.step(label, op.c(), effect=(lambda s, v=op.var, r=reg: {r: getattr(s, v)}),
                        reads=[op.var] + ([dep] if dep else []), writes=[reg],

@@ -66,8 +66,12 @@ What is not modelled (each can only hide an arm64 outcome, never invent one, unl
   load to read its own thread's store early past another thread's (SB+rfi-pos, n6 shapes): the
   buffer forwards, but an early load does not pass the store; `forwarding_pairs()` lists such pairs;
 * no access moves across a step without `mem` (locked code, lock operations: conservative), and an
-  early store never moves across a branch; control dependencies with isb, barriers in only one
-  direction of a lock (acquire/release of spinlocks), and mixed-size accesses are not modelled;
+  early store never moves across a branch; control dependencies with isb and mixed-size accesses
+  are not modelled. A lock operation may instead carry `mem`: spin_lock() as an acquire step that
+  writes the lock field (it does not wait for the thread's plain stores on arm64; on x86 it is a
+  locked instruction and does), spin_unlock() as a release step (it waits for the thread's earlier
+  stores; later loads may still be satisfied before it; on x86 the unlock of a lock no other thread
+  touches is a plain store that waits for nothing);
 * LKMM is not multi-copy atomic: where it allows more than ARMv8 (IRIW with rmb or address
   dependencies in the readers, some WRC shapes) the arm64 model gives ARMv8's verdict, so an arm64
   "holds" is not a proof for every architecture the kernel supports (see docs/memory-models.md).
@@ -245,6 +249,11 @@ class _Info:
         # acquire RMW there, a locked instruction on x86); an unlock declared in `stores` with
         # order="release" is buffered instead
         self.lock_write = bool(writes & lock_fields - self.stores)
+        # the unlock (order="release") of a lock no other thread touches: on x86 a plain store,
+        # invisible to the others, so it need not wait for the store buffer there (on arm64 it still
+        # does: the release must come after the earlier stores for a later acquire to order them)
+        self.private_unlock = (self.lock_write and m is not None and m.order == "release"
+                               and not (writes & lock_fields & shared))
         self.is_r = bool(self.loads or (self.atomic & reads))
         self.is_w = bool(self.stores or self.adds or (self.atomic & writes))
         self.order = m.order if m else "mb"
@@ -492,7 +501,8 @@ class _StepWrap:
         if info.mem is None:
             return not buf
         if buf and (info.before == "mb" or info.after == "mb" or info.order == "mb" or self.tso_locked
-                    or (info.lock_write and not (self.arm and info.order == "acquire"))):
+                    or (info.lock_write and not (self.arm and info.order == "acquire")
+                        and not (not self.arm and info.private_unlock))):
             return False
         for e in buf:
             if e == "|":

@@ -63,6 +63,15 @@ K_WPSEQ_MB = Knob("fork.wp_seq_mb", False,
                   "under a weak memory model")
 
 
+K_CHILD_TABLE = Knob("fork.child_pte_table", "present",
+                     "the child's PTE table when copy_pte_range() reaches the modelled PTE, the first of "
+                     "the VMA's walk: present (a VMA copied earlier in this fork() shares the PMD: "
+                     "pte_alloc_map_lock() only takes the PTLs, acquires) or alloc (__pte_alloc() -> "
+                     "pmd_install() takes and drops the PMD lock first: a release before the acquires, "
+                     "which orders the write_protect_seq store before the pin check on arm64)",
+                     domain=("present", "alloc"))
+
+
 K_CLEAR = Knob("rmap.clear_before_share", True,
                "try_to_unmap_one/try_to_migrate_one clear (invalidate + flush) the PTE before "
                "page_try_share_anon_rmap() checks the pins (6c287605fd56); false: seeded mutation")
@@ -130,6 +139,8 @@ def _kernels(knobs, **fixed) -> tuple[Kernel, KernelII]:
             values[attr] = knobs[knob]
     if getattr(knobs, "memory_model", "sc") != "sc":
         values["pin_lag_by_hand"] = False      # the memory model decides when the pin is visible
+    if "fork.child_pte_table" in knobs.declared:
+        values["fork_child_table_alloc"] = knobs["fork.child_pte_table"] == "alloc"
     if "arch" in knobs.declared:
         values["tlb_flush_ipi"], values["ordered_atomics"] = ARCHES[knobs["arch"]]
     if "cow.reuse_by_mapcount" in knobs.declared and knobs["cow.reuse_by_mapcount"]:
@@ -339,7 +350,8 @@ def gup_fast_vs_migrate_fork(knobs) -> Model:
     return m
 
 
-@builder(K_ANON_EXCLUSIVE, K_WPSEQ, K_FORK_COPY, K_GUPF_WRITE, K_GUPF_UNSHARE, K_ARCH, K_BARRIERS, K_LAG, K_WPSEQ_MB)
+@builder(K_ANON_EXCLUSIVE, K_WPSEQ, K_FORK_COPY, K_GUPF_WRITE, K_GUPF_UNSHARE, K_ARCH, K_BARRIERS, K_LAG, K_WPSEQ_MB,
+         K_CHILD_TABLE)
 def fork_vs_gup_fast(knobs) -> Model:
     """fork() write-protecting the parent's PTE vs pin_user_pages_fast(FOLL_PIN[|FOLL_WRITE]) and a store."""
     k, kf = _kernels(knobs)
