@@ -9,6 +9,11 @@ in orders that can deadlock; nondeterministic steps with two outcomes; private f
 only: the steps a reduction can pick) and shared fields; invariants over shared fields; final
 predicates. Values stay in each field's domain (arithmetic modulo its size).
 
+With `mem=True` some single-outcome steps that take or drop no lock carry a `Mem` annotation
+(verifier/memmodel.py): lockless loads of the shared fields they read, buffered stores of the shared
+fields they write, value-less adds (`inc` of a field by itself), an ordering and barriers before and
+after; the differential test runs such models transformed for x86-TSO and arm64.
+
 With `symmetric=True` some threads are copies of another (the same steps, its private field renamed
 to theirs) and the model declares each such group symmetric (Model.symmetric): the symmetry
 reduction's differential test (tests/test_reduction.py) draws these.
@@ -20,6 +25,7 @@ from dataclasses import dataclass, field
 
 from hypothesis import strategies as st
 
+from pteverify.memmodel import Mem
 from pteverify.model import GOTO, Model
 
 
@@ -31,6 +37,7 @@ class StepSpec:
     acquire: str | None = None
     release: str | None = None
     extra_read: str | None = None
+    mem: tuple | None = None              # (loads, stores, adds, order, before, after)
 
 
 @dataclass
@@ -44,7 +51,8 @@ class ModelSpec:
 
 
 @st.composite
-def model_specs(draw, max_threads: int = 4, max_steps: int = 6, symmetric: bool = False) -> ModelSpec:
+def model_specs(draw, max_threads: int = 4, max_steps: int = 6, symmetric: bool = False,
+                mem: bool = False) -> ModelSpec:
     n_threads = draw(st.integers(2, max_threads))
     n_shared = draw(st.integers(1, 3))
     domains = {f"g{i}": draw(st.integers(2, 3)) for i in range(n_shared)}
@@ -55,8 +63,9 @@ def model_specs(draw, max_threads: int = 4, max_steps: int = 6, symmetric: bool 
     threads = []
     for ti in range(n_threads):
         mine = shared + [f"p{ti}"]
-        # private fields more often: they are what a reduction can use
-        pick = st.one_of(st.sampled_from(mine), st.just(f"p{ti}"))
+        # private fields more often: they are what a reduction can use (with lockless steps, shared
+        # fields as often: stores to them are what a store buffer holds)
+        pick = st.sampled_from(mine) if mem else st.one_of(st.sampled_from(mine), st.just(f"p{ti}"))
         n_steps = draw(st.integers(1, max_steps))
         steps = []
         held = None
@@ -92,6 +101,9 @@ def model_specs(draw, max_threads: int = 4, max_steps: int = 6, symmetric: bool 
                 spec.jump = (c, draw(st.integers(0, domains[c] - 1)), draw(st.integers(0, n_steps)))
             if draw(st.integers(0, 5)) == 0:
                 spec.extra_read = draw(st.sampled_from(mine))
+            if mem and len(spec.outcomes) == 1 and spec.acquire is None and spec.release is None \
+                    and draw(st.integers(0, 3)) > 0:
+                spec.mem = _draw_mem(draw, spec, shared)
             steps.append(spec)
         threads.append((f"t{ti}", steps))
     groups = []
@@ -109,12 +121,39 @@ def model_specs(draw, max_threads: int = 4, max_steps: int = 6, symmetric: bool 
                 threads[ti] = (f"t{ti}", [_renamed(sp, ren) for sp in threads[base][1]])
 
     def conj():
-        fs = draw(st.lists(st.sampled_from(shared), min_size=1, max_size=2, unique=True))
+        # with lockless steps the private fields too: they hold what a thread loaded (its registers)
+        fs = draw(st.lists(st.sampled_from(list(domains) if mem else shared), min_size=1, max_size=2,
+                           unique=True))
         return [(f, draw(st.integers(0, domains[f] - 1))) for f in fs]
 
     invariants = [(f"inv{i}", conj()) for i in range(draw(st.integers(0, 2)))]
     finals = [(f"final{i}", conj()) for i in range(draw(st.integers(0, 1)))]
     return ModelSpec(domains, threads, locks, invariants, finals, groups)
+
+
+def _draw_mem(draw, spec: StepSpec, shared: list) -> tuple:
+    """A Mem annotation for a single-outcome step: which of its shared accesses are lockless."""
+    reads, writes, selfinc = set(), set(), set()
+    if spec.guard is not None:
+        reads.add(spec.guard[0])
+    if spec.jump is not None and spec.jump[0] is not None:
+        reads.add(spec.jump[0])
+    if spec.extra_read:
+        reads.add(spec.extra_read)
+    for tgt, kind, arg in spec.outcomes[0]:
+        writes.add(tgt)
+        if kind != "const":
+            reads.add(arg)
+        if kind == "inc" and arg == tgt:
+            selfinc.add(tgt)
+    sh = set(shared)
+    every = draw(st.integers(0, 3)) > 0                 # mostly: all its shared accesses lockless
+    loads = sorted(f for f in reads & sh if every or draw(st.booleans()))
+    adds = sorted(f for f in selfinc & sh if draw(st.booleans()))
+    stores = sorted(f for f in (writes & sh) - set(adds) if every or draw(st.booleans()))
+    order = draw(st.sampled_from(["relaxed", "relaxed", "relaxed", "acquire", "release", "mb"]))
+    fences = st.sampled_from(["", "", "", "mb", "rmb", "wmb"])
+    return (tuple(loads), tuple(stores), tuple(adds), order, draw(fences), draw(fences))
 
 
 def _renamed(sp: StepSpec, ren: dict) -> StepSpec:
@@ -124,7 +163,9 @@ def _renamed(sp: StepSpec, ren: dict) -> StepSpec:
         outcomes=[[(r(t), k, r(a) if k != "const" else a) for t, k, a in assigns] for assigns in sp.outcomes],
         jump=None if sp.jump is None else ((r(sp.jump[0]) if sp.jump[0] else None),) + tuple(sp.jump[1:]),
         acquire=sp.acquire, release=sp.release,
-        extra_read=None if sp.extra_read is None else r(sp.extra_read))
+        extra_read=None if sp.extra_read is None else r(sp.extra_read),
+        mem=None if sp.mem is None else (tuple(r(f) for f in sp.mem[0]), tuple(r(f) for f in sp.mem[1]),
+                                         tuple(r(f) for f in sp.mem[2])) + tuple(sp.mem[3:]))
 
 
 def _value(s, kind, arg, size):
@@ -167,9 +208,13 @@ def build(spec: ModelSpec) -> Model:
                 jump = (jf, jv, label)
             if sp.extra_read:
                 reads.add(sp.extra_read)
+            mem = None
+            if sp.mem is not None:
+                loads, stores, adds, order, before, after = sp.mem
+                mem = Mem(loads=loads, stores=stores, adds=adds, order=order, before=before, after=after)
             t.step(f"s{si}", f"random:{name}.s{si}", guard=guard,
                    effect=_effect(sp.outcomes, jump, spec.domains), reads=reads, writes=writes,
-                   acquire=sp.acquire or (), release=sp.release or (), branches=branches)
+                   acquire=sp.acquire or (), release=sp.release or (), branches=branches, mem=mem)
     for name, conj in spec.invariants:
         m.invariant(name, _not_all(conj), [f for f, _ in conj])
     for name, conj in spec.finals:

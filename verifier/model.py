@@ -784,7 +784,7 @@ def check_footprints(cm: CompiledModel, max_states: int = 20000) -> list[Footpri
             if any(s[cm.index[lk]] != FREE for lk in st.acquire):
                 continue
             for lk in st.release:
-                if s[cm.index[lk]] != ti + 1:
+                if s[cm.index[lk]] != ti + 1 and lk not in st.acquire:     # taken and dropped in one step
                     note(FootprintViolation(t.name, st.label, "lock", (lk,), s))
             r = _Recorder(s, cm.index)
             if st.guard is not None and not st.guard(r):
