@@ -72,9 +72,10 @@ What is not modelled (each can only hide an arm64 outcome, never invent one, unl
   locked instruction and does), spin_unlock() as a release step (it waits for the thread's earlier
   stores; later loads may still be satisfied before it; on x86 the unlock of a lock no other thread
   touches is a plain store that waits for nothing);
-* LKMM is not multi-copy atomic: where it allows more than ARMv8 (IRIW with rmb or address
-  dependencies in the readers, some WRC shapes) the arm64 model gives ARMv8's verdict, so an arm64
-  "holds" is not a proof for every architecture the kernel supports (see docs/memory-models.md).
+* LKMM is not multi-copy atomic and its release/acquire and unlock+lock are RCpc: where it allows more
+  than ARMv8 (IRIW with rmb or address dependencies in the readers, some WRC shapes, a store before
+  an unlock and a load after a lock) the arm64 model gives ARMv8's verdict; `lkmm_differences()`
+  lists where a model's lockless steps depend on one of these (docs/memory-models.md, "LKMM").
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ from typing import Any
 from .model import DONE, GOTO, Model, ModelError, Step
 from .progress import FINISHES
 
-__all__ = ["Mem", "MEMORY_MODELS", "transform", "forwarding_pairs", "check_memory_model"]
+__all__ = ["Mem", "MEMORY_MODELS", "transform", "forwarding_pairs", "check_memory_model", "lkmm_differences"]
 
 MEMORY_MODELS = ("sc", "tso", "arm64")
 ORDERS = ("relaxed", "acquire", "release", "mb")
@@ -312,6 +313,114 @@ def forwarding_pairs(model: Model) -> list:
                 if stored & set(steps[j].mem.loads):
                     out.append((t.name, st.label, steps[j].label))
     return out
+
+
+def lkmm_differences(model: Model) -> list:
+    """Where a verdict of `model` (before the transformation) under `arm64` may rely on an ordering
+    that the Linux-kernel memory model (LKMM) does not give. Three shapes, each a sentence:
+
+    * a thread's lockless store and later lockless load with no full barrier between, ordered on
+      arm64 only by a release then an acquire (RCsc on arm64, RCpc in LKMM) or only by steps without
+      `mem` (the model takes them as full barriers: right for a TLB flush's DSB on arm64, not for
+      lock operations under LKMM, whose spin_unlock()+spin_lock() orders no store before a load);
+    * a thread that reads another's lockless store and passes it on with a lockless store that a third
+      thread reads, without a cumulative barrier (WRC: ARMv8 is other-multi-copy-atomic, LKMM is not);
+    * a thread that reads two fields stored locklessly by two different threads without a full
+      barrier between (IRIW, the same reason).
+    An empty list: the model's lockless steps use no ordering on which arm64 and LKMM differ (the
+    litmus table in docs/memory-models.md: for the other two-thread shapes LKMM's verdicts are ARMv8's)."""
+    shared = _shared_fields(model)
+    locks = {n for n, f in model.fields.items() if f.is_lock}
+    plans = []
+    for t in model.threads:
+        plans.append((t, [_Info(st, shared, locks) for st in t.steps]))
+    buffered = {}
+    lockless_loads = {}
+    for t, infos in plans:
+        for i in infos:
+            if i.mem is not None:
+                for f in i.stores | i.adds:
+                    buffered.setdefault(f, set()).add(t.name)
+                for f in i.loads:
+                    lockless_loads.setdefault(f, set()).add(t.name)
+    out = []
+    for t, infos in plans:
+        n = len(infos)
+        for a in range(n):
+            A = infos[a]
+            if A.mem is None or not (A.stores or A.adds) or A.order == "mb" or A.after == "mb":
+                continue
+            for b in range(a + 1, n):
+                B = infos[b]
+                if B.mem is None or not B.loads:
+                    continue
+                between = infos[a + 1:b]
+                fences = [A.after] + [f for y in between if y.mem is not None for f in (y.before, y.after)] + [B.before]
+                if "mb" in fences or B.order == "mb" or any(y.mem is not None and y.order == "mb" for y in between):
+                    continue
+                why = []
+                unmarked = [y.st.label for y in between if y.mem is None]
+                if unmarked:
+                    why.append("only the unmarked step(s) " + ", ".join(unmarked) + ", which the model takes "
+                               "as full barriers")
+                rel = [k for k, y in enumerate([A] + between) if y.mem is not None and y.order == "release"]
+                acq = [k for k, y in enumerate(between + [B]) if y.mem is not None and y.order == "acquire"]
+                if rel and acq and min(rel) <= max(acq):
+                    why.append("a release then an acquire (RCsc on arm64, RCpc in LKMM)")
+                if why:
+                    out.append(f"{t.name}: {A.st.label} (store) before {B.st.label} (load): " + "; ".join(why))
+    # other-multi-copy atomicity: a thread that reads another thread's lockless store and passes it
+    # on with a lockless store a third thread reads locklessly, ordered only by what is not cumulative
+    # in LKMM (dependencies, a plain po, an acquire)
+    for t, infos in plans:
+        n = len(infos)
+        for a in range(n):
+            A = infos[a]
+            if A.mem is None:
+                continue
+            seen = {f for f in A.loads if buffered.get(f, set()) - {t.name}}
+            if not seen:
+                continue
+            writers = set().union(*(buffered[f] - {t.name} for f in seen))
+            for b in range(a + 1, n):
+                B = infos[b]
+                if B.mem is None:
+                    break
+                if not (B.stores | B.adds):
+                    continue
+                between = infos[a + 1:b]
+                fences = [A.after] + [f for y in between for f in (y.before, y.after)] + [B.before]
+                if "mb" in fences or B.order in ("release", "mb") or A.order == "mb":
+                    continue
+                readers = set().union(*(lockless_loads.get(f, set()) for f in B.stores | B.adds)) - {t.name} - writers
+                if readers:
+                    out.append(f"{t.name}: {A.st.label} reads {', '.join(sorted(seen))} stored locklessly by "
+                               f"{', '.join(sorted(writers))} and {B.st.label} passes it on to "
+                               f"{', '.join(sorted(readers))} without a cumulative barrier (multi-copy atomicity)")
+    # independent reads of independent writes: a thread that loads two fields, each stored
+    # locklessly by a different other thread, ordered only by an rmb, a dependency or an acquire
+    for t, infos in plans:
+        n = len(infos)
+        for a in range(n):
+            A = infos[a]
+            if A.mem is None:
+                continue
+            for b in range(a + 1, n):
+                B = infos[b]
+                if B.mem is None:
+                    break
+                between = infos[a + 1:b]
+                fences = [A.after] + [f for y in between for f in (y.before, y.after)] + [B.before]
+                if "mb" in fences or A.order == "mb" or B.order == "mb":
+                    continue
+                for x in A.loads:
+                    for y in B.loads - {x}:
+                        wx, wy = buffered.get(x, set()) - {t.name}, buffered.get(y, set()) - {t.name}
+                        if wx and wy and (wx | wy) - (wx & wy):
+                            out.append(f"{t.name}: {A.st.label} and {B.st.label} read {x} and {y}, stored "
+                                       f"locklessly by different threads, without a full barrier between "
+                                       f"(multi-copy atomicity)")
+    return sorted(set(out))
 
 
 def _shared_fields(model: Model) -> set:
