@@ -11,8 +11,8 @@ predicates. Values stay in each field's domain (arithmetic modulo its size).
 
 With `mem=True` some single-outcome steps that take or drop no lock carry a `Mem` annotation
 (verifier/memmodel.py): lockless loads of the shared fields they read, buffered stores of the shared
-fields they write, value-less adds (`inc` of a field by itself), an ordering and barriers before and
-after; the differential test runs such models transformed for x86-TSO and arm64.
+fields they write (not as adds: the generator's increments wrap around the domain), an ordering and
+barriers before and after; the differential test runs such models transformed for x86-TSO and arm64.
 
 With `symmetric=True` some threads are copies of another (the same steps, its private field renamed
 to theirs) and the model declares each such group symmetric (Model.symmetric): the symmetry
@@ -149,7 +149,7 @@ def _draw_mem(draw, spec: StepSpec, shared: list) -> tuple:
     sh = set(shared)
     every = draw(st.integers(0, 3)) > 0                 # mostly: all its shared accesses lockless
     loads = sorted(f for f in reads & sh if every or draw(st.booleans()))
-    adds = sorted(f for f in selfinc & sh if draw(st.booleans()))
+    adds = []     # an `inc` here is modulo the field's domain, not an atomic add: never buffered as a delta
     stores = sorted(f for f in (writes & sh) - set(adds) if every or draw(st.booleans()))
     order = draw(st.sampled_from(["relaxed", "relaxed", "relaxed", "acquire", "release", "mb"]))
     fences = st.sampled_from(["", "", "", "mb", "rmb", "wmb"])
