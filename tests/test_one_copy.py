@@ -29,6 +29,8 @@ MODELS = Path(models_pkg.__file__).resolve().parent
 
 # kernel function -> emitters: more than one emitter, not merged (yet). Each names why.
 SEVERAL_EMITTERS = {
+    "mm/memory.c:do_swap_page": "swap_state.emit_swapin_retry (swapin-eexist-livelock's two-task, one-entry "
+                                "retry model with its scheduler) vs memory.emit_do_swap_page: to merge",
     "mm/memory.c:zap_pte_range": "swapfile.emit_free_swap_and_cache's zap (swapoff-vs-alloc) is over "
                                  "SwapDevice's slot-lifetime state, not MM's PTE/folio state",
     "mm/rmap.c:try_to_migrate_one": "migrate.emit_migrate_page_mte (MTE tags state): to merge",
@@ -46,6 +48,9 @@ SEVERAL_EMITTERS = {
 
 # kernel function -> the module that emits it although the kernel keeps it in another file
 ELSEWHERE = {
+    "mm/memory.c:do_swap_page": "swap_state.emit_swapin_retry: 13ddaf26be32's skip-swapcache -EEXIST retry over "
+                                "its own entry fields (swapin-eexist-livelock), not MM's: to merge",
+    "mm/swapfile.c:swapcache_prepare": "swap_state.emit_swapin_retry (see mm/memory.c:do_swap_page)",
     "mm/gup.c:unpin_user_page": "migration_exclusive's builder releases the pin itself",
     "mm/madvise.c:madvise_cold_or_pageout_pte_range": "vmscan.emit_shrink_page_list's isolation step "
                                                       "(MADV_PAGEOUT feeding shrink_folio_list)",
