@@ -916,7 +916,14 @@ def emit_do_wp_page(ctx: Ctx, k: Kernel | None, *, one_step: LazyMM | None = Non
             mm.fset(d, fid, excl=True)                 # page_move_anon_rmap()
         return d
 
-    ctx.step("wp.can_reuse", "mm/memory.c:do_wp_page: page_count() > 3 || page_count() > 1 + "
+    # k.swap_table: the linux-mm 2026 tree, whose do_wp_page()/wp_page_copy() use the folio API (the
+    # same tests and order as v5.19's page_* forms; mm/memory.c @009857a22860)
+    new_names = k.swap_table and k.anon_exclusive
+    ctx.step("wp.can_reuse", ("mm/memory.c:do_wp_page -> wp_can_reuse_anon_folio: folio_test_ksm() || "
+                              "folio_ref_count() > 3 -> false; folio_ref_count() > 1 + folio_test_swapcache() "
+                              "-> false; folio_trylock(); folio_free_swap(); folio_ref_count() != 1 -> false; "
+                              "folio_move_anon_rmap(); folio_unlock()") if new_names else
+             "mm/memory.c:do_wp_page: page_count() > 3 || page_count() > 1 + "
              "PageSwapCache() -> copy; trylock_page(); try_to_free_swap(); page_count() != 1 -> copy"
              + ("; page_move_anon_rmap()" if k.anon_exclusive else ""),
              effect=can_reuse, reads=[page] + mm.locks() + slot + mm.ff("ref", "swapcache", "writeback", "map"),
@@ -940,7 +947,8 @@ def emit_do_wp_page(ctx: Ctx, k: Kernel | None, *, one_step: LazyMM | None = Non
         mm.get_folio(s, d, getattr(s, page))
         return d
 
-    ctx.step("wp.copy", "mm/memory.c:do_wp_page: get_page(vmf->page); pte_unmap_unlock()",
+    ctx.step("wp.copy", "mm/memory.c:do_wp_page: " + ("folio_get(folio)" if new_names else "get_page(vmf->page)")
+             + "; pte_unmap_unlock()",
              effect=copy, reads=[page] + mm.ff("ref"), writes=[mm.ptl] + mm.ff("ref"))
 
     def copy_user(s):
@@ -949,8 +957,9 @@ def emit_do_wp_page(ctx: Ctx, k: Kernel | None, *, one_step: LazyMM | None = Non
         d[new] = mm.alloc_folio(s, d, data=getattr(s, mm.f["data"][old]), uptodate=True)
         return d
 
-    ctx.step("wp.copy_user", "mm/memory.c:wp_page_copy: new_page = alloc_page_vma(); "
-             "cow_user_page(new_page, old_page)",
+    ctx.step("wp.copy_user", "mm/memory.c:wp_page_copy: " + (
+             "new_folio = folio_prealloc(); __wp_page_copy_user(&new_folio->page, vmf->page, vmf)"
+             if new_names else "new_page = alloc_page_vma(); cow_user_page(new_page, old_page)"),
              effect=copy_user, reads=[page] + mm.ff("data", "ref"), writes=[new] + folio_all)
 
     def copy_pte(s):
@@ -970,7 +979,11 @@ def emit_do_wp_page(ctx: Ctx, k: Kernel | None, *, one_step: LazyMM | None = Non
         mm.fset(d, old, map=getattr(s, mm.f["map"][old]) - 1)   # page_remove_rmap(old_page)
         return d
 
-    ctx.step("wp.copy_pte", "mm/memory.c:wp_page_copy: pte_offset_map_lock(); pte_same(); "
+    ctx.step("wp.copy_pte", ("mm/memory.c:wp_page_copy: pte_offset_map_lock(); pte_same(); entry = "
+                             "folio_mk_pte(new_folio); maybe_mkwrite(pte_mkdirty(entry)); ptep_clear_flush(); "
+                             "folio_add_new_anon_rmap(new_folio, RMAP_EXCLUSIVE); set_pte_at(entry); "
+                             "folio_remove_rmap_pte(old_folio)") if new_names else
+             "mm/memory.c:wp_page_copy: pte_offset_map_lock(); pte_same(); "
              "ptep_clear_flush(); page_add_new_anon_rmap(new_page); "
              "set_pte_at(maybe_mkwrite(pte_mkdirty(mk_pte(new_page)))); page_remove_rmap(old_page)",
              guard=lambda s: getattr(s, mm.ptl) == FREE, effect=copy_pte,
@@ -982,7 +995,10 @@ def emit_do_wp_page(ctx: Ctx, k: Kernel | None, *, one_step: LazyMM | None = Non
         mm.put_folio(s, d, getattr(s, page), 2)
         return leave(s, d)
 
-    ctx.step("wp.copy_done", "mm/memory.c:wp_page_copy: pte_unmap_unlock(); put_page(old_page) "
+    ctx.step("wp.copy_done", ("mm/memory.c:wp_page_copy: pte_unmap_unlock(); folio_put(old_folio) "
+                              "[new_folio = old_folio: the old mapping's and do_wp_page's references; "
+                              "free_swap_cache(old_folio) before it is not modelled]") if new_names else
+             "mm/memory.c:wp_page_copy: pte_unmap_unlock(); put_page(old_page) "
              "[the old mapping's and do_wp_page's references]",
              effect=copy_done, reads=[page, ret] + mm.ff("ref", "map", "swapcache"),
              writes=[mm.ptl] + folio_all + locals_, branches=exits)

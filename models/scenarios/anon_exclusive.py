@@ -100,7 +100,9 @@ K_SWAP_TABLE = Knob("swap.table", True,
                     "only serialisation of swap-in (no skip-swapcache path, no SWAP_HAS_CACHE pin); "
                     "do_swap_page() drops the count with folio_put_swap() before set_ptes() and frees the "
                     "swap cache with folio_free_swap() after it; steps name the 2026 API (folio_alloc_swap, "
-                    "folio_dup_swap, folio_put_swap, folio_free_swap, folio_try_share_anon_rmap_pte)")
+                    "folio_dup_swap, folio_put_swap, folio_free_swap, folio_try_share_anon_rmap_pte; and the "
+                    "folio API of do_wp_page()/wp_page_copy(): wp_can_reuse_anon_folio(), folio_prealloc(), "
+                    "folio_add_new_anon_rmap(), folio_remove_rmap_pte())")
 K_MAP_WRITABLE = Knob("swap_in.map_exclusive_writable", True,
                       "do_swap_page() maps an exclusive folio writable on read faults too (v6.11, \"mm: swap: "
                       "reuse exclusive folio directly instead of wp page faults\")")

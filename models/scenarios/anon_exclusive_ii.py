@@ -351,7 +351,7 @@ def gup_fast_vs_migrate_fork(knobs) -> Model:
 
 
 @builder(K_ANON_EXCLUSIVE, K_WPSEQ, K_FORK_COPY, K_GUPF_WRITE, K_GUPF_UNSHARE, K_ARCH, K_BARRIERS, K_LAG, K_WPSEQ_MB,
-         K_CHILD_TABLE)
+         K_CHILD_TABLE, K_SWAP_TABLE)
 def fork_vs_gup_fast(knobs) -> Model:
     """fork() write-protecting the parent's PTE vs pin_user_pages_fast(FOLL_PIN[|FOLL_WRITE]) and a store."""
     k, kf = _kernels(knobs)
@@ -385,7 +385,7 @@ def fork_vs_gup_fast(knobs) -> Model:
     progress_every_thread_finishes(m)
     return m
 
-@builder(K_ANON_EXCLUSIVE, K_REUSE_MAPCOUNT, K_COW_BREAK, K_FOLL_PIN, K_FORK_COPY, K_WPSEQ)
+@builder(K_ANON_EXCLUSIVE, K_REUSE_MAPCOUNT, K_COW_BREAK, K_FOLL_PIN, K_FORK_COPY, K_WPSEQ, K_SWAP_TABLE)
 def fork_pin_leak(knobs) -> Model:
     """After fork, the child's R/O GUP reference must never see the parent's later writes."""
     k, kf = _kernels(knobs)
