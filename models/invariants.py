@@ -535,3 +535,16 @@ def final_address_reads(mm: MM, expected: str, *, name: str, doc: str) -> None:
     is swapped out: the swap cache's folio or the slot) returns exactly `expected`, a content such
     as written(ZERO, "cpu"): what the scenario's user program guarantees it reads back."""
     mm.m.final(name, lambda s: mm.content_at_address(s) == expected, mm.address_reads(), doc)
+
+
+def final_write_protect_seq_closed(mm: MM) -> None:
+    """A final predicate: once every thread is done, mm->write_protect_seq is even. copy_page_range()
+    opens the write section with raw_write_seqcount_begin() and must close it with
+    raw_write_seqcount_end() before fork() returns: a sequence left odd makes every later GUP-fast's
+    raw_seqcount_try_begin() fail (gup_fast() returns 0 for ever and every pin_user_pages_fast() takes
+    the slow path), and a reader that waited for an even value would wait for ever."""
+    from .tlb import sync_fields
+    _, seq = sync_fields(mm)
+    mm.m.final("write_protect_seq_closed", lambda s: getattr(s, seq) % 2 == 0, [seq],
+               "once every task is done mm->write_protect_seq is even: each raw_write_seqcount_begin() "
+               "in copy_page_range() was closed by its raw_write_seqcount_end()")

@@ -41,6 +41,7 @@ EXPECTED = {
                          "v5.19-arm64-memory-model": "pinned_mapped_page_is_exclusive",
                          "088b8aa537c2-arm64-memory-model": "pinned_mapped_page_is_exclusive",
                          "088b8aa537c2-tso": None, "088b8aa537c2-arm64-fork-smp_mb": None, "mainline-2026": None,
+                         "mainline-2026-soft-dirty-cleared": None,
                          "mainline-2026-arm64-memory-model": "pinned_mapped_page_is_exclusive",
                          "088b8aa537c2-arm64-child-table-alloc": None},
     "fork-pin-leak": {"v5.7": "cow_isolation", "17839856fd58": None, "v5.9": None, "v5.19": None,

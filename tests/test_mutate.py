@@ -425,3 +425,28 @@ def test_checks_of_the_2026_scenarios_kill_their_mutants():
     for name, mid, how in want:
         m = reps[name][mid]
         assert m.status == mut.KILLED and m.how.startswith(how), (name, mid, m.status, m.how)
+
+
+def test_checks_of_the_fork_and_migration_scenarios_kill_their_mutants():
+    """The checks and shapes added to kill the survivors of the fork / migration / GUP-fast scenarios
+    each kill a named mutant (remove one and this fails): a PG_anon_exclusive page mapped twice
+    (try_to_migrate_one() setting the entry before folio_try_share_anon_rmap_pte(), so a pinned
+    page's exclusive flag survives fork's copy of its migration entry), write_protect_seq left odd
+    (raw_write_seqcount_end() skipped, or the begin moved past the swap-entry copy's jump), a child
+    running before wake_up_new_task() (its store lands in a new zeroed page), and do_wp_page()'s reuse
+    without the PTL against fork's share and write-protect (the soft-dirty-cleared start)."""
+    want = [
+        ("migration-exclusive", "migrate.mig.share:swap-next", "exclusive_page_mapped_once"),
+        ("gup-fast-vs-migrate-fork", "fork.fork.done:skip-effect", "write_protect_seq_closed"),
+        ("fork-swap-entry", "parent.fork.wp_seq_begin:swap-next", "write_protect_seq_closed"),
+        ("fork-swap-entry", "child.child.start:drop-guard", "child_store_lands"),
+        ("fork-swap-entry", "child.child.start:swap-next", "child_store_lands"),
+        ("fork-vs-gup-fast", "writer.hpf.wp:drop-lock:ptl", "writable_pte_maps_exclusive_page"),
+    ]
+    names = sorted({n for n, _, _ in want})
+    ops = tuple(sorted({mid.split(":")[1] for _, mid, _ in want}))
+    reps = {r.scenario: {x.id: x for x in r.mutants}
+            for r in mut.mutate_scenarios([load_scenarios()[n] for n in names], operators=ops)}
+    for name, mid, how in want:
+        m = reps[name][mid]
+        assert m.status == mut.KILLED and m.how.startswith(how), (name, mid, m.status, m.how)

@@ -33,7 +33,8 @@ from ..rmap import emit_try_to_unmap_one
 from .anon_exclusive import K_ANON_EXCLUSIVE, K_MAP_WRITABLE, K_SWAP_TABLE, KERNEL_2026_KNOBS, _mapped_exclusive
 from ..tlb import emit_tlb_flush
 from ..user import emit_access
-from ..invariants import final_nothing_leaked, final_store_lands, progress_every_thread_finishes
+from ..invariants import (final_nothing_leaked, final_store_lands, final_write_protect_seq_closed,
+    progress_every_thread_finishes)
 
 
 ARCHES = {"x86-64": (True, True), "arm64": (False, False), "ipi-weak": (True, False)}
@@ -118,6 +119,12 @@ K_MIG_FORK = Knob("migration.fork", False, "the process forks before mprotect()"
 K_GUPF_WRITE = Knob("gup_fast.write", True,
                     "pin_user_pages_fast() with FOLL_WRITE; false: a read-only FOLL_PIN, which must not "
                     "pin a possibly shared anon page (gup_must_unshare(), B5); needs mm.anon_exclusive")
+K_SOFT_DIRTY_WP = Knob("pte.soft_dirty_cleared", False,
+                       "the page's PTE starts write-protected with PG_anon_exclusive still set, as "
+                       "clear_refs' CLEAR_REFS_SOFT_DIRTY leaves it (fs/proc/task_mmu.c:clear_soft_dirty(): "
+                       "pte_wrprotect(), pte_clear_soft_dirty(); the page's flags are untouched): the "
+                       "writer's store faults and do_wp_page() reuses the exclusive page, under the PTL "
+                       "fork() takes to share it")
 K_GUPF_UNSHARE = Knob("gup_fast.unshare", True,
                       "a read-only FOLL_PIN GUP-fast drops the pin of a !PageAnonExclusive page (B5) "
                       "and falls back to the slow path's unshare fault; false: seeded mutation")
@@ -212,6 +219,19 @@ def inv_swap_pte_page_not_exclusive(m: Model, procs: list[MM]) -> None:
     m.invariant("swap_pte_page_not_exclusive", ok, [p.pte for p in procs] + [mm.swp_cache] + mm.ff("excl"),
                 "no swap PTE of any process points at a PG_anon_exclusive page in the swap cache "
                 "(do_swap_page: BUG_ON(PageAnon(page) && PageAnonExclusive(page)))")
+
+
+def inv_exclusive_page_mapped_once(m: Model, mm: MM) -> None:
+    """PG_anon_exclusive means "mapped by exactly one process": a small exclusive folio is never
+    mapped twice."""
+    def ok(s):
+        return not any(getattr(s, mm.f["excl"][f]) and getattr(s, mm.f["map"][f]) > 1 for f in mm.folios)
+
+    m.invariant("exclusive_page_mapped_once", ok, mm.ff("excl", "map"),
+                "a PG_anon_exclusive (small) page is mapped by at most one PTE: fork() clears the flag "
+                "(folio_try_dup_anon_rmap_pte()) before it maps the page in the child, and "
+                "__folio_add_anon_rmap() warns on an exclusive page that is already mapped "
+                "(VM_WARN_ON_FOLIO(PageAnonExclusive(page) && folio->_mapcount > 0))")
 
 
 def inv_pinned_page_is_exclusive(m: Model, mm: MM, held: str) -> None:
@@ -345,13 +365,16 @@ def gup_fast_vs_migrate_fork(knobs) -> Model:
 
     inv_pinned_mapped_page_is_exclusive(m, [mm, child], [held])
     inv_writable_pte_maps_exclusive_page(m, [mm, child])
+    inv_exclusive_page_mapped_once(m, mm)
     final_nothing_leaked(mm, ptes=[mm.pte, child.pte], holders=(held,))
+    if kf.write_protect_seq:
+        final_write_protect_seq_closed(mm)
     progress_every_thread_finishes(m)
     return m
 
 
 @builder(K_ANON_EXCLUSIVE, K_WPSEQ, K_FORK_COPY, K_GUPF_WRITE, K_GUPF_UNSHARE, K_ARCH, K_BARRIERS, K_LAG, K_WPSEQ_MB,
-         K_CHILD_TABLE, K_SWAP_TABLE)
+         K_CHILD_TABLE, K_SWAP_TABLE, K_SOFT_DIRTY_WP)
 def fork_vs_gup_fast(knobs) -> Model:
     """fork() write-protecting the parent's PTE vs pin_user_pages_fast(FOLL_PIN[|FOLL_WRITE]) and a store."""
     k, kf = _kernels(knobs)
@@ -363,7 +386,10 @@ def fork_vs_gup_fast(knobs) -> Model:
         raise KnobError("knob gup_fast.unshare: applies to a read-only FOLL_PIN (gup_fast.write = false)")
     m = Model("fork-vs-gup-fast", "fork vs a FOLL_PIN GUP-fast: the pin must stay the parent's page", knobs)
     mm = MM(m, folios=("A", "B", "C"))
-    mm.add_pte(pte_present("A", write=True, dirty=True, soft_dirty=True))
+    if knobs["pte.soft_dirty_cleared"]:
+        mm.add_pte(pte_present("A", write=False, dirty=True, soft_dirty=False))
+    else:
+        mm.add_pte(pte_present("A", write=True, dirty=True, soft_dirty=True))
     mm.add_folios(A=_mapped_exclusive(k))
     mm.add_swap_slot()
     child = child_view(mm)
@@ -379,9 +405,13 @@ def fork_vs_gup_fast(knobs) -> Model:
 
     if k.anon_exclusive:
         inv_pinned_mapped_page_is_exclusive(m, [mm, child], [held])
+        inv_writable_pte_maps_exclusive_page(m, [mm, child])
+        inv_exclusive_page_mapped_once(m, mm)
     inv_pinned_page_is_mapped_page(m, mm, held)
     final_nothing_leaked(mm, ptes=[mm.pte, child.pte], holders=(held,))
     final_store_lands(mm, "parent", "writer")
+    if kf.write_protect_seq:
+        final_write_protect_seq_closed(mm)
     progress_every_thread_finishes(m)
     return m
 
@@ -460,16 +490,26 @@ def fork_swap_entry(knobs) -> Model:
     _fault_handlers(parent, k, kf)
     kid = child_thread(child, "child", "the child stores to the page")
     emit_child_start(kid)
-    emit_access(kid, k, "store", "child")
+    emit_access(kid, k, "store", "child", on_none="child.no_pte")
     _fault_handlers(kid, k, kf)
+    # A child that ran before copy_page_range() filled its page table would find the address
+    # unmapped: do_anonymous_page() gives it a new zeroed page, not the memory it inherited, and its
+    # store is not in the page its swap PTE (copied later) resolves to. Not followed further: the
+    # thread ends with its store lost (child_store_lands fails).
+    kid.step("child.no_pte", "mm/memory.c:handle_pte_fault: pte_none() -> do_anonymous_page(): a new "
+             "zeroed folio, not the inherited page [not followed]", effect=lambda s: {GOTO: DONE},
+             branches=[DONE])
 
     if k.anon_exclusive:
         inv_swap_pte_page_not_exclusive(m, [mm, child])
         inv_writable_pte_maps_exclusive_page(m, [mm, child])
+        inv_exclusive_page_mapped_once(m, mm)
     inv_cow_isolation(m, [(mm, "parent", []), (child, "child", [])])
     final_nothing_leaked(mm, ptes=[mm.pte, child.pte])
     final_store_lands(mm, "parent", "parent")
     final_store_lands(child, "child", "child")
+    if kf.write_protect_seq:
+        final_write_protect_seq_closed(mm)
     progress_every_thread_finishes(m)
     return m
 
@@ -526,12 +566,15 @@ def migration_exclusive(knobs) -> Model:
 
     if k.anon_exclusive:
         inv_writable_pte_maps_exclusive_page(m, [mm, child])
+        inv_exclusive_page_mapped_once(m, mm)
         if pin:
             inv_pinned_mapped_page_is_exclusive(m, [mm, child], [ref_page])
     if not fork:
         inv_exclusive_page_not_replaced(m, mm, ref_page)
     final_nothing_leaked(mm, ptes=[mm.pte, child.pte], holders=(ref_page,))
     final_store_lands(mm, "parent", "user")
+    if fork and kf.write_protect_seq:
+        final_write_protect_seq_closed(mm)
 
     def writable_only_if_vm_write(s):
         pte = getattr(s, mm.pte)
