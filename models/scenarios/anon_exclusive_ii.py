@@ -496,9 +496,9 @@ def fork_swap_entry(knobs) -> Model:
     # unmapped: do_anonymous_page() gives it a new zeroed page, not the memory it inherited, and its
     # store is not in the page its swap PTE (copied later) resolves to. Not followed further: the
     # thread ends with its store lost (child_store_lands fails).
-    kid.step("child.no_pte", "mm/memory.c:handle_pte_fault: pte_none() -> do_anonymous_page(): a new "
-             "zeroed folio, not the inherited page [not followed]", effect=lambda s: {GOTO: DONE},
-             branches=[DONE])
+    kid.step("child.no_pte", "the child's store finds no PTE (it runs before copy_page_range() filled its "
+             "page table): the fault's do_anonymous_page() maps a new zeroed folio, not the inherited page "
+             "[not followed: the store is lost]", effect=lambda s: {GOTO: DONE}, branches=[DONE])
 
     if k.anon_exclusive:
         inv_swap_pte_page_not_exclusive(m, [mm, child])
