@@ -113,11 +113,20 @@ def emit_madvise_free(ctx: Ctx, lzm: LazyMM | None = None, *, prefix: str = "mad
         return lazyfree(s, d, p)
 
     if lzm is not None:
-        ref = ("mm/madvise.c:madvise_free_pte_range: pte_offset_map_lock(); "
-               "swapcache||dirty: folio_trylock(), folio_clear_dirty(); pte_young||pte_dirty: "
-               "ptep_get_and_clear_full(); pte_mkold(pte_mkclean()); set_pte_at(); "
-               + ("[seeded: no tlb_remove_tlb_entry()]; " if lz.seeded_no_flush else "tlb_remove_tlb_entry(); ")
-               + "folio_mark_lazyfree() [clears PG_swapbacked]")
+        if lz.madvise_batch:
+            ref = ("mm/madvise.c:madvise_free_pte_range: pte_offset_map_lock(); flush_tlb_batched_pending(); "
+                   "vm_normal_folio(); swapcache||dirty: folio_trylock(), folio_mapcount() == nr, "
+                   "folio_free_swap(), folio_clear_dirty(), folio_unlock(); pte_young||pte_dirty: "
+                   "clear_young_dirty_ptes(); "
+                   + ("[seeded: no tlb_remove_tlb_entries()]; " if lz.seeded_no_flush
+                      else "tlb_remove_tlb_entries(); ")
+                   + "folio_mark_lazyfree() [clears PG_swapbacked]")
+        else:
+            ref = ("mm/madvise.c:madvise_free_pte_range: pte_offset_map_lock(); "
+                   "swapcache||dirty: folio_trylock(), folio_clear_dirty(); pte_young||pte_dirty: "
+                   "ptep_get_and_clear_full(); pte_mkold(pte_mkclean()); set_pte_at(); "
+                   + ("[seeded: no tlb_remove_tlb_entry()]; " if lz.seeded_no_flush else "tlb_remove_tlb_entry(); ")
+                   + "folio_mark_lazyfree() [clears PG_swapbacked]")
         ctx.step(label, ref, guard=lambda s: getattr(s, mm.ptl) == FREE, effect=pte_range,
                  reads=[mm.ptl, mm.pte] + mm.locks() + mm.all_folio() + mm.slot_fields(),
                  writes=[mm.pte, batched] + mm.all_folio() + mm.slot_fields()

@@ -144,7 +144,7 @@ copy_page_range (is_cow_mapping, the mmap lock held for write):
     `pte_swp_clear_exclusive()` in the parent (1493a1913e34); the child gets the same entry;
   - migration entry: writable or readable-exclusive -> readable in the parent, the child gets it;
 * `fork.wrprotect` (shared present page): `__copy_present_ptes()`: a writable parent PTE is
-  write-protected (`wrprotect_ptes`), the child's PTE is `pte_wrprotect(pte_mkold(pte))`, `set_ptes()`;
+  write-protected (`wrprotect_ptes`), the child's PTE is `pte_mkold(pte_wrprotect(pte))`, `set_ptes()`;
 * `fork.unlock`: both PTLs dropped;
 * `fork.done`: `raw_write_seqcount_end()`; dup_mmap returns, the child is woken (`wake_up_new_task`):
   the child's threads start only after this step.
@@ -294,6 +294,8 @@ def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
 
     # -- non-swap entries ----------------------------------------------------------------------
     ctx.step("dsp.swapin_error",
+             "mm/memory.c:do_swap_page: softleaf_is_marker(entry) -> handle_pte_marker(vmf) "
+             "[PTE_MARKER_POISONED: VM_FAULT_HWPOISON, the fault fails]" if st else
              "mm/memory.c:do_swap_page: is_swapin_error_entry(entry) -> ret = VM_FAULT_SIGBUS",
              effect=lambda s: leave({}, "sigbus"), writes=locals_, branches=["sigbus"])
 
@@ -598,24 +600,25 @@ def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
                      "-> try_to_free_swap(page) [neither here]" + mm.slot_free_ref(),
                      effect=free_swap_after_map, reads=slot, writes=slot)
 
-    if k.swap_free_before_map:
+    if k.swap_free_before_map and not st:
         emit_swap_free()
 
     # -- map it ---------------------------------------------------------------------------------------
-    def set_pte(s):
+    # The 2026 form (swap.table) in the kernel's order: the reuse decision and the rmap add
+    # (`dsp.map`, which sets vmf->orig_pte to the new PTE), folio_put_swap() (`dsp.swap_free`), then
+    # set_ptes() (`dsp.set_pte`). The older forms decide, add the rmap and set the PTE in one step.
+    def map_folio(s, d):
+        """The reuse decision, the rmap add and the refcount: the new PTE value (vmf->orig_pte)."""
         fid = getattr(s, page)
         o = getattr(s, orig)
         if not k.swap_free_before_map and getattr(s, fwrite):
             raise ModelError("do_swap_page before c145e0b47c77 (swap_free_before_map = false) is modelled "
                              "for read faults only: its write-fault reuse_swap_page() is not")
         count = getattr(s, mm.f["ref"][fid])
-        if k.anon_exclusive and st:
-            reuse = getattr(s, excl)                   # no folio_ref_count() == 1 fallback
-        elif k.anon_exclusive:
+        if k.anon_exclusive:
             reuse = getattr(s, excl) or count == 1
         else:
             reuse = getattr(s, swc) == NO_FOLIO or count == 1
-        d = {}
         wfault = getattr(s, fwrite)
         sd_wp = k.soft_dirty_tracking and not o.soft_dirty    # pte_needs_soft_dirty_wp()
         uffd_wp = o.uffd_wp and k.swapin_honours_uffd_wp      # userfaultfd_pte_wp()
@@ -633,16 +636,23 @@ def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
             d[mm.f["avma"][fid]] = mm.vma               # folio_add_new_anon_rmap(folio, vma) / same VMA
         new = pte_present(fid, write=write, dirty=dirty, soft_dirty=o.soft_dirty or dirty,
                           uffd_wp=o.uffd_wp)
-        d[mm.pte] = new
         d[orig] = new                                   # vmf->orig_pte = pte
         if large and getattr(s, nr_pages) > 1:
-            n = getattr(s, nr_pages)                    # set_ptes(nr_pages); folio_ref_add(nr_pages - 1)
-            for i in range(n):
-                d[base.ptes[i]] = new
-                if k.anon_exclusive and reuse:
+            n = getattr(s, nr_pages)                    # folio_ref_add(nr_pages - 1); the rmap of nr
+            if k.anon_exclusive and reuse:
+                for i in range(n):
                     d[base.page_flag("excl", fid, i)] = True
             d[mm.f["map"][fid]] = getattr(s, mm.f["map"][fid]) + n
             d[mm.f["ref"][fid]] = getattr(s, mm.f["ref"][fid]) + n - 1
+        return new
+
+    def install(s, d, new):
+        """set_ptes() (nr PTEs on the mTHP path) and the arch hook of each PTE set."""
+        fid = getattr(s, page)
+        d[mm.pte] = new
+        if large and getattr(s, nr_pages) > 1:
+            for i in range(getattr(s, nr_pages)):
+                d[base.ptes[i]] = new
         if arch_set_pte and mm.nr > 1:
             # set_ptes(): the arch hook for each PTE set (arm64: mte_sync_tags(pte, nr_pages))
             mapped = range(getattr(s, nr_pages)) if large and getattr(s, nr_pages) > 1 else [mm.index]
@@ -650,12 +660,28 @@ def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
                 arch_set_pte.fn(s, d, fid, getattr(s, base.ptes[i]), new, page=i)
         elif arch_set_pte:
             arch_set_pte.fn(s, d, fid, getattr(s, mm.pte), new)    # old: READ_ONCE(*ptep), the swap PTE
+
+    def set_pte(s):
+        d = {}
+        install(s, d, map_folio(s, d))
+        return d
+
+    def map_only(s):
+        d = {}
+        map_folio(s, d)
+        return d
+
+    def set_ptes(s):
+        d = {}
+        install(s, d, getattr(s, orig))
         return d
 
     if k.anon_exclusive and st:
-        ref = ("mm/memory.c:do_swap_page: exclusive -> (VM_WRITE && !userfaultfd_pte_wp() && "
+        ref = ("mm/memory.c:do_swap_page: pte = mk_pte(page, vma->vm_page_prot); exclusive || "
+               "folio_ref_count(folio) == 1 -> (VM_WRITE && !userfaultfd_pte_wp() && "
                "!pte_needs_soft_dirty_wp()) pte_mkwrite() [+ pte_mkdirty() on FAULT_FLAG_WRITE], "
-               "RMAP_EXCLUSIVE; folio_add_anon_rmap_ptes() / folio_add_new_anon_rmap(); set_ptes()")
+               "RMAP_EXCLUSIVE; folio_ref_add(folio, nr_pages - 1); vmf->orig_pte = pte; "
+               "folio_add_anon_rmap_ptes() / folio_add_new_anon_rmap()")
     elif k.anon_exclusive and k.swapin_map_writable:
         ref = ("mm/memory.c:do_swap_page: exclusive || folio_ref_count(folio) == 1 -> (VM_WRITE && "
                "!userfaultfd_pte_wp() && !pte_needs_soft_dirty_wp()) pte_mkwrite() [+ pte_mkdirty() on "
@@ -670,15 +696,26 @@ def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
     else:
         ref = ("mm/memory.c:do_swap_page: pte = mk_pte(page, vma->vm_page_prot) [FAULT_FLAG_WRITE && "
                "reuse_swap_page(page): read faults only in this form]; set_pte_at(); do_page_add_anon_rmap()")
-    set_pte_reads = [page, orig, excl, swc, fwrite] + mm.ff("ref", "map") + ([nr_pages] if large else [])
-    set_pte_writes = [fwrite, orig, mm.pte] + mm.ff("excl", "map") + (mm.ff("avma") if "avma" in mm.f else [])
+    map_reads = [page, orig, excl, swc, fwrite] + mm.ff("ref", "map") + ([nr_pages] if large else [])
+    map_writes = [fwrite, orig] + mm.ff("excl", "map") + (mm.ff("avma") if "avma" in mm.f else [])
     if large:
-        set_pte_writes += base.ptes + base.excl_fields() + mm.ff("ref")
+        map_writes += base.excl_fields() + mm.ff("ref")
+    pte_reads = [page] + ([nr_pages] if large else [])
+    pte_writes = [mm.pte] + (base.ptes if large else [])
+    set_ref = ""
     if arch_set_pte:
-        ref += " [" + arch_set_pte.ref + "]"
-        set_pte_reads += [mm.pte] + list(arch_set_pte.reads) + (base.ptes if mm.nr > 1 else [])
-        set_pte_writes += list(arch_set_pte.writes)
-    ctx.step("dsp.set_pte", ref, effect=set_pte, reads=set_pte_reads, writes=set_pte_writes)
+        set_ref = " [" + arch_set_pte.ref + "]"
+        pte_reads += [mm.pte] + list(arch_set_pte.reads) + (base.ptes if mm.nr > 1 else [])
+        pte_writes += list(arch_set_pte.writes)
+    if st:
+        ctx.step("dsp.map", ref, effect=map_only, reads=map_reads, writes=map_writes)
+        emit_swap_free()
+        ctx.step("dsp.set_pte", "mm/memory.c:do_swap_page: set_ptes(vma->vm_mm, address, ptep, pte, "
+                 "nr_pages); arch_do_swap_page_nr()" + set_ref, effect=set_ptes,
+                 reads=pte_reads + [orig], writes=pte_writes)
+    else:
+        ctx.step("dsp.set_pte", ref + set_ref, effect=set_pte, reads=map_reads + pte_reads,
+                 writes=map_writes + pte_writes)
     if not k.swap_free_before_map and not st:
         emit_swap_free()
 
@@ -824,6 +861,9 @@ def emit_do_anonymous_page(ctx: Ctx, lzm: LazyMM, *, store: bool, pte: str, labe
         return d
 
     ctx.step(label, "mm/memory.c:do_anonymous_page: " + (
+        "alloc_anon_folio(vmf) [order 0: folio_prealloc(need_zero)]; pte_mkwrite(pte_mkdirty(entry)); "
+        "vmf_pte_changed() -> retry [PTL]; folio_add_new_anon_rmap(RMAP_EXCLUSIVE) [PG_swapbacked unless "
+        "VM_DROPPABLE]; set_ptes()" if store and lzm.lz.alloc_anon_folio else
         "vma_alloc_zeroed_movable_folio(); folio_add_new_anon_rmap() [PG_swapbacked unless VM_DROPPABLE]; "
         "set_pte_at(pte_mkwrite(pte_mkdirty(entry))) [PTL; retry if !pte_none]" if store else
         "!FAULT_FLAG_WRITE: set_pte_at(my_zero_pfn) [PTL; retry if !pte_none]"),
@@ -1356,7 +1396,7 @@ def _emit_copy_pte_range(ctx: Ctx, k: Kernel, kf: KernelII, parent: MM, child: M
         return d
 
     ctx.step("fork.wrprotect", "mm/memory.c:__copy_present_ptes: is_cow_mapping && pte_write(pte) -> "
-             "wrprotect_ptes(src_mm, addr, src_pte, nr); pte = pte_wrprotect(pte_mkold(pte)); "
+             "wrprotect_ptes(src_mm, addr, src_pte, nr); pte = pte_wrprotect(pte); pte = pte_mkold(pte); "
              "set_ptes(dst_mm, addr, dst_pte, pte, nr)",
              effect=wrprotect, reads=[idx, batch] + parent.ptes,
              writes=[batch, idx] + parent.ptes + child.ptes, branches=["fork.copy", "fork.unlock"])

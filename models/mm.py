@@ -949,6 +949,9 @@ class Lazy:
     seeded_no_flush: bool = False       # seeded mutation: MADV_FREE cleans the PTE without a TLB flush
     tlb: bool = False                   # model the storing CPU's TLB entry
     unmap_batch: str = "29f40594a281"   # Kernel.lazyfree_batch
+    alloc_anon_folio: bool = True       # do_anonymous_page() -> alloc_anon_folio() (19eaf44954df)
+    madvise_batch: bool = True          # madvise_free_pte_range(): clear_young_dirty_ptes() +
+                                        #   tlb_remove_tlb_entries() (the 2024 mTHP lazyfree series)
     lazyfree_mb: bool = True            # 6c8e2a256915: smp_mb() between the PTE clear and the
                                         #   ref_count read (matters only under --memory-model)
 

@@ -25,6 +25,7 @@ from pteverify.model import DONE, FREE, GOTO, Knob, KnobError, Model, builder
 from ..fork import emit_child_start
 from ..gup import emit_gup, emit_gup_fast
 from ..memory import emit_fault_handlers, emit_fork, emit_zap, use_mapcount_reuse, wait_on_migration_entries
+from .. import invariants
 from ..migrate import emit_migrate_pages
 from ..mm import (MM, NO_FOLIO, ORIGINAL, child_thread, child_view, holds_write, Kernel, KernelII,
     pte_present, pte_swap)
@@ -208,17 +209,7 @@ def inv_pinned_mapped_page_is_exclusive(m: Model, procs: list[MM], pins: list[st
 
 
 def inv_swap_pte_page_not_exclusive(m: Model, procs: list[MM]) -> None:
-    mm = procs[0]
-
-    def ok(s):
-        cache = getattr(s, mm.swp_cache)
-        if cache == NO_FOLIO or not getattr(s, mm.f["excl"][cache]):
-            return True
-        return not any(getattr(s, p.pte).is_swap for p in procs)
-
-    m.invariant("swap_pte_page_not_exclusive", ok, [p.pte for p in procs] + [mm.swp_cache] + mm.ff("excl"),
-                "no swap PTE of any process points at a PG_anon_exclusive page in the swap cache "
-                "(do_swap_page: BUG_ON(PageAnon(page) && PageAnonExclusive(page)))")
+    invariants.inv_swap_pte_page_not_exclusive(procs[0], procs)
 
 
 def inv_exclusive_page_mapped_once(m: Model, mm: MM) -> None:

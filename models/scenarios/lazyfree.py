@@ -71,6 +71,21 @@ K_NO_FLUSH = Knob("seeded.madv_free_no_tlb_flush", False,
                   "miss 99baac21e458 closed for concurrent madvise() calls, reduced to one thread)")
 
 
+K_MADV_BATCH = Knob("madvise.free_batch", True,
+                     "madvise_free_pte_range() cleans a PTE with clear_young_dirty_ptes() and queues the "
+                     "flush with tlb_remove_tlb_entries() (Lance Yang's 2024 mTHP lazyfree series, read in "
+                     "the 2026 tree); false: the older ptep_get_and_clear_full(); pte_mkold(pte_mkclean()); "
+                     "set_pte_at(); tlb_remove_tlb_entry(). The step texts differ; on one PTE the effect is "
+                     "the same")
+
+
+K_ALLOC_ANON = Knob("fault.alloc_anon_folio", True,
+                     "do_anonymous_page() allocates with alloc_anon_folio() (19eaf44954df, mTHP for "
+                     "anonymous memory; order 0 here) and tests vmf_pte_changed(); false: the older "
+                     "vma_alloc_zeroed_movable_folio() and !pte_none(). The step texts differ; on an "
+                     "order-0 folio the effect is the same")
+
+
 K_DROPPABLE_AWARE = Knob("droppable.rmap_checks_vma", True,
                          "folio_add_new_anon_rmap() and try_to_unmap_one() test VM_DROPPABLE (the MAP_"
                          "DROPPABLE series); false is a seeded mutation: the v6.10 rmap code in a "
@@ -88,7 +103,8 @@ def lazy_from_knobs(knobs, **fixed) -> Lazy:
                "unmap.lazyfree_ref_check": "ref_check", "unmap.swapbacked_iff_dirty": "swapbacked_iff_dirty",
                "tlb.nested_flush": "nested_flush", "seeded.unmap_ignores_dirty": "seeded_ignore_dirty",
                "seeded.madv_free_no_tlb_flush": "seeded_no_flush",
-               "droppable.rmap_checks_vma": "droppable_aware", "unmap.lazyfree_mb": "lazyfree_mb"}
+               "droppable.rmap_checks_vma": "droppable_aware", "unmap.lazyfree_mb": "lazyfree_mb",
+               "madvise.free_batch": "madvise_batch", "fault.alloc_anon_folio": "alloc_anon_folio"}
     values = dict(fixed)
     for knob, attr in mapping.items():
         if knob in knobs.declared:
@@ -296,7 +312,7 @@ def droppable_fork(knobs) -> Model:
     final_nothing_leaked(mm, ptes=[mm.pte, child_pte])
     return m
 
-@builder(K_REF_CHECK, K_IFF_DIRTY, K_NO_FLUSH, K_IGNORE_DIRTY)
+@builder(K_REF_CHECK, K_IFF_DIRTY, K_NO_FLUSH, K_IGNORE_DIRTY, K_MADV_BATCH, K_ALLOC_ANON)
 def lazyfree_redirty(knobs) -> Model:
     """madvise(MADV_FREE), then a store, against one pass of reclaim."""
     lz = lazy_from_knobs(knobs, tlb=True)

@@ -38,6 +38,7 @@ from ..mm import (MM, NO_FOLIO, NO_MEMCG, ORIGINAL, SWAPIN_CHARGE_FORMS, Kernel,
 from ..shmem import (SHMEM_LARGE_FORMS, ShmemLarge, emit_shmem_swapin_large, emit_shmem_writeout_large,
                      emit_swap_readahead_s0)
 from ..user import emit_access_tlb
+from .lazyfree import K_ALLOC_ANON
 from ..zswap import ZSWAP_WRITEBACK_FORMS, add_zswap_entry, emit_zswap_writeback_entry
 from ..swapfile import (EXTEND_TABLE_FORMS, SWAPOFF_DEVICE_FORMS, SwapDevice, emit_folio_alloc_swap, emit_free_swap_and_cache,
                         emit_swap_dup_entry_direct, emit_swap_put_entries_direct, emit_swapoff)
@@ -238,7 +239,7 @@ K_CHARGE = Knob("swap_in.charge", "mainline-2026",
                 domain=SWAPIN_CHARGE_FORMS)
 
 
-@builder(K_CHARGE, K_SWAP_TABLE, K_MAP_WRITABLE, K_SYNC, K_PREPARE)
+@builder(K_CHARGE, K_SWAP_TABLE, K_MAP_WRITABLE, K_SYNC, K_PREPARE, K_ALLOC_ANON)
 def swap_entry_aba(knobs) -> Model:
     """A swap-in validating pte_same() against an entry that was freed and reused meanwhile."""
     k = _kernel(knobs, swapin_charge=knobs["swap_in.charge"])
@@ -261,7 +262,7 @@ def swap_entry_aba(knobs) -> Model:
               "[get_mem_cgroup_from_mm() now returns memcg1; existing charges stay]",
               effect=lambda s: {mm.memcg: "memcg1"}, writes=[mm.memcg])
     emit_zap(user, cont="store")
-    emit_access_tlb(user, LazyMM(mm, Lazy()), "store", done=cpu_done, label="store", cont="isolate")
+    emit_access_tlb(user, LazyMM(mm, Lazy(alloc_anon_folio=knobs["fault.alloc_anon_folio"])), "store", done=cpu_done, label="store", cont="isolate")
     emit_shrink_page_list(user, k, isolate_ref="mm/madvise.c:madvise_cold_or_pageout_pte_range -> "
                           "mm/vmscan.c:reclaim_pages: folio_isolate_lru() [the folio mapped at the address]")
 
