@@ -395,6 +395,18 @@ def test_anon_exclusive_ii_checks_kill_named_mutants():
     assert by["parent.access:skip-effect"].how == "parent_store_lands"
 
 
+
+def assert_killed_by(want):
+    """Each (scenario, mutant id, check) in `want`: the mutant is killed, by that check."""
+    names = sorted({n for n, _, _ in want})
+    ops = tuple(sorted({mid.split(":")[1] for _, mid, _ in want}))
+    reps = {r.scenario: {x.id: x for x in r.mutants}
+            for r in mut.mutate_scenarios([load_scenarios()[n] for n in names], operators=ops)}
+    for name, mid, how in want:
+        m = reps[name][mid]
+        assert m.status == mut.KILLED and m.how.startswith(how), (name, mid, m.status, m.how)
+
+
 def test_checks_of_the_2026_scenarios_kill_their_mutants():
     """The checks and scenario shapes added to kill the survivors of the 2026 swap-core scenarios each
     kill a named mutant (remove one and this fails): MADV_DONTNEED's zero-fill read-back and the end
@@ -418,13 +430,7 @@ def test_checks_of_the_2026_scenarios_kill_their_mutants():
         ("swap-count-overflow", "fork.dup.extend_alloc:skip-effect", "fork_dup_ends"),
         ("uffd-move-batch-pin", "gup_fast~sb.propagate:skip-effect", "gup_fast_stores_become_visible"),
     ]
-    names = sorted({n for n, _, _ in want})
-    ops = tuple(sorted({mid.split(":")[1] for _, mid, _ in want}))
-    reps = {r.scenario: {x.id: x for x in r.mutants}
-            for r in mut.mutate_scenarios([load_scenarios()[n] for n in names], operators=ops)}
-    for name, mid, how in want:
-        m = reps[name][mid]
-        assert m.status == mut.KILLED and m.how.startswith(how), (name, mid, m.status, m.how)
+    assert_killed_by(want)
 
 
 def test_checks_of_the_fork_and_migration_scenarios_kill_their_mutants():
@@ -443,10 +449,4 @@ def test_checks_of_the_fork_and_migration_scenarios_kill_their_mutants():
         ("fork-swap-entry", "child.child.start:swap-next", "child_store_lands"),
         ("fork-vs-gup-fast", "writer.hpf.wp:drop-lock:ptl", "writable_pte_maps_exclusive_page"),
     ]
-    names = sorted({n for n, _, _ in want})
-    ops = tuple(sorted({mid.split(":")[1] for _, mid, _ in want}))
-    reps = {r.scenario: {x.id: x for x in r.mutants}
-            for r in mut.mutate_scenarios([load_scenarios()[n] for n in names], operators=ops)}
-    for name, mid, how in want:
-        m = reps[name][mid]
-        assert m.status == mut.KILLED and m.how.startswith(how), (name, mid, m.status, m.how)
+    assert_killed_by(want)
