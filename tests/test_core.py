@@ -32,7 +32,8 @@ needs_compiled = pytest.mark.skipif(which._core is None,
 def _key(r):
     return (r.verdict, r.kind, r.invariant, r.bound, r.stats.states, r.stats.transitions, r.stats.max_depth,
             r.stats.reduced_expansions, r.stats.reduction_used,
-            [(ti, tuple(s)) for ti, s in r.path], r.coverage and r.coverage.counts, r.trace_note)
+            [(ti, tuple(s)) for ti, s in r.path], r.coverage and r.coverage.counts, r.trace_note,
+            r.stats.progress_states, r.cycle_start, r.full_coverage and r.full_coverage.counts)
 
 
 def _same(build_cm, **kw):
@@ -66,6 +67,40 @@ def test_compiled_core_equals_python_core_on_random_models(spec):
         _same(lambda: build(spec).compile(), reduction=reduction, max_states=5_000, shortest=False)
         _same(lambda: build(spec).compile(), reduction=reduction, max_states=7)
         _same(lambda: build(spec).compile(), reduction=reduction, max_depth=2)
+
+
+def _lasso_key(lasso, g):
+    return (None if lasso is None else
+            (lasso.prop.name, [(ti, tuple(s)) for ti, s in lasso.prefix], [(ti, tuple(s)) for ti, s in lasso.cycle],
+             lasso.states, lasso.edges),
+            len(g), g.complete, g.complete and g.edges, g.step_counts() if g.complete else None)
+
+
+@needs_compiled
+@settings(max_examples=examples(150, 20_000), deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(model_specs())
+def test_progress_graph_and_decision_equal_on_random_models(spec):
+    """The progress check on the graph the compiled core records (and decides there) against the
+    graph and decision of the Python loop: every property kind, on models with back-edges (cycles),
+    one property at a time and all together, complete and bounded."""
+    from pteverify import progress
+    cm = build(spec).compile()
+    props = []
+    for t in cm.threads:
+        props.append(progress.ProgressProperty(f"fin_{t.name}", progress.FINISHES, thread=t.name))
+        props.append(progress.ProgressProperty(f"fires_{t.name}", progress.FIRES, thread=t.name,
+                                               label=t.steps[-1].label))
+    props.append(progress.ProgressProperty("npc", progress.NPC,
+                                           progress=((cm.threads[0].name, cm.threads[0].steps[0].label),)))
+    for prop in props:
+        a = progress.check(build(spec).compile(), [prop], core="python")
+        b = progress.check(build(spec).compile(), [prop], core="compiled")
+        assert _lasso_key(*a) == _lasso_key(*b), prop.name
+    for bound in (None, 5):
+        a = progress.check(build(spec).compile(), props, bound, core="python")
+        b = progress.check(build(spec).compile(), props, bound, core="compiled")
+        assert _lasso_key(*a) == _lasso_key(*b)
 
 
 def _wide(n: int, bad_at: int | None, memoise: bool = True):

@@ -30,7 +30,7 @@ from cpython.exc cimport PyErr_NoMemory
 
 import sys
 
-CORE_API = 3                 # verifier/core.py refuses a build of another version (a stale build)
+CORE_API = 4                 # verifier/core.py refuses a build of another version (a stale build)
 MEMO_LIMIT = 1 << 17         # entries per memo, as packed.MEMO_LIMIT
 MAX_STATES = 0xFFFFFFFE      # parent links and table slots are 32-bit
 
@@ -340,6 +340,13 @@ cdef class Engine:
     cdef Py_ssize_t cw              # bytes per (entry, thread) row
     cdef object cand_threads        # thread indices that have candidates, in order
     cdef public Py_ssize_t reduced_expansions
+    # the full graph (record_graph): per state, its out-edges (entry, target index), CSR
+    cdef bint graph_mode
+    cdef uint32_t *g_off            # n + 1 offsets into g_ent / g_dst
+    cdef uint32_t *g_ent            # the step entry of an edge (th_base[thread] + pc)
+    cdef uint32_t *g_dst            # the target state's index
+    cdef Py_ssize_t g_n, g_cap, g_off_cap
+    cdef Py_ssize_t *ent_thread     # E: the thread of an entry
 
     def __cinit__(self):
         self.th_shift = NULL
@@ -360,6 +367,10 @@ cdef class Engine:
         self.inv_m = NULL
         self.cand = NULL
         self.compat = NULL
+        self.g_off = NULL
+        self.g_ent = NULL
+        self.g_dst = NULL
+        self.ent_thread = NULL
 
     def __dealloc__(self):
         free(self.th_shift)
@@ -380,6 +391,10 @@ cdef class Engine:
         free(self.inv_m)
         free(self.cand)
         free(self.compat)
+        free(self.g_off)
+        free(self.g_ent)
+        free(self.g_dst)
+        free(self.ent_thread)
 
     def __init__(self, pk, canon=None):
         cdef Py_ssize_t ti, pc, e
@@ -407,6 +422,12 @@ cdef class Engine:
                 self.ent_miss.append(None if ent is None else ent[2])
             e += len(entries)
         self.E = e
+        self.ent_thread = <Py_ssize_t *> malloc(max(1, e) * sizeof(Py_ssize_t))
+        if not self.ent_thread:
+            raise MemoryError()
+        for ti in range(self.T):
+            for pc in range(self.th_len[ti]):
+                self.ent_thread[self.th_base[ti] + pc] = ti
         self.ent_valid = <char *> calloc(max(1, e), 1)
         self.ent_memoise = <char *> calloc(max(1, e), 1)
         self.ent_count = <uint64_t *> calloc(max(1, e), 8)
@@ -652,6 +673,242 @@ cdef class Engine:
         self.cand_threads = cands
         self.reduced = True
 
+    # -- the full graph, for the progress properties (verifier/progress.py) ------------------------
+    def record_graph(self):
+        """Make `run` (unreduced, no canonicalisation) record every edge and check nothing: no
+        invariants, no deadlocks, no final predicates (the safety search has done that). After a run
+        that returned HOLDS the graph is complete: `graph_edges`, `graph_violates`."""
+        if self.reduced or self.canon is not None:
+            raise ValueError("the graph is recorded by the plain unreduced search")
+        self.graph_mode = True
+        self.has_inv = False
+
+    cdef int graph_offset(self, Py_ssize_t i) except -1:
+        cdef uint32_t *p
+        cdef Py_ssize_t cap = self.g_off_cap
+        if i + 1 > cap:
+            cap = max(1024, 2 * cap, i + 1)
+            p = <uint32_t *> realloc(self.g_off, cap * 4)
+            if not p:
+                raise MemoryError()
+            self.g_off = p
+            self.g_off_cap = cap
+        if self.g_n > 0xFFFFFFFE:
+            raise OverflowError("more than 2^32 - 2 edges in the progress graph")
+        self.g_off[i] = <uint32_t> self.g_n
+        return 0
+
+    cdef inline int add_edge(self, Py_ssize_t eid, Py_ssize_t dst) except -1:
+        cdef uint32_t *a
+        cdef uint32_t *b
+        cdef Py_ssize_t cap
+        if self.g_n == self.g_cap:
+            cap = max(4096, 2 * self.g_cap)
+            a = <uint32_t *> realloc(self.g_ent, cap * 4)
+            if not a:
+                raise MemoryError()
+            self.g_ent = a
+            b = <uint32_t *> realloc(self.g_dst, cap * 4)
+            if not b:
+                raise MemoryError()
+            self.g_dst = b
+            self.g_cap = cap
+        self.g_ent[self.g_n] = <uint32_t> eid
+        self.g_dst[self.g_n] = <uint32_t> dst
+        self.g_n += 1
+        return 0
+
+    def graph_size(self):
+        """(states, edges) of the recorded graph."""
+        return self.store.n, self.g_n
+
+    def graph_edges(self):
+        """Per state, its out-edges [(thread, pc, target index)] in the search's order."""
+        cdef Py_ssize_t i, e, eid, t
+        out = []
+        for i in range(self.store.n):
+            row = []
+            for e in range(self.g_off[i], self.g_off[i + 1]):
+                eid = self.g_ent[e]
+                t = self.ent_thread[eid]
+                row.append((t, eid - self.th_base[t], <Py_ssize_t> self.g_dst[e]))
+            out.append(row)
+        return out
+
+    def graph_violates(self, Py_ssize_t alive_thread, Py_ssize_t done_pc, banned, bint stuck):
+        """Whether a progress property has a counterexample on the recorded graph (the decision of
+        progress._check_one, which then builds the lasso): restrict the graph to the states where
+        thread `alive_thread` (>= 0) is not at `done_pc` and to the edges whose (thread, pc) is not
+        in `banned`; from state 0, look for a stuck state (no edge at all; when `stuck`) or a
+        strongly connected component with an internal edge that is fair: every thread has an
+        internal edge or a state of the component where it has no edge."""
+        cdef Py_ssize_t n = self.store.n, W = self.W, T = self.T
+        cdef Py_ssize_t i, i2, s, v, w, e, head, nord, sp, wp, cnt, counter, ncomp, needs, t
+        cdef bint internal, adv
+        cdef unsigned char *alive = NULL
+        cdef unsigned char *ban = NULL
+        cdef unsigned char *seen = NULL
+        cdef unsigned char *on_stack = NULL
+        cdef unsigned char *need = NULL
+        cdef unsigned char *en = NULL
+        cdef uint32_t *order = NULL
+        cdef int64_t *index = NULL
+        cdef int64_t *low = NULL
+        cdef int64_t *cid = NULL
+        cdef uint32_t *stack = NULL
+        cdef uint32_t *wv = NULL
+        cdef uint32_t *we = NULL
+        cdef uint64_t *stt = self.store.states
+        if n == 0:
+            return False
+        try:
+            alive = <unsigned char *> malloc(n)
+            ban = <unsigned char *> calloc(max(1, self.E), 1)
+            seen = <unsigned char *> calloc(n, 1)
+            on_stack = <unsigned char *> calloc(n, 1)
+            need = <unsigned char *> calloc(max(1, T), 1)
+            en = <unsigned char *> calloc(max(1, T), 1)
+            order = <uint32_t *> malloc(n * 4)
+            index = <int64_t *> malloc(n * 8)
+            low = <int64_t *> malloc(n * 8)
+            cid = <int64_t *> malloc(n * 8)
+            stack = <uint32_t *> malloc(n * 4)
+            wv = <uint32_t *> malloc(n * 4)
+            we = <uint32_t *> malloc(n * 4)
+            if not (alive and ban and seen and on_stack and need and en and order and index and low
+                    and cid and stack and wv and we):
+                raise MemoryError()
+            for tt, pc in banned:
+                if 0 <= tt < T and 0 <= pc < self.th_len[tt]:
+                    ban[self.th_base[tt] + pc] = 1
+            for s in range(n):
+                alive[s] = 1
+                if alive_thread >= 0 and <Py_ssize_t> extract(stt + s * W, self.th_shift[alive_thread],
+                                                               self.th_mask[alive_thread]) == done_pc:
+                    alive[s] = 0
+                index[s] = -1
+                cid[s] = -1
+            if not alive[0]:
+                return False
+            # the restricted reachable subgraph, breadth-first
+            seen[0] = 1
+            order[0] = 0
+            nord = 1
+            head = 0
+            while head < nord:
+                s = order[head]
+                head += 1
+                if stuck and self.g_off[s] == self.g_off[s + 1]:
+                    return True                     # nobody can move: the step never fires
+                for e in range(self.g_off[s], self.g_off[s + 1]):
+                    w = self.g_dst[e]
+                    if ban[self.g_ent[e]] or not alive[w] or seen[w]:
+                        continue
+                    seen[w] = 1
+                    order[nord] = <uint32_t> w
+                    nord += 1
+            # Tarjan's strongly connected components of the restricted subgraph, iteratively
+            counter = 0
+            ncomp = 0
+            sp = 0
+            for i in range(nord):
+                s = order[i]
+                if index[s] >= 0:
+                    continue
+                wp = 0
+                wv[wp] = <uint32_t> s
+                we[wp] = self.g_off[s]
+                wp = 1
+                index[s] = low[s] = counter
+                counter += 1
+                stack[sp] = <uint32_t> s
+                sp += 1
+                on_stack[s] = 1
+                while wp:
+                    v = wv[wp - 1]
+                    adv = False
+                    while we[wp - 1] < self.g_off[v + 1]:
+                        e = we[wp - 1]
+                        we[wp - 1] += 1
+                        w = self.g_dst[e]
+                        if ban[self.g_ent[e]] or not alive[w]:
+                            continue
+                        if index[w] < 0:
+                            index[w] = low[w] = counter
+                            counter += 1
+                            stack[sp] = <uint32_t> w
+                            sp += 1
+                            on_stack[w] = 1
+                            wv[wp] = <uint32_t> w
+                            we[wp] = self.g_off[w]
+                            wp += 1
+                            adv = True
+                            break
+                        if on_stack[w] and index[w] < low[v]:
+                            low[v] = index[w]
+                    if adv:
+                        continue
+                    wp -= 1
+                    if wp:
+                        w = wv[wp - 1]
+                        if low[v] < low[w]:
+                            low[w] = low[v]
+                    if low[v] != index[v]:
+                        continue
+                    # a component: the stack from v up; mark it
+                    cnt = sp
+                    while True:
+                        sp -= 1
+                        w = stack[sp]
+                        on_stack[w] = 0
+                        cid[w] = ncomp
+                        if w == v:
+                            break
+                    # its internal edges, by thread; then a state for each thread without one
+                    internal = False
+                    memset(need, 1, T)
+                    needs = T
+                    for i2 in range(sp, cnt):
+                        w = stack[i2]
+                        for e in range(self.g_off[w], self.g_off[w + 1]):
+                            if ban[self.g_ent[e]] or not alive[self.g_dst[e]] or cid[self.g_dst[e]] != ncomp:
+                                continue
+                            internal = True
+                            t = self.ent_thread[self.g_ent[e]]
+                            if need[t]:
+                                need[t] = 0
+                                needs -= 1
+                    if internal:
+                        for i2 in range(sp, cnt):
+                            if not needs:
+                                break
+                            w = stack[i2]
+                            memset(en, 0, T)
+                            for e in range(self.g_off[w], self.g_off[w + 1]):
+                                en[self.ent_thread[self.g_ent[e]]] = 1
+                            for t in range(T):
+                                if need[t] and not en[t]:
+                                    need[t] = 0
+                                    needs -= 1
+                        if not needs:
+                            return True
+                    ncomp += 1
+            return False
+        finally:
+            free(alive)
+            free(ban)
+            free(seen)
+            free(on_stack)
+            free(need)
+            free(en)
+            free(order)
+            free(index)
+            free(low)
+            free(cid)
+            free(stack)
+            free(wv)
+            free(we)
+
     # -- the search -------------------------------------------------------------------------------
     def run(self, initial, Py_ssize_t limit, Py_ssize_t max_depth, bint counting, terminal, checkpoint):
         """The breadth-first search from packed state `initial` (reduced after set_reduction).
@@ -695,6 +952,8 @@ cdef class Engine:
                 if max_depth >= 0 and depth > max_depth:
                     return (BOUND_DEPTH, transitions, depth)
                 for i in range(lo, hi):
+                    if self.graph_mode:
+                        self.graph_offset(i)
                     W = self.W
                     cur = self.buf
                     memcpy(cur, st.states + i * W, W * 8)
@@ -777,16 +1036,20 @@ cdef class Engine:
                             h = hash_words(nxt, W)
                             slot = st.find_slot(nxt, h)
                             if st.table[slot]:
+                                if self.graph_mode:
+                                    self.add_edge(eid, st.table[slot] - 1)
                                 continue
                             if st.n >= lim:
                                 return (BOUND_STATES,)
                             idx = st.insert_at(slot, nxt, i)
+                            if self.graph_mode:
+                                self.add_edge(eid, idx)
                             if self.has_inv:
                                 r = self.inv_check(st.states + idx * W)
                                 if r:
                                     # transitions up to this one, as the Python loops count them
                                     return (INVARIANT, r - 1, idx, i, transitions - k + j + 1, depth, hi)
-                    if transitions == before and not ample_found:
+                    if transitions == before and not ample_found and not self.graph_mode:
                         is_done = True
                         cur = self.buf
                         for idx in range(self.W):
@@ -804,6 +1067,8 @@ cdef class Engine:
                 lo, hi = hi, st.n
                 if lo < hi:
                     depth += 1
+            if self.graph_mode:
+                self.graph_offset(st.n)
             return (HOLDS, transitions, depth)
         finally:
             if gp != &groups[0]:

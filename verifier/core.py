@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 
-CORE_API = 3                   # must equal _core.CORE_API: a build of older source is not used
+CORE_API = 4                   # must equal _core.CORE_API: a build of older source is not used
 
 _core = None
 why_not = ""

@@ -213,7 +213,7 @@ def explore(cm: CompiledModel, *, reduction: bool = True, max_states: int | None
     except _Bound as b:
         result = Result(cm, INCOMPLETE, reduction, stats, bound=b.which)
     if result.verdict == HOLDS and cm.progress:
-        result = _progress(cm, result, stats, max_states, reduction)
+        result = _progress(cm, result, stats, max_states, reduction, core)
     if cov is not None:
         cov.complete = result.verdict == HOLDS
         result.coverage = cov
@@ -252,18 +252,16 @@ def explore(cm: CompiledModel, *, reduction: bool = True, max_states: int | None
     return result
 
 
-def _progress(cm, result, stats, max_states, reduction) -> Result:
+def _progress(cm, result, stats, max_states, reduction, core=None) -> Result:
     """Safety holds: check the progress properties on the full graph (verifier/progress.py)."""
     from .progress import check
-    lasso, g = check(cm, cm.progress, max_states)
+    lasso, g = check(cm, cm.progress, max_states, core)
     stats.progress_states = len(g)
     if g.complete:
         # the progress graph is the full reachable graph: it counts every step's transitions, so a
         # caller that needs unreduced coverage (check's race steps) need not search again
         full = Coverage(cm)
-        for out in g.succ:
-            for ti, pc, _ in out:
-                full.counts[ti][pc] += 1
+        full.counts = g.step_counts()
         full.complete = True
         result.full_coverage = full
     note = f"progress properties checked on the full graph ({len(g)} states, no reduction)"

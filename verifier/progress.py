@@ -87,73 +87,146 @@ def validate(cm: CompiledModel, prop: ProgressProperty) -> None:
 
 
 class Graph:
-    """The full reachable graph, built breadth-first in the explorer's order, on integer ids:
-    `states[i]` is state i (0 the initial state), `succ[i]` its successors [(thread, step index, id)],
-    `enabled(i)` the threads that can move there."""
+    """The full reachable graph, built breadth-first in the explorer's order on the packed states of
+    the model's PackedModel (whose step memos the safety search has filled), on integer ids: state
+    i (0 the initial state) is `state(i)`, `succ[i]` its successors [(thread, step index, id)].
 
-    def __init__(self, cm: CompiledModel, max_states: int | None = None):
+    With the compiled core (verifier/_core.pyx) the graph is recorded by the compiled unreduced
+    search as arrays, and `violates(prop)` decides a property there; `succ` is then built only
+    when a lasso is to be drawn (`decides` is True). Without it the graph is built here and every
+    property goes through _check_one. Both give the same graph, ids and answers (tests/test_core.py)."""
+
+    def __init__(self, cm: CompiledModel, max_states: int | None = None, core: str | None = None):
+        from .explore import _compiled_core
         self.cm = cm
+        self.pk = pk = cm.packed()
+        self.complete = True
+        self._succ = None
+        cc = _compiled_core(core)
+        self.decides = cc is not None
+        if cc is not None:
+            eng = self._eng = cc.Engine(pk)
+            eng.record_graph()
+            out = eng.run(pk.initial, max_states if max_states is not None else -1, -1, True,
+                          lambda s: None, lambda transitions, depth: None)
+            if out[0] == cc.BOUND_STATES:
+                self.complete = False
+            elif out[0] != cc.HOLDS:
+                raise AssertionError(f"compiled core: the progress graph search gave {out!r}")
+            self.n, self.edges = eng.graph_size()
+            counts = eng.counts()
+            self._counts = []
+            e = 0
+            for _, _, entries in pk.threads:
+                self._counts.append(counts[e:e + len(entries) - 1])
+                e += len(entries)
+            return
+        self._eng = None
         limit = max_states if max_states is not None else float("inf")
-        ids: dict = {cm.initial: 0}
-        states = [cm.initial]
+        init = pk.initial
+        ids: dict = {init: 0}
+        states = [init]
         succ: list = []
         n_edges = 0
-        self.complete = True
-        fire = cm._fire
-        threads = list(enumerate(cm.pc_index))
+        threads = [(ti, sh, m, entries) for ti, (sh, m, entries) in enumerate(pk.threads)]
         head = 0
         while head < len(states):
             s = states[head]
             head += 1
             out = []
-            for ti, pci in threads:
-                pc = s[pci]
-                f = fire[ti][pc]
-                if f is None:
+            for ti, sh, m, entries in threads:
+                pc = (s >> sh) & m
+                e = entries[pc]
+                if e is None:
                     continue
-                for n in f(s):
+                outs = e[4](s & e[0])
+                if outs is None:
+                    outs = e[2](s)
+                for clear, setb in outs:
+                    n = (s & clear) | setb
                     j = ids.get(n)
                     if j is None:
                         if len(ids) >= limit:
                             self.complete = False
                             succ.append(out)
-                            self.states, self.succ, self.edges = states, succ, n_edges
+                            self._packed, self._succ, self.edges, self.n = states, succ, n_edges, len(states)
                             return
                         j = ids[n] = len(states)
                         states.append(n)
                     out.append((ti, pc, j))
             n_edges += len(out)
             succ.append(out)
-        self.states, self.succ, self.edges = states, succ, n_edges
+        self._packed, self._succ, self.edges, self.n = states, succ, n_edges, len(states)
 
     def __len__(self) -> int:
-        return len(self.states)
+        return self.n
+
+    @property
+    def succ(self) -> list:
+        if self._succ is None:
+            self._succ = self._eng.graph_edges()
+        return self._succ
+
+    def packed(self, i: int) -> int:
+        return self._eng.store.state(i) if self._eng is not None else self._packed[i]
+
+    def state(self, i: int):
+        """State i as the model's state tuple."""
+        return self.pk.unpack(self.packed(i))
+
+    def pc(self, i: int, ti: int) -> int:
+        sh, m, _ = self.pk.threads[ti]
+        return (self.packed(i) >> sh) & m
 
     def enabled(self, i: int) -> frozenset:
         return frozenset(ti for ti, _, _ in self.succ[i])
 
+    def step_counts(self) -> list:
+        """Edges per step: counts[thread][step index] (the unreduced search's coverage)."""
+        if self._eng is not None:
+            return [list(c) for c in self._counts]
+        counts = [[0] * len(t.steps) for t in self.cm.threads]
+        for out in self._succ:
+            for ti, pc, _ in out:
+                counts[ti][pc] += 1
+        return counts
 
-def check(cm: CompiledModel, props, max_states: int | None = None) -> tuple[Lasso | None, Graph]:
+    def violates(self, prop: "ProgressProperty") -> bool:
+        """Whether `prop` has a counterexample (compiled core only: see `decides`)."""
+        alive, banned = _restriction(self, prop, packed=True)
+        ti, done = alive if alive is not None else (-1, -1)
+        return self._eng.graph_violates(ti, done, banned, prop.kind == FIRES)
+
+
+def check(cm: CompiledModel, props, max_states: int | None = None,
+          core: str | None = None) -> tuple[Lasso | None, Graph]:
     """The first declared property with a counterexample (as a lasso), or None; and the graph."""
-    g = Graph(cm, max_states)
+    g = Graph(cm, max_states, core)
     if not g.complete:
         return None, g
     for prop in props:
+        if g.decides and not g.violates(prop):
+            continue
         lasso = _check_one(g, prop)
         if lasso is not None:
             return lasso, g
+        if g.decides:
+            raise AssertionError(f"progress property {prop.name}: the compiled core found a "
+                                 f"counterexample that the lasso search does not")
     return None, g
 
 
-def _restriction(g: Graph, prop: ProgressProperty):
+def _restriction(g: Graph, prop: ProgressProperty, packed: bool = False):
     """(alive, banned): which states the restriction keeps (None: all), and which (thread, step
-    index) edges it drops."""
+    index) edges it drops. With `packed`, alive is (thread, done pc) instead of a list."""
     cm = g.cm
     names = cm.thread_names
     if prop.kind == FINISHES:
         ti = names.index(prop.thread)
-        pci, done = cm.pc_index[ti], cm.done_pc[ti]
-        return [s[pci] != done for s in g.states], frozenset()
+        done = cm.done_pc[ti]
+        if packed:
+            return (ti, done), frozenset()
+        return [g.pc(i, ti) != done for i in range(len(g))], frozenset()
     if prop.kind == FIRES:
         tt = names.index(prop.thread)
         idx = next(st.index for st in cm.threads[tt].steps if st.label == prop.label)
@@ -171,7 +244,7 @@ def _check_one(g: Graph, prop: ProgressProperty) -> Lasso | None:
     if alive is not None and not alive[0]:
         return None
     # the restricted reachable subgraph, breadth-first (parents give shortest prefixes)
-    n_all = len(g.states)
+    n_all = len(g)
     parent: list = [None] * n_all
     seen = bytearray(n_all)
     seen[0] = 1
@@ -194,7 +267,7 @@ def _check_one(g: Graph, prop: ProgressProperty) -> Lasso | None:
                 seen[n] = 1
                 parent[n] = (s, ti)
                 order.append(n)
-    states = g.states
+    states = g
     if prop.kind == FIRES:
         for s in order:
             if not succ[s]:                         # nobody can move: the step never fired
@@ -224,9 +297,9 @@ def _check_one(g: Graph, prop: ProgressProperty) -> Lasso | None:
     return None
 
 
-def _named(path: list, states: list) -> list:
+def _named(path: list, g: Graph) -> list:
     """[(thread, id)] -> [(thread, state)]."""
-    return [(ti, states[i]) for ti, i in path]
+    return [(ti, g.state(i)) for ti, i in path]
 
 
 def _prefix(parent: dict, s) -> list:
