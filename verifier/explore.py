@@ -339,16 +339,37 @@ def _invariant_broken(cm, reduction, stats, frontier, start, bad, name, depth, u
     expanded that breaks something (a deadlock, a final predicate) has a shorter trace: it is
     reported instead, so the first violation reported is a shortest one whatever its kind."""
     threads = range(len(cm.threads))
+    pk = getattr(unpack, "__self__", None)          # packed states: ask the steps' memos
     for s in itertools.islice(frontier, start, None):
-        st = unpack(s) if unpack is not None else s
-        if not any(cm.fire(ti, st) for ti in threads):
-            found = _terminal(cm, reduction, stats, st)
-            if found:
-                found._bad = s
-                stats.max_depth = depth
-                return found
+        if pk is not None:
+            if _enabled_packed(pk, s):
+                continue
+            st = unpack(s)
+        else:
+            st = unpack(s) if unpack is not None else s
+            if any(cm.fire(ti, st) for ti in threads):
+                continue
+        found = _terminal(cm, reduction, stats, st)
+        if found:
+            found._bad = s
+            stats.max_depth = depth
+            return found
     stats.max_depth = depth + 1
     return _violation(cm, reduction, stats, "invariant", name, bad)
+
+
+def _enabled_packed(pk, s: int) -> bool:
+    """Whether some thread can move at packed state `s` (its step's outcomes, from the memo)."""
+    for sh, m, entries in pk.threads:
+        e = entries[(s >> sh) & m]
+        if e is None:
+            continue
+        outs = e[4](s & e[0])
+        if outs is None:
+            outs = e[2](s)
+        if outs:
+            return True
+    return False
 
 
 def _checkpoint(stats, transitions, depth, parent, limit, t0, max_seconds, progress):

@@ -365,7 +365,12 @@ class CompiledModel:
         self.initial = self.State(tuple(f.init for f in self.fields) + (0,) * len(self.threads))
         self.dead = self.dead_resets() if reset_dead else None
         # per thread: tuple indexed by pc of compiled `fire(state) -> list of successors`
-        self.code = [[self._compile_step(ti, st) for st in t.steps] for ti, t in enumerate(self.threads)]
+        self._field_set = frozenset(self.field_names)
+        self.code = []
+        for ti, t in enumerate(self.threads):
+            labels = {st.label: st.index for st in t.steps}
+            labels[DONE] = len(t.steps)
+            self.code.append([self._compile_step(ti, st, labels) for st in t.steps])
         self._fire = [tuple(c.fire for c in codes) + (None,) for codes in self.code]
         self._packed = None
         self._inv_idx = tuple(sorted({self.index[n] for inv in self.invariants for n in inv.reads}))
@@ -439,11 +444,11 @@ class CompiledModel:
         return self.State(tuple(row) + tuple(pcs or (0,) * len(self.threads)))
 
     # -- step compilation -------------------------------------------------------------------
-    def _compile_step(self, ti: int, st: Step):
+    def _compile_step(self, ti: int, st: Step, labels: dict | None = None):
         """Compile one step into a `StepCode`: its outcomes are a function of the values of the
         fields it declares it reads, so they are computed once per distinct read-set value (on a
         read-only view that has only those fields) and then applied from a memo."""
-        return StepCode(self, ti, st)
+        return StepCode(self, ti, st, labels, getattr(self, "_field_set", None))
 
     # -- dead-variable reduction -------------------------------------------------------------
     def dead_resets(self) -> list[list[tuple]]:
@@ -589,18 +594,21 @@ class StepCode:
     computes them once per distinct read-set value, as (slot, value) writes with the new program
     counter, and both searches apply them from a memo. `fire(state)` gives the successor states."""
 
-    def __init__(self, cm: "CompiledModel", ti: int, st: Step):
+    def __init__(self, cm: "CompiledModel", ti: int, st: Step, labels: dict | None = None,
+                 field_names: frozenset | None = None):
         t = cm.threads[ti]
         index = cm.index
         self.step = st
         self.ti = ti
         self.where = f"thread {t.name}, step {st.label}"
-        self.labels = {s.label: s.index for s in t.steps}
-        self.labels[DONE] = len(t.steps)
+        if labels is None:                      # shared by the steps of a thread (read only)
+            labels = {s.label: s.index for s in t.steps}
+            labels[DONE] = len(t.steps)
+        self.labels = labels
         self.branches = frozenset(st.branches)
         self.pc_slot = cm.pc_index[ti]
         self.next_pc = st.index + 1
-        self.field_names = frozenset(cm.field_names)
+        self.field_names = field_names if field_names is not None else frozenset(cm.field_names)
         self.read_names = tuple(sorted(st.footprint_reads, key=index.__getitem__))
         self.read_idx = tuple(index[n] for n in self.read_names)
         self.View = _view_class(f"{st.label}_view", self.read_names)

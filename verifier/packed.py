@@ -137,6 +137,7 @@ class PackedModel:
         self.masks[slot] |= new_seg
         self.cap[slot] = (1 << (2 * w)) - 1
         self._dec[slot] = None
+        self._unpack_fast = None
         if slot in self.inv_read_set:
             self._inv_fast = None
         for e in self.readers[slot]:
@@ -162,6 +163,7 @@ class PackedModel:
         self._dec = [(segs[0][0], (1 << segs[0][1]) - 1) if len(segs) == 1 else None for segs in self.segs]
         # the invariants' view decoded in one comprehension while their fields have one segment each
         self._inv_fast = [(self._dec[i][0], self._dec[i][1], self.values[i]) for i in self.inv_reads]
+        self._unpack_fast = None          # built by unpack
         masks = self.masks
         for sc, e in self._entries:
             m = 0
@@ -188,7 +190,20 @@ class PackedModel:
         return sum(self.encode_code(i, c) for i, c in enumerate(codes))
 
     def unpack(self, s: int):
-        return tuple.__new__(self.cm.State, [self.decode(s, i) for i in range(self.nslots)])
+        fast = self._unpack_fast
+        if fast is None:
+            fast = self._unpack_fast = self.fast_decoder(range(self.nslots))
+        decode = self.decode
+        return tuple.__new__(self.cm.State, [v[(s >> sh) & m] if v is not None else decode(s, sh)
+                                             for sh, m, v in fast])
+
+    def fast_decoder(self, slots) -> list:
+        """[(shift, mask, values)] for `slots`: a state's code for a slot of one segment is
+        `(s >> shift) & mask`, an index into `values` (which only grows); a slot of several segments
+        is (slot, 0, None): decode it with `decode`. Valid while `version` does not change."""
+        dec = self._dec
+        return [(dec[i][0], dec[i][1], self.values[i]) if dec[i] is not None else (i, 0, None)
+                for i in slots]
 
     # -- memo misses ----------------------------------------------------------------------------
     def _make_miss(self, sc, entry):
@@ -218,8 +233,13 @@ class PackedModel:
 
             return miss
 
+        fast = [None, -1]           # the read fields' decoder, for layout version fast[1]
+
         def miss(s: int) -> tuple:
-            outs = sc.outcomes(new(View, [decode(s, i) for i in ridx]))
+            if fast[1] != self.version:
+                fast[0], fast[1] = self.fast_decoder(ridx), self.version
+            outs = sc.outcomes(new(View, [v[(s >> sh) & m] if v is not None else decode(s, sh)
+                                          for sh, m, v in fast[0]]))
             coded = [[(i, code_of(i, v)) for i, v in w] for w in outs]   # may widen
             masks = self.masks
             enc = []
