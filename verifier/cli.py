@@ -689,7 +689,7 @@ def check_cmd(n_jobs, executor, scheduler, only, scenarios_dir, layouts_dir, no_
         _emit_json(report)
     else:
         _print_check(results, report["summary"])
-    _write_output(baseline, json.dumps(report, indent=1), "--baseline")
+    _write_output(baseline, chk.report_text(report), "--baseline")
     if junit_file:
         _write_output(junit_file, junit_xml(results, seconds), "--junit")
     if sarif_file:
