@@ -1,6 +1,7 @@
 """mm/rmap.c: unmapping a folio: try_to_unmap_one() (anonymous swap-out, lazyfree discard, file
-folio with the uffd-wp marker) and try_to_migrate_one(), with __folio_try_share_anon_rmap()'s
-pin check (A1-A4 of the comment in include/linux/rmap.h).
+folio with the uffd-wp marker) and try_to_migrate_one() (also in one step, for the MTE scenarios'
+kcompactd), with __folio_try_share_anon_rmap()'s pin check (A1-A4 of the comment in
+include/linux/rmap.h).
 
 ----------------------------------------------------------------------------------------------------
 Temporary unmapping of an exclusive anonymous page: mm/rmap.c:try_to_migrate_one() and
@@ -42,12 +43,17 @@ whole operation and no other modelled thread takes it, so it is not a field.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pteverify.memmodel import Mem
 from pteverify.model import DONE, FREE, GOTO, ModelError
 
 from .memory import pte_install_uffd_wp_if_needed
 from .mm import MM, PTE_NONE, ArchHook, Ctx, Kernel, KernelII, MarkerKernel, pte_migration, pte_swap
 from .tlb import emit_tlb_flush
+
+if TYPE_CHECKING:
+    from .arm64_mteswap import MTE
 
 
 TLB_BATCH_FORMS = ("off", "72b252aed506", "d950c9477d51", "seeded-no-flush-dirty")
@@ -176,18 +182,25 @@ def emit_try_to_unmap_one(ctx: Ctx, k: Kernel | MarkerKernel, page: str | None, 
                 folio_locked=folio_locked, tlb_batch=tlb_batch)
 
 
-def emit_try_to_migrate_one(ctx: Ctx, k: Kernel, kf: KernelII, page: str, *, fail: str,
-                            cont: str | None = None) -> None:
-    """mm/rmap.c:try_to_migrate_one(): the migration entry in place of the PTE mapping `page`."""
-    _emit_unmap(ctx, k, page, kind="migrate", fail=fail, cont=cont, kf=kf)
+def emit_try_to_migrate_one(ctx: Ctx, k: Kernel, kf: KernelII | None, page: str, *, fail: str = DONE,
+                            cont: str | None = None, mte: MTE | None = None) -> None:
+    """mm/rmap.c:try_to_migrate_one(): the migration entry in place of the PTE mapping `page`.
+
+    `mte` (an arm64_mteswap.MTE: kcompactd's migration in the MTE scenarios, `kf` None) selects the
+    one-step form: the walk's clear (A1) and set (A4) in one step under the PTL, writing the folio the
+    PTE maps into `page` (migrate_pages()' isolate_lru_page() reference is taken in the same step)
+    and clearing the present PTE's tagged memory type (`mte.pte_tagged`). Its scenarios hold no GUP
+    reference, so the pin check (A2/A3) cannot back off and is not modelled, nor is
+    PG_anon_exclusive: the entry is writable or readable, as the PTE was."""
+    _emit_unmap(ctx, k, page, kind="migrate", fail=fail, cont=cont, kf=kf, mte=mte)
 
 
 def _emit_unmap(ctx: Ctx, k: Kernel, page: str, *, kind: str, fail: str, done: str | None = None,
                 cont: str | None = None, kf: KernelII | None = None, deferred_flush: bool = False,
                 lazyfree=None, tlb_flush: ArchHook | None = None, folio_locked: bool = False,
-                tlb_batch: TlbUnmapBatch | None = None) -> None:
+                tlb_batch: TlbUnmapBatch | None = None, mte: MTE | None = None) -> None:
     """The walk both unmappers share, A1-A4 under the PTL (steps `unmap.*` / `mig.*`); the file
-    folio's branch (kind "file") is one step."""
+    folio's branch (kind "file") and the MTE scenarios' migration (`mte`) are one step each."""
     mm = ctx.mm
     assert kind in ("swap", "migrate", "file")
     if tlb_batch is not None and (tlb_flush is not None or kf is not None or lazyfree is not None):
@@ -199,6 +212,12 @@ def _emit_unmap(ctx: Ctx, k: Kernel, page: str, *, kind: str, fail: str, done: s
 
     if kind == "file":
         _emit_unmap_file(ctx, k, remove_rmap, done=cont or done or DONE)
+        return
+    if mte is not None:
+        if kind != "migrate" or kf is not None or mm.nr > 1:
+            raise ModelError("try_to_migrate_one: the one-step MTE form is modelled for one PTE, without "
+                             "GUP-fast's TLB flush step")
+        _emit_migrate_one_step(ctx, mte, page, remove_rmap)
         return
     if mm.nr > 1:
         if kind != "swap" or lazyfree is None or kf is not None or tlb_flush is not None:
@@ -517,6 +536,24 @@ def _emit_unmap_range(ctx: Ctx, k: Kernel, lf, page: str, *, fail: str, done: st
              "walk_done, else continue the walk",
              effect=lazyfree_check, reads=[page, idx, batch, pteval] + mm.ff("ref", "map", "dirty", "swapcache", "nr"),
              writes=[mm.ptl, idx, batch, pteval] + mm.ptes + mm.all_folio(), branches=[done, fail, "unmap.clear"])
+
+
+def _emit_migrate_one_step(ctx: Ctx, mte: MTE, page: str, remove_rmap) -> None:
+    """try_to_migrate_one() in one step, for kcompactd's migration in the MTE scenarios."""
+    mm = ctx.mm
+
+    def unmap(s):
+        pte = getattr(s, mm.pte)
+        fid = pte.folio
+        d = {page: fid, mm.pte: pte_migration(fid, write=pte.write), mte.pte_tagged: False}
+        mm.get_folio(s, d, fid)                        # migrate_pages: isolate_lru_page() [folio_get()]
+        remove_rmap(s, d, fid)
+        return d
+
+    ctx.step("try_to_migrate_one", "mm/rmap.c:try_to_migrate_one: ptep_clear_flush(); "
+             "set_pte_at(swp_entry_to_pte(make_readable_migration_entry() [or make_writable_migration_entry()])) [PTL]",
+             guard=lambda s: getattr(s, mm.pte).present and getattr(s, mm.ptl) == FREE, effect=unmap,
+             reads=[mm.pte, mm.ptl] + mm.ff("ref", "map"), writes=[page, mm.pte, mte.pte_tagged] + mm.ff("ref", "map"))
 
 
 def _emit_unmap_file(ctx: Ctx, k: MarkerKernel, remove_rmap, *, done: str) -> None:

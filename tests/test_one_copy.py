@@ -33,9 +33,6 @@ SEVERAL_EMITTERS = {
                                 "retry model with its scheduler) vs memory.emit_do_swap_page: to merge",
     "mm/memory.c:zap_pte_range": "swapfile.emit_free_swap_and_cache's zap (swapoff-vs-alloc) is over "
                                  "SwapDevice's slot-lifetime state, not MM's PTE/folio state",
-    "mm/rmap.c:try_to_migrate_one": "migrate.emit_migrate_page_mte (MTE tags state): to merge",
-    "mm/migrate.c:remove_migration_pte": "emit_remove_migration_pte vs the MTE migration of "
-                                         "emit_migrate_page_mte: to merge",
     "mm/shmem.c:shmem_get_folio_gfp": "emit_shmem_fault_mte (MTE state) vs emit_shmem_swapin_large "
                                       "(ShmemLarge's own mapping/slot state): to merge",
     "mm/shmem.c:shmem_swapin_folio": "as shmem_get_folio_gfp",
@@ -57,7 +54,6 @@ ELSEWHERE = {
     "mm/madvise.c:madvise_vma_behavior": "fork.emit_keeponfork: MADV_WIPEONFORK/KEEPONFORK beside dup_mmap",
     "mm/memory.c:do_set_pte": "shmem.emit_shmem_fault_mte's finish_fault step",
     "mm/memory.c:zap_pte_range": "swapfile.emit_free_swap_and_cache (see SEVERAL_EMITTERS)",
-    "mm/rmap.c:try_to_migrate_one": "migrate.emit_migrate_page_mte (see SEVERAL_EMITTERS)",
     "mm/swap_state.c:__swap_cache_alloc": "models/swap_state.py holds helpers only; the swap-cache steps "
                                           "are emitted with their callers",
     "mm/swap_state.c:__swap_cache_prepare_and_add": "as __swap_cache_alloc",

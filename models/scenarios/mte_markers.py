@@ -31,7 +31,7 @@ from ..invariants import (final_nothing_leaked, final_shmem_nothing_leaked, fina
     inv_no_data_after_swapin_error, inv_uffd_wp_marker_in_uffd_wp_vma, inv_uffd_wp_write_traps)
 from ..madvise import emit_madvise_free
 from ..memory import emit_fork, emit_zap
-from ..migrate import emit_migrate_page_mte
+from ..migrate import emit_migrate_pages
 from ..mm import (FORK_FORMS, MM, ORIGINAL, PTE_NONE, PTE_SWAPIN_ERROR, Kernel, MarkerKernel, pte_present,
     pte_swap)
 from ..mprotect import emit_mprotect
@@ -252,7 +252,7 @@ def mte_uninit_tags(knobs) -> Model:
     mm.add_swap_slot()
     mte = MTE(mm, mtek, vm_mte=False, pte_tagged=False, saved=False)
     migrate = mm.thread("kcompactd", "compaction migrates the page mapped at the address")
-    emit_migrate_page_mte(migrate, mte, mtek)
+    emit_migrate_pages(migrate, k, None, [mm], mte=mte)
     task = mm.thread("task", "the program: mprotect(PROT_READ|PROT_MTE), then a tag-checked load")
     emit_mprotect(task, k, None, writable=False, mte=mte, mte_k=mtek, cont="load")
     emit_tag_checked_load(task, mte, k)
