@@ -139,18 +139,35 @@ def emit_dma_write(ctx: Ctx, held: str, done_ghost: str, target_ghost: str, tag:
              writes=mm.ff("data") + [done_ghost, target_ghost])
 
 
-def emit_gup_release(ctx: Ctx, held: str, pin: bool, cont: str = DONE) -> None:
+def emit_gup_release(ctx: Ctx, held: str, pin: bool, cont: str = DONE, *, dirty: bool = True,
+                     put_ref: str | None = None) -> None:
+    """The release of the page reference in `held` (reset to NO_FOLIO): unpin_user_pages_dirty_lock()
+    (FOLL_PIN) or bio_release_pages() (FOLL_GET) after a DMA into it, which dirty the page under its
+    folio lock. `dirty=False`: a reference released without dirtying the page (no folio lock):
+    unpin_user_page() for FOLL_PIN, or for FOLL_GET the holder's put_page(), named by `put_ref`
+    (e.g. a pipe buffer's release of a vmsplice()d page)."""
     mm = ctx.mm
 
     def release(s):
         fid = getattr(s, held)
         d = {held: NO_FOLIO, GOTO: cont}
-        mm.fset(d, fid, dirty=True)                    # set_page_dirty_lock(page)
+        if dirty:
+            mm.fset(d, fid, dirty=True)                # set_page_dirty_lock(page)
         if pin:
             mm.fset(d, fid, pin=getattr(s, mm.f["pin"][fid]) - 1)
         mm.put_folio(s, d, fid)
         return d
 
+    if not dirty:
+        if pin:
+            ref = "mm/gup.c:unpin_user_page(page): gup_put_folio(FOLL_PIN) [pincount, refcount]"
+        elif put_ref is None:
+            raise ModelError("emit_gup_release(dirty=False, pin=False): name the holder's put_page() (put_ref)")
+        else:
+            ref = put_ref
+        ctx.step("release", ref, effect=release, reads=[held] + mm.ff("pin", "ref", "map", "swapcache"),
+                 writes=[held] + mm.all_folio(), branches=[cont])
+        return
     ref = ("mm/gup.c:unpin_user_pages_dirty_lock(): set_page_dirty_lock(page); unpin_user_page(page)"
            if pin else "include/linux/bio.h:bio_release_pages(bio, mark_dirty) -> block/bio.c:"
            "__bio_release_pages: folio_lock(folio); folio_mark_dirty(folio); folio_unlock(folio); "

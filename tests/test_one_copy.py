@@ -48,7 +48,6 @@ ELSEWHERE = {
     "mm/memory.c:do_swap_page": "swap_state.emit_swapin_retry: 13ddaf26be32's skip-swapcache -EEXIST retry over "
                                 "its own entry fields (swapin-eexist-livelock), not MM's: to merge",
     "mm/swapfile.c:swapcache_prepare": "swap_state.emit_swapin_retry (see mm/memory.c:do_swap_page)",
-    "mm/gup.c:unpin_user_page": "migration_exclusive's builder releases the pin itself",
     "mm/madvise.c:madvise_cold_or_pageout_pte_range": "vmscan.emit_shrink_page_list's isolation step "
                                                       "(MADV_PAGEOUT feeding shrink_folio_list)",
     "mm/madvise.c:madvise_vma_behavior": "fork.emit_keeponfork: MADV_WIPEONFORK/KEEPONFORK beside dup_mmap",

@@ -23,7 +23,7 @@ from __future__ import annotations
 from pteverify.model import DONE, FREE, GOTO, Knob, KnobError, Model, builder
 
 from ..fork import emit_child_start
-from ..gup import emit_gup, emit_gup_fast
+from ..gup import emit_gup, emit_gup_fast, emit_gup_release
 from ..memory import emit_fault_handlers, emit_fork, emit_zap, use_mapcount_reuse, wait_on_migration_entries
 from .. import invariants
 from ..migrate import emit_migrate_pages
@@ -542,18 +542,8 @@ def migration_exclusive(knobs) -> Model:
     release = mm.thread("release", "the reference's owner: " + ("unpin_user_page() (io_uring buffer "
                         "unregistered)" if pin else "the pipe's reader consumes the page: put_page()"))
 
-    def drop(s):
-        fid = getattr(s, ref_page)
-        d = {ref_page: NO_FOLIO}
-        if pin:
-            mm.fset(d, fid, pin=getattr(s, mm.f["pin"][fid]) - 1)
-        mm.put_folio(s, d, fid)
-        return d
-
-    release.step("release", ("mm/gup.c:unpin_user_page(page): gup_put_folio(FOLL_PIN) [pincount, refcount]"
-                             if pin else "fs/pipe.c:anon_pipe_buf_release: put_page(page)"),
-                 effect=drop, reads=[ref_page] + mm.ff("pin", "ref", "map", "swapcache"),
-                 writes=[ref_page] + mm.all_folio())
+    emit_gup_release(release, ref_page, pin, dirty=False,
+                     put_ref="fs/pipe.c:anon_pipe_buf_release: put_page(page)")
 
     if k.anon_exclusive:
         inv_writable_pte_maps_exclusive_page(m, [mm, child])
