@@ -282,6 +282,13 @@ class MTE:
             self.subpage_sync(s, d, page, fid, tagged)
         d[self.pte_tagged] = tagged
 
+    def set_pte_hook_unrecorded(self) -> ArchHook:
+        """The set_pte_at() hook for a PTE the model keeps no field of (a shmem task's own PTE):
+        mte_sync_tags() with the VMA's tagging, as `mm.set_pte_hook`, without recording pte_tagged()."""
+        return ArchHook(lambda s, d, fid, old, new: self.sync_tags(s, d, self.k, fid, old, self.mm.v(s, d, self.vm_mte)),
+                        reads=tuple([self.vm_mte] + self.store_fields() + self.folio_fields()),
+                        writes=tuple(self.folio_fields()), ref="arch/arm64: " + self.set_pte_ref(self.k))
+
     def subpage_sync(self, s, d: dict, i: int, fid: str, tagged_pte: bool) -> None:
         """mte_sync_tags(pte, nr_pages) (v6.6+) on the page at PTE i: a tagged PTE of a page without
         PG_mte_tagged zeroes its tags (try_page_mte_tagging(); mte_clear_page_tags())."""

@@ -877,6 +877,29 @@ def emit_do_anonymous_page(ctx: Ctx, lzm: LazyMM, *, store: bool, pte: str, labe
                  effect=lambda s: {GOTO: retry}, reads=[pte, userfault], branches=[retry])
 
 
+def emit_do_set_pte(ctx: Ctx, page: str, mapped: str, *, label: str, arch_set_pte: ArchHook | None = None) -> None:
+    """finish_fault() -> do_set_pte() of the file folio in local `page` (returned by ->fault locked,
+    or found unlocked in the page cache) at a PTE of the task's own mm that the model keeps no field of:
+    `mapped` records the folio it now maps. folio_add_file_rmap (mapcount + 1), set_pte_at() of the
+    none PTE with the architecture's hook (`arch_set_pte`: fn(s, d, folio, old_pte, new_pte)), the
+    folio unlocked and `page` reset."""
+    mm = ctx.mm
+
+    def set_pte(s):
+        fid = getattr(s, page)
+        d = {mapped: fid, page: NO_FOLIO, mm.lock[fid]: FREE}
+        if arch_set_pte:
+            arch_set_pte.fn(s, d, fid, PTE_NONE, pte_present(fid))
+        mm.fset(d, fid, map=getattr(s, mm.f["map"][fid]) + 1)
+        return d
+
+    ctx.step(label, "mm/memory.c:finish_fault -> do_set_pte(): set_pte_at()"
+             + (" -> " + arch_set_pte.ref if arch_set_pte else "") + "; unlock_page()",
+             guard=lambda s: getattr(s, mm.lock[getattr(s, page)]) in (FREE, ctx.owner), effect=set_pte,
+             reads=[page] + mm.locks() + mm.ff("map") + list(arch_set_pte.reads if arch_set_pte else ()),
+             writes=[mapped, page] + mm.locks() + mm.ff("map") + list(arch_set_pte.writes if arch_set_pte else ()))
+
+
 def emit_do_wp_page(ctx: Ctx, k: Kernel | None, *, one_step: LazyMM | None = None, pte: str | None = None,
                     label: str = "wp", retry: str | None = None) -> None:
     """do_wp_page() on a write fault to a present read-only PTE: the fault-handler form (labels

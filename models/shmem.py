@@ -1,4 +1,6 @@
-"""shmem: a fault on a shmem page whose page-cache slot holds a swap entry, as far as the MTE tags need it.
+"""mm/shmem.c: a fault on a shmem page whose page-cache slot holds a swap entry
+(`emit_shmem_get_folio`), over an `MM` as far as the MTE tags need it, or over a large swap entry
+(`ShmemLarge`, below); shmem_writeout() of the large folio.
 
 shmem_fault() -> shmem_get_folio_gfp(): filemap_get_entry() finds either the folio or a swap entry
 (xa_is_value); for a swap entry shmem_swapin_folio() (mm/shmem.c, ~v6.6 form, read from a copy of that
@@ -27,8 +29,9 @@ from __future__ import annotations
 
 from pteverify.model import DONE, FREE, GOTO, ModelError
 
-from .arm64_mteswap import MTE, NO_TAGS, MteKernel
-from .mm import NO_FOLIO, PTE_NONE, Ctx
+from .arm64_mteswap import MTE, NO_TAGS
+from .memory import emit_do_set_pte
+from .mm import NO_FOLIO, Ctx
 from .swap_state import read_into_swap_cache
 
 
@@ -42,16 +45,45 @@ def add_shmem_entry(mte: MTE) -> str:
                       "or the folio")
 
 
-def emit_shmem_fault_mte(ctx: Ctx, mte: MTE, k: MteKernel, entry: str, *,
-                         restore_after_swap_free: bool = False, swap_table: bool = False) -> str:
-    """shmem_fault() on a PROT_MTE shared mapping, then a tag-checked load through the new PTE.
-    Returns the thread's `mapped` field (the folio its PTE maps once the fault is done).
-    `restore_after_swap_free` is a seeded mutation (not a kernel): arch_swap_restore() moved after
-    swap_free(). `swap_table`: the steps name the linux-mm 2026 calls (mm/shmem.c @01f9445dd484:
-    the cache miss reads into the swap cache through shmem_swap_alloc_folio() -> swapin_sync() or
-    shmem_swapin_cluster(); folio_matches_swap_entry(); folio_put_swap(folio, NULL) and
-    swap_cache_del_folio() after shmem_add_to_page_cache()); the order of the steps, and what they
-    do to the modelled state, is the same as in v6.6."""
+def emit_shmem_get_folio(ctx: Ctx, mapping: "str | ShmemLarge", *, index: int = 0, cont: str = DONE,
+                         mte: MTE | None = None, restore_after_swap_free: bool = False, swap_table: bool = False,
+                         form: str = "mainline-2026", owner: int | None = None, large_ok: bool = False) -> str | None:
+    """shmem_fault() -> shmem_get_folio_gfp() at `index`: repeat: filemap_get_entry(); a swap entry
+    (xa_is_value) -> shmem_swapin_folio(); -EEXIST -> repeat; the fault maps the folio it returns.
+
+    One model of the two functions over two abstractions of the mapping, one per scenario family:
+
+    * `mapping` the `shmem_entry` field of an `MM` model (add_shmem_entry(): index 0, an order-0 swap
+      entry backed by the MM's swap slot, swap cache and folios, with the architecture's hooks), and
+      `mte` the PROT_MTE state of the shared mapping (mte-shmem): arch_swap_restore() restores the
+      tags, finish_fault() -> do_set_pte() (memory.emit_do_set_pte) syncs them, and the task then does
+      a tag-checked load through its new PTE and ends. Returns the task's `mapped` field (the folio
+      its PTE maps). `restore_after_swap_free` is a seeded mutation (not a kernel): arch_swap_restore()
+      moved after swap_free(). `swap_table`: the steps name the linux-mm 2026 calls (mm/shmem.c
+      @01f9445dd484: the cache miss reads into the swap cache through shmem_swap_alloc_folio() ->
+      swapin_sync() or shmem_swapin_cluster(); folio_matches_swap_entry(); folio_put_swap(folio,
+      NULL) and swap_cache_del_folio() after shmem_add_to_page_cache()); the order of the steps, and
+      what they do to the modelled state, is the same as in v6.6.
+    * `mapping` a `ShmemLarge` (shmem-large-swap-entry): indices 0 and 1 under one large swap entry,
+      order-0 and order-1 swap-ins, the splits of the entry, in the release `form`
+      (SHMEM_LARGE_FORMS); `large_ok`: this task's order-1 swap-in allocation succeeds (otherwise it
+      fails, as under memory pressure, and the swap-in falls back to order 0); `owner`: the value of
+      a folio lock this thread holds; the thread continues at `cont`."""
+    if isinstance(mapping, ShmemLarge):
+        if mte is not None:
+            raise ModelError("shmem_get_folio_gfp: the large swap entry model has no MTE state")
+        _emit_swapin_large(ctx, mapping, owner=owner, form=form, index=index, large_ok=large_ok, cont=cont)
+        return None
+    if mte is None or index != 0 or cont != DONE:
+        raise ModelError("shmem_get_folio_gfp over an MM: the PROT_MTE fault of index 0 only (mte=, then "
+                         "the tag-checked load ends the thread)")
+    return _emit_swapin_mm(ctx, mte, mapping, restore_after_swap_free=restore_after_swap_free,
+                           swap_table=swap_table)
+
+
+def _emit_swapin_mm(ctx: Ctx, mte: MTE, entry: str, *, restore_after_swap_free: bool,
+                    swap_table: bool) -> str:
+    """The MM form of emit_shmem_get_folio() (the PROT_MTE fault of mte-shmem)."""
     mm = mte.mm
     if mm.swap_readpage_hook is not None:
         raise ModelError("shmem_swapin_folio: the swap_readpage() hook is not modelled on this path")
@@ -60,7 +92,6 @@ def emit_shmem_fault_mte(ctx: Ctx, mte: MTE, k: MteKernel, entry: str, *,
     seen = mte.seen_field(ctx)
     folio_all = mm.all_folio() + mte.folio_fields()
     slot = mm.slot_fields()
-    store = mte.store_fields()
 
     def lookup(s):
         d = {}
@@ -132,18 +163,7 @@ def emit_shmem_fault_mte(ctx: Ctx, mte: MTE, k: MteKernel, entry: str, *,
         ctx.arch_swap_restore_step("shmem.arch_swap_restore", restore_ref + " [seeded: after swap_free()]",
                                    page)
 
-    def finish_fault(s):
-        fid = getattr(s, page)
-        d = {mapped: fid, page: NO_FOLIO, mm.lock[fid]: FREE}
-        mte.sync_tags(s, d, k, fid, PTE_NONE, getattr(s, mte.vm_mte))
-        mm.fset(d, fid, map=getattr(s, mm.f["map"][fid]) + 1)
-        return d
-
-    ctx.step("shmem.finish_fault", "mm/memory.c:finish_fault -> do_set_pte(): set_pte_at() -> arch/arm64: "
-             + MTE.set_pte_ref(k) + "; unlock_page()",
-             guard=lambda s: getattr(s, mm.lock[getattr(s, page)]) in (FREE, ctx.owner), effect=finish_fault,
-             reads=[page, mte.vm_mte] + mm.locks() + store + mte.folio_fields() + mm.ff("map"),
-             writes=[mapped, page] + mm.locks() + mte.folio_fields() + mm.ff("map"))
+    emit_do_set_pte(ctx, page, mapped, label="shmem.finish_fault", arch_set_pte=mte.set_pte_hook_unrecorded())
 
     def load(s):
         fid = getattr(s, mapped)
@@ -242,12 +262,9 @@ class ShmemLarge:
         return "p" + getattr(s, self.src[val])[1:]
 
 
-def emit_shmem_swapin_large(t, sh: ShmemLarge, *, owner: int, form: str, index: int,
-                            large_ok: bool, cont: str = DONE) -> None:
-    """shmem_fault() -> shmem_get_folio_gfp() at `index`: filemap_get_entry(); a swap entry ->
-    shmem_swapin_folio(); -EEXIST -> repeat. `large_ok`: this task's order-1 swap-in allocation
-    succeeds (otherwise it fails, as under memory pressure, and the swap-in falls back to order 0).
-    `owner`: the value of a folio lock this thread holds."""
+def _emit_swapin_large(t, sh: ShmemLarge, *, owner: int, form: str, index: int,
+                       large_ok: bool, cont: str = DONE) -> None:
+    """The ShmemLarge form of emit_shmem_get_folio()."""
     if form not in SHMEM_LARGE_FORMS:
         raise ValueError(f"shmem large-entry form {form!r} not in {SHMEM_LARGE_FORMS}")
     m = sh.m

@@ -33,9 +33,6 @@ SEVERAL_EMITTERS = {
                                 "retry model with its scheduler) vs memory.emit_do_swap_page: to merge",
     "mm/memory.c:zap_pte_range": "swapfile.emit_free_swap_and_cache's zap (swapoff-vs-alloc) is over "
                                  "SwapDevice's slot-lifetime state, not MM's PTE/folio state",
-    "mm/shmem.c:shmem_get_folio_gfp": "emit_shmem_fault_mte (MTE state) vs emit_shmem_swapin_large "
-                                      "(ShmemLarge's own mapping/slot state): to merge",
-    "mm/shmem.c:shmem_swapin_folio": "as shmem_get_folio_gfp",
     "mm/swapfile.c:swap_put_entries_cluster": "emit_free_swap_and_cache vs emit_swap_put_entries_direct: "
                                               "SwapDevice vs SwapCluster state",
     "mm/swapfile.c:try_to_unuse": "emit_try_to_unuse (MM state) vs emit_swapoff (SwapDevice state)",
@@ -51,7 +48,6 @@ ELSEWHERE = {
     "mm/madvise.c:madvise_cold_or_pageout_pte_range": "vmscan.emit_shrink_page_list's isolation step "
                                                       "(MADV_PAGEOUT feeding shrink_folio_list)",
     "mm/madvise.c:madvise_vma_behavior": "fork.emit_keeponfork: MADV_WIPEONFORK/KEEPONFORK beside dup_mmap",
-    "mm/memory.c:do_set_pte": "shmem.emit_shmem_fault_mte's finish_fault step",
     "mm/memory.c:zap_pte_range": "swapfile.emit_free_swap_and_cache (see SEVERAL_EMITTERS)",
     "mm/swap_state.c:__swap_cache_alloc": "models/swap_state.py holds helpers only; the swap-cache steps "
                                           "are emitted with their callers",

@@ -37,7 +37,7 @@ from ..mm import (FORK_FORMS, MM, ORIGINAL, PTE_NONE, PTE_SWAPIN_ERROR, Kernel, 
 from ..mprotect import emit_mprotect
 from ..rmap import emit_try_to_unmap_one
 from .anon_exclusive import K_ANON_EXCLUSIVE, K_MAP_WRITABLE, K_SWAP_TABLE, KERNEL_2026_KNOBS
-from ..shmem import add_shmem_entry, emit_shmem_fault_mte
+from ..shmem import add_shmem_entry, emit_shmem_get_folio
 from ..swapfile import emit_try_to_unuse
 from ..user import emit_marker_load, emit_tag_checked_load, emit_uffd_wp_store
 
@@ -207,7 +207,7 @@ def mte_shmem(knobs) -> Model:
     tasks, mapped = [], []
     for name in ("task0", "task1"):
         t = mm.thread(name, f"{name}: a process mapping the shmem file PROT_MTE faults on the index, then loads")
-        mapped.append(emit_shmem_fault_mte(t, mte, k, entry,
+        mapped.append(emit_shmem_get_folio(t, entry, mte=mte,
                                            restore_after_swap_free=knobs["shmem.restore_after_swap_free"],
                                            swap_table=knobs["swap.table"]))
         tasks.append(t)

@@ -35,7 +35,7 @@ from ..invariants import (final_address_reads, final_nothing_leaked, final_store
 from ..memory import emit_fault_handlers, emit_zap
 from ..mm import (MM, NO_FOLIO, NO_MEMCG, ORIGINAL, SWAPIN_CHARGE_FORMS, Kernel, KernelII, Lazy, LazyMM,
                   SwapCluster, child_view, pte_present, pte_swap, written)
-from ..shmem import (SHMEM_LARGE_FORMS, ShmemLarge, emit_shmem_swapin_large, emit_shmem_writeout_large,
+from ..shmem import (SHMEM_LARGE_FORMS, ShmemLarge, emit_shmem_get_folio, emit_shmem_writeout_large,
                      emit_swap_readahead_s0)
 from ..user import emit_access_tlb
 from .lazyfree import K_ALLOC_ANON
@@ -406,12 +406,12 @@ def shmem_large_swap_entry(knobs) -> Model:
               knobs)
     sh = ShmemLarge(m)
     fault = m.thread("fault", "a task faults on index 0 of the tmpfs file (its large allocation fails)")
-    emit_shmem_swapin_large(fault, sh, owner=len(m.threads), form=form, index=0, large_ok=False)
+    emit_shmem_get_folio(fault, sh, owner=len(m.threads), form=form, index=0, large_ok=False)
     other = m.thread("other", "another task faults on index 1 (an order-1 swap-in), then reclaim swaps "
                      "the large folio out again (shmem_writeout())")
     if knobs["shmem.other_swapin"] != "none":
-        emit_shmem_swapin_large(other, sh, owner=len(m.threads), form=form, index=1,
-                                large_ok=knobs["shmem.other_swapin"] == "order-1", cont="writeout")
+        emit_shmem_get_folio(other, sh, owner=len(m.threads), form=form, index=1,
+                             large_ok=knobs["shmem.other_swapin"] == "order-1", cont="writeout")
     emit_shmem_writeout_large(other, sh)
     ra = m.thread("readahead", "swap readahead around another fault reads slot s0 into an order-0 folio")
     emit_swap_readahead_s0(ra, sh)
