@@ -1,7 +1,7 @@
 """kernel/fork.c: dup_mmap() as far as the modelled address needs it: the child starting after fork
-(`emit_child_start`), VM_WIPEONFORK of a MAP_DROPPABLE mapping (`emit_dup_mmap`) and
-madvise(MADV_KEEPONFORK)'s refusal on a droppable VMA (`emit_keeponfork`, mm/madvise.c). The page-table
-copy itself is mm/memory.c:copy_page_range() in memory.py.
+(`emit_child_start`) and VM_WIPEONFORK of a MAP_DROPPABLE mapping (`emit_dup_mmap`; the flag is
+madvise(MADV_KEEPONFORK)'s in madvise.py). The page-table copy itself is mm/memory.c:copy_page_range()
+in memory.py.
 """
 
 from __future__ import annotations
@@ -15,19 +15,6 @@ def emit_child_start(ctx: Ctx) -> None:
     running = child_running(ctx.mm)
     ctx.step("child.start", "kernel/fork.c:kernel_clone: wake_up_new_task(child) [the child returns "
              "from fork()]", guard=lambda s: getattr(s, running), reads=[running])
-
-
-def emit_keeponfork(ctx: Ctx, lzm: LazyMM, wipe: str, *, refuse: bool) -> None:
-    result = ctx.local("result", "-", "madvise() return")
-
-    def madv(s):
-        if refuse and lzm.lz.droppable:
-            return {result: "-EINVAL"}
-        return {wipe: False, result: "0"}
-
-    ctx.step("keeponfork", "mm/madvise.c:madvise_vma_behavior(MADV_KEEPONFORK): "
-             + ("VM_DROPPABLE -> -EINVAL; " if refuse else "") + "new_flags &= ~VM_WIPEONFORK",
-             effect=madv, writes=[wipe, result])
 
 
 def emit_dup_mmap(ctx: Ctx, lzm: LazyMM, wipe: str, child_pte: str, forked: str, cont: str = DONE, *,

@@ -1,6 +1,7 @@
 """mm/madvise.c: madvise_free_pte_range() (MADV_FREE), one model (`emit_madvise_free`) of both
 branches: a present PTE (folio_clear_dirty(), clean and old PTE, folio_mark_lazyfree(), the
-mmu_gather flush) and a non-present swap-in error entry (pte_clear_not_present_full(), 7b49514fa1db).
+mmu_gather flush) and a non-present swap-in error entry (pte_clear_not_present_full(), 7b49514fa1db);
+madvise_vma_behavior(MADV_KEEPONFORK) on a droppable VMA (`emit_keeponfork`).
 
 ----------------------------------------------------------------------------------------------------
 Lazily freeable anonymous memory: madvise(MADV_FREE), MAP_DROPPABLE and the reclaim paths that
@@ -160,3 +161,18 @@ def emit_madvise_free(ctx: Ctx, lzm: LazyMM | None = None, *, prefix: str = "mad
                 "tlb_flush_mmu() [only if this gather batched a PTE]"),
              effect=finish, reads=[batched] + ([pending] if pending else []),
              writes=[batched] + lzm.tlb_fields() + ([pending] if pending else []), branches=[cont])
+
+
+def emit_keeponfork(ctx: Ctx, lzm: LazyMM, wipe: str, *, refuse: bool) -> None:
+    """madvise(MADV_KEEPONFORK) -> madvise_vma_behavior(): clears VM_WIPEONFORK (the field `wipe`);
+    `refuse`: a VM_DROPPABLE VMA refuses it with -EINVAL (the mapping must stay wiped on fork)."""
+    result = ctx.local("result", "-", "madvise() return")
+
+    def madv(s):
+        if refuse and lzm.lz.droppable:
+            return {result: "-EINVAL"}
+        return {wipe: False, result: "0"}
+
+    ctx.step("keeponfork", "mm/madvise.c:madvise_vma_behavior(MADV_KEEPONFORK): "
+             + ("VM_DROPPABLE -> -EINVAL; " if refuse else "") + "new_flags &= ~VM_WIPEONFORK",
+             effect=madv, writes=[wipe, result])

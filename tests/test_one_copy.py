@@ -47,7 +47,6 @@ ELSEWHERE = {
     "mm/swapfile.c:swapcache_prepare": "swap_state.emit_swapin_retry (see mm/memory.c:do_swap_page)",
     "mm/madvise.c:madvise_cold_or_pageout_pte_range": "vmscan.emit_shrink_page_list's isolation step "
                                                       "(MADV_PAGEOUT feeding shrink_folio_list)",
-    "mm/madvise.c:madvise_vma_behavior": "fork.emit_keeponfork: MADV_WIPEONFORK/KEEPONFORK beside dup_mmap",
     "mm/memory.c:zap_pte_range": "swapfile.emit_free_swap_and_cache (see SEVERAL_EMITTERS)",
     "mm/swap_state.c:__swap_cache_alloc": "models/swap_state.py holds helpers only; the swap-cache steps "
                                           "are emitted with their callers",

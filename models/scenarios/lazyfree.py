@@ -18,14 +18,14 @@ from __future__ import annotations
 
 from pteverify.model import Knob, Model, builder
 
-from ..fork import emit_dup_mmap, emit_keeponfork
+from ..fork import emit_dup_mmap
 from ..gup import emit_dio_read
 from ..invariants import (final_dropped_under_pressure, final_last_store_visible, final_load_read,
     final_dma_visible, final_nothing_leaked, inv_clean_lazyfree_not_swapbacked,
     inv_droppable_never_swapbacked, inv_droppable_never_swapped, inv_gup_page_is_mapped_page,
     inv_read_sees_last_write_or_zero, inv_referenced_folio_not_discarded, inv_write_after_madv_free_kept)
 from ..ksm import emit_ksm_madvise, emit_ksmd
-from ..madvise import emit_madvise_free
+from ..madvise import emit_keeponfork, emit_madvise_free
 from ..mm import MM, NO_FOLIO, ORIGINAL, PTE_NONE, SORT_FOLIO_FORMS, ZERO, Lazy, LazyMM, pte_present
 from ..user import emit_access_tlb
 from ..userfaultfd import UFFD_CHECKS, emit_uffd_monitor
