@@ -218,8 +218,13 @@ class Thread:
         ordered like a locked section under every memory model."""
         acquire = (acquire,) if isinstance(acquire, str) else tuple(acquire)
         release = (release,) if isinstance(release, str) else tuple(release)
-        if any(st.label == label for st in self.steps):
+        # the labels so far, kept beside the list (rebuilt if the list was replaced or grown directly)
+        seen = self.__dict__.get("_labels")
+        if seen is None or seen[0] is not self.steps or len(seen[1]) != len(self.steps):
+            seen = self._labels = (self.steps, {st.label for st in self.steps})
+        if label in seen[1]:
             raise ModelError(f"thread {self.name}: duplicate label {label!r}")
+        seen[1].add(label)
         self.steps.append(Step(label=label, ref=ref, guard=guard, effect=effect,
                                reads=frozenset(reads), writes=frozenset(writes),
                                acquire=acquire, release=release, branches=tuple(branches), doc=doc,
@@ -364,14 +369,13 @@ class CompiledModel:
         self.done_pc = [len(t.steps) for t in self.threads]
         self.initial = self.State(tuple(f.init for f in self.fields) + (0,) * len(self.threads))
         self.dead = self.dead_resets() if reset_dead else None
-        # per thread: tuple indexed by pc of compiled `fire(state) -> list of successors`
+        # per thread, per pc: the compiled step (StepCode; `_fire` is the table of their fire functions)
         self._field_set = frozenset(self.field_names)
         self.code = []
         for ti, t in enumerate(self.threads):
             labels = {st.label: st.index for st in t.steps}
             labels[DONE] = len(t.steps)
             self.code.append([self._compile_step(ti, st, labels) for st in t.steps])
-        self._fire = [tuple(c.fire for c in codes) + (None,) for codes in self.code]
         self._packed = None
         self._inv_idx = tuple(sorted({self.index[n] for inv in self.invariants for n in inv.reads}))
         self._InvView = _view_class("invariant_view", [self.field_names[i] for i in self._inv_idx])
@@ -500,6 +504,12 @@ class CompiledModel:
         return self._dead_variant
 
     # -- queries the explorer uses ----------------------------------------------------------
+    @functools.cached_property
+    def _fire(self) -> list:
+        """Per thread: tuple indexed by pc of `fire(state) -> list of successors` (the tuple-state
+        searches'; built on first use: the packed searches never need it)."""
+        return [tuple(c.fire for c in codes) + (None,) for codes in self.code]
+
     def packed(self):
         """The packed-state form of this model (verifier/packed.py), built once; its memos live
         as long as this compiled model."""
@@ -627,7 +637,13 @@ class StepCode:
         # dead-variable reduction: per target pc, the private fields to reset (see dead_resets)
         self.dead = cm.dead[ti] if cm.dead is not None else None
         self.memoise = cm.model.memoise
-        self.fire = self._make_fire(cm.State) if self.memoise else self._raw_fire(cm.State)
+        self._State = cm.State
+
+    @functools.cached_property
+    def fire(self):
+        """`fire(state) -> list of successor states` (built on first use: only the tuple-state
+        searches and trace reconstruction call it)."""
+        return self._make_fire(self._State) if self.memoise else self._raw_fire(self._State)
 
     # the guard and effect, on a view (or, for check_footprints, any object with the fields)
     def evaluate(self, s) -> tuple:
