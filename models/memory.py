@@ -1244,16 +1244,19 @@ def emit_fork(ctx: Ctx, k: Kernel | None, kf: KernelII | None, parent: MM, child
 def _emit_copy_pte(ctx: Ctx, k: Kernel, kf: KernelII, parent: MM, child: MM, copied: str,
                    locks: list) -> None:
     """copy_pte_range() over the one modelled PTE (a small folio: copy_present_ptes() takes its
-    folio_try_dup_anon_rmap_pte() path)."""
+    folio_try_dup_anon_rmap_pte() path). A non-present entry is read in `fork.copy` (ptent =
+    ptep_get(src_pte)) and copied by copy_nonpresent_pte() in `fork.copy_entry`, which writes what
+    was read (the PTL held across both: nothing that takes it can change the entry in between)."""
+    entry = ctx.local("fork_entry", PTE_NONE, "copy_pte_range: the non-present entry read (ptent) for "
+                      "copy_nonpresent_pte()")
+
     def copy_pte(s):
         src = getattr(s, parent.pte)
         d = {parent.ptl: ctx.owner, child.ptl: ctx.owner}
         if src.kind == "none":
             return dict(d, **{GOTO: "fork.unlock"})
         if not src.present:
-            copy_nonpresent_pte(s, d, parent, parent.pte, child.pte, src,
-                                clear_swp_exclusive=kf.fork_clear_swp_exclusive)
-            return dict(d, **{GOTO: "fork.unlock"})
+            return dict(d, **{entry: src, GOTO: "fork.copy_entry"})
         fid = src.folio
         pinned = getattr(s, parent.f["pin"][fid]) > 0               # folio_maybe_dma_pinned()
         if k.anon_exclusive:
@@ -1280,29 +1283,41 @@ def _emit_copy_pte(ctx: Ctx, k: Kernel, kf: KernelII, parent: MM, child: MM, cop
         dup = "page_maybe_dma_pinned() -> copy_present_page(); else get_page(); page_dup_rmap()"
     else:
         dup = "get_page(); page_dup_rmap()"
-    swp = ("swap_duplicate(); pte_swp_exclusive() -> pte_swp_clear_exclusive()" if kf.fork_clear_swp_exclusive
-           else "swap_duplicate() [swp exclusive bit kept: seeded mutation]")
-    ctx.step("fork.copy", "mm/memory.c:copy_pte_range [dst + src PTL]: present: " + dup
-             + f"; copy_nonpresent_pte(): swap: {swp}; migration: make_readable_migration_entry(); "
-             "set_pte_at(src_mm, dst_mm)",
+    ctx.step("fork.copy", "mm/memory.c:copy_pte_range [dst + src PTL]: ptent = ptep_get(src_pte); present: "
+             + dup + "; set_pte_at(src_mm, dst_mm); non-present: copy_nonpresent_pte() (fork.copy_entry)",
              guard=lambda s: getattr(s, parent.ptl) == FREE and getattr(s, child.ptl) == FREE,
              effect=copy_pte,
              reads=locks + [parent.pte, parent.swp_count] + parent.ff("pin", "excl", "ref", "map", "data"),
-             writes=locks + [parent.pte, child.pte, parent.swp_count, copied] + parent.all_folio(),
-             branches=["fork.unlock"],
+             writes=locks + [parent.pte, child.pte, parent.swp_count, copied, entry] + parent.all_folio(),
+             branches=["fork.unlock", "fork.copy_entry"],
              # spin_lock() is an acquire (arm64: casa); folio_maybe_dma_pinned() a plain load
              mem=Mem(loads=tuple(parent.ff("pin")), order="acquire"))
 
     def wrprotect(s):
         src = getattr(s, parent.pte)
-        d = {child.pte: src._replace(write=False), copied: NO_FOLIO}
+        d = {child.pte: src._replace(write=False), copied: NO_FOLIO, GOTO: "fork.unlock"}
         if src.write:
             d[parent.pte] = src._replace(write=False)
         return d
 
     ctx.step("fork.wrprotect", "mm/memory.c:__copy_present_ptes: is_cow_mapping && pte_write -> "
              "wrprotect_ptes(src_mm); pte = pte_wrprotect(pte); pte = pte_mkold(pte); set_ptes(dst_mm)",
-             effect=wrprotect, reads=[parent.pte], writes=[parent.pte, child.pte, copied])
+             effect=wrprotect, reads=[parent.pte], writes=[parent.pte, child.pte, copied],
+             branches=["fork.unlock"])
+
+    def copy_entry(s):
+        d = {entry: PTE_NONE}
+        copy_nonpresent_pte(s, d, parent, parent.pte, child.pte, getattr(s, entry),
+                            clear_swp_exclusive=kf.fork_clear_swp_exclusive)
+        return d
+
+    swp = ("swap_duplicate(); pte_swp_exclusive() -> pte_swp_clear_exclusive(), set_pte_at(src_mm)"
+           if kf.fork_clear_swp_exclusive else "swap_duplicate() [swp exclusive bit kept: seeded mutation]")
+    ctx.step("fork.copy_entry", f"mm/memory.c:copy_nonpresent_pte(): swap: {swp}; migration: "
+             "is_writable_migration_entry() && is_cow_mapping() -> make_readable_migration_entry(), "
+             "set_pte_at(src_mm); set_pte_at(dst_mm) [of the entry read]",
+             effect=copy_entry, reads=[entry, parent.swp_count],
+             writes=[entry, parent.pte, child.pte, parent.swp_count])
 
     ctx.step("fork.unlock", "mm/memory.c:copy_pte_range: pte_unmap_unlock(orig_dst_pte); "
              "spin_unlock(src_ptl)",

@@ -74,7 +74,8 @@ KILLED_BY_MUTANTS = {"nothing_leaked", "swapoff_leaves_no_swap_reference", "lock
                      "store_after_dontneed_on_zero_page", "store_lands_on_old_contents",
                      "move_enoent_only_for_a_hole", "move_returned",
                      # tests/test_mutate.py::test_checks_of_the_fork_and_migration_scenarios_kill_their_mutants
-                     "exclusive_page_mapped_once", "write_protect_seq_closed"}
+                     "exclusive_page_mapped_once", "write_protect_seq_closed",
+                     "child_inherits_the_page"}
 
 
 def check_registry(expected: dict, ordered: bool = False) -> None:

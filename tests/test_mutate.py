@@ -439,11 +439,15 @@ def test_checks_of_the_fork_and_migration_scenarios_kill_their_mutants():
     (try_to_migrate_one() setting the entry before folio_try_share_anon_rmap_pte(), so a pinned
     page's exclusive flag survives fork's copy of its migration entry), write_protect_seq left odd
     (raw_write_seqcount_end() skipped, or the begin moved past the swap-entry copy's jump), a child
-    running before wake_up_new_task() (its store lands in a new zeroed page), and do_wp_page()'s reuse
-    without the PTL against fork's share and write-protect (the soft-dirty-cleared start)."""
+    running before wake_up_new_task() (its store lands in a new zeroed page), do_wp_page()'s reuse
+    without the PTL against fork's share and write-protect (the soft-dirty-cleared start),
+    remove_migration_pte() without the PTL between fork's read of the writable entry and
+    copy_nonpresent_pte()'s write of the readable one, and a fork that copies no entry to the child."""
     want = [
         ("migration-exclusive", "migrate.mig.share:swap-next", "exclusive_page_mapped_once"),
         ("gup-fast-vs-migrate-fork", "fork.fork.done:skip-effect", "write_protect_seq_closed"),
+        ("gup-fast-vs-migrate-fork", "migrate.mig.remove0:drop-guard", "exclusive_page_mapped_once"),
+        ("gup-fast-vs-migrate-fork", "fork.fork.copy_entry:skip-effect", "child_inherits_the_page"),
         ("fork-swap-entry", "parent.fork.wp_seq_begin:swap-next", "write_protect_seq_closed"),
         ("fork-swap-entry", "child.child.start:drop-guard", "child_store_lands"),
         ("fork-swap-entry", "child.child.start:swap-next", "child_store_lands"),

@@ -225,6 +225,16 @@ def inv_exclusive_page_mapped_once(m: Model, mm: MM) -> None:
                 "(VM_WARN_ON_FOLIO(PageAnonExclusive(page) && folio->_mapcount > 0))")
 
 
+def final_child_inherits_the_page(m: Model, child: MM) -> None:
+    """A final predicate: the child's address is mapped once every task is done. No thread here
+    unmaps it, so it holds what fork() copied: the parent's present PTE (shared or, pinned, a copy) or
+    its migration entry (later restored by remove_migration_pte())."""
+    m.final("child_inherits_the_page", lambda s: getattr(s, child.pte).kind != "none", [child.pte],
+            "once every task is done the child's address is mapped: copy_pte_range() gave the child the "
+            "parent's PTE, or copy_nonpresent_pte() its migration entry (the child's memory is a copy "
+            "of the parent's; an address left empty would fault in a zeroed page)")
+
+
 def inv_pinned_page_is_exclusive(m: Model, mm: MM, held: str) -> None:
     def ok(s):
         fid = getattr(s, held)
@@ -360,6 +370,7 @@ def gup_fast_vs_migrate_fork(knobs) -> Model:
     final_nothing_leaked(mm, ptes=[mm.pte, child.pte], holders=(held,))
     if kf.write_protect_seq:
         final_write_protect_seq_closed(mm)
+    final_child_inherits_the_page(m, child)
     progress_every_thread_finishes(m)
     return m
 
@@ -556,6 +567,8 @@ def migration_exclusive(knobs) -> Model:
     final_store_lands(mm, "parent", "user")
     if fork and kf.write_protect_seq:
         final_write_protect_seq_closed(mm)
+    if fork:
+        final_child_inherits_the_page(m, child)
 
     def writable_only_if_vm_write(s):
         pte = getattr(s, mm.pte)
