@@ -148,7 +148,8 @@ def test_race_ii_shows_the_five_steps_in_order(variant):
     entry = first(t, "migrate", "mig.set", s1)
     assert t[entry].changes["pte"][1] == pte_migration("A", write=True, soft_dirty=True)
     # 3. fork() converts the writable migration entry into a readable one, in parent and child
-    s3 = first(t, "fork", "fork.copy", entry)
+    # (fork.copy reads the entry under both PTLs, copy_nonpresent_pte() writes it: fork.copy_entry)
+    s3 = first(t, "fork", "fork.copy_entry", first(t, "fork", "fork.copy", entry))
     readable = pte_migration("A", soft_dirty=True)
     assert t[s3].changes["pte"][1] == readable and t[s3].changes["child_pte"][1] == readable
     # 4. migration fails due to the pin (the refcount cannot be frozen): dst is src
@@ -233,7 +234,7 @@ def test_fork_pin_leak_unshare_pins_the_childs_copy():
 
 def test_fork_swap_entry_keeps_the_bit():
     t = trace_steps(run("fork-swap-entry", "fork-keeps-swp-exclusive"))
-    copy = first(t, "parent", "fork.copy")
+    copy = first(t, "parent", "fork.copy_entry", first(t, "parent", "fork.copy"))
     assert t[copy].changes["child_pte"][1] == pte_swap(exclusive=True, soft_dirty=True)
     mapped = first(t, "parent", "dsp.set_pte", copy)
     assert t[mapped].changes["pte"][1].present and t[-1] is t[mapped]
