@@ -1311,11 +1311,10 @@ def _emit_copy_pte(ctx: Ctx, k: Kernel, kf: KernelII, parent: MM, child: MM, cop
                             clear_swp_exclusive=kf.fork_clear_swp_exclusive)
         return d
 
-    swp = ("swap_duplicate(); pte_swp_exclusive() -> pte_swp_clear_exclusive(), set_pte_at(src_mm)"
-           if kf.fork_clear_swp_exclusive else "swap_duplicate() [swp exclusive bit kept: seeded mutation]")
-    ctx.step("fork.copy_entry", f"mm/memory.c:copy_nonpresent_pte(): swap: {swp}; migration: "
-             "is_writable_migration_entry() && is_cow_mapping() -> make_readable_migration_entry(), "
-             "set_pte_at(src_mm); set_pte_at(dst_mm) [of the entry read]",
+    swp = ("swap_duplicate(); pte_swp_exclusive() -> pte_swp_clear_exclusive()" if kf.fork_clear_swp_exclusive
+           else "swap_duplicate() [swp exclusive bit kept: seeded mutation]")
+    ctx.step("fork.copy_entry", f"mm/memory.c:copy_nonpresent_pte() [the entry fork.copy read]: swap: {swp}; "
+             "migration: make_readable_migration_entry(); set_pte_at(src_mm, dst_mm)",
              effect=copy_entry, reads=[entry, parent.swp_count],
              writes=[entry, parent.pte, child.pte, parent.swp_count])
 
