@@ -81,10 +81,11 @@ is_page_cache_freeable() / folio_ref_freeze() keep it anyway).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pteverify.model import DONE, FREE, GOTO
+from pteverify.model import DONE, FREE, GOTO, ModelError
 
-from .mm import NO_FOLIO, PTE_NONE, ZERO, ArchHook, Ctx, Kernel, LazyMM, pte_swap
+from .mm import NO_FOLIO, PTE_NONE, ZERO, ArchHook, Ctx, Kernel, KernelII, LazyMM, pte_swap
 from .rmap import TlbUnmapBatch, emit_try_to_unmap_one
+from .tlb import emit_tlb_flush
 
 
 LRUS = ("pte", "inactive_file", "mglru")
@@ -125,15 +126,32 @@ class Lazyfree:
 
 def emit_shrink_page_list(ctx: Ctx, k: Kernel, *, isolate_ref: str | None = None,
                           cont: str = DONE, lazyfree: Lazyfree | None = None,
-                          tlb_flush: ArchHook | None = None, tlb_batch: TlbUnmapBatch | None = None) -> None:
+                          tlb_flush: ArchHook | None = None, tlb_batch: TlbUnmapBatch | None = None,
+                          isolated: tuple[str, str] | None = None, kf: KernelII | None = None,
+                          deferred_flush: bool = False) -> None:
     """`tlb_batch` (rmap.TlbUnmapBatch): reclaim unmaps with TTU_BATCH_FLUSH: try_to_unmap_one() may
     defer the flush; shrink_folio_list() calls try_to_unmap_flush_dirty() before pageout() and
     try_to_unmap_flush() before the folios are freed (free_unref_folios()) and at the end of the list
-    (the `keep` path)."""
+    (the `keep` path).
+
+    `isolated` = (folio, holder): the pass starts at try_to_unmap(): reclaim already isolated `folio`
+    (local `page` starts there) and add_to_swap() put it in the swap cache; `holder` is a ghost field
+    naming the folio whose isolation reference reclaim holds, cleared when `keep` drops it. pageout()
+    is then not modelled further (step `pageout` ends the pass at `cont`, the isolation reference kept),
+    and the folio lock reclaim holds is not modelled (no other thread of such a scenario takes it).
+    `kf` (with `isolated`, the GUP-fast scenarios): try_to_unmap_one()'s TLB flush is a step of its own
+    racing GUP-fast (`unmap.flush`); `deferred_flush`: that flush is the deferred batch,
+    try_to_unmap_flush(), after try_to_unmap()."""
     mm = ctx.mm
     lf = lazyfree
     lru = lf.lru if lf else "pte"
-    page = ctx.local("page", NO_FOLIO, "the folio reclaim isolated")
+    if isolated and (lf or tlb_flush or tlb_batch or isolate_ref):
+        raise ModelError("shrink_folio_list from try_to_unmap() (isolated=): the anonymous swap path without "
+                         "lazyfree, TLB hooks or an isolation step")
+    if (kf or deferred_flush) and not isolated:
+        raise ModelError("shrink_folio_list: kf/deferred_flush only with isolated= (the GUP-fast scenarios)")
+    page = ctx.local("page", isolated[0] if isolated else NO_FOLIO, "the folio reclaim isolated")
+    holder = isolated[1] if isolated else None
     excl = ctx.local("anon_excl", False, "try_to_unmap_one: anon_exclusive")
     pteval = ctx.local("pteval", PTE_NONE, "try_to_unmap_one: pteval (the cleared PTE)")
     npass = ctx.local("pass", 0, "MGLRU eviction passes made") if lru == "mglru" else None
@@ -156,92 +174,99 @@ def emit_shrink_page_list(ctx: Ctx, k: Kernel, *, isolate_ref: str | None = None
         """Does the PTE map a folio of the pool (one on an LRU list; not the shared zero page)?"""
         return p.present and p.folio != ZERO
 
-    # -- isolation --------------------------------------------------------------------------------
-    if lru == "pte":
-        def isolate(s):
-            fid = getattr(s, mm.pte).folio
-            d = {page: fid}
+    if not isolated:
+        # -- isolation --------------------------------------------------------------------------------
+        if lru == "pte":
+            def isolate(s):
+                fid = getattr(s, mm.pte).folio
+                d = {page: fid}
+                mm.get_folio(s, d, fid)
+                return d
+
+            ctx.step("isolate", isolate_ref or "mm/vmscan.c:isolate_lru_pages: folio_try_get(); "
+                     "folio_test_clear_lru() [the folio mapped at the address]",
+                     guard=lambda s: lru_folio(getattr(s, mm.pte)), effect=isolate,
+                     reads=[mm.pte] + mm.ff("ref"), writes=[page] + mm.ff("ref"))
+        elif lru == "inactive_file":
+            def isolate_file(s):
+                p = getattr(s, mm.pte)
+                if not lru_folio(p):
+                    return {GOTO: cont}                    # nothing on the LRU for this address
+                fid = p.folio
+                d = {page: fid}
+                mm.get_folio(s, d, fid)
+                if evicted and mm.fv(s, d, "dirty", fid):
+                    d[evicted] = True
+                return d
+
+            def on_file_lru(s):
+                p = getattr(s, mm.pte)
+                return not lru_folio(p) or not getattr(s, mm.f["swapbacked"][p.folio])
+
+            ctx.step("isolate", isolate_ref or "mm/vmscan.c:isolate_lru_folios(LRU_INACTIVE_FILE): "
+                     "folio_try_get(); folio_test_clear_lru() [the lazyfree folio mapped at the address]",
+                     guard=on_file_lru, effect=isolate_file, reads=[mm.pte] + mm.ff("ref", "swapbacked", "dirty"),
+                     writes=[page] + mm.ff("ref") + ([evicted] if evicted else []), branches=[cont])
+        else:
+            _emit_mglru(ctx, k, lf, page, npass, cont)
+
+        # -- shrink_folio_list ----------------------------------------------------------------------------
+        def trylock(s):
+            fid = getattr(s, page)
+            if getattr(s, mm.lock[fid]) != FREE:
+                return keep(s, {}, locked=False)
+            d = {mm.lock[fid]: ctx.owner}
+            if lf and not (getattr(s, mm.f["swapbacked"][fid]) and not getattr(s, mm.f["swapcache"][fid])):
+                d[GOTO] = "unmap.clear"                    # lazyfree or in the swap cache: no add_to_swap()
+                return d
+            if k.pinned_swapout_check and getattr(s, mm.f["pin"][fid]):
+                return keep(s, d)
+            return d
+
+        pinned = "folio_maybe_dma_pinned() -> keep_locked" if k.pinned_swapout_check else ""
+        if lf:
+            trylock_ref = ("mm/vmscan.c:shrink_folio_list: folio_trylock(folio) [else keep]; anon && swapbacked "
+                           "&& !swapcache: " + (pinned + ", " if pinned else "") + "add_to_swap() [a lazyfree "
+                           "or swap-cache folio goes straight to try_to_unmap()]")
+        else:
+            trylock_ref = "mm/vmscan.c:shrink_page_list: trylock_page(page)" + ("; " + pinned if pinned else "")
+        ctx.step("trylock", trylock_ref,
+                 effect=trylock, reads=[page] + mm.locks() + mm.ff("pin", "ref", "map", "swapcache") + lazy_reads,
+                 writes=mm.locks() + folio_all + locals_, branches=["keep"] + (["unmap.clear"] if lf else []))
+
+        def add_to_swap(s):
+            fid = getattr(s, page)
+            d = {}
+            # folio_alloc_swap(): VM_BUG_ON_FOLIO(!folio_test_locked(folio)) (add_to_swap(): VM_BUG_ON_PAGE)
+            mm.assert_folio_locked(s, fid, "folio_alloc_swap()" if k.swap_table else "add_to_swap()")
+            if getattr(s, mm.f["swapcache"][fid]):
+                return d                                   # already in the swap cache
+            if mm.slot_in_use(s, d):
+                return keep(s, d)                          # get_swap_page() fails -> activate_locked
+            d[mm.swp_has_cache] = True
+            d[mm.swp_cache] = fid
+            if mm.swp_memcg:
+                d[mm.swp_memcg] = getattr(s, mm.f["memcg"][fid])   # mem_cgroup_try_charge_swap()
+            mm.fset(d, fid, swapcache=True, dirty=True)
             mm.get_folio(s, d, fid)
             return d
 
-        ctx.step("isolate", isolate_ref or "mm/vmscan.c:isolate_lru_pages: folio_try_get(); "
-                 "folio_test_clear_lru() [the folio mapped at the address]",
-                 guard=lambda s: lru_folio(getattr(s, mm.pte)), effect=isolate,
-                 reads=[mm.pte] + mm.ff("ref"), writes=[page] + mm.ff("ref"))
-    elif lru == "inactive_file":
-        def isolate_file(s):
-            p = getattr(s, mm.pte)
-            if not lru_folio(p):
-                return {GOTO: cont}                    # nothing on the LRU for this address
-            fid = p.folio
-            d = {page: fid}
-            mm.get_folio(s, d, fid)
-            if evicted and mm.fv(s, d, "dirty", fid):
-                d[evicted] = True
-            return d
-
-        def on_file_lru(s):
-            p = getattr(s, mm.pte)
-            return not lru_folio(p) or not getattr(s, mm.f["swapbacked"][p.folio])
-
-        ctx.step("isolate", isolate_ref or "mm/vmscan.c:isolate_lru_folios(LRU_INACTIVE_FILE): "
-                 "folio_try_get(); folio_test_clear_lru() [the lazyfree folio mapped at the address]",
-                 guard=on_file_lru, effect=isolate_file, reads=[mm.pte] + mm.ff("ref", "swapbacked", "dirty"),
-                 writes=[page] + mm.ff("ref") + ([evicted] if evicted else []), branches=[cont])
-    else:
-        _emit_mglru(ctx, k, lf, page, npass, cont)
-
-    # -- shrink_folio_list ----------------------------------------------------------------------------
-    def trylock(s):
-        fid = getattr(s, page)
-        if getattr(s, mm.lock[fid]) != FREE:
-            return keep(s, {}, locked=False)
-        d = {mm.lock[fid]: ctx.owner}
-        if lf and not (getattr(s, mm.f["swapbacked"][fid]) and not getattr(s, mm.f["swapcache"][fid])):
-            d[GOTO] = "unmap.clear"                    # lazyfree or in the swap cache: no add_to_swap()
-            return d
-        if k.pinned_swapout_check and getattr(s, mm.f["pin"][fid]):
-            return keep(s, d)
-        return d
-
-    pinned = "folio_maybe_dma_pinned() -> keep_locked" if k.pinned_swapout_check else ""
-    if lf:
-        trylock_ref = ("mm/vmscan.c:shrink_folio_list: folio_trylock(folio) [else keep]; anon && swapbacked "
-                       "&& !swapcache: " + (pinned + ", " if pinned else "") + "add_to_swap() [a lazyfree "
-                       "or swap-cache folio goes straight to try_to_unmap()]")
-    else:
-        trylock_ref = "mm/vmscan.c:shrink_page_list: trylock_page(page)" + ("; " + pinned if pinned else "")
-    ctx.step("trylock", trylock_ref,
-             effect=trylock, reads=[page] + mm.locks() + mm.ff("pin", "ref", "map", "swapcache") + lazy_reads,
-             writes=mm.locks() + folio_all + locals_, branches=["keep"] + (["unmap.clear"] if lf else []))
-
-    def add_to_swap(s):
-        fid = getattr(s, page)
-        d = {}
-        # folio_alloc_swap(): VM_BUG_ON_FOLIO(!folio_test_locked(folio)) (add_to_swap(): VM_BUG_ON_PAGE)
-        mm.assert_folio_locked(s, fid, "folio_alloc_swap()" if k.swap_table else "add_to_swap()")
-        if getattr(s, mm.f["swapcache"][fid]):
-            return d                                   # already in the swap cache
-        if mm.slot_in_use(s, d):
-            return keep(s, d)                          # get_swap_page() fails -> activate_locked
-        d[mm.swp_has_cache] = True
-        d[mm.swp_cache] = fid
-        if mm.swp_memcg:
-            d[mm.swp_memcg] = getattr(s, mm.f["memcg"][fid])   # mem_cgroup_try_charge_swap()
-        mm.fset(d, fid, swapcache=True, dirty=True)
-        mm.get_folio(s, d, fid)
-        return d
-
-    ctx.step("add_to_swap", "mm/vmscan.c:shrink_folio_list: folio_alloc_swap(folio) [mm/swapfile.c: a slot "
-             "with count 0, the folio in the swap cache" + ("; mem_cgroup_try_charge_swap() records "
-             "folio_memcg() in the entry's swap_cgroup" if mm.swp_memcg else "") + "]; folio_mark_dirty(folio)"
-             if k.swap_table else
-             "mm/swap_state.c:add_to_swap: get_swap_page(); add_to_swap_cache(); "
-             "set_page_dirty(page)",
-             effect=add_to_swap, reads=[page] + slot + mm.locks() + mm.ff("swapcache", "ref", "map") + mm.memcg_reads(),
-             writes=slot + folio_all + mm.locks() + locals_, branches=["keep"])
+        ctx.step("add_to_swap", "mm/vmscan.c:shrink_folio_list: folio_alloc_swap(folio) [mm/swapfile.c: a slot "
+                 "with count 0, the folio in the swap cache" + ("; mem_cgroup_try_charge_swap() records "
+                 "folio_memcg() in the entry's swap_cgroup" if mm.swp_memcg else "") + "]; folio_mark_dirty(folio)"
+                 if k.swap_table else
+                 "mm/swap_state.c:add_to_swap: get_swap_page(); add_to_swap_cache(); "
+                 "set_page_dirty(page)",
+                 effect=add_to_swap, reads=[page] + slot + mm.locks() + mm.ff("swapcache", "ref", "map") + mm.memcg_reads(),
+                 writes=slot + folio_all + mm.locks() + locals_, branches=["keep"])
 
     # -- try_to_unmap() -> mm/rmap.c:try_to_unmap_one ------------------------------------------------
+    if isolated:
+        emit_try_to_unmap_one(ctx, k, page, fail="keep", kf=kf, deferred_flush=deferred_flush)
+        if deferred_flush:
+            emit_tlb_flush(ctx, kf, "unmap.flush", "", deferred=True)
+        _emit_pageout_not_modelled(ctx, page, holder, cont)
+        return
     emit_try_to_unmap_one(ctx, k, page, fail="keep", done="pageout", lazyfree=lf, tlb_flush=tlb_flush,
                           folio_locked=True, tlb_batch=tlb_batch)
 
@@ -382,6 +407,24 @@ def emit_shrink_page_list(ctx: Ctx, k: Kernel, *, isolate_ref: str | None = None
                  + ("; the pressure persists: balance_pgdat() -> try_to_shrink_lruvec(): get_nr_to_scan() "
                     "ages again (walk_pte_range), evict_folios() again" if lf.retry else ""),
                  effect=end, writes=locals_, branches=[again])
+
+
+def _emit_pageout_not_modelled(ctx: Ctx, page: str, holder: str, cont: str) -> None:
+    """emit_shrink_page_list(isolated=...): after try_to_unmap(), pageout() ends the pass (not modelled
+    further); a failed try_to_unmap() puts the folio back."""
+    mm = ctx.mm
+    ctx.step("pageout", "mm/vmscan.c:shrink_folio_list: !folio_mapped() -> pageout() [not modelled "
+             "further]", effect=lambda s: {page: NO_FOLIO, GOTO: cont}, writes=[page], branches=[cont])
+
+    def keep(s):
+        d = {page: NO_FOLIO, holder: NO_FOLIO, GOTO: cont}
+        mm.put_folio(s, d, getattr(s, page))
+        return d
+
+    ctx.step("keep", "mm/vmscan.c:shrink_folio_list: try_to_unmap() failed -> activate_locked: "
+             "folio_unlock(); folio_putback_lru() [isolation reference]",
+             effect=keep, reads=[page] + mm.ff("ref", "map", "swapcache"),
+             writes=[page, holder] + mm.all_folio(), branches=[cont])
 
 
 def _emit_mglru(ctx: Ctx, k: Kernel, lf: Lazyfree, page: str, npass: str, cont: str) -> None:

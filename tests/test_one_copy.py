@@ -37,7 +37,6 @@ SEVERAL_EMITTERS = {
                                               "SwapDevice vs SwapCluster state",
     "mm/swapfile.c:try_to_unuse": "emit_try_to_unuse (MM state) vs emit_swapoff (SwapDevice state)",
     "mm/swapfile.c:unuse_pte_range": "as try_to_unuse",
-    "mm/vmscan.c:shrink_folio_list": "gup_fast_vs_unmap's builder writes its own keep/pageout steps",
 }
 
 # kernel function -> the module that emits it although the kernel keeps it in another file
@@ -54,7 +53,6 @@ ELSEWHERE = {
     "mm/swap_state.c:add_to_swap": "as __swap_cache_alloc (shrink_folio_list's call)",
     "mm/swap_state.c:swap_cache_read_folio": "as __swap_cache_alloc (shmem readahead)",
     "mm/swap_state.c:swap_writeback_dropbehind_folio": "as __swap_cache_alloc (zswap writeback completion)",
-    "mm/vmscan.c:shrink_folio_list": "gup_fast_vs_unmap's builder writes its own keep/pageout steps",
 }
 
 

@@ -30,10 +30,9 @@ from ..migrate import emit_migrate_pages
 from ..mm import (MM, NO_FOLIO, ORIGINAL, child_thread, child_view, holds_write, Kernel, KernelII,
     pte_present, pte_swap)
 from ..mprotect import emit_mprotect
-from ..rmap import emit_try_to_unmap_one
 from .anon_exclusive import K_ANON_EXCLUSIVE, K_MAP_WRITABLE, K_SWAP_TABLE, KERNEL_2026_KNOBS, _mapped_exclusive
-from ..tlb import emit_tlb_flush
 from ..user import emit_access
+from ..vmscan import emit_shrink_page_list
 from ..invariants import (final_nothing_leaked, final_store_lands, final_write_protect_seq_closed,
     progress_every_thread_finishes)
 
@@ -315,25 +314,10 @@ def gup_fast_vs_unmap(knobs) -> Model:
 
     reclaim = mm.thread("reclaim", "kswapd: shrink_folio_list() -> try_to_unmap() on the isolated, "
                         "locked folio, already in the swap cache")
-    page = reclaim.local("page", "A", "the folio reclaim isolated")
     isolated = mm.ghost("reclaim_holds", "A", "the folio whose isolation reference reclaim holds (kept "
                         "through pageout(), which is not modelled further; dropped by putback)")
-    deferred = kf.gup_fast_barriers and kf.clear_before_share
-    emit_try_to_unmap_one(reclaim, k, page, kf=kf, fail="keep", deferred_flush=deferred)
-    if deferred:
-        emit_tlb_flush(reclaim, kf, "unmap.flush", "", deferred=True)
-    reclaim.step("pageout", "mm/vmscan.c:shrink_folio_list: !folio_mapped() -> pageout() [not modelled "
-                 "further]", effect=lambda s: {page: NO_FOLIO, GOTO: DONE}, writes=[page], branches=[DONE])
-
-    def keep(s):
-        d = {page: NO_FOLIO, isolated: NO_FOLIO}
-        mm.put_folio(s, d, getattr(s, page))
-        return d
-
-    reclaim.step("keep", "mm/vmscan.c:shrink_folio_list: try_to_unmap() failed -> activate_locked: "
-                 "folio_unlock(); folio_putback_lru() [isolation reference]",
-                 effect=keep, reads=[page] + mm.ff("ref", "map", "swapcache"),
-                 writes=[page, isolated] + mm.all_folio())
+    emit_shrink_page_list(reclaim, k, isolated=("A", isolated), kf=kf,
+                          deferred_flush=kf.gup_fast_barriers and kf.clear_before_share)
 
     gup = mm.thread("gup_fast", "a thread of the process: pin_user_pages_fast(FOLL_PIN|FOLL_WRITE) "
                     "of the page (io_uring fixed buffer, RDMA)")
