@@ -201,7 +201,7 @@ from pteverify.model import DONE, FREE, GOTO, ModelError
 
 from .mm import (MM, NO_FOLIO, PTE_MARKER_UFFD_WP, PTE_NONE, ZERO, ArchHook, child_running, Ctx, Kernel,
     KernelII, LazyMM, MarkerKernel, Pte, pte_migration, pte_present, subpage_view)
-from .swap_state import read_slot, swap_read_folio
+from .swap_state import emit_swap_cache_add, read_slot, swap_read_folio
 from .zswap import zswap_fields
 from .tlb import sync_fields
 
@@ -768,74 +768,6 @@ def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
         ctx.step("dsp.swapcache_clear", "mm/memory.c:do_swap_page: need_clear_cache -> "
                  "swapcache_clear(si, entry) [after the PTL unlock]",
                  effect=swapcache_clear, reads=[clear, ret] + slot, writes=locals_ + slot, branches=retry)
-
-
-def emit_swap_cache_add(ctx: Ctx, k: Kernel, page: str, swc: str, leave) -> None:
-    """mm/swap_state.c, the swap-in's folio entering the swap cache (memcg-modelling scenarios on the
-    swap table core): `dsp.add_cache` adds the folio `page` the lookup allocated, and `dsp.charge`
-    charges it afterwards where the form does (2732acda82c9, mainline-2026).
-
-    * 9acbe135588e ("mm/swap: fix swap cache memcg accounting", March 2026): __swap_cache_prepare_and_add()
-      calls mem_cgroup_swapin_charge_folio(folio, NULL, gfp, entry) first (done in the lookup step),
-      then loops on swap_cache_add_folio(): -EEXIST with a cached folio returns that folio, any other
-      error (the entry freed: -ENOENT) returns NULL;
-    * 2732acda82c9 ("mm, swap: use swap cache as the swap in synchronize layer"): the folio is added
-      first, then charged to the entry's record, which cannot change while the folio pins the slot;
-    * mainline-2026 (linux-mm mm/swap_state.c @ 008bbb62, __swap_cache_alloc()): the range is checked
-      under ci->lock, the folio allocated, checked again and added under ci->lock with the entry's
-      memcg id read there (__swap_cache_add_check(..., &memcg_id)), then charged with that id."""
-    mm = ctx.mm
-    charge_after = k.swapin_charge in ("2732acda82c9", "mainline-2026")
-
-    def add(s):
-        d = {}
-        fid = getattr(s, page)
-        cache = getattr(s, mm.swp_cache)
-        if cache != NO_FOLIO or not mm.slot_in_use(s, d):
-            mm.put_folio(s, d, fid)                    # failed: folio_put(); the cached folio or NULL
-            if cache == NO_FOLIO:
-                return leave(d, s=s)                   # entry freed: swapin returns NULL, refault
-            mm.get_folio(s, d, cache)
-            d[page] = cache
-            d[swc] = cache
-            d[GOTO] = "dsp.lock"
-            return d
-        data, ok = read_slot(mm, s)                    # swap_read_folio() once it is in the cache
-        mm.fset(d, fid, ref=getattr(s, mm.f["ref"][fid]) + 1, swapcache=True, data=data, uptodate=ok)
-        d[mm.swp_has_cache] = True
-        d[mm.swp_cache] = fid
-        d[swc] = fid
-        if not charge_after:
-            d[GOTO] = "dsp.lock"
-        return d
-
-    locals_ = ctx.locals_fields(*Ctx.FAULT_LOCALS)
-    if k.swapin_charge == "mainline-2026":
-        ref = ("mm/swap_state.c:__swap_cache_alloc: spin_lock(&ci->lock); __swap_cache_add_check(ci, "
-               "targ_entry, nr_pages, &shadow, &memcg_id) [-EEXIST: cached, -ENOENT: freed]; "
-               "__swap_cache_do_add_folio(); spin_unlock(); swap_read_folio() [the cached folio on -EEXIST, "
-               "NULL on -ENOENT]")
-    else:
-        ref = ("mm/swap_state.c:__swap_cache_prepare_and_add: swap_cache_add_folio(folio, entry, &shadow) "
-               "[-EEXIST -> swap_cache_get_folio(entry): the cached folio; other errors -> NULL]; "
-               "swap_read_folio()")
-    ctx.step("dsp.add_cache", ref, effect=add,
-             reads=[page, ctx.vars["ret"]] + mm.slot_fields() + mm.ff("ref", "map", "swapcache"),
-             writes=mm.all_folio() + mm.slot_fields() + locals_,
-             branches=list(ctx.retry_labels) + ["dsp.lock"])
-
-    if charge_after:
-        def charge(s):
-            d = {}
-            mm.fset(d, getattr(s, page), **mm.memcg_charge(s, d, mm.swp_memcg))
-            return d
-
-        ctx.step("dsp.charge", "mm/swap_state.c:__swap_cache_alloc: mem_cgroup_swapin_charge_folio(folio, "
-                 "memcg_id, mm, gfp) [the id read under ci->lock]; memcg1_swapin(folio)"
-                 if k.swapin_charge == "mainline-2026" else
-                 "mm/swap_state.c:__swap_cache_prepare_and_add: mem_cgroup_swapin_charge_folio(folio, NULL, gfp, "
-                 "entry) [after the folio entered the swap cache]; memcg1_swapin()",
-                 effect=charge, reads=[page, mm.swp_memcg], writes=mm.ff("memcg"))
 
 
 def emit_do_anonymous_page(ctx: Ctx, lzm: LazyMM, *, store: bool, pte: str, label: str, retry: str,

@@ -517,19 +517,3 @@ def emit_shmem_writeout_large(t, sh: ShmemLarge) -> None:
            guard=lambda s: all(getattr(s, lk) == FREE for lk in sh.lock.values()),
            effect=writeout, reads=sh.mapping_fields() + sh.slot_fields() + sh.folio_fields()
            + list(sh.lock.values()), writes=sh.mapping_fields() + sh.slot_fields() + sh.folio_fields())
-
-
-def emit_swap_readahead_s0(t, sh: ShmemLarge) -> None:
-    """Swap readahead (swap_cluster_readahead() of a neighbouring fault) reading slot s0 into an
-    order-0 folio in the swap cache, ignorant of the shmem mapping's large entry."""
-    def ra(s):
-        if getattr(s, sh.sc[0]) != "-" or not getattr(s, sh.cnt[0]):
-            return {}
-        d = {}
-        f = sh.alloc(s, d, 0, "s0", 1)                 # the swap cache's reference only
-        d[sh.sc[0]] = f
-        return d
-
-    t.step("readahead", "mm/swap_state.c:swap_cluster_readahead -> swap_cache_read_folio(s0): an order-0 "
-           "folio added to the swap cache; swap_read_folio()",
-           effect=ra, reads=sh.slot_fields() + sh.folio_fields(), writes=sh.slot_fields() + sh.folio_fields())

@@ -1,13 +1,19 @@
-"""mm/swap_state.c and mm/page_io.c: reading a swap slot into a folio in the swap cache
-(__read_swap_cache_async() / swap_read_folio()), shared by do_swap_page, unuse_pte and shmem.
+"""mm/swap_state.c and mm/page_io.c: the swap cache. Reading a swap slot into a folio in the swap
+cache (__read_swap_cache_async() / swap_read_folio()), shared by do_swap_page, unuse_pte and shmem;
+and the swap-cache steps their callers run: add_to_swap() of shrink_folio_list (vmscan.py), the
+swap-in's folio entering the swap cache and its memcg charge (__swap_cache_prepare_and_add() /
+__swap_cache_alloc(), do_swap_page in memory.py), swap_cluster_readahead()'s swap_cache_read_folio()
+(shmem-large-swap-entry), the dropbehind completion of zswap writeback
+(swap_writeback_dropbehind_folio(), zswap.py), and the -EEXIST retry of one task swapping one entry
+in (swapin-eexist-livelock).
 """
 
 from __future__ import annotations
 
 
-from pteverify.model import DONE, GOTO
+from pteverify.model import DONE, FREE, GOTO
 
-from .mm import GARBAGE
+from .mm import GARBAGE, NO_FOLIO, Ctx, Kernel
 
 
 def read_slot(mm, s) -> tuple[str, bool]:
@@ -45,6 +51,175 @@ def swap_read_folio(mm, s, d: dict, nr: int = 1, zswap_form: str = "mainline-202
     if not ok:
         return data, ok, False
     return (pages[0] if all(p == pages[0] for p in pages) else GARBAGE), True, False
+
+
+def emit_add_to_swap(ctx: Ctx, k: Kernel, page: str, *, fail: str, writes: list[str] = ()) -> None:
+    """shrink_folio_list()'s add_to_swap() of the locked folio in local `page` (step `add_to_swap`):
+    mm/swap_state.c:add_to_swap() (get_swap_page(); add_to_swap_cache(); set_page_dirty()); with the
+    2026 swap core (`k.swap_table`) add_to_swap() is gone and shrink_folio_list() calls
+    folio_alloc_swap() (mm/swapfile.c) and folio_mark_dirty() itself, and the step names that call. One
+    swap slot is modelled: while it is in use the allocation fails and reclaim goes to `fail`
+    (activate_locked). A memcg-modelling scenario records the folio's memcg in the entry
+    (mem_cgroup_try_charge_swap()). `writes`: the caller's locals the step declares written."""
+    mm = ctx.mm
+    slot = mm.slot_fields()
+
+    def add_to_swap(s):
+        fid = getattr(s, page)
+        d = {}
+        # folio_alloc_swap(): VM_BUG_ON_FOLIO(!folio_test_locked(folio)) (add_to_swap(): VM_BUG_ON_PAGE)
+        mm.assert_folio_locked(s, fid, "folio_alloc_swap()" if k.swap_table else "add_to_swap()")
+        if getattr(s, mm.f["swapcache"][fid]):
+            return d                                   # already in the swap cache
+        if mm.slot_in_use(s, d):
+            d[GOTO] = fail                             # get_swap_page() fails -> activate_locked
+            return d
+        d[mm.swp_has_cache] = True
+        d[mm.swp_cache] = fid
+        if mm.swp_memcg:
+            d[mm.swp_memcg] = getattr(s, mm.f["memcg"][fid])   # mem_cgroup_try_charge_swap()
+        mm.fset(d, fid, swapcache=True, dirty=True)
+        mm.get_folio(s, d, fid)
+        return d
+
+    ctx.step("add_to_swap", "mm/vmscan.c:shrink_folio_list: folio_alloc_swap(folio) [mm/swapfile.c: a slot "
+             "with count 0, the folio in the swap cache" + ("; mem_cgroup_try_charge_swap() records "
+             "folio_memcg() in the entry's swap_cgroup" if mm.swp_memcg else "") + "]; folio_mark_dirty(folio)"
+             if k.swap_table else
+             "mm/swap_state.c:add_to_swap: get_swap_page(); add_to_swap_cache(); "
+             "set_page_dirty(page)",
+             effect=add_to_swap, reads=[page] + slot + mm.locks() + mm.ff("swapcache", "ref", "map") + mm.memcg_reads(),
+             writes=slot + mm.all_folio() + mm.locks() + list(writes), branches=[fail])
+
+
+def emit_swap_cache_add(ctx: Ctx, k: Kernel, page: str, swc: str, leave) -> None:
+    """mm/swap_state.c, the swap-in's folio entering the swap cache (memcg-modelling scenarios on the
+    swap table core): `dsp.add_cache` adds the folio `page` the lookup allocated, and `dsp.charge`
+    charges it afterwards where the form does (2732acda82c9, mainline-2026).
+
+    * 9acbe135588e ("mm/swap: fix swap cache memcg accounting", March 2026): __swap_cache_prepare_and_add()
+      calls mem_cgroup_swapin_charge_folio(folio, NULL, gfp, entry) first (done in the lookup step),
+      then loops on swap_cache_add_folio(): -EEXIST with a cached folio returns that folio, any other
+      error (the entry freed: -ENOENT) returns NULL;
+    * 2732acda82c9 ("mm, swap: use swap cache as the swap in synchronize layer"): the folio is added
+      first, then charged to the entry's record, which cannot change while the folio pins the slot;
+    * mainline-2026 (linux-mm mm/swap_state.c @ 008bbb62, __swap_cache_alloc()): the range is checked
+      under ci->lock, the folio allocated, checked again and added under ci->lock with the entry's
+      memcg id read there (__swap_cache_add_check(..., &memcg_id)), then charged with that id."""
+    mm = ctx.mm
+    charge_after = k.swapin_charge in ("2732acda82c9", "mainline-2026")
+
+    def add(s):
+        d = {}
+        fid = getattr(s, page)
+        cache = getattr(s, mm.swp_cache)
+        if cache != NO_FOLIO or not mm.slot_in_use(s, d):
+            mm.put_folio(s, d, fid)                    # failed: folio_put(); the cached folio or NULL
+            if cache == NO_FOLIO:
+                return leave(d, s=s)                   # entry freed: swapin returns NULL, refault
+            mm.get_folio(s, d, cache)
+            d[page] = cache
+            d[swc] = cache
+            d[GOTO] = "dsp.lock"
+            return d
+        data, ok = read_slot(mm, s)                    # swap_read_folio() once it is in the cache
+        mm.fset(d, fid, ref=getattr(s, mm.f["ref"][fid]) + 1, swapcache=True, data=data, uptodate=ok)
+        d[mm.swp_has_cache] = True
+        d[mm.swp_cache] = fid
+        d[swc] = fid
+        if not charge_after:
+            d[GOTO] = "dsp.lock"
+        return d
+
+    locals_ = ctx.locals_fields(*Ctx.FAULT_LOCALS)
+    if k.swapin_charge == "mainline-2026":
+        ref = ("mm/swap_state.c:__swap_cache_alloc: spin_lock(&ci->lock); __swap_cache_add_check(ci, "
+               "targ_entry, nr_pages, &shadow, &memcg_id) [-EEXIST: cached, -ENOENT: freed]; "
+               "__swap_cache_do_add_folio(); spin_unlock(); swap_read_folio() [the cached folio on -EEXIST, "
+               "NULL on -ENOENT]")
+    else:
+        ref = ("mm/swap_state.c:__swap_cache_prepare_and_add: swap_cache_add_folio(folio, entry, &shadow) "
+               "[-EEXIST -> swap_cache_get_folio(entry): the cached folio; other errors -> NULL]; "
+               "swap_read_folio()")
+    ctx.step("dsp.add_cache", ref, effect=add,
+             reads=[page, ctx.vars["ret"]] + mm.slot_fields() + mm.ff("ref", "map", "swapcache"),
+             writes=mm.all_folio() + mm.slot_fields() + locals_,
+             branches=list(ctx.retry_labels) + ["dsp.lock"])
+
+    if charge_after:
+        def charge(s):
+            d = {}
+            mm.fset(d, getattr(s, page), **mm.memcg_charge(s, d, mm.swp_memcg))
+            return d
+
+        ctx.step("dsp.charge", "mm/swap_state.c:__swap_cache_alloc: mem_cgroup_swapin_charge_folio(folio, "
+                 "memcg_id, mm, gfp) [the id read under ci->lock]; memcg1_swapin(folio)"
+                 if k.swapin_charge == "mainline-2026" else
+                 "mm/swap_state.c:__swap_cache_prepare_and_add: mem_cgroup_swapin_charge_folio(folio, NULL, gfp, "
+                 "entry) [after the folio entered the swap cache]; memcg1_swapin()",
+                 effect=charge, reads=[page, mm.swp_memcg], writes=mm.ff("memcg"))
+
+
+def emit_swap_writeback_dropbehind_folio(ctx: Ctx, folio: str, bug: str, *, gate: bool, slot: list[str]) -> None:
+    """mm/swap_state.c:swap_writeback_dropbehind_folio(), the dropbehind completion of zswap writeback
+    (zswap.emit_zswap_writeback_entry) on the folio in local `folio`: under the folio lock, a folio
+    still under writeback, or one that no longer freezes at the swap cache's and our references (or
+    is dirty), gets its dropbehind flag cleared and goes back to the LRU; otherwise it leaves the swap
+    cache with a shadow. `gate` (mainline-2026): `!folio_test_swapcache(folio)` is tested first; without
+    it, __remove_mapping() on a folio that already left the swap cache sets the ghost `bug` (its
+    BUG_ON(mapping != folio_mapping(folio))). `slot`: the slot fields the step may write."""
+    mm = ctx.mm
+    folio_all = mm.all_folio()
+
+    def drop(s):
+        fid = getattr(s, folio)
+        d = {mm.lock[fid]: FREE, folio: NO_FOLIO, GOTO: DONE}
+        in_cache = getattr(s, mm.f["swapcache"][fid])
+        if gate and not in_cache:
+            raced = True
+        elif getattr(s, mm.f["writeback"][fid]):
+            raced = True
+        elif not in_cache:
+            # remove_mapping_set_shadow(swap_address_space(folio->swap), folio): __remove_mapping()
+            # on a folio that left the swap cache: BUG_ON(mapping != folio_mapping(folio))
+            d[bug] = True
+            raced = True
+        else:
+            # __remove_mapping(): folio_ref_freeze(folio, 1 + 1) [ours and the swap cache's]; dirty
+            raced = getattr(s, mm.f["ref"][fid]) != 2 or getattr(s, mm.f["dirty"][fid])
+            if not raced:
+                mm.delete_from_swap_cache(s, d, fid)   # __swap_cache_del_folio(): a shadow is left
+        if raced:
+            mm.fset(d, fid, dropbehind=False)          # folio_clear_dropbehind(); folio_add_lru()
+        mm.put_folio(s, d, fid)
+        return d
+
+    ctx.step("wb.dropbehind", "mm/swap_state.c:swap_writeback_dropbehind_folio: folio_lock(); "
+             + ("!folio_test_swapcache(folio) || " if gate else "")
+             + "folio_test_writeback(folio) || !remove_mapping_set_shadow(swap_address_space("
+             "folio->swap), folio, memcg) [__remove_mapping(): folio_ref_freeze(folio, 2), !dirty, "
+             "__swap_cache_del_folio()] -> folio_clear_dropbehind(), folio_add_lru(); folio_unlock(); "
+             "folio_put()",
+             guard=lambda s: getattr(s, mm.lock[getattr(s, folio)]) == FREE, effect=drop,
+             reads=[folio] + mm.locks() + slot + mm.ff("swapcache", "writeback", "ref", "dirty", "map"),
+             writes=[folio, bug] + mm.locks() + slot + folio_all, branches=[DONE])
+
+
+def emit_swap_readahead_s0(t, sh) -> None:
+    """Swap readahead (swap_cluster_readahead() of a neighbouring fault) reading slot s0 into an
+    order-0 folio in the swap cache, ignorant of the shmem mapping's large entry (`sh`, a
+    shmem.ShmemLarge: shmem-large-swap-entry)."""
+    def ra(s):
+        if getattr(s, sh.sc[0]) != "-" or not getattr(s, sh.cnt[0]):
+            return {}
+        d = {}
+        f = sh.alloc(s, d, 0, "s0", 1)                 # the swap cache's reference only
+        d[sh.sc[0]] = f
+        return d
+
+    t.step("readahead", "mm/swap_state.c:swap_cluster_readahead -> swap_cache_read_folio(s0): an order-0 "
+           "folio added to the swap cache; swap_read_folio()",
+           effect=ra, reads=sh.slot_fields() + sh.folio_fields(), writes=sh.slot_fields() + sh.folio_fields())
 
 
 # --------------------------------------------------------------------------------------------

@@ -85,6 +85,7 @@ from pteverify.model import DONE, FREE, GOTO, ModelError
 
 from .mm import NO_FOLIO, PTE_NONE, ZERO, ArchHook, Ctx, Kernel, KernelII, LazyMM, pte_swap
 from .rmap import TlbUnmapBatch, emit_try_to_unmap_one
+from .swap_state import emit_add_to_swap
 from .tlb import emit_tlb_flush
 
 
@@ -234,31 +235,7 @@ def emit_shrink_page_list(ctx: Ctx, k: Kernel, *, isolate_ref: str | None = None
                  effect=trylock, reads=[page] + mm.locks() + mm.ff("pin", "ref", "map", "swapcache") + lazy_reads,
                  writes=mm.locks() + folio_all + locals_, branches=["keep"] + (["unmap.clear"] if lf else []))
 
-        def add_to_swap(s):
-            fid = getattr(s, page)
-            d = {}
-            # folio_alloc_swap(): VM_BUG_ON_FOLIO(!folio_test_locked(folio)) (add_to_swap(): VM_BUG_ON_PAGE)
-            mm.assert_folio_locked(s, fid, "folio_alloc_swap()" if k.swap_table else "add_to_swap()")
-            if getattr(s, mm.f["swapcache"][fid]):
-                return d                                   # already in the swap cache
-            if mm.slot_in_use(s, d):
-                return keep(s, d)                          # get_swap_page() fails -> activate_locked
-            d[mm.swp_has_cache] = True
-            d[mm.swp_cache] = fid
-            if mm.swp_memcg:
-                d[mm.swp_memcg] = getattr(s, mm.f["memcg"][fid])   # mem_cgroup_try_charge_swap()
-            mm.fset(d, fid, swapcache=True, dirty=True)
-            mm.get_folio(s, d, fid)
-            return d
-
-        ctx.step("add_to_swap", "mm/vmscan.c:shrink_folio_list: folio_alloc_swap(folio) [mm/swapfile.c: a slot "
-                 "with count 0, the folio in the swap cache" + ("; mem_cgroup_try_charge_swap() records "
-                 "folio_memcg() in the entry's swap_cgroup" if mm.swp_memcg else "") + "]; folio_mark_dirty(folio)"
-                 if k.swap_table else
-                 "mm/swap_state.c:add_to_swap: get_swap_page(); add_to_swap_cache(); "
-                 "set_page_dirty(page)",
-                 effect=add_to_swap, reads=[page] + slot + mm.locks() + mm.ff("swapcache", "ref", "map") + mm.memcg_reads(),
-                 writes=slot + folio_all + mm.locks() + locals_, branches=["keep"])
+        emit_add_to_swap(ctx, k, page, fail="keep", writes=locals_)
 
     # -- try_to_unmap() -> mm/rmap.c:try_to_unmap_one ------------------------------------------------
     if isolated:

@@ -39,6 +39,7 @@ from __future__ import annotations
 from pteverify.model import DONE, FREE, GOTO
 
 from .mm import GARBAGE, NO_DATA, NO_FOLIO, ORIGINAL, ArchHook, Ctx
+from .swap_state import emit_swap_writeback_dropbehind_folio
 
 ZSWAP_WRITEBACK_FORMS = ("v6.17", "seeded-no-swapcache-gate", "mainline-2026")
 
@@ -163,40 +164,7 @@ def emit_zswap_writeback_entry(ctx: Ctx, *, form: str, bug: str) -> None:
     if not st:
         return
 
-    gate = form == "mainline-2026"
-
-    def drop(s):
-        fid = getattr(s, folio)
-        d = {mm.lock[fid]: FREE, folio: NO_FOLIO, GOTO: DONE}
-        in_cache = getattr(s, mm.f["swapcache"][fid])
-        if gate and not in_cache:
-            raced = True
-        elif getattr(s, mm.f["writeback"][fid]):
-            raced = True
-        elif not in_cache:
-            # remove_mapping_set_shadow(swap_address_space(folio->swap), folio): __remove_mapping()
-            # on a folio that left the swap cache: BUG_ON(mapping != folio_mapping(folio))
-            d[bug] = True
-            raced = True
-        else:
-            # __remove_mapping(): folio_ref_freeze(folio, 1 + 1) [ours and the swap cache's]; dirty
-            raced = getattr(s, mm.f["ref"][fid]) != 2 or getattr(s, mm.f["dirty"][fid])
-            if not raced:
-                mm.delete_from_swap_cache(s, d, fid)   # __swap_cache_del_folio(): a shadow is left
-        if raced:
-            mm.fset(d, fid, dropbehind=False)          # folio_clear_dropbehind(); folio_add_lru()
-        mm.put_folio(s, d, fid)
-        return d
-
-    ctx.step("wb.dropbehind", "mm/swap_state.c:swap_writeback_dropbehind_folio: folio_lock(); "
-             + ("!folio_test_swapcache(folio) || " if gate else "")
-             + "folio_test_writeback(folio) || !remove_mapping_set_shadow(swap_address_space("
-             "folio->swap), folio, memcg) [__remove_mapping(): folio_ref_freeze(folio, 2), !dirty, "
-             "__swap_cache_del_folio()] -> folio_clear_dropbehind(), folio_add_lru(); folio_unlock(); "
-             "folio_put()",
-             guard=lambda s: getattr(s, mm.lock[getattr(s, folio)]) == FREE, effect=drop,
-             reads=[folio] + mm.locks() + slot + mm.ff("swapcache", "writeback", "ref", "dirty", "map"),
-             writes=[folio, bug] + mm.locks() + slot + folio_all, branches=[DONE])
+    emit_swap_writeback_dropbehind_folio(ctx, folio, bug, gate=form == "mainline-2026", slot=slot)
 
 
 def add_zswap_entries(mm, present: list[bool]) -> list[str]:

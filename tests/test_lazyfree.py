@@ -67,7 +67,8 @@ def test_every_invariant_is_violated_by_a_shipped_variant():
 
 
 # --------------------------------------------------------------------------------------------
-# Reclaim is the shared model of models/vmscan.py (shrink_folio_list) and models/rmap.py (try_to_unmap_one)
+# Reclaim is the shared model of models/vmscan.py (shrink_folio_list), models/rmap.py (try_to_unmap_one)
+# and models/swap_state.py (add_to_swap)
 
 
 SHRINK = ["trylock", "add_to_swap", "unmap.clear", "unmap.lazyfree", "unmap.share", "unmap.set", "pageout",
@@ -84,7 +85,8 @@ def test_reclaim_is_the_shared_swap_out_path(scenario, variant, front, back):
     cm = build(scenario, variant)
     steps = cm.threads[cm.thread_names.index("reclaim")].steps
     assert [st.label for st in steps] == front + SHRINK + back
-    assert {st.effect.__module__ for st in steps} == {"pteverify.models.vmscan", "pteverify.models.rmap"}
+    assert {st.effect.__module__ for st in steps} == {"pteverify.models.vmscan", "pteverify.models.rmap",
+                                                     "pteverify.models.swap_state"}   # add_to_swap
 
 
 # --------------------------------------------------------------------------------------------

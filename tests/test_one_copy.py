@@ -47,12 +47,6 @@ ELSEWHERE = {
     "mm/madvise.c:madvise_cold_or_pageout_pte_range": "vmscan.emit_shrink_page_list's isolation step "
                                                       "(MADV_PAGEOUT feeding shrink_folio_list)",
     "mm/memory.c:zap_pte_range": "swapfile.emit_free_swap_and_cache (see SEVERAL_EMITTERS)",
-    "mm/swap_state.c:__swap_cache_alloc": "models/swap_state.py holds helpers only; the swap-cache steps "
-                                          "are emitted with their callers",
-    "mm/swap_state.c:__swap_cache_prepare_and_add": "as __swap_cache_alloc",
-    "mm/swap_state.c:add_to_swap": "as __swap_cache_alloc (shrink_folio_list's call)",
-    "mm/swap_state.c:swap_cache_read_folio": "as __swap_cache_alloc (shmem readahead)",
-    "mm/swap_state.c:swap_writeback_dropbehind_folio": "as __swap_cache_alloc (zswap writeback completion)",
 }
 
 

@@ -35,8 +35,8 @@ from ..invariants import (final_address_reads, final_nothing_leaked, final_store
 from ..memory import emit_fault_handlers, emit_zap
 from ..mm import (MM, NO_FOLIO, NO_MEMCG, ORIGINAL, SWAPIN_CHARGE_FORMS, Kernel, KernelII, Lazy, LazyMM,
                   SwapCluster, child_view, pte_present, pte_swap, written)
-from ..shmem import (SHMEM_LARGE_FORMS, ShmemLarge, emit_shmem_get_folio, emit_shmem_writeout_large,
-                     emit_swap_readahead_s0)
+from ..shmem import SHMEM_LARGE_FORMS, ShmemLarge, emit_shmem_get_folio, emit_shmem_writeout_large
+from ..swap_state import emit_swap_readahead_s0
 from ..user import emit_access_tlb
 from .lazyfree import K_ALLOC_ANON
 from ..zswap import ZSWAP_WRITEBACK_FORMS, add_zswap_entry, emit_zswap_writeback_entry
