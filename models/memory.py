@@ -202,6 +202,7 @@ from pteverify.model import DONE, FREE, GOTO, ModelError
 from .mm import (MM, NO_FOLIO, PTE_MARKER_UFFD_WP, PTE_NONE, ZERO, ArchHook, child_running, Ctx, Kernel,
     KernelII, LazyMM, MarkerKernel, Pte, pte_migration, pte_present, subpage_view)
 from .swap_state import emit_swap_cache_add, read_slot, swap_read_folio
+from .swapfile import emit_swap_put_entries_direct
 from .zswap import zswap_fields
 from .tlb import sync_fields
 
@@ -1387,7 +1388,8 @@ def _emit_copy_pte_range(ctx: Ctx, k: Kernel, kf: KernelII, parent: MM, child: M
 
 def emit_zap(ctx: Ctx, cont: str = DONE, ghost: str | None = None, k: Kernel | None = None,
              tlb_flush: ArchHook | None = None, batch=None, flush_batched_pending: bool = True, *,
-             marker: MarkerKernel | None = None, label: str = "zap") -> None:
+             marker: MarkerKernel | None = None, label: str = "zap", device=None,
+             device_form: str | None = None) -> None:
     """madvise(MADV_DONTNEED) of the address: zap_pte_range() under the PTL (zap_details NULL, so no
     ZAP_FLAG_DROP_MARKER). A present PTE is cleared and its rmap removed; the page's reference is
     dropped after the TLB flush (tlb_finish_mmu), folded into the same step; a swap entry is freed
@@ -1404,7 +1406,20 @@ def emit_zap(ctx: Ctx, cont: str = DONE, ghost: str | None = None, k: Kernel | N
     PTL (3ea277194daa; `flush_batched_pending = False`: before it).
     `marker` (a MarkerKernel): the VMA is file-backed (shmem) and registered with uffd-wp, so
     zap_install_uffd_wp_if_needed() leaves PTE_MARKER_UFFD_WP in place of a cleared uffd-wp PTE
-    (999dad824c39; `marker.install_uffd_wp_marker`)."""
+    (999dad824c39; `marker.install_uffd_wp_marker`).
+    `device` (a swapfile.SwapDevice; `ctx` is then a plain thread): swapoff-vs-alloc's zap of one swap
+    PTE over the device's lifetime, in `device_form` (swapfile.SWAPOFF_DEVICE_FORMS): zap_pte_range()
+    takes the PTL and clears the PTE and zap_nonpresent_ptes() frees the entry
+    (swapfile.emit_swap_put_entries_direct(device=), steps `zap.put`, `zap.reclaim`, before 2026 as
+    free_swap_and_cache() with `zap.huge_swapped`), then pte_unmap_unlock() (`zap.unlock`): the PTL is
+    held across the whole put, which is what swapoff's unuse_pte() waits for."""
+    if device is not None:
+        if k or marker or tlb_flush or batch or ghost or cont != DONE:
+            raise ModelError("zap_pte_range(device=): the device-lifetime zap takes no other option")
+        emit_swap_put_entries_direct(ctx, None, form=device_form, device=device, prefix="zap",
+                                     unlock="zap.unlock")
+        ctx.step("zap.unlock", "mm/memory.c:zap_pte_range: pte_unmap_unlock()", release=device.ptl)
+        return
     mm = ctx.mm
     hooks_r = (list(tlb_flush.reads) if tlb_flush else []) + (batch.mm_fields() if batch else [])
     hooks_w = (list(tlb_flush.writes) if tlb_flush else []) + (

@@ -39,13 +39,26 @@ from .mm import NO_FOLIO, PTE_NONE, PTE_SWAPIN_ERROR, Ctx, Kernel, SwapCluster, 
 from .swap_state import read_into_swap_cache
 
 
-def emit_try_to_unuse(ctx: Ctx, k: Kernel, *, retry: bool = False, match: str = "pte_same_as_swp") -> None:
+def emit_try_to_unuse(ctx: Ctx, k: Kernel | None, *, retry: bool = False, match: str = "pte_same_as_swp",
+                      device: "SwapDevice | None" = None) -> None:
     """`retry`: try_to_unuse()'s outer loop, `if (READ_ONCE(si->inuse_pages)) goto retry` (no signal
     pending): after the tail, a slot still in use sends swapoff back to walk the page table again.
     `match`: how unuse_pte() compares the PTE with swp_entry_to_pte(entry): "pte_same_as_swp" (the swp
     flag bits ignored) or "maybe_same_pte-nosoftdirty" (179ef71cbc08's maybe_same_pte() on a
     CONFIG_HAVE_ARCH_SOFT_DIRTY=y, CONFIG_MEM_SOFT_DIRTY=n kernel: plain pte_same(), so a swap PTE with
-    the soft-dirty bit never matches; Martin Schwidefsky's report: "'swapoff -a' will hang")."""
+    the soft-dirty bit never matches; Martin Schwidefsky's report: "'swapoff -a' will hang").
+
+    `device` (a SwapDevice; `ctx` is then a plain thread and `k` None): the same walk over
+    swapoff-vs-alloc's device-lifetime state, where a slot is "-", "cache" or "pte+cache" and no folio
+    is modelled: `swapoff.unuse_mm` is unuse_pte_range() -> unuse_pte() of the one swap PTE under its
+    PTL (the cached folio mapped, folio_put_swap(): slot 0 goes from "pte+cache" to "cache"),
+    `swapoff.unuse_tail` is the tail (folio_free_swap() of every cached slot, no PTL) and the retry
+    while a slot is still in use (swap_usage_in_pages(si))."""
+    if device is not None:
+        if k is not None or retry or match != "pte_same_as_swp":
+            raise ModelError("try_to_unuse(device=): the device-lifetime walk takes no Kernel, retry or match")
+        _emit_unuse_device(ctx, device)
+        return
     if match not in ("pte_same_as_swp", "maybe_same_pte-nosoftdirty"):
         raise ValueError(f"try_to_unuse: match {match!r}")
     mm = ctx.mm
@@ -228,6 +241,35 @@ def emit_try_to_unuse(ctx: Ctx, k: Kernel, *, retry: bool = False, match: str = 
              writes=slot + folio_all, branches=[DONE] + (["unuse_pte_range"] if retry else []))
 
 
+def _emit_unuse_device(t, dev: "SwapDevice") -> None:
+    """emit_try_to_unuse(device=dev): the walk over the device-lifetime state of swapoff-vs-alloc."""
+    def unuse_mm(s):
+        if getattr(s, dev.pte) == "swap":
+            return {dev.pte: "present", dev.slot0: "cache"}    # the cached folio mapped, count - 1
+        return {}
+
+    t.step("swapoff.unuse_mm", "mm/swapfile.c:try_to_unuse -> unuse_mm -> unuse_pte_range: a swap PTE "
+           "[read without the PTL] -> unuse_pte(): pte_offset_map_lock(); pte_same_as_swp(); the swap-cache "
+           "folio mapped; folio_put_swap() [count 0]; pte_unmap_unlock()",
+           guard=lambda s: getattr(s, dev.pte) != "swap" or getattr(s, dev.ptl) == FREE, effect=unuse_mm,
+           reads=[dev.ptl, dev.pte, dev.slot0], writes=[dev.pte, dev.slot0])
+
+    def tail(s):
+        d = {}
+        for slot in (dev.slot0, dev.slot1):
+            if getattr(s, slot) == "cache":
+                d[slot] = "-"                          # folio_free_swap(): count 0 -> the slot freed
+        if any(d.get(slot, getattr(s, slot)) != "-" for slot in (dev.slot0, dev.slot1)):
+            d[GOTO] = "swapoff.unuse_mm"               # swap_usage_in_pages(si): goto retry
+        return d
+
+    t.step("swapoff.unuse_tail", "mm/swapfile.c:try_to_unuse: find_next_to_unuse(); swap_cache_get_folio(); "
+           "folio_lock(); folio_wait_writeback(); folio_free_swap() [no PTL]; swap_usage_in_pages(si) -> "
+           "goto retry",
+           effect=tail, reads=[dev.slot0, dev.slot1], writes=[dev.slot0, dev.slot1],
+           branches=["swapoff.unuse_mm"])
+
+
 # --------------------------------------------------------------------------------------------
 # The swap table's count and its overflow (mm, swap: use the swap table to track the swap count,
 # 0d6af9bcf383, first merged in v7.1-rc1)
@@ -331,8 +373,9 @@ def emit_swap_dup_entry_direct(t, sc: SwapCluster, *, form: str,
            writes=[sc.extend, sc.extend_cnt], branches=[f"{prefix}.dup"])
 
 
-def emit_swap_put_entries_direct(t, sc: SwapCluster, *, form: str, cont: str = DONE,
-                                 prefix: str = "put") -> None:
+def emit_swap_put_entries_direct(t, sc: SwapCluster | None, *, form: str, cont: str = DONE,
+                                 prefix: str = "put", device: "SwapDevice | None" = None,
+                                 unlock: str | None = None) -> None:
     """swap_put_entries_direct(entry, 1) -> swap_put_entries_cluster(si, offset, 1, true) on the
     modelled slot (zap_nonpresent_ptes(), under the PTL): under ci->lock, a count of 1 on an uncached
     slot frees it (__swap_cluster_free_entries()); otherwise __swap_cluster_put_entry(): at
@@ -340,7 +383,21 @@ def emit_swap_put_entries_direct(t, sc: SwapCluster, *, form: str, cont: str = D
     when it reaches SWP_TB_COUNT_MAX - 1. The `leaky` and `posted-fix` forms call
     swap_extend_table_try_free() there only; the `recheck` form calls it after any put that leaves
     the count at SWP_TB_COUNT_MAX - 2 or SWP_TB_COUNT_MAX - 1 (a pending dup may just have attached
-    a table)."""
+    a table).
+
+    `device` (a SwapDevice, swapoff-vs-alloc; `sc` None, `form` one of SWAPOFF_DEVICE_FORMS): the same
+    call as the zap of memory.emit_zap(device=) makes it, over the device's lifetime instead of the
+    cluster's count word: `{prefix}.put` takes the PTL, clears the swap PTE and pins the device
+    (get_swap_device()) before the put (v6.8: free_swap_and_cache() with _swap_info_get(), no pin;
+    82b1c07a0af6: with get_swap_device()); the older forms read the swap map again
+    (`{prefix}.huge_swapped`, swap_page_trans_huge_swapped()); `{prefix}.reclaim` is
+    __try_to_reclaim_swap() of the cached folio and put_swap_device(); a PTE that is not a swap entry
+    or a dead device goes straight to `unlock` (the caller's pte_unmap_unlock())."""
+    if device is not None:
+        if sc is not None or unlock is None:
+            raise ModelError("swap_put_entries_direct(device=): no SwapCluster, and the caller's unlock label")
+        _emit_put_device(t, device, form=form, prefix=prefix, unlock=unlock)
+        return
     form = _extend_form(form)
     top = sc.max
     recheck = form == "recheck"
@@ -386,10 +443,80 @@ def emit_swap_put_entries_direct(t, sc: SwapCluster, *, form: str, cont: str = D
            writes=[sc.count, sc.extend, sc.extend_cnt] + sc.free_writes(), branches=[cont])
 
 
+def _emit_put_device(t, dev: "SwapDevice", *, form: str, prefix: str, unlock: str) -> None:
+    """emit_swap_put_entries_direct(device=): the zap of the swap PTE (zap_pte_range() -> zap_nonpresent_ptes(), the PTL held throughout):
+    v6.8 free_swap_and_cache(): _swap_info_get() [no reference], __swap_entry_free() [count 0, the
+    cached folio keeps SWAP_HAS_CACHE], swap_page_trans_huge_swapped() [reads swap_map],
+    __try_to_reclaim_swap(); 82b1c07a0af6 (CVE-2024-26960) wraps it in get_swap_device() /
+    put_swap_device(); 2026: swap_put_entries_direct() -> get_swap_device();
+    swap_put_entries_cluster(..., reclaim_cache) -> __try_to_reclaim_swap(); put_swap_device()."""
+    pinned = form != "v6.8"
+    st = form == "mainline-2026"
+
+    def zap(s):
+        d = {}
+        if getattr(s, dev.pte) != "swap":
+            d[dev.pte] = "none"                        # a present page: zap_present_ptes(), no swap
+            d[GOTO] = unlock
+            return d
+        d[dev.pte] = "none"
+        if pinned:
+            if getattr(s, dev.dead):
+                d[GOTO] = unlock                 # get_swap_device() fails: WARN_ON_ONCE(!si)
+                return d
+            d[dev.users] = getattr(s, dev.users) + 1
+        dev.touch(s, d)
+        d[dev.slot0] = "cache"                         # count 0, the folio still in the swap cache
+        return d
+
+    if st:
+        ref = ("mm/memory.c:zap_nonpresent_ptes -> mm/swapfile.c:swap_put_entries_direct(entry, 1): "
+               "get_swap_device(); swap_put_entries_cluster(): __swap_cluster_put_entry() [count 0, "
+               "cached: need_reclaim]")
+    elif pinned:
+        ref = ("mm/memory.c:zap_pte_range -> mm/swapfile.c:free_swap_and_cache(entry): p = "
+               "get_swap_device(entry); WARN_ON(!p->swap_map[offset]); count = __swap_entry_free(p, entry) "
+               "[SWAP_HAS_CACHE]")
+    else:
+        ref = ("mm/memory.c:zap_pte_range -> mm/swapfile.c:free_swap_and_cache(entry): p = "
+               "_swap_info_get(entry) [no reference]; count = __swap_entry_free(p, entry) [SWAP_HAS_CACHE]")
+    t.step(f"{prefix}.put", ref, acquire=dev.ptl, effect=zap,
+           reads=[dev.pte, dev.dead, dev.users, dev.freed, dev.slot0],
+           writes=[dev.pte, dev.users, dev.uaf, dev.slot0], branches=[unlock])
+
+    if not st:
+        def huge_swapped(s):
+            d = {}
+            dev.touch(s, d)                            # reads p->swap_map / cluster_info
+            return d
+
+        t.step(f"{prefix}.huge_swapped", "mm/swapfile.c:free_swap_and_cache: count == SWAP_HAS_CACHE && "
+               "!swap_page_trans_huge_swapped(p, entry) [reads p->swap_map, lock_cluster_or_swap_info()]",
+               effect=huge_swapped, reads=[dev.freed], writes=[dev.uaf])
+
+    def reclaim(s):
+        d = {}
+        dev.touch(s, d)
+        if getattr(s, dev.slot0) == "cache":
+            d[dev.slot0] = "-"                         # folio_free_swap(): the slot freed
+        if pinned:
+            d[dev.users] = getattr(s, dev.users) - 1   # put_swap_device()
+        return d
+
+    t.step(f"{prefix}.reclaim", ("mm/swapfile.c:swap_put_entries_cluster: __try_to_reclaim_swap(si, offset, "
+                           "TTRS_UNMAPPED | TTRS_FULL) [folio_trylock(); folio_free_swap()]; "
+                           "swap_put_entries_direct: put_swap_device(si)") if st else
+           ("mm/swapfile.c:free_swap_and_cache: __try_to_reclaim_swap(p, offset, TTRS_UNMAPPED | TTRS_FULL)"
+            + ("; put_swap_device(p)" if pinned else "")),
+           effect=reclaim, reads=[dev.freed, dev.slot0, dev.users], writes=[dev.uaf, dev.slot0, dev.users])
+
+
 # --------------------------------------------------------------------------------------------
 # The swap device's lifetime: swapoff(2) against the paths that use the device without an entry's
 # count or a locked swap-cache folio pinning it: the zap's free_swap_and_cache() /
 # swap_put_entries_direct() (CVE-2024-26960) and swap slot allocation (5f843a9a3a1e).
+# The zap (memory.emit_zap(device=) -> emit_swap_put_entries_direct(device=)) and swapoff's walk
+# (emit_try_to_unuse(device=)) are forms of those emitters over this state.
 
 SWAPOFF_DEVICE_FORMS = ("v6.8", "82b1c07a0af6", "5f843a9a3a1e", "0ec8bc9e880e", "mainline-2026")
 
@@ -442,31 +569,7 @@ def emit_swapoff(t, dev: SwapDevice, *, form: str) -> None:
         t.step("swapoff.wait_alloc", "mm/swapfile.c:swapoff: wait_for_allocation(p) [swap_cluster_lock(); "
                "swap_cluster_unlock() on every cluster]")
 
-    def unuse_mm(s):
-        if getattr(s, dev.pte) == "swap":
-            return {dev.pte: "present", dev.slot0: "cache"}    # the cached folio mapped, count - 1
-        return {}
-
-    t.step("swapoff.unuse_mm", "mm/swapfile.c:try_to_unuse -> unuse_mm -> unuse_pte_range: a swap PTE "
-           "[read without the PTL] -> unuse_pte(): pte_offset_map_lock(); pte_same_as_swp(); the swap-cache "
-           "folio mapped; folio_put_swap() [count 0]; pte_unmap_unlock()",
-           guard=lambda s: getattr(s, dev.pte) != "swap" or getattr(s, dev.ptl) == FREE, effect=unuse_mm,
-           reads=[dev.ptl, dev.pte, dev.slot0], writes=[dev.pte, dev.slot0])
-
-    def tail(s):
-        d = {}
-        for slot in (dev.slot0, dev.slot1):
-            if getattr(s, slot) == "cache":
-                d[slot] = "-"                          # folio_free_swap(): count 0 -> the slot freed
-        if any(d.get(slot, getattr(s, slot)) != "-" for slot in (dev.slot0, dev.slot1)):
-            d[GOTO] = "swapoff.unuse_mm"               # swap_usage_in_pages(si): goto retry
-        return d
-
-    t.step("swapoff.unuse_tail", "mm/swapfile.c:try_to_unuse: find_next_to_unuse(); swap_cache_get_folio(); "
-           "folio_lock(); folio_wait_writeback(); folio_free_swap() [no PTL]; swap_usage_in_pages(si) -> "
-           "goto retry",
-           effect=tail, reads=[dev.slot0, dev.slot1], writes=[dev.slot0, dev.slot1],
-           branches=["swapoff.unuse_mm"])
+    emit_try_to_unuse(t, None, device=dev)
     t.step("swapoff.kill", "mm/swapfile.c:swapoff: percpu_ref_kill(&p->users); synchronize_rcu()",
            effect=lambda s: {dev.dead: True}, writes=[dev.dead])
     t.step("swapoff.wait_users", "mm/swapfile.c:swapoff: wait_for_completion(&p->comp) [the last "
@@ -480,75 +583,6 @@ def emit_swapoff(t, dev: SwapDevice, *, form: str) -> None:
            "mm/swapfile.c:swapoff: p->cluster_info = NULL; p->max = 0; zswap_swapoff(); "
            "free_swap_cluster_info(cluster_info, maxpages)",
            effect=lambda s: {dev.freed: True}, writes=[dev.freed])
-
-
-def emit_free_swap_and_cache(t, dev: SwapDevice, *, form: str) -> None:
-    """The zap of the swap PTE (zap_pte_range() -> zap_nonpresent_ptes(), the PTL held throughout):
-    v6.8 free_swap_and_cache(): _swap_info_get() [no reference], __swap_entry_free() [count 0, the
-    cached folio keeps SWAP_HAS_CACHE], swap_page_trans_huge_swapped() [reads swap_map],
-    __try_to_reclaim_swap(); 82b1c07a0af6 (CVE-2024-26960) wraps it in get_swap_device() /
-    put_swap_device(); 2026: swap_put_entries_direct() -> get_swap_device();
-    swap_put_entries_cluster(..., reclaim_cache) -> __try_to_reclaim_swap(); put_swap_device()."""
-    pinned = form != "v6.8"
-    st = form == "mainline-2026"
-
-    def zap(s):
-        d = {}
-        if getattr(s, dev.pte) != "swap":
-            d[dev.pte] = "none"                        # a present page: zap_present_ptes(), no swap
-            d[GOTO] = "zap.unlock"
-            return d
-        d[dev.pte] = "none"
-        if pinned:
-            if getattr(s, dev.dead):
-                d[GOTO] = "zap.unlock"                 # get_swap_device() fails: WARN_ON_ONCE(!si)
-                return d
-            d[dev.users] = getattr(s, dev.users) + 1
-        dev.touch(s, d)
-        d[dev.slot0] = "cache"                         # count 0, the folio still in the swap cache
-        return d
-
-    if st:
-        ref = ("mm/memory.c:zap_nonpresent_ptes -> mm/swapfile.c:swap_put_entries_direct(entry, 1): "
-               "get_swap_device(); swap_put_entries_cluster(): __swap_cluster_put_entry() [count 0, "
-               "cached: need_reclaim]")
-    elif pinned:
-        ref = ("mm/memory.c:zap_pte_range -> mm/swapfile.c:free_swap_and_cache(entry): p = "
-               "get_swap_device(entry); WARN_ON(!p->swap_map[offset]); count = __swap_entry_free(p, entry) "
-               "[SWAP_HAS_CACHE]")
-    else:
-        ref = ("mm/memory.c:zap_pte_range -> mm/swapfile.c:free_swap_and_cache(entry): p = "
-               "_swap_info_get(entry) [no reference]; count = __swap_entry_free(p, entry) [SWAP_HAS_CACHE]")
-    t.step("zap.put", ref, acquire=dev.ptl, effect=zap,
-           reads=[dev.pte, dev.dead, dev.users, dev.freed, dev.slot0],
-           writes=[dev.pte, dev.users, dev.uaf, dev.slot0], branches=["zap.unlock"])
-
-    if not st:
-        def huge_swapped(s):
-            d = {}
-            dev.touch(s, d)                            # reads p->swap_map / cluster_info
-            return d
-
-        t.step("zap.huge_swapped", "mm/swapfile.c:free_swap_and_cache: count == SWAP_HAS_CACHE && "
-               "!swap_page_trans_huge_swapped(p, entry) [reads p->swap_map, lock_cluster_or_swap_info()]",
-               effect=huge_swapped, reads=[dev.freed], writes=[dev.uaf])
-
-    def reclaim(s):
-        d = {}
-        dev.touch(s, d)
-        if getattr(s, dev.slot0) == "cache":
-            d[dev.slot0] = "-"                         # folio_free_swap(): the slot freed
-        if pinned:
-            d[dev.users] = getattr(s, dev.users) - 1   # put_swap_device()
-        return d
-
-    t.step("zap.reclaim", ("mm/swapfile.c:swap_put_entries_cluster: __try_to_reclaim_swap(si, offset, "
-                           "TTRS_UNMAPPED | TTRS_FULL) [folio_trylock(); folio_free_swap()]; "
-                           "swap_put_entries_direct: put_swap_device(si)") if st else
-           ("mm/swapfile.c:free_swap_and_cache: __try_to_reclaim_swap(p, offset, TTRS_UNMAPPED | TTRS_FULL)"
-            + ("; put_swap_device(p)" if pinned else "")),
-           effect=reclaim, reads=[dev.freed, dev.slot0, dev.users], writes=[dev.uaf, dev.slot0, dev.users])
-    t.step("zap.unlock", "mm/memory.c:zap_pte_range: pte_unmap_unlock()", release=dev.ptl)
 
 
 def emit_folio_alloc_swap(t, dev: SwapDevice, *, form: str) -> None:

@@ -31,12 +31,6 @@ MODELS = Path(models_pkg.__file__).resolve().parent
 SEVERAL_EMITTERS = {
     "mm/memory.c:do_swap_page": "swap_state.emit_swapin_retry (swapin-eexist-livelock's two-task, one-entry "
                                 "retry model with its scheduler) vs memory.emit_do_swap_page: to merge",
-    "mm/memory.c:zap_pte_range": "swapfile.emit_free_swap_and_cache's zap (swapoff-vs-alloc) is over "
-                                 "SwapDevice's slot-lifetime state, not MM's PTE/folio state",
-    "mm/swapfile.c:swap_put_entries_cluster": "emit_free_swap_and_cache vs emit_swap_put_entries_direct: "
-                                              "SwapDevice vs SwapCluster state",
-    "mm/swapfile.c:try_to_unuse": "emit_try_to_unuse (MM state) vs emit_swapoff (SwapDevice state)",
-    "mm/swapfile.c:unuse_pte_range": "as try_to_unuse",
 }
 
 # kernel function -> the module that emits it although the kernel keeps it in another file
@@ -46,7 +40,6 @@ ELSEWHERE = {
     "mm/swapfile.c:swapcache_prepare": "swap_state.emit_swapin_retry (see mm/memory.c:do_swap_page)",
     "mm/madvise.c:madvise_cold_or_pageout_pte_range": "vmscan.emit_shrink_page_list's isolation step "
                                                       "(MADV_PAGEOUT feeding shrink_folio_list)",
-    "mm/memory.c:zap_pte_range": "swapfile.emit_free_swap_and_cache (see SEVERAL_EMITTERS)",
 }
 
 

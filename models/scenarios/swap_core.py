@@ -40,7 +40,7 @@ from ..swap_state import emit_swap_readahead_s0
 from ..user import emit_access_tlb
 from .lazyfree import K_ALLOC_ANON
 from ..zswap import ZSWAP_WRITEBACK_FORMS, add_zswap_entry, emit_zswap_writeback_entry
-from ..swapfile import (EXTEND_TABLE_FORMS, SWAPOFF_DEVICE_FORMS, SwapDevice, emit_folio_alloc_swap, emit_free_swap_and_cache,
+from ..swapfile import (EXTEND_TABLE_FORMS, SWAPOFF_DEVICE_FORMS, SwapDevice, emit_folio_alloc_swap,
                         emit_swap_dup_entry_direct, emit_swap_put_entries_direct, emit_swapoff)
 from ..user import emit_access
 from ..gup import emit_gup_fast
@@ -364,7 +364,7 @@ def swapoff_vs_alloc(knobs) -> Model:
     zap = m.thread("zap", "munmap()/exit of a swap PTE whose folio is in the swap cache: zap_pte_range()"
                    if knobs["swapoff.zap_races"] else "no zap: the thread does nothing")
     if knobs["swapoff.zap_races"]:
-        emit_free_swap_and_cache(zap, dev, form=form)
+        emit_zap(zap, device=dev, device_form=form)
     emit_folio_alloc_swap(m.thread("alloc", "reclaim allocating a swap slot for another folio "
                                    "(shrink_folio_list() -> folio_alloc_swap())"), dev, form=form)
 
