@@ -255,6 +255,7 @@ def emit_swapin_retry(t, f: dict, path: str, wait: str, cont: str = DONE) -> Non
     (the swap count), `pte` ("swap" or the page mapped), `got` (the page this task returned, "" none),
     `page` (this task's allocated page's name).
     """
+    from .swapfile import emit_swapcache_prepare      # swapfile.py imports this module
     has, cache, count, pte, got, page = (f[k] for k in ("has_cache", "cache", "count", "pte", "got", "page"))
     mine = f["name"]
 
@@ -281,16 +282,8 @@ def emit_swapin_retry(t, f: dict, path: str, wait: str, cont: str = DONE) -> Non
     t.step("swapin.lookup", ref, effect=lookup, reads=[cache, count, pte], writes=[got, page],
            branches=[cont])
 
-    def prepare(s):
-        if getattr(s, has):
-            return {page: "", GOTO: "swapin.wait"}              # -EEXIST: put_page(page)
-        return {has: True, GOTO: "swapin.add" if path == "readahead" else "swapin.map"}
-
-    t.step("swapin.prepare", "mm/swapfile.c:swapcache_prepare(entry) [__swap_duplicate(entry, "
-           "SWAP_HAS_CACHE)]: SWAP_HAS_CACHE already set -> -EEXIST"
-           + ("; put_page(page)" if path == "readahead" else ""),
-           effect=prepare, reads=[has], writes=[has, page],
-           branches=["swapin.wait", "swapin.add" if path == "readahead" else "swapin.map"])
+    emit_swapcache_prepare(t, "swapin.prepare", has, page, ok="swapin.add" if path == "readahead" else "swapin.map",
+                           eexist="swapin.wait", put_page=path == "readahead")
 
     if wait == "cond_resched":
         wref = ("mm/swap_state.c:__read_swap_cache_async: -EEXIST: cond_resched() [empty on a PREEMPT "

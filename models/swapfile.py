@@ -270,6 +270,23 @@ def _emit_unuse_device(t, dev: "SwapDevice") -> None:
            branches=["swapoff.unuse_mm"])
 
 
+def emit_swapcache_prepare(t, label: str, has: str, page: str, *, ok: str, eexist: str,
+                           put_page: bool) -> None:
+    """swapcache_prepare(entry) (__swap_duplicate(entry, SWAP_HAS_CACHE)) as swapin-eexist-livelock's
+    tasks call it (swap_state.emit_swapin_retry, over that scenario's one-entry fields): SWAP_HAS_CACHE
+    (field `has`) set -> -EEXIST, the caller's page (field `page`, "" none) dropped (put_page() on the
+    readahead path) and the thread goes to `eexist`; else it sets SWAP_HAS_CACHE and goes to `ok`."""
+    def prepare(s):
+        if getattr(s, has):
+            return {page: "", GOTO: eexist}                     # -EEXIST: put_page(page)
+        return {has: True, GOTO: ok}
+
+    t.step(label, "mm/swapfile.c:swapcache_prepare(entry) [__swap_duplicate(entry, "
+           "SWAP_HAS_CACHE)]: SWAP_HAS_CACHE already set -> -EEXIST"
+           + ("; put_page(page)" if put_page else ""),
+           effect=prepare, reads=[has], writes=[has, page], branches=[eexist, ok])
+
+
 # --------------------------------------------------------------------------------------------
 # The swap table's count and its overflow (mm, swap: use the swap table to track the swap count,
 # 0d6af9bcf383, first merged in v7.1-rc1)
