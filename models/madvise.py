@@ -1,7 +1,8 @@
 """mm/madvise.c: madvise_free_pte_range() (MADV_FREE), one model (`emit_madvise_free`) of both
 branches: a present PTE (folio_clear_dirty(), clean and old PTE, folio_mark_lazyfree(), the
 mmu_gather flush) and a non-present swap-in error entry (pte_clear_not_present_full(), 7b49514fa1db);
-madvise_vma_behavior(MADV_KEEPONFORK) on a droppable VMA (`emit_keeponfork`).
+madvise_vma_behavior(MADV_KEEPONFORK) on a droppable VMA (`emit_keeponfork`); MADV_PAGEOUT's
+isolation in madvise_cold_or_pageout_pte_range() before reclaim_pages() (`emit_madvise_pageout`).
 
 ----------------------------------------------------------------------------------------------------
 Lazily freeable anonymous memory: madvise(MADV_FREE), MAP_DROPPABLE and the reclaim paths that
@@ -49,7 +50,8 @@ from __future__ import annotations
 
 from pteverify.model import DONE, FREE, GOTO, ModelError
 
-from .mm import PTE_NONE, ZERO, Ctx, LazyMM, MarkerKernel
+from .mm import NO_FOLIO, PTE_NONE, ZERO, Ctx, Kernel, LazyMM, MarkerKernel
+from .vmscan import emit_shrink_page_list
 
 
 def emit_madvise_free(ctx: Ctx, lzm: LazyMM | None = None, *, prefix: str = "madv", cont: str = DONE,
@@ -176,3 +178,22 @@ def emit_keeponfork(ctx: Ctx, lzm: LazyMM, wipe: str, *, refuse: bool) -> None:
     ctx.step("keeponfork", "mm/madvise.c:madvise_vma_behavior(MADV_KEEPONFORK): "
              + ("VM_DROPPABLE -> -EINVAL; " if refuse else "") + "new_flags &= ~VM_WIPEONFORK",
              effect=madv, writes=[wipe, result])
+
+
+def emit_madvise_pageout(ctx: Ctx, k: Kernel, *, ref: str, cont: str = DONE) -> None:
+    """madvise(MADV_PAGEOUT) over the address -> madvise_cold_or_pageout_pte_range(): the folio the
+    PTE maps (not the zero page) is isolated from its LRU with a reference (step `isolate`; `ref`
+    names the release's calls), then reclaim_pages() -> shrink_folio_list() reclaims it
+    (vmscan.emit_shrink_page_list(isolate=False)); the thread continues at `cont`."""
+    mm = ctx.mm
+    page = ctx.local("page", NO_FOLIO, "the folio reclaim isolated")
+
+    def isolate(s):
+        fid = getattr(s, mm.pte).folio
+        d = {page: fid}
+        mm.get_folio(s, d, fid)
+        return d
+
+    ctx.step("isolate", ref, guard=lambda s: getattr(s, mm.pte).present and getattr(s, mm.pte).folio != ZERO,
+             effect=isolate, reads=[mm.pte] + mm.ff("ref"), writes=[page] + mm.ff("ref"))
+    emit_shrink_page_list(ctx, k, isolate=False, cont=cont)

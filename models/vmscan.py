@@ -125,7 +125,7 @@ class Lazyfree:
             raise ValueError(f"lazyfree reclaim: passes must be at least 1, not {self.passes}")
 
 
-def emit_shrink_page_list(ctx: Ctx, k: Kernel, *, isolate_ref: str | None = None,
+def emit_shrink_page_list(ctx: Ctx, k: Kernel, *, isolate: bool = True,
                           cont: str = DONE, lazyfree: Lazyfree | None = None,
                           tlb_flush: ArchHook | None = None, tlb_batch: TlbUnmapBatch | None = None,
                           isolated: tuple[str, str] | None = None, kf: KernelII | None = None,
@@ -134,6 +134,9 @@ def emit_shrink_page_list(ctx: Ctx, k: Kernel, *, isolate_ref: str | None = None
     defer the flush; shrink_folio_list() calls try_to_unmap_flush_dirty() before pageout() and
     try_to_unmap_flush() before the folios are freed (free_unref_folios()) and at the end of the list
     (the `keep` path).
+
+    `isolate=False`: the caller isolated the folio into local `page` (madvise(MADV_PAGEOUT):
+    madvise.emit_madvise_pageout) and reclaim_pages() hands it to shrink_folio_list().
 
     `isolated` = (folio, holder): the pass starts at try_to_unmap(): reclaim already isolated `folio`
     (local `page` starts there) and add_to_swap() put it in the swap cache; `holder` is a ghost field
@@ -146,9 +149,9 @@ def emit_shrink_page_list(ctx: Ctx, k: Kernel, *, isolate_ref: str | None = None
     mm = ctx.mm
     lf = lazyfree
     lru = lf.lru if lf else "pte"
-    if isolated and (lf or tlb_flush or tlb_batch or isolate_ref):
+    if isolated and (lf or tlb_flush or tlb_batch or not isolate):
         raise ModelError("shrink_folio_list from try_to_unmap() (isolated=): the anonymous swap path without "
-                         "lazyfree, TLB hooks or an isolation step")
+                         "lazyfree, TLB hooks or a caller's isolation")
     if (kf or deferred_flush) and not isolated:
         raise ModelError("shrink_folio_list: kf/deferred_flush only with isolated= (the GUP-fast scenarios)")
     page = ctx.local("page", isolated[0] if isolated else NO_FOLIO, "the folio reclaim isolated")
@@ -175,16 +178,21 @@ def emit_shrink_page_list(ctx: Ctx, k: Kernel, *, isolate_ref: str | None = None
         """Does the PTE map a folio of the pool (one on an LRU list; not the shared zero page)?"""
         return p.present and p.folio != ZERO
 
+    if lf is not None and not isolate:
+        raise ModelError("shrink_folio_list: a caller's isolation (isolate=False) is modelled for the "
+                         "anonymous swap path only")
     if not isolated:
         # -- isolation --------------------------------------------------------------------------------
-        if lru == "pte":
+        if not isolate:
+            pass                                       # the caller's step (MADV_PAGEOUT)
+        elif lru == "pte":
             def isolate(s):
                 fid = getattr(s, mm.pte).folio
                 d = {page: fid}
                 mm.get_folio(s, d, fid)
                 return d
 
-            ctx.step("isolate", isolate_ref or "mm/vmscan.c:isolate_lru_pages: folio_try_get(); "
+            ctx.step("isolate", "mm/vmscan.c:isolate_lru_pages: folio_try_get(); "
                      "folio_test_clear_lru() [the folio mapped at the address]",
                      guard=lambda s: lru_folio(getattr(s, mm.pte)), effect=isolate,
                      reads=[mm.pte] + mm.ff("ref"), writes=[page] + mm.ff("ref"))
@@ -204,7 +212,7 @@ def emit_shrink_page_list(ctx: Ctx, k: Kernel, *, isolate_ref: str | None = None
                 p = getattr(s, mm.pte)
                 return not lru_folio(p) or not getattr(s, mm.f["swapbacked"][p.folio])
 
-            ctx.step("isolate", isolate_ref or "mm/vmscan.c:isolate_lru_folios(LRU_INACTIVE_FILE): "
+            ctx.step("isolate", "mm/vmscan.c:isolate_lru_folios(LRU_INACTIVE_FILE): "
                      "folio_try_get(); folio_test_clear_lru() [the lazyfree folio mapped at the address]",
                      guard=on_file_lru, effect=isolate_file, reads=[mm.pte] + mm.ff("ref", "swapbacked", "dirty"),
                      writes=[page] + mm.ff("ref") + ([evicted] if evicted else []), branches=[cont])

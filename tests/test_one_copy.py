@@ -44,8 +44,6 @@ SEVERAL_EMITTERS = {
 ELSEWHERE = {
     "mm/memory.c:do_swap_page": "swap_state.emit_swapin_retry's skip-swapcache path (see SEVERAL_EMITTERS; its "
                                 "readahead path, __read_swap_cache_async(), is mm/swap_state.c's own)",
-    "mm/madvise.c:madvise_cold_or_pageout_pte_range": "vmscan.emit_shrink_page_list's isolation step "
-                                                      "(MADV_PAGEOUT feeding shrink_folio_list)",
 }
 
 

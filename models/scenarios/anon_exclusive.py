@@ -31,6 +31,7 @@ from ..memory import emit_fault_handlers
 from ..mm import MM, NO_FOLIO, ORIGINAL, ArchSwap, Kernel, holds_write, pte_present, pte_swap
 from ..swapfile import emit_try_to_unuse
 from ..user import emit_access
+from ..madvise import emit_madvise_pageout
 from ..vmscan import emit_shrink_page_list
 
 
@@ -201,9 +202,9 @@ def vmsplice_swapout(knobs) -> Model:
     held = emit_gup(test, k, write=False, pin=False, cont="isolate",
                     ref="fs/splice.c:vmsplice_to_pipe -> iov_iter_get_pages -> mm/gup.c:follow_page_pte("
                         "FOLL_GET): try_grab_page() [the pipe holds the page]")
-    emit_shrink_page_list(test, k, cont="readback",
-                          isolate_ref="mm/madvise.c:madvise_cold_or_pageout_pte_range(MADV_PAGEOUT): "
-                                      "isolate_lru_page(page) -> reclaim_pages -> shrink_page_list")
+    emit_madvise_pageout(test, k, cont="readback",
+                         ref="mm/madvise.c:madvise_cold_or_pageout_pte_range(MADV_PAGEOUT): "
+                             "isolate_lru_page(page) -> reclaim_pages -> shrink_page_list")
     # Two programs: the write refaults the page (do_swap_page maps it writable if exclusive), or the
     # test reads it back first (do_swap_page maps it read-only, the swap PTE's exclusivity with it)
     # and the write faults through do_wp_page, whose reuse is what PG_anon_exclusive is for.

@@ -45,7 +45,7 @@ from ..swapfile import (EXTEND_TABLE_FORMS, SWAPOFF_DEVICE_FORMS, SwapDevice, em
 from ..user import emit_access
 from ..gup import emit_gup_fast
 from ..userfaultfd import MOVE_PRESENT_FORMS, MOVE_SWAP_FORMS, emit_move_present_pte, emit_move_swap_pte
-from ..vmscan import emit_shrink_page_list
+from ..madvise import emit_madvise_pageout
 from .anon_exclusive import K_MAP_WRITABLE, K_PREPARE, K_SWAP_TABLE, K_SYNC, _exclusive_invariants, _kernel
 from .anon_exclusive_ii import ARCHES, K_ARCH as K_GUP_ARCH
 from .anon_exclusive_ii import inv_swap_pte_page_not_exclusive as inv_swap_pte_page_not_exclusive_in
@@ -136,8 +136,8 @@ def uffd_move_swapcache(knobs) -> Model:
 
     user = src.thread("user", "a thread touching the source page, then madvise(MADV_PAGEOUT) on it")
     emit_access(user, k, "load", cont="isolate", on_none=DONE)
-    emit_shrink_page_list(user, k, isolate_ref="mm/madvise.c:madvise_cold_or_pageout_pte_range: folio_isolate_lru() "
-                          "[the folio mapped at the address; then reclaim_pages()]")
+    emit_madvise_pageout(user, k, ref="mm/madvise.c:madvise_cold_or_pageout_pte_range: folio_isolate_lru() "
+                         "[the folio mapped at the address; then reclaim_pages()]")
     emit_fault_handlers(user, k)
 
     views = (src, dst)
@@ -263,8 +263,8 @@ def swap_entry_aba(knobs) -> Model:
               effect=lambda s: {mm.memcg: "memcg1"}, writes=[mm.memcg])
     emit_zap(user, cont="store")
     emit_access_tlb(user, LazyMM(mm, Lazy(alloc_anon_folio=knobs["fault.alloc_anon_folio"])), "store", done=cpu_done, label="store", cont="isolate")
-    emit_shrink_page_list(user, k, isolate_ref="mm/madvise.c:madvise_cold_or_pageout_pte_range -> "
-                          "mm/vmscan.c:reclaim_pages: folio_isolate_lru() [the folio mapped at the address]")
+    emit_madvise_pageout(user, k, ref="mm/madvise.c:madvise_cold_or_pageout_pte_range: folio_isolate_lru() "
+                         "[the folio mapped at the address; then mm/vmscan.c:reclaim_pages()]")
 
     def charged_to_owner(s):
         cache = getattr(s, mm.swp_cache)
