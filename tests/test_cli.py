@@ -75,7 +75,7 @@ def test_list_json():
     names = {s["name"] for s in doc["scenarios"]}
     assert names == set(load_scenarios())
     peterson = next(s for s in doc["scenarios"] if s["name"] == "peterson")
-    assert {v["name"]: v["expect"] for v in peterson["variants"]} == {"correct": "holds",
+    assert {v["name"]: v["expect"] for v in peterson["variants"]} == {"correct": "holds", "one-round": "holds",
                                                                       "broken-order": "violated"}
 
 

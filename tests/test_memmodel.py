@@ -260,3 +260,43 @@ def test_the_reordering_comes_from_the_memory_model():
     verdicts = {mm: explore(sc.build(v, memory_model=mm)).verdict for mm in ("sc", "tso", "arm64")}
     assert verdicts == {"sc": "holds", "tso": "holds", "arm64": "violated"}
 
+
+
+# -- reachable outcomes: a litmus test asserts every SC outcome, not only that one is forbidden --
+
+def test_sc_outcomes_are_the_interleavings_outcomes():
+    sb = litmus.shape_program("SB", {})
+    assert litmus.sc_outcomes(sb) == [(0, 1), (1, 0), (1, 1)]           # (0, 0) needs a reordering
+    mp = litmus.shape_program("MP", {})
+    assert litmus.sc_outcomes(mp) == [(0, 0), (0, 1), (1, 1)]           # (1, 0) needs one
+    assert len(litmus.sc_outcomes(litmus.shape_program("IRIW", {}))) == 15
+    assert litmus.outcome_c(mp, (1, 1)) == "1:r0=1 /\\ 1:r1=1"
+
+
+@pytest.mark.parametrize("mm", ["sc", "tso", "arm64"])
+def test_every_forbidding_variant_reaches_every_sc_outcome(mm):
+    from pteverify.explore import HOLDS, unreached_outcomes
+    for shape, orderings, *_ in TABLE:
+        r = explore(_model(shape, orderings, mm).compile(), reduction=False)
+        if r.verdict == HOLDS:
+            assert unreached_outcomes(r) == [], (shape, orderings, mm)
+
+
+def test_a_model_that_loses_an_outcome_fails_check_and_mutate():
+    from pteverify import mutate as mut
+    from pteverify.check import _outcome_problems
+    from pteverify.explore import HOLDS, unreached_outcomes
+    from pteverify.model import Model
+    m = Model("toy", "one store, an outcome it can never reach")
+    m.field("x", 0, (0, 1, 2))
+    m.thread("t").step("w", "WRITE_ONCE(x, 1)", effect=lambda s: {"x": 1}, writes=["x"])
+    m.reachable("x_is_2", lambda s: s.x == 2, ["x"], "x ends as 2")
+    m.reachable("x_is_1", lambda s: s.x == 1, ["x"], "x ends as 1")
+    r = explore(m.compile(), reduction=False)
+    assert r.verdict == HOLDS and unreached_outcomes(r) == ["x_is_2"]
+    assert "outcome x_is_2 never reached" in _outcome_problems(r.model, r, False, None, None)[0]
+    # litmus MP: skipping P1's load of the flag loses the outcome 1:r0=1 /\ 1:r1=1
+    from pteverify.scenario import load_scenarios
+    (rep,) = mut.mutate_scenarios([load_scenarios()["litmus-mp"]], operators=("skip-effect",))
+    how = {m.step: m.how for m in rep.mutants if m.status == mut.KILLED}
+    assert "outcome sc_outcome[1:r0=1 /\\ 1:r1=1] never reached" in how["P1.0:Ry"]

@@ -331,6 +331,8 @@ def _run_scenario(job: Job) -> CheckResult:
         problems.append(f"violated {r.invariant}, expected {v.invariant}")
     if not problems and race and r.verdict == HOLDS:
         problems += _race_problems(cm, r, race, sc.max_states, job.max_seconds, res)
+    if not problems and cm.witnesses and r.verdict == HOLDS:
+        problems += _outcome_problems(cm, r, job.reduction or job.symmetry, sc.max_states, job.max_seconds)
     if not problems and res.golden_states is not None and r.stats.states != v.states:
         problems.append(f"state count drift: {r.stats.states} states, the golden count is {v.states} "
                         f"(the model or the engine changed; if intended, run `pteverify check "
@@ -363,6 +365,22 @@ def _race_problems(cm, r, race, max_states, max_seconds, res) -> list[str]:
         return [f"race step{'s' if len(never) > 1 else ''} {', '.join(never)} never fired: the holds is "
                 f"vacuous for {'them' if len(never) > 1 else 'it'} (`pteverify run {res.name} --variant "
                 f"{res.item} --coverage`)"]
+    return []
+
+
+def _outcome_problems(cm, r, reduced: bool, max_states, max_seconds) -> list[str]:
+    """A holding variant must reach each of its model's reachable outcomes (`Model.reachable`):
+    met by the terminal states of the unreduced search (the check's own if it was unreduced,
+    else a second one)."""
+    from .explore import HOLDS, explore, unreached_outcomes
+    if reduced:
+        r = explore(cm, reduction=False, max_states=max_states, max_seconds=max_seconds)
+        if r.verdict != HOLDS:
+            return [f"the unreduced search for the reachable outcomes gave {r.verdict}"]
+    never = unreached_outcomes(r)
+    if never:
+        return [f"outcome{'s' if len(never) > 1 else ''} {', '.join(never)} never reached: the model "
+                f"allows less than it stands for"]
     return []
 
 

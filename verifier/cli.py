@@ -186,7 +186,8 @@ def show_cmd(scenario: str, variant_name: str | None, as_json: bool):
                for t in cm.threads]
     knobs = [{"name": k.name, "default": k.default, "domain": list(k.domain), "doc": k.doc,
               "value": cm.model.knobs[k.name]} for k in sc.knobs]
-    invariants = [{"name": i.name, "doc": i.doc, "final": i.final} for i in cm.model.invariants]
+    invariants = [{"name": i.name, "doc": i.doc, "final": i.final, "reachable": i.witness}
+                  for i in cm.model.invariants]
     race = [f"{t}.{lab}" for t, lab in sc.race_steps(variant, cm)]
     if as_json:
         _emit_json({"scenario": sc.name, "title": sc.title, "description": sc.description,
@@ -219,7 +220,8 @@ def show_cmd(scenario: str, variant_name: str | None, as_json: bool):
         click.echo(bold("Race steps") + f" (must fire in variant {variant.name}): {', '.join(race)}")
     click.echo(bold("Invariants:"))
     for i in invariants:
-        click.echo(f"  {i['name']}{' (final)' if i['final'] else ''}: {i['doc']}")
+        tag = " (reachable outcome)" if i["reachable"] else " (final)" if i["final"] else ""
+        click.echo(f"  {i['name']}{tag}: {i['doc']}")
     click.echo(bold("Knobs:"))
     if not knobs:
         click.echo("  none")

@@ -75,6 +75,15 @@ class Result:
         return [self.model.initial] + [s for _, s in self.path]
 
 
+def unreached_outcomes(result: Result) -> list[str]:
+    """The model's reachable outcomes (`Model.reachable`) that no terminal state of `result`'s
+    search met. Meaningful for a complete search that visited every terminal state: a holding,
+    unreduced one without symmetry (a reduced or symmetry-reduced search may stand one terminal
+    state for another: callers re-search unreduced, as for race coverage)."""
+    cm = result.model
+    return [w.name for w in getattr(cm, "witnesses", ()) if w.name not in cm.witnessed]
+
+
 def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
@@ -154,6 +163,7 @@ def explore(cm: CompiledModel, *, reduction: bool = True, max_states: int | None
     replayed from the real initial state."""
     if reset_dead:
         cm = cm.with_dead_reset()
+    cm.witnessed = set()          # the reachable outcomes (Model.reachable) this search's terminal states meet
     sym = cm.symmetry if symmetry else None
     if sym is not None:
         if fingerprints is not None or coverage:

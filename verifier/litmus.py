@@ -157,8 +157,64 @@ def build(prog: Program, knobs=None) -> Model:
 
     m.final("exists_not_reached", outcome_not_reached, names,
             f"the outcome exists ({prog.exists_c()}) is never reached")
+    # every memory model allows every sequentially consistent execution (SC is a subset of x86-TSO
+    # and of ARMv8): each SC outcome of the exists clause's locations must be reached, so a model
+    # that loses an access (or a store that never becomes visible) fails instead of holding
+    for outcome in sc_outcomes(prog):
+        text = outcome_c(prog, outcome)
+        m.reachable(f"sc_outcome[{text}]",
+                    (lambda vals: lambda s: all(getattr(s, n) == v for n, v in zip(names, vals)))(outcome),
+                    names, f"the sequentially consistent outcome {text} is reached (every memory model "
+                    f"allows the outcomes of an interleaving)")
     m.litmus = prog
     return m
+
+
+def outcome_c(prog: Program, values: tuple) -> str:
+    """An outcome of the exists clause's locations in herd7's notation (`1:r0=1 /\\ x=2`)."""
+    return " /\\ ".join(f"{t}:{n}={v}" if t is not None else f"{n}={v}"
+                         for (t, n, _), v in zip(prog.exists, values))
+
+
+def sc_outcomes(prog: Program) -> list[tuple]:
+    """The values of the exists clause's locations at the end of every interleaving of `prog`'s
+    threads, each access atomic and in program order (sequential consistency), computed here by
+    enumerating the interleavings, independently of the models and of verifier/memmodel.py: a
+    fence is a no-op, a store with a control dependency runs when its register is nonzero, a
+    spin_lock() waits until the lock is free. Sorted."""
+    lock_names = set(prog.locks)
+    start = (tuple(0 for _ in prog.threads), tuple(sorted((v, 0) for v in prog.variables)),
+             tuple(sorted((v, 0) for v in lock_names)), tuple())
+    seen, todo, out = {start}, [start], set()
+    while todo:
+        pcs, mem, locks, regs = todo.pop()
+        memd, lockd, regd = dict(mem), dict(locks), dict(regs)
+        moved = False
+        for i, ops in enumerate(prog.threads):
+            if pcs[i] == len(ops):
+                continue
+            op = ops[pcs[i]]
+            m2, l2, r2 = dict(memd), dict(lockd), dict(regd)
+            if op.kind == "L":
+                if lockd[op.var]:
+                    continue
+                l2[op.var] = i + 1
+            elif op.kind == "U":
+                l2[op.var] = 0
+            elif op.kind == "R":
+                r2[(i, op.reg)] = memd[op.var]
+            elif op.kind == "W":
+                if not op.dep or regd.get((i, op.dep), 0):
+                    m2[op.var] = op.value
+            moved = True
+            nxt = (pcs[:i] + (pcs[i] + 1,) + pcs[i + 1:], tuple(sorted(m2.items())),
+                   tuple(sorted(l2.items())), tuple(sorted(r2.items())))
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+        if not moved and all(pc == len(ops) for pc, ops in zip(pcs, prog.threads)):
+            out.add(tuple(regd.get((t, n), 0) if t is not None else memd[n] for t, n, _ in prog.exists))
+    return sorted(out)
 
 
 # --------------------------------------------------------------------------------------------

@@ -239,6 +239,7 @@ class Invariant:
     reads: frozenset
     doc: str = ""
     final: bool = False          # checked only on terminal states where every thread is done
+    witness: bool = False        # a reachable outcome: SOME terminal state satisfies it (Model.reachable)
 
 
 class Model:
@@ -304,6 +305,16 @@ class Model:
         self.invariants.append(Invariant(name, fn, frozenset(reads), doc or (fn.__doc__ or "").strip(),
                                          final=True))
 
+    def reachable(self, name: str, fn: Callable, reads: Iterable[str], doc: str = "") -> None:
+        """A reachable outcome: some terminal state in which every thread has finished satisfies
+        `fn` (an existential property, the dual of `final`). It does not change the verdict of a
+        search: the explorer records which outcomes its terminal states meet
+        (`CompiledModel.witnessed`) and `check` / `mutate` fail a holding variant in which one is
+        never reached (`unreached_outcomes()` in verifier/explore.py): the model is then stronger
+        than what it stands for (a litmus test that misses an outcome its memory model allows)."""
+        self.invariants.append(Invariant(name, fn, frozenset(reads), doc or (fn.__doc__ or "").strip(),
+                                         final=True, witness=True))
+
     def eventually_finishes(self, name: str, thread: str, doc: str = "") -> None:
         """Progress: under weak fairness, every run takes `thread` to its end (no retry loop
         keeps it forever)."""
@@ -358,7 +369,9 @@ class CompiledModel:
         self.index = {n: i for i, n in enumerate(self.field_names)}
         self.pc_index = [nf + i for i in range(len(self.threads))]
         self.invariants = [i for i in model.invariants if not i.final]
-        self.finals = [i for i in model.invariants if i.final] + self._lock_final(model)
+        self.finals = [i for i in model.invariants if i.final and not i.witness] + self._lock_final(model)
+        self.witnesses = [i for i in model.invariants if i.witness]
+        self.witnessed: set = set()     # names of the witnesses met by the last search's terminal states
         self._validate()
         self.progress = list(getattr(model, "progress", ()))
         if self.progress:
@@ -500,6 +513,7 @@ class CompiledModel:
             dead.progress = list(self.progress)
             dead.invariants = list(self.invariants)
             dead.finals = list(self.finals)
+            dead.witnesses = list(self.witnesses)
             self._dead_variant = dead
         return self._dead_variant
 
@@ -568,6 +582,11 @@ class CompiledModel:
         return r
 
     def check_finals(self, s) -> Invariant | None:
+        """The first final predicate terminal state `s` breaks, or None; records the reachable
+        outcomes (`witnesses`) `s` meets in `witnessed`."""
+        for w in self.witnesses:
+            if w.name not in self.witnessed and w.fn(s):
+                self.witnessed.add(w.name)
         for inv in self.finals:
             if not inv.fn(s):
                 return inv

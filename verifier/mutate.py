@@ -30,8 +30,10 @@ generated; the steps no holding variant reaches are counted as `unreached`.
 A mutant is run against every holding variant of its scenario (the unreduced search, bounded). It is
 
 * `killed`     when a holding variant stops holding: an invariant or final predicate is violated,
-               the mutant deadlocks, the model's own assertions raise a ModelError, or one of the
-               variant's declared race steps never fires (`check` fails it: the holds is vacuous).
+               the mutant deadlocks, the model's own assertions raise a ModelError, one of the
+               variant's declared race steps never fires (`check` fails it: the holds is vacuous),
+               or one of the model's reachable outcomes (`Model.reachable`: a litmus test's SC
+               outcomes) is never reached (`check` fails that too).
                Dropping an outcome only removes behaviour, so no safety check can kill it; a race
                step that needs the outcome can;
 * `survived`   when every holding variant still holds; an "explained" survivor is one the scenario
@@ -534,7 +536,7 @@ def _built(path: str, variant: str) -> tuple:
 
 def run_mutant(job: _Job) -> MutantResult:
     """Run one mutant against the holding variants it applies to (stops at the first kill)."""
-    from .explore import INCOMPLETE as INC, VIOLATED, explore
+    from .explore import INCOMPLETE as INC, VIOLATED, explore, unreached_outcomes
     t0 = time.perf_counter()
     res = MutantResult("", job.spec.step, job.spec.op, job.ref)
     unchanged = True
@@ -570,6 +572,11 @@ def run_mutant(job: _Job) -> MutantResult:
         if never:      # the variant no longer passes `check`: the race it is about never happens
             res.status, res.variant = KILLED, vname
             res.how = f"race step {', '.join(never)} never fires"
+            break
+        missed = unreached_outcomes(r)
+        if missed:     # nor when an outcome the model must reach (Model.reachable) is never reached
+            res.status, res.variant = KILLED, vname
+            res.how = f"outcome {', '.join(missed)} never reached"
             break
         if (r.stats.states, r.stats.transitions) != (states, transitions):
             unchanged = False

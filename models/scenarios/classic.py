@@ -17,8 +17,10 @@ def peterson(knobs) -> Model:
     m.field("flag0", 0, (0, 1))
     m.field("flag1", 0, (0, 1))
     m.field("turn", 0, (0, 1))
-    m.field("cs0", 0, (0, 1), "process 0 is in its critical section")
-    m.field("cs1", 0, (0, 1), "process 1 is in its critical section")
+    # cs0/cs1 are ghost (auxiliary) variables: they record where a process is for the invariant to
+    # read, the algorithm itself never reads them
+    m.field("cs0", 0, (0, 1), "process 0 is in its critical section", ghost=True)
+    m.field("cs1", 0, (0, 1), "process 1 is in its critical section", ghost=True)
     for me in (0, 1):
         other = 1 - me
         flag, oflag, cs = f"flag{me}", f"flag{other}", f"cs{me}"
@@ -61,6 +63,9 @@ def philosophers(knobs) -> Model:
                effect=lambda s: {"eating": s.eating - 1}, reads=["eating"], writes=["eating"])
     m.invariant("neighbours_never_eat_together", lambda s: s.eating <= n // 2, ["eating"],
                 "at most floor(n/2) philosophers eat at once")
+    m.final("everyone_done_eating", lambda s: s.eating == 0, ["eating"],
+            "once every philosopher has put the forks down, nobody is eating: each meal that began "
+            "(both forks taken) ended")
     return m
 
 @builder(Knob("counter.threads", 3, "threads, each incrementing its own counter", domain=tuple(range(1, 7))),
@@ -80,6 +85,9 @@ def counters(knobs) -> Model:
     # spelled out rather than a loop over getattr: this model is the explorer's benchmark
     bounded = eval("lambda s: " + " and ".join(f"s.c{i} <= {k}" for i in range(n)))
     m.invariant("bounded", bounded, [f"c{i}" for i in range(n)], "no counter exceeds K")
+    m.final("every_increment_counted", eval("lambda s: " + " and ".join(f"s.c{i} == {k}" for i in range(n))),
+            [f"c{i}" for i in range(n)], "when every thread has finished each counter is K: no increment "
+            "is lost")
     # the threads are the same code on their own counters (the invariant reads all of them)
     if n > 1:
         m.symmetric([f"t{i}" for i in range(n)], [tuple(f"c{i}" for i in range(n))])
