@@ -557,3 +557,48 @@ def final_write_protect_seq_closed(mm: MM) -> None:
     mm.m.final("write_protect_seq_closed", lambda s: getattr(s, seq) % 2 == 0, [seq],
                "once every task is done mm->write_protect_seq is even: each raw_write_seqcount_begin() "
                "in copy_page_range() was closed by its raw_write_seqcount_end()")
+
+
+def inv_cleared_pte_stays_none_under_ptl(mm: MM, owner: int, pteval: str, who: str) -> None:
+    """try_to_unmap_one() clears the PTE (ptep_get_and_clear / get_and_clear_ptes into `pteval`) and
+    then, still under the PTL, either restores it (set_ptes(pteval): no re-check of what is there) or
+    drops the folio: the PTL is what keeps every other PTE writer (a fault's set_pte_at(), GUP's
+    faultin) out of that window. `owner`: the lock value of the unmapping thread, `pteval` its local."""
+    def ok(s):
+        if getattr(s, mm.ptl) != owner or not getattr(s, pteval).present:
+            return True
+        p = getattr(s, mm.pte)
+        return p.kind == "none" or p == getattr(s, pteval)      # cleared, or its own restore
+
+    mm.m.invariant("cleared_pte_stays_none_under_ptl", ok, [mm.ptl, pteval, mm.pte],
+                   f"while {who} holds the PTL after clearing the PTE (try_to_unmap_one: pteval = "
+                   "ptep_get_and_clear()), nothing but its own set_ptes(pteval) restore fills the slot: "
+                   "its restore-or-discard decision is about a PTE only it can write")
+
+
+def inv_batched_pte_change_has_flush_pending(mm: MM, pending: str, batched: str, who: str) -> None:
+    """inc_tlb_flush_pending(mm) comes before the PTE changes it covers (include/linux/mm_types.h:
+    "the increment is visible if the PTE modification is visible"): while an mmu_gather holds a
+    changed PTE whose TLB entry is not yet flushed (`batched`), mm->tlb_flush_pending counts it, so
+    mm_tlb_flush_pending()/mm_tlb_flush_nested() readers that see the PTE change see the flush owed."""
+    def ok(s):
+        return not getattr(s, batched) or getattr(s, pending) >= 1
+
+    mm.m.invariant("batched_pte_change_has_flush_pending", ok, [pending, batched],
+                   f"while {who}'s mmu_gather holds a changed PTE not yet flushed, mm->tlb_flush_pending "
+                   "is raised (tlb_gather_mmu() -> inc_tlb_flush_pending() before the PTE change; "
+                   "dec_tlb_flush_pending() after the flush)")
+
+
+def inv_unmapped_until_refault(mm: MM, unmapped: str) -> None:
+    """After madvise(MADV_DONTNEED)'s zap_pte_range() or reclaim's try_to_unmap_one() took the page
+    out of the address (`unmapped`, a ghost the unmapping steps set and a fault that maps the page
+    again clears), the address has no present PTE: none, or PTE_MARKER_UFFD_WP in a uffd-wp VMA. The
+    page (and the uffd-wp protection the marker carries) comes back only through a fault."""
+    def ok(s):
+        return not getattr(s, unmapped) or not getattr(s, mm.pte).present
+
+    mm.m.invariant("unmapped_until_refault", ok, [unmapped, mm.pte],
+                   "after zap_pte_range() (MADV_DONTNEED) or try_to_unmap_one() unmapped the page, the PTE "
+                   "is none or a PTE marker until a fault maps the page again: folio_mapped() is false for "
+                   "this address, as shrink_folio_list() requires before writing the folio out")

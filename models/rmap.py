@@ -159,7 +159,7 @@ def emit_try_to_unmap_one(ctx: Ctx, k: Kernel | MarkerKernel, page: str | None, 
                           done: str | None = None, cont: str | None = None, kf: KernelII | None = None,
                           deferred_flush: bool = False, lazyfree=None, tlb_flush: ArchHook | None = None,
                           folio_locked: bool = False, tlb_batch: TlbUnmapBatch | None = None,
-                          file: bool = False) -> None:
+                          file: bool = False, unmapped: str | None = None) -> None:
     """mm/rmap.c:try_to_unmap_one() of the anonymous folio in local `page` from the PTE of `ctx.mm`:
     the swap path (swap_duplicate(), the pin check, the swap PTE) and, with `lazyfree` (a
     vmscan.Lazyfree), the MADV_FREE page check of a folio without PG_swapbacked.
@@ -176,10 +176,13 @@ def emit_try_to_unmap_one(ctx: Ctx, k: Kernel | MarkerKernel, page: str | None, 
     `file`: the folio is a shmem (file) folio and `k` a MarkerKernel: the one step `try_to_unmap_one`
     clears the PTE, leaves PTE_MARKER_UFFD_WP when the VMA tracks uffd-wp
     (pte_install_uffd_wp_if_needed(), `k.install_uffd_wp_marker`) and removes the rmap; `page` is
-    None (the folio the PTE maps), the thread ends (shmem_writepage() is not modelled further)."""
+    None (the folio the PTE maps), the thread ends (shmem_writepage() is not modelled further);
+    `unmapped` (a ghost, file branch only) is set True when the step has run."""
+    if unmapped is not None and not file:
+        raise ModelError("try_to_unmap_one: the `unmapped` ghost is for the file branch")
     _emit_unmap(ctx, k, page, kind="file" if file else "swap", fail=fail, done=done, cont=cont, kf=kf,
                 deferred_flush=deferred_flush, lazyfree=lazyfree, tlb_flush=tlb_flush,
-                folio_locked=folio_locked, tlb_batch=tlb_batch)
+                folio_locked=folio_locked, tlb_batch=tlb_batch, unmapped=unmapped)
 
 
 def emit_try_to_migrate_one(ctx: Ctx, k: Kernel, kf: KernelII | None, page: str, *, fail: str = DONE,
@@ -198,7 +201,8 @@ def emit_try_to_migrate_one(ctx: Ctx, k: Kernel, kf: KernelII | None, page: str,
 def _emit_unmap(ctx: Ctx, k: Kernel, page: str, *, kind: str, fail: str, done: str | None = None,
                 cont: str | None = None, kf: KernelII | None = None, deferred_flush: bool = False,
                 lazyfree=None, tlb_flush: ArchHook | None = None, folio_locked: bool = False,
-                tlb_batch: TlbUnmapBatch | None = None, mte: MTE | None = None) -> None:
+                tlb_batch: TlbUnmapBatch | None = None, mte: MTE | None = None,
+                unmapped: str | None = None) -> None:
     """The walk both unmappers share, A1-A4 under the PTL (steps `unmap.*` / `mig.*`); the file
     folio's branch (kind "file") and the MTE scenarios' migration (`mte`) are one step each."""
     mm = ctx.mm
@@ -211,7 +215,7 @@ def _emit_unmap(ctx: Ctx, k: Kernel, page: str, *, kind: str, fail: str, done: s
         mm.put_folio(s, d, fid)                                 # folio_put(): the mapping's reference
 
     if kind == "file":
-        _emit_unmap_file(ctx, k, remove_rmap, done=cont or done or DONE)
+        _emit_unmap_file(ctx, k, remove_rmap, done=cont or done or DONE, unmapped=unmapped)
         return
     if mte is not None:
         if kind != "migrate" or kf is not None or mm.nr > 1:
@@ -556,13 +560,15 @@ def _emit_migrate_one_step(ctx: Ctx, mte: MTE, page: str, remove_rmap) -> None:
              reads=[mm.pte, mm.ptl] + mm.ff("ref", "map"), writes=[page, mm.pte, mte.pte_tagged] + mm.ff("ref", "map"))
 
 
-def _emit_unmap_file(ctx: Ctx, k: MarkerKernel, remove_rmap, *, done: str) -> None:
+def _emit_unmap_file(ctx: Ctx, k: MarkerKernel, remove_rmap, *, done: str, unmapped: str | None = None) -> None:
     """try_to_unmap_one() of a file folio, from shrink_folio_list() on the shmem folio."""
     mm = ctx.mm
 
     def unmap(s):
         pte = getattr(s, mm.pte)
         d = {GOTO: done}
+        if unmapped:
+            d[unmapped] = True
         if pte.present:
             d[mm.pte] = pte_install_uffd_wp_if_needed(k, pte)            # ptep_clear_flush(); pte_install_uffd_wp_...
             remove_rmap(s, d, pte.folio)
@@ -578,4 +584,4 @@ def _emit_unmap_file(ctx: Ctx, k: MarkerKernel, remove_rmap, *, done: str) -> No
              + "page_remove_rmap() [then shmem_writepage() moves the data to swap]",
              guard=lambda s: getattr(s, mm.ptl) == FREE, effect=unmap,
              reads=[mm.pte, mm.ptl] + mm.ff("ref", "map", "swapcache"),
-             writes=[mm.pte] + mm.all_folio(), branches=[done])
+             writes=[mm.pte] + mm.all_folio() + ([unmapped] if unmapped else []), branches=[done])

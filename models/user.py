@@ -245,9 +245,11 @@ def emit_marker_load(ctx: Ctx, mm: MM, pte_field: str, result: str, *, label: st
              effect=load, reads=reads, writes=[result], branches=[cont])
 
 
-def emit_uffd_wp_store(ctx: Ctx, mm: MM, stored: str, result: str, page_cache: str) -> None:
+def emit_uffd_wp_store(ctx: Ctx, mm: MM, stored: str, result: str, page_cache: str,
+                       unmapped: str | None = None) -> None:
     """The protected task stores to the address, faulting as the kernel makes it.
-    `page_cache`: the folio the shmem file holds at this index (what do_fault() maps)."""
+    `page_cache`: the folio the shmem file holds at this index (what do_fault() maps); `unmapped`
+    (a ghost: the page was unmapped from the address) is cleared when the fault maps it again."""
 
     def store(s):
         pte = getattr(s, mm.pte)
@@ -261,6 +263,8 @@ def emit_uffd_wp_store(ctx: Ctx, mm: MM, stored: str, result: str, page_cache: s
         d = {GOTO: "store"}                                # the store is retried after the fault
         mm.get_folio(s, d, fid)
         mm.fset(d, fid, map=getattr(s, mm.f["map"][fid]) + 1)
+        if unmapped:
+            d[unmapped] = False
         if pte.kind == "marker" and pte.uffd_wp:
             d[mm.pte] = pte_present(fid, uffd_wp=True)     # do_set_pte: pte_mkuffd_wp(pte_wrprotect())
         else:
@@ -272,4 +276,5 @@ def emit_uffd_wp_store(ctx: Ctx, mm: MM, stored: str, result: str, page_cache: s
              "do_fault() -> do_set_pte(pte_mkuffd_wp(pte_wrprotect())); none -> do_shared_fault()]",
              guard=lambda s: getattr(s, mm.ptl) == FREE, effect=store,
              reads=[mm.pte, mm.ptl, page_cache] + mm.ff("ref", "map"),
-             writes=[mm.pte, stored, result] + mm.ff("ref", "map"), branches=[DONE, "store"])
+             writes=[mm.pte, stored, result] + mm.ff("ref", "map") + ([unmapped] if unmapped else []),
+             branches=[DONE, "store"])

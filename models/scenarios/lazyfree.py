@@ -20,7 +20,8 @@ from pteverify.model import Knob, Model, builder
 
 from ..fork import emit_dup_mmap
 from ..gup import emit_dio_read
-from ..invariants import (final_dropped_under_pressure, final_last_store_visible, final_load_read,
+from ..invariants import (inv_batched_pte_change_has_flush_pending, inv_cleared_pte_stays_none_under_ptl,
+    final_dropped_under_pressure, final_last_store_visible, final_load_read,
     final_dma_visible, final_nothing_leaked, inv_clean_lazyfree_not_swapbacked,
     inv_droppable_never_swapbacked, inv_droppable_never_swapped, inv_gup_page_is_mapped_page,
     inv_read_sees_last_write_or_zero, inv_referenced_folio_not_discarded, inv_write_after_madv_free_kept)
@@ -333,6 +334,10 @@ def lazyfree_redirty(knobs) -> Model:
 
     inv_write_after_madv_free_kept(mm, done)
     inv_clean_lazyfree_not_swapbacked(mm, lazy)
+    inv_cleared_pte_stays_none_under_ptl(mm, reclaim.owner, reclaim.vars["pteval"], "reclaim")
+    if lz.nested_flush and not lz.seeded_no_flush:
+        inv_batched_pte_change_has_flush_pending(mm, lzm.flush_pending, user.vars["tlb_batched"],
+                                                 "madvise(MADV_FREE)")
     m.eventually_finishes("user_finishes", "user", "madvise() returns and the store ends: a fault maps "
                           "the page and the retried store goes through")
     final_nothing_leaked(mm)

@@ -28,7 +28,7 @@ from ..arm64_mteswap import (MTE, final_tag_checked_loads, inv_no_freed_tag_stor
 from ..invariants import (final_nothing_leaked, final_shmem_nothing_leaked, final_swapoff_leaves_no_swap_reference,
                           final_no_zram_double_copy, inv_shmem_mapped_in_page_cache,
     inv_madvise_free_discards_error, inv_marker_not_swap_entry,
-    inv_no_data_after_swapin_error, inv_uffd_wp_marker_in_uffd_wp_vma, inv_uffd_wp_write_traps)
+    inv_no_data_after_swapin_error, inv_uffd_wp_marker_in_uffd_wp_vma, inv_uffd_wp_write_traps, inv_unmapped_until_refault)
 from ..madvise import emit_madvise_free
 from ..memory import emit_fork, emit_zap
 from ..migrate import emit_migrate_pages
@@ -313,17 +313,20 @@ def uffd_wp_marker(knobs) -> Model:
     stored = mm.ghost("stored_while_protected", False,
                       "a store completed while UFFDIO_WRITEPROTECT is in force (never resolved here)")
     result = mm.ghost("writer_result", "-", "how the writer's store ended")
+    unmapped = mm.ghost("unmapped", False, "the last change of the PTE took the page out of the address "
+                        "(a zap or try_to_unmap_one()), no fault has mapped it again since")
 
     madvise = mm.thread("madvise", "madvise(MADV_DONTNEED) over the address")
-    emit_zap(madvise, marker=k, label="zap_pte_range")
+    emit_zap(madvise, ghost=unmapped, marker=k, label="zap_pte_range")
     reclaim = mm.thread("reclaim", "kswapd reclaims the shmem folio")
-    emit_try_to_unmap_one(reclaim, k, None, file=True)
+    emit_try_to_unmap_one(reclaim, k, None, file=True, unmapped=unmapped)
     fork = mm.thread("fork", "the process forks" + (" (UFFD_FEATURE_EVENT_FORK)" if fork_event else ""))
     emit_fork(fork, None, None, mm, None, marker=k, child_pte=child_pte, dst_uffd_wp=fork_event, forked=forked)
     writer = mm.thread("writer", "the protected process stores to the address")
-    emit_uffd_wp_store(writer, mm, stored, result, cache)
+    emit_uffd_wp_store(writer, mm, stored, result, cache, unmapped=unmapped)
 
     inv_uffd_wp_write_traps(m, stored)
+    inv_unmapped_until_refault(mm, unmapped)
     inv_uffd_wp_marker_in_uffd_wp_vma(m, child_pte, fork_event)
     if fork_event:
         # vma_needs_copy(): userfaultfd_wp(dst_vma) -> copy the PTEs; copy_present_pte() keeps the
