@@ -222,7 +222,7 @@ def test_cli_json_on_small_scenarios():
 
 
 def test_cli_min_score_and_usage():
-    p = subprocess.run([sys.executable, "-m", "pteverify", "mutate", "uffd-wp-marker", "--min-score", "100",
+    p = subprocess.run([sys.executable, "-m", "pteverify", "mutate", "lazyfree-gup", "--min-score", "100",
                         "-j", "1"], capture_output=True, text=True)
     assert p.returncode == 1 and "below --min-score" in p.stdout
     p = subprocess.run([sys.executable, "-m", "pteverify", "mutate"], capture_output=True, text=True)
