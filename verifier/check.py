@@ -437,7 +437,6 @@ def run_jobs(jobs: list[Job], n_jobs: int = 1, progress=None, executor: str = "l
         # change. (Batching several jobs per task saved the parent some CPU but lengthened the
         # tail: measured slower end to end.)
         heaviest = sorted(range(len(jobs)), key=lambda i: -jobs[i].weight)
-        _warm(jobs)
         with ProcessPoolExecutor(max_workers=n_jobs) as pool:
             futures = {pool.submit(run_job, jobs[i]): i for i in heaviest}
             done = 0
@@ -449,20 +448,6 @@ def run_jobs(jobs: list[Job], n_jobs: int = 1, progress=None, executor: str = "l
                 if progress:
                     progress(done, len(jobs), jobs[i])
     return [r for rs in results for r in rs]
-
-
-def _warm(jobs: list[Job]) -> None:
-    """Before the pool forks its workers: load what every worker would otherwise load again for
-    itself (the engine's modules, each scenario file parsed and validated, each model's module
-    imported), so the forked workers inherit it. Anything that fails here is left for the job to
-    report in its own row."""
-    from . import explore, trace  # noqa: F401
-    from .scenario import get_scenario
-    for path in {j.path for j in jobs if j.kind == "scenario"}:
-        try:
-            get_scenario(path).builder
-        except Exception:            # noqa: BLE001 - the job itself reports it
-            pass
 
 
 def _run_dask(jobs: list[Job], n_jobs: int, progress, scheduler: str | None) -> list[CheckResult]:
