@@ -189,10 +189,7 @@ def emit_madvise_pageout(ctx: Ctx, k: Kernel, *, ref: str, cont: str = DONE) -> 
     page = ctx.local("page", NO_FOLIO, "the folio reclaim isolated")
 
     def isolate(s):
-        fid = getattr(s, mm.pte).folio
-        d = {page: fid}
-        mm.get_folio(s, d, fid)
-        return d
+        return mm.isolate_mapped(s, page)
 
     ctx.step("isolate", ref, guard=lambda s: getattr(s, mm.pte).present and getattr(s, mm.pte).folio != ZERO,
              effect=isolate, reads=[mm.pte] + mm.ff("ref"), writes=[page] + mm.ff("ref"))

@@ -34,10 +34,7 @@ def emit_migrate_pages(ctx: Ctx, k: Kernel, kf: KernelII | None, procs: list[MM]
         dst = ctx.local("dst", NO_FOLIO, "the folio migration copied to (dst), or src after a failure")
 
         def isolate(s):
-            fid = getattr(s, mm.pte).folio
-            d = {page: fid}
-            mm.get_folio(s, d, fid)
-            return d
+            return mm.isolate_mapped(s, page)
 
         ctx.step("mig.isolate", "mm/migrate.c:migrate_pages <- isolate_lru_page(): folio_try_get() "
                  "[the folio mapped at the address]; folio_lock()",

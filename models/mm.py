@@ -584,6 +584,14 @@ class MM:
     def get_folio(self, s, d: dict, fid: str, n: int = 1) -> None:
         self.fset(d, fid, ref=self.fv(s, d, "ref", fid) + n)
 
+    def isolate_mapped(self, s, local: str) -> dict:
+        """folio_try_get() on the folio mapped at the address (migration's and reclaim's isolation):
+        the folio into the thread's `local`, one reference more."""
+        fid = getattr(s, self.pte).folio
+        d = {local: fid}
+        self.get_folio(s, d, fid)
+        return d
+
     def put_folio(self, s, d: dict, fid: str, n: int = 1) -> None:
         """folio_put(): drop `n` references; the last one frees the folio."""
         ref = self.fv(s, d, "ref", fid) - n

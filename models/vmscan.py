@@ -187,10 +187,7 @@ def emit_shrink_page_list(ctx: Ctx, k: Kernel, *, isolate: bool = True,
             pass                                       # the caller's step (MADV_PAGEOUT)
         elif lru == "pte":
             def isolate(s):
-                fid = getattr(s, mm.pte).folio
-                d = {page: fid}
-                mm.get_folio(s, d, fid)
-                return d
+                return mm.isolate_mapped(s, page)
 
             ctx.step("isolate", "mm/vmscan.c:isolate_lru_pages: folio_try_get(); "
                      "folio_test_clear_lru() [the folio mapped at the address]",
