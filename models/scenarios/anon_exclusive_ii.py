@@ -25,7 +25,6 @@ from pteverify.model import DONE, FREE, GOTO, Knob, KnobError, Model, builder
 from ..fork import emit_child_start
 from ..gup import emit_gup, emit_gup_fast, emit_gup_release
 from ..memory import emit_fault_handlers, emit_fork, emit_zap, use_mapcount_reuse, wait_on_migration_entries
-from .. import invariants
 from ..migrate import emit_migrate_pages
 from ..mm import (MM, NO_FOLIO, ORIGINAL, child_thread, child_view, holds_write, Kernel, KernelII,
     pte_present, pte_swap)
@@ -34,7 +33,7 @@ from .anon_exclusive import K_ANON_EXCLUSIVE, K_MAP_WRITABLE, K_SWAP_TABLE, KERN
 from ..user import emit_access
 from ..vmscan import emit_shrink_page_list
 from ..invariants import (final_nothing_leaked, final_store_lands, final_write_protect_seq_closed,
-    progress_every_thread_finishes)
+    inv_swap_pte_page_not_exclusive, progress_every_thread_finishes)
 
 
 ARCHES = {"x86-64": (True, True), "arm64": (False, False), "ipi-weak": (True, False)}
@@ -207,10 +206,6 @@ def inv_pinned_mapped_page_is_exclusive(m: Model, procs: list[MM], pins: list[st
                 "not marked exclusive anymore\", 6c287605fd56)")
 
 
-def inv_swap_pte_page_not_exclusive(m: Model, procs: list[MM]) -> None:
-    invariants.inv_swap_pte_page_not_exclusive(procs[0], procs)
-
-
 def inv_exclusive_page_mapped_once(m: Model, mm: MM) -> None:
     """PG_anon_exclusive means "mapped by exactly one process": a small exclusive folio is never
     mapped twice."""
@@ -325,7 +320,7 @@ def gup_fast_vs_unmap(knobs) -> Model:
 
     inv_pinned_page_is_exclusive(m, mm, held)
     inv_pinned_mapped_page_is_exclusive(m, [mm], [held])
-    inv_swap_pte_page_not_exclusive(m, [mm])
+    inv_swap_pte_page_not_exclusive(mm)
     final_nothing_leaked(mm, holders=(held, isolated))
     progress_every_thread_finishes(m)
     return m
@@ -487,7 +482,7 @@ def fork_swap_entry(knobs) -> Model:
              "[not followed: the store is lost]", effect=lambda s: {GOTO: DONE}, branches=[DONE])
 
     if k.anon_exclusive:
-        inv_swap_pte_page_not_exclusive(m, [mm, child])
+        inv_swap_pte_page_not_exclusive(mm, [mm, child])
         inv_writable_pte_maps_exclusive_page(m, [mm, child])
         inv_exclusive_page_mapped_once(m, mm)
     inv_cow_isolation(m, [(mm, "parent", []), (child, "child", [])])

@@ -132,18 +132,23 @@ def swapoff_vs_dontneed(knobs) -> Model:
     return m
 
 
+def _tlb_cached_page(m: Model, k):
+    """Page A mapped writable, dirty and exclusive, with a swap slot free for it; the CPU that stored
+    to it before still caches the dirty, writable translation in its TLB."""
+    mm = MM(m, folios=("A", "B"))
+    mm.add_pte(pte_present("A", write=True, dirty=True))
+    mm.add_folios(A=_mapped_exclusive(k))
+    mm.add_swap_slot()
+    return mm, LazyMM(mm, Lazy(tlb=True), tlb_init="A:dirty")
+
+
 @builder(K_TLB_BATCH, K_SWAP_TABLE, K_MAP_WRITABLE)
 def reclaim_deferred_flush(knobs) -> Model:
     """Reclaim unmaps with a deferred TLB flush while another CPU caches a writable translation."""
     k = _kernel(knobs, synchronous_io=False)
     m = Model("reclaim-deferred-flush", "no store through a stale TLB entry is lost after reclaim deferred "
               "its flush", knobs)
-    mm = MM(m, folios=("A", "B"))
-    mm.add_pte(pte_present("A", write=True, dirty=True))
-    mm.add_folios(A=_mapped_exclusive(k))
-    mm.add_swap_slot()
-    # the writer's CPU stored to the page before: its TLB caches the dirty, writable translation
-    lzm = LazyMM(mm, Lazy(tlb=True), tlb_init="A:dirty")
+    mm, lzm = _tlb_cached_page(m, k)
     cpu_done = mm.ghost("cpu_stored", False, "the writer's store completed")
 
     reclaim = mm.thread("reclaim", "kswapd: shrink_folio_list() with TTU_BATCH_FLUSH on the page")
@@ -174,11 +179,7 @@ def dontneed_deferred_flush(knobs) -> Model:
     k = _kernel(knobs, synchronous_io=False)
     m = Model("dontneed-deferred-flush", "MADV_DONTNEED flushes the TLB flush reclaim deferred: the next store "
               "faults in a new page", knobs)
-    mm = MM(m, folios=("A", "B"))
-    mm.add_pte(pte_present("A", write=True, dirty=True))
-    mm.add_folios(A=_mapped_exclusive(k))
-    mm.add_swap_slot()
-    lzm = LazyMM(mm, Lazy(tlb=True), tlb_init="A:dirty")
+    mm, lzm = _tlb_cached_page(m, k)
     last = mm.ghost("last_written", ORIGINAL, "the content the last completed store left in the page")
     batched = mm_tlb_flush_batched(mm)
 

@@ -345,6 +345,20 @@ def inv_load_sees_data(m: Model, seen: list[str]) -> None:
                 "a load from the range returns the data that was swapped out")
 
 
+def inv_large_swapin_warnings(m: Model, mm: MM) -> None:
+    """The ghosts do_swap_page()'s large path sets, as invariants (where that path was emitted)."""
+    if "do_swap_page_warned" in mm.ghosts:
+        warned = mm.ghosts["do_swap_page_warned"]
+        m.invariant("do_swap_page_no_warning", lambda s: getattr(s, warned) == "-", [warned],
+                    "no assertion of do_swap_page()'s large path fires: check_swap_exclusive() "
+                    "(VM_WARN_ON_ONCE(__swap_count(entry) != 1) for an exclusive range under the PTL)")
+    if "swap_put_of_free_slot" in mm.ghosts:
+        bad = mm.ghosts["swap_put_of_free_slot"]
+        m.invariant("swap_count_never_underflows", lambda s: not getattr(s, bad), [bad],
+                    "no swap count is dropped below zero: folio_put_swap() only puts slots the mapping "
+                    "holds (swap_entries_put_map(): \"bad swap count\")")
+
+
 @builder(K_NR, K_MTHP, K_RECHECK)
 def large_swapin_range(knobs) -> Model:
     """mTHP swap-in of a range (a load of its first subpage) vs MADV_DONTNEED of its last subpage and a
@@ -379,16 +393,7 @@ def large_swapin_range(knobs) -> Model:
     m.invariant("no_sigbus", lambda s: all(getattr(s, r) != "SIGBUS" for r in results), results,
                 "no load from the range ends in SIGBUS: the swapped-out data is readable (do_swap_page() "
                 "returns VM_FAULT_SIGBUS only for a failed read or an error entry)")
-    if "do_swap_page_warned" in mm.ghosts:
-        warned = mm.ghosts["do_swap_page_warned"]
-        m.invariant("do_swap_page_no_warning", lambda s: getattr(s, warned) == "-", [warned],
-                    "no assertion of do_swap_page()'s large path fires: check_swap_exclusive() "
-                    "(VM_WARN_ON_ONCE(__swap_count(entry) != 1) for an exclusive range under the PTL)")
-    if "swap_put_of_free_slot" in mm.ghosts:
-        bad = mm.ghosts["swap_put_of_free_slot"]
-        m.invariant("swap_count_never_underflows", lambda s: not getattr(s, bad), [bad],
-                    "no swap count is dropped below zero: folio_put_swap() only puts slots the mapping "
-                    "holds (swap_entries_put_map(): \"bad swap count\")")
+    inv_large_swapin_warnings(m, mm)
     inv_writable_ptes_map_exclusive_pages(m, [mm])
     final_nothing_leaked(mm, ptes=mm.ptes)
     return m
@@ -490,14 +495,7 @@ def large_swapin_zswap(knobs) -> Model:
     m.invariant("remove_mapping_on_swapcache_folio", lambda s: not getattr(s, bug), [bug],
                 "swap_writeback_dropbehind_folio() calls remove_mapping_set_shadow() only on a swap cache "
                 "folio")
-    if "do_swap_page_warned" in mm.ghosts:
-        warned = mm.ghosts["do_swap_page_warned"]
-        m.invariant("do_swap_page_no_warning", lambda s: getattr(s, warned) == "-", [warned],
-                    "no assertion of do_swap_page()'s large path fires (check_swap_exclusive())")
-    if "swap_put_of_free_slot" in mm.ghosts:
-        bad = mm.ghosts["swap_put_of_free_slot"]
-        m.invariant("swap_count_never_underflows", lambda s: not getattr(s, bad), [bad],
-                    "folio_put_swap() only puts slots the mapping holds")
+    inv_large_swapin_warnings(m, mm)
     inv_writable_ptes_map_exclusive_pages(m, [mm])
     final_nothing_leaked(mm, ptes=mm.ptes)
     final_zswap_entries_freed(m, mm, zs)
@@ -590,14 +588,7 @@ def mte_large_folio(knobs) -> Model:
     results = [fault.vars["result"], other.vars["result"]]
     m.invariant("no_sigbus", lambda s: all(getattr(s, r) != "SIGBUS" for r in results), results,
                 "no tag-checked load from the range ends in SIGBUS")
-    if "do_swap_page_warned" in mm.ghosts:
-        warned = mm.ghosts["do_swap_page_warned"]
-        m.invariant("do_swap_page_no_warning", lambda s: getattr(s, warned) == "-", [warned],
-                    "no assertion of do_swap_page()'s large path fires (check_swap_exclusive())")
-    if "swap_put_of_free_slot" in mm.ghosts:
-        bad = mm.ghosts["swap_put_of_free_slot"]
-        m.invariant("swap_count_never_underflows", lambda s: not getattr(s, bad), [bad],
-                    "folio_put_swap() only puts slots the mapping holds")
+    inv_large_swapin_warnings(m, mm)
     inv_writable_ptes_map_exclusive_pages(m, [mm])
     seen0, seen_j = fault.vars["tags_seen"], other.vars["tags_seen"]
     m.final("tag_checked_load_checked", lambda s: getattr(s, seen0) != NO_TAGS, [seen0],

@@ -30,7 +30,7 @@ from pteverify.model import Knob, Model, builder
 from pteverify.model import DONE
 
 from ..invariants import (final_address_reads, final_nothing_leaked, final_store_after_dontneed_on_zero_page,
-                          final_writeback_ends, inv_no_lost_write,
+                          final_writeback_ends, inv_no_lost_write, inv_swap_pte_page_not_exclusive,
                           inv_writable_pte_maps_exclusive_page, progress_every_thread_finishes)
 from ..memory import emit_fault_handlers, emit_zap
 from ..mm import (MM, NO_FOLIO, NO_MEMCG, ORIGINAL, SWAPIN_CHARGE_FORMS, Kernel, KernelII, Lazy, LazyMM,
@@ -48,7 +48,6 @@ from ..userfaultfd import MOVE_PRESENT_FORMS, MOVE_SWAP_FORMS, emit_move_present
 from ..madvise import emit_madvise_pageout
 from .anon_exclusive import K_MAP_WRITABLE, K_PREPARE, K_SWAP_TABLE, K_SYNC, _exclusive_invariants, _kernel
 from .anon_exclusive_ii import ARCHES, K_ARCH as K_GUP_ARCH
-from .anon_exclusive_ii import inv_swap_pte_page_not_exclusive as inv_swap_pte_page_not_exclusive_in
 
 K_EXTEND_TABLE = Knob("swap.extend_table", "recheck",
                       "the extend table across swap_dup_entries_cluster()'s ci->lock drop: leaky (linux-mm "
@@ -156,7 +155,7 @@ def uffd_move_swapcache(knobs) -> Model:
                 "page_pgoff(folio, page) == linear_page_index(vma, address) and the VMA's anon_vma (the "
                 "BUG_ON of c50f8e6053b0, the rss-counter corruption of 0ea148a79919)")
     inv_writable_pte_maps_exclusive_page(src)
-    inv_swap_pte_page_not_exclusive_in(m, [src, dst])
+    inv_swap_pte_page_not_exclusive(src, [src, dst])
     result = "mover_move_result"
     m.final("move_enoent_only_for_a_hole",
             lambda s: getattr(s, result) != "-ENOENT" or getattr(s, src.pte).kind == "none",
