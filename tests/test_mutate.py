@@ -443,12 +443,14 @@ def test_checks_of_the_fork_and_migration_scenarios_kill_their_mutants():
     running before wake_up_new_task() (its store lands in a new zeroed page), do_wp_page()'s reuse
     without the PTL against fork's share and write-protect (the soft-dirty-cleared start),
     remove_migration_pte() without the PTL between fork's read of the writable entry and
-    copy_nonpresent_pte()'s write of the readable one, and a fork that copies no entry to the child."""
+    copy_nonpresent_pte()'s write of the readable one, a fork that copies no entry to the child,
+    and a migration that can never succeed (the move before the migration entry: page_migrated unreached)."""
     want = [
         ("migration-exclusive", "migrate.mig.share:swap-next", "exclusive_page_mapped_once"),
         ("gup-fast-vs-migrate-fork", "fork.fork.done:skip-effect", "write_protect_seq_closed"),
         ("gup-fast-vs-migrate-fork", "migrate.mig.remove0:drop-guard", "exclusive_page_mapped_once"),
         ("gup-fast-vs-migrate-fork", "fork.fork.copy_entry:skip-effect", "child_inherits_the_page"),
+        ("gup-fast-vs-migrate-fork", "migrate.mig.set:swap-next", "outcome page_migrated never reached"),
         ("fork-swap-entry", "parent.fork.wp_seq_begin:swap-next", "write_protect_seq_closed"),
         ("fork-swap-entry", "child.child.start:drop-guard", "child_store_lands"),
         ("fork-swap-entry", "child.child.start:swap-next", "child_store_lands"),

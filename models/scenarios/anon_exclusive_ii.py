@@ -229,6 +229,19 @@ def final_child_inherits_the_page(m: Model, child: MM) -> None:
             "of the parent's; an address left empty would fault in a zeroed page)")
 
 
+def reachable_page_migrated(m: Model, mm: MM, why: str) -> None:
+    """A reachable outcome: migration can succeed. `why` says why only a successful migration leaves
+    the process's address mapped by another folio than the original A in this scenario."""
+    def migrated(s):
+        pte = getattr(s, mm.pte)
+        return pte.present and pte.folio != "A"
+
+    m.reachable("page_migrated", migrated, [mm.pte],
+                "in some run the page is migrated: once no other reference is left, "
+                "folio_migrate_mapping() freezes the refcount and moves the folio, and "
+                "remove_migration_pte() maps the new one (" + why + ")")
+
+
 def inv_pinned_page_is_exclusive(m: Model, mm: MM, held: str) -> None:
     def ok(s):
         fid = getattr(s, held)
@@ -350,6 +363,7 @@ def gup_fast_vs_migrate_fork(knobs) -> Model:
     if kf.write_protect_seq:
         final_write_protect_seq_closed(mm)
     final_child_inherits_the_page(m, child)
+    reachable_page_migrated(m, mm, "the parent never stores here: nothing else replaces A in its PTE")
     progress_every_thread_finishes(m)
     return m
 
@@ -548,6 +562,9 @@ def migration_exclusive(knobs) -> Model:
         final_write_protect_seq_closed(mm)
     if fork:
         final_child_inherits_the_page(m, child)
+    if not fork:
+        reachable_page_migrated(m, mm, "without fork() the store reuses the exclusive page (do_wp_page()), "
+                                "so only migration replaces A")
 
     def writable_only_if_vm_write(s):
         pte = getattr(s, mm.pte)
