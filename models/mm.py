@@ -21,7 +21,12 @@ are about what that PTE, the folios behind it and the swap slot do while several
   and its content. Content is the set of writes that reached the page ("old+dma+cpu"), so a lost write
   is visible; "garbage" is what a folio whose swap read failed holds;
 * one **swap slot**: its swap count (swap_map without SWAP_HAS_CACHE), SWAP_HAS_CACHE, the folio the
-  swap cache holds for it, and what the swap device holds;
+  swap cache holds for it, and what the swap device holds; with a range of nr > 1 PTEs, nr contiguous
+  slots (`add_swap_slots`) and large folios (`<folio>_nr`, a PG_anon_exclusive per page), which enter
+  and leave the swap cache at all their slots with nr references (`swap_cache_add` / `swap_cache_del`);
+* a **shmem mapping** (`add_shmem_mapping`, `ShmemMapping`): the page cache of a shmem file at one or
+  two indices, each holding a swap entry (one of the slots) or a folio, and the order of a multi-index
+  entry over two indices;
 * the **page-table lock** (PTL) and the folio locks, first-class locks whose value is the owner.
 
 A free folio has refcount 0 and every flag clear; allocation takes the first free folio of the pool
@@ -507,6 +512,12 @@ class MM:
         swap_cgroup record); nothing when the scenario does not model memcg."""
         return {"memcg": self.v(s, d, source)} if source else {}
 
+    def add_shmem_mapping(self, entries: list[str], order: int = 0) -> "ShmemMapping":
+        """A shmem file's page cache at indices 0..len(entries)-1 (see ShmemMapping); `entries` are
+        their initial values (slot names for swap entries), `order` that of the entry at index 0."""
+        self.shmem = ShmemMapping(self, entries, order)
+        return self.shmem
+
     def ghost(self, name: str, init: Any, doc: str) -> str:
         self.ghosts[name] = self.m.field(name, init, doc=f"(ghost) {doc}", ghost=True)
         return self.ghosts[name]
@@ -635,20 +646,50 @@ class MM:
         """The slots (count, has_cache, cache, data fields) whose swap cache entry is `fid`."""
         return [fs for fs in self.base.slot_f if self.v(s, d, fs[2]) == fid]
 
+    def folio_swap(self, s, d: dict, fid: str) -> str | None:
+        """folio->swap of a folio in the swap cache: the first slot of the range whose cache entry it
+        is (None when it is in none)."""
+        base = self.base
+        for name, fs in zip(base.slots, base.slot_f):
+            if self.v(s, d, fs[2]) == fid:
+                return name
+        return None
+
+    def swap_cache_add(self, s, d: dict, fid: str, k: int = 0, refs: int | None = None) -> None:
+        """The folio enters the swap cache at slots k..k+nr-1 of the range (nr = folio_nr_pages()):
+        each slot's cache entry is the folio (SWAP_HAS_CACHE), the folio is PG_swapcache, and the swap
+        cache holds nr references (swap_cache_add_folio(): folio_ref_add(folio, nr)); `refs`: the
+        folio's references are set to that instead (a folio just allocated for the cache)."""
+        nr = self.fv(s, d, "nr", fid) if "nr" in self.f else 1
+        for count, has_cache, cache, data in self.base.slot_f[k:k + nr]:
+            d[cache] = fid
+            d[has_cache] = True
+        self.fset(d, fid, swapcache=True)
+        if refs is None:
+            self.get_folio(s, d, fid, nr)
+        else:
+            self.fset(d, fid, ref=refs)
+
+    def swap_cache_del(self, s, d: dict, fid: str) -> None:
+        """swap_cache_del_folio(): the folio leaves every slot of the range it occupies and drops the
+        swap cache's reference per slot; a slot left with no swap count is free (swap_range_free():
+        its content goes, the slot-free hooks run)."""
+        slots = self.folio_slots(s, d, fid)
+        self.fset(d, fid, swapcache=False)
+        for count, has_cache, cache, data in slots:
+            d[cache] = NO_FOLIO
+            d[has_cache] = False
+            if self.v(s, d, count) == 0:
+                d[data] = NO_DATA                      # swap_range_free()
+                self.run_slot_free_hooks(s, d, self.base.slot_f.index((count, has_cache, cache, data)))
+        self.put_folio(s, d, fid, len(slots))
+
     def delete_from_swap_cache(self, s, d: dict, fid: str) -> None:
         """delete_from_swap_cache() + put_swap_page(): the folio leaves the swap cache, drops the
         cache reference, and the slot loses SWAP_HAS_CACHE. A large folio (swap_cache_del_folio())
-        leaves every slot it occupies and drops one reference per slot."""
+        leaves every slot it occupies and drops one reference per slot (`swap_cache_del`)."""
         if self.is_large(s, d, fid):
-            slots = self.folio_slots(s, d, fid)
-            self.fset(d, fid, swapcache=False)
-            for count, has_cache, cache, data in slots:
-                d[cache] = NO_FOLIO
-                d[has_cache] = False
-                if self.v(s, d, count) == 0:
-                    d[data] = NO_DATA                  # swap_range_free()
-                    self.run_slot_free_hooks(s, d, self.base.slot_f.index((count, has_cache, cache, data)))
-            self.put_folio(s, d, fid, len(slots))
+            self.swap_cache_del(s, d, fid)
             return
         self.fset(d, fid, swapcache=False)
         d[self.swp_cache] = NO_FOLIO
@@ -806,6 +847,72 @@ class Ctx:
         d[GOTO] = self.mm.v(s, d, self.vars["ret"])
         self.reset(d, *[n for n in self.FAULT_LOCALS if not (keep_clear and n == "clear")])
         return d
+
+
+def pages_data(pages: list[str]) -> str:
+    """The content of a large folio whose pages hold `pages` (page i the i-th): one value when every
+    page holds the same (the anonymous scenarios' large folios), else the pages' contents joined by "|"
+    (a shmem folio covering several file indices)."""
+    return pages[0] if all(p == pages[0] for p in pages) else "|".join(pages)
+
+
+def page_data(data: str, i: int) -> str:
+    """The content of page i of a folio whose content is `data` (see pages_data())."""
+    parts = data.split("|")
+    return parts[i] if len(parts) > 1 else data
+
+
+class ShmemMapping:
+    """mm/shmem.c: a shmem file's page cache (mapping->i_pages, one xarray for folios and swap entries)
+    at the file indices 0..n-1 a scenario models, part of an `MM` whose swap slots back its swap entries
+    and whose folio pool holds its folios (`MM.add_shmem_mapping`).
+
+    * `xa[i]` (field `xa<i>`): what index i holds: a swap entry (xa_is_value(); its value is the name
+      of the MM slot it encodes), a folio (its id) or nothing (NO_FOLIO);
+    * `xa_order` (field, only with two indices): the order of the entry at index 0 (xa_get_order()): 1
+      while one multi-index entry covers indices 0 and 1; its value (the entry of the first slot, or
+      the large folio) is then stored at both indices.
+
+    A swap entry the mapping holds is one swap count of its slot (of every slot of a large entry);
+    the page cache holds folio_nr_pages() references on a folio (shmem_add_to_page_cache():
+    folio_ref_add(folio, nr)). The page of index i is the content of slot i ("p<i>" in
+    shmem-large-swap-entry); a large folio holds its pages' contents (`pages_data`)."""
+
+    def __init__(self, mm: "MM", entries: list[str], order: int = 0):
+        if not 1 <= len(entries) <= 2 or (order and len(entries) != 2):
+            raise ModelError("shmem mapping: one index, or two under an entry of order 0 or 1")
+        self.mm = mm
+        m = mm.m
+        values = (NO_FOLIO,) + tuple(mm.base.slots) + mm.folios
+        self.xa = [m.field(f"xa{i}", e, values, f"the shmem mapping at index {i}: a swap entry "
+                           "(xa_is_value: its slot) or a folio") for i, e in enumerate(entries)]
+        self.xa_order = (m.field("xa_order", order, (0, 1), "the order of the mapping's entry at index 0 "
+                                 "(1: one multi-index entry covers indices 0 and 1)")
+                         if len(entries) == 2 else None)
+
+    def fields(self) -> list[str]:
+        return ([self.xa_order] if self.xa_order else []) + self.xa
+
+    def order(self, s) -> int:
+        return getattr(s, self.xa_order) if self.xa_order else 0
+
+    def referenced(self, s, k: int) -> bool:
+        """Does the mapping hold slot k's swap entry (its own order-0 entry, or the large entry over
+        both indices)?"""
+        slots = self.mm.base.slots
+        if self.order(s):
+            return getattr(s, self.xa[0]) == slots[0]
+        return getattr(s, self.xa[k]) == slots[k]
+
+    def page_of(self, s, fid: str, i: int) -> str:
+        """The content of the page of folio `fid` at index i (a large folio starts at index 0)."""
+        data = getattr(s, self.mm.f["data"][fid])
+        return page_data(data, i) if self.mm.is_large(s, {}, fid) else data
+
+    def content(self, s, i: int) -> str | None:
+        """What index i reads once faulted in: None while it holds a swap entry."""
+        val = getattr(s, self.xa[i])
+        return self.page_of(s, val, i) if val in self.mm.folios else None
 
 
 @dataclass(frozen=True)

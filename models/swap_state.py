@@ -205,21 +205,24 @@ def emit_swap_writeback_dropbehind_folio(ctx: Ctx, folio: str, bug: str, *, gate
              writes=[folio, bug] + mm.locks() + slot + folio_all, branches=[DONE])
 
 
-def emit_swap_readahead_s0(t, sh) -> None:
-    """Swap readahead (swap_cluster_readahead() of a neighbouring fault) reading slot s0 into an
-    order-0 folio in the swap cache, ignorant of the shmem mapping's large entry (`sh`, a
-    shmem.ShmemLarge: shmem-large-swap-entry)."""
+def emit_swap_readahead_s0(ctx: Ctx) -> None:
+    """Swap readahead (swap_cluster_readahead() of a neighbouring fault) reading slot 0 of the range
+    into an order-0 folio in the swap cache, ignorant of the shmem mapping's large entry
+    (shmem-large-swap-entry)."""
+    mm = ctx.mm
+    count, _, cache, data = mm.base.slot_f[0]
+
     def ra(s):
-        if getattr(s, sh.sc[0]) != "-" or not getattr(s, sh.cnt[0]):
+        if getattr(s, cache) != NO_FOLIO or not getattr(s, count):
             return {}
         d = {}
-        f = sh.alloc(s, d, 0, "s0", 1)                 # the swap cache's reference only
-        d[sh.sc[0]] = f
+        f = mm.alloc_folio(s, d, uptodate=True, data=getattr(s, data))
+        mm.swap_cache_add(s, d, f, 0, refs=1)          # the swap cache's reference only
         return d
 
-    t.step("readahead", "mm/swap_state.c:swap_cluster_readahead -> swap_cache_read_folio(s0): an order-0 "
-           "folio added to the swap cache; swap_read_folio()",
-           effect=ra, reads=sh.slot_fields() + sh.folio_fields(), writes=sh.slot_fields() + sh.folio_fields())
+    ctx.step("readahead", "mm/swap_state.c:swap_cluster_readahead -> swap_cache_read_folio(slot0): an "
+             "order-0 folio added to the swap cache; swap_read_folio()",
+             effect=ra, reads=mm.all_slot_fields() + mm.all_folio(), writes=mm.all_slot_fields() + mm.all_folio())
 
 
 # --------------------------------------------------------------------------------------------

@@ -37,7 +37,7 @@ from ..mm import (FORK_FORMS, MM, ORIGINAL, PTE_NONE, PTE_SWAPIN_ERROR, Kernel, 
 from ..mprotect import emit_mprotect
 from ..rmap import emit_try_to_unmap_one
 from .anon_exclusive import K_ANON_EXCLUSIVE, K_MAP_WRITABLE, K_SWAP_TABLE, KERNEL_2026_KNOBS
-from ..shmem import add_shmem_entry, emit_shmem_get_folio
+from ..shmem import emit_shmem_get_folio
 from ..swapfile import emit_try_to_unuse
 from ..user import emit_marker_load, emit_tag_checked_load, emit_uffd_wp_store
 
@@ -203,11 +203,12 @@ def mte_shmem(knobs) -> Model:
     mm.add_folios()
     mm.add_swap_slot(count=1, data=ORIGINAL)
     mte = MTE(mm, k, vm_mte=True, saved=True)
-    entry = add_shmem_entry(mte)
+    sh = mm.add_shmem_mapping([mm.slot])
+    entry = sh.xa[0]
     tasks, mapped = [], []
     for name in ("task0", "task1"):
         t = mm.thread(name, f"{name}: a process mapping the shmem file PROT_MTE faults on the index, then loads")
-        mapped.append(emit_shmem_get_folio(t, entry, mte=mte,
+        mapped.append(emit_shmem_get_folio(t, sh, mte=mte,
                                            restore_after_swap_free=knobs["shmem.restore_after_swap_free"],
                                            swap_table=knobs["swap.table"]))
         tasks.append(t)

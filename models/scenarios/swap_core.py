@@ -35,7 +35,7 @@ from ..invariants import (final_address_reads, final_nothing_leaked, final_store
 from ..memory import emit_fault_handlers, emit_zap
 from ..mm import (MM, NO_FOLIO, NO_MEMCG, ORIGINAL, SWAPIN_CHARGE_FORMS, Kernel, KernelII, Lazy, LazyMM,
                   SwapCluster, child_view, pte_present, pte_swap, written)
-from ..shmem import SHMEM_LARGE_FORMS, ShmemLarge, emit_shmem_get_folio, emit_shmem_writeout_large
+from ..shmem import SHMEM_LARGE_FORMS, emit_shmem_get_folio, emit_shmem_writeout_large
 from ..swap_state import emit_swap_readahead_s0
 from ..user import emit_access_tlb
 from .lazyfree import K_ALLOC_ANON
@@ -403,48 +403,58 @@ def shmem_large_swap_entry(knobs) -> Model:
     form = knobs["shmem.swapin_large"]
     m = Model("shmem-large-swap-entry", "shmem large swap entry vs an order-0 readahead folio and a split",
               knobs)
-    sh = ShmemLarge(m)
-    fault = m.thread("fault", "a task faults on index 0 of the tmpfs file (its large allocation fails)")
-    emit_shmem_get_folio(fault, sh, owner=len(m.threads), form=form, index=0, large_ok=False)
-    other = m.thread("other", "another task faults on index 1 (an order-1 swap-in), then reclaim swaps "
-                     "the large folio out again (shmem_writeout())")
+    # indices 0 and 1 of a tmpfs file swapped out as one order-1 folio: a range of two slots holding
+    # pages p0 and p1, one large swap entry over both indices
+    mm = MM(m, folios=("A", "B", "C"), nr=2)
+    mm.add_folios()
+    mm.add_swap_slots(counts=[1, 1], data=["p0", "p1"])
+    sh = mm.add_shmem_mapping([mm.slots[0], mm.slots[0]], order=1)
+    fault = mm.thread("fault", "a task faults on index 0 of the tmpfs file (its large allocation fails)")
+    got = [emit_shmem_get_folio(fault, sh, form=form, index=0, large_ok=False)]
+    other = mm.thread("other", "another task faults on index 1 (an order-1 swap-in), then reclaim swaps "
+                      "the large folio out again (shmem_writeout())")
     if knobs["shmem.other_swapin"] != "none":
-        emit_shmem_get_folio(other, sh, owner=len(m.threads), form=form, index=1,
-                             large_ok=knobs["shmem.other_swapin"] == "order-1", cont="writeout")
+        got.append(emit_shmem_get_folio(other, sh, form=form, index=1,
+                                        large_ok=knobs["shmem.other_swapin"] == "order-1", cont="writeout"))
     emit_shmem_writeout_large(other, sh)
-    ra = m.thread("readahead", "swap readahead around another fault reads slot s0 into an order-0 folio")
-    emit_swap_readahead_s0(ra, sh)
+    ra = mm.thread("readahead", "swap readahead around another fault reads slot 0 into an order-0 folio")
+    emit_swap_readahead_s0(ra)
+    vm_bug = mm.ghosts["shmem_vm_bug"]
+    counts = [fs[0] for fs in mm.slot_f]
+    caches = [fs[2] for fs in mm.slot_f]
 
     m.invariant("shmem_index_reads_its_page",
                 lambda s: all(sh.content(s, i) in (None, f"p{i}") for i in (0, 1)),
-                sh.mapping_fields() + sh.folio_fields(),
+                sh.fields() + mm.all_folio(),
                 "every index of the file resolves to its own page: a folio in the page cache at index i "
                 "holds page i (an order-0 folio stored over a large entry would serve index 1 with page 0: "
                 "the data corruption of 058313515d5a)")
     m.invariant("shmem_fault_returns_its_page",
-                lambda s: all(getattr(s, g) in ("-", f"p{i}") for g, i in sh.got.values()),
-                [g for g, _ in sh.got.values()],
+                lambda s: all(getattr(s, g) in ("-", f"p{i}") for g, i in got),
+                [g for g, _ in got],
                 "a fault on index i returns page i (shmem_get_folio_gfp()'s folio covers the index)")
-    m.invariant("shmem_add_to_page_cache_locked", lambda s: not getattr(s, sh.vm_bug), [sh.vm_bug],
+    m.invariant("shmem_add_to_page_cache_locked", lambda s: not getattr(s, vm_bug), [vm_bug],
                 "shmem_add_to_page_cache() runs on a folio its caller locked "
                 "(VM_BUG_ON_FOLIO(!folio_test_locked(folio), folio))")
     m.invariant("shmem_swap_count_matches_mapping",
-                lambda s: all(bool(getattr(s, sh.cnt[k])) == sh.referenced(s, k) for k in (0, 1)),
-                sh.mapping_fields() + sh.cnt,
+                lambda s: all(bool(getattr(s, counts[k])) == sh.referenced(s, k) for k in (0, 1)),
+                sh.fields() + counts,
                 "a slot is in use exactly while the mapping holds its swap entry (its own, or the large "
                 "entry over both): a swap-in frees the slots it consumed, a swap-out takes them")
     m.final("shmem_faults_got_a_page",
-            lambda s: all(getattr(s, g) != "-" for g, _ in sh.got.values()),
-            [g for g, _ in sh.got.values()], "every fault ends with the page of its index")
+            lambda s: all(getattr(s, g) != "-" for g, _ in got),
+            [g for g, _ in got], "every fault ends with the page of its index")
 
     def refs_accounted(s):
-        for f in sh.folios:
-            held = int(f in (getattr(s, sh.xa[0]), getattr(s, sh.xa[1])))
-            held += int(f in (getattr(s, sh.sc[0]), getattr(s, sh.sc[1])))
-            if getattr(s, sh.ref[f]) != held:
+        for f in mm.folios:
+            nr = getattr(s, mm.f["nr"][f])
+            held = nr * int(f in (getattr(s, sh.xa[0]), getattr(s, sh.xa[1])))
+            held += nr * int(f in (getattr(s, caches[0]), getattr(s, caches[1])))
+            if getattr(s, mm.f["ref"][f]) != held:
                 return False
         return True
 
-    m.final("shmem_folio_references_accounted", refs_accounted, sh.mapping_fields() + sh.sc + sh.folio_fields(),
-            "once every task is done each folio's references are the page cache's and the swap cache's")
+    m.final("shmem_folio_references_accounted", refs_accounted, sh.fields() + caches + mm.all_folio(),
+            "once every task is done each folio's references are the page cache's and the swap cache's "
+            "(folio_nr_pages() each)")
     return m
