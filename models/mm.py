@@ -915,6 +915,9 @@ class ShmemMapping:
         return self.page_of(s, val, i) if val in self.mm.folios else None
 
 
+MPROTECT_WRITABLE_FORMS = ("v5.19", "64fe24a3e05e", "mainline-2026")
+
+
 @dataclass(frozen=True)
 class KernelII:
     """Historical behaviour of the paths of "Anon-exclusive II" (the Anon-exclusive I paths read
@@ -934,6 +937,14 @@ class KernelII:
     fork_clear_swp_exclusive: bool = True  # 1493a1913e34: copy_nonpresent_pte clears the swp bit
     mprotect_readable_exclusive: bool = True  # 6c287605fd56: writable migration entry ->
                                               #   readable-exclusive (anon) in change_pte_range
+    mprotect_try_change_writable: str = "mainline-2026"  # change_pte_range(PROT_READ|PROT_WRITE) on a
+                                          #   present private anon PTE (MPROTECT_WRITABLE_FORMS): "v5.19"
+                                          #   (left write-protected, the next store faults), "64fe24a3e05e"
+                                          #   (v6.0: can_change_pte_writable() maps a dirty exclusive page
+                                          #   writable), "mainline-2026" (change_present_ptes() ->
+                                          #   set_write_prot_commit_flush_ptes(): clean or dirty)
+    mprotect_writable_needs_exclusive: bool = True  # the writable upgrade reads PageAnonExclusive()
+                                          #   (false: seeded mutation, a shared page made writable)
     migration_rmap_exclusive: bool = True  # 6c287605fd56: remove_migration_pte sets RMAP_EXCLUSIVE
     wp_reuse: str = "anon_exclusive"      # do_wp_page reuse rule: "mapcount" (v5.7 reuse_swap_page),
                                           #   "page_count" (09854ba94c6a), "anon_exclusive" (v5.19)
@@ -944,6 +955,11 @@ class KernelII:
                                           #   (pmd_install(): spin_unlock() before the PTLs are taken)
     pin_lag_by_hand: bool = True          # the SC-era abstraction of the late pin (gupf.grab chooses);
                                           #   False: left to run --memory-model (verifier/memmodel.py)
+
+    def __post_init__(self):
+        if self.mprotect_try_change_writable not in MPROTECT_WRITABLE_FORMS:
+            raise ValueError(f"mprotect writable form {self.mprotect_try_change_writable!r} not in "
+                             f"{MPROTECT_WRITABLE_FORMS}")
 
     @property
     def pin_may_lag(self) -> bool:

@@ -34,14 +34,16 @@ from .mm import MM, NO_TLB, Ctx, Kernel, LazyMM, pte_present, written
 
 def emit_access(ctx: Ctx, k: Kernel, op: str, tag: str = "cpu", done_ghost: str | None = None,
                 cont: str = DONE, label: str = "access", on_none: str | None = None,
-                tlb: str | None = None) -> None:
+                tlb: str | None = None, fault_ghost: str | None = None) -> None:
     """One user access `op` ("store" or "load") at the modelled address, then `cont`. The thread's
     fault handlers are emitted afterwards with emit_fault_handlers(). `on_none`: where the thread goes
     when the PTE is none (the page was moved or zapped away: the fault would map a fresh page, which
     the scenario does not follow); without it the access waits for a PTE. `tlb` (a field: this CPU's
     TLB entry for the address, as mm.LazyMM keeps it): x86 MMU semantics for stores: a cached dirty
     (writable) entry "<folio>:dirty" lets the store through without a page walk, whatever the PTE
-    says now, until a TLB flush drops it; a store through a present writable PTE caches one."""
+    says now, until a TLB flush drops it; a store through a present writable PTE caches one.
+    `fault_ghost`: a ghost set True when the store takes a write fault on a present read-only PTE
+    (handle_pte_fault() -> do_wp_page()), for checks that a store needs none."""
     mm = ctx.mm
     ctx.caller(label)
     L = ctx.vars
@@ -78,14 +80,15 @@ def emit_access(ctx: Ctx, k: Kernel, op: str, tag: str = "cpu", done_ghost: str 
                 if tlb:
                     d[tlb] = f"{pte.folio}:dirty"      # the page walk fills the TLB
                 return d
-            return {orig: pte, fwrite: True, ret: label, GOTO: "hpf.wp"}
+            return {orig: pte, fwrite: True, ret: label, GOTO: "hpf.wp", **({fault_ghost: True} if fault_ghost else {})}
         if pte.kind == "swap":
             return {orig: pte, fwrite: store, ret: label, GOTO: "dsp.lookup"}
         if pte.kind == "swapin_error":
             return {orig: pte, ret: label, GOTO: "dsp.swapin_error"}
         raise AssertionError(f"access: unexpected PTE {pte}")
 
-    writes = [orig, fwrite, result, ret, mm.pte] + mm.ff("data") + ([done_ghost] if done_ghost else [])
+    writes = ([orig, fwrite, result, ret, mm.pte] + mm.ff("data") + ([done_ghost] if done_ghost else [])
+              + ([fault_ghost] if fault_ghost else []))
     if seen:
         writes.append(seen)
     if tlb:

@@ -75,7 +75,7 @@ KILLED_BY_MUTANTS = {"nothing_leaked", "swapoff_leaves_no_swap_reference", "lock
                      "move_enoent_only_for_a_hole", "move_returned",
                      # tests/test_mutate.py::test_checks_of_the_fork_and_migration_scenarios_kill_their_mutants
                      "exclusive_page_mapped_once", "write_protect_seq_closed",
-                     "child_inherits_the_page", "page_migrated",
+                     "child_inherits_the_page", "page_migrated", "store_without_write_fault",
                      # tests/test_mutate.py::test_checks_of_session_4_kill_their_mutants
                      "batched_pte_change_has_flush_pending", "cleared_pte_stays_none_under_ptl",
                      "unmapped_until_refault"}

@@ -20,7 +20,7 @@ from pteverify.models.mm import MM, NO_FOLIO, pte_present, pte_swap
 from pteverify.scenario import get_scenario
 from pteverify.trace import race_table, trace_steps
 
-from scenario_helpers import run, first, reachable, check_registry, KILLED_BY_MUTANTS
+from scenario_helpers import build, run, first, reachable, check_registry, KILLED_BY_MUTANTS
 
 EXPECTED = {
     "gup-fast-vs-unmap": {"v5.19-x86-64": None, "088b8aa537c2^-arm64": "pinned_page_is_exclusive",
@@ -51,7 +51,9 @@ EXPECTED = {
     "migration-exclusive": {"v5.18": "exclusive_page_not_replaced", "6c287605fd56": None,
                             "mprotect-readable": "exclusive_page_not_replaced",
                             "no-rmap-exclusive": "writable_pte_maps_exclusive_page",
-                            "6c287605fd56-pinned-fork": None, "mprotect-readable-pinned-fork": None, "mainline-2026": None},
+                            "6c287605fd56-pinned-fork": None, "mprotect-readable-pinned-fork": None, "mainline-2026": None,
+                            "mainline-2026-pinned-fork": None,
+                            "seeded-mprotect-writable-shared": "writable_page_not_shared"},
 }
 CASES = [(sc, v) for sc, vs in EXPECTED.items() for v in vs]
 
@@ -80,7 +82,7 @@ def test_every_invariant_of_the_issue_can_fail():
     broken = {inv for vs in EXPECTED.values() for inv in vs.values() if inv}
     assert broken == {"pinned_page_is_exclusive", "pinned_mapped_page_is_exclusive",
                       "pinned_page_is_mapped_page", "cow_isolation", "swap_pte_page_not_exclusive",
-                      "exclusive_page_not_replaced", "writable_pte_maps_exclusive_page"}
+                      "exclusive_page_not_replaced", "writable_pte_maps_exclusive_page", "writable_page_not_shared"}
     defined = set()
     for name in EXPECTED:
         sc = get_scenario(name)
@@ -291,6 +293,67 @@ def test_unpinned_page_migrates_and_fork_write_protects_it():
         assert reachable("migration-exclusive", variant,
                          lambda cm, s: s.child_pte.present and s.pte.present and not s.pte.write
                          and s.child_pte.folio == s.pte.folio)
+
+
+def _mprotect_rw(variant, overrides=None):
+    """Every transition user.mprotect_rw takes on a present PTE, as (write, dirty, PageAnonExclusive
+    before) -> write after, and the step's reference text."""
+    cm = build("migration-exclusive", variant, overrides)
+    user = cm.thread_names.index("user")
+    out, refs, seen, todo = set(), set(), {cm.initial}, [cm.initial]
+    while todo:
+        s = todo.pop()
+        for t, n in cm.successors(s):
+            if t == user and cm.label_at(t, s) == "mprotect_rw":
+                refs.add(cm.step_at(t, s).ref)
+                if s.pte.present:
+                    out.add(((s.pte.write, s.pte.dirty, getattr(s, f"{s.pte.folio}_excl")), n.pte.write))
+            if n not in seen:
+                seen.add(n)
+                todo.append(n)
+    return out, refs
+
+
+def test_2026_mprotect_makes_an_exclusive_pte_writable_and_leaves_a_shared_one_read_only():
+    """Since 64fe24a3e05e mprotect(PROT_READ|PROT_WRITE) maps a read-only PTE of a PageAnonExclusive
+    page writable itself (the 2026 form clean or dirty, 64fe24a3e05e's only dirty); a page fork()
+    shared stays read-only; v5.19 left every private anon PTE read-only; the seeded mutation makes
+    the shared page writable."""
+    now, refs = _mprotect_rw("mainline-2026-pinned-fork")
+    assert ((False, True, True), True) in now and ((False, False, True), True) in now    # exclusive
+    assert ((False, True, False), False) in now                                          # shared
+    assert not any(after for before, after in now if not before[2])
+    assert any("set_write_prot_commit_flush_ptes()" in r and "commit_anon_folio_batch()" in r for r in refs)
+    v519, refs = _mprotect_rw("6c287605fd56-pinned-fork")
+    assert ((False, True, True), False) in v519 and not any(after for before, after in v519 if not before[0])
+    assert all("private anon stays write-protected" in r for r in refs)
+    v60, refs = _mprotect_rw("mainline-2026-pinned-fork", {"mprotect.try_change_writable": "64fe24a3e05e"})
+    assert ((False, True, True), True) in v60 and ((False, False, True), False) in v60     # pte_dirty()
+    assert all("can_change_pte_writable()" in r for r in refs)
+    seeded, _ = _mprotect_rw("seeded-mprotect-writable-shared")
+    assert ((False, True, False), True) in seeded
+
+
+def test_2026_mprotect_store_lands_without_a_fault():
+    """mainline-2026: a run in which the store lands without a write fault in the page the vmsplice()
+    reference holds (reachable outcome store_without_write_fault); the seeded mutation's trace: fork
+    shares the unpinned page, mprotect() makes the parent's PTE writable over the child's mapping."""
+    assert reachable("migration-exclusive", "mainline-2026",
+                     lambda cm, s: cm.label_at(1, s) == "done" and not s.store_faulted
+                     and s.pte.present and s.pte.folio == "A" and s.A_excl)
+    t = trace_steps(run("migration-exclusive", "seeded-mprotect-writable-shared"))
+    share = first(t, "user", "fork.copy", 0, lambda c: c.get("A_excl") == (True, False))
+    rw = first(t, "user", "mprotect_rw", share)
+    assert t[rw].changes["pte"] == (pte_present("A", dirty=True, soft_dirty=True),
+                                    pte_present("A", write=True, dirty=True, soft_dirty=True))
+    assert rw == len(t) - 1
+
+
+def test_mprotect_writable_knobs_are_validated():
+    with pytest.raises(KnobError, match="mprotect.writable_needs_exclusive"):
+        build("migration-exclusive", "6c287605fd56", {"mprotect.writable_needs_exclusive": False})
+    with pytest.raises(KnobError, match="mm.anon_exclusive"):
+        build("migration-exclusive", "v5.18", {"mprotect.try_change_writable": "mainline-2026"})
 
 
 # --------------------------------------------------------------------------------------------

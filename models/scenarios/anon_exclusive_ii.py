@@ -26,8 +26,8 @@ from ..fork import emit_child_start
 from ..gup import emit_gup, emit_gup_fast, emit_gup_release
 from ..memory import emit_fault_handlers, emit_fork, emit_zap, use_mapcount_reuse, wait_on_migration_entries
 from ..migrate import emit_migrate_pages
-from ..mm import (MM, NO_FOLIO, ORIGINAL, child_thread, child_view, holds_write, Kernel, KernelII,
-    pte_present, pte_swap)
+from ..mm import (MM, MPROTECT_WRITABLE_FORMS, NO_FOLIO, ORIGINAL, child_thread, child_view, holds_write, Kernel,
+    KernelII, pte_present, pte_swap)
 from ..mprotect import emit_mprotect
 from .anon_exclusive import K_ANON_EXCLUSIVE, K_MAP_WRITABLE, K_SWAP_TABLE, KERNEL_2026_KNOBS, _mapped_exclusive
 from ..user import emit_access
@@ -96,6 +96,20 @@ K_MPROTECT = Knob("mprotect.readable_exclusive", True,
                   "readable-exclusive one (6c287605fd56); false: readable, as before it")
 
 
+K_MPROTECT_WRITABLE = Knob("mprotect.try_change_writable", "mainline-2026",
+                           "change_pte_range(PROT_READ|PROT_WRITE) on a present private anon PTE: v5.19 "
+                           "(left write-protected: the next store faults), 64fe24a3e05e (v6.0, "
+                           "MM_CP_TRY_CHANGE_WRITABLE: can_change_pte_writable() makes a dirty PTE of a "
+                           "PageAnonExclusive page writable unless soft-dirty or uffd-wp tracking needs the "
+                           "fault), mainline-2026 (linux-mm 2026: change_present_ptes() -> "
+                           "set_write_prot_commit_flush_ptes() -> commit_anon_folio_batch(), clean or dirty)",
+                           domain=MPROTECT_WRITABLE_FORMS)
+K_MPROTECT_EXCL = Knob("mprotect.writable_needs_exclusive", True,
+                       "the writable upgrade of change_pte_range() reads PageAnonExclusive() "
+                       "(can_change_pte_writable() / commit_anon_folio_batch()); false: seeded mutation "
+                       "that makes a possibly shared anon PTE writable")
+
+
 K_MIG_EXCL = Knob("migration.rmap_exclusive", True,
                   "remove_migration_pte() restores PG_anon_exclusive from a writable or "
                   "readable-exclusive entry (6c287605fd56); false: seeded mutation")
@@ -139,6 +153,8 @@ def _kernels(knobs, **fixed) -> tuple[Kernel, KernelII]:
              "fork.write_protect_seq": "write_protect_seq", "fork.copy_pinned": "fork_copy_pinned",
              "fork.clear_swp_exclusive": "fork_clear_swp_exclusive",
              "mprotect.readable_exclusive": "mprotect_readable_exclusive",
+             "mprotect.try_change_writable": "mprotect_try_change_writable",
+             "mprotect.writable_needs_exclusive": "mprotect_writable_needs_exclusive",
              "migration.rmap_exclusive": "migration_rmap_exclusive", "gup.cow_break": "gup_cow_break"}
     for knob, attr in names.items():
         if knob in knobs.declared:
@@ -204,6 +220,25 @@ def inv_pinned_mapped_page_is_exclusive(m: Model, procs: list[MM], pins: list[st
                 "a FOLL_PIN'd anonymous page (pinned by a GUP that returned it) mapped by a present PTE "
                 "of any process is PG_anon_exclusive (gup_must_unshare(); \"we have a pinned page that is "
                 "not marked exclusive anymore\", 6c287605fd56)")
+
+
+def inv_writable_page_not_shared(m: Model, procs: list[MM]) -> None:
+    """A page one process can write without a fault is mapped by no other process (COW isolation)."""
+    def ok(s):
+        for p in procs:
+            pte = getattr(s, p.pte)
+            if pte.present and pte.write and _settled(s, p):
+                if any(getattr(s, q.pte).folio == pte.folio and getattr(s, q.pte).kind in ("present", "migration")
+                       for q in procs if q is not p):
+                    return False
+        return True
+
+    m.invariant("writable_page_not_shared", ok, [x for p in procs for x in (p.pte, p.ptl)],
+                "COW isolation: a page a process can write through a writable PTE (no fault) is mapped by no "
+                "other process (present PTE or migration entry): after fork() shared it, only a write fault "
+                "(do_wp_page(): reuse of an exclusive page, else a copy) may make it writable again, and "
+                "mprotect()'s writable upgrade only for a PageAnonExclusive() page; a write through it "
+                "would land in the other process's memory")
 
 
 def inv_exclusive_page_mapped_once(m: Model, mm: MM) -> None:
@@ -508,7 +543,8 @@ def fork_swap_entry(knobs) -> Model:
     progress_every_thread_finishes(m)
     return m
 
-@builder(K_ANON_EXCLUSIVE, K_MPROTECT, K_MIG_EXCL, K_FOLL_PIN, K_MIG_FORK, K_SWAP_TABLE)
+@builder(K_ANON_EXCLUSIVE, K_MPROTECT, K_MIG_EXCL, K_FOLL_PIN, K_MIG_FORK, K_SWAP_TABLE, K_MPROTECT_WRITABLE,
+         K_MPROTECT_EXCL)
 def migration_exclusive(knobs) -> Model:
     """Migration of an exclusive page with a vmsplice()/pin reference, through mprotect() (and fork)."""
     k, kf = _kernels(knobs)
@@ -535,7 +571,12 @@ def migration_exclusive(knobs) -> Model:
     vm_write = mm.ghost("vm_write", True, "VM_WRITE of the VMA (mprotect_fixup())")
     emit_mprotect(user, k, kf, writable=False, label="mprotect_ro", vm_write=vm_write)
     emit_mprotect(user, k, kf, writable=True, label="mprotect_rw", vm_write=vm_write)
-    emit_access(user, k, "store", "parent")
+    # Since 64fe24a3e05e mprotect(PROT_READ|PROT_WRITE) maps the exclusive page writable itself: the
+    # store can land without a write fault (a ghost records whether it took one)
+    try_writable = kf.mprotect_try_change_writable != "v5.19"
+    faulted = (mm.ghost("store_faulted", False, "the store took a write fault (do_wp_page())")
+               if try_writable else None)
+    emit_access(user, k, "store", "parent", fault_ghost=faulted)
     wait_on_migration_entries(user, "access")
     _fault_handlers(user, k, kf)
 
@@ -549,6 +590,8 @@ def migration_exclusive(knobs) -> Model:
     emit_gup_release(release, ref_page, pin, dirty=False,
                      put_ref="fs/pipe.c:anon_pipe_buf_release: put_page(page)")
 
+    if fork:
+        inv_writable_page_not_shared(m, [mm, child])
     if k.anon_exclusive:
         inv_writable_pte_maps_exclusive_page(m, [mm, child])
         inv_exclusive_page_mapped_once(m, mm)
@@ -565,6 +608,13 @@ def migration_exclusive(knobs) -> Model:
     if not fork:
         reachable_page_migrated(m, mm, "without fork() the store reuses the exclusive page (do_wp_page()), "
                                 "so only migration replaces A")
+
+    if faulted:
+        m.reachable("store_without_write_fault", lambda s: not getattr(s, faulted), [faulted],
+                    "some run stores to the page without a write fault: mprotect(PROT_READ|PROT_WRITE) "
+                    "made the exclusive page's PTE writable again (change_present_ptes() -> "
+                    "set_write_prot_commit_flush_ptes(), since 64fe24a3e05e), as a write fault's "
+                    "do_wp_page() reuse would have")
 
     def writable_only_if_vm_write(s):
         pte = getattr(s, mm.pte)
