@@ -374,6 +374,16 @@ def inv_shmem_mapped_in_page_cache(mm: MM, entry: str) -> None:
                    "(shmem_add_to_page_cache() before the fault maps it)")
 
 
+def inv_shmem_add_to_page_cache_locked(mm: MM) -> None:
+    """shmem_add_to_page_cache()'s VM_BUG_ON_FOLIO(!folio_test_locked(folio), folio), over the ghost
+    the shmem swap-in (shmem.emit_shmem_get_folio) sets when it adds a folio its caller had not
+    locked."""
+    bug = mm.ghosts["shmem_vm_bug"]
+    mm.m.invariant("shmem_add_to_page_cache_locked", lambda s: not getattr(s, bug), [bug],
+                   "shmem_add_to_page_cache() runs on a folio its caller locked "
+                   "(VM_BUG_ON_FOLIO(!folio_test_locked(folio), folio))")
+
+
 def final_no_zram_double_copy(mm: MM) -> None:
     """A final predicate for a SWP_SYNCHRONOUS_IO device (zram): once every fault is done, no folio is
     left in the swap cache for a slot that no swap PTE references. Before the 2026 swap core the

@@ -811,11 +811,12 @@ def emit_do_anonymous_page(ctx: Ctx, lzm: LazyMM, *, store: bool, pte: str, labe
 
 
 def emit_do_set_pte(ctx: Ctx, page: str, mapped: str, *, label: str, arch_set_pte: ArchHook | None = None) -> None:
-    """finish_fault() -> do_set_pte() of the file folio in local `page` (returned by ->fault locked,
-    or found unlocked in the page cache) at a PTE of the task's own mm that the model keeps no field of:
-    `mapped` records the folio it now maps. folio_add_file_rmap (mapcount + 1), set_pte_at() of the
-    none PTE with the architecture's hook (`arch_set_pte`: fn(s, d, folio, old_pte, new_pte)), the
-    folio unlocked and `page` reset."""
+    """finish_fault() -> do_set_pte() of the file folio in local `page`, which ->fault returned locked
+    by this thread (shmem_get_folio_gfp() locks a page-cache hit too; the step waits for that lock
+    otherwise), at a PTE of the task's own mm that the model keeps no field of: `mapped` records the
+    folio it now maps. folio_add_file_rmap (mapcount + 1), set_pte_at() of the none PTE with the
+    architecture's hook (`arch_set_pte`: fn(s, d, folio, old_pte, new_pte)), the folio unlocked and
+    `page` reset."""
     mm = ctx.mm
 
     def set_pte(s):
@@ -828,7 +829,7 @@ def emit_do_set_pte(ctx: Ctx, page: str, mapped: str, *, label: str, arch_set_pt
 
     ctx.step(label, "mm/memory.c:finish_fault -> do_set_pte(): set_pte_at()"
              + (" -> " + arch_set_pte.ref if arch_set_pte else "") + "; unlock_page()",
-             guard=lambda s: getattr(s, mm.lock[getattr(s, page)]) in (FREE, ctx.owner), effect=set_pte,
+             guard=lambda s: getattr(s, mm.lock[getattr(s, page)]) == ctx.owner, effect=set_pte,
              reads=[page] + mm.locks() + mm.ff("map") + list(arch_set_pte.reads if arch_set_pte else ()),
              writes=[mapped, page] + mm.locks() + mm.ff("map") + list(arch_set_pte.writes if arch_set_pte else ()))
 

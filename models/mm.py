@@ -670,6 +670,19 @@ class MM:
         else:
             self.fset(d, fid, ref=refs)
 
+    def folio_put_swap(self, s, d: dict, fid: str) -> None:
+        """folio_put_swap(folio, NULL) (before 2026: swap_free_nr(swap, nr)) of a folio in the swap
+        cache: one swap count less on every slot it occupies; the slots are freed once the folio
+        leaves the swap cache too (`swap_cache_del`)."""
+        for count, *_ in self.folio_slots(s, d, fid):
+            c = self.v(s, d, count)
+            if c <= 0:
+                if self.swap_put_underflow:
+                    d[self.swap_put_underflow] = True  # a ghost the scenario's invariant reads
+                    continue
+                raise ModelError("folio_put_swap() of a free swap entry")
+            d[count] = c - 1
+
     def swap_cache_del(self, s, d: dict, fid: str) -> None:
         """swap_cache_del_folio(): the folio leaves every slot of the range it occupies and drops the
         swap cache's reference per slot; a slot left with no swap count is free (swap_range_free():

@@ -133,7 +133,7 @@ def test_swapoff_fixed_restores(variant, step):
 def test_shmem_loser_gets_eexist_and_finds_the_page_cache():
     def eexist(cm, s):
         # task1 re-looks up after task0 replaced the swap entry by the folio
-        return cm.label_at(1, s) == "shmem.lookup" and s.xa0 != "slot0" and s.task1_page == "-" \
+        return cm.label_at(1, s) == "shmem.lookup" and s.xa0 != "slot0" and s.task1_folio == "-" \
             and s.task0_tags_seen == SAVED
 
     assert reachable("mte-shmem", "v6.6", eexist)

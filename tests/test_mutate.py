@@ -339,6 +339,7 @@ def test_new_checks_kill_their_mutants():
         ("mte-uninit-tags", "task.change_pte_range:skip-effect", "tag_checked_loads_checked"),
         ("mte-shmem", "task0.shmem.finish_fault:skip-effect", "shmem_nothing_leaked"),
         ("mte-shmem", "task0.shmem.add_to_page_cache:skip-effect", "shmem_mapped_folio_in_page_cache"),
+        ("mte-shmem", "task0.shmem.lock:drop-lock:A_lock", "shmem_add_to_page_cache_locked"),
         ("uffd-wp-marker", "fork.copy_page_range:skip-effect", "uffd_wp_fork_keeps_protection"),
         ("uffd-wp-marker", "writer.store:skip-effect", "writer_store_returns"),
         ("mte-readpage-race", "fault0.dsp.free_swap:skip-effect", "no_zram_double_copy"),
@@ -427,7 +428,7 @@ def test_checks_of_the_2026_scenarios_kill_their_mutants():
         ("uffd-move-swapcache", "mover.move.read:skip-effect", "move_returned"),
         ("uffd-move-swapcache", "user.dsp.lock:swap-next", "model assertion: do_swap_page: the folio lock "
                                                            "taken under the PTL"),
-        ("shmem-large-swap-entry", "fault.split:skip-effect", "fault_finishes"),
+        ("shmem-large-swap-entry", "fault.shmem.split:skip-effect", "fault_finishes"),
         ("swap-count-overflow", "fork.dup.extend_alloc:skip-effect", "fork_dup_ends"),
         ("uffd-move-batch-pin", "gup_fast~sb.propagate:skip-effect", "gup_fast_stores_become_visible"),
     ]

@@ -26,7 +26,7 @@ from pteverify.model import Knob, Model, builder
 from ..arm64_mteswap import (MTE, final_tag_checked_loads, inv_no_freed_tag_storage_read, inv_no_uninitialised_tags,
     inv_tags_survive_swap, MteKernel)
 from ..invariants import (final_nothing_leaked, final_shmem_nothing_leaked, final_swapoff_leaves_no_swap_reference,
-                          final_no_zram_double_copy, inv_shmem_mapped_in_page_cache,
+                          final_no_zram_double_copy, inv_shmem_add_to_page_cache_locked, inv_shmem_mapped_in_page_cache,
     inv_madvise_free_discards_error, inv_marker_not_swap_entry,
     inv_no_data_after_swapin_error, inv_uffd_wp_marker_in_uffd_wp_vma, inv_uffd_wp_write_traps, inv_unmapped_until_refault)
 from ..madvise import emit_madvise_free
@@ -210,13 +210,14 @@ def mte_shmem(knobs) -> Model:
         t = mm.thread(name, f"{name}: a process mapping the shmem file PROT_MTE faults on the index, then loads")
         mapped.append(emit_shmem_get_folio(t, sh, mte=mte,
                                            restore_after_swap_free=knobs["shmem.restore_after_swap_free"],
-                                           swap_table=knobs["swap.table"]))
+                                           form="mainline-2026" if knobs["swap.table"] else "v6.6"))
         tasks.append(t)
     mm.symmetric(*tasks)
     inv_tags_survive_swap(mte)
     inv_no_uninitialised_tags(mte)
     final_tag_checked_loads(mte)
     inv_shmem_mapped_in_page_cache(mm, entry)
+    inv_shmem_add_to_page_cache_locked(mm)
     final_shmem_nothing_leaked(mm, entry, tasks=len(mapped))
     return m
 

@@ -30,7 +30,8 @@ from pteverify.model import Knob, Model, builder
 from pteverify.model import DONE
 
 from ..invariants import (final_address_reads, final_nothing_leaked, final_store_after_dontneed_on_zero_page,
-                          final_writeback_ends, inv_no_lost_write, inv_swap_pte_page_not_exclusive,
+                          final_writeback_ends, inv_no_lost_write, inv_shmem_add_to_page_cache_locked,
+                          inv_swap_pte_page_not_exclusive,
                           inv_writable_pte_maps_exclusive_page, progress_every_thread_finishes)
 from ..memory import emit_fault_handlers, emit_zap
 from ..mm import (MM, NO_FOLIO, NO_MEMCG, ORIGINAL, SWAPIN_CHARGE_FORMS, Kernel, KernelII, Lazy, LazyMM,
@@ -419,7 +420,6 @@ def shmem_large_swap_entry(knobs) -> Model:
     emit_shmem_writeout_large(other, sh)
     ra = mm.thread("readahead", "swap readahead around another fault reads slot 0 into an order-0 folio")
     emit_swap_readahead_s0(ra)
-    vm_bug = mm.ghosts["shmem_vm_bug"]
     counts = [fs[0] for fs in mm.slot_f]
     caches = [fs[2] for fs in mm.slot_f]
 
@@ -433,9 +433,7 @@ def shmem_large_swap_entry(knobs) -> Model:
                 lambda s: all(getattr(s, g) in ("-", f"p{i}") for g, i in got),
                 [g for g, _ in got],
                 "a fault on index i returns page i (shmem_get_folio_gfp()'s folio covers the index)")
-    m.invariant("shmem_add_to_page_cache_locked", lambda s: not getattr(s, vm_bug), [vm_bug],
-                "shmem_add_to_page_cache() runs on a folio its caller locked "
-                "(VM_BUG_ON_FOLIO(!folio_test_locked(folio), folio))")
+    inv_shmem_add_to_page_cache_locked(mm)
     m.invariant("shmem_swap_count_matches_mapping",
                 lambda s: all(bool(getattr(s, counts[k])) == sh.referenced(s, k) for k in (0, 1)),
                 sh.fields() + counts,
