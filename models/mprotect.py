@@ -39,7 +39,9 @@ def emit_mprotect(ctx: Ctx, k: Kernel, kf: KernelII | None, *, writable: bool, l
 
     `mte` (arm64, with `mte_k`): PROT_MTE: mprotect_fixup() sets VM_MTE and vma->vm_page_prot (a step
     of its own, `mprotect_fixup`), and the rewritten present PTE goes through
-    ptep_modify_prot_commit() -> set_pte_at() -> mte_sync_tags(); a non-present entry keeps its
+    ptep_modify_prot_commit() -> set_pte_at() -> mte_sync_tags() (2026, `k.swap_table`:
+    change_present_ptes() -> prot_commit_flush_ptes() -> modify_prot_commit_ptes(), arm64's
+    set_ptes() -> __sync_cache_and_tags() -> mte_sync_tags()); a non-present entry keeps its
     value (remove_migration_pte() will use the new vm_page_prot). Then the thread goes to `cont`."""
     mm = ctx.mm
     if mte is not None:
@@ -85,7 +87,13 @@ def emit_mprotect(ctx: Ctx, k: Kernel, kf: KernelII | None, *, writable: bool, l
                 d[mte.pte_tagged] = True
         return d or None
 
-    if mte is not None:
+    if mte is not None and k.swap_table:       # the 2026 tree's names (text only)
+        ref = ("mm/mprotect.c:change_pte_range: pte_offset_map_lock(); ptep_get(); present: vm_normal_page(); "
+               "mprotect_folio_pte_batch() [1: small folio]; change_present_ptes() [modify_prot_start_ptes(); "
+               "pte_modify(oldpte, newprot); prot_commit_flush_ptes() -> arch/arm64/mm/mmu.c: "
+               "modify_prot_commit_ptes() -> set_ptes() -> __set_ptes() -> __sync_cache_and_tags() -> "
+               + MTE.set_pte_ref(mte_k).split(" -> ", 1)[1] + "]; pte_unmap_unlock()")
+    elif mte is not None:
         ref = ("mm/mprotect.c:change_pte_range: pte_offset_map_lock(); pte_present -> "
                "ptep_modify_prot_commit(pte_modify(oldpte, newprot)) -> arch/arm64: " + MTE.set_pte_ref(mte_k))
     else:

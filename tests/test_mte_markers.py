@@ -310,3 +310,22 @@ def test_mte_runs_on_the_shared_paths():
 def test_marker_helpers():
     assert is_swap_pte(PTE_MARKER_UFFD_WP) and is_swap_pte(PTE_SWAPIN_ERROR) and not is_swap_pte(PTE_NONE)
     assert PTE_MARKER_UFFD_WP != PTE_NONE and PTE_MARKER_UFFD_WP.kind != "swap"
+
+
+def test_prot_mte_change_pte_range_names_the_2026_calls():
+    """mte-uninit-tags' mprotect(PROT_MTE) step: the 2026 tree's change_pte_range() calls
+    (change_present_ptes(), arm64's modify_prot_commit_ptes() -> set_ptes() in the note) in the
+    mainline-2026 variant, ptep_modify_prot_commit() -> set_pte_at() in the older ones."""
+    from scenario_helpers import build
+
+    def kernel(variant):
+        cm = build("mte-uninit-tags", variant)
+        [st] = [st for th in cm.model.threads for st in th.steps if st.label == "change_pte_range"]
+        return st.ref, st.kernel.calls
+
+    ref, calls = kernel("mainline-2026")
+    assert calls == ("pte_offset_map_lock", "ptep_get", "vm_normal_page", "mprotect_folio_pte_batch",
+                     "change_present_ptes", "pte_unmap_unlock")
+    assert "modify_prot_commit_ptes() -> set_ptes()" in ref and "mte_sync_tags(" in ref
+    ref, calls = kernel("v6.6")
+    assert "ptep_modify_prot_commit" in calls and "change_present_ptes" not in calls
