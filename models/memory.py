@@ -233,6 +233,10 @@ def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
     pin_skip = skip_io and k.swapcache_prepare               # 13ddaf26be32's pin can be taken
     after = "dsp.swapcache_clear" if pin_skip else None
     ctx.after_fault = after
+    # the -EEXIST wait of 13ddaf26be32's skip path as a step of its own (a scenario that schedules the
+    # tasks sets ctx.eexist_wait_step: the wait is where the task leaves the CPU); else folded into
+    # the refault
+    eexist_wait = pin_skip and getattr(ctx, "eexist_wait_step", False)
     # mTHP swap-in (a range of nr PTEs, the 2026 swap core, a SWP_SYNCHRONOUS_IO device)
     large = mm.nr > 1 and st and k.synchronous_io and k.mthp_swapin
     base = mm.base
@@ -347,6 +351,9 @@ def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
             if k.swapcache_prepare:
                 if getattr(s, mm.swp_has_cache):
                     # swapcache_prepare() fails: schedule_timeout_uninterruptible(1); refault
+                    if eexist_wait:
+                        d[GOTO] = "dsp.eexist_wait"
+                        return d
                     return leave(d, s=s)
                 d[mm.swp_has_cache] = True
                 d[clear] = True
@@ -385,7 +392,7 @@ def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
              + ([mm.ptl] + base.ptes if large else []),
              writes=folio_all + slot + locals_,
              branches=retry + (["dsp.lock"] if readpage or large else []) + (["dsp.add_cache"] if split else [])
-             + (["dsp.swapin_sync"] if large else []))
+             + (["dsp.swapin_sync"] if large else []) + (["dsp.eexist_wait"] if eexist_wait else []))
     if split:
         emit_swap_cache_add(ctx, k, page, swc, leave)
     if large:
@@ -769,6 +776,11 @@ def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
         ctx.step("dsp.swapcache_clear", "mm/memory.c:do_swap_page: need_clear_cache -> "
                  "swapcache_clear(si, entry) [after the PTL unlock]",
                  effect=swapcache_clear, reads=[clear, ret] + slot, writes=locals_ + slot, branches=retry)
+
+    if eexist_wait:
+        ctx.step("dsp.eexist_wait", "mm/memory.c:do_swap_page: swapcache_prepare(entry) failed: "
+                 "schedule_timeout_uninterruptible(1); goto out [the fault returns, the access faults again]",
+                 effect=lambda s: leave({}, s=s), reads=[ret], writes=locals_, branches=retry)
 
 
 def emit_do_anonymous_page(ctx: Ctx, lzm: LazyMM, *, store: bool, pte: str, label: str, retry: str,

@@ -273,7 +273,7 @@ def _emit_unuse_device(t, dev: "SwapDevice") -> None:
 def emit_swapcache_prepare(t, label: str, has: str, page: str, *, ok: str, eexist: str,
                            put_page: bool) -> None:
     """swapcache_prepare(entry) (__swap_duplicate(entry, SWAP_HAS_CACHE)) as swapin-eexist-livelock's
-    tasks call it (swap_state.emit_swapin_retry, over that scenario's one-entry fields): SWAP_HAS_CACHE
+    tasks call it in v5.17 (swap_state.emit_read_swap_cache_async, over one entry's fields): SWAP_HAS_CACHE
     (field `has`) set -> -EEXIST, the caller's page (field `page`, "" none) dropped (put_page() on the
     readahead path) and the thread goes to `eexist`; else it sets SWAP_HAS_CACHE and goes to `ok`."""
     def prepare(s):

@@ -28,22 +28,11 @@ from pteverify.scenario import load_scenarios
 MODELS = Path(models_pkg.__file__).resolve().parent
 
 # kernel function -> emitters: more than one emitter, not merged (yet). Each names why.
-SEVERAL_EMITTERS = {
-    "mm/memory.c:do_swap_page": "not merged: swap_state.emit_swapin_retry's skip-swapcache path "
-                                "(swapin-eexist-livelock, 13ddaf26be32) is a liveness model over one entry's "
-                                "SWAP_HAS_CACHE/cached page/count/PTE fields and per-task pages, whose "
-                                "scheduler rewraps each step's guard by label and needs the -EEXIST wait "
-                                "(cond_resched() vs schedule_timeout_uninterruptible(1)) as a step of its "
-                                "own; memory.emit_do_swap_page models the same retry over MM (its lookup "
-                                "step: swapcache_prepare() fails, the fault returns and refaults) with the "
-                                "wait folded into the refault. Merging rebuilds the scenario on MM's folio "
-                                "pool: its golden counts (23/25/33/30), race and mutation tables change",
+SEVERAL_EMITTERS: dict[str, str] = {
 }
 
 # kernel function -> the module that emits it although the kernel keeps it in another file
-ELSEWHERE = {
-    "mm/memory.c:do_swap_page": "swap_state.emit_swapin_retry's skip-swapcache path (see SEVERAL_EMITTERS; its "
-                                "readahead path, __read_swap_cache_async(), is mm/swap_state.c's own)",
+ELSEWHERE: dict[str, str] = {
 }
 
 
