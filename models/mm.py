@@ -448,20 +448,24 @@ class MM:
         self.slot_extra: dict[str, list[str]] = {}     # per-slot extension fields (add_slot_field)
         self.slot_f = [(self.swp_count, self.swp_has_cache, self.swp_cache, self.swp_data)]
 
-    def add_swap_slots(self, counts: list, data: list) -> None:
+    def add_swap_slots(self, counts: list, data: list, caches: list | None = None) -> None:
         """The nr contiguous swap slots a large folio was swapped out to (slot i backs PTE i): slot 0's
         fields are `swp_count` etc., slot i's `swp_count<i>` etc. A subpage_view(i) sees slot i as its
-        slot, so the one-slot helpers (swap_free, page_at_address, ...) work per slot."""
-        if len(counts) != self.nr or len(data) != self.nr:
-            raise ModelError(f"add_swap_slots: {len(counts)} counts / {len(data)} data for {self.nr} slots")
-        self.add_swap_slot(count=counts[0], data=data[0])
+        slot, so the one-slot helpers (swap_free, page_at_address, ...) work per slot. `caches`: the
+        folio each slot's swap cache entry starts with (NO_FOLIO: none)."""
+        caches = caches or [NO_FOLIO] * self.nr
+        if len(counts) != self.nr or len(data) != self.nr or len(caches) != self.nr:
+            raise ModelError(f"add_swap_slots: {len(counts)} counts / {len(data)} data / {len(caches)} "
+                             f"caches for {self.nr} slots")
+        self.add_swap_slot(count=counts[0], data=data[0], has_cache=caches[0] != NO_FOLIO, cache=caches[0])
         m = self.m
         for i in range(1, self.nr):
             self.slots.append(f"slot{i}")
             self.slot_f.append((
                 m.field(f"swp_count{i}", counts[i], range(0, 4), f"swap count of slot {i} of the range"),
-                m.field(f"swp_has_cache{i}", False, (False, True), f"slot {i}: a folio is in the swap cache"),
-                m.field(f"swp_cache{i}", NO_FOLIO, (NO_FOLIO,) + self.folios,
+                m.field(f"swp_has_cache{i}", caches[i] != NO_FOLIO, (False, True),
+                        f"slot {i}: a folio is in the swap cache"),
+                m.field(f"swp_cache{i}", caches[i], (NO_FOLIO,) + self.folios,
                         f"the folio the swap cache holds for slot {i}"),
                 m.field(f"swp_data{i}", data[i], doc=f"what the swap device holds in slot {i}")))
 
@@ -683,11 +687,16 @@ class MM:
                 raise ModelError("folio_put_swap() of a free swap entry")
             d[count] = c - 1
 
-    def swap_cache_del(self, s, d: dict, fid: str) -> None:
+    def swap_cache_del(self, s, d: dict, fid: str, k: int | None = None) -> None:
         """swap_cache_del_folio(): the folio leaves every slot of the range it occupies and drops the
         swap cache's reference per slot; a slot left with no swap count is free (swap_range_free():
-        its content goes, the slot-free hooks run)."""
-        slots = self.folio_slots(s, d, fid)
+        its content goes, the slot-free hooks run). `k`: the folio's first slot (folio->swap), known to
+        the caller (else every slot's cache entry is looked at)."""
+        if k is None:
+            slots = self.folio_slots(s, d, fid)
+        else:
+            nr = self.fv(s, d, "nr", fid) if "nr" in self.f else 1
+            slots = self.base.slot_f[k:k + nr]
         self.fset(d, fid, swapcache=False)
         for count, has_cache, cache, data in slots:
             d[cache] = NO_FOLIO

@@ -243,30 +243,36 @@ def emit_try_to_unuse(ctx: Ctx, k: Kernel | None, *, retry: bool = False, match:
 
 def _emit_unuse_device(t, dev: "SwapDevice") -> None:
     """emit_try_to_unuse(device=dev): the walk over the device-lifetime state of swapoff-vs-alloc."""
+    mm = dev.mm
+
     def unuse_mm(s):
-        if getattr(s, dev.pte) == "swap":
-            return {dev.pte: "present", dev.slot0: "cache"}    # the cached folio mapped, count - 1
-        return {}
+        pte = getattr(s, dev.pte)
+        if pte.kind != "swap":
+            return {}
+        fid = getattr(s, mm.swp_cache)                 # the swap-cache folio of the entry
+        d = {dev.pte: pte_present(fid)}
+        mm.fset(d, fid, map=getattr(s, mm.f["map"][fid]) + 1, ref=getattr(s, mm.f["ref"][fid]) + 1)
+        dev.put_count(s, d, 0)                         # count 0, the folio still cached
+        return d
 
     t.step("swapoff.unuse_mm", "mm/swapfile.c:try_to_unuse -> unuse_mm -> unuse_pte_range: a swap PTE "
            "[read without the PTL] -> unuse_pte(): pte_offset_map_lock(); pte_same_as_swp(); the swap-cache "
            "folio mapped; folio_put_swap() [count 0]; pte_unmap_unlock()",
-           guard=lambda s: getattr(s, dev.pte) != "swap" or getattr(s, dev.ptl) == FREE, effect=unuse_mm,
-           reads=[dev.ptl, dev.pte, dev.slot0], writes=[dev.pte, dev.slot0])
+           guard=lambda s: not getattr(s, dev.pte).is_swap or getattr(s, dev.ptl) == FREE, effect=unuse_mm,
+           reads=[dev.ptl, dev.pte] + dev.slot[0], writes=[dev.pte] + dev.slot[0])
 
     def tail(s):
         d = {}
-        for slot in (dev.slot0, dev.slot1):
-            if getattr(s, slot) == "cache":
-                d[slot] = "-"                          # folio_free_swap(): count 0 -> the slot freed
-        if any(d.get(slot, getattr(s, slot)) != "-" for slot in (dev.slot0, dev.slot1)):
+        for k in range(len(dev.slot)):
+            dev.free_swap(s, d, k)                     # folio_free_swap(): count 0 -> the slot freed
+        if any(dev.in_use(s, d, k) for k in range(len(dev.slot))):
             d[GOTO] = "swapoff.unuse_mm"               # swap_usage_in_pages(si): goto retry
         return d
 
     t.step("swapoff.unuse_tail", "mm/swapfile.c:try_to_unuse: find_next_to_unuse(); swap_cache_get_folio(); "
            "folio_lock(); folio_wait_writeback(); folio_free_swap() [no PTL]; swap_usage_in_pages(si) -> "
            "goto retry",
-           effect=tail, reads=[dev.slot0, dev.slot1], writes=[dev.slot0, dev.slot1],
+           effect=tail, reads=dev.slot[0] + dev.slot[1], writes=dev.slot[0] + dev.slot[1],
            branches=["swapoff.unuse_mm"])
 
 
@@ -470,20 +476,26 @@ def _emit_put_device(t, dev: "SwapDevice", *, form: str, prefix: str, unlock: st
     pinned = form != "v6.8"
     st = form == "mainline-2026"
 
+    mm = dev.mm
+
     def zap(s):
         d = {}
-        if getattr(s, dev.pte) != "swap":
-            d[dev.pte] = "none"                        # a present page: zap_present_ptes(), no swap
+        pte = getattr(s, dev.pte)
+        d[dev.pte] = PTE_NONE
+        if not pte.is_swap:
+            if pte.present:                            # zap_present_ptes(): no swap entry to put
+                fid = pte.folio
+                mm.fset(d, fid, map=getattr(s, mm.f["map"][fid]) - 1)
+                mm.put_folio(s, d, fid)                # folio_remove_rmap_pte(); the mmu_gather's put
             d[GOTO] = unlock
             return d
-        d[dev.pte] = "none"
         if pinned:
             if getattr(s, dev.dead):
                 d[GOTO] = unlock                 # get_swap_device() fails: WARN_ON_ONCE(!si)
                 return d
             d[dev.users] = getattr(s, dev.users) + 1
         dev.touch(s, d)
-        d[dev.slot0] = "cache"                         # count 0, the folio still in the swap cache
+        dev.put_count(s, d, 0)                         # count 0, the folio still in the swap cache
         return d
 
     if st:
@@ -498,8 +510,8 @@ def _emit_put_device(t, dev: "SwapDevice", *, form: str, prefix: str, unlock: st
         ref = ("mm/memory.c:zap_pte_range -> mm/swapfile.c:free_swap_and_cache(entry): p = "
                "_swap_info_get(entry) [no reference]; count = __swap_entry_free(p, entry) [SWAP_HAS_CACHE]")
     t.step(f"{prefix}.put", ref, acquire=dev.ptl, effect=zap,
-           reads=[dev.pte, dev.dead, dev.users, dev.freed, dev.slot0],
-           writes=[dev.pte, dev.users, dev.uaf, dev.slot0], branches=[unlock])
+           reads=[dev.pte, dev.dead, dev.users, dev.freed] + dev.slot[0],
+           writes=[dev.pte, dev.users, dev.uaf] + dev.slot[0], branches=[unlock])
 
     if not st:
         def huge_swapped(s):
@@ -514,8 +526,7 @@ def _emit_put_device(t, dev: "SwapDevice", *, form: str, prefix: str, unlock: st
     def reclaim(s):
         d = {}
         dev.touch(s, d)
-        if getattr(s, dev.slot0) == "cache":
-            d[dev.slot0] = "-"                         # folio_free_swap(): the slot freed
+        dev.free_swap(s, d, 0)                         # folio_free_swap(): the slot freed
         if pinned:
             d[dev.users] = getattr(s, dev.users) - 1   # put_swap_device()
         return d
@@ -525,7 +536,7 @@ def _emit_put_device(t, dev: "SwapDevice", *, form: str, prefix: str, unlock: st
                            "swap_put_entries_direct: put_swap_device(si)") if st else
            ("mm/swapfile.c:free_swap_and_cache: __try_to_reclaim_swap(p, offset, TTRS_UNMAPPED | TTRS_FULL)"
             + ("; put_swap_device(p)" if pinned else "")),
-           effect=reclaim, reads=[dev.freed, dev.slot0, dev.users], writes=[dev.uaf, dev.slot0, dev.users])
+           effect=reclaim, reads=[dev.freed, dev.users] + dev.slot[0], writes=[dev.uaf, dev.users] + dev.slot[0])
 
 
 # --------------------------------------------------------------------------------------------
@@ -533,7 +544,7 @@ def _emit_put_device(t, dev: "SwapDevice", *, form: str, prefix: str, unlock: st
 # count or a locked swap-cache folio pinning it: the zap's free_swap_and_cache() /
 # swap_put_entries_direct() (CVE-2024-26960) and swap slot allocation (5f843a9a3a1e).
 # The zap (memory.emit_zap(device=) -> emit_swap_put_entries_direct(device=)) and swapoff's walk
-# (emit_try_to_unuse(device=)) are forms of those emitters over this state.
+# (emit_try_to_unuse(device=)) are forms of those emitters over this state and an MM's slots.
 
 SWAPOFF_DEVICE_FORMS = ("v6.8", "82b1c07a0af6", "5f843a9a3a1e", "0ec8bc9e880e", "mainline-2026")
 
@@ -542,32 +553,57 @@ class SwapDevice:
     """The swap_info_struct of the one swap device as swapoff and its racers see it: SWP_WRITEOK,
     the SWP_SCANNING count (allocators inside scan_swap_map_slots() / cluster_alloc_swap()),
     `si->users` (get_swap_device() references; percpu_ref_tryget_live() fails once swapoff killed
-    the ref), whether swapoff freed the swap map and cluster info, and two slots: `slot0`, the
-    entry of the zapped swap PTE, whose folio is in the swap cache ("pte+cache": count 1 and the
-    cached folio; "cache": count 0, the folio still cached; "-": free) and `slot1`, free until an
-    allocation takes it for another folio. `uaf` (a ghost) is set when a path reads or writes the
-    device's structures after swapoff freed them."""
+    the ref), whether swapoff freed the swap map and cluster info; `uaf` (a ghost) is set when a path
+    reads or writes the device's structures after swapoff freed them.
 
-    def __init__(self, m):
-        self.m = m
+    The entries, folios and the PTE are the mm vocabulary's, an `MM` with a range of two slots of
+    this device (`mm`): slot 0 is the entry of the swap PTE (`mm.pte`, the zapped one) and its folio
+    A is in the swap cache (count 1; 0 once the PTE is zapped or unused, A still cached); slot 1 is
+    free until an allocation puts another folio, B (reclaim's, isolated), in the swap cache on it. A
+    slot is in use while it has a count or a cached folio (MM.slot_in_use)."""
+
+    def __init__(self, mm):
+        self.mm = mm
+        m = self.m = mm.m
         self.writeok = m.field("si_writeok", True, (False, True), "si->flags & SWP_WRITEOK")
         self.scanning = m.field("si_scanning", 0, range(0, 2), "allocators scanning the device "
                                 "(si->flags >= SWP_SCANNING)")
         self.users = m.field("si_users", 0, range(0, 3), "si->users: get_swap_device() references")
         self.dead = m.field("si_users_dead", False, (False, True), "percpu_ref_kill(&si->users) done")
         self.freed = m.field("si_freed", False, (False, True), "swapoff freed the swap map / cluster info")
-        self.slot0 = m.field("slot0", "pte+cache", ("-", "cache", "pte+cache"),
-                             "slot 0: the zapped swap PTE's entry, its folio in the swap cache")
-        self.slot1 = m.field("slot1", "-", ("-", "cache"), "slot 1: free until an allocation takes it")
         self.uaf = m.field("si_uaf", False, (False, True),
                            "(ghost) a path touched the device's structures after swapoff freed them", ghost=True)
-        self.ptl = m.lock("ptl", "the PTL of the zapped PTE (zap_pte_range() holds it throughout)")
-        self.pte = m.field("pte", "swap", ("swap", "present", "none"), "the zapped PTE (slot 0's entry)")
+        self.ptl = mm.ptl
+        self.pte = mm.pte
+        # per slot: its fields and its folio's (the footprint of a step that changes the slot)
+        self.slot = [list(fs) + mm.ff(*mm.folio_flags, folios=[fid])
+                     for fs, fid in zip(mm.base.slot_f, mm.folios)]
 
     def touch(self, s, d: dict) -> None:
         """A read or write of si->swap_map / the cluster info: after swapoff freed them, a use after free."""
         if getattr(s, self.freed):
             d[self.uaf] = True
+
+    def in_use(self, s, d: dict, k: int) -> bool:
+        """Slot k holds a swap count or a swap-cache folio."""
+        count, has_cache, *_ = self.mm.base.slot_f[k]
+        return self.mm.v(s, d, count) > 0 or self.mm.v(s, d, has_cache)
+
+    def free_swap(self, s, d: dict, k: int) -> None:
+        """folio_free_swap() of slot k's swap-cache folio once the slot has no count: the folio leaves
+        the swap cache (the slot is free) and is dirtied."""
+        mm = self.mm
+        count, _, cache, _ = mm.base.slot_f[k]
+        fid = mm.v(s, d, cache)
+        if fid != NO_FOLIO and mm.v(s, d, count) == 0:
+            mm.fset(d, fid, dirty=True)                # folio_set_dirty(): its data only in RAM now
+            mm.swap_cache_del(s, d, fid, k)            # (the put frees a folio no one else holds)
+
+    def put_count(self, s, d: dict, k: int) -> None:
+        """One swap count less on slot k (__swap_entry_free() / folio_put_swap() /
+        __swap_cluster_put_entry()); the cached folio keeps the slot in use."""
+        count = self.mm.base.slot_f[k][0]
+        d[count] = self.mm.v(s, d, count) - 1
 
 
 def emit_swapoff(t, dev: SwapDevice, *, form: str) -> None:
@@ -640,8 +676,8 @@ def emit_folio_alloc_swap(t, dev: SwapDevice, *, form: str) -> None:
     def take(s):
         d = {}
         dev.touch(s, d)
-        if (not recheck or getattr(s, dev.writeok)) and getattr(s, dev.slot1) == "-":
-            d[dev.slot1] = "cache"                     # the folio enters the swap cache on slot 1
+        if (not recheck or getattr(s, dev.writeok)) and not dev.in_use(s, d, 1):
+            dev.mm.swap_cache_add(s, d, dev.mm.folios[1], 1)   # the folio enters the swap cache on slot 1
         if st:
             d[dev.users] = getattr(s, dev.users) - 1   # put_swap_device()
         if scan_flag:
@@ -662,5 +698,5 @@ def emit_folio_alloc_swap(t, dev: SwapDevice, *, form: str) -> None:
         ref = ("mm/swapfile.c:scan_swap_map_slots: spin_lock(&si->lock) again; checks: "
                "!(si->flags & SWP_WRITEOK) -> no_page; the slot taken; si->flags -= SWP_SCANNING")
     t.step("alloc.take", ref, effect=take,
-           reads=[dev.freed, dev.writeok, dev.slot1, dev.users, dev.scanning],
-           writes=[dev.uaf, dev.slot1, dev.users, dev.scanning])
+           reads=[dev.freed, dev.writeok, dev.users, dev.scanning] + dev.slot[1],
+           writes=[dev.uaf, dev.users, dev.scanning] + dev.slot[1])

@@ -34,7 +34,7 @@ from ..invariants import (final_address_reads, final_nothing_leaked, final_store
                           inv_swap_pte_page_not_exclusive,
                           inv_writable_pte_maps_exclusive_page, progress_every_thread_finishes)
 from ..memory import emit_fault_handlers, emit_zap
-from ..mm import (MM, NO_FOLIO, NO_MEMCG, ORIGINAL, SWAPIN_CHARGE_FORMS, Kernel, KernelII, Lazy, LazyMM,
+from ..mm import (MM, NO_DATA, NO_FOLIO, NO_MEMCG, ORIGINAL, SWAPIN_CHARGE_FORMS, Kernel, KernelII, Lazy, LazyMM,
                   SwapCluster, child_view, pte_present, pte_swap, written)
 from ..shmem import SHMEM_LARGE_FORMS, emit_shmem_get_folio, emit_shmem_writeout_large
 from ..swap_state import emit_swap_readahead_s0
@@ -359,7 +359,14 @@ def swapoff_vs_alloc(knobs) -> Model:
     """swapoff(2) vs a zap freeing a cached swap entry and vs slot allocation."""
     form = knobs["swapoff.device_form"]
     m = Model("swapoff-vs-alloc", "swapoff vs slot allocation and a zap of a swap entry", knobs)
-    dev = SwapDevice(m)
+    # two slots of the device: slot 0 the swap PTE's entry, its folio A in the swap cache; slot 1 free
+    # until reclaim's folio B (isolated, dirty) gets it
+    mm = MM(m, folios=("A", "B"), nr=2)
+    mm.add_pte(pte_swap(mm.slot))
+    mm.add_folios(A={"ref": 1, "swapcache": True, "swapbacked": True, "uptodate": True, "data": ORIGINAL},
+                  B={"ref": 1, "swapbacked": True, "uptodate": True, "dirty": True, "data": ORIGINAL})
+    mm.add_swap_slots(counts=[1, 0], data=[ORIGINAL, NO_DATA], caches=["A", NO_FOLIO])
+    dev = SwapDevice(mm)
     emit_swapoff(m.thread("swapoff", "swapoff(2) of the device"), dev, form=form)
     zap = m.thread("zap", "munmap()/exit of a swap PTE whose folio is in the swap cache: zap_pte_range()"
                    if knobs["swapoff.zap_races"] else "no zap: the thread does nothing")
@@ -373,8 +380,8 @@ def swapoff_vs_alloc(knobs) -> Model:
                 "(the KASAN use-after-free of CVE-2024-26960; \"ignored SWP_SCANNING and SWP_WRITEOK\", "
                 "0ec8bc9e880e)")
     m.invariant("swapoff_frees_an_unused_device",
-                lambda s: not getattr(s, dev.freed) or (getattr(s, dev.slot0) == "-" and getattr(s, dev.slot1) == "-"),
-                [dev.freed, dev.slot0, dev.slot1],
+                lambda s: not getattr(s, dev.freed) or not any(dev.in_use(s, {}, k) for k in (0, 1)),
+                [dev.freed] + dev.slot[0] + dev.slot[1],
                 "when swapoff frees the device no slot is in use: no swap entry or swap-cache folio is left "
                 "referring to a swap device that no longer exists")
     m.final("swapoff_freed_the_device", lambda s: getattr(s, dev.freed), [dev.freed],
