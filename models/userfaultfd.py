@@ -7,7 +7,7 @@ from __future__ import annotations
 from pteverify.memmodel import Mem
 from pteverify.model import DONE, FREE, GOTO
 
-from .mm import MM, NO_FOLIO, PTE_NONE, Ctx, LazyMM, pte_present
+from .mm import MM, NO_FOLIO, PTE_NONE, ZERO, Ctx, LazyMM, pte_present
 from .tlb import emit_tlb_flush
 
 
@@ -220,11 +220,11 @@ def emit_move_swap_pte(ctx: Ctx, src: MM, dst: MM, *, form: str, cont: str = DON
 # --------------------------------------------------------------------------------------------
 # UFFDIO_MOVE of a present PTE against GUP-fast: move_present_ptes()
 
-MOVE_PRESENT_FORMS = ("v6.17", "mainline-2026", "seeded-no-recheck")
+MOVE_PRESENT_FORMS = ("v6.17", "mainline-2026", "seeded-no-recheck", "seeded-batch-no-recheck")
 
 
 def emit_move_present_pte(ctx: Ctx, src: MM, dst: MM, kf, *, form: str, cont: str = DONE,
-                          mb_before_recheck: bool = False) -> None:
+                          mb_before_recheck: bool = False, batch: int = 1) -> None:
     """UFFDIO_MOVE of the page mapped at `src`'s PTE to `dst`'s (one mm, two VMAs; the folio small,
     locked and referenced by move_pages_ptes() before), as a CPU running GUP-fast sees it:
 
@@ -236,17 +236,32 @@ def emit_move_present_pte(ctx: Ctx, src: MM, dst: MM, kf, *, form: str, cont: st
       the same check, then per PTE orig_src_pte = ptep_get_and_clear(src) and again
       folio_maybe_dma_pinned(src_folio) -> set_pte_at(src, orig_src_pte), -EBUSY ("Folio got pinned
       from under us"); flush_tlb_range() once after the loop;
-    * "seeded-no-recheck": a seeded mutation of the 2026 form without the second test.
+    * "seeded-no-recheck": a seeded mutation of the 2026 form without the second test;
+    * "seeded-batch-no-recheck" (with `batch` = 2): a seeded mutation of the 2026 form whose later
+      iterations (the folios check_ptes_for_batched_move() admitted) skip the second test.
 
     No barrier between ptep_get_and_clear() and the second folio_maybe_dma_pinned() (read in
-    linux-mm mm/userfaultfd.c @ c5dfa74d): the steps are annotated for `--memory-model`."""
-    assert form in MOVE_PRESENT_FORMS
+    linux-mm mm/userfaultfd.c @ c5dfa74d): the steps are annotated for `--memory-model`.
+
+    `batch` = 2 (the batched forms only): the range holds two small folios, A at `src.ptes[0]` (the
+    one move_pages_ptes() locked and referenced) and B at `src.ptes[1]`, moved to `dst.ptes[0]` and
+    `dst.ptes[1]` under the same double_pt_lock(). After A is moved, the loop unlocks A and asks
+    check_ptes_for_batched_move() for the next folio (dst PTE none, src PTE present and not the zero
+    page, vm_normal_folio(), folio_trylock(), PageAnonExclusive(), !folio_test_large()): B is not
+    tested for folio_maybe_dma_pinned() before its PTE is cleared and no reference is taken ("the
+    whole operation is within PTL's critical section"), so only the post-clear test stops a pin on B.
+    A -EBUSY of the first iteration breaks out before the next folio; one of the second returns the
+    bytes moved (A's page)."""
+    assert form in MOVE_PRESENT_FORMS and batch in (1, 2)
+    assert batch == 1 or form != "v6.17", "v6.17's move_present_pte() moves one PTE"
     mm = src
     fid_l = ctx.local("move_folio", NO_FOLIO, "move_pages_ptes: src_folio")
     orig = ctx.local("move_orig", PTE_NONE, "move_present_ptes: orig_src_pte")
     result = ctx.local("move_result", "-", "UFFDIO_MOVE's return")
     batched = form != "v6.17"
     recheck = form != "seeded-no-recheck"
+    recheck_later = recheck and form != "seeded-batch-no-recheck"
+    flush = "move.flush"
 
     def check(s):
         p = getattr(s, src.pte)
@@ -280,6 +295,8 @@ def emit_move_present_pte(ctx: Ctx, src: MM, dst: MM, kf, *, form: str, cont: st
         if recheck and getattr(s, mm.f["pin"][fid]):
             d[src.pte] = o                              # set_pte_at(src, orig_src_pte): -EBUSY
             d[result] = "-EBUSY"
+            if batch > 1:
+                d[GOTO] = flush                         # break: no next folio
         else:
             d[dst.pte] = pte_present(fid, write=True, dirty=True, soft_dirty=True)  # folio_move_anon_rmap()
             d[result] = "moved"
@@ -290,16 +307,101 @@ def emit_move_present_pte(ctx: Ctx, src: MM, dst: MM, kf, *, form: str, cont: st
              + ("[what-if: smp_mb()] " if mb_before_recheck else "")
              + ("folio_maybe_dma_pinned(src_folio) -> set_pte_at(src, orig_src_pte), -EBUSY; else "
                 if recheck else "[seeded: no second folio_maybe_dma_pinned()] ")
-             + "folio_move_anon_rmap(src_folio, dst_vma); set_pte_at(dst, pte_mkwrite(pte_mkdirty())) "
-             "[double_pt_unlock()]",
+             + "folio_move_anon_rmap(src_folio, dst_vma); set_pte_at(dst, pte_mkwrite(pte_mkdirty()))"
+             + (" [double_pt_unlock()]" if batch == 1 else ""),
              effect=finish, reads=[fid_l, orig] + mm.ff("pin"), writes=[src.pte, dst.pte, result, fid_l, orig],
+             branches=[flush] if batch > 1 else (),
              # folio_maybe_dma_pinned(): a plain load, no barrier after ptep_get_and_clear() (2026);
              # set_pte_at(): plain stores
              mem=Mem(loads=tuple(mm.ff("pin")), stores=(src.pte, dst.pte), before="mb" if mb_before_recheck else ""))
+    if batch > 1:
+        _emit_move_next_folio(ctx, src, dst, fid_l, orig, result, flush=flush, recheck=recheck_later,
+                              mb_before_recheck=mb_before_recheck)
     if batched:
         emit_tlb_flush(ctx, kf, "move.flush", "mm/userfaultfd.c:move_present_ptes: flush_tlb_range(src_vma, "
                        "src_start, src_addr) [after the loop]")
+    if batch > 1:
+        def unlock(s):
+            d = {src.ptl: FREE, dst.ptl: FREE, GOTO: cont}
+            for fid in mm.folios:                       # if (src_folio) folio_unlock(src_folio)
+                if getattr(s, mm.lock[fid]) == ctx.owner:
+                    d[mm.lock[fid]] = FREE
+            return d
+
+        ctx.step("move.unlock", "mm/userfaultfd.c:move_present_ptes: if (src_folio) folio_unlock(src_folio) "
+                 "[the folio check_ptes_for_batched_move() locked]; double_pt_unlock(dst_ptl, src_ptl)",
+                 effect=unlock, reads=list(mm.lock.values()), writes=[src.ptl, dst.ptl] + list(mm.lock.values()),
+                 branches=[cont])
+        return
     ctx.step("move.unlock", "mm/userfaultfd.c:" + ("move_present_ptes" if batched else "move_present_pte")
              + ": double_pt_unlock(dst_ptl, src_ptl)",
              effect=lambda s: {src.ptl: FREE, dst.ptl: FREE, GOTO: cont}, writes=[src.ptl, dst.ptl],
              branches=[cont])
+
+
+def _emit_move_next_folio(ctx: Ctx, src: MM, dst: MM, fid_l: str, orig: str, result: str, *, flush: str,
+                          recheck: bool, mb_before_recheck: bool) -> None:
+    """The second iteration of move_present_ptes()' loop (linux-mm mm/userfaultfd.c @ c5dfa74d): the
+    next PTE pair of the range, its folio admitted by check_ptes_for_batched_move() alone."""
+    mm = src
+    src1, dst1 = src.ptes[1], dst.ptes[1]
+
+    def next_folio(s):
+        d = {}
+        p = getattr(s, src1)
+        if getattr(s, dst1).kind != "none":             # !pte_none(orig_dst_pte)
+            d[GOTO] = flush
+            return d
+        if not p.present or p.folio == ZERO:            # !pte_present() || is_zero_pfn()
+            d[GOTO] = flush
+            return d
+        fid = p.folio                                    # vm_normal_folio()
+        if getattr(s, mm.lock[fid]) != FREE:             # !folio_trylock(folio)
+            d[GOTO] = flush
+            return d
+        if not getattr(s, mm.page_flag("excl", fid, 1)) or mm.is_large(s, d, fid):
+            d[GOTO] = flush                              # folio_unlock(folio); return NULL
+            return d
+        d[fid_l] = fid
+        d[mm.lock[fid]] = ctx.owner                      # returned locked, no reference taken
+        return d
+
+    locks = list(mm.lock.values())
+    # the step is anchored in check_ptes_for_batched_move() itself: move_present_ptes()' own part of it
+    # (the loop's tail) is the note; its order against the loop's ptep_get_and_clear() is the back edge.
+    # No `mem`: under a memory model it is a full barrier for the mover (code under the PTLs; it only
+    # hides outcomes, and none of B's: its clear and pin test come after it)
+    ctx.step("move.next", "mm/userfaultfd.c:move_present_ptes [src_addr += PAGE_SIZE, != src_end; "
+             "folio_unlock(src_folio); src_folio = check_ptes_for_batched_move(); NULL: break] -> "
+             "check_ptes_for_batched_move: !pte_none(ptep_get(dst_pte)) -> NULL; !pte_present(ptep_get(src_pte)) "
+             "|| is_zero_pfn(pte_pfn()) -> NULL; vm_normal_folio(); !folio_trylock(folio) -> NULL; "
+             "!PageAnonExclusive(&folio->page) || folio_test_large(folio) -> folio_unlock(folio), NULL "
+             "[no folio_maybe_dma_pinned(), no reference: the PTLs are held]",
+             effect=next_folio, reads=[src1, dst1] + locks + mm.excl_fields(1) + mm.ff("nr"),
+             writes=[fid_l] + locks, branches=[flush])
+
+    ctx.step("move.clear1", "mm/userfaultfd.c:move_present_ptes: orig_src_pte = ptep_get_and_clear(mm, "
+             "src_addr, src_pte) [the next folio]",
+             effect=lambda s: {orig: getattr(s, src1), src1: PTE_NONE}, reads=[src1], writes=[src1, orig],
+             mem=Mem(stores=(src1,)))
+
+    def finish(s):
+        fid = getattr(s, fid_l)
+        d = {}
+        if recheck and getattr(s, mm.f["pin"][fid]):
+            d[src1] = getattr(s, orig)                  # set_pte_at(src, orig_src_pte); err = -EBUSY
+            d[result] = "moved 1 of 2 (-EBUSY dropped: PAGE_SIZE returned)"
+        else:
+            d[dst1] = pte_present(fid, write=True, dirty=True, soft_dirty=True)  # folio_move_anon_rmap()
+            d[result] = "moved 2 of 2"
+        ctx.reset(d, "move_folio", "move_orig")
+        return d
+
+    ctx.step("move.set1", "mm/userfaultfd.c:move_present_ptes: "
+             + ("[what-if: smp_mb()] " if mb_before_recheck else "")
+             + ("folio_maybe_dma_pinned(src_folio) -> set_pte_at(src, orig_src_pte), -EBUSY, break; else "
+                if recheck else "[seeded: no second folio_maybe_dma_pinned() for the next folio] ")
+             + "folio_move_anon_rmap(src_folio, dst_vma); set_pte_at(dst, pte_mkwrite(pte_mkdirty())); "
+             "src_addr == src_end -> break",
+             effect=finish, reads=[fid_l, orig] + mm.ff("pin"), writes=[src1, dst1, result, fid_l, orig],
+             mem=Mem(loads=tuple(mm.ff("pin")), stores=(src1, dst1), before="mb" if mb_before_recheck else ""))

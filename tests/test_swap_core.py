@@ -7,14 +7,14 @@ check that the races are the ones the kernel's messages describe and that the 20
 import pytest
 
 from pteverify.explore import HOLDS, VIOLATED, explore
-from pteverify.model import Model
+from pteverify.model import FREE, KnobError, Model
 from pteverify.models.memory import emit_fault_handlers
 from pteverify.models.mm import MM, NO_FOLIO, ORIGINAL, Kernel, SwapCluster, pte_present, pte_swap
 from pteverify.models.swapfile import emit_swap_dup_entry_direct, emit_swap_put_entries_direct
 from pteverify.models.user import emit_access
 from pteverify.trace import trace_steps
 
-from scenario_helpers import check_registry, first, run
+from scenario_helpers import build, check_registry, first, run
 
 EXPECTED = {
     "swap-count-overflow": {"mainline-2026": None, "849929c21817": "extend_table_freed_when_unused",
@@ -26,7 +26,11 @@ EXPECTED = {
     "uffd-move-batch-pin": {"v6.17": None, "mainline-2026": None, "mainline-2026-arm64": None,
                             "seeded-no-recheck": "pinned_page_not_moved", "v6.17-arm64-memory-model": None,
                             "mainline-2026-arm64-memory-model": "pinned_page_not_moved",
-                            "mainline-2026-tso": None, "mainline-2026-arm64-smp_mb": None},
+                            "mainline-2026-tso": None, "mainline-2026-arm64-smp_mb": None,
+                            "mainline-2026-batch2": None,
+                            "mainline-2026-batch2-arm64-memory-model": "pinned_page_not_moved",
+                            "mainline-2026-batch2-arm64-smp_mb": None, "mainline-2026-batch2-tso": None,
+                            "seeded-batch-no-recheck": "pinned_page_not_moved"},
 }
 
 
@@ -252,3 +256,57 @@ def test_mainline_restores_the_pte_when_a_pin_appeared():
     from scenario_helpers import reachable
     assert reachable("uffd-move-batch-pin", "mainline-2026",
                      lambda cm, s: s.mover_move_result == "-EBUSY" and s.pte.present and s.A_pin == 1)
+
+
+def _label(cm, ti, s):
+    return cm.label_at(ti, s)
+
+
+def test_batch2_moves_b_only_after_check_ptes_for_batched_move():
+    """Batch of two: B's PTE is cleared and B is mapped at the destination only by the second
+    iteration (move.clear1 / move.set1), after check_ptes_for_batched_move() (move.next) returned B
+    locked; B is never tested for a pin before its clear, and when GUP-fast's pin is there at the
+    post-clear test, B's PTE is restored."""
+    cm = build("uffd-move-batch-pin", "mainline-2026-batch2")
+    labels_ = [st.label for st in cm.threads[0].steps]
+    assert labels_.index("move.next") < labels_.index("move.clear1") < labels_.index("move.set1") \
+        < labels_.index("move.flush")
+    mover = cm.threads[0].name
+    seen, todo = {cm.initial}, [cm.initial]
+    restored = moved = 0
+    while todo:
+        s = todo.pop()
+        for ti, n in cm.successors(s):
+            label = _label(cm, ti, s)
+            if s.pte1 != n.pte1 and cm.threads[ti].name == mover:
+                if not n.pte1.present:                  # only the second ptep_get_and_clear() clears B
+                    assert label == "move.clear1" and s.mover_move_folio == "B" and s.B_lock != FREE
+                else:                                   # set_pte_at(src, orig_src_pte): -EBUSY
+                    assert label == "move.set1" and n.B_pin == 1 and n.pte1 == s.mover_move_orig
+                    restored += 1
+            if n.dst_pte1.present and not s.dst_pte1.present:
+                assert label == "move.set1" and s.mover_move_folio == "B" and s.B_pin == 0
+                assert s.B_lock != FREE                    # locked by check_ptes_for_batched_move()
+                moved += 1
+            if n not in seen:
+                seen.add(n)
+                todo.append(n)
+    assert restored and moved
+
+
+def test_batch2_seeded_moves_the_pinned_second_folio():
+    """Without the post-clear test in the later iteration: GUP-fast pins B after it was admitted and
+    the pinned B moves to the destination."""
+    t = trace_steps(run("uffd-move-batch-pin", "seeded-batch-no-recheck"))
+    nxt = first(t, "mover", "move.next", where=lambda c: c.get("mover_move_folio", (None, None))[1] == "B")
+    grab = first(t, "gup_fast", "gupf.grab")
+    assert t[grab].changes["B_pin"] == (0, 1)
+    moved = first(t, "mover", "move.set1", nxt)
+    assert t[moved].changes["dst_pte1"][1].folio == "B" and moved > grab
+
+
+def test_batch_knob_combinations_are_refused():
+    for overrides in ({"uffd.move_batch": 2, "uffd.move_present_pte": "v6.17"},
+                      {"uffd.move_present_pte": "seeded-batch-no-recheck"}):
+        with pytest.raises(KnobError):
+            build("uffd-move-batch-pin", "mainline-2026", overrides)

@@ -25,7 +25,7 @@ holds an overflowed count.
 
 from __future__ import annotations
 
-from pteverify.model import Knob, Model, builder
+from pteverify.model import Knob, KnobError, Model, builder
 
 from pteverify.model import DONE
 
@@ -35,7 +35,7 @@ from ..invariants import (final_address_reads, final_nothing_leaked, final_store
                           inv_writable_pte_maps_exclusive_page, progress_every_thread_finishes)
 from ..memory import emit_fault_handlers, emit_zap
 from ..mm import (MM, NO_DATA, NO_FOLIO, NO_MEMCG, ORIGINAL, SWAPIN_CHARGE_FORMS, Kernel, KernelII, Lazy, LazyMM,
-                  SwapCluster, child_view, pte_present, pte_swap, written)
+                  SwapCluster, child_view, pte_present, pte_swap, subpage_view, written)
 from ..shmem import SHMEM_LARGE_FORMS, emit_shmem_get_folio, emit_shmem_writeout_large
 from ..swap_state import emit_swap_readahead_s0
 from ..user import emit_access_tlb
@@ -183,50 +183,87 @@ K_MOVE_MB = Knob("uffd.move_mb_before_recheck", False,
                  "of the batched move (not in the 2026 tree; matters only under a weak memory model)")
 
 
-@builder(K_MOVE_PRESENT, K_GUP_ARCH, K_MOVE_MB)
+K_MOVE_BATCH = Knob("uffd.move_batch", 1,
+                    "small folios moved by one move_present_ptes() call: 1 (the first iteration: the folio "
+                    "move_pages_ptes() locked, referenced and tested) or 2 (then the next PTE's folio, admitted "
+                    "by check_ptes_for_batched_move() alone, with GUP-fast pinning that second folio)",
+                    domain=(1, 2))
+
+
+@builder(K_MOVE_PRESENT, K_GUP_ARCH, K_MOVE_MB, K_MOVE_BATCH)
 def uffd_move_batch_pin(knobs) -> Model:
-    """UFFDIO_MOVE of a present exclusive page vs pin_user_pages_fast() through the source address."""
+    """UFFDIO_MOVE of a present exclusive page vs pin_user_pages_fast() through the source address; with
+    uffd.move_batch = 2, a batch of two small folios A and B (consecutive PTEs) with the pin on B."""
     k = Kernel(synchronous_io=False)
     kf = KernelII(**dict(zip(("tlb_flush_ipi", "ordered_atomics"), ARCHES[knobs["arch"]])))
+    batch = knobs["uffd.move_batch"]
+    form = knobs["uffd.move_present_pte"]
+    if batch > 1 and form == "v6.17":
+        raise KnobError("knob uffd.move_batch: v6.17's move_present_pte() moves one PTE per call (batch 1)")
+    if batch == 1 and form == "seeded-batch-no-recheck":
+        raise KnobError("knob uffd.move_present_pte: seeded-batch-no-recheck seeds the later iterations "
+                        "(needs uffd.move_batch = 2)")
     m = Model("uffd-move-batch-pin", "UFFDIO_MOVE's ptep_get_and_clear() then folio_maybe_dma_pinned() vs "
               "a FOLL_PIN GUP-fast", knobs)
-    src = MM(m, folios=("A",))
+    folios = ("A", "B")[:batch]
+    # batch 2: two small folios mapped by consecutive PTEs of one page table (a range of nr = 2 PTEs;
+    # B's PG_anon_exclusive is the flag of page 1 of the range, see MM._add_large_folio_flags)
+    src = MM(m, folios=folios, nr=batch)
     src.vma = "src"
-    src.add_pte(pte_present("A", write=True, dirty=True))
-    src.add_folios(A={"ref": 2, "map": 1, "excl": True, "swapbacked": True, "uptodate": True, "data": ORIGINAL})
+    if batch == 1:
+        src.add_pte(pte_present("A", write=True, dirty=True))
+        src.add_folios(A={"ref": 2, "map": 1, "excl": True, "swapbacked": True, "uptodate": True,
+                          "data": ORIGINAL})
+    else:
+        src.add_ptes([pte_present("A", write=True, dirty=True), pte_present("B", write=True, dirty=True)])
+        # A: the mapping's reference and move_pages_ptes()' folio_get(); B: the mapping's only
+        src.add_folios(A={"ref": 2, "map": 1, "excl": True, "swapbacked": True, "uptodate": True,
+                          "data": ORIGINAL},
+                       B={"ref": 1, "map": 1, "excl1": True, "swapbacked": True, "uptodate": True,
+                          "data": ORIGINAL})
     src.add_swap_slot()
     dst = child_view(src, pte="dst_pte", ptl="dst_ptl", what="UFFDIO_MOVE's destination:")
     dst.vma = "dst"
 
     mover = src.thread("mover", "the uffd monitor: ioctl(UFFDIO_MOVE), the source folio locked and "
-                       "referenced by move_pages_ptes()")
-    emit_move_present_pte(mover, src, dst, kf, form=knobs["uffd.move_present_pte"],
-                          mb_before_recheck=knobs["uffd.move_mb_before_recheck"])
-    gup = src.thread("gup_fast", "a thread of the process: pin_user_pages_fast(FOLL_PIN|FOLL_WRITE) of the "
-                     "source address")
+                       "referenced by move_pages_ptes()" + (" (A; B only as check_ptes_for_batched_move() "
+                                                            "admits it)" if batch > 1 else ""))
+    emit_move_present_pte(mover, src, dst, kf, form=form, mb_before_recheck=knobs["uffd.move_mb_before_recheck"],
+                          batch=batch)
+    pinned = src if batch == 1 else subpage_view(src, 1)     # the folio GUP-fast pins: A, or B in the batch
+    gup = pinned.thread("gup_fast", "a thread of the process: pin_user_pages_fast(FOLL_PIN|FOLL_WRITE) of the "
+                        "source address" + (" of the second folio (B)" if batch > 1 else ""))
     held = emit_gup_fast(gup, kf, write=True)
 
-    m.invariant("pinned_page_not_moved",
-                lambda s: not (getattr(s, held) != NO_FOLIO and getattr(s, dst.pte).present
-                               and getattr(s, dst.pte).folio == getattr(s, held)),
-                [held, dst.pte],
+    def not_moved(s):
+        fid = getattr(s, held)
+        return fid == NO_FOLIO or not any(getattr(s, p).present and getattr(s, p).folio == fid
+                                          for p in dst.ptes)
+
+    m.invariant("pinned_page_not_moved", not_moved, [held] + dst.ptes,
                 "UFFDIO_MOVE never moves a page pinned through the source address (move_present_ptes(): "
                 "folio_maybe_dma_pinned() -> -EBUSY): the DMA into the pin would land in a page the source "
                 "no longer maps")
 
-    def accounted(s):
-        ptes = [getattr(s, src.pte), getattr(s, dst.pte)]
-        mapped = sum(1 for p in ptes if p.present and p.folio == "A")
-        pinned = 1 if getattr(s, held) == "A" else 0
-        return (getattr(s, src.f["map"]["A"]) == mapped
-                and getattr(s, src.f["ref"]["A"]) == mapped + 1 + pinned
-                and getattr(s, src.f["pin"]["A"]) == pinned)
+    own_ref = {"A": 1, "B": 0}          # move_pages_ptes()' folio_get() of A; none for B (under the PTL)
+    ptes = src.ptes + dst.ptes
 
-    m.final("nothing_leaked", accounted, [src.pte, dst.pte, held] + src.ff("map", "ref", "pin"),
-            "once both are done the folio's mapcount is the PTEs mapping it, its references are those "
-            "mappings', move_pages_ptes()' own (folio_get() before the move, dropped after the "
-            "modelled steps) and the pin's, and its pin count is the pin GUP-fast returned: a PTE moved and lost, or a "
-            "pin GUP-fast took and did not drop when it backed off, leaks")
+    def accounted(s):
+        for fid in folios:
+            mapped = sum(1 for p in ptes if getattr(s, p).present and getattr(s, p).folio == fid)
+            pinned_ = 1 if getattr(s, held) == fid else 0
+            if not (getattr(s, src.f["map"][fid]) == mapped
+                    and getattr(s, src.f["ref"][fid]) == mapped + own_ref[fid] + pinned_
+                    and getattr(s, src.f["pin"][fid]) == pinned_):
+                return False
+        return True
+
+    m.final("nothing_leaked", accounted, ptes + [held] + src.ff("map", "ref", "pin"),
+            "once both are done each folio's mapcount is the PTEs mapping it, its references are those "
+            "mappings', move_pages_ptes()' own (folio_get() of the first folio before the move, dropped after "
+            "the modelled steps; check_ptes_for_batched_move() takes none) and the pin's, and its pin count is "
+            "the pin GUP-fast returned: a PTE moved and lost, or a pin GUP-fast took and did not drop when it "
+            "backed off, leaks (the folio lock check_ptes_for_batched_move() takes: the generic locks_released)")
     progress_every_thread_finishes(m)
     return m
 
