@@ -32,11 +32,11 @@ sleeper wakes when the folio is unlocked.
 
 from __future__ import annotations
 
-from pteverify.model import DONE, GOTO, Knob, Model, builder
+from pteverify.model import DONE, GOTO, Knob, Model, ModelError, builder
 
 from ..invariants import final_nothing_leaked
 from ..memory import emit_fault_handlers
-from ..mm import FREE, MM, ORIGINAL, pte_swap
+from ..mm import MM, ORIGINAL, pte_swap
 from ..swap_state import WAITS, emit_read_swap_cache_async
 from ..user import emit_access
 from .anon_exclusive import K_MAP_WRITABLE, K_PREPARE, K_SWAP_TABLE, K_SYNC, _exclusive_invariants, _kernel
@@ -101,8 +101,7 @@ def _readahead_tasks(m: Model, knobs):
     low = m.thread("low", "a low-priority RT task faulting on the address (do_swap_page -> swapin)")
     emit_read_swap_cache_async(low, tasks["low"], wait)
     high = m.thread("high", "the highest-priority RT task of the core, faulting on the same address")
-    high.step("sched.wake", "kernel/sched: the high-priority task becomes runnable and preempts the "
-              "low-priority one (bound to the same core)", effect=lambda s: {}, writes=[])
+    _emit_wake(high)
     emit_read_swap_cache_async(high, tasks["high"], wait)
 
     def finish():
@@ -135,9 +134,7 @@ def _do_swap_page_tasks(m: Model, knobs, sched):
     emit_fault_handlers(low, k)
     high = mm.thread("high", "the highest-priority RT task of the core, loading from the same address")
     high.eexist_wait_step = True
-    high.t.step("sched.wake", "kernel/sched: the high-priority task becomes runnable and preempts the "
-                "low-priority one (bound to the same core) at a preemption point", effect=lambda s: {},
-                writes=[])
+    _emit_wake(high.t)
     emit_access(high, k, "load")
     emit_fault_handlers(high, k)
     spin = knobs["sched.folio_lock_wait"] == "spin"
@@ -179,16 +176,37 @@ def _do_swap_page_tasks(m: Model, knobs, sched):
         _exclusive_invariants(mm, k)
         final_nothing_leaked(mm)
 
+        seen = [low.vars["seen"], high.vars["seen"]]
         def mapped(s):
             pte = getattr(s, mm.pte)
             return pte.kind == "present" and getattr(s, mm.f["data"][pte.folio]) == ORIGINAL
 
         m.final("the_page_is_mapped", mapped, [mm.pte] + list(mm.f["data"].values()),
                 "both loads are done and the address maps a page holding the swapped-out data")
-        seen = [low.vars["seen"], high.vars["seen"]]
         m.final("both_loads_read_the_data", lambda s: all(getattr(s, f) == ORIGINAL for f in seen), seen,
                 "each task's load, retried after its fault, read the swapped-out data")
     return low.t, high.t, ([mm.ptl], preemptible), finish
+
+
+def _emit_wake(high) -> None:
+    """The high-priority task's first step, emitted before its swap-in; _schedule() gives it its guard
+    (a preemption point of the other task) and its effect (runnable)."""
+    high.step("sched.wake", "kernel/sched: the high-priority task becomes runnable and preempts the "
+              "low-priority one (bound to the same core) at a preemption point")
+
+
+def _each_outcome(e, fn):
+    """An effect that runs `e` and passes each of its outcomes (a dict, or one dict of a list) through
+    `fn(d)`, which changes the copy it is given."""
+    def effect(s):
+        out = e(s) if e is not None else {}
+        res = []
+        for d in (out if isinstance(out, list) else [out]):
+            d = dict(d or {})
+            fn(s, d)
+            res.append(d)
+        return res if isinstance(out, list) else res[0]
+    return effect
 
 
 def _schedule(m: Model, low, high, knobs, sched, ran, low_done, clash, preemptible) -> None:
@@ -201,22 +219,14 @@ def _schedule(m: Model, low, high, knobs, sched, ran, low_done, clash, preemptib
         def guard(s, g=g):
             return getattr(s, sched) != "run" and (g is None or g(s))
 
-        def effect(s, e=e, last=st is last_low):
-            out = e(s) if e is not None else {}
-            hit = getattr(s, sched) == "run"
-            outs = out if isinstance(out, list) else [out]
-            res = []
-            for d in outs:
-                d = dict(d or {})
-                d[ran] = True
-                if hit:
-                    d[clash] = True
-                if d.get(GOTO) == DONE or (last and GOTO not in d):
-                    d[low_done] = True
-                res.append(d)
-            return res if isinstance(out, list) else res[0]
+        def mark(s, d, last=st is last_low):
+            d[ran] = True
+            if getattr(s, sched) == "run":
+                d[clash] = True
+            if d.get(GOTO) == DONE or (last and GOTO not in d):
+                d[low_done] = True
 
-        st.guard, st.effect = guard, effect
+        st.guard, st.effect = guard, _each_outcome(e, mark)
         st.reads = frozenset(st.reads | {sched})
         st.writes = frozenset(st.writes | {ran, low_done, clash})
 
@@ -235,18 +245,11 @@ def _schedule(m: Model, low, high, knobs, sched, ran, low_done, clash, preemptib
         e = st.effect
         last = st is last_high
         if DONE in st.branches or last:
-            def effect(s, e=e, last=last):
-                out = e(s) if e is not None else {}
-                outs = out if isinstance(out, list) else [out]
-                res = []
-                for d in outs:
-                    d = dict(d or {})
-                    if d.get(GOTO) == DONE or (last and GOTO not in d):
-                        d[GOTO] = "sched.exit"     # the fault returns: off the core
-                    res.append(d)
-                return res if isinstance(out, list) else res[0]
+            def leave(s, d, last=last):
+                if d.get(GOTO) == DONE or (last and GOTO not in d):
+                    d[GOTO] = "sched.exit"             # the fault returns: off the core
 
-            st.effect = effect
+            st.effect = _each_outcome(e, leave)
             st.branches = tuple(b if b != DONE else "sched.exit" for b in st.branches) + (("sched.exit",) if last else ())
     wake = next(st for st in high.steps if st.label == "sched.wake")
     wake.guard = lambda s: at_preemption_point(s)
@@ -261,22 +264,15 @@ def _schedule(m: Model, low, high, knobs, sched, ran, low_done, clash, preemptib
     waits = [st for st in high.steps if st.label in ("swapin.wait", "dsp.eexist_wait")]
     if wait == "schedule_timeout" and waits:
         w = waits[0]
-        e = w.effect
-        back = sorted(set(w.branches))
-
         # the wait's own target (the lookup or the faulting access) comes back after the timer
-        target = back[0] if len(back) == 1 else None
-        if target is None:
-            raise AssertionError(f"{w.label}: one target after the wait expected, got {back}")
+        if len(set(w.branches)) != 1:
+            raise ModelError(f"{w.label}: one target after the wait expected, got {sorted(set(w.branches))}")
+        target = w.branches[0]
 
-        def sleep_effect(s, e=e):
-            d = dict(e(s) if e is not None else {})
-            d[sched] = "sleep"
-            d[ran] = False
-            d[GOTO] = "sched.timer"
-            return d
+        def sleep(s, d):
+            d.update({sched: "sleep", ran: False, GOTO: "sched.timer"})
 
-        w.effect = sleep_effect
+        w.effect = _each_outcome(w.effect, sleep)
         w.writes = frozenset(w.writes | {sched, ran})
         w.branches = ("sched.timer",)
         high.step("sched.timer", "kernel/time: the one-jiffy timeout expires (the low-priority task had "
