@@ -63,7 +63,7 @@ def reachable(scenario, variant, pred):
 KILLED_BY_MUTANTS = {"nothing_leaked", "swapoff_leaves_no_swap_reference", "locks_released",
                      # tests/test_mutate.py::test_new_checks_kill_their_mutants
                      "tag_checked_loads_checked", "shmem_nothing_leaked", "shmem_mapped_folio_in_page_cache",
-                     "shmem_add_to_page_cache_locked",
+                     "shmem_add_to_page_cache_locked", "both_loads_read_the_data",
                      "uffd_wp_fork_keeps_protection", "writer_store_returns", "no_zram_double_copy",
                      "last_store_visible", "parent_store_visible", "child_store_visible", "child_load_read",
                      "load_read_the_page", "migration_keeps_data", "dma_data_visible",

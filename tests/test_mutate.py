@@ -470,7 +470,8 @@ def test_checks_of_session_4_kill_their_mutants():
     the PTL (a fault that does not wait for the PTL), the address unmapped after MADV_DONTNEED's zap
     and reclaim's try_to_unmap_one() until a fault maps it again; in the engine-validation models,
     every increment counted, every meal ended, a process that left lowering its flag (one round:
-    else the other waits forever) and the litmus SC outcomes (Model.reachable)."""
+    else the other waits forever) and the litmus SC outcomes (Model.reachable); and both RT tasks'
+    loads reading the swapped-out data (swapin-eexist-livelock)."""
     want = [
         ("lazyfree-redirty", "user.madv.gather:swap-next", "batched_pte_change_has_flush_pending"),
         ("lazyfree-redirty", "user.store.fault:drop-guard", "cleared_pte_stays_none_under_ptl"),
@@ -479,6 +480,8 @@ def test_checks_of_session_4_kill_their_mutants():
         ("counters", "t0.inc0:skip-effect", "every_increment_counted"),
         ("philosophers", "phil0.take_second:skip-effect", "everyone_done_eating"),
         ("peterson", "p0.leave:skip-effect", "deadlock"),
+        # swapin-eexist-livelock's do_swap_page variants: a load that never happens
+        ("swapin-eexist-livelock", "low.access:skip-effect", "both_loads_read_the_data"),
         ("litmus-2+2w", "P0.0:Wx:skip-effect", "outcome sc_outcome[x=2 /\\ y=1] never reached"),
     ]
     assert_killed_by(want)
