@@ -233,10 +233,9 @@ def emit_do_swap_page(ctx: Ctx, k: Kernel) -> None:
     pin_skip = skip_io and k.swapcache_prepare               # 13ddaf26be32's pin can be taken
     after = "dsp.swapcache_clear" if pin_skip else None
     ctx.after_fault = after
-    # the -EEXIST wait of 13ddaf26be32's skip path as a step of its own (a scenario that schedules the
-    # tasks sets ctx.eexist_wait_step: the wait is where the task leaves the CPU); else folded into
-    # the refault
-    eexist_wait = pin_skip and getattr(ctx, "eexist_wait_step", False)
+    # the -EEXIST wait of 13ddaf26be32's skip path as a step of its own where the scenario schedules
+    # its tasks (Ctx.eexist_wait_step: the wait is where the task leaves the CPU)
+    eexist_wait = pin_skip and ctx.eexist_wait_step
     # mTHP swap-in (a range of nr PTEs, the 2026 swap core, a SWP_SYNCHRONOUS_IO device)
     large = mm.nr > 1 and st and k.synchronous_io and k.mthp_swapin
     base = mm.base

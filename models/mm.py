@@ -802,6 +802,9 @@ class Ctx:
         self.vars: dict[str, str] = {}         # local name -> field name
         self._defaults: dict[str, Any] = {}
         self.retry_labels: list[str] = []      # labels a fault returns to (the faulting callers)
+        # do_swap_page: 13ddaf26be32's -EEXIST wait as a step of its own (dsp.eexist_wait), for a
+        # scenario that schedules its tasks; else the wait is folded into the refault
+        self.eexist_wait_step = False
 
     def local(self, name: str, init: Any, doc: str) -> str:
         if name not in self.vars:
